@@ -1,0 +1,1 @@
+//! CMSL front end: name resolution, type checking, CMSL rules and diagnostics.

@@ -1,0 +1,1 @@
+//! CMSL lexer (logos), grammar (lalrpop) and abstract syntax tree with spans.

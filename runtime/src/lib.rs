@@ -1,0 +1,1 @@
+//! The replication runtime that generated programs link against.
