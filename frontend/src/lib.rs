@@ -10,6 +10,13 @@ pub struct CheckOutput {
     pub diagnostics: Vec<String>,
 }
 
+impl CheckOutput {
+    /// True when any diagnostic is an error (warnings do not count).
+    pub fn has_errors(&self) -> bool {
+        !self.diagnostics.is_empty()
+    }
+}
+
 /// Lexes, parses and checks one CMSL source file.
 pub fn check_source(source: &str) -> CheckOutput {
     let parsed = ftc_grammar::parse(source);
