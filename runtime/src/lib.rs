@@ -1,1 +1,14 @@
 //! The replication runtime that generated programs link against.
+//!
+//! Layers, top to bottom: the application interface ([`app`]); the group
+//! protocol and client side ([`group`]); the view service and failure detection
+//! ([`view_service`]); the host core composing them ([`host`]). All protocol
+//! code is sans-IO: see [`host`] for the event/action interface that the
+//! deterministic simulator (crate `ftc-sim`) and the TCP kernels drive.
+
+pub mod app;
+pub mod group;
+pub mod host;
+pub mod message;
+pub mod types;
+pub mod view_service;
