@@ -44,9 +44,42 @@ pub struct RequestId {
     pub seq: u64,
 }
 
-/// A timer the protocol core asked its driver for.
+/// A timer the protocol core asked its driver for. The top byte names the layer
+/// that owns it ([`TimerSpace`]), the rest is the layer's own number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TimerId(pub u64);
+
+/// The layers that set timers; each numbers its own timers freely below 2^56.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimerSpace {
+    FailureDetector = 1,
+    ViewService = 2,
+    Group = 3,
+    Client = 4,
+}
+
+impl TimerId {
+    const LOCAL_BITS: u32 = 56;
+
+    pub fn new(space: TimerSpace, local: u64) -> TimerId {
+        TimerId(((space as u64) << Self::LOCAL_BITS) | (local & ((1 << Self::LOCAL_BITS) - 1)))
+    }
+
+    /// The owning layer, or `None` for a number no layer issued.
+    pub fn space(self) -> Option<TimerSpace> {
+        match self.0 >> Self::LOCAL_BITS {
+            1 => Some(TimerSpace::FailureDetector),
+            2 => Some(TimerSpace::ViewService),
+            3 => Some(TimerSpace::Group),
+            4 => Some(TimerSpace::Client),
+            _ => None,
+        }
+    }
+
+    pub fn local(self) -> u64 {
+        self.0 & ((1 << Self::LOCAL_BITS) - 1)
+    }
+}
 
 /// How failed replicas of a server may behave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
