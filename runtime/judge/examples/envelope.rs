@@ -1,5 +1,5 @@
 //! Measures the judge on synthetic histories of a given shape:
-//! `envelope CLIENTS KEYS OPS INFO_PERCENT [corrupt] [BUDGET_SECS]`.
+//! `envelope CLIENTS KEYS OPS INFO_PERCENT [corrupt] [puts] [BUDGET_SECS]`.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -10,7 +10,11 @@ use ftc_judge::synth::{history, Shape};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let corrupt = args.iter().any(|a| a == "corrupt");
-    let numbers: Vec<&String> = args.iter().filter(|a| *a != "corrupt").collect();
+    let appends = !args.iter().any(|a| a == "puts");
+    let numbers: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "corrupt" && *a != "puts")
+        .collect();
     let parse = |i: usize, default: u64| -> Option<u64> {
         numbers.get(i).map_or(Some(default), |a| a.parse().ok())
     };
@@ -21,7 +25,7 @@ fn main() -> ExitCode {
         parse(3, 0),
         parse(4, 60),
     ) else {
-        eprintln!("usage: envelope CLIENTS KEYS OPS INFO_PERCENT [corrupt] [BUDGET_SECS]");
+        eprintln!("usage: envelope CLIENTS KEYS OPS INFO_PERCENT [corrupt] [puts] [BUDGET_SECS]");
         return ExitCode::from(2);
     };
     let shape = Shape {
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
         keys,
         ops: ops as usize,
         info_percent,
+        appends,
         corrupt,
     };
     for seed in 1..=3 {

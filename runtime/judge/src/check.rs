@@ -29,7 +29,7 @@
 //! thread is left running.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
@@ -326,14 +326,16 @@ fn key_call(op: &Operation) -> Option<Timed<KvCall>> {
 }
 
 /// Drops the `info` puts and appends of one key that no completed read can
-/// have observed; the key must have no cas.
+/// have observed (no read contains the value; on a key without appends, no
+/// read equals it); the key must have no cas.
 ///
 /// Sound and complete: removing such an operation X (value `v`) changes no
 /// verdict. If the history without X linearizes, put X last (it is `info`,
 /// so always allowed). Conversely, take a linearization with X and let the
 /// next put after X be P (or the end). Between X and P the state is a
-/// string containing `v` (appends only extend it), so a read there would
-/// return a string containing `v`, and by assumption no read does: there
+/// string containing `v` (appends only extend it; without appends it is
+/// `v`), so a read there would return a string containing `v` (equal to
+/// `v` if the key has no appends), and by assumption no read does: there
 /// are only appends and unknown writes between X and P, which are valid on
 /// any state, and from P on the states are as before. So deleting X leaves
 /// a valid linearization, and no real-time constraint involves X, which
@@ -354,12 +356,61 @@ fn drop_unobserved_unknown_writes(ops: &mut Vec<Timed<KvCall>>) {
             _ => None,
         })
         .collect();
+    // Without appends the state is exactly the last value put, so only an
+    // equal read observes it.
+    let appends = ops.iter().any(|op| matches!(op.op, KvCall::Append { .. }));
     ops.retain(|op| match (&op.op, op.ret) {
-        (KvCall::Put { value } | KvCall::Append { value }, None) => {
-            observed.iter().any(|out| out.contains(value.as_str()))
-        }
+        (KvCall::Put { value } | KvCall::Append { value }, None) => observed
+            .iter()
+            .any(|out| out == value || (appends && out.contains(value.as_str()))),
         _ => true,
     });
+}
+
+/// Closes each `info` put of one key that a completed read observed: it
+/// gets the return time of the earliest such read. Applies to keys without
+/// appends, and only to puts whose value no other put or cas writes.
+///
+/// Sound and complete: in such a key the state is always the value of the
+/// last put or swapping cas, so a read returning `v` follows, in any valid
+/// linearization, the only operation that writes `v`. Every valid
+/// linearization of the history thus already places the put before that
+/// read returned, and is valid for the closed history; the converse holds
+/// because closing only adds a constraint. Without this, WGL keeps such a
+/// put open to the end and tries it at every later point.
+fn close_observed_unknown_puts(ops: &mut [Timed<KvCall>]) {
+    if ops.iter().any(|op| matches!(op.op, KvCall::Append { .. })) {
+        return;
+    }
+    let mut writers: HashMap<String, usize> = HashMap::new();
+    let mut first_read: HashMap<String, u64> = HashMap::new();
+    for op in ops.iter() {
+        match (&op.op, op.ret) {
+            (KvCall::Put { value }, _)
+            | (
+                KvCall::Cas {
+                    to: Some(value), ..
+                },
+                _,
+            ) => *writers.entry(value.clone()).or_default() += 1,
+            (KvCall::Get { out: Some(out) }, Some(ret)) => {
+                let first = first_read.entry(out.clone()).or_insert(ret);
+                *first = (*first).min(ret);
+            }
+            _ => {}
+        }
+    }
+    for op in ops.iter_mut() {
+        if let (KvCall::Put { value }, None) = (&op.op, op.ret) {
+            if writers.get(value) == Some(&1) {
+                if let Some(&read_ret) = first_read.get(value) {
+                    if read_ret >= op.call {
+                        op.ret = Some(read_ret);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The first pass over the keys gets this fraction of the budget, so that a
@@ -371,8 +422,10 @@ const FIRST_PASS_DIVISOR: u32 = 8;
 ///
 /// `fail` operations are ignored; `info` operations (and any with no `ret`)
 /// may have taken effect at any time after their call, or not at all; an
-/// unknown put or append that no read can have observed is left out, which
-/// provably changes no verdict (see `drop_unobserved_unknown_writes`). A
+/// unknown put or append that no read can have observed is left out, and an
+/// unknown put with a unique value that a read observed is closed at that
+/// read's return; both provably change no verdict (see
+/// `drop_unobserved_unknown_writes` and `close_observed_unknown_puts`). A
 /// violation on any key wins over a timeout on another. Keys are checked in
 /// two passes: first each with an eighth of the budget, then the ones that
 /// ran out again with the whole budget; so one key costs at most 9/8 of the
@@ -395,6 +448,7 @@ pub fn check_kv(history: &[Operation], budget: Duration) -> Verdict {
         }
     }
     for ops in keys.values_mut() {
+        close_observed_unknown_puts(ops);
         drop_unobserved_unknown_writes(ops);
     }
     let mut pending: Vec<(&str, Vec<Timed<KvCall>>)> = keys.into_iter().collect();
@@ -432,7 +486,7 @@ mod tests {
 
     /// A random small history of one key whose reads return random
     /// plausible strings, so both verdicts occur.
-    fn random_key_history(rng: &mut Rng) -> Vec<Timed<KvCall>> {
+    fn random_key_history(rng: &mut Rng, appends: bool) -> Vec<Timed<KvCall>> {
         let letters = ["a", "b", "c", "d"];
         let mut ops = Vec::new();
         for _ in 0..8 {
@@ -445,7 +499,8 @@ mod tests {
             let value = letters[rng.below(4) as usize].to_string();
             let op = match rng.below(3) {
                 0 => KvCall::Put { value },
-                1 => KvCall::Append { value },
+                1 if appends => KvCall::Append { value },
+                1 => KvCall::Put { value },
                 _ => {
                     let length = rng.below(4);
                     let out = (0..length)
@@ -466,14 +521,89 @@ mod tests {
         ops
     }
 
+    /// A random small history of one key with unique put and cas values;
+    /// reads return a random value written so far (or none).
+    fn random_unique_put_history(rng: &mut Rng) -> Vec<Timed<KvCall>> {
+        let mut written: Vec<String> = Vec::new();
+        let mut ops = Vec::new();
+        for index in 0..9 {
+            let call = rng.below(30);
+            let ret = Some(call + rng.below(10));
+            let unknown = rng.below(3) == 0;
+            let (op, ret) = match rng.below(4) {
+                0 | 1 => {
+                    let value = format!("p{index}");
+                    written.push(value.clone());
+                    (KvCall::Put { value }, if unknown { None } else { ret })
+                }
+                2 => {
+                    let pick = rng.below(written.len() as u64 + 1) as usize;
+                    (
+                        KvCall::Get {
+                            out: written.get(pick).cloned(),
+                        },
+                        ret,
+                    )
+                }
+                _ => {
+                    let pick = rng.below(written.len() as u64 + 1) as usize;
+                    let to = format!("c{index}");
+                    written.push(to.clone());
+                    let outcome = match (unknown, rng.below(2)) {
+                        (true, _) => CasOutcome::Unknown,
+                        (false, 0) => CasOutcome::Swapped,
+                        (false, _) => CasOutcome::CompareFailed,
+                    };
+                    let op = KvCall::Cas {
+                        from: written.get(pick).cloned(),
+                        to: Some(to),
+                        outcome,
+                    };
+                    (op, if unknown { None } else { ret })
+                }
+            };
+            ops.push(Timed { call, ret, op });
+        }
+        ops
+    }
+
+    #[test]
+    fn closing_observed_unknown_puts_changes_no_verdict() {
+        let budget = Duration::from_secs(10);
+        let mut verdicts = [0usize; 2];
+        let mut closed = 0;
+        for seed in 0..3000 {
+            let mut rng = Rng::new(seed);
+            let full = random_unique_put_history(&mut rng);
+            let mut reduced = full.clone();
+            close_observed_unknown_puts(&mut reduced);
+            closed += reduced
+                .iter()
+                .zip(&full)
+                .filter(|(r, f)| r.ret != f.ret)
+                .count();
+            drop_unobserved_unknown_writes(&mut reduced);
+            let expected = check_object::<KeySpec>(&full, budget);
+            assert_ne!(expected, Outcome::Timeout, "seed {seed}");
+            assert_eq!(
+                check_object::<KeySpec>(&reduced, budget),
+                expected,
+                "seed {seed}: {full:?}"
+            );
+            verdicts[usize::from(expected == Outcome::Linearizable)] += 1;
+        }
+        assert!(verdicts[0] > 100 && verdicts[1] > 100, "{verdicts:?}");
+        assert!(closed > 100, "{closed}");
+    }
+
     #[test]
     fn dropping_unobserved_unknown_writes_changes_no_verdict() {
         let budget = Duration::from_secs(10);
         let mut verdicts = [0usize; 2];
         let mut dropped = 0;
-        for seed in 0..3000 {
+        for seed in 0..4000 {
             let mut rng = Rng::new(seed);
-            let full = random_key_history(&mut rng);
+            let full = random_key_history(&mut rng, seed % 2 == 0);
             let mut reduced = full.clone();
             drop_unobserved_unknown_writes(&mut reduced);
             dropped += full.len() - reduced.len();

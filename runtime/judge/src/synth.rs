@@ -12,7 +12,7 @@ use crate::history::{OpKind, Operation};
 /// The shape of a synthetic history.
 ///
 /// ```
-/// let shape = ftc_judge::synth::Shape { clients: 3, keys: 1, ops: 50, info_percent: 0, corrupt: false };
+/// let shape = ftc_judge::synth::Shape { clients: 3, keys: 1, ops: 50, info_percent: 0, appends: true, corrupt: false };
 /// let history = ftc_judge::synth::history(&shape, 7);
 /// assert_eq!(history.len(), 50);
 /// ```
@@ -26,6 +26,8 @@ pub struct Shape {
     pub ops: usize,
     /// Percentage of writes whose outcome is reported unknown (`info`).
     pub info_percent: u64,
+    /// Whether a third of the operations are appends (else puts).
+    pub appends: bool,
     /// Change the result of one read, late in the history, to a value nobody
     /// wrote, making it not linearizable.
     pub corrupt: bool,
@@ -61,13 +63,13 @@ impl Rng {
     }
 }
 
-/// Generates a history of `shape` from `seed`: a third each of gets, puts
-/// and appends, with unique written values.
+/// Generates a history of `shape` from `seed`: a third gets, the rest puts
+/// and (if `shape.appends`) appends, with unique written values.
 ///
 /// ```
 /// use std::time::Duration;
 /// use ftc_judge::synth::{history, Shape};
-/// let shape = Shape { clients: 3, keys: 2, ops: 100, info_percent: 0, corrupt: false };
+/// let shape = Shape { clients: 3, keys: 2, ops: 100, info_percent: 0, appends: true, corrupt: false };
 /// let verdict = ftc_judge::check_kv(&history(&shape, 1), Duration::from_secs(10));
 /// assert_eq!(verdict, ftc_judge::Verdict::Linearizable);
 /// ```
@@ -103,7 +105,7 @@ pub fn history(shape: &Shape, seed: u64) -> Vec<Operation> {
                 }
                 get
             }
-            1 => {
+            1 | 2 if kind == 1 || !shape.appends => {
                 let value = format!("v{index}");
                 reference.insert(key.clone(), value.clone());
                 Operation::put(client, &key, &value, call, write_ret)

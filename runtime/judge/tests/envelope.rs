@@ -15,6 +15,7 @@ const SHAPE: Shape = Shape {
     keys: 5,
     ops: 5_000,
     info_percent: 5,
+    appends: true,
     corrupt: false,
 };
 
