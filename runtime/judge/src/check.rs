@@ -33,12 +33,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use todc_utils::{Action, History, Specification, WGLChecker};
 
 use crate::history::{OpKind, OpStatus, Operation};
 use crate::spec::{CasOutcome, KeySpec, KvCall};
 
-/// Upper bound on the estimated memory of the checker's memo table, per key.
+/// Upper bound on the estimated memory of the checker's memo table, per key;
+/// past it the check reports a timeout.
+///
+/// ```
+/// assert_eq!(ftc_judge::check::CACHE_BYTES_MAX, 2 << 30);
+/// ```
 pub const CACHE_BYTES_MAX: usize = 2 << 30;
 
 /// The verdict on a whole key-value history.
@@ -47,13 +53,15 @@ pub const CACHE_BYTES_MAX: usize = 2 << 30;
 /// let verdict = ftc_judge::Verdict::NotLinearizable { key: "x".into() };
 /// assert_ne!(verdict, ftc_judge::Verdict::Linearizable);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every key's sub-history is linearizable.
     Linearizable,
     /// This key's sub-history is not linearizable.
     NotLinearizable {
-        /// The first such key (in key order).
+        /// The first such key found (keys are searched in order, hard ones
+        /// last; others may be violated too).
         key: String,
     },
     /// The checker ran out of budget on this key (and found no violation on
@@ -69,7 +77,8 @@ pub enum Verdict {
 /// ```
 /// assert_ne!(ftc_judge::Outcome::Timeout, ftc_judge::Outcome::Linearizable);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A valid linearization exists.
     Linearizable,
@@ -97,6 +106,12 @@ pub struct Timed<T> {
 }
 
 /// Sizes of specification states, for the memo-table bound.
+///
+/// ```
+/// use ftc_judge::check::StateBytes;
+/// assert_eq!(Some(String::from("abc")).heap_bytes(), 3);
+/// assert_eq!(Some(7u64).heap_bytes(), 0);
+/// ```
 pub trait StateBytes {
     /// Heap bytes held by this state, beyond its inline size.
     fn heap_bytes(&self) -> usize;
