@@ -431,7 +431,7 @@ fn close_observed_unknown_puts(ops: &mut [Timed<KvCall>]) {
 /// The first pass over the keys gets this fraction of the budget, so that a
 /// violation on a later key is found before an earlier hard key has used up
 /// its whole budget.
-const FIRST_PASS_DIVISOR: u32 = 8;
+const FIRST_PASS_DIVISOR: u32 = 16;
 
 /// Checks a key-value history (per key: linearizability is compositional) within `budget` wall time per key.
 ///
@@ -442,8 +442,8 @@ const FIRST_PASS_DIVISOR: u32 = 8;
 /// read's return; both provably change no verdict (see
 /// `drop_unobserved_unknown_writes` and `close_observed_unknown_puts`). A
 /// violation on any key wins over a timeout on another. Keys are checked in
-/// two passes: first each with an eighth of the budget, then the ones that
-/// ran out again with the whole budget; so one key costs at most 9/8 of the
+/// two passes: first each with a sixteenth of the budget, then the ones that
+/// ran out again with the whole budget; so one key costs at most 17/16 of the
 /// budget.
 ///
 /// ```
