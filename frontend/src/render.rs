@@ -1,0 +1,145 @@
+//! Rendering diagnostics at the edge: rustc-like text (codespan-reporting) or one JSON object per line.
+
+use crate::diagnostic::{Diagnostic, Label as DiagLabel, Severity};
+use codespan_reporting::diagnostic as cs;
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor, Config, Styles, StylesWriter};
+use ftc_grammar::Span;
+
+/// One source file as diagnostics see it: its display name, its text and its line starts.
+pub struct SourceFile<'a> {
+    name: &'a str,
+    text: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> SourceFile<'a> {
+    /// Indexes `text` (computing line starts once).
+    pub fn new(name: &'a str, text: &'a str) -> SourceFile<'a> {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        SourceFile {
+            name,
+            text,
+            line_starts,
+        }
+    }
+
+    /// Clamps a byte offset into the text and back onto a character boundary.
+    fn clamp(&self, offset: usize) -> usize {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    }
+
+    fn range(&self, span: Span) -> std::ops::Range<usize> {
+        let start = self.clamp(span.start as usize);
+        let end = self.clamp(span.end as usize).max(start);
+        start..end
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let offset = self.clamp(offset);
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let column = self.text[self.line_starts[line]..offset].chars().count();
+        (line + 1, column + 1)
+    }
+}
+
+fn to_codespan(d: &Diagnostic, file: &SourceFile<'_>) -> cs::Diagnostic<()> {
+    let severity = match d.severity {
+        Severity::Error => cs::Severity::Error,
+        Severity::Warning => cs::Severity::Warning,
+    };
+    let mut labels =
+        vec![cs::Label::primary((), file.range(d.primary.span)).with_message(&d.primary.message)];
+    labels.extend(
+        d.secondary
+            .iter()
+            .map(|l| cs::Label::secondary((), file.range(l.span)).with_message(&l.message)),
+    );
+    let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+    if let Some(help) = &d.help {
+        notes.push(format!("help: {help}"));
+    }
+    cs::Diagnostic::new(severity)
+        .with_code(d.code)
+        .with_message(&d.message)
+        .with_labels(labels)
+        .with_notes(notes)
+}
+
+/// Renders diagnostics as rustc-like text; `color` adds ANSI colours (for a terminal).
+pub fn render_human(diagnostics: &[Diagnostic], file: &SourceFile<'_>, color: bool) -> String {
+    let config = Config::default();
+    let files = SimpleFile::new(file.name, file.text);
+    let mut out = String::new();
+    for d in diagnostics {
+        let cs_diag = to_codespan(d, file);
+        let rendered = if color {
+            let mut buffer = termcolor::Buffer::ansi();
+            let styles = Styles::default();
+            let mut writer = StylesWriter::new(&mut buffer, &styles);
+            term::emit_to_write_style(&mut writer, &config, &files, &cs_diag)
+                .map(|()| String::from_utf8_lossy(buffer.as_slice()).into_owned())
+        } else {
+            term::emit_into_string(&config, &files, &cs_diag)
+        };
+        match rendered {
+            Ok(text) => out.push_str(&text),
+            // Spans are clamped above, so this is not expected; fall back to one line.
+            Err(_) => {
+                out.push_str(&format!(
+                    "{}[{}]: {}\n",
+                    d.severity.as_str(),
+                    d.code,
+                    d.message
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn label_json(label: &DiagLabel, primary: bool, file: &SourceFile<'_>) -> serde_json::Value {
+    let range = file.range(label.span);
+    let (line, column) = file.line_column(range.start);
+    let (end_line, end_column) = file.line_column(range.end);
+    serde_json::json!({
+        "line": line,
+        "column": column,
+        "end_line": end_line,
+        "end_column": end_column,
+        "message": label.message,
+        "primary": primary,
+    })
+}
+
+/// Renders one diagnostic as a single-line JSON object (no trailing newline).
+///
+/// Fields: `code, severity, message, file, line, column` (1-based, of the
+/// primary span's start), `labels` (each `line, column, end_line, end_column,
+/// message, primary`), `notes` (strings) and `help` (string or null).
+pub fn render_json(d: &Diagnostic, file: &SourceFile<'_>) -> String {
+    let (line, column) = file.line_column(file.range(d.primary.span).start);
+    let mut labels = vec![label_json(&d.primary, true, file)];
+    labels.extend(d.secondary.iter().map(|l| label_json(l, false, file)));
+    serde_json::json!({
+        "code": d.code,
+        "severity": d.severity.as_str(),
+        "message": d.message,
+        "file": file.name,
+        "line": line,
+        "column": column,
+        "labels": labels,
+        "notes": d.notes,
+        "help": d.help,
+    })
+    .to_string()
+}
