@@ -198,7 +198,13 @@ on the host that starts the program.
 Fix: add `void main () { … }`.
 ";
 "E0112", "more than one `main`",
-"`main` is defined more than once.
+"`main` is defined more than once. The program starts by running `main` on
+the first host, so there must be exactly one.
+
+Erroneous example:
+
+    void main () { }
+    void main () { }
 
 Fix: keep one definition.
 ";
