@@ -551,7 +551,7 @@ impl<'a> Checker<'a> {
                     "`return;` in a function that returns a value",
                     span,
                 )
-                .with_label(format!("expected a `{}` value", self.show(&want))),
+                .with_label(format!("expected a value of type `{}`", self.show(&want))),
             ),
             (Some(v), Ty::Void) => {
                 self.expr(v);
@@ -566,7 +566,7 @@ impl<'a> Checker<'a> {
                 );
             }
             (Some(v), _) => {
-                let got = self.expr(v);
+                let got = self.value(v);
                 if !self.coerce(&want, &got, v.span) {
                     self.diags.push(
                         Diagnostic::error("E0204", "returned value has the wrong type", v.span)
@@ -718,10 +718,7 @@ impl<'a> Checker<'a> {
 
     /// Checks `e` against `want`, with a mismatch error naming `what`.
     fn expect_assign(&mut self, e: &'a Expr, want: &Ty, what: &str) {
-        let got = self.expr(e);
-        if got == Ty::Void {
-            return; // reported by `value_of`
-        }
+        let got = self.value(e);
         if !self.coerce(want, &got, e.span) {
             self.diags.push(
                 Diagnostic::error("E0200", "mismatched types", e.span)
@@ -737,10 +734,7 @@ impl<'a> Checker<'a> {
 
     /// Checks `e` against `want` (for positions like counts and indices).
     fn expect(&mut self, e: &'a Expr, want: &Ty, what: &str) {
-        let got = self.expr(e);
-        if got == Ty::Void {
-            return;
-        }
+        let got = self.value(e);
         if !self.coerce(want, &got, e.span) {
             self.diags.push(
                 Diagnostic::error("E0200", "mismatched types", e.span).with_label(format!(
@@ -753,8 +747,8 @@ impl<'a> Checker<'a> {
     }
 
     fn condition(&mut self, e: &'a Expr, what: &str) {
-        let got = self.expr(e);
-        if !matches!(got, Ty::Bool | Ty::Unknown | Ty::Void) {
+        let got = self.value(e);
+        if !matches!(got, Ty::Bool | Ty::Unknown) {
             self.diags.push(
                 Diagnostic::error("E0203", format!("{what} must be a `boolean`"), e.span)
                     .with_label(format!("this is `{}`", self.show(&got)))

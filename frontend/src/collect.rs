@@ -506,7 +506,8 @@ impl<'a> Checker<'a> {
                     format!("declared as `{}`", self.signature_text(&dparams, &dret)),
                 ),
             );
-            return;
+            // Keep the definition (with the declared types) so that no
+            // "never defined" error follows.
         }
         if f.body.is_some() {
             self.functions[id.0 as usize].def = Some(loc);

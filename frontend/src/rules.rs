@@ -221,7 +221,7 @@ fn nondet_warning(
     call: Span,
     via: Option<Span>,
 ) -> Diagnostic {
-    let name = builtin.name();
+    let name = format!("{}()", builtin.name());
     let mut d = Diagnostic::warning(
         "W0002",
         format!(
