@@ -6,7 +6,7 @@
 //! an unterminated comment), so that one mistake yields one message.
 
 use crate::ast::Span;
-use crate::{SyntaxError, SyntaxErrorKind};
+use crate::{SyntaxError, SyntaxErrorKind, MAX_NESTING_DEPTH};
 use logos::{FilterResult, Logos};
 
 /// Why logos could not make a token.
@@ -319,6 +319,11 @@ pub struct Lexer<'src> {
     inner: logos::Lexer<'src, Token<'src>>,
     /// Lexical errors met so far, in source order.
     pub errors: Vec<SyntaxError>,
+    /// How many `(`, `[` and `{` are open.
+    open_brackets: usize,
+    /// Set when brackets nested deeper than [`MAX_NESTING_DEPTH`]: the token
+    /// stream ends there, so the parser's stack stays small.
+    pub cut_too_deep: bool,
 }
 
 impl<'src> Lexer<'src> {
@@ -327,6 +332,8 @@ impl<'src> Lexer<'src> {
         Lexer {
             inner: Token::lexer(source),
             errors: Vec::new(),
+            open_brackets: 0,
+            cut_too_deep: false,
         }
     }
 
@@ -351,6 +358,9 @@ impl<'src> Iterator for Lexer<'src> {
     type Item = Result<(usize, Token<'src>, usize), std::convert::Infallible>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.cut_too_deep {
+            return None;
+        }
         loop {
             let result = self.inner.next()?;
             let span = self.inner.span();
@@ -384,6 +394,26 @@ impl<'src> Iterator for Lexer<'src> {
                     Token::IntLit(0)
                 }
             };
+            match token {
+                Token::LParen | Token::LBracket | Token::LBrace => {
+                    self.open_brackets += 1;
+                    if self.open_brackets > MAX_NESTING_DEPTH {
+                        self.error(
+                            SyntaxErrorKind::TooDeep {
+                                limit: MAX_NESTING_DEPTH,
+                            },
+                            span.start,
+                            span.end,
+                        );
+                        self.cut_too_deep = true;
+                        return None;
+                    }
+                }
+                Token::RParen | Token::RBracket | Token::RBrace => {
+                    self.open_brackets = self.open_brackets.saturating_sub(1);
+                }
+                _ => {}
+            }
             return Some(Ok((span.start, token, span.end)));
         }
     }

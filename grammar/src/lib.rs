@@ -146,6 +146,12 @@ pub fn parse(source: &str) -> Parsed {
     let mut lexer = lexer::Lexer::new(source);
     let result = grammar::ProgramParser::new().parse(&ctx, &mut lexer);
     let (program, mut errors, too_deep) = ctx.finish(result, source.len());
+    let too_deep = too_deep || lexer.cut_too_deep;
+    if lexer.cut_too_deep {
+        // The token stream ended early on purpose: the parser's complaint
+        // about the missing rest is not the user's mistake.
+        errors.retain(|e| !matches!(e.kind, SyntaxErrorKind::UnexpectedEof { .. }));
+    }
     errors.append(&mut lexer.errors);
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     let errors = drop_cascades(source, errors);
@@ -158,15 +164,18 @@ pub fn parse(source: &str) -> Parsed {
     depth::limit_depth(program, errors)
 }
 
-/// Keeps the first of several parse errors on one line: after recovering,
-/// the parser often trips again over the rest of the broken line. `errors`
-/// must be sorted by position; lines are counted in one pass.
+/// Keeps the first error of a line: after recovering, the parser often trips
+/// again over the rest of the broken line, and a bad token or an
+/// unterminated string usually breaks the statement it is in. Lexical errors
+/// are always kept. `errors` must be sorted by position; lines are counted
+/// in one pass.
 fn drop_cascades(source: &str, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
     let bytes = source.as_bytes();
     let mut kept: Vec<SyntaxError> = Vec::with_capacity(errors.len());
     let mut counted_to = 0usize;
     let mut line = 1usize;
-    let mut last_parse_line = None;
+    // Parse errors up to this line are taken as consequences of an earlier error.
+    let mut shadow_until_line = 0usize;
     for error in errors {
         let offset = (error.span.start as usize).min(bytes.len());
         if offset > counted_to {
@@ -179,12 +188,16 @@ fn drop_cascades(source: &str, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
             error.kind,
             SyntaxErrorKind::UnexpectedToken { .. } | SyntaxErrorKind::UnexpectedEof { .. }
         );
-        if is_parse_error {
-            if last_parse_line == Some(line) {
-                continue;
-            }
-            last_parse_line = Some(line);
+        if is_parse_error && line <= shadow_until_line {
+            continue;
         }
+        // An unterminated string also swallows the `;` that ended its line.
+        let shadow = if error.kind == SyntaxErrorKind::UnterminatedString {
+            line + 1
+        } else {
+            line
+        };
+        shadow_until_line = shadow_until_line.max(shadow);
         kept.push(error);
     }
     kept
