@@ -78,6 +78,69 @@ diagnostic points at the first invalid byte.
 
 Fix: save the file as UTF-8, or check that the right file was given.
 ";
+"E0006", "unterminated string literal",
+"A string literal has no closing `\"` on its line. Strings cannot span lines.
+
+Erroneous example:
+
+    println(\"hello);
+
+Fix: close the string (`\"hello\"`); write a line break inside it as `\\n`.
+";
+"E0007", "unterminated block comment",
+"A `/*` comment is never closed with `*/`, so the rest of the file would be
+comment. Comments do not nest: the first `*/` closes the comment.
+
+Erroneous example:
+
+    /* old code
+    void main () { }
+
+Fix: add `*/` where the comment should end.
+";
+"E0008", "unknown escape sequence",
+"Inside a string, a backslash starts an escape: `\\n` (line break), `\\t`
+(tab), `\\\\` (backslash) and `\\\"` (quote) are the only ones.
+
+Erroneous example:
+
+    println(\"C:\\temp\");      // `\\t` is a tab, but `\\q` would be an error
+
+Fix: double the backslash (`\\\\`) to write a backslash.
+";
+"E0009", "integer literal too large",
+"An `int` is a 64-bit signed integer: the largest literal is
+9223372036854775807.
+
+Erroneous example:
+
+    int big = 10000000000000000000;
+
+Fix: use a smaller number, or a `real` (`1e19`) if an approximation will do.
+";
+"E0010", "nesting too deep",
+"Expressions, statements and types may be nested at most a fixed number of
+levels (the limit is in the message). Deeper nesting is almost always
+generated text; it would make the compiler's recursive passes run out of
+stack.
+
+Fix: split the expression or statement with local variables or functions.
+";
+"E0011", "source file too large",
+"Source files are limited to 4 GiB (byte offsets are 32-bit).
+
+Fix: split the program.
+";
+"E0012", "`for every` bounds a different variable",
+"`for every i, lo <= i < hi` names the variable it declares, then bounds it:
+both names must be the same.
+
+Erroneous example:
+
+    for every i, 0 <= j < n { }
+
+Fix: `for every i, 0 <= i < n { }`.
+";
 "E0100", "undefined name",
 "A name is used that is not a local variable, a parameter, a state variable
 of the enclosing class or a global variable.

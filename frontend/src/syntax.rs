@@ -1,4 +1,4 @@
-//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0004`).
+//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0012`).
 
 use crate::diagnostic::Diagnostic;
 use ftc_grammar::{SyntaxError, SyntaxErrorKind};
@@ -10,12 +10,10 @@ fn expected_note(expected: &[String]) -> Option<String> {
     if expected.is_empty() {
         return None;
     }
-    let mut shown: Vec<&str> = expected
-        .iter()
-        .take(EXPECTED_SHOWN_MAX)
-        .map(String::as_str)
-        .collect();
+    let mut shown: Vec<&str> = expected.iter().map(String::as_str).collect();
     shown.sort_unstable();
+    shown.dedup();
+    shown.truncate(EXPECTED_SHOWN_MAX);
     let mut text = format!("expected one of {}", shown.join(", "));
     if expected.len() > EXPECTED_SHOWN_MAX {
         text.push_str(&format!(
@@ -31,7 +29,7 @@ pub fn syntax_diagnostic(error: &SyntaxError) -> Diagnostic {
     #[allow(unreachable_patterns)] // the grammar may add kinds; unknown ones map to E0004
     match &error.kind {
         SyntaxErrorKind::UnexpectedToken { found, expected } => {
-            let d = Diagnostic::error("E0001", format!("unexpected `{found}`"), error.span)
+            let d = Diagnostic::error("E0001", format!("unexpected {found}"), error.span)
                 .with_label("unexpected token");
             match expected_note(expected) {
                 Some(note) => d.with_note(note),
@@ -49,6 +47,48 @@ pub fn syntax_diagnostic(error: &SyntaxError) -> Diagnostic {
         SyntaxErrorKind::InvalidToken => {
             Diagnostic::error("E0003", "invalid token", error.span).with_label("not a CMSL token")
         }
+        SyntaxErrorKind::UnterminatedString => {
+            Diagnostic::error("E0006", "unterminated string literal", error.span)
+                .with_label("this string has no closing `\"` on its line")
+                .with_help("close the string with `\"`; write a line break as `\\n`")
+        }
+        SyntaxErrorKind::UnterminatedComment => {
+            Diagnostic::error("E0007", "unterminated block comment", error.span)
+                .with_label("this `/*` is never closed")
+                .with_help("close the comment with `*/` (comments do not nest)")
+        }
+        SyntaxErrorKind::BadEscape => {
+            Diagnostic::error("E0008", "unknown escape sequence", error.span)
+                .with_label("not one of `\\n`, `\\t`, `\\\\`, `\\\"`")
+        }
+        SyntaxErrorKind::IntegerTooLarge => Diagnostic::error(
+            "E0009",
+            "integer literal is too large for `int`",
+            error.span,
+        )
+        .with_label("larger than 9223372036854775807")
+        .with_help("use a `real` literal (`1e20`) if an approximation will do"),
+        SyntaxErrorKind::TooDeep { limit } => {
+            Diagnostic::error("E0010", "nesting is too deep", error.span)
+                .with_label(format!("more than {limit} levels deep here"))
+                .with_help("split the expression or statement with local variables or functions")
+        }
+        SyntaxErrorKind::SourceTooLarge => {
+            Diagnostic::error("E0011", "the source file is larger than 4 GiB", error.span)
+        }
+        SyntaxErrorKind::InvokeNeedsMethodCall => Diagnostic::error(
+            "E0307",
+            "`invoke` of something that is not a server method call",
+            error.span,
+        )
+        .with_label("expected `server->method(…)`"),
+        SyntaxErrorKind::ForEveryNameMismatch { first, second } => Diagnostic::error(
+            "E0012",
+            format!("`for every {first}` bounds a different variable `{second}`"),
+            error.span,
+        )
+        .with_label(format!("expected `{first}` here"))
+        .with_help(format!("write `for every {first}, lo <= {first} < hi`")),
         other => Diagnostic::error("E0004", format!("syntax error: {other:?}"), error.span)
             .with_label("here"),
     }
