@@ -633,6 +633,10 @@ impl<'a> Checker<'a> {
 
     /// Can a `value` be stored where `target` is expected? Infers plain future results.
     pub(crate) fn coerce(&mut self, target: &Ty, value: &Ty, span: Span) -> bool {
+        if value.is_unknown() {
+            self.poison_futures(target);
+            return true;
+        }
         match (target, value) {
             (Ty::Unknown, _) | (_, Ty::Unknown) => true,
             (Ty::Real, Ty::Int) => true,
@@ -649,6 +653,20 @@ impl<'a> Checker<'a> {
             }
             (Ty::Exception(t), Ty::Exception(v)) => t == v || *t == ExceptionKind::Failure,
             (t, v) => t == v,
+        }
+    }
+
+    /// A plain future that receives a value whose type is unknown (an error
+    /// was reported) is not reported again as impossible to infer.
+    fn poison_futures(&mut self, target: &Ty) {
+        match target {
+            Ty::Future(FutureOf::Inferred(v)) => {
+                self.future_results
+                    .entry(*v)
+                    .or_insert((Ty::Unknown, Span::default()));
+            }
+            Ty::Array(e) | Ty::List(e) => self.poison_futures(e),
+            _ => {}
         }
     }
 
@@ -691,10 +709,13 @@ impl<'a> Checker<'a> {
     /// Records that plain future `var` receives a `t` at `span`.
     fn infer_future(&mut self, var: VarId, t: Ty, span: Span) {
         if t.is_unknown() {
+            self.future_results
+                .entry(var)
+                .or_insert((Ty::Unknown, Span::default()));
             return;
         }
         match self.future_results.get(&var) {
-            None => {
+            None | Some((Ty::Unknown, _)) => {
                 self.future_results.insert(var, (t, span));
             }
             Some((prev, prev_span)) => {
@@ -881,6 +902,8 @@ impl<'a> Checker<'a> {
                         Ty::Class(c)
                     }
                     Ty::Unknown => Ty::Unknown,
+                    // `new list<T>` and `new map<K, V>` make empty collections.
+                    t @ (Ty::List(_) | Ty::Map(..)) => t,
                     other => {
                         self.diags.push(
                             Diagnostic::error(
@@ -889,7 +912,7 @@ impl<'a> Checker<'a> {
                                 ty.span,
                             )
                             .with_label("not a class")
-                            .with_help("`new` makes objects (`new C`) or arrays (`new T[n]`)"),
+                            .with_help("`new` makes objects (`new C`), collections (`new list<T>`) or arrays (`new T[n]`)"),
                         );
                         Ty::Unknown
                     }

@@ -500,8 +500,9 @@ every` (also from an `accept` timeout block inside such a loop).
 Fix: remove it, or use `return`.
 ";
 "E0211", "`new` of a type that is not a class",
-"`new C` creates an object of a class `C`; `new T[n]` creates an array of any
-element type. `new int` is meaningless.
+"`new C` creates an object of a class `C`, `new list<T>` and `new map<K, V>`
+an empty collection, and `new T[n]` an array of any element type. `new int`
+is meaningless.
 
 Fix: `int x = 0;`, or `new int[n]` for an array.
 ";
