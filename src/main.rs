@@ -44,6 +44,9 @@ enum Command {
     },
 }
 
+/// At most this many diagnostics per file are printed in human format.
+const DIAGNOSTICS_SHOWN_MAX: usize = 500;
+
 /// Exit code for errors in the program.
 const EXIT_PROGRAM_ERRORS: u8 = 1;
 /// Exit code for usage and I/O problems.
@@ -127,8 +130,17 @@ fn check(files: &[PathBuf], format: MessageFormat) -> ExitCode {
         let file = SourceFile::new(&name, &text);
         match format {
             MessageFormat::Human => {
-                let rendered = render_human(&output.diagnostics, &file, color);
-                let _ = std::io::stderr().write_all(rendered.as_bytes());
+                let shown = output.diagnostics.len().min(DIAGNOSTICS_SHOWN_MAX);
+                let rendered = render_human(&output.diagnostics[..shown], &file, color);
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(rendered.as_bytes());
+                if shown < output.diagnostics.len() {
+                    let _ = writeln!(
+                        err,
+                        "note: {} more diagnostics in `{name}` not shown\n",
+                        output.diagnostics.len() - shown
+                    );
+                }
             }
             MessageFormat::Json => {
                 let mut out = std::io::stdout().lock();

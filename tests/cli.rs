@@ -89,6 +89,18 @@ fn binary_garbage_never_panics() {
 }
 
 #[test]
+fn a_50_mb_file_is_a_diagnostic_not_a_hang() {
+    let mut big = vec![b'x'; 50_000_000];
+    big.extend_from_slice(b"\n/* unterminated");
+    let p = file("big.cmsl", &big);
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.len() < 10_000, "a long line is not quoted whole");
+    assert!(err.contains("error["), "{err}");
+}
+
+#[test]
 fn json_has_one_object_per_diagnostic() {
     let p = file("json.cmsl", BAD.as_bytes());
     let o = ftc(&["check", "--message-format", "json", p.to_str().unwrap()]);

@@ -305,7 +305,8 @@ Fix: declare the method in the class, or correct the name.
 ";
 "E0116", "definition does not match its declaration",
 "The parameter types or the result type of a definition differ from those of
-its earlier declaration.
+its earlier declaration, or a method overriding a base class method has a
+different signature from it.
 
 Erroneous example:
 

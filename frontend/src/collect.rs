@@ -143,6 +143,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        self.check_overrides();
         // Free functions, out-of-class definitions, globals.
         for (item_index, item) in ast.items.iter().enumerate() {
             match item {
@@ -308,6 +309,42 @@ impl<'a> Checker<'a> {
                 }
                 cur = self.classes[c.0 as usize].base;
                 steps += 1;
+            }
+        }
+    }
+
+    /// A method overriding a base class method keeps its signature.
+    fn check_overrides(&mut self) {
+        for fi in 0..self.functions.len() {
+            let Some(owner) = self.functions[fi].owner else {
+                continue;
+            };
+            let Some(base) = self.classes[owner.0 as usize].base else {
+                continue;
+            };
+            let name = self.functions[fi].name.clone();
+            let Some(Member::Method(over)) = self.find_member(base, &name) else {
+                continue;
+            };
+            let (params, ret) = self.declared_signature(FnId(fi as u32));
+            let (bparams, bret) = self.declared_signature(over);
+            if params != bparams || ret != bret {
+                let bclass = self.functions[over.0 as usize]
+                    .owner
+                    .map_or(String::new(), |c| self.classes[c.0 as usize].name.clone());
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0116",
+                        format!("`{name}` overrides `{bclass}::{name}` with a different signature"),
+                        self.functions[fi].name_span,
+                    )
+                    .with_label(format!("`{}`", self.signature_text(&params, &ret)))
+                    .with_secondary(
+                        self.functions[over.0 as usize].name_span,
+                        format!("overridden method: `{}`", self.signature_text(&bparams, &bret)),
+                    )
+                    .with_note("CMSL has no overloading: an override has the signature of the method it replaces"),
+                );
             }
         }
     }

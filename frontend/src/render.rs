@@ -34,6 +34,21 @@ impl<'a> SourceFile<'a> {
         offset
     }
 
+    /// The length in bytes of the line holding `offset`.
+    fn line_len(&self, offset: usize) -> usize {
+        let offset = self.clamp(offset);
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        end - self.line_starts[line]
+    }
+
     fn range(&self, span: Span) -> std::ops::Range<usize> {
         let start = self.clamp(span.start as usize);
         let end = self.clamp(span.end as usize).max(start);
@@ -75,12 +90,52 @@ fn to_codespan(d: &Diagnostic, file: &SourceFile<'_>) -> cs::Diagnostic<()> {
         .with_notes(notes)
 }
 
+/// Lines longer than this are not quoted (a minified or binary file would
+/// print megabytes); the diagnostic is rendered without a snippet.
+const QUOTED_LINE_LEN_MAX: usize = 2000;
+
+/// A diagnostic without source snippet: header, location, labels, notes.
+fn render_compact(d: &Diagnostic, file: &SourceFile<'_>) -> String {
+    let (line, column) = file.line_column(file.range(d.primary.span).start);
+    let mut out = format!(
+        "{}[{}]: {}\n  --> {}:{}:{}\n",
+        d.severity.as_str(),
+        d.code,
+        d.message,
+        file.name,
+        line,
+        column
+    );
+    if !d.primary.message.is_empty() {
+        out.push_str(&format!("  = {}\n", d.primary.message));
+    }
+    for l in &d.secondary {
+        let (line, column) = file.line_column(file.range(l.span).start);
+        out.push_str(&format!("  = {line}:{column}: {}\n", l.message));
+    }
+    for n in &d.notes {
+        out.push_str(&format!("  = note: {n}\n"));
+    }
+    if let Some(h) = &d.help {
+        out.push_str(&format!("  = help: {h}\n"));
+    }
+    out.push('\n');
+    out
+}
+
 /// Renders diagnostics as rustc-like text; `color` adds ANSI colours (for a terminal).
 pub fn render_human(diagnostics: &[Diagnostic], file: &SourceFile<'_>, color: bool) -> String {
     let config = Config::default();
     let files = SimpleFile::new(file.name, file.text);
     let mut out = String::new();
     for d in diagnostics {
+        let long_line = std::iter::once(&d.primary)
+            .chain(&d.secondary)
+            .any(|l| file.line_len(l.span.start as usize) > QUOTED_LINE_LEN_MAX);
+        if long_line {
+            out.push_str(&render_compact(d, file));
+            continue;
+        }
         let cs_diag = to_codespan(d, file);
         let rendered = if color {
             let mut buffer = termcolor::Buffer::ansi();

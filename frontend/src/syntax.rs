@@ -14,7 +14,11 @@ fn expected_note(expected: &[String]) -> Option<String> {
     shown.sort_unstable();
     shown.dedup();
     shown.truncate(EXPECTED_SHOWN_MAX);
-    let mut text = format!("expected one of {}", shown.join(", "));
+    let mut text = if shown.len() == 1 {
+        format!("expected {}", shown[0])
+    } else {
+        format!("expected one of {}", shown.join(", "))
+    };
     if expected.len() > EXPECTED_SHOWN_MAX {
         text.push_str(&format!(
             " (and {} more)",
