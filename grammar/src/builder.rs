@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 
 /// A statement and its nesting depth.
-pub(crate) type S = (Stmt, u32);
+pub(crate) type S = (Box<Stmt>, u32);
 /// A block and its nesting depth.
 pub(crate) type B = (Block, u32);
 /// A type and its nesting depth.
@@ -42,24 +42,25 @@ pub(crate) enum Contract {
 
 /// What follows a function's name: parameters, contracts, body.
 pub(crate) struct FnTail {
-    pub params: Vec<Param>,
+    /// Boxed as the grammar's `Param` nonterminal produces them (small stack slots).
+    #[allow(clippy::vec_box)]
+    pub params: Vec<Box<Param>>,
     pub contracts: Vec<Contract>,
     pub body: Option<B>,
 }
 
-/// An entry of a class body: a section label or a member. Short-lived (one
-/// class body at a time), so its size does not matter.
-#[allow(clippy::large_enum_variant)]
+/// An entry of a class body: a section label or a member.
 pub(crate) enum Entry {
     Label(Visibility),
-    Member(MemberKind, Span),
+    Member(Box<Member>),
 }
 
 impl<'src> Ctx<'src> {
     pub fn new(source: &'src str) -> Ctx<'src> {
         Ctx {
             source,
-            depths: RefCell::new(Vec::new()),
+            // About one expression per four bytes of typical source.
+            depths: RefCell::new(Vec::with_capacity(source.len() / 4)),
             errors: RefCell::new(Vec::new()),
             too_deep: Cell::new(false),
         }
@@ -306,14 +307,14 @@ impl<'src> Ctx<'src> {
         if child >= LIMIT {
             self.too_deep(span);
             (
-                Stmt {
+                Box::new(Stmt {
                     kind: StmtKind::Error,
                     span,
-                },
+                }),
                 1,
             )
         } else {
-            (Stmt { kind, span }, child + 1)
+            (Box::new(Stmt { kind, span }), child + 1)
         }
     }
 
@@ -346,13 +347,13 @@ impl<'src> Ctx<'src> {
     pub fn var_decl(
         &self,
         ty: TypeExpr,
-        vars: Vec<(Declarator, Option<Expr>)>,
+        vars: Vec<(Box<Declarator>, Option<Expr>)>,
         l: usize,
         r: usize,
     ) -> VarDecl {
         VarDecl {
             ty,
-            vars,
+            vars: vars.into_iter().map(|(d, init)| (*d, init)).collect(),
             span: Self::span(l, r),
         }
     }
@@ -370,7 +371,7 @@ impl<'src> Ctx<'src> {
                 1,
             );
         }
-        let stmts = stmts.into_iter().map(|s| s.0).collect();
+        let stmts = stmts.into_iter().map(|s| *s.0).collect();
         (Block { stmts, span }, child + 1)
     }
 
@@ -392,18 +393,15 @@ impl<'src> Ctx<'src> {
             .max(else_branch.as_ref().map_or(0, |s| s.1));
         let kind = StmtKind::If {
             cond,
-            then_branch: Box::new(then_branch.0),
-            else_branch: else_branch.map(|s| Box::new(s.0)),
+            then_branch: then_branch.0,
+            else_branch: else_branch.map(|s| s.0),
         };
         self.checked_stmt(kind, Self::span(l, r), child)
     }
 
     pub fn while_stmt(&self, cond: Expr, body: S, l: usize, r: usize) -> S {
         let child = self.d(&cond).max(body.1);
-        let kind = StmtKind::While {
-            cond,
-            body: Box::new(body.0),
-        };
+        let kind = StmtKind::While { cond, body: body.0 };
         self.checked_stmt(kind, Self::span(l, r), child)
     }
 
@@ -416,10 +414,10 @@ impl<'src> Ctx<'src> {
             .max(head.step.as_ref().map_or(0, |s| s.1))
             .max(body.1);
         let kind = StmtKind::For {
-            init: head.init.map(|s| Box::new(s.0)),
+            init: head.init.map(|s| s.0),
             cond: head.cond,
-            step: head.step.map(|s| Box::new(s.0)),
-            body: Box::new(body.0),
+            step: head.step.map(|s| s.0),
+            body: body.0,
         };
         self.checked_stmt(kind, Self::span(l, r), child)
     }
@@ -456,7 +454,7 @@ impl<'src> Ctx<'src> {
             lower_op,
             upper_op,
             upper,
-            body: Box::new(body.0),
+            body: body.0,
         };
         self.checked_stmt(kind, span, child)
     }
@@ -528,7 +526,7 @@ impl<'src> Ctx<'src> {
         Function {
             ret,
             name,
-            params: tail.params,
+            params: tail.params.into_iter().map(|p| *p).collect(),
             requires,
             ensures,
             body: tail.body.map(|b| b.0),
@@ -551,11 +549,11 @@ impl<'src> Ctx<'src> {
         for entry in entries {
             match entry {
                 Entry::Label(v) => visibility = v,
-                Entry::Member(kind, span) => members.push(Member {
-                    visibility,
-                    kind,
-                    span,
-                }),
+                Entry::Member(member) => {
+                    let mut member = *member;
+                    member.visibility = visibility;
+                    members.push(member);
+                }
             }
         }
         ClassDecl {
@@ -568,7 +566,11 @@ impl<'src> Ctx<'src> {
     }
 
     pub fn member(&self, kind: MemberKind, l: usize, r: usize) -> Entry {
-        Entry::Member(kind, Self::span(l, r))
+        Entry::Member(Box::new(Member {
+            visibility: Visibility::Private,
+            kind,
+            span: Self::span(l, r),
+        }))
     }
 
     pub fn span_of(&self, l: usize, r: usize) -> Span {
