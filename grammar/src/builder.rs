@@ -32,7 +32,14 @@ pub(crate) struct Ctx<'src> {
     depths: RefCell<Vec<u16>>,
     errors: RefCell<Vec<SyntaxError>>,
     too_deep: Cell<bool>,
+    /// The most recent tokens read, as (start, end of the token before it),
+    /// so an error can point just after the token that precedes it.
+    recent: Cell<[(usize, usize); RECENT]>,
+    recent_next: Cell<usize>,
+    last_end: Cell<usize>,
 }
+
+const RECENT: usize = 16;
 
 /// One item of a function's tail: a contract clause.
 pub(crate) enum Contract {
@@ -63,7 +70,31 @@ impl<'src> Ctx<'src> {
             depths: RefCell::new(Vec::with_capacity(source.len() / 4)),
             errors: RefCell::new(Vec::new()),
             too_deep: Cell::new(false),
+            recent: Cell::new([(usize::MAX, 0); RECENT]),
+            recent_next: Cell::new(0),
+            last_end: Cell::new(0),
         }
+    }
+
+    /// Notes a token the parser is about to read.
+    pub fn saw_token(&self, start: usize, end: usize) {
+        let mut recent = self.recent.get();
+        let next = self.recent_next.get();
+        if let Some(slot) = recent.get_mut(next % RECENT) {
+            *slot = (start, self.last_end.get());
+        }
+        self.recent.set(recent);
+        self.recent_next.set(next.wrapping_add(1));
+        self.last_end.set(end);
+    }
+
+    /// The end of the token before the one starting at `start`, if recent.
+    fn end_before(&self, start: usize) -> Option<usize> {
+        self.recent
+            .get()
+            .iter()
+            .find(|(s, _)| *s == start)
+            .map(|&(_, end)| end)
     }
 
     /// The tree, the errors met while parsing, and whether a node was too deep.
@@ -112,13 +143,28 @@ impl<'src> Ctx<'src> {
             ParseError::UnrecognizedToken {
                 token: (l, token, r),
                 expected,
-            } => (
-                Self::span(l, r),
-                SyntaxErrorKind::UnexpectedToken {
-                    found: describe(&token, self.source.get(l..r).unwrap_or("")),
-                    expected: expected_names(&expected),
-                },
-            ),
+            } => {
+                let found = describe(&token, self.source.get(l..r).unwrap_or(""));
+                let expected = expected_names(&expected);
+                // A `;` missing at the end of a line is best shown there, not
+                // at the first token of the next line.
+                let missing_semicolon = expected.iter().any(|e| e == "`;`")
+                    && self.end_before(l).is_some_and(|end| {
+                        self.source
+                            .get(end..l)
+                            .is_some_and(|gap| gap.contains('\n'))
+                    });
+                match self.end_before(l) {
+                    Some(end) if missing_semicolon => (
+                        Self::span(end, end),
+                        SyntaxErrorKind::MissingSemicolon { found },
+                    ),
+                    _ => (
+                        Self::span(l, r),
+                        SyntaxErrorKind::UnexpectedToken { found, expected },
+                    ),
+                }
+            }
             ParseError::UnrecognizedEof { location, expected } => (
                 Self::span(location, location),
                 SyntaxErrorKind::UnexpectedEof {

@@ -40,6 +40,9 @@ pub enum SyntaxErrorKind {
         found: String,
         expected: Vec<String>,
     },
+    /// A statement or declaration not ended by `;` before the next line
+    /// starts with `found`; the span is just after the statement.
+    MissingSemicolon { found: String },
     /// The file ended where the grammar expected more.
     UnexpectedEof { expected: Vec<String> },
     /// Text that is not a CMSL token.
@@ -75,6 +78,9 @@ impl fmt::Display for SyntaxErrorKind {
             SyntaxErrorKind::UnexpectedToken { found, expected } => {
                 write!(f, "unexpected {found}")?;
                 list(f, expected)
+            }
+            SyntaxErrorKind::MissingSemicolon { found } => {
+                write!(f, "expected `;` at the end of this statement, found {found}")
             }
             SyntaxErrorKind::UnexpectedEof { expected } => {
                 write!(f, "unexpected end of file")?;
@@ -144,7 +150,12 @@ pub fn parse(source: &str) -> Parsed {
     }
     let ctx = builder::Ctx::new(source);
     let mut lexer = lexer::Lexer::new(source);
-    let result = grammar::ProgramParser::new().parse(&ctx, &mut lexer);
+    let tokens = lexer.by_ref().inspect(|token| {
+        if let Ok((start, _, end)) = token {
+            ctx.saw_token(*start, *end);
+        }
+    });
+    let result = grammar::ProgramParser::new().parse(&ctx, tokens);
     let (program, mut errors, too_deep) = ctx.finish(result, source.len());
     let too_deep = too_deep || lexer.cut_too_deep;
     if lexer.cut_too_deep {
@@ -186,7 +197,9 @@ fn drop_cascades(source: &str, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
         }
         let is_parse_error = matches!(
             error.kind,
-            SyntaxErrorKind::UnexpectedToken { .. } | SyntaxErrorKind::UnexpectedEof { .. }
+            SyntaxErrorKind::UnexpectedToken { .. }
+                | SyntaxErrorKind::UnexpectedEof { .. }
+                | SyntaxErrorKind::MissingSemicolon { .. }
         );
         if is_parse_error && line <= shadow_until_line {
             continue;

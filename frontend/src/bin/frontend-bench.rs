@@ -149,6 +149,10 @@ fn main() {
         std::hint::black_box(ftc_grammar::parse(&source));
     });
     report("lex + parse", lines, bytes, parse);
+    let mut trees = Vec::with_capacity(REPETITIONS);
+    let build = time(|| trees.push(ftc_grammar::parse(&source)));
+    drop(trees);
+    report("  (without drop)", lines, bytes, build);
     let check = time(|| {
         std::hint::black_box(ftc_frontend::check_source(&source).has_errors());
     });
