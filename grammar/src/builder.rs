@@ -286,6 +286,47 @@ impl<'src> Ctx<'src> {
         )
     }
 
+    /// Builds `first op1 e1 op2 e2 …` into a tree by operator precedence
+    /// (shunting-yard, no recursion); all binary operators are left-associative.
+    pub fn climb(&self, first: Expr, rest: Vec<(BinaryOp, Expr)>) -> Expr {
+        if rest.len() <= 1 {
+            // The common cases `e` and `a op b` need no stacks.
+            return match rest.into_iter().next() {
+                None => first,
+                Some((op, rhs)) => self.binary(first, op, rhs),
+            };
+        }
+        let mut operands = Vec::with_capacity(rest.len() + 1);
+        operands.push(first);
+        let mut operators: Vec<BinaryOp> = Vec::with_capacity(rest.len());
+        for (op, operand) in rest {
+            while let Some(&top) = operators.last() {
+                if precedence(top) < precedence(op) {
+                    break;
+                }
+                operators.pop();
+                self.apply(&mut operands, top);
+            }
+            operators.push(op);
+            operands.push(operand);
+        }
+        while let Some(op) = operators.pop() {
+            self.apply(&mut operands, op);
+        }
+        // Each operator consumed two operands and produced one: one is left.
+        operands
+            .pop()
+            .unwrap_or_else(|| self.expr(ExprKind::Error, 0, 0))
+    }
+
+    fn apply(&self, operands: &mut Vec<Expr>, op: BinaryOp) {
+        let rhs = operands.pop();
+        let lhs = operands.pop();
+        if let (Some(lhs), Some(rhs)) = (lhs, rhs) {
+            operands.push(self.binary(lhs, op, rhs));
+        }
+    }
+
     /// `invoke e`: `e` must be a method call.
     pub fn invoke(&self, call: Expr, l: usize, r: usize) -> Expr {
         let call = match call.kind {
@@ -629,6 +670,18 @@ pub(crate) struct ForHead {
     pub init: Option<S>,
     pub cond: Option<Expr>,
     pub step: Option<S>,
+}
+
+/// Binding strength of a binary operator: higher binds tighter (C's order).
+fn precedence(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::Or => 1,
+        BinaryOp::And => 2,
+        BinaryOp::Eq | BinaryOp::Ne => 3,
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => 4,
+        BinaryOp::Add | BinaryOp::Sub => 5,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => 6,
+    }
 }
 
 /// lalrpop names terminals as quoted strings (`"\";\""`); messages want
