@@ -35,7 +35,9 @@ pub struct SyntaxError {
 /// plainly (`identifier`, `integer literal`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SyntaxErrorKind {
-    /// A token the grammar did not expect here; `expected` lists terminals as written in source.
+    /// A token the grammar did not expect here; `expected` lists every
+    /// terminal that could have come instead, as written in source (the
+    /// message names large groups of them, such as "an expression").
     UnexpectedToken {
         found: String,
         expected: Vec<String>,
@@ -65,10 +67,85 @@ pub enum SyntaxErrorKind {
     ForEveryNameMismatch { first: String, second: String },
 }
 
+/// Tokens that can start an expression, as listed in `expected`.
+const EXPRESSION_STARTS: &[&str] = &[
+    "`new`",
+    "`this`",
+    "`true`",
+    "`false`",
+    "`null`",
+    "`server`",
+    "`invoke`",
+    "`accept`",
+    "`host`",
+    "`(`",
+    "`-`",
+    "`!`",
+    "identifier",
+    "integer literal",
+    "real literal",
+    "string literal",
+];
+
+/// Tokens besides those of expressions that can start a statement.
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "`return`",
+    "`if`",
+    "`while`",
+    "`for`",
+    "`break`",
+    "`continue`",
+    "`assert`",
+    "`try`",
+    "`raise`",
+    "`{`",
+    "`;`",
+    "`void`",
+    "`int`",
+    "`real`",
+    "`boolean`",
+    "`string`",
+    "`list`",
+    "`map`",
+    "`future`",
+];
+
+/// The binary operators, as listed in `expected`.
+const BINARY_OPERATORS: &[&str] = &[
+    "`+`", "`-`", "`*`", "`/`", "`%`", "`==`", "`!=`", "`<`", "`<=`", "`>`", "`>=`", "`&&`", "`||`",
+];
+
+/// `expected` for a message: when every token that starts an expression (or
+/// every binary operator) is expected, they are named as one group.
+fn summarize(expected: &[String]) -> Vec<String> {
+    let has_all = |group: &[&str]| group.iter().all(|t| expected.iter().any(|e| e == t));
+    let mut groups: Vec<(&[&str], &str)> = Vec::new();
+    if has_all(EXPRESSION_STARTS) && has_all(STATEMENT_KEYWORDS) {
+        groups.push((EXPRESSION_STARTS, "a statement"));
+        groups.push((STATEMENT_KEYWORDS, "a statement"));
+    } else if has_all(EXPRESSION_STARTS) {
+        groups.push((EXPRESSION_STARTS, "an expression"));
+    }
+    if has_all(BINARY_OPERATORS) {
+        groups.push((BINARY_OPERATORS, "an operator"));
+    }
+    let mut out: Vec<String> = expected
+        .iter()
+        .filter(|e| !groups.iter().any(|(group, _)| group.contains(&e.as_str())))
+        .cloned()
+        .collect();
+    for (_, name) in &groups {
+        if !out.iter().any(|e| e == name) {
+            out.push((*name).to_string());
+        }
+    }
+    out
+}
+
 impl fmt::Display for SyntaxErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn list(f: &mut fmt::Formatter<'_>, expected: &[String]) -> fmt::Result {
-            match expected {
+            match summarize(expected).as_slice() {
                 [] => Ok(()),
                 [only] => write!(f, ", expected {only}"),
                 [init @ .., last] => write!(f, ", expected one of {} or {last}", init.join(", ")),
