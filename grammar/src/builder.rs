@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 
 /// A statement and its nesting depth.
-pub(crate) type S = (Stmt, u32);
+pub(crate) type S = (Box<Stmt>, u32);
 /// A block and its nesting depth.
 pub(crate) type B = (Block, u32);
 /// A type and its nesting depth.
@@ -32,7 +32,14 @@ pub(crate) struct Ctx<'src> {
     depths: RefCell<Vec<u16>>,
     errors: RefCell<Vec<SyntaxError>>,
     too_deep: Cell<bool>,
+    /// The most recent tokens read, as (start, end of the token before it),
+    /// so an error can point just after the token that precedes it.
+    recent: Cell<[(usize, usize); RECENT]>,
+    recent_next: Cell<usize>,
+    last_end: Cell<usize>,
 }
+
+const RECENT: usize = 16;
 
 /// One item of a function's tail: a contract clause.
 pub(crate) enum Contract {
@@ -42,27 +49,52 @@ pub(crate) enum Contract {
 
 /// What follows a function's name: parameters, contracts, body.
 pub(crate) struct FnTail {
-    pub params: Vec<Param>,
+    /// Boxed as the grammar's `Param` nonterminal produces them (small stack slots).
+    #[allow(clippy::vec_box)]
+    pub params: Vec<Box<Param>>,
     pub contracts: Vec<Contract>,
     pub body: Option<B>,
 }
 
-/// An entry of a class body: a section label or a member. Short-lived (one
-/// class body at a time), so its size does not matter.
-#[allow(clippy::large_enum_variant)]
+/// An entry of a class body: a section label or a member.
 pub(crate) enum Entry {
     Label(Visibility),
-    Member(MemberKind, Span),
+    Member(Box<Member>),
 }
 
 impl<'src> Ctx<'src> {
     pub fn new(source: &'src str) -> Ctx<'src> {
         Ctx {
             source,
-            depths: RefCell::new(Vec::new()),
+            // About one expression per four bytes of typical source.
+            depths: RefCell::new(Vec::with_capacity(source.len() / 4)),
             errors: RefCell::new(Vec::new()),
             too_deep: Cell::new(false),
+            recent: Cell::new([(usize::MAX, 0); RECENT]),
+            recent_next: Cell::new(0),
+            last_end: Cell::new(0),
         }
+    }
+
+    /// Notes a token the parser is about to read.
+    pub fn saw_token(&self, start: usize, end: usize) {
+        let mut recent = self.recent.get();
+        let next = self.recent_next.get();
+        if let Some(slot) = recent.get_mut(next % RECENT) {
+            *slot = (start, self.last_end.get());
+        }
+        self.recent.set(recent);
+        self.recent_next.set(next.wrapping_add(1));
+        self.last_end.set(end);
+    }
+
+    /// The end of the token before the one starting at `start`, if recent.
+    fn end_before(&self, start: usize) -> Option<usize> {
+        self.recent
+            .get()
+            .iter()
+            .find(|(s, _)| *s == start)
+            .map(|&(_, end)| end)
     }
 
     /// The tree, the errors met while parsing, and whether a node was too deep.
@@ -111,13 +143,28 @@ impl<'src> Ctx<'src> {
             ParseError::UnrecognizedToken {
                 token: (l, token, r),
                 expected,
-            } => (
-                Self::span(l, r),
-                SyntaxErrorKind::UnexpectedToken {
-                    found: describe(&token, self.source.get(l..r).unwrap_or("")),
-                    expected: expected_names(&expected),
-                },
-            ),
+            } => {
+                let found = describe(&token, self.source.get(l..r).unwrap_or(""));
+                let expected = expected_names(&expected);
+                // A `;` missing at the end of a line is best shown there, not
+                // at the first token of the next line.
+                let missing_semicolon = expected.iter().any(|e| e == "`;`")
+                    && self.end_before(l).is_some_and(|end| {
+                        self.source
+                            .get(end..l)
+                            .is_some_and(|gap| gap.contains('\n'))
+                    });
+                match self.end_before(l) {
+                    Some(end) if missing_semicolon => (
+                        Self::span(end, end),
+                        SyntaxErrorKind::MissingSemicolon { found },
+                    ),
+                    _ => (
+                        Self::span(l, r),
+                        SyntaxErrorKind::UnexpectedToken { found, expected },
+                    ),
+                }
+            }
             ParseError::UnrecognizedEof { location, expected } => (
                 Self::span(location, location),
                 SyntaxErrorKind::UnexpectedEof {
@@ -239,6 +286,47 @@ impl<'src> Ctx<'src> {
         )
     }
 
+    /// Builds `first op1 e1 op2 e2 …` into a tree by operator precedence
+    /// (shunting-yard, no recursion); all binary operators are left-associative.
+    pub fn climb(&self, first: Expr, rest: Vec<(BinaryOp, Expr)>) -> Expr {
+        if rest.len() <= 1 {
+            // The common cases `e` and `a op b` need no stacks.
+            return match rest.into_iter().next() {
+                None => first,
+                Some((op, rhs)) => self.binary(first, op, rhs),
+            };
+        }
+        let mut operands = Vec::with_capacity(rest.len() + 1);
+        operands.push(first);
+        let mut operators: Vec<BinaryOp> = Vec::with_capacity(rest.len());
+        for (op, operand) in rest {
+            while let Some(&top) = operators.last() {
+                if precedence(top) < precedence(op) {
+                    break;
+                }
+                operators.pop();
+                self.apply(&mut operands, top);
+            }
+            operators.push(op);
+            operands.push(operand);
+        }
+        while let Some(op) = operators.pop() {
+            self.apply(&mut operands, op);
+        }
+        // Each operator consumed two operands and produced one: one is left.
+        operands
+            .pop()
+            .unwrap_or_else(|| self.expr(ExprKind::Error, 0, 0))
+    }
+
+    fn apply(&self, operands: &mut Vec<Expr>, op: BinaryOp) {
+        let rhs = operands.pop();
+        let lhs = operands.pop();
+        if let (Some(lhs), Some(rhs)) = (lhs, rhs) {
+            operands.push(self.binary(lhs, op, rhs));
+        }
+    }
+
     /// `invoke e`: `e` must be a method call.
     pub fn invoke(&self, call: Expr, l: usize, r: usize) -> Expr {
         let call = match call.kind {
@@ -306,14 +394,14 @@ impl<'src> Ctx<'src> {
         if child >= LIMIT {
             self.too_deep(span);
             (
-                Stmt {
+                Box::new(Stmt {
                     kind: StmtKind::Error,
                     span,
-                },
+                }),
                 1,
             )
         } else {
-            (Stmt { kind, span }, child + 1)
+            (Box::new(Stmt { kind, span }), child + 1)
         }
     }
 
@@ -346,13 +434,13 @@ impl<'src> Ctx<'src> {
     pub fn var_decl(
         &self,
         ty: TypeExpr,
-        vars: Vec<(Declarator, Option<Expr>)>,
+        vars: Vec<(Box<Declarator>, Option<Expr>)>,
         l: usize,
         r: usize,
     ) -> VarDecl {
         VarDecl {
             ty,
-            vars,
+            vars: vars.into_iter().map(|(d, init)| (*d, init)).collect(),
             span: Self::span(l, r),
         }
     }
@@ -370,7 +458,7 @@ impl<'src> Ctx<'src> {
                 1,
             );
         }
-        let stmts = stmts.into_iter().map(|s| s.0).collect();
+        let stmts = stmts.into_iter().map(|s| *s.0).collect();
         (Block { stmts, span }, child + 1)
     }
 
@@ -392,18 +480,15 @@ impl<'src> Ctx<'src> {
             .max(else_branch.as_ref().map_or(0, |s| s.1));
         let kind = StmtKind::If {
             cond,
-            then_branch: Box::new(then_branch.0),
-            else_branch: else_branch.map(|s| Box::new(s.0)),
+            then_branch: then_branch.0,
+            else_branch: else_branch.map(|s| s.0),
         };
         self.checked_stmt(kind, Self::span(l, r), child)
     }
 
     pub fn while_stmt(&self, cond: Expr, body: S, l: usize, r: usize) -> S {
         let child = self.d(&cond).max(body.1);
-        let kind = StmtKind::While {
-            cond,
-            body: Box::new(body.0),
-        };
+        let kind = StmtKind::While { cond, body: body.0 };
         self.checked_stmt(kind, Self::span(l, r), child)
     }
 
@@ -416,10 +501,10 @@ impl<'src> Ctx<'src> {
             .max(head.step.as_ref().map_or(0, |s| s.1))
             .max(body.1);
         let kind = StmtKind::For {
-            init: head.init.map(|s| Box::new(s.0)),
+            init: head.init.map(|s| s.0),
             cond: head.cond,
-            step: head.step.map(|s| Box::new(s.0)),
-            body: Box::new(body.0),
+            step: head.step.map(|s| s.0),
+            body: body.0,
         };
         self.checked_stmt(kind, Self::span(l, r), child)
     }
@@ -456,7 +541,7 @@ impl<'src> Ctx<'src> {
             lower_op,
             upper_op,
             upper,
-            body: Box::new(body.0),
+            body: body.0,
         };
         self.checked_stmt(kind, span, child)
     }
@@ -528,7 +613,7 @@ impl<'src> Ctx<'src> {
         Function {
             ret,
             name,
-            params: tail.params,
+            params: tail.params.into_iter().map(|p| *p).collect(),
             requires,
             ensures,
             body: tail.body.map(|b| b.0),
@@ -551,11 +636,11 @@ impl<'src> Ctx<'src> {
         for entry in entries {
             match entry {
                 Entry::Label(v) => visibility = v,
-                Entry::Member(kind, span) => members.push(Member {
-                    visibility,
-                    kind,
-                    span,
-                }),
+                Entry::Member(member) => {
+                    let mut member = *member;
+                    member.visibility = visibility;
+                    members.push(member);
+                }
             }
         }
         ClassDecl {
@@ -568,7 +653,11 @@ impl<'src> Ctx<'src> {
     }
 
     pub fn member(&self, kind: MemberKind, l: usize, r: usize) -> Entry {
-        Entry::Member(kind, Self::span(l, r))
+        Entry::Member(Box::new(Member {
+            visibility: Visibility::Private,
+            kind,
+            span: Self::span(l, r),
+        }))
     }
 
     pub fn span_of(&self, l: usize, r: usize) -> Span {
@@ -581,6 +670,18 @@ pub(crate) struct ForHead {
     pub init: Option<S>,
     pub cond: Option<Expr>,
     pub step: Option<S>,
+}
+
+/// Binding strength of a binary operator: higher binds tighter (C's order).
+fn precedence(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::Or => 1,
+        BinaryOp::And => 2,
+        BinaryOp::Eq | BinaryOp::Ne => 3,
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => 4,
+        BinaryOp::Add | BinaryOp::Sub => 5,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => 6,
+    }
 }
 
 /// lalrpop names terminals as quoted strings (`"\";\""`); messages want

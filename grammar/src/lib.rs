@@ -35,11 +35,16 @@ pub struct SyntaxError {
 /// plainly (`identifier`, `integer literal`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SyntaxErrorKind {
-    /// A token the grammar did not expect here; `expected` lists terminals as written in source.
+    /// A token the grammar did not expect here; `expected` lists every
+    /// terminal that could have come instead, as written in source (the
+    /// message names large groups of them, such as "an expression").
     UnexpectedToken {
         found: String,
         expected: Vec<String>,
     },
+    /// A statement or declaration not ended by `;` before the next line
+    /// starts with `found`; the span is just after the statement.
+    MissingSemicolon { found: String },
     /// The file ended where the grammar expected more.
     UnexpectedEof { expected: Vec<String> },
     /// Text that is not a CMSL token.
@@ -62,10 +67,85 @@ pub enum SyntaxErrorKind {
     ForEveryNameMismatch { first: String, second: String },
 }
 
+/// Tokens that can start an expression, as listed in `expected`.
+const EXPRESSION_STARTS: &[&str] = &[
+    "`new`",
+    "`this`",
+    "`true`",
+    "`false`",
+    "`null`",
+    "`server`",
+    "`invoke`",
+    "`accept`",
+    "`host`",
+    "`(`",
+    "`-`",
+    "`!`",
+    "identifier",
+    "integer literal",
+    "real literal",
+    "string literal",
+];
+
+/// Tokens besides those of expressions that can start a statement.
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "`return`",
+    "`if`",
+    "`while`",
+    "`for`",
+    "`break`",
+    "`continue`",
+    "`assert`",
+    "`try`",
+    "`raise`",
+    "`{`",
+    "`;`",
+    "`void`",
+    "`int`",
+    "`real`",
+    "`boolean`",
+    "`string`",
+    "`list`",
+    "`map`",
+    "`future`",
+];
+
+/// The binary operators, as listed in `expected`.
+const BINARY_OPERATORS: &[&str] = &[
+    "`+`", "`-`", "`*`", "`/`", "`%`", "`==`", "`!=`", "`<`", "`<=`", "`>`", "`>=`", "`&&`", "`||`",
+];
+
+/// `expected` for a message: when every token that starts an expression (or
+/// every binary operator) is expected, they are named as one group.
+fn summarize(expected: &[String]) -> Vec<String> {
+    let has_all = |group: &[&str]| group.iter().all(|t| expected.iter().any(|e| e == t));
+    let mut groups: Vec<(&[&str], &str)> = Vec::new();
+    if has_all(EXPRESSION_STARTS) && has_all(STATEMENT_KEYWORDS) {
+        groups.push((EXPRESSION_STARTS, "a statement"));
+        groups.push((STATEMENT_KEYWORDS, "a statement"));
+    } else if has_all(EXPRESSION_STARTS) {
+        groups.push((EXPRESSION_STARTS, "an expression"));
+    }
+    if has_all(BINARY_OPERATORS) {
+        groups.push((BINARY_OPERATORS, "an operator"));
+    }
+    let mut out: Vec<String> = expected
+        .iter()
+        .filter(|e| !groups.iter().any(|(group, _)| group.contains(&e.as_str())))
+        .cloned()
+        .collect();
+    for (_, name) in &groups {
+        if !out.iter().any(|e| e == name) {
+            out.push((*name).to_string());
+        }
+    }
+    out
+}
+
 impl fmt::Display for SyntaxErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn list(f: &mut fmt::Formatter<'_>, expected: &[String]) -> fmt::Result {
-            match expected {
+            match summarize(expected).as_slice() {
                 [] => Ok(()),
                 [only] => write!(f, ", expected {only}"),
                 [init @ .., last] => write!(f, ", expected one of {} or {last}", init.join(", ")),
@@ -75,6 +155,9 @@ impl fmt::Display for SyntaxErrorKind {
             SyntaxErrorKind::UnexpectedToken { found, expected } => {
                 write!(f, "unexpected {found}")?;
                 list(f, expected)
+            }
+            SyntaxErrorKind::MissingSemicolon { found } => {
+                write!(f, "expected `;` at the end of this statement, found {found}")
             }
             SyntaxErrorKind::UnexpectedEof { expected } => {
                 write!(f, "unexpected end of file")?;
@@ -144,7 +227,12 @@ pub fn parse(source: &str) -> Parsed {
     }
     let ctx = builder::Ctx::new(source);
     let mut lexer = lexer::Lexer::new(source);
-    let result = grammar::ProgramParser::new().parse(&ctx, &mut lexer);
+    let tokens = lexer.by_ref().inspect(|token| {
+        if let Ok((start, _, end)) = token {
+            ctx.saw_token(*start, *end);
+        }
+    });
+    let result = grammar::ProgramParser::new().parse(&ctx, tokens);
     let (program, mut errors, too_deep) = ctx.finish(result, source.len());
     let too_deep = too_deep || lexer.cut_too_deep;
     if lexer.cut_too_deep {
@@ -186,7 +274,9 @@ fn drop_cascades(source: &str, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
         }
         let is_parse_error = matches!(
             error.kind,
-            SyntaxErrorKind::UnexpectedToken { .. } | SyntaxErrorKind::UnexpectedEof { .. }
+            SyntaxErrorKind::UnexpectedToken { .. }
+                | SyntaxErrorKind::UnexpectedEof { .. }
+                | SyntaxErrorKind::MissingSemicolon { .. }
         );
         if is_parse_error && line <= shadow_until_line {
             continue;
