@@ -1707,7 +1707,11 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let need = t.and_then(|t| match model {
+        let need = match model {
+            Model::Correct => Some(1),
+            _ => t,
+        }
+        .and_then(|t| match model {
             Model::Correct => Some(1),
             Model::Crash => t.checked_add(1),
             Model::Byzantine => t.checked_mul(3).and_then(|x| x.checked_add(1)),
@@ -1745,10 +1749,6 @@ impl<'a> Checker<'a> {
                 Some(r.max(need))
             }
             _ => None,
-        };
-        let used = match (used, model) {
-            (Some(u), _) => Some(u),
-            (None, _) => None,
         };
         if let Some(c) = cls {
             self.server_sites.push(ServerSite {
