@@ -313,6 +313,30 @@ impl<'a> Checker<'a> {
         }
         self.ctx.in_ensures = false;
         self.pop_scope();
+        // Contracts written on a separate declaration apply too, with the
+        // declaration's parameter names bound to the same parameters.
+        let decl_loc = self.functions[id.0 as usize].decl;
+        if decl_loc != loc {
+            if let Some(d) = crate::program::function_at(self.ast, decl_loc) {
+                self.push_scope();
+                for (p, ast_param) in params.iter().zip(&d.params) {
+                    if let Some(len) = ast_param.declarator.array.as_ref().and_then(|a| a.as_ref())
+                    {
+                        self.expect(len, &Ty::Int, "an array length");
+                    }
+                    self.scope.push((&ast_param.declarator.name.name, *p));
+                }
+                for r in &d.requires {
+                    self.condition(r, "a precondition");
+                }
+                self.ctx.in_ensures = true;
+                for e in &d.ensures {
+                    self.condition(e, "a postcondition");
+                }
+                self.ctx.in_ensures = false;
+                self.pop_scope();
+            }
+        }
     }
 
     fn finish_pending_results(&mut self) {

@@ -212,7 +212,8 @@ pub struct FunctionInfo {
     pub ret: Ty,
     /// Span of the name in the first declaration.
     pub name_span: Span,
-    /// Where it was first declared.
+    /// Where it was first declared. Its contracts are those written there
+    /// and those written on the definition (both are checked).
     pub decl: FnLoc,
     /// Where its body is; always `Some` in a program without errors.
     pub def: Option<FnLoc>,
