@@ -113,7 +113,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn check(files: &[PathBuf], format: MessageFormat) -> ExitCode {
-    let color = std::io::stderr().is_terminal();
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut io_failed = false;
     let mut program_failed = false;
     for path in files {

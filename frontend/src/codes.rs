@@ -141,6 +141,18 @@ Erroneous example:
 
 Fix: `for every i, 0 <= i < n { }`.
 ";
+"E0013", "missing `;`",
+"A statement (a declaration, an assignment, an expression, `return`,
+`break`, `assert`, `raise`, …) ends with `;`. The error points at the end
+of the statement that lacks it.
+
+Erroneous example:
+
+    int x = 1
+    x = 2;
+
+Fix: `int x = 1;`.
+";
 "E0100", "undefined name",
 "A name is used that is not a local variable, a parameter, a state variable
 of the enclosing class or a global variable.

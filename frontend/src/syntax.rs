@@ -1,49 +1,32 @@
-//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0012`).
+//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0013`).
 
 use crate::diagnostic::Diagnostic;
 use ftc_grammar::{SyntaxError, SyntaxErrorKind};
 
-/// At most this many expected tokens are listed; the rest are counted.
-const EXPECTED_SHOWN_MAX: usize = 12;
-
-fn expected_note(expected: &[String]) -> Option<String> {
-    if expected.is_empty() {
-        return None;
-    }
-    let mut shown: Vec<&str> = expected.iter().map(String::as_str).collect();
-    shown.sort_unstable();
-    shown.dedup();
-    shown.truncate(EXPECTED_SHOWN_MAX);
-    let mut text = if shown.len() == 1 {
-        format!("expected {}", shown[0])
-    } else {
-        format!("expected one of {}", shown.join(", "))
-    };
-    if expected.len() > EXPECTED_SHOWN_MAX {
-        text.push_str(&format!(
-            " (and {} more)",
-            expected.len() - EXPECTED_SHOWN_MAX
-        ));
-    }
-    Some(text)
+/// The "expected …" part of the parser's own message, which names groups of
+/// tokens ("an expression") where it can.
+fn expected_note(kind: &SyntaxErrorKind) -> Option<String> {
+    let text = kind.to_string();
+    let (_, expected) = text.split_once(", expected ")?;
+    Some(format!("expected {expected}"))
 }
 
 /// The diagnostic for one syntax error.
 pub fn syntax_diagnostic(error: &SyntaxError) -> Diagnostic {
     #[allow(unreachable_patterns)] // the grammar may add kinds; unknown ones map to E0004
     match &error.kind {
-        SyntaxErrorKind::UnexpectedToken { found, expected } => {
+        SyntaxErrorKind::UnexpectedToken { found, .. } => {
             let d = Diagnostic::error("E0001", format!("unexpected {found}"), error.span)
                 .with_label("unexpected token");
-            match expected_note(expected) {
+            match expected_note(&error.kind) {
                 Some(note) => d.with_note(note),
                 None => d,
             }
         }
-        SyntaxErrorKind::UnexpectedEof { expected } => {
+        SyntaxErrorKind::UnexpectedEof { .. } => {
             let d = Diagnostic::error("E0002", "unexpected end of file", error.span)
                 .with_label("the file ends here");
-            match expected_note(expected) {
+            match expected_note(&error.kind) {
                 Some(note) => d.with_note(note),
                 None => d,
             }
@@ -93,7 +76,14 @@ pub fn syntax_diagnostic(error: &SyntaxError) -> Diagnostic {
         )
         .with_label(format!("expected `{first}` here"))
         .with_help(format!("write `for every {first}, lo <= {first} < hi`")),
-        other => Diagnostic::error("E0004", format!("syntax error: {other:?}"), error.span)
+        SyntaxErrorKind::MissingSemicolon { found } => {
+            Diagnostic::error("E0013", "missing `;`", error.span)
+                .with_label(format!(
+                    "expected `;` at the end of this statement, found {found}"
+                ))
+                .with_help("end the statement with `;`")
+        }
+        other => Diagnostic::error("E0004", format!("syntax error: {other}"), error.span)
             .with_label("here"),
     }
 }
