@@ -23,7 +23,7 @@ struct Reach {
 impl Checker<'_> {
     /// The bodies that run inside server class `c`'s objects: its (and its
     /// bases') methods and initializers, and everything they call locally.
-    fn reachable(&self, c: ClassId) -> Vec<Reach> {
+    fn reachable(&self, c: ClassId, overrides: &[Vec<usize>]) -> Vec<Reach> {
         let mut seen = vec![false; self.facts.len()];
         let mut out = Vec::new();
         let mut cur = Some(c);
@@ -60,12 +60,39 @@ impl Checker<'_> {
                     });
                 }
             }
+            // A call of a method may run any override of it.
+            for &o in overrides.get(body).map_or(&[][..], Vec::as_slice) {
+                if !seen[o] {
+                    seen[o] = true;
+                    out.push(Reach { body: o, via });
+                }
+            }
             i += 1;
         }
         out
     }
 
+    /// For each method, the methods that directly override it.
+    fn overrides(&self) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = vec![Vec::new(); self.functions.len()];
+        for (fi, f) in self.functions.iter().enumerate() {
+            // Overrides in server classes run in their own servers, whose
+            // methods are roots of their own walk.
+            let Some(owner) = f.owner.filter(|c| !self.classes[c.0 as usize].is_server) else {
+                continue;
+            };
+            let Some(base) = self.classes[owner.0 as usize].base else {
+                continue;
+            };
+            if let Some(crate::collect::Member::Method(over)) = self.find_member(base, &f.name) {
+                out[over.0 as usize].push(fi);
+            }
+        }
+        out
+    }
+
     pub(crate) fn check_server_rules(&mut self) {
+        let overrides = self.overrides();
         let server_classes: Vec<ClassId> = (0..self.classes.len())
             .map(|i| ClassId(i as u32))
             .filter(|c| self.classes[c.0 as usize].is_server)
@@ -73,7 +100,7 @@ impl Checker<'_> {
         let mut reach_cache: Vec<Option<Vec<Reach>>> =
             (0..self.classes.len()).map(|_| None).collect();
         for &c in &server_classes {
-            let reach = self.reachable(c);
+            let reach = self.reachable(c, &overrides);
             let cname = self.classes[c.0 as usize].name.clone();
             for r in &reach {
                 for &(var, span) in &self.facts[r.body].globals {
