@@ -80,6 +80,13 @@ fn invalid_utf8_is_a_diagnostic() {
 }
 
 #[test]
+fn a_byte_order_mark_is_skipped() {
+    let p = file("bom.cmsl", b"\xef\xbb\xbfvoid main () { }\n");
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
 fn binary_garbage_never_panics() {
     let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
     let p = file("garbage.bin", &bytes);

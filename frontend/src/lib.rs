@@ -47,8 +47,10 @@
 //! - `==`/`!=` compare numbers, booleans, strings, hosts, references of
 //!   related classes, futures, and `null` with a reference.
 //! - Inheritance is supported: single, members inherited, methods may be
-//!   overridden (resolved statically), state variables may not be
-//!   redeclared; a plain class may not inherit from a server class.
+//!   overridden with the same signature (calls are resolved to the nearest
+//!   declaration; the server rules also follow overriding methods of plain
+//!   classes), state variables may not be redeclared; a plain class may not
+//!   inherit from a server class.
 //! - A declared function or method that is never defined is an error
 //!   whether or not it is called (`E0114`).
 //! - Private members are visible only in their own class (not subclasses).
@@ -166,12 +168,29 @@ pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
     }
 }
 
-/// Checks raw file contents. Text that is not UTF-8 gets diagnostic `E0005`
+/// Checks raw file contents. A leading byte-order mark is skipped (the
+/// diagnostics' spans count it; the checked program's spans do not). Text
+/// that is not UTF-8 gets diagnostic `E0005`
 /// at the first invalid byte; the returned text (a lossy copy in that case)
 /// is what the diagnostics' spans refer to.
 pub fn check_bytes(bytes: &[u8]) -> (CheckOutput, Cow<'_, str>) {
     match std::str::from_utf8(bytes) {
-        Ok(text) => (check_source(text), Cow::Borrowed(text)),
+        Ok(text) => match text.strip_prefix('\u{FEFF}') {
+            // A byte-order mark is not part of the program; spans still
+            // refer to the whole text.
+            Some(rest) => {
+                let mut output = check_source(rest);
+                let bom = '\u{FEFF}'.len_utf8() as u32;
+                for d in &mut output.diagnostics {
+                    for label in std::iter::once(&mut d.primary).chain(&mut d.secondary) {
+                        label.span.start += bom;
+                        label.span.end += bom;
+                    }
+                }
+                (output, Cow::Borrowed(text))
+            }
+            None => (check_source(text), Cow::Borrowed(text)),
+        },
         Err(e) => {
             let at = e.valid_up_to();
             // In the lossy copy the bytes before `at` are unchanged and the bad
