@@ -7,7 +7,8 @@
 use crate::collect::Member;
 use crate::diagnostic::Diagnostic;
 use crate::program::{
-    Builtin, ClassInfo, FnLoc, FunctionInfo, ListMethod, MapMethod, Resolution, VarInfo, VarKind,
+    Builtin, ClassInfo, ExprMap, FnLoc, FunctionInfo, ListMethod, MapMethod, Resolution, VarInfo,
+    VarKind,
 };
 use crate::types::{ClassId, ExceptionKind, FnId, FutureOf, Ty, VarId};
 use ftc_grammar::{
@@ -62,8 +63,8 @@ pub(crate) struct Checker<'a> {
     pub globals: Vec<VarId>,
     pub global_by_name: HashMap<&'a str, VarId>,
     pub main: Option<FnId>,
-    pub expr_types: HashMap<ExprId, Ty>,
-    pub resolutions: HashMap<ExprId, Resolution>,
+    pub expr_types: ExprMap<Ty>,
+    pub resolutions: ExprMap<Resolution>,
     /// Inferred result type of plain futures, with the span that fixed it.
     pub future_results: HashMap<VarId, (Ty, Span)>,
     /// `->result` reads of plain futures not inferred yet when checked.
@@ -95,8 +96,8 @@ impl<'a> Checker<'a> {
             globals: Vec::new(),
             global_by_name: HashMap::new(),
             main: None,
-            expr_types: HashMap::new(),
-            resolutions: HashMap::new(),
+            expr_types: ExprMap::new(),
+            resolutions: ExprMap::new(),
             future_results: HashMap::new(),
             pending_results: Vec::new(),
             facts: Vec::new(),
@@ -1903,8 +1904,8 @@ pub(crate) struct Parts {
     pub vars: Vec<VarInfo>,
     pub globals: Vec<VarId>,
     pub main: Option<FnId>,
-    pub expr_types: HashMap<ExprId, Ty>,
-    pub resolutions: HashMap<ExprId, Resolution>,
+    pub expr_types: ExprMap<Ty>,
+    pub resolutions: ExprMap<Resolution>,
     pub future_results: HashMap<VarId, Ty>,
     pub class_by_name: HashMap<String, ClassId>,
 }

@@ -270,8 +270,8 @@ pub struct CheckedProgram {
     pub globals: Vec<VarId>,
     /// The `main` function.
     pub main: Option<FnId>,
-    pub(crate) expr_types: HashMap<ExprId, Ty>,
-    pub(crate) resolutions: HashMap<ExprId, Resolution>,
+    pub(crate) expr_types: ExprMap<Ty>,
+    pub(crate) resolutions: ExprMap<Resolution>,
     pub(crate) future_results: HashMap<VarId, Ty>,
     pub(crate) class_by_name: HashMap<String, ClassId>,
 }
@@ -347,5 +347,46 @@ pub(crate) fn function_at(ast: &Program, loc: FnLoc) -> Option<&Function> {
             },
             _ => None,
         },
+    }
+}
+
+/// A table keyed by [`ExprId`]. The parser numbers expressions densely from
+/// zero, so a vector is used; ids beyond a sane bound (which the parser never
+/// makes) go to a hash map rather than a huge vector.
+#[derive(Debug)]
+pub(crate) struct ExprMap<T> {
+    dense: Vec<Option<T>>,
+    sparse: HashMap<ExprId, T>,
+}
+
+/// Ids below this are kept in the vector.
+const DENSE_IDS_MAX: usize = 1 << 26;
+
+impl<T> ExprMap<T> {
+    pub(crate) fn new() -> ExprMap<T> {
+        ExprMap {
+            dense: Vec::new(),
+            sparse: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, id: ExprId, value: T) {
+        let i = id.0 as usize;
+        if i >= DENSE_IDS_MAX {
+            self.sparse.insert(id, value);
+            return;
+        }
+        if i >= self.dense.len() {
+            let len = (i + 1).max(self.dense.len() * 2);
+            self.dense.resize_with(len, || None);
+        }
+        self.dense[i] = Some(value);
+    }
+
+    pub(crate) fn get(&self, id: &ExprId) -> Option<&T> {
+        match self.dense.get(id.0 as usize) {
+            Some(slot) => slot.as_ref(),
+            None => self.sparse.get(id),
+        }
     }
 }
