@@ -1691,8 +1691,26 @@ impl<'a> Checker<'a> {
                 }
                 ServerPropKind::Model(m) => model = *m,
                 ServerPropKind::Hosts(hosts) => {
+                    let mut named: Vec<(&str, Span)> = Vec::new();
                     for h in hosts {
-                        self.host_entry(h);
+                        let Some(name) = self.host_entry(h) else {
+                            continue;
+                        };
+                        if let Some(&(_, first)) = named.iter().find(|(n, _)| *n == name) {
+                            self.diags.push(
+                                Diagnostic::warning(
+                                    "W0004",
+                                    format!("host `{name}` is listed twice"),
+                                    h.span,
+                                )
+                                .with_label("listed again here")
+                                .with_secondary(first, "first listed here")
+                                .with_note("two replicas of one server never share a host")
+                                .with_help("remove the repeated host"),
+                            );
+                        } else {
+                            named.push((name, h.span));
+                        }
                     }
                 }
                 ServerPropKind::Disjoint => {
@@ -1787,7 +1805,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn host_entry(&mut self, h: &'a Expr) {
+    /// Checks a `hosts` entry; returns the host's name when it is a constant
+    /// (a bare name or `host("name")`).
+    fn host_entry(&mut self, h: &'a Expr) -> Option<&'a str> {
         if let ExprKind::Name(id) = &h.kind {
             let visible = self.lookup_local(&id.name).is_some()
                 || self.ctx.class.is_some_and(|c| {
@@ -1798,7 +1818,7 @@ impl<'a> Checker<'a> {
                 self.resolutions
                     .insert(h.id, Resolution::HostName(id.name.clone()));
                 self.expr_types.insert(h.id, Ty::Host);
-                return;
+                return Some(&id.name);
             }
         }
         let t = self.value(h);
@@ -1808,6 +1828,17 @@ impl<'a> Checker<'a> {
                     .with_label(format!("this is `{}`", self.show(&t)))
                     .with_help("write a host name (`h1`) or a host expression (`host(\"h1\")`)"),
             );
+        }
+        match &h.kind {
+            ExprKind::Call { args, .. }
+                if self.resolutions.get(&h.id) == Some(&Resolution::Builtin(Builtin::Host)) =>
+            {
+                match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Str(name)) => Some(name),
+                    _ => None,
+                }
+            }
+            _ => None,
         }
     }
 }

@@ -703,4 +703,15 @@ host sets; on a single server it has no effect.
 
 Fix: remove `disjoint`, or start an array.
 ";
+"W0004", "a host is listed twice in `hosts`",
+"`hosts (…)` lists the preferred hosts of a server's replicas, and two
+replicas of one server never run on one host, so naming a host twice has no
+effect beyond the first.
+
+Example:
+
+    server db model crash tolerate (1) hosts (h1, host(\"h1\"))
+
+Fix: list each host once (`hosts (h1, h2)`).
+";
 }

@@ -62,7 +62,8 @@
 //!   receives an invocation is an error (`E0212`).
 //! - `hosts (…)` entries: an expression of type `host`, or a bare name that
 //!   is not a visible variable, meaning `host("name")`.
-//! - `disjoint` without an array count is a warning (`W0003`): no effect.
+//! - `disjoint` without an array count is a warning (`W0003`): no effect;
+//!   so is a constant host named twice in `hosts (…)` (`W0004`).
 //! - `server S [n]` has the type `S` (a handle naming the array); indexing a
 //!   server handle yields a handle of the same class.
 //! - Lists and maps are not indexed with `[]`; use `get`.
