@@ -407,8 +407,24 @@ impl<'a> Checker<'a> {
 
     fn block(&mut self, b: &'a Block) {
         self.push_scope();
+        let mut ended: Option<&'a Stmt> = None;
         for s in &b.stmts {
+            if let Some(end) = ended.take() {
+                if !matches!(s.kind, StmtKind::Empty | StmtKind::Error) {
+                    self.diags.push(
+                        Diagnostic::warning("W0005", "unreachable statement", s.span)
+                            .with_label("this never runs")
+                            .with_secondary(end.span, "control never gets past this"),
+                    );
+                }
+            }
             self.stmt(s);
+            let loop_jump =
+                matches!(s.kind, StmtKind::Break | StmtKind::Continue) && self.ctx.loop_depth > 0;
+            let jumps = loop_jump || stmt_exits(s);
+            if jumps && !matches!(s.kind, StmtKind::Error) {
+                ended = Some(s);
+            }
         }
         self.pop_scope();
     }

@@ -714,4 +714,16 @@ Example:
 
 Fix: list each host once (`hosts (h1, h2)`).
 ";
+"W0005", "unreachable statement",
+"A statement follows a `return`, `raise`, `break` or `continue` (or a statement
+that always ends in one, such as an `if` whose branches both return, or a
+`while (true)` loop without `break`) in the same block, so it never runs.
+Only the first unreachable statement of a block is reported.
+
+Example:
+
+    int f () { return 1; println(\"never\"); }
+
+Fix: remove the statement, or move it before the jump.
+";
 }
