@@ -66,8 +66,9 @@ impl<'src> Ctx<'src> {
     pub fn new(source: &'src str) -> Ctx<'src> {
         Ctx {
             source,
-            // About one expression per four bytes of typical source.
-            depths: RefCell::new(Vec::with_capacity(source.len() / 4)),
+            // About one expression per four bytes of typical source; huge
+            // inputs (mostly comments, say) grow the table as they go.
+            depths: RefCell::new(Vec::with_capacity((source.len() / 4).min(1 << 22))),
             errors: RefCell::new(Vec::new()),
             too_deep: Cell::new(false),
             recent: Cell::new([(usize::MAX, 0); RECENT]),

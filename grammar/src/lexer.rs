@@ -430,3 +430,177 @@ pub fn describe(token: &Token<'_>, text: &str) -> std::string::String {
         _ => format!("`{text}`"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tokens of `source` and the errors met, rendered compactly.
+    fn lex(
+        source: &str,
+    ) -> (
+        Vec<Token<'_>>,
+        Vec<(SyntaxErrorKind, std::ops::Range<usize>)>,
+    ) {
+        let mut lexer = Lexer::new(source);
+        let tokens = lexer
+            .by_ref()
+            .filter_map(Result::ok)
+            .map(|(_, t, _)| t)
+            .collect();
+        let errors = lexer
+            .errors
+            .iter()
+            .map(|e| (e.kind.clone(), e.span.range()))
+            .collect();
+        (tokens, errors)
+    }
+
+    #[test]
+    fn keywords_synonyms_and_names() {
+        let (tokens, errors) =
+            lex("real float double boolean bool tolerate tolerance main result timeout");
+        assert!(errors.is_empty());
+        assert_eq!(
+            tokens,
+            [
+                Token::Real,
+                Token::Real,
+                Token::Real,
+                Token::Boolean,
+                Token::Boolean,
+                Token::Tolerate,
+                Token::Tolerate,
+                Token::Ident("main"),
+                Token::Ident("result"),
+                Token::Timeout,
+            ]
+        );
+        let (tokens, _) = lex("classy _x x1 every_one");
+        assert_eq!(
+            tokens,
+            [
+                Token::Ident("classy"),
+                Token::Ident("_x"),
+                Token::Ident("x1"),
+                Token::Ident("every_one"),
+            ]
+        );
+    }
+
+    #[test]
+    fn operators_and_no_shift_token() {
+        let (tokens, _) = lex(">> :: : -> - -- -= ++ += <= < == = != !");
+        assert_eq!(
+            tokens,
+            [
+                Token::Gt,
+                Token::Gt,
+                Token::ColonColon,
+                Token::Colon,
+                Token::Arrow,
+                Token::Minus,
+                Token::MinusMinus,
+                Token::MinusAssign,
+                Token::PlusPlus,
+                Token::PlusAssign,
+                Token::Le,
+                Token::Lt,
+                Token::EqEq,
+                Token::Assign,
+                Token::NotEq,
+                Token::Bang,
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        let (tokens, errors) = lex("0 42 1_000 5.0 0.25 1e-3 1.5E+10 2e5 1_0.5");
+        assert!(errors.is_empty());
+        assert_eq!(
+            tokens,
+            [
+                Token::IntLit(0),
+                Token::IntLit(42),
+                Token::IntLit(1000),
+                Token::RealLit(5.0),
+                Token::RealLit(0.25),
+                Token::RealLit(1e-3),
+                Token::RealLit(1.5e10),
+                Token::RealLit(2e5),
+                Token::RealLit(10.5),
+            ]
+        );
+        let (tokens, errors) = lex("9223372036854775807 9223372036854775808");
+        assert_eq!(tokens, [Token::IntLit(i64::MAX), Token::IntLit(0)]);
+        assert_eq!(errors, [(SyntaxErrorKind::IntegerTooLarge, 20..39)]);
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        let (tokens, errors) = lex(r#""a\n\t\\\"b" "" "é""#);
+        assert!(errors.is_empty());
+        assert_eq!(
+            tokens,
+            [
+                Token::StrLit("a\n\t\\\"b".into()),
+                Token::StrLit(String::new()),
+                Token::StrLit("é".into()),
+            ]
+        );
+        let (tokens, errors) = lex(r#"x "a\qb" y"#);
+        assert_eq!(tokens.len(), 3);
+        assert_eq!(errors, [(SyntaxErrorKind::BadEscape, 4..6)]);
+        let (tokens, errors) = lex("x \"open\ny");
+        assert_eq!(
+            tokens,
+            [
+                Token::Ident("x"),
+                Token::StrLit(String::new()),
+                Token::Ident("y")
+            ]
+        );
+        assert_eq!(errors, [(SyntaxErrorKind::UnterminatedString, 2..7)]);
+        let (_, errors) = lex("\"\\");
+        assert_eq!(errors, [(SyntaxErrorKind::UnterminatedString, 0..2)]);
+    }
+
+    #[test]
+    fn comments() {
+        let (tokens, errors) = lex("a // b\n/* c\n d */ e /**/ f");
+        assert!(errors.is_empty());
+        assert_eq!(
+            tokens,
+            [Token::Ident("a"), Token::Ident("e"), Token::Ident("f")]
+        );
+        let (tokens, errors) = lex("a /* never closed\n b");
+        assert_eq!(tokens, [Token::Ident("a")]);
+        assert_eq!(errors, [(SyntaxErrorKind::UnterminatedComment, 2..4)]);
+    }
+
+    #[test]
+    fn stray_characters_are_one_error_per_run() {
+        let (tokens, errors) = lex("a @#$ b ` c");
+        assert_eq!(
+            tokens,
+            [Token::Ident("a"), Token::Ident("b"), Token::Ident("c")]
+        );
+        assert_eq!(
+            errors,
+            [
+                (SyntaxErrorKind::InvalidToken, 2..5),
+                (SyntaxErrorKind::InvalidToken, 8..9),
+            ]
+        );
+    }
+
+    #[test]
+    fn brackets_nested_too_deep_end_the_stream() {
+        let source = "(".repeat(MAX_NESTING_DEPTH + 10);
+        let mut lexer = Lexer::new(&source);
+        assert_eq!(lexer.by_ref().count(), MAX_NESTING_DEPTH);
+        assert!(lexer.cut_too_deep);
+        assert_eq!(lexer.errors.len(), 1);
+    }
+}
