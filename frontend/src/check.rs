@@ -7,8 +7,8 @@
 use crate::collect::Member;
 use crate::diagnostic::Diagnostic;
 use crate::program::{
-    Builtin, ClassInfo, ExprMap, FnLoc, FunctionInfo, ListMethod, MapMethod, Resolution, VarInfo,
-    VarKind,
+    Builtin, ClassInfo, ExprMap, FnLoc, FunctionInfo, ListMethod, MapMethod, Resolution,
+    ServerSite, VarInfo, VarKind,
 };
 use crate::types::{ClassId, ExceptionKind, FnId, FutureOf, Ty, VarId};
 use ftc_grammar::{
@@ -27,15 +27,6 @@ pub(crate) struct BodyFacts {
     pub nondet: Vec<(Builtin, Span)>,
     /// Local calls: other bodies run by this one (not remote server calls).
     pub calls: Vec<(usize, Span)>,
-}
-
-/// A `server C …` expression, for the nondeterminism warning.
-#[derive(Debug)]
-pub(crate) struct ServerSite {
-    pub span: Span,
-    pub class: ClassId,
-    /// The number of replicas if known, else `None` (assumed more than one).
-    pub replicas: Option<i64>,
 }
 
 /// The per-body context.
@@ -1487,6 +1478,7 @@ impl<'a> Checker<'a> {
                         let is_server = self.classes[c.0 as usize].is_server;
                         if is_server && !matches!(receiver.kind, ExprKind::This) {
                             remote = true;
+                            self.resolutions.insert(e.id, Resolution::ServerMethod(m));
                         } else {
                             self.facts[self.ctx.body].calls.push((m.0 as usize, e.span));
                         }
@@ -1811,6 +1803,8 @@ impl<'a> Checker<'a> {
         };
         if let Some(c) = cls {
             self.server_sites.push(ServerSite {
+                expr: e.id,
+                model,
                 span: e.span,
                 class: c,
                 replicas: used,
@@ -1955,6 +1949,7 @@ pub(crate) struct Parts {
     pub resolutions: ExprMap<Resolution>,
     pub future_results: HashMap<VarId, Ty>,
     pub class_by_name: HashMap<String, ClassId>,
+    pub server_sites: Vec<ServerSite>,
 }
 
 impl Checker<'_> {
@@ -1966,6 +1961,7 @@ impl Checker<'_> {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             classes: self.classes,
+            server_sites: self.server_sites,
             functions: self.functions,
             vars: self.vars,
             globals: self.globals,

@@ -162,6 +162,7 @@ pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
         resolutions: parts.resolutions,
         future_results: parts.future_results,
         class_by_name: parts.class_by_name,
+        server_sites: parts.server_sites,
     });
     CheckOutput {
         diagnostics,
