@@ -277,7 +277,10 @@ impl<'a> Checker<'a> {
             self.condition(r, "a precondition");
         }
         if let Some(body) = &f.body {
-            self.block(body);
+            // The body shares the parameters' scope: a local may not redeclare a parameter.
+            let params_len = self.scope.len();
+            self.statements(body);
+            self.scope.truncate(params_len);
             let ret = self.ctx.ret.clone();
             if !matches!(ret, Ty::Void | Ty::Unknown) && !block_exits(&body.stmts) {
                 let end = Span::new(
@@ -398,6 +401,12 @@ impl<'a> Checker<'a> {
 
     fn block(&mut self, b: &'a Block) {
         self.push_scope();
+        self.statements(b);
+        self.pop_scope();
+    }
+
+    /// The statements of a block, in the current scope.
+    fn statements(&mut self, b: &'a Block) {
         let mut ended: Option<&'a Stmt> = None;
         for s in &b.stmts {
             if let Some(end) = ended.take() {
@@ -417,7 +426,6 @@ impl<'a> Checker<'a> {
                 ended = Some(s);
             }
         }
-        self.pop_scope();
     }
 
     /// A statement in its own scope (a branch or loop body).

@@ -54,6 +54,8 @@
 //! - A declared function or method that is never defined is an error
 //!   whether or not it is called (`E0114`).
 //! - Private members are visible only in their own class (not subclasses).
+//! - A function body shares its parameters' scope: a local of the body's
+//!   outermost block may not redeclare a parameter (inner blocks may shadow).
 //! - Inside a method, an unqualified call looks for a method of `this`
 //!   first, then a free function, then a built-in; a user function named like
 //!   a built-in hides it.
