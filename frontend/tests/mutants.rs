@@ -53,7 +53,7 @@ fn swapped_identifiers_never_panic() {
                     (s, e, text[rs..re].to_string())
                 })
                 .collect();
-            edits.sort_by(|a, b| b.0.cmp(&a.0));
+            edits.sort_by_key(|e| std::cmp::Reverse(e.0));
             edits.dedup_by_key(|e| e.0);
             for (s, e, word) in edits {
                 mutant.replace_range(s..e, &word);
