@@ -62,8 +62,7 @@ pub(crate) struct Checker<'a> {
     pub pending_results: Vec<(ExprId, VarId, Span)>,
     pub facts: Vec<BodyFacts>,
     pub server_sites: Vec<ServerSite>,
-    scope: Vec<(&'a str, VarId)>,
-    scope_marks: Vec<usize>,
+    scope: crate::scope::Scopes<'a>,
     ctx: Ctx,
 }
 
@@ -93,8 +92,7 @@ impl<'a> Checker<'a> {
             pending_results: Vec::new(),
             facts: Vec::new(),
             server_sites: Vec::new(),
-            scope: Vec::new(),
-            scope_marks: Vec::new(),
+            scope: crate::scope::Scopes::default(),
             ctx: Ctx {
                 class: None,
                 has_this: false,
@@ -265,13 +263,12 @@ impl<'a> Checker<'a> {
         };
         let params = info.params.clone();
         self.scope.clear();
-        self.scope_marks.clear();
         self.push_scope();
         for (p, ast_param) in params.iter().zip(&f.params) {
             if let Some(len) = ast_param.declarator.array.as_ref().and_then(|a| a.as_ref()) {
                 self.expect(len, &Ty::Int, "an array length");
             }
-            self.scope.push((&ast_param.declarator.name.name, *p));
+            self.scope.bind(&ast_param.declarator.name.name, *p);
         }
         for r in &f.requires {
             self.condition(r, "a precondition");
@@ -319,7 +316,7 @@ impl<'a> Checker<'a> {
                     {
                         self.expect(len, &Ty::Int, "an array length");
                     }
-                    self.scope.push((&ast_param.declarator.name.name, *p));
+                    self.scope.bind(&ast_param.declarator.name.name, *p);
                 }
                 for r in &d.requires {
                     self.condition(r, "a precondition");
@@ -362,25 +359,19 @@ impl<'a> Checker<'a> {
     // ----- scopes -----
 
     fn push_scope(&mut self) {
-        self.scope_marks.push(self.scope.len());
+        self.scope.push();
     }
 
     fn pop_scope(&mut self) {
-        let mark = self.scope_marks.pop().unwrap_or(0);
-        self.scope.truncate(mark);
+        self.scope.pop();
     }
 
     fn lookup_local(&self, name: &str) -> Option<VarId> {
-        self.scope
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
+        self.scope.lookup(name)
     }
 
     fn declare_local(&mut self, name: &'a Ident, ty: Ty, kind: VarKind) -> VarId {
-        let mark = self.scope_marks.last().copied().unwrap_or(0);
-        if let Some((_, prev)) = self.scope[mark..].iter().find(|(n, _)| *n == name.name) {
+        if let Some(prev) = self.scope.in_current(&name.name) {
             let prev_span = self.vars[prev.0 as usize].span;
             self.diags.push(
                 Diagnostic::error(
@@ -393,7 +384,7 @@ impl<'a> Checker<'a> {
             );
         }
         let id = self.new_var(name, ty, kind);
-        self.scope.push((&name.name, id));
+        self.scope.bind(&name.name, id);
         id
     }
 
@@ -454,11 +445,7 @@ impl<'a> Checker<'a> {
                         self.expect_assign(init, &ty, "the variable's type");
                     }
                     // Declare after the initializer: `int x = x;` uses an outer `x`.
-                    let mark = self.scope_marks.last().copied().unwrap_or(0);
-                    if let Some((_, prev)) = self.scope[mark..]
-                        .iter()
-                        .find(|(n, _)| *n == decl.name.name)
-                    {
+                    if let Some(prev) = self.scope.in_current(&decl.name.name) {
                         let prev_span = self.vars[prev.0 as usize].span;
                         self.diags.push(
                             Diagnostic::error(
@@ -470,7 +457,7 @@ impl<'a> Checker<'a> {
                             .with_secondary(prev_span, "first declared here"),
                         );
                     }
-                    self.scope.push((&decl.name.name, var));
+                    self.scope.bind(&decl.name.name, var);
                 }
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),

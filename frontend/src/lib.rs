@@ -83,6 +83,7 @@ pub mod types;
 mod check;
 mod collect;
 mod rules;
+mod scope;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use program::CheckedProgram;
