@@ -8,6 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::program::{ClassInfo, FnLoc, FunctionInfo, VarKind};
 use crate::types::{ClassId, FnId, FutureOf, Ty, VarId};
 use ftc_grammar::{Function, Item, MemberKind, Param, TypeExpr, TypeKind, Visibility};
+use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
     /// Resolves a written type. A plain `future` becomes `Inferred(owner)`
@@ -440,12 +441,10 @@ impl<'a> Checker<'a> {
 
     fn make_params(&mut self, function: FnId, params: &'a [Param]) -> Vec<VarId> {
         let mut out: Vec<VarId> = Vec::with_capacity(params.len());
+        let mut seen: HashMap<&str, VarId> = HashMap::with_capacity(params.len());
         for p in params {
             let name = &p.declarator.name;
-            if let Some(prev) = out
-                .iter()
-                .find(|v| self.vars[v.0 as usize].name == name.name)
-            {
+            if let Some(prev) = seen.get(name.name.as_str()) {
                 let prev_span = self.vars[prev.0 as usize].span;
                 self.diags.push(
                     Diagnostic::error(
@@ -458,6 +457,7 @@ impl<'a> Checker<'a> {
                 );
             }
             let var = self.new_var(name, Ty::Unknown, VarKind::Param { function });
+            seen.entry(&name.name).or_insert(var);
             let ty = self.declarator_type(&p.ty, &p.declarator, var);
             self.vars[var.0 as usize].ty = ty;
             out.push(var);

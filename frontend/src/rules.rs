@@ -228,11 +228,16 @@ impl Checker<'_> {
 
     /// Why a value of type `t` cannot be copied to another host, if it cannot.
     fn not_by_value(&self, t: &Ty) -> Option<String> {
-        let mut visiting = vec![false; self.classes.len()];
+        let mut visiting = std::collections::HashSet::new();
         self.not_by_value_in(t, &mut visiting, 0)
     }
 
-    fn not_by_value_in(&self, t: &Ty, visiting: &mut [bool], depth: usize) -> Option<String> {
+    fn not_by_value_in(
+        &self,
+        t: &Ty,
+        visiting: &mut std::collections::HashSet<ClassId>,
+        depth: usize,
+    ) -> Option<String> {
         if depth > 64 {
             return None;
         }
@@ -244,10 +249,9 @@ impl Checker<'_> {
                 .or_else(|| self.not_by_value_in(v, visiting, depth + 1)),
             Ty::Class(c) => {
                 let info = &self.classes[c.0 as usize];
-                if info.is_server || visiting[c.0 as usize] {
+                if info.is_server || !visiting.insert(*c) {
                     return None; // a server handle is a name; cycles are checked at run time
                 }
-                visiting[c.0 as usize] = true;
                 let mut cur = Some(*c);
                 let mut steps = 0;
                 while let Some(k) = cur {
