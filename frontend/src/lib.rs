@@ -19,8 +19,11 @@
 //!    attached to their declarations, `main` is found.
 //! 3. **check** (`check.rs`): every body — global initializers, each class's
 //!    state initializers and invariants, each function and method — is walked
-//!    once with a flat scope stack. Every expression gets a type, every name,
-//!    call and member access a [`program::Resolution`]. Plain `future`
+//!    once with a scope stack (`scope.rs`, constant-time look-up). Every
+//!    expression gets a type, every name, call and member access a
+//!    [`program::Resolution`] (a call on a server handle is a
+//!    `ServerMethod`, apart from local `Method` calls), every `server`
+//!    expression a [`program::ServerSite`] with its replica count. Plain `future`
 //!    variables have the type `future` tied to their own [`types::VarId`];
 //!    each `invoke` stored into one (by initializer, assignment or argument)
 //!    fixes or must agree with its inferred result type. Per body, the pass
@@ -34,6 +37,19 @@
 //!    there); at each `server` expression starting more than one replica, a
 //!    nondeterministic call among them is a warning. Public server methods
 //!    must take and return values that can be copied (no futures inside).
+//!
+//! Warnings: a replica count raised to what the model needs (`W0001`),
+//! nondeterminism in a replicated server (`W0002`), `disjoint` on one server
+//! (`W0003`), a host named twice (`W0004`), unreachable statements (`W0005`).
+//!
+//! # Using the checked program
+//!
+//! [`CheckedProgram`] owns the AST. Its `classes`, `functions` and `vars`
+//! are indexed by [`types::ClassId`], [`types::FnId`] and [`types::VarId`];
+//! [`CheckedProgram::type_of`] and [`CheckedProgram::resolution`] answer per
+//! `ExprId`; [`CheckedProgram::future_result`] gives a plain future's
+//! inferred result type; [`CheckedProgram::function_ast`] finds a function's
+//! definition. Lowering never needs to resolve a name again.
 //!
 //! All passes are linear in the size of the program (hash-map look-ups, one
 //! walk per body, one graph walk per server class), and recurse only along
