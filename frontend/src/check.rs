@@ -1026,6 +1026,17 @@ impl<'a> Checker<'a> {
             return self.vars[v.0 as usize].ty.clone();
         }
         if self.ctx.in_ensures && id.name == "result" {
+            if self.ctx.ret == Ty::Void {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0120",
+                        "`result` in the postcondition of a `void` function",
+                        id.span,
+                    )
+                    .with_label("there is no result to name"),
+                );
+                return Ty::Unknown;
+            }
             self.resolutions.insert(e.id, Resolution::EnsuresResult);
             return self.ctx.ret.clone();
         }
