@@ -60,6 +60,8 @@ pub(crate) struct Checker<'a> {
     pub future_results: HashMap<VarId, (Ty, Span)>,
     /// `->result` reads of plain futures not inferred yet when checked.
     pub pending_results: Vec<(ExprId, VarId, Span)>,
+    /// `target` receives plain future `source`, whose result was unknown then.
+    pub future_aliases: Vec<(VarId, VarId, Span)>,
     pub facts: Vec<BodyFacts>,
     pub server_sites: Vec<ServerSite>,
     scope: crate::scope::Scopes<'a>,
@@ -90,6 +92,7 @@ impl<'a> Checker<'a> {
             resolutions: ExprMap::new(),
             future_results: HashMap::new(),
             pending_results: Vec::new(),
+            future_aliases: Vec::new(),
             facts: Vec::new(),
             server_sites: Vec::new(),
             scope: crate::scope::Scopes::default(),
@@ -332,6 +335,7 @@ impl<'a> Checker<'a> {
     }
 
     fn finish_pending_results(&mut self) {
+        self.settle_future_aliases();
         let pending = std::mem::take(&mut self.pending_results);
         for (expr, var, span) in pending {
             match self.future_results.get(&var) {
@@ -724,12 +728,45 @@ impl<'a> Checker<'a> {
                 None => true,
             },
             FutureOf::Inferred(var) => {
-                if let Some(v) = vt {
-                    self.infer_future(*var, v, span);
+                match (vt, value) {
+                    (Some(v), _) => self.infer_future(*var, v, span),
+                    // Not known yet (checked later): settled at the end.
+                    (None, FutureOf::Inferred(source)) if source != var => {
+                        self.future_aliases.push((*var, *source, span));
+                    }
+                    _ => {}
                 }
                 true
             }
             FutureOf::Any => true,
+        }
+    }
+
+    /// Propagates result types along `future a = b` assignments whose source
+    /// was not inferred yet when they were checked.
+    fn settle_future_aliases(&mut self) {
+        let aliases = std::mem::take(&mut self.future_aliases);
+        // Each round settles at least one alias or stops; chains are short.
+        for _ in 0..aliases.len().min(64) {
+            let mut changed = false;
+            for &(target, source, span) in &aliases {
+                let known = self
+                    .future_results
+                    .get(&source)
+                    .filter(|(t, _)| !t.is_unknown())
+                    .map(|(t, _)| t.clone());
+                let open = self
+                    .future_results
+                    .get(&target)
+                    .is_none_or(|(t, _)| t.is_unknown());
+                if let (Some(t), true) = (known, open) {
+                    self.infer_future(target, t, span);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
         }
     }
 

@@ -423,7 +423,14 @@ impl<'a> Checker<'a> {
         loc: FnLoc,
     ) -> FnId {
         let id = FnId(self.functions.len() as u32);
-        let ret = self.resolve_type(&f.ret, None);
+        // A plain `future` result gets a slot of its own, so that the
+        // invocations returned fix its result type like a variable's.
+        let slot = contains_plain_future(&f.ret)
+            .then(|| self.new_var(&f.name, Ty::Unknown, VarKind::Result { function: id }));
+        let ret = self.resolve_type(&f.ret, slot);
+        if let Some(slot) = slot {
+            self.vars[slot.0 as usize].ty = ret.clone();
+        }
         self.functions.push(FunctionInfo {
             name: f.name.name.clone(),
             owner,
@@ -633,5 +640,15 @@ fn erase_inferred(t: &Ty) -> Ty {
         Ty::Array(e) => Ty::Array(Box::new(erase_inferred(e))),
         Ty::Map(k, v) => Ty::Map(Box::new(erase_inferred(k)), Box::new(erase_inferred(v))),
         other => other.clone(),
+    }
+}
+
+/// Does a written type mention a plain `future`?
+fn contains_plain_future(t: &TypeExpr) -> bool {
+    match &t.kind {
+        TypeKind::Future(None) => true,
+        TypeKind::List(e) => contains_plain_future(e),
+        TypeKind::Map(k, v) => contains_plain_future(k) || contains_plain_future(v),
+        _ => false,
     }
 }

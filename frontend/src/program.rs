@@ -260,6 +260,12 @@ pub enum VarKind {
     Local,
     /// `catch (failure f)`'s `f`.
     CatchBinding,
+    /// The result of a function whose result type is a plain `future`: its
+    /// inferred result type comes from the invocations it returns.
+    Result {
+        /// The function.
+        function: FnId,
+    },
 }
 
 /// A variable of any kind.
