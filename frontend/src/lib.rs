@@ -76,8 +76,10 @@
 //!   first, then a free function, then a built-in; a user function named like
 //!   a built-in hides it.
 //! - Plain `future` parameters take their result type from the arguments
-//!   passed for them; a plain future whose `->result` is read but which never
-//!   receives an invocation is an error (`E0212`).
+//!   passed for them, plain `future` results from the invocations returned,
+//!   and `future a = b;` from `b` (whatever the order of definitions); a
+//!   plain future whose `->result` is read but which never receives an
+//!   invocation is an error (`E0212`).
 //! - `hosts (…)` entries: an expression of type `host`, or a bare name that
 //!   is not a visible variable, meaning `host("name")`.
 //! - `disjoint` without an array count is a warning (`W0003`): no effect;
