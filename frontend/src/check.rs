@@ -537,8 +537,27 @@ impl<'a> Checker<'a> {
             }
             StmtKind::Try { body, catches } => {
                 self.block(body);
+                let mut earlier: Vec<(ExceptionKind, Span)> = Vec::new();
                 for c in catches {
                     let kind = ExceptionKind::from_name(&c.kind.name);
+                    if let Some(k) = kind {
+                        let covered = earlier
+                            .iter()
+                            .find(|(e, _)| *e == k || *e == ExceptionKind::Failure);
+                        if let Some(&(_, span)) = covered {
+                            self.diags.push(
+                                Diagnostic::warning(
+                                    "W0006",
+                                    format!("this `catch ({})` never runs", k.name()),
+                                    c.kind.span,
+                                )
+                                .with_label("already caught above")
+                                .with_secondary(span, "this catch comes first")
+                                .with_help("`failure` catches every kind: put it last"),
+                            );
+                        }
+                        earlier.push((k, c.kind.span));
+                    }
                     if kind.is_none() {
                         self.diags.push(
                             Diagnostic::error(

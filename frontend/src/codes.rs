@@ -726,4 +726,15 @@ Example:
 
 Fix: remove the statement, or move it before the jump.
 ";
+"W0006", "a `catch` that never runs",
+"Catches are tried in order, and `failure` catches every kind. A catch of a
+kind already caught by an earlier one (the same kind, or `failure`) never
+runs.
+
+Example:
+
+    try { f(); } catch (failure e) { … } catch (timeout) { … }
+
+Fix: put the specific kinds first and `failure` last.
+";
 }

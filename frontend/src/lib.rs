@@ -40,7 +40,8 @@
 //!
 //! Warnings: a replica count raised to what the model needs (`W0001`),
 //! nondeterminism in a replicated server (`W0002`), `disjoint` on one server
-//! (`W0003`), a host named twice (`W0004`), unreachable statements (`W0005`).
+//! (`W0003`), a host named twice (`W0004`), unreachable statements (`W0005`),
+//! a `catch` that never runs (`W0006`).
 //!
 //! # Using the checked program
 //!
