@@ -37,6 +37,8 @@ pub(crate) struct Ctx<'src> {
     recent: Cell<[(usize, usize); RECENT]>,
     recent_next: Cell<usize>,
     last_end: Cell<usize>,
+    /// Nodes built so far: the token guard's measure of progress.
+    actions: Cell<u64>,
 }
 
 const RECENT: usize = 16;
@@ -74,7 +76,22 @@ impl<'src> Ctx<'src> {
             recent: Cell::new([(usize::MAX, 0); RECENT]),
             recent_next: Cell::new(0),
             last_end: Cell::new(0),
+            actions: Cell::new(0),
         }
+    }
+
+    /// How many nodes have been built so far.
+    pub fn actions(&self) -> u64 {
+        self.actions.get()
+    }
+
+    fn progress(&self) {
+        self.actions.set(self.actions.get().wrapping_add(1));
+    }
+
+    /// How many syntax errors the parser has reported so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.borrow().len()
     }
 
     /// Notes a token the parser is about to read.
@@ -136,6 +153,7 @@ impl<'src> Ctx<'src> {
 
     /// Records what `!` matched: the error that started recovery.
     pub fn recover<'t>(&self, recovery: ErrorRecovery<usize, Token<'t>, Infallible>) {
+        self.progress();
         self.push_parse_error(recovery.error, self.source.len());
     }
 
@@ -191,6 +209,7 @@ impl<'src> Ctx<'src> {
     }
 
     pub fn ident(&self, name: &str, l: usize, r: usize) -> Ident {
+        self.progress();
         Ident {
             name: name.to_string(),
             span: Self::span(l, r),
@@ -260,6 +279,7 @@ impl<'src> Ctx<'src> {
 
     /// Builds an expression node that also contains a block of depth `extra`.
     pub fn expr_with(&self, kind: ExprKind, l: usize, r: usize, extra: u32) -> Expr {
+        self.progress();
         let span = Self::span(l, r);
         let child = self.child_depth(&kind).max(extra);
         let (kind, depth) = if child >= LIMIT {
@@ -392,6 +412,7 @@ impl<'src> Ctx<'src> {
     // ---- statements ----
 
     fn checked_stmt(&self, kind: StmtKind, span: Span, child: u32) -> S {
+        self.progress();
         if child >= LIMIT {
             self.too_deep(span);
             (
@@ -578,6 +599,7 @@ impl<'src> Ctx<'src> {
     // ---- types ----
 
     pub fn ty(&self, kind: TypeKind, l: usize, r: usize, child: u32) -> T {
+        self.progress();
         let span = Self::span(l, r);
         if child >= LIMIT {
             self.too_deep(span);
