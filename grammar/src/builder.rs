@@ -34,7 +34,7 @@ pub(crate) struct Ctx<'src> {
     too_deep: Cell<bool>,
     /// The most recent tokens read, as (start, end of the token before it),
     /// so an error can point just after the token that precedes it.
-    recent: Cell<[(usize, usize); RECENT]>,
+    recent: [Cell<(usize, usize)>; RECENT],
     recent_next: Cell<usize>,
     last_end: Cell<usize>,
     /// Nodes built so far: the token guard's measure of progress.
@@ -73,7 +73,7 @@ impl<'src> Ctx<'src> {
             depths: RefCell::new(Vec::with_capacity((source.len() / 4).min(1 << 22))),
             errors: RefCell::new(Vec::new()),
             too_deep: Cell::new(false),
-            recent: Cell::new([(usize::MAX, 0); RECENT]),
+            recent: std::array::from_fn(|_| Cell::new((usize::MAX, 0))),
             recent_next: Cell::new(0),
             last_end: Cell::new(0),
             actions: Cell::new(0),
@@ -96,12 +96,10 @@ impl<'src> Ctx<'src> {
 
     /// Notes a token the parser is about to read.
     pub fn saw_token(&self, start: usize, end: usize) {
-        let mut recent = self.recent.get();
         let next = self.recent_next.get();
-        if let Some(slot) = recent.get_mut(next % RECENT) {
-            *slot = (start, self.last_end.get());
+        if let Some(slot) = self.recent.get(next % RECENT) {
+            slot.set((start, self.last_end.get()));
         }
-        self.recent.set(recent);
         self.recent_next.set(next.wrapping_add(1));
         self.last_end.set(end);
     }
@@ -109,10 +107,10 @@ impl<'src> Ctx<'src> {
     /// The end of the token before the one starting at `start`, if recent.
     fn end_before(&self, start: usize) -> Option<usize> {
         self.recent
-            .get()
             .iter()
+            .map(Cell::get)
             .find(|(s, _)| *s == start)
-            .map(|&(_, end)| end)
+            .map(|(_, end)| end)
     }
 
     /// The tree, the errors met while parsing, and whether a node was too deep.
