@@ -9,7 +9,7 @@
 //! Checking runs in ordered passes over one parsed [`ftc_grammar::Program`]:
 //!
 //! 1. **parse** (`ftc_grammar::parse`): syntax errors become diagnostics
-//!    `E0001`–`E0013` ([`syntax`]); if there are any, checking stops there,
+//!    `E0001`–`E0014` ([`syntax`]); if there are any, checking stops there,
 //!    so a broken tree never produces follow-on errors.
 //! 2. **collect** (`collect.rs`): every class gets a [`types::ClassId`],
 //!    every free function and method a [`types::FnId`], every variable
