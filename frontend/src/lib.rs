@@ -103,6 +103,7 @@ mod check;
 mod collect;
 mod rules;
 mod scope;
+mod suggest;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use program::CheckedProgram;

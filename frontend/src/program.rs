@@ -67,6 +67,34 @@ impl Builtin {
         })
     }
 
+    /// Every built-in, in the order of LANGUAGE.md §4.
+    pub const ALL: [Builtin; 24] = [
+        Builtin::Print,
+        Builtin::Println,
+        Builtin::Sqrt,
+        Builtin::Abs,
+        Builtin::Min,
+        Builtin::Max,
+        Builtin::Floor,
+        Builtin::Sin,
+        Builtin::Cos,
+        Builtin::Atan2,
+        Builtin::Len,
+        Builtin::ToString,
+        Builtin::Split,
+        Builtin::Trim,
+        Builtin::ParseInt,
+        Builtin::ParseReal,
+        Builtin::ReadLines,
+        Builtin::WriteFile,
+        Builtin::Args,
+        Builtin::MyHost,
+        Builtin::Host,
+        Builtin::Now,
+        Builtin::Random,
+        Builtin::Sleep,
+    ];
+
     /// The name as written in CMSL.
     pub fn name(self) -> &'static str {
         use Builtin::*;
