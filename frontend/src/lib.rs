@@ -193,29 +193,13 @@ pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
     }
 }
 
-/// Checks raw file contents. A leading byte-order mark is skipped (the
-/// diagnostics' spans count it; the checked program's spans do not). Text
-/// that is not UTF-8 gets diagnostic `E0005`
+/// Checks raw file contents (a leading byte-order mark is white space to the
+/// lexer). Text that is not UTF-8 gets diagnostic `E0005`
 /// at the first invalid byte; the returned text (a lossy copy in that case)
 /// is what the diagnostics' spans refer to.
 pub fn check_bytes(bytes: &[u8]) -> (CheckOutput, Cow<'_, str>) {
     match std::str::from_utf8(bytes) {
-        Ok(text) => match text.strip_prefix('\u{FEFF}') {
-            // A byte-order mark is not part of the program; spans still
-            // refer to the whole text.
-            Some(rest) => {
-                let mut output = check_source(rest);
-                let bom = '\u{FEFF}'.len_utf8() as u32;
-                for d in &mut output.diagnostics {
-                    for label in std::iter::once(&mut d.primary).chain(&mut d.secondary) {
-                        label.span.start += bom;
-                        label.span.end += bom;
-                    }
-                }
-                (output, Cow::Borrowed(text))
-            }
-            None => (check_source(text), Cow::Borrowed(text)),
-        },
+        Ok(text) => (check_source(text), Cow::Borrowed(text)),
         Err(e) => {
             let at = e.valid_up_to();
             // In the lossy copy the bytes before `at` are unchanged and the bad
