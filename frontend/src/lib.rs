@@ -50,7 +50,11 @@
 //! [`CheckedProgram::type_of`] and [`CheckedProgram::resolution`] answer per
 //! `ExprId`; [`CheckedProgram::future_result`] gives a plain future's
 //! inferred result type; [`CheckedProgram::function_ast`] finds a function's
-//! definition. Lowering never needs to resolve a name again.
+//! definition; [`CheckedProgram::all_state`] and
+//! [`CheckedProgram::all_methods`] give a class's full state and command set
+//! (inherited members included, overrides in place);
+//! [`CheckedProgram::server_sites`] lists every `server` expression with the
+//! replica count used. Lowering never needs to resolve a name again.
 //!
 //! All passes are linear in the size of the program (hash-map look-ups, one
 //! walk per body, one graph walk per server class), and recurse only along
