@@ -65,12 +65,6 @@ Erroneous example:
 
 Fix: remove or replace the character (`3 + 4`).
 ";
-"E0004", "syntax error",
-"The parser rejected the text for a reason not covered by a more specific
-code; the message says what it found.
-
-Fix: rewrite the text as the language reference shows.
-";
 "E0005", "source is not valid UTF-8",
 "CMSL source files must be UTF-8 text. The file contains a byte sequence that
 is not UTF-8 (often a binary file, or text saved in another encoding). The
