@@ -1132,7 +1132,9 @@ impl ViewService {
                 self.send_append(peer.host, out);
             }
         } else {
-            let resume = (match_index + 1).min(progress.next_index.saturating_sub(1));
+            let resume = match_index
+                .saturating_add(1)
+                .min(progress.next_index.saturating_sub(1));
             progress.next_index = resume.max(progress.match_index + 1).max(1);
             self.send_append(peer.host, out);
         }

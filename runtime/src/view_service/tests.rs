@@ -962,3 +962,99 @@ fn a_new_incarnation_replaces_the_old_one_in_its_groups() {
     );
     assert_eq!(events, vec![]);
 }
+
+/// A random protocol message with extreme numbers.
+fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
+    let mut number = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
+        0 => 0,
+        1 => rng.random_range(0..5),
+        2 => u64::MAX - rng.random_range(0..2),
+        _ => rng.random(),
+    };
+    let entries = (0..rng.random_range(0..3))
+        .map(|_| LogEntry {
+            term: number(rng),
+            decision: Decision::HostJoined {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        })
+        .collect::<Vec<_>>();
+    match rng.random_range(0..8) {
+        0 => VsMessage::RequestVote {
+            term: number(rng),
+            last_index: number(rng),
+            last_term: number(rng),
+            commit_index: number(rng),
+            commit_term: number(rng),
+        },
+        1 => vote(number(rng), rng.random(), Incarnation(number(rng))),
+        2 => VsMessage::Append {
+            term: number(rng),
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+        3 => VsMessage::AppendReply {
+            term: number(rng),
+            success: rng.random(),
+            match_index: number(rng),
+            voter: Incarnation(number(rng)),
+        },
+        4 => VsMessage::Propose {
+            decision: Decision::HostFailed {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        },
+        5 => VsMessage::Shunned {
+            incarnation: Incarnation(number(rng)),
+        },
+        6 => VsMessage::CatchUpRequest {
+            commit_index: number(rng),
+        },
+        _ => VsMessage::CatchUp {
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+    }
+}
+
+#[test]
+fn arbitrary_messages_never_panic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for round in 0..200 {
+        let (mut leader, now) = elect_first(3);
+        let mut follower = participant(1, F, 3);
+        deliver(
+            &mut follower,
+            0,
+            F,
+            append(0, 0, vec![entry(Decision::Noop)], 1),
+            now,
+        );
+        for _ in 0..50 {
+            let from = rng.random_range(0..4);
+            let incarnation = Incarnation(rng.random_range(0..3));
+            let target = if round % 2 == 0 {
+                &mut leader
+            } else {
+                &mut follower
+            };
+            let mut out = Vec::new();
+            target.on_message(
+                now + 1,
+                HostId(from),
+                incarnation,
+                random_message(&mut rng),
+                &mut out,
+            );
+            target.on_timer(now + 2, tick(), &mut out);
+            assert!(target.commit_index <= target.last_index());
+            assert!(target.applied_index <= target.commit_index);
+        }
+    }
+}
