@@ -965,7 +965,7 @@ fn a_new_incarnation_replaces_the_old_one_in_its_groups() {
 
 /// A random protocol message with extreme numbers.
 fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
-    let mut number = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
+    let number = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
         0 => 0,
         1 => rng.random_range(0..5),
         2 => u64::MAX - rng.random_range(0..2),
