@@ -76,8 +76,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The incarnation every configured host has at the cluster's first boot: the
 /// initial configuration admits exactly these. A restarted host must use a
-/// larger incarnation, and is admitted only through a committed `HostJoined`.
-pub const FIRST_INCARNATION: Incarnation = Incarnation(0);
+/// larger incarnation, never one an earlier life of the host used (including
+/// one taken by [`ViewService::rejoin`]), and is admitted only through a
+/// committed `HostJoined`.
+pub const FIRST_INCARNATION: Incarnation = Incarnation(1);
 
 /// Most entries one `Append` carries.
 const APPEND_BATCH_MAX: usize = 64;

@@ -890,7 +890,7 @@ fn a_failed_member_is_replaced_and_survivors_keep_their_order() {
     state.apply(
         &Decision::HostJoined {
             host: HostId(2),
-            incarnation: Incarnation(1),
+            incarnation: Incarnation(2),
         },
         &mut events,
     );
@@ -898,8 +898,8 @@ fn a_failed_member_is_replaced_and_survivors_keep_their_order() {
         views(&events),
         vec![GroupView {
             view_id: 3,
-            members: vec![replica(0, F), replica(1, F), replica(2, Incarnation(1))],
-            joining: vec![replica(2, Incarnation(1))],
+            members: vec![replica(0, F), replica(1, F), replica(2, Incarnation(2))],
+            joining: vec![replica(2, Incarnation(2))],
             ..g
         }]
     );
