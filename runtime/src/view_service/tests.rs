@@ -1058,3 +1058,83 @@ fn arbitrary_messages_never_panic() {
         }
     }
 }
+
+#[test]
+fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
+    const NEXT: Incarnation = Incarnation(2);
+    let (mut a, now) = elect_first(3);
+    let mut c = participant(2, F, 3);
+    deliver(
+        &mut c,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    a.suspect(now, HostId(2), F, &mut Vec::new());
+    deliver(&mut a, 1, F, ack(2), now);
+    let failed = entry(Decision::HostFailed {
+        host: HostId(2),
+        incarnation: F,
+    });
+    let out = deliver(&mut c, 0, F, append(1, 1, vec![failed], 2), now);
+    assert!(out.contains(&VsOutput::Excluded));
+
+    // The host core answers with a new incarnation: the participant asks to join.
+    let mut out = Vec::new();
+    c.rejoin(now + 1, NEXT, &mut out);
+    let join = Decision::HostJoined {
+        host: HostId(2),
+        incarnation: NEXT,
+    };
+    assert_eq!(
+        without_timers(out),
+        vec![send(
+            0,
+            VsMessage::Propose {
+                decision: join.clone()
+            }
+        )]
+    );
+    assert!(!c.is_admitted());
+    assert_eq!((c.voter, c.commit_index, c.last_index()), (F, 2, 2));
+
+    // Its memory is intact: it still votes, and its vote counts, as identity F.
+    let request = VsMessage::RequestVote {
+        term: 2,
+        last_index: 2,
+        last_term: 1,
+        commit_index: 2,
+        commit_term: 1,
+    };
+    let out = deliver(&mut c, 1, F, request, now + 2);
+    assert_eq!(without_timers(out), vec![send(1, vote(2, true, F))]);
+    assert!(a.counts(HostId(2), NEXT, F));
+    assert!(!a.counts(HostId(2), F, NEXT));
+
+    // Once its join is committed and applied, it votes as the new incarnation.
+    let out = deliver(
+        &mut a,
+        2,
+        NEXT,
+        VsMessage::Propose {
+            decision: join.clone(),
+        },
+        now + 2,
+    );
+    assert!(!out.is_empty());
+    deliver(&mut a, 1, F, ack(3), now + 2);
+    assert_eq!(a.commit_index, 3);
+    // (It voted in term 2: the entry reaches it from host 1, leading term 2.)
+    let from_new_leader = VsMessage::Append {
+        term: 2,
+        prev_index: 2,
+        prev_term: 1,
+        entries: vec![entry(join)],
+        commit_index: 3,
+    };
+    deliver(&mut c, 1, F, from_new_leader, now + 3);
+    assert_eq!(c.voter, NEXT);
+    assert!(c.is_admitted());
+}
