@@ -59,11 +59,13 @@ struct Life {
     host: u32,
     incarnation: u64,
     last_view: BTreeMap<GroupId, u64>,
-    decided: BTreeMap<u64, Result<GroupId, String>>,
 }
 
 struct Node {
     up: bool,
+    /// Creation decisions this process reported (they survive a rejoin, as
+    /// its pending creations do).
+    decided: BTreeMap<u64, Result<GroupId, String>>,
     /// Counts restarts: timers of an earlier process are dropped.
     process: usize,
     incarnation: Incarnation,
@@ -102,6 +104,7 @@ impl Sim {
         for h in 0..HOSTS {
             nodes.push(Node {
                 up: true,
+                decided: BTreeMap::new(),
                 process: 0,
                 incarnation: FIRST_INCARNATION,
                 life: lives.len(),
@@ -241,7 +244,17 @@ impl Sim {
                                 .push(format!("host {h}: {group:?} started without a first view"));
                         }
                     }
-                    if self.lives[life].decided.insert(token, result).is_some() {
+                    if std::env::var("VS_TRACE").is_ok() {
+                        println!(
+                            "{} host {h} life {life} decided {token} {result:?}",
+                            self.now
+                        );
+                    }
+                    if self.nodes[h as usize]
+                        .decided
+                        .insert(token, result)
+                        .is_some()
+                    {
                         self.errors
                             .push(format!("host {h} life {life}: token {token} decided twice"));
                     }
@@ -462,6 +475,12 @@ impl Sim {
     }
 
     fn start_server(&mut self, h: u32, token: u64, spec: ServerSpec) {
+        if std::env::var("VS_TRACE").is_ok() {
+            println!(
+                "{} host {h} life {} start {token}",
+                self.now, self.nodes[h as usize].life
+            );
+        }
         let mut out = Vec::new();
         let now = self.now;
         self.nodes[h as usize]
@@ -540,6 +559,7 @@ impl Sim {
         let node = &mut self.nodes[h as usize];
         node.up = true;
         node.process += 1;
+        node.decided.clear();
         node.vs = ViewService::new(HostId(h), node.incarnation, &self.cluster, &timing(), seed);
         node.fd = FailureDetector::new(HostId(h), &self.cluster, &timing());
         self.start(h);
@@ -582,18 +602,15 @@ fn run(seed: u64) -> Result<String, String> {
         disjoint_key: None,
         priority: 0,
     };
-    let mut life = usize::MAX;
+    // Issued once: it stays pending across exclusions of the origin (no
+    // restarts happen any more).
+    sim.start_server(origin as u32, token, spec);
     let deadline = t + LIVENESS_US;
     let mut decided = None;
     while t < deadline {
-        if sim.nodes[origin].life != life {
-            // (Re)issue the creation from the origin's current life.
-            life = sim.nodes[origin].life;
-            sim.start_server(origin as u32, token, spec.clone());
-        }
         t += STEP_US;
         sim.run_until(t);
-        if let Some(result) = sim.lives[life].decided.get(&token) {
+        if let Some(result) = sim.nodes[origin].decided.get(&token) {
             decided = Some(result.clone());
             break;
         }
