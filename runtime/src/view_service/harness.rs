@@ -682,3 +682,41 @@ fn seeded_harness_keeps_views_consistent_and_stays_live() {
 fn harness_runs_replay_identically() {
     assert_eq!(run(3), run(3));
 }
+
+/// Host 4 is cut off for longer than the suspicion timeout, then the partition
+/// heals: only host 4 rejoins; its stale suspicions of the others, made while
+/// it was cut off, must not exclude them.
+#[test]
+fn a_healed_host_does_not_get_healthy_hosts_excluded() {
+    for seed in 0..20 {
+        let mut sim = Sim::new(seed);
+        sim.loss = 0.0;
+        sim.duplicate = 0.0;
+        for h in 0..HOSTS {
+            sim.start(h);
+        }
+        sim.run_until(300_000);
+        for other in 0..4 {
+            sim.blocked.insert((4, other));
+            sim.blocked.insert((other, 4));
+        }
+        sim.run_until(1_100_000);
+        sim.blocked.clear();
+        sim.run_until(4_000_000);
+        assert!(sim.errors.is_empty(), "seed {seed}: {:?}", sim.errors);
+        let incarnations: Vec<u64> = sim.nodes.iter().map(|n| n.incarnation.0).collect();
+        assert!(
+            incarnations[..4].iter().all(|&i| i == FIRST_INCARNATION.0),
+            "seed {seed}: healthy hosts had to rejoin: {incarnations:?}"
+        );
+        assert!(
+            incarnations[4] > FIRST_INCARNATION.0,
+            "seed {seed}: host 4 was never excluded"
+        );
+        assert!(
+            sim.nodes.iter().all(|n| n.vs.is_admitted()),
+            "seed {seed}: {}",
+            sim.dump()
+        );
+    }
+}

@@ -16,9 +16,12 @@
 //! ```
 //!
 //! There is no stable storage: a restarted host is a new, larger incarnation
-//! with an empty log. An incarnation votes and counts toward a commit only
-//! between the commit of its admission (its `HostJoined`, or the initial
-//! configuration for [`FIRST_INCARNATION`]) and the commit of its failure.
+//! with an empty log. Votes and acknowledgements count per *memory*: each host
+//! has one voting identity, the incarnation of its newest committed
+//! `HostJoined` (initially [`FIRST_INCARNATION`]). A restarted participant
+//! neither votes nor counts until its own join is committed and known to it; a
+//! failure does not take the vote from a memory that still lives (see
+//! [`ViewService::rejoin`]).
 //!
 //! # Example
 //!
@@ -333,7 +336,8 @@ impl ViewService {
     /// so it keeps voting under its earlier voting identity until the new
     /// incarnation's `HostJoined` is committed; it asks for that join itself.
     /// Server creations still pending keep their original origin and are still
-    /// answered with [`VsOutput::StartDecided`]. (A host
+    /// answered with [`VsOutput::StartDecided`]; pending suspicions are dropped
+    /// (made while the host was cut off, they are stale). (A host
     /// that does not call this and builds a new participant instead is treated
     /// like a restarted one: safe, but it does not count until its join commits.)
     pub fn rejoin(&mut self, now: Micros, incarnation: Incarnation, out: &mut Vec<VsOutput>) {
@@ -342,6 +346,9 @@ impl ViewService {
         }
         self.incarnation = incarnation;
         self.excluded_reported = false;
+        // Suspicions of the failed incarnation are stale: it was excluded because
+        // it could not hear the others, which is also why it suspected them.
+        self.pending_failures.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
             self.role = Role::Follower;
@@ -383,6 +390,12 @@ impl ViewService {
                 },
             });
             return;
+        }
+        // Direct evidence that the sender lives: withdraw a suspicion of it (the
+        // failure detector re-arms on the same message and suspects it again if
+        // it falls silent).
+        if self.pending_failures.get(&from) == Some(&from_incarnation) {
+            self.pending_failures.remove(&from);
         }
         let sender = ReplicaId {
             host: from,
@@ -562,8 +575,9 @@ impl ViewService {
         self.state.groups.values()
     }
 
-    /// Whether this participant's incarnation is admitted by the committed log
-    /// (only then does it vote and count toward commits).
+    /// Whether the committed log admits this participant's current incarnation
+    /// (joined, or first, and not failed): its replicas may run. Its vote
+    /// counts when it holds its host's voting identity.
     pub fn is_admitted(&self) -> bool {
         self.state.admitted(self.me) == Some(self.incarnation)
     }
@@ -607,7 +621,8 @@ impl ViewService {
         if index == 0 {
             return Some(0);
         }
-        self.log.get(index as usize - 1).map(|e| e.term)
+        let position = usize::try_from(index - 1).ok()?;
+        self.log.get(position).map(|e| e.term)
     }
 
     fn last_term(&self) -> u64 {
