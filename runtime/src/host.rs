@@ -459,7 +459,7 @@ impl Host {
                         .on_start_decided(now, token, result, &mut client_out);
                     self.on_client_outputs(client_out, out);
                 }
-                VsOutput::Excluded => self.on_excluded(out),
+                VsOutput::Excluded => self.on_excluded(now, out),
             }
         }
     }
@@ -514,7 +514,7 @@ impl Host {
     /// The view service declared this incarnation failed: drop every replica, fail
     /// every pending call, and continue as a new incarnation (which the other hosts'
     /// failure detectors report to the view service as a join).
-    fn on_excluded(&mut self, out: &mut Vec<Output>) {
+    fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
         self.replicas.clear();
         self.group_timers.clear();
         let mut client_out = Vec::new();
@@ -522,6 +522,9 @@ impl Host {
             .fail_all("this host was excluded from the cluster", &mut client_out);
         self.on_client_outputs(client_out, out);
         self.incarnation = Incarnation(self.incarnation.0 + 1);
+        let mut vs_out = Vec::new();
+        self.vs.rejoin(now, self.incarnation, &mut vs_out);
+        self.on_vs_outputs(now, vs_out, out);
     }
 
     fn on_group_outputs(
