@@ -107,6 +107,8 @@ pub struct Replica {
     calls_in_log: BTreeSet<NestedCallId>,
     timers_in_log: BTreeSet<AppTimerId>,
     calls: BTreeMap<NestedCallId, PendingCall>,
+    /// Groups the view service declared failed: calls to them fail at once.
+    failed_targets: BTreeSet<GroupId>,
     /// Armed application timers and when they are due (local clock).
     timers: BTreeMap<AppTimerId, Micros>,
     progress: BTreeMap<ReplicaId, Progress>,
@@ -150,6 +152,7 @@ impl Replica {
             calls_in_log: BTreeSet::new(),
             timers_in_log: BTreeSet::new(),
             calls: BTreeMap::new(),
+            failed_targets: BTreeSet::new(),
             timers: BTreeMap::new(),
             progress: BTreeMap::new(),
             reports: BTreeMap::new(),
@@ -239,6 +242,18 @@ impl Replica {
         self.arm_tick(now, out);
     }
 
+    /// The view service declared `group` failed: outstanding and later nested calls
+    /// to it fail with `ServerFailure` (ordered through the log by the sequencer).
+    pub fn on_group_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<GroupOutput>) {
+        if self.failed_targets.insert(group)
+            && self.is_sequencer()
+            && self.status == ReplicaStatus::Normal
+        {
+            self.sequencer_tick(now, out);
+        }
+        self.check_invariants();
+    }
+
     /// A timer set through [`GroupOutput::SetTimer`] is due.
     pub fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         if self.next_tick.is_some_and(|at| now >= at) {
@@ -305,9 +320,14 @@ impl Replica {
             let Some(pending) = self.calls.get(&call) else {
                 continue;
             };
-            if now >= pending.deadline {
-                let outcome =
-                    CallOutcome::ServerFailure("no reply within the call deadline".into());
+            let failed = self.failed_targets.contains(&pending.target);
+            if failed || now >= pending.deadline {
+                let reason = if failed {
+                    format!("server {} failed: every replica is gone", pending.target.0)
+                } else {
+                    "no reply within the call deadline".to_string()
+                };
+                let outcome = CallOutcome::ServerFailure(reason);
                 self.append(now, LogEntry::NestedReply { call, outcome }, out);
             } else if pending.last_sent.is_none_or(|t| now >= t + retry_us) {
                 self.send_call(now, call, out);
