@@ -1,0 +1,637 @@
+//! The client side of server calls: request numbering, retransmission to the newest
+//! sequencer, first reply wins, deadlines, and waiting for a new server to run.
+//!
+//! One [`Client`] per host serves every local client (e.g. `main` and its futures):
+//! any number of calls may be outstanding at once. It is pure like the protocol
+//! engines: the host core feeds it local requests, replies, views and timers, and
+//! carries out its [`ClientOutput`]s.
+//!
+//! ```
+//! use ftc_runtime::client::{Client, ClientOutput};
+//! use ftc_runtime::group::GroupMessage;
+//! use ftc_runtime::host::ClientEvent;
+//! use ftc_runtime::types::{ClientId, GroupId, HostId, Incarnation, RequestId};
+//!
+//! let mut client = Client::new(HostId(0), 50_000, 1_000_000);
+//! let mut out = Vec::new();
+//! let me = ClientId::Host { host: HostId(0), incarnation: Incarnation(1), local: 0 };
+//! // No view of group 7 is known yet: the call waits (and is retransmitted once one is).
+//! client.call(0, 1, me, GroupId(7), b"get x".to_vec(), &mut out);
+//! out.clear();
+//! let reply = GroupMessage::Reply {
+//!     group: GroupId(7),
+//!     request: RequestId { client: me, seq: 1 },
+//!     payload: b"42".to_vec(),
+//! };
+//! client.on_message(10, reply.clone(), &mut out);
+//! assert_eq!(out, vec![ClientOutput::Event(ClientEvent::Reply { token: 1, payload: b"42".to_vec() })]);
+//! // A second copy (from another replica) is dropped.
+//! out.clear();
+//! client.on_message(11, reply, &mut out);
+//! assert!(out.is_empty());
+//! ```
+
+use crate::group::GroupMessage;
+use crate::host::{ClientEvent, Trace};
+use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, RequestId, TimerId, TimerSpace};
+use std::collections::BTreeMap;
+
+/// What the client engine asks its host core to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientOutput {
+    Send {
+        to: HostId,
+        msg: GroupMessage,
+    },
+    /// A timer in [`TimerSpace::Client`]; pass it back to [`Client::on_timer`].
+    SetTimer {
+        timer: TimerId,
+        at: Micros,
+    },
+    Event(ClientEvent),
+    Trace(Trace),
+}
+
+#[derive(Clone, Debug)]
+struct PendingCall {
+    token: u64,
+    payload: Vec<u8>,
+    deadline: Micros,
+    next_retry: Micros,
+}
+
+#[derive(Clone, Debug)]
+struct PendingStart {
+    /// Known once the view service decided the start.
+    group: Option<GroupId>,
+    deadline: Micros,
+    next_retry: Micros,
+}
+
+#[derive(Clone, Debug)]
+struct KnownView {
+    view_id: u64,
+    sequencer: Option<HostId>,
+    failed: bool,
+}
+
+/// The client engine of one host. See the module documentation.
+pub struct Client {
+    host: HostId,
+    retry_us: Micros,
+    call_deadline_us: Micros,
+    /// Last request number used, per client and server.
+    last_seq: BTreeMap<(ClientId, GroupId), u64>,
+    calls: BTreeMap<(GroupId, RequestId), PendingCall>,
+    starts: BTreeMap<u64, PendingStart>,
+    views: BTreeMap<GroupId, KnownView>,
+    next_timer: u64,
+    /// The earliest timer already requested and not yet fired.
+    armed_at: Option<Micros>,
+}
+
+impl Client {
+    pub fn new(host: HostId, retry_us: Micros, call_deadline_us: Micros) -> Client {
+        Client {
+            host,
+            retry_us,
+            call_deadline_us,
+            last_seq: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            starts: BTreeMap::new(),
+            views: BTreeMap::new(),
+            next_timer: 0,
+            armed_at: None,
+        }
+    }
+
+    /// The host this engine runs on.
+    pub fn host(&self) -> HostId {
+        self.host
+    }
+
+    /// Calls still waiting for an answer.
+    pub fn pending_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Starts a call: numbers it, sends it to the newest sequencer known, and
+    /// answers `token` with a [`ClientEvent::Reply`] or [`ClientEvent::CallFailed`].
+    pub fn call(
+        &mut self,
+        now: Micros,
+        token: u64,
+        client: ClientId,
+        group: GroupId,
+        payload: Vec<u8>,
+        out: &mut Vec<ClientOutput>,
+    ) {
+        let seq = self.last_seq.entry((client, group)).or_insert(0);
+        *seq += 1;
+        let request = RequestId { client, seq: *seq };
+        out.push(ClientOutput::Trace(Trace::Submitted { token, request }));
+        if self.views.get(&group).is_some_and(|v| v.failed) {
+            let reason = format!("server {} failed: every replica is gone", group.0);
+            out.push(ClientOutput::Event(ClientEvent::CallFailed {
+                token,
+                reason,
+            }));
+            return;
+        }
+        let call = PendingCall {
+            token,
+            payload,
+            deadline: now + self.call_deadline_us,
+            next_retry: now + self.retry_us,
+        };
+        self.calls.insert((group, request), call);
+        self.send_request(group, request, out);
+        self.arm(now, out);
+    }
+
+    /// A local `server C …` was handed to the view service; it is answered here once
+    /// the decision came and every replica runs.
+    pub fn start_requested(&mut self, token: u64) {
+        let start = PendingStart {
+            group: None,
+            deadline: Micros::MAX,
+            next_retry: Micros::MAX,
+        };
+        self.starts.insert(token, start);
+    }
+
+    /// The view service decided the start with this token.
+    pub fn on_start_decided(
+        &mut self,
+        now: Micros,
+        token: u64,
+        result: Result<GroupId, String>,
+        out: &mut Vec<ClientOutput>,
+    ) {
+        if !self.starts.contains_key(&token) {
+            return; // not asked here
+        }
+        match result {
+            Err(reason) => {
+                self.starts.remove(&token);
+                out.push(ClientOutput::Event(ClientEvent::ServerStartFailed {
+                    token,
+                    reason,
+                }));
+            }
+            Ok(group) => {
+                let start = PendingStart {
+                    group: Some(group),
+                    deadline: now + self.call_deadline_us,
+                    next_retry: now + self.retry_us,
+                };
+                self.starts.insert(token, start);
+                self.send_probe(group, out);
+                self.arm(now, out);
+            }
+        }
+    }
+
+    /// A newly committed view: later retransmissions go to its sequencer (and one
+    /// goes right away); a failed group fails its calls.
+    pub fn on_view(&mut self, now: Micros, view: &GroupView, out: &mut Vec<ClientOutput>) {
+        if self
+            .views
+            .get(&view.group)
+            .is_some_and(|v| v.view_id >= view.view_id)
+        {
+            return;
+        }
+        let known = KnownView {
+            view_id: view.view_id,
+            sequencer: view.members.first().map(|m| m.host),
+            failed: view.failed,
+        };
+        self.views.insert(view.group, known);
+        let group = view.group;
+        if view.failed {
+            let reason = format!("server {} failed: every replica is gone", group.0);
+            self.fail_where(|g| g == group, &reason, out);
+            return;
+        }
+        let requests: Vec<RequestId> = self
+            .calls
+            .keys()
+            .filter(|(g, _)| *g == group)
+            .map(|(_, r)| *r)
+            .collect();
+        for request in requests {
+            if let Some(call) = self.calls.get_mut(&(group, request)) {
+                call.next_retry = now + self.retry_us;
+            }
+            self.send_request(group, request, out);
+        }
+        if self.starts.values().any(|s| s.group == Some(group)) {
+            self.send_probe(group, out);
+        }
+        self.arm(now, out);
+    }
+
+    /// A reply or ready notice addressed to this host.
+    pub fn on_message(&mut self, now: Micros, msg: GroupMessage, out: &mut Vec<ClientOutput>) {
+        match msg {
+            GroupMessage::Reply {
+                group,
+                request,
+                payload,
+            } => {
+                if let Some(call) = self.calls.remove(&(group, request)) {
+                    let event = ClientEvent::Reply {
+                        token: call.token,
+                        payload,
+                    };
+                    out.push(ClientOutput::Event(event));
+                }
+            }
+            GroupMessage::Ready { group, .. } => {
+                let tokens: Vec<u64> = self
+                    .starts
+                    .iter()
+                    .filter(|(_, s)| s.group == Some(group))
+                    .map(|(t, _)| *t)
+                    .collect();
+                for token in tokens {
+                    self.starts.remove(&token);
+                    out.push(ClientOutput::Event(ClientEvent::ServerStarted {
+                        token,
+                        group,
+                    }));
+                }
+            }
+            _ => {}
+        }
+        let _ = now;
+    }
+
+    /// A client timer is due: retransmit what is due, fail what is past its deadline.
+    pub fn on_timer(&mut self, now: Micros, _timer: TimerId, out: &mut Vec<ClientOutput>) {
+        if self.armed_at.is_some_and(|at| now >= at) {
+            self.armed_at = None;
+        }
+        let keys: Vec<(GroupId, RequestId)> = self.calls.keys().copied().collect();
+        for key in keys {
+            let Some(call) = self.calls.get_mut(&key) else {
+                continue;
+            };
+            if now >= call.deadline {
+                let token = call.token;
+                self.calls.remove(&key);
+                let reason = format!("server {} gave no reply within the call deadline", key.0 .0);
+                out.push(ClientOutput::Event(ClientEvent::CallFailed {
+                    token,
+                    reason,
+                }));
+            } else if now >= call.next_retry {
+                call.next_retry = now + self.retry_us;
+                self.send_request(key.0, key.1, out);
+            }
+        }
+        let tokens: Vec<u64> = self.starts.keys().copied().collect();
+        for token in tokens {
+            let Some(start) = self.starts.get_mut(&token) else {
+                continue;
+            };
+            let Some(group) = start.group else {
+                continue;
+            };
+            if now >= start.deadline {
+                self.starts.remove(&token);
+                let reason = format!(
+                    "the replicas of server {} did not all start in time",
+                    group.0
+                );
+                out.push(ClientOutput::Event(ClientEvent::ServerStartFailed {
+                    token,
+                    reason,
+                }));
+            } else if now >= start.next_retry {
+                start.next_retry = now + self.retry_us;
+                self.send_probe(group, out);
+            }
+        }
+        self.arm(now, out);
+    }
+
+    /// This host was excluded: every pending call fails (it may or may not have
+    /// executed). Pending server starts continue: the view service still answers
+    /// them after the host rejoined.
+    pub fn fail_calls(&mut self, reason: &str, out: &mut Vec<ClientOutput>) {
+        let keys: Vec<(GroupId, RequestId)> = self.calls.keys().copied().collect();
+        for key in keys {
+            if let Some(call) = self.calls.remove(&key) {
+                let event = ClientEvent::CallFailed {
+                    token: call.token,
+                    reason: reason.to_string(),
+                };
+                out.push(ClientOutput::Event(event));
+            }
+        }
+    }
+
+    fn fail_where(
+        &mut self,
+        which: impl Fn(GroupId) -> bool,
+        reason: &str,
+        out: &mut Vec<ClientOutput>,
+    ) {
+        let keys: Vec<(GroupId, RequestId)> = self
+            .calls
+            .keys()
+            .filter(|(g, _)| which(*g))
+            .copied()
+            .collect();
+        for key in keys {
+            if let Some(call) = self.calls.remove(&key) {
+                let event = ClientEvent::CallFailed {
+                    token: call.token,
+                    reason: reason.to_string(),
+                };
+                out.push(ClientOutput::Event(event));
+            }
+        }
+        let tokens: Vec<u64> = self
+            .starts
+            .iter()
+            .filter(|(_, s)| s.group.is_some_and(&which))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in tokens {
+            self.starts.remove(&token);
+            let reason = reason.to_string();
+            out.push(ClientOutput::Event(ClientEvent::ServerStartFailed {
+                token,
+                reason,
+            }));
+        }
+    }
+
+    fn send_request(&self, group: GroupId, request: RequestId, out: &mut Vec<ClientOutput>) {
+        let Some(to) = self.views.get(&group).and_then(|v| v.sequencer) else {
+            return;
+        };
+        let Some(call) = self.calls.get(&(group, request)) else {
+            return;
+        };
+        // The lowest request of this client to this server still waiting: replicas may
+        // forget the replies below it.
+        let low_water = self
+            .calls
+            .keys()
+            .filter(|(g, r)| *g == group && r.client == request.client)
+            .map(|(_, r)| r.seq)
+            .min()
+            .unwrap_or(request.seq);
+        let msg = GroupMessage::Request {
+            group,
+            request,
+            payload: call.payload.clone(),
+            low_water,
+        };
+        out.push(ClientOutput::Send { to, msg });
+    }
+
+    fn send_probe(&self, group: GroupId, out: &mut Vec<ClientOutput>) {
+        if let Some(to) = self.views.get(&group).and_then(|v| v.sequencer) {
+            out.push(ClientOutput::Send {
+                to,
+                msg: GroupMessage::ReadyProbe { group },
+            });
+        }
+    }
+
+    /// Requests a timer for the earliest retransmission or deadline, unless one at
+    /// or before it is already requested.
+    fn arm(&mut self, _now: Micros, out: &mut Vec<ClientOutput>) {
+        let next_call = self
+            .calls
+            .values()
+            .map(|c| c.next_retry.min(c.deadline))
+            .min();
+        let next_start = self
+            .starts
+            .values()
+            .filter(|s| s.group.is_some())
+            .map(|s| s.next_retry.min(s.deadline))
+            .min();
+        let Some(at) = next_call.into_iter().chain(next_start).min() else {
+            return;
+        };
+        if self.armed_at.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        self.armed_at = Some(at);
+        self.next_timer += 1;
+        let timer = TimerId::new(TimerSpace::Client, self.next_timer);
+        out.push(ClientOutput::SetTimer { timer, at });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Incarnation, Model, ReplicaId, ServerSpec};
+
+    const G: GroupId = GroupId(3);
+
+    fn me() -> ClientId {
+        ClientId::Host {
+            host: HostId(0),
+            incarnation: Incarnation(1),
+            local: 0,
+        }
+    }
+
+    fn view(view_id: u64, sequencer: u32, failed: bool) -> GroupView {
+        GroupView {
+            group: G,
+            view_id,
+            members: vec![ReplicaId {
+                host: HostId(sequencer),
+                incarnation: Incarnation(1),
+            }],
+            joining: vec![],
+            spec: ServerSpec {
+                class: "c".into(),
+                model: Model::Correct,
+                tolerate: 0,
+                replicas: 1,
+                hosts: vec![],
+                disjoint_key: None,
+                priority: 0,
+            },
+            failed,
+        }
+    }
+
+    fn request(seq: u64, low_water: u64) -> GroupMessage {
+        GroupMessage::Request {
+            group: G,
+            request: RequestId { client: me(), seq },
+            payload: b"x".to_vec(),
+            low_water,
+        }
+    }
+
+    fn timer(n: u64) -> TimerId {
+        TimerId::new(TimerSpace::Client, n)
+    }
+
+    #[test]
+    fn futures_are_numbered_retried_to_the_newest_sequencer_and_fail_at_the_deadline() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &view(1, 5, false), &mut out);
+        assert_eq!(out, vec![]);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        client.call(0, 11, me(), G, b"x".to_vec(), &mut out);
+        let submitted = |token, seq| {
+            ClientOutput::Trace(Trace::Submitted {
+                token,
+                request: RequestId { client: me(), seq },
+            })
+        };
+        assert_eq!(
+            out,
+            vec![
+                submitted(10, 1),
+                ClientOutput::Send {
+                    to: HostId(5),
+                    msg: request(1, 1)
+                },
+                ClientOutput::SetTimer {
+                    timer: timer(1),
+                    at: 100
+                },
+                submitted(11, 2),
+                // Two calls outstanding: the low-water mark is the older one.
+                ClientOutput::Send {
+                    to: HostId(5),
+                    msg: request(2, 1)
+                },
+            ]
+        );
+        // The first is answered; a newer view moves the retry of the second at once.
+        out.clear();
+        let reply = GroupMessage::Reply {
+            group: G,
+            request: RequestId {
+                client: me(),
+                seq: 1,
+            },
+            payload: b"ok".to_vec(),
+        };
+        client.on_message(50, reply, &mut out);
+        client.on_view(60, &view(2, 6, false), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                ClientOutput::Event(ClientEvent::Reply {
+                    token: 10,
+                    payload: b"ok".to_vec()
+                }),
+                ClientOutput::Send {
+                    to: HostId(6),
+                    msg: request(2, 2)
+                },
+            ]
+        );
+        // Retransmitted every retry period until the deadline, then it fails.
+        out.clear();
+        client.on_timer(160, timer(1), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                ClientOutput::Send {
+                    to: HostId(6),
+                    msg: request(2, 2)
+                },
+                ClientOutput::SetTimer {
+                    timer: timer(2),
+                    at: 260
+                },
+            ]
+        );
+        out.clear();
+        client.on_timer(1_000, timer(2), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [ClientOutput::Event(ClientEvent::CallFailed {
+                token: 11,
+                ..
+            })]
+        ));
+        assert_eq!(client.pending_calls(), 0);
+    }
+
+    #[test]
+    fn a_failed_server_fails_its_calls() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &view(1, 5, false), &mut out);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        out.clear();
+        client.on_view(5, &view(2, 5, true), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [ClientOutput::Event(ClientEvent::CallFailed {
+                token: 10,
+                ..
+            })]
+        ));
+        out.clear();
+        client.call(6, 12, me(), G, b"x".to_vec(), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [
+                ClientOutput::Trace(_),
+                ClientOutput::Event(ClientEvent::CallFailed { token: 12, .. })
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_start_is_answered_once_the_sequencer_reports_ready() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.start_requested(7);
+        client.on_start_decided(0, 7, Ok(G), &mut out);
+        // No view yet: the probe waits for one.
+        assert_eq!(
+            out,
+            vec![ClientOutput::SetTimer {
+                timer: timer(1),
+                at: 100
+            }]
+        );
+        out.clear();
+        client.on_view(10, &view(1, 4, false), &mut out);
+        assert_eq!(
+            out,
+            vec![ClientOutput::Send {
+                to: HostId(4),
+                msg: GroupMessage::ReadyProbe { group: G }
+            }]
+        );
+        out.clear();
+        client.on_message(
+            20,
+            GroupMessage::Ready {
+                group: G,
+                view_id: 1,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![ClientOutput::Event(ClientEvent::ServerStarted {
+                token: 7,
+                group: G
+            })]
+        );
+    }
+}
