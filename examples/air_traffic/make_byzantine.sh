@@ -10,6 +10,6 @@ cd "$(dirname "$0")" || exit 1
     echo "//"
     sed -e 's/(model crash, tolerate 1)/(model byzantine, tolerate 1)/' \
         -e 's/survives one crashed replica\./survives one replica that fails arbitrarily./' \
-        -e 's/server track_db model crash tolerate (1);/server track_db model byzantine tolerate (1);/' \
+        -e 's/model crash tolerate (1) hosts (host ("h2"), host ("h3"));/model byzantine tolerate (1)\n        hosts (host ("h2"), host ("h3"), host ("h4"), host ("h5"));/' \
         atc.cmsl
 } > atc_byzantine.cmsl

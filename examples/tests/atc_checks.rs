@@ -45,8 +45,8 @@ fn byzantine_variant_is_in_step_with_the_main_program() {
             "survives one replica that fails arbitrarily.",
         ),
         (
-            "server track_db model crash tolerate (1);",
-            "server track_db model byzantine tolerate (1);",
+            "model crash tolerate (1) hosts (host (\"h2\"), host (\"h3\"));",
+            "model byzantine tolerate (1)\n        hosts (host (\"h2\"), host (\"h3\"), host (\"h4\"), host (\"h5\"));",
         ),
     ];
     let mut expected = main.clone();
