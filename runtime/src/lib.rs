@@ -11,5 +11,6 @@ pub mod failure_detector;
 pub mod group;
 pub mod host;
 pub mod message;
+pub mod transport;
 pub mod types;
 pub mod view_service;
