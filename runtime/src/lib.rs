@@ -7,9 +7,12 @@
 //! deterministic simulator (crate `ftc-sim`) and the TCP kernels drive.
 
 pub mod app;
+pub mod cluster;
 pub mod failure_detector;
 pub mod group;
 pub mod host;
+pub mod kernel;
+pub mod kv_app;
 pub mod message;
 pub mod transport;
 pub mod types;
