@@ -7,13 +7,16 @@
 //! deterministic simulator (crate `ftc-sim`) and the TCP kernels drive.
 
 pub mod app;
-pub mod cluster;
+pub mod client;
 pub mod failure_detector;
 pub mod group;
 pub mod host;
-pub mod kernel;
-pub mod kv_app;
 pub mod message;
-pub mod transport;
 pub mod types;
 pub mod view_service;
+
+// Running the protocols across OS processes: transport, kernel, cluster launcher.
+pub mod cluster;
+pub mod kernel;
+pub mod kv_app;
+pub mod transport;
