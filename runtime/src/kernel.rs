@@ -334,18 +334,9 @@ impl Kernel {
         );
         let answer_bound = Duration::from_micros(config.timing.call_deadline_us)
             + Duration::from_millis(config.answer_margin_ms);
-        let core = Host::new(
-            HostConfig {
-                host,
-                incarnation,
-                cluster: config.cluster.host_ids(),
-                timing: config.timing,
-                seed,
-                #[cfg(feature = "planted-bugs")]
-                bugs: Default::default(),
-            },
-            apps,
-        );
+        let mut host_config = HostConfig::new(host, incarnation, config.cluster.host_ids(), seed);
+        host_config.timing = config.timing;
+        let core = Host::new(host_config, apps);
         let driver = CoreDriver {
             host: core,
             me: host,
