@@ -603,3 +603,14 @@ fn is_first_view(view: &GroupView) -> bool {
     view.members.iter().all(|m| view.joining.contains(m))
         || (view.joining.is_empty() && view.view_id <= 1)
 }
+
+#[cfg(test)]
+impl Host {
+    /// Feeds view-service outputs directly (the scenario tests stand in for it).
+    fn inject_view_service(&mut self, now: Micros, vs_out: Vec<VsOutput>, out: &mut Vec<Output>) {
+        self.on_vs_outputs(now, vs_out, out);
+    }
+}
+
+#[cfg(test)]
+mod tests;

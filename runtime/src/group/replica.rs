@@ -49,7 +49,11 @@ struct Progress {
     executed: u64,
     /// Highest position sent in a `Prepare` (pipelining sends each new entry once).
     sent_up_to: u64,
-    last_sent: Option<Micros>,
+    /// When `held` last grew: a member silent for `retry_us` while behind gets a
+    /// retransmission (even while new entries keep being pipelined to it).
+    heard_at: Micros,
+    /// Last retransmission (`Prepare` or `Commit`) by the periodic tick.
+    retransmitted_at: Option<Micros>,
 }
 
 /// A surviving member's `DoViewChange`, as the new sequencer keeps it.
@@ -274,13 +278,20 @@ impl Replica {
             let Some(p) = self.progress.get(&m).cloned() else {
                 continue;
             };
-            if p.last_sent.is_some_and(|t| now < t + retry_us) {
+            let quiet = now >= p.heard_at + retry_us
+                && p.retransmitted_at.is_none_or(|t| now >= t + retry_us);
+            if !quiet {
                 continue;
             }
             if p.held < log_end {
-                self.send_prepare(now, m, p.held + 1, out);
+                self.send_prepare(p.held + 1, m, out);
             } else if p.executed < self.commit_position {
-                self.send_commit(now, m, out);
+                self.send_commit(m, out);
+            } else {
+                continue;
+            }
+            if let Some(p) = self.progress.get_mut(&m) {
+                p.retransmitted_at = Some(now);
             }
         }
         let calls: Vec<NestedCallId> = self
@@ -555,13 +566,13 @@ impl Replica {
                 .get(&m)
                 .is_some_and(|p| p.sent_up_to + 1 == position)
             {
-                self.send_prepare(now, m, position, out);
+                self.send_prepare(position, m, out);
             }
         }
         self.advance_commit(now, out);
     }
 
-    fn send_prepare(&mut self, now: Micros, to: ReplicaId, first: u64, out: &mut Vec<GroupOutput>) {
+    fn send_prepare(&mut self, first: u64, to: ReplicaId, out: &mut Vec<GroupOutput>) {
         let first = first.max(self.log_base + 1);
         let start = usize::try_from(first - self.log_base - 1).unwrap_or(usize::MAX);
         let entries: Vec<LogEntry> = self
@@ -574,7 +585,6 @@ impl Replica {
         let last = first + entries.len() as u64 - 1;
         if let Some(p) = self.progress.get_mut(&to) {
             p.sent_up_to = p.sent_up_to.max(last);
-            p.last_sent = Some(now);
         }
         let msg = GroupMessage::Prepare {
             group: self.config.group,
@@ -586,10 +596,7 @@ impl Replica {
         out.push(GroupOutput::Send { to, msg });
     }
 
-    fn send_commit(&mut self, now: Micros, to: ReplicaId, out: &mut Vec<GroupOutput>) {
-        if let Some(p) = self.progress.get_mut(&to) {
-            p.last_sent = Some(now);
-        }
+    fn send_commit(&self, to: ReplicaId, out: &mut Vec<GroupOutput>) {
         let msg = GroupMessage::Commit {
             group: self.config.group,
             view_id: self.view.view_id,
@@ -663,7 +670,10 @@ impl Replica {
         let log_end = self.log_end();
         match self.progress.get_mut(&from) {
             Some(p) if expected => {
-                p.held = p.held.max(position.min(log_end));
+                if position.min(log_end) > p.held {
+                    p.held = position.min(log_end);
+                    p.heard_at = now;
+                }
                 p.executed = p.executed.max(executed_position.min(p.held));
                 if p.sent_up_to < p.held {
                     p.sent_up_to = p.held;
@@ -698,7 +708,7 @@ impl Replica {
             self.execute_committed(now, out);
             let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
             for m in members {
-                self.send_commit(now, m, out);
+                self.send_commit(m, out);
             }
         }
     }
@@ -1178,7 +1188,8 @@ impl Replica {
                 held,
                 executed: 0,
                 sent_up_to: held,
-                last_sent: None,
+                heard_at: now,
+                retransmitted_at: None,
             };
             self.progress.insert(m, progress);
         }
