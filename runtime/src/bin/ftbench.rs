@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 4 --seconds 3 --clients 16]
+//! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
 //! ```
 //!
 //! The binary is also its own kernel: the launcher runs `ftbench --kernel …`.
@@ -279,6 +280,65 @@ fn run(o: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// One-way message rate between two transports in this process.
+fn transport_only() -> Result<(), String> {
+    use ftc_runtime::message::Message;
+    use ftc_runtime::transport::{DeliverFn, Transport, TransportConfig, TransportTuning};
+    use ftc_runtime::types::Incarnation;
+    use std::net::TcpListener;
+    let bind = || TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string());
+    let (la, lb) = (bind()?, bind()?);
+    let peers: std::collections::BTreeMap<HostId, std::net::SocketAddr> = [
+        (HostId(0), la.local_addr().map_err(|e| e.to_string())?),
+        (HostId(1), lb.local_addr().map_err(|e| e.to_string())?),
+    ]
+    .into_iter()
+    .collect();
+    let config = |me: u32| TransportConfig {
+        me: HostId(me),
+        incarnation: Incarnation(1),
+        peers: peers.clone(),
+        key: b"ftbench-transport-key-0123456789".to_vec(),
+        tuning: TransportTuning::default(),
+    };
+    let received = Arc::new(AtomicU64::new(0));
+    let r = received.clone();
+    let deliver_b: DeliverFn = Arc::new(move |_| {
+        r.fetch_add(1, Ordering::Relaxed);
+        true
+    });
+    let deliver_a: DeliverFn = Arc::new(|_| true);
+    let a = Transport::start(config(0), la, deliver_a).map_err(|e| e.to_string())?;
+    let _b = Transport::start(config(1), lb, deliver_b).map_err(|e| e.to_string())?;
+    let total: u64 = 1_000_000;
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < total && started.elapsed() < Duration::from_secs(30) {
+        let msg = Message::Heartbeat {
+            incarnation: Incarnation(sent),
+        };
+        if a.send(HostId(1), Incarnation(1), msg) {
+            sent += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    while received.load(Ordering::Relaxed) < sent && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = a.stats();
+    println!(
+        "transport: {} messages in {:.2} s = {:.0} msg/s one way; {} writes ({:.1} frames per write)",
+        received.load(Ordering::Relaxed),
+        elapsed,
+        received.load(Ordering::Relaxed) as f64 / elapsed,
+        stats.batches_written,
+        stats.frames_sent as f64 / stats.batches_written.max(1) as f64
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--kernel") {
@@ -288,6 +348,15 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ftbench --kernel: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.iter().any(|a| a == "--transport") {
+        return match transport_only() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ftbench: {e}");
                 ExitCode::FAILURE
             }
         };
