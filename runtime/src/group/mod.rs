@@ -7,6 +7,8 @@
 //! recruited or lagging replica is given ([`ReplicaState`]). The protocol itself
 //! is described in `docs/replication.md`, "Group protocol".
 
+#[cfg(test)]
+mod fuzz;
 mod replica;
 #[cfg(test)]
 mod tests;

@@ -134,6 +134,21 @@ fn view(view_id: u64, members: &[u32], joining: &[u32]) -> GroupView {
     }
 }
 
+pub(super) fn config_for(host: u32, retry_us: Micros) -> ReplicaConfig {
+    ReplicaConfig {
+        retry_us,
+        ..config(host)
+    }
+}
+
+pub(super) fn counter() -> Box<dyn StateMachine> {
+    Box::<Counter>::default()
+}
+
+pub(super) fn view_of(view_id: u64, members: &[u32], joining: &[u32]) -> GroupView {
+    view(view_id, members, joining)
+}
+
 fn config(host: u32) -> ReplicaConfig {
     ReplicaConfig {
         group: GROUP,
