@@ -410,3 +410,179 @@ fn a_restored_replica_does_not_repeat_outputs_while_replaying() {
     assert_eq!(fire(&mut copy, 1), expected);
     assert_eq!(original.digest(), copy.digest());
 }
+
+/// A server whose state cannot be encoded (it keeps a future), one whose
+/// construction fails, and one whose invariant a method breaks.
+#[derive(Default, Serialize, Deserialize)]
+struct Keeper {
+    kept: ftc_runtime::lang::List<Future<i64>>,
+    level: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum KeeperCommand {
+    Keep { target: Server<Relay> },
+    Gather { n: i64 },
+    Lower {},
+    Crash {},
+}
+
+impl ServerClass for Keeper {
+    const NAME: &'static str = "keeper";
+    type Command = KeeperCommand;
+
+    fn construct() -> Res<Keeper> {
+        Ok(Keeper::default())
+    }
+
+    fn dispatch(&mut self, command: KeeperCommand) -> Res<Encoded> {
+        match command {
+            KeeperCommand::Keep { target } => {
+                self.kept.add(target.invoke(RelayCommand::Bump {})?);
+                encode(&self.kept.size())
+            }
+            KeeperCommand::Gather { n } => {
+                // The index of each reply in the order `accept` returns them.
+                let order = ftc_runtime::lang::List::new();
+                for _ in 0..n {
+                    order.add(ftc_runtime::program::accept(&self.kept, n)?);
+                }
+                encode(&order)
+            }
+            KeeperCommand::Lower {} => {
+                self.level -= 1;
+                encode(&self.level)
+            }
+            KeeperCommand::Crash {} => {
+                let empty: Vec<i64> = Vec::new();
+                encode(&empty[3])
+            }
+        }
+    }
+
+    fn invariant(&self) -> Res<()> {
+        ftc_runtime::lang::check(self.level >= 0, "invariant level >= 0")
+    }
+}
+
+fn keeper(exec: &mut Executor, seq: u64, cmd: KeeperCommand) -> Vec<AppOutput> {
+    let payload = encode(&cmd).expect("encode command");
+    let mut out = Vec::new();
+    exec.apply(
+        AppInput::Command {
+            request: request(seq),
+            payload: &payload,
+        },
+        &mut out,
+    );
+    out
+}
+
+fn reply_of<T: serde::de::DeserializeOwned>(out: &[AppOutput]) -> Res<T> {
+    match out {
+        [.., AppOutput::Reply { payload, .. }] => reply_value(payload),
+        other => panic!("a reply expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn accept_returns_replies_in_log_order_and_futures_outlive_their_method() {
+    let mut exec = Executor::new::<Keeper>();
+    for seq in 1..=3 {
+        let out = keeper(&mut exec, seq, KeeperCommand::Keep { target: target() });
+        assert_eq!(out[0], bump_call(seq));
+        assert_eq!(reply_of::<i64>(&out), Ok(seq as i64));
+    }
+    // Replies arrive while no method runs, in the order 3, 1, 2.
+    for call in [3, 1, 2] {
+        assert_eq!(
+            nested_reply(&mut exec, call, encode(&(call as i64))),
+            vec![]
+        );
+    }
+    let out = keeper(&mut exec, 4, KeeperCommand::Gather { n: 3 });
+    assert_eq!(
+        reply_of::<ftc_runtime::lang::List<i64>>(&out).map(|l| l.to_vec()),
+        Ok(vec![2, 0, 1])
+    );
+    // A fourth accept has nothing left to wait for.
+    let out = keeper(&mut exec, 5, KeeperCommand::Gather { n: 3 });
+    assert_eq!(
+        reply_of::<ftc_runtime::lang::List<i64>>(&out)
+            .map(|l| l.to_vec())
+            .map_err(|f| f.kind),
+        Err(FailureKind::ProgramError)
+    );
+}
+
+#[test]
+fn state_that_cannot_be_encoded_is_snapshotted_by_replay() {
+    let mut original = Executor::new::<Keeper>();
+    keeper(&mut original, 1, KeeperCommand::Keep { target: target() });
+    for seq in 2..(2 * COMPACT_AFTER_INPUTS as u64) {
+        keeper(&mut original, seq, KeeperCommand::Lower {});
+    }
+    let mut copy = Executor::new::<Keeper>();
+    copy.restore(&original.snapshot())
+        .expect("restore by replay");
+    assert_eq!(copy.digest(), original.digest());
+    let a = nested_reply(&mut original, 1, encode(&1i64));
+    let b = nested_reply(&mut copy, 1, encode(&1i64));
+    assert_eq!(a, b);
+    let a = keeper(&mut original, 500, KeeperCommand::Gather { n: 1 });
+    let b = keeper(&mut copy, 500, KeeperCommand::Gather { n: 1 });
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_broken_invariant_and_a_panic_are_answered_and_the_server_goes_on() {
+    let mut exec = Executor::new::<Keeper>();
+    let out = keeper(&mut exec, 1, KeeperCommand::Crash {});
+    let raised = reply_of::<i64>(&out).unwrap_err();
+    assert_eq!(raised.kind, FailureKind::ProgramError);
+    assert!(raised
+        .message
+        .starts_with("internal error in server class keeper"));
+    let out = keeper(&mut exec, 2, KeeperCommand::Keep { target: target() });
+    assert_eq!(reply_of::<i64>(&out), Ok(1));
+    let out = keeper(&mut exec, 3, KeeperCommand::Lower {});
+    let raised = reply_of::<i64>(&out).unwrap_err();
+    assert_eq!(raised.kind, FailureKind::AssertionFailure);
+    assert_eq!(raised.message, "invariant level >= 0");
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Broken;
+
+impl ServerClass for Broken {
+    const NAME: &'static str = "broken";
+    type Command = ();
+    fn construct() -> Res<Broken> {
+        Err(Failure::program_error("initializer failed"))
+    }
+    fn dispatch(&mut self, _command: ()) -> Res<Encoded> {
+        encode(&())
+    }
+}
+
+#[test]
+fn a_failed_construction_answers_every_command_with_its_failure() {
+    let mut exec = Executor::new::<Broken>();
+    for seq in 1..=2 {
+        let mut out = Vec::new();
+        exec.apply(
+            AppInput::Command {
+                request: request(seq),
+                payload: &encode(&()).expect("encode"),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            reply_of::<()>(&out),
+            Err(Failure::program_error("initializer failed"))
+        );
+    }
+    let mut copy = Executor::new::<Broken>();
+    copy.restore(&exec.snapshot()).expect("restore");
+    assert_eq!(copy.digest(), exec.digest());
+}
