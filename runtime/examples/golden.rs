@@ -177,7 +177,7 @@ impl ServerClass for Counter {
 }
 
 // cmsl:40 int main ()
-fn cmsl_main() -> Res<i64> {
+pub fn cmsl_main() -> Res<i64> {
     // cmsl:41
     let c: Server<Counter> =
         Server::start(&Props::new().model(Model::Crash).tolerate(1)).at(SRC, 41)?;
