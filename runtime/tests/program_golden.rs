@@ -154,7 +154,8 @@ struct Finished {
     stderr: String,
 }
 
-/// Runs `main` as host h0 of the cluster, bounded by `limit`.
+/// Runs `main` as host h0 of the cluster, bounded by `limit`. The kernels booted
+/// the cluster in the first incarnation; the main process joins as a new one.
 fn run_golden_process(cluster_file: PathBuf, limit: Duration) -> Finished {
     let mut child = Command::new(golden())
         .args(["--host", "h0", "--cluster"])
@@ -196,6 +197,8 @@ fn start_cluster(kernels: u32) -> LocalCluster {
         LocalClusterOptions {
             kernels,
             main_host: true,
+            // A first boot: every host in the first incarnation.
+            extra_args: vec!["--incarnation".into(), "1".into()],
             ..LocalClusterOptions::default()
         },
     )
@@ -212,7 +215,6 @@ fn bad_arguments_exit_with_2_and_say_why() {
 }
 
 #[test]
-#[ignore = "needs kernel processes started at the cluster's first incarnation (the view service admits only FIRST_INCARNATION at boot)"]
 fn golden_runs_on_four_hosts() {
     let cluster = start_cluster(3);
     let run = run_golden_process(
@@ -225,7 +227,6 @@ fn golden_runs_on_four_hosts() {
 }
 
 #[test]
-#[ignore = "needs kernel processes started at the cluster's first incarnation (the view service admits only FIRST_INCARNATION at boot)"]
 fn golden_output_is_unchanged_when_a_kernel_is_killed_mid_run() {
     let mut cluster = start_cluster(4);
     let file = cluster.cluster_file().to_path_buf();
