@@ -135,6 +135,14 @@ fn printing_follows_the_language() {
 }
 
 #[test]
+fn debug_formatting_a_cycle_terminates() {
+    let a = node("a");
+    a.get_mut().expect("node").next = a.clone();
+    let text = format!("{a:?}");
+    assert!(text.contains("next: Obj(...)"), "{text}");
+}
+
+#[test]
 fn printing_a_cycle_terminates() {
     let a = node("a");
     let b = node("b");

@@ -102,6 +102,34 @@ fn main_sees_timeouts_server_failures_and_program_errors() {
     kernel.shutdown();
 }
 
+fn process_builtins() -> Res<i64> {
+    let args = ftc_runtime::program::args();
+    if args.to_vec() != vec!["x".to_string(), "y".to_string()] {
+        return Ok(1);
+    }
+    if ftc_runtime::program::my_host() != ftc_runtime::program::host("h0")? {
+        return Ok(2);
+    }
+    match ftc_runtime::program::host("h9") {
+        Err(e) if e.kind == FailureKind::ProgramError => {}
+        _ => return Ok(3),
+    }
+    ftc_runtime::program::sleep(0.01)?;
+    Ok(0)
+}
+
+#[test]
+fn args_hosts_and_sleep_in_main() {
+    let kernel = one_kernel();
+    ftc_runtime::program::set_process_info(ftc_runtime::program::ProcessInfo {
+        host: HostId(0),
+        hosts: vec![HostId(0)],
+        args: vec!["x".into(), "y".into()],
+    });
+    assert_eq!(run_main(kernel.handle(), process_builtins), Ok(0));
+    kernel.shutdown();
+}
+
 fn raises() -> Res<i64> {
     Err(Failure::program_error("bad input").at("t.cmsl", 4))
 }
