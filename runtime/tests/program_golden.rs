@@ -206,6 +206,32 @@ fn start_cluster(kernels: u32) -> LocalCluster {
 }
 
 #[test]
+fn golden_runs_as_a_local_cluster_in_one_process() {
+    let out = Command::new(golden())
+        .args(["--local", "3"])
+        .output()
+        .expect("run golden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECTED, "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn an_uncaught_exception_in_main_exits_with_1_and_a_readable_message() {
+    // One host cannot hold the two replicas `tolerate (1)` needs.
+    let out = Command::new(golden())
+        .args(["--local", "1"])
+        .output()
+        .expect("run golden");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: server_failure: server counter needs 2 hosts, the cluster has 1 alive\n  --> golden.cmsl:41\n"
+    );
+}
+
+#[test]
 fn bad_arguments_exit_with_2_and_say_why() {
     let out = Command::new(golden()).output().expect("run golden");
     assert_eq!(out.status.code(), Some(2));

@@ -6,7 +6,11 @@
 //! BINARY --host h1 --cluster FILE [-- ARGS…]                the kernel of h1 plus `main`; exits with main's code
 //! ```
 //!
-//! Both forms accept `--incarnation N`: the kernel's incarnation. A launcher
+//! `BINARY --local N [-- ARGS…]` runs a whole cluster in this one process
+//! instead: `N` kernels `h1..hN` on loopback, `main` on `h1` (for trying a
+//! program out; a real deployment runs one kernel process per host).
+//!
+//! Both cluster forms accept `--incarnation N`: the kernel's incarnation. A launcher
 //! starting a cluster for the first time passes `--incarnation 1` (the view
 //! service admits exactly the first incarnation at boot); a restarted kernel
 //! gets a larger one, by default the wall-clock time in microseconds.
@@ -141,6 +145,7 @@ pub fn exit_code(result: &Res<i64>) -> ExitCode {
 fn usage(program: &str, problem: &str) -> ExitCode {
     eprintln!("{program}: {problem}");
     eprintln!("usage: {program} --host hN --cluster FILE [--incarnation N] [-- ARGS...]");
+    eprintln!("       {program} --local N [-- ARGS...]");
     eprintln!(
         "       {program} --kernel --host hN --cluster FILE [--incarnation N] [--trace FILE]"
     );
@@ -218,6 +223,13 @@ pub fn run(program: ProgramDef) -> ExitCode {
         Some(i) => (all[..i].to_vec(), all[i + 1..].to_vec()),
         None => (all, Vec::new()),
     };
+    if let Some(i) = flags.iter().position(|f| f == "--local") {
+        let count = flags.get(i + 1).and_then(|n| n.parse::<u32>().ok());
+        return match count.filter(|n| (1..=64).contains(n)) {
+            Some(n) => run_local(&program, n, program_args),
+            None => usage(program.name, "--local needs a number of hosts, 1 to 64"),
+        };
+    }
     let kernel_args = match KernelArgs::parse(&flags) {
         Ok(k) => k,
         Err(e) => return usage(program.name, &e),
@@ -260,5 +272,56 @@ pub fn run(program: ProgramDef) -> ExitCode {
     };
     let result = run_main(kernel.handle(), program.main);
     kernel.shutdown();
+    exit_code(&result)
+}
+
+/// `--local N`: kernels `h1..hN` in this process (a first boot), `main` on `h1`.
+fn run_local(program: &ProgramDef, hosts: u32, args: Vec<String>) -> ExitCode {
+    let started = (|| -> Result<Vec<Kernel>, String> {
+        let listeners = (0..hosts)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot listen on loopback: {e}"))?;
+        let mut addresses = std::collections::BTreeMap::new();
+        for (i, l) in listeners.iter().enumerate() {
+            let address = l.local_addr().map_err(|e| e.to_string())?;
+            addresses.insert(crate::types::HostId(i as u32 + 1), address);
+        }
+        let cluster = ClusterConfig {
+            key: crate::cluster::random_key()
+                .map_err(|e| e.to_string())?
+                .into_bytes(),
+            hosts: addresses,
+        };
+        let factory = Arc::new(ProgramFactory::new(program.servers.clone()));
+        let mut kernels = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let mut config = KernelConfig::new(crate::types::HostId(i as u32 + 1), cluster.clone());
+            config.incarnation = Some(crate::view_service::FIRST_INCARNATION);
+            kernels.push(
+                Kernel::start_on(config, factory.clone(), listener).map_err(|e| e.to_string())?,
+            );
+        }
+        set_process_info(ProcessInfo {
+            host: crate::types::HostId(1),
+            hosts: cluster.host_ids(),
+            args,
+        });
+        Ok(kernels)
+    })();
+    let kernels = match started {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{}: cannot start the local cluster: {e}", program.name);
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let result = match kernels.first() {
+        Some(first) => run_main(first.handle(), program.main),
+        None => Err(Failure::program_error("no hosts")),
+    };
+    for kernel in kernels {
+        kernel.shutdown();
+    }
     exit_code(&result)
 }
