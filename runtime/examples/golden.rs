@@ -137,10 +137,12 @@ impl Counter {
     fn check(&mut self, limit: i64) -> Res<()> {
         if self.sum > limit {
             // cmsl:31
-            let message = concat(
-                &concat(&concat(&"total ", &to_string(&self.sum)), &" exceeds "),
+            let message = show_all(&[
+                &"total ",
+                &to_string(&self.sum),
+                &" exceeds ",
                 &to_string(&limit),
-            );
+            ]);
             return Err(Failure::program_error(message).at(SRC, 31));
         }
         Ok(())

@@ -85,6 +85,10 @@ fn null_and_index_errors_are_program_errors() {
     let a: Array<i64> = Array::new(2).expect("size");
     assert!(a.get(2).is_err());
     assert_eq!(kind(Array::<i64>::new(-3)), Some(FailureKind::ProgramError));
+    assert_eq!(
+        kind(Array::<i64>::new(i64::MAX)),
+        Some(FailureKind::ProgramError)
+    );
     let m: Map<i64, String> = Map::new();
     assert_eq!(m.get(&4).unwrap_err().message, "key 4 not in map");
     let s: Server<Node> = Server::null();
