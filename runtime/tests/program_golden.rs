@@ -154,11 +154,11 @@ struct Finished {
     stderr: String,
 }
 
-/// Runs `main` as host h0 of the cluster, bounded by `limit`. The kernels booted
-/// the cluster in the first incarnation; the main process joins as a new one.
+/// Runs `main` as host h0 of the cluster, bounded by `limit`: like the kernels,
+/// in the first incarnation (the whole cluster boots together).
 fn run_golden_process(cluster_file: PathBuf, limit: Duration) -> Finished {
     let mut child = Command::new(golden())
-        .args(["--host", "h0", "--cluster"])
+        .args(["--host", "h0", "--incarnation", "1", "--cluster"])
         .arg(cluster_file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
