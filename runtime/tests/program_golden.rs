@@ -12,6 +12,7 @@ use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::{Kernel, KernelConfig, TraceSink};
 use ftc_runtime::program::{run_main, set_print_sink, ProgramFactory, ServerClassDef};
 use ftc_runtime::types::{GroupView, HostId, Incarnation};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -55,9 +56,9 @@ impl Captured {
     }
 }
 
-/// `n` kernels in this process, at the cluster's first boot; kernel 0 reports
-/// the views it learns on `views`.
-fn in_process_kernels(n: u32, views: Option<mpsc::Sender<Trace>>) -> Vec<Kernel> {
+/// `n` kernels in this process, at the cluster's first boot; every kernel
+/// reports its traces on `traces`.
+fn in_process_kernels(n: u32, traces: Option<mpsc::Sender<Trace>>) -> Vec<Kernel> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
         .collect();
@@ -75,7 +76,7 @@ fn in_process_kernels(n: u32, views: Option<mpsc::Sender<Trace>>) -> Vec<Kernel>
         .map(|(i, l)| {
             let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
             config.incarnation = Some(Incarnation(1));
-            if let (0, Some(tx)) = (i, &views) {
+            if let Some(tx) = &traces {
                 config.trace = TraceSink::Channel(tx.clone());
             }
             let apps = Arc::new(ProgramFactory::new(vec![ServerClassDef::of::<
@@ -118,10 +119,11 @@ fn golden_output_is_unchanged_when_a_kernel_stops_mid_run() {
     set_print_sink(None);
     assert_eq!(result, Ok(0));
     assert_eq!(out.text(), EXPECTED);
+    let traces: Vec<Trace> = traces.try_iter().collect();
     let views: Vec<GroupView> = traces
-        .try_iter()
+        .iter()
         .filter_map(|t| match t {
-            Trace::ViewInstalled { view, .. } => Some(view),
+            Trace::ViewInstalled { view, .. } => Some(view.clone()),
             _ => None,
         })
         .collect();
@@ -136,6 +138,27 @@ fn golden_output_is_unchanged_when_a_kernel_stops_mid_run() {
             .any(|v| !v.failed && !hosts(v).contains(&HostId(1))),
         "a view without the stopped kernel was installed: {views:?}"
     );
+    // Every replica, the recruit included, had the same state digest after
+    // each position of the log.
+    let mut digests: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    let mut replicas = BTreeSet::new();
+    for t in &traces {
+        if let Trace::Executed {
+            position,
+            state_digest,
+            replica,
+            ..
+        } = t
+        {
+            digests.entry(*position).or_default().insert(*state_digest);
+            replicas.insert(replica.host);
+        }
+    }
+    assert!(replicas.len() >= 3, "a replica was recruited: {replicas:?}");
+    assert!(digests.len() >= 7, "positions executed: {}", digests.len());
+    for (position, states) in &digests {
+        assert_eq!(states.len(), 1, "replicas disagree at position {position}");
+    }
 }
 
 /// `target/<profile>/examples/golden`, built by `cargo test` with the examples.
