@@ -121,10 +121,10 @@ pub enum CounterCommand {
 impl Counter {
     // cmsl:20 int counter::add (item it)
     fn add(&mut self, it: Obj<Item>) -> Res<i64> {
-        check(it.get()?.qty > 0, "requires it->qty > 0").at(SRC, 10)?;
+        check(it.read(|o| o.qty)? > 0, "requires it->qty > 0").at(SRC, 10)?;
         self.items.add(it.clone()); // cmsl:21
-        self.sum = int::add(self.sum, it.get()?.qty).at(SRC, 22)?; // cmsl:22
-        it.get_mut()?.qty = 0; // cmsl:23
+        self.sum = int::add(self.sum, it.read(|o| o.qty)?).at(SRC, 22)?; // cmsl:22
+        it.update(|o| o.qty = 0)?; // cmsl:23
         Ok(self.sum) // cmsl:24
     }
 
@@ -187,16 +187,16 @@ pub fn cmsl_main() -> Res<i64> {
         Server::start(&Props::new().model(Model::Crash).tolerate(1)).at(SRC, 41)?;
     // cmsl:42
     let a: Obj<Item> = Item::construct()?;
-    a.get_mut()?.name = "apples".to_string(); // cmsl:43
-    a.get_mut()?.qty = 3; // cmsl:44
-                          // cmsl:45
+    a.update(|o| o.name = "apples".to_string())?; // cmsl:43
+    a.update(|o| o.qty = 3)?; // cmsl:44
+                              // cmsl:45
     let t1: i64 = c.call(CounterCommand::Add { it: a.clone() }).at(SRC, 45)?;
     println(&[&"total: ", &t1]);
     println(&[&"kept: ", &a]); // cmsl:46
                                // cmsl:47
     let none: Obj<Item> = Item::construct()?;
-    none.get_mut()?.name = "nothing".to_string(); // cmsl:48
-                                                  // cmsl:49 try
+    none.update(|o| o.name = "nothing".to_string())?; // cmsl:48
+                                                      // cmsl:49 try
     let outcome: Res<()> = 'try_1: {
         let _: i64 = attempt!(
             'try_1,

@@ -115,6 +115,30 @@ fn references_are_shared_within_a_process() {
     assert_eq!(x.weight, y.weight);
 }
 
+/// `real node::dist(node other) { return weight - other->weight; }`, as generated.
+fn dist(this: &Obj<Node>, other: &Obj<Node>) -> Res<f64> {
+    Ok(this.read(|o| o.weight)? - other.read(|o| o.weight)?)
+}
+
+#[test]
+fn field_access_as_generated_code_does_it_never_conflicts() -> Res<()> {
+    let a = node("a");
+    // a->weight = a->weight + 1.5;
+    let v = a.read(|o| o.weight)? + 1.5;
+    a.update(|o| o.weight = v)?;
+    // a->next = a; a->next->weight = 4.0;  (the same object, through itself)
+    let next = a.clone();
+    a.update(|o| o.next = next)?;
+    let inner = a.read(|o| o.next.clone())?;
+    inner.update(|o| o.weight = 4.0)?;
+    assert_eq!(a.read(|o| o.weight)?, 4.0);
+    // a->dist(a) and a->dist(a->next)
+    assert_eq!(dist(&a, &a)?, 0.0);
+    assert_eq!(dist(&a, &a.read(|o| o.next.clone())?)?, 0.0);
+    a.update(|o| o.next = Obj::null())?;
+    Ok(())
+}
+
 #[test]
 fn printing_follows_the_language() {
     assert_eq!(show(&19.0), "19.0");
