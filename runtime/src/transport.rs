@@ -118,7 +118,7 @@ impl Default for TransportTuning {
             idle_timeout_ms: 10_000,
             keepalive_ms: 1_000,
             backoff_min_ms: 10,
-            backoff_max_ms: 500,
+            backoff_max_ms: 200,
             queue_capacity: 65_536,
             max_inbound_connections: 64,
         }
@@ -183,6 +183,9 @@ struct Shared {
     streams: Mutex<HashMap<u64, TcpStream>>,
     next_stream_id: AtomicU64,
     inbound_open: AtomicUsize,
+    /// Open authenticated connections per peer, by direction.
+    inbound_from: Mutex<BTreeMap<HostId, usize>>,
+    outbound_to: Mutex<BTreeMap<HostId, usize>>,
     deliver: DeliverFn,
 }
 
@@ -236,6 +239,8 @@ impl Transport {
             streams: Mutex::new(HashMap::new()),
             next_stream_id: AtomicU64::new(0),
             inbound_open: AtomicUsize::new(0),
+            inbound_from: Mutex::new(BTreeMap::new()),
+            outbound_to: Mutex::new(BTreeMap::new()),
             deliver,
         });
         let mut threads = Vec::new();
@@ -293,6 +298,20 @@ impl Transport {
                 .fetch_add(1, Ordering::Relaxed);
         }
         sent
+    }
+
+    /// Peers with an authenticated connection open in both directions right now.
+    pub fn connected_peers(&self) -> std::collections::BTreeSet<HostId> {
+        let lock = |m: &Mutex<BTreeMap<HostId, usize>>| match m.lock() {
+            Ok(l) => l
+                .keys()
+                .copied()
+                .collect::<std::collections::BTreeSet<HostId>>(),
+            Err(poisoned) => poisoned.into_inner().keys().copied().collect(),
+        };
+        let inbound = lock(&self.shared.inbound_from);
+        let outbound = lock(&self.shared.outbound_to);
+        inbound.intersection(&outbound).copied().collect()
     }
 
     pub fn stats(&self) -> TransportStats {
@@ -752,10 +771,23 @@ fn read_connection(shared: &Shared, stream: &TcpStream) -> Result<(), LinkError>
         .counters
         .handshakes_completed
         .fetch_add(1, Ordering::Relaxed);
+    set_link(&shared.inbound_from, peer.host, 1);
+    let result = read_frames(shared, &mut reader, stream, &mut payload, peer);
+    set_link(&shared.inbound_from, peer.host, -1);
+    result
+}
+
+fn read_frames(
+    shared: &Shared,
+    reader: &mut BufReader<TcpStream>,
+    stream: &TcpStream,
+    payload: &mut Vec<u8>,
+    peer: PeerIdentity,
+) -> Result<(), LinkError> {
     let idle = Duration::from_millis(shared.config.tuning.idle_timeout_ms.max(1));
     loop {
         let deadline = Instant::now() + idle;
-        match read_frame(&mut reader, stream, deadline, &mut payload)? {
+        match read_frame(reader, stream, deadline, payload)? {
             Frame::Data { incarnation, msg } => {
                 if incarnation < peer.incarnation {
                     return Err(LinkError::Auth("data stamped with an older incarnation"));
@@ -815,23 +847,9 @@ fn run_writer(
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
-        // Something to send first: connect lazily.
-        if pending.is_none() {
-            let wait = if conn.is_some() {
-                keepalive
-            } else {
-                Duration::from_millis(200)
-            };
-            match queue.recv_timeout(wait) {
-                Ok(item) => pending = Some(item),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        }
+        // Dial eagerly, so peers know early that this host is up (see
+        // `Transport::connected_peers`), and keep redialling with backoff.
         if conn.is_none() {
-            if pending.is_none() {
-                continue;
-            }
             match dial(
                 config.me,
                 config.incarnation,
@@ -846,6 +864,7 @@ fn run_writer(
                         Some(id) => conn = Some((stream, id)),
                         None => break,
                     }
+                    set_link(&shared.outbound_to, peer, 1);
                 }
                 Err(e) => {
                     if matches!(e, LinkError::Auth(_) | LinkError::WrongVersion(_)) {
@@ -873,6 +892,13 @@ fn run_writer(
                     backoff = (backoff * 2).min(backoff_max);
                     continue;
                 }
+            }
+        }
+        if pending.is_none() {
+            match queue.recv_timeout(keepalive) {
+                Ok(item) => pending = Some(item),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         let Some((stream, id)) = conn.as_mut() else {
@@ -946,6 +972,7 @@ fn run_writer(
                     let id = *id;
                     unregister_stream(&shared, id);
                     conn = None;
+                    set_link(&shared.outbound_to, peer, -1);
                 }
             }
         }
@@ -956,6 +983,20 @@ fn run_writer(
     if let Some((stream, id)) = conn {
         let _ = stream.shutdown(Shutdown::Both);
         unregister_stream(&shared, id);
+        set_link(&shared.outbound_to, peer, -1);
+    }
+}
+
+/// Counts open authenticated connections per peer (`delta` +1 or -1).
+fn set_link(links: &Mutex<BTreeMap<HostId, usize>>, peer: HostId, delta: isize) {
+    let mut links = match links.lock() {
+        Ok(l) => l,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let n = links.entry(peer).or_insert(0);
+    *n = n.saturating_add_signed(delta);
+    if *n == 0 {
+        links.remove(&peer);
     }
 }
 

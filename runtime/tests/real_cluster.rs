@@ -26,7 +26,8 @@ fn incarnation_in(ready_line: &str) -> u64 {
 
 #[test]
 fn launcher_starts_signals_restarts_and_stops_kernels() {
-    let mut cluster = start_cluster(3);
+    let _serial = real_support::serial();
+    let (mut cluster, _driver) = start_cluster(3);
     let key = cluster.config().key.clone();
     let addr = |c: &ftc_runtime::cluster::LocalCluster, h: u32| c.config().hosts[&HostId(h)];
     for h in 1..=3 {
@@ -102,7 +103,8 @@ fn launcher_starts_signals_restarts_and_stops_kernels() {
 
 #[test]
 fn kernels_refuse_garbage_oversized_frames_and_wrong_keys_and_log_them() {
-    let mut cluster = start_cluster(2);
+    let _serial = real_support::serial();
+    let (mut cluster, _driver) = start_cluster(2);
     let key = cluster.config().key.clone();
     let target = HostId(1);
     let addr = cluster.config().hosts[&target];

@@ -13,6 +13,7 @@ use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::{
     serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle, TraceSink,
+    FIRST_INCARNATION,
 };
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KV_CLASS};
 use ftc_runtime::types::{GroupId, GroupView, HostId, Model, ServerSpec};
@@ -76,6 +77,7 @@ impl Bench {
         let (tx, rx) = mpsc::channel();
         let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
         config.trace = TraceSink::Channel(tx);
+        config.incarnation = Some(FIRST_INCARNATION);
         let kernel = Kernel::start(config, Arc::new(KvFactory)).map_err(|e| e.to_string())?;
         let views = Arc::new(Mutex::new(Vec::new()));
         let v = views.clone();
