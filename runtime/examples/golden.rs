@@ -72,9 +72,9 @@
 //! ```
 //!
 //! Run it in one process with `golden --local 4`, or on a cluster file listing
-//! h1..h4: `golden --kernel --host hN --cluster cluster.toml --incarnation 1` for
-//! h2, h3 and h4, then `golden --host h1 --cluster cluster.toml --incarnation 1`,
-//! which runs `main` and exits with its code.
+//! h1..h4: `golden --kernel --host hN --cluster cluster.toml` for h2, h3 and h4,
+//! then `golden --host h1 --cluster cluster.toml`, which runs `main` and exits
+//! with its code.
 
 use ftc_runtime::attempt;
 use ftc_runtime::program::prelude::*;

@@ -177,11 +177,11 @@ struct Finished {
     stderr: String,
 }
 
-/// Runs `main` as host h0 of the cluster, bounded by `limit`: like the kernels,
-/// in the first incarnation (the whole cluster boots together).
+/// Runs `main` as host h0 of the cluster, bounded by `limit` (the cluster's
+/// first boot: h0 has no incarnation file yet).
 fn run_golden_process(cluster_file: PathBuf, limit: Duration) -> Finished {
     let mut child = Command::new(golden())
-        .args(["--host", "h0", "--incarnation", "1", "--cluster"])
+        .args(["--host", "h0", "--cluster"])
         .arg(cluster_file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -220,8 +220,6 @@ fn start_cluster(kernels: u32) -> LocalCluster {
         LocalClusterOptions {
             kernels,
             main_host: true,
-            // A first boot: every host in the first incarnation.
-            extra_args: vec!["--incarnation".into(), "1".into()],
             ..LocalClusterOptions::default()
         },
     )
