@@ -459,7 +459,7 @@ impl Host {
                         .on_start_decided(now, token, result, &mut client_out);
                     self.on_client_outputs(client_out, out);
                 }
-                VsOutput::Excluded => self.on_excluded(out),
+                VsOutput::Excluded => self.on_excluded(now, out),
             }
         }
     }
@@ -484,7 +484,19 @@ impl Host {
         self.on_client_outputs(client_out, out);
 
         let me = self.me();
-        if view.failed || !view.members.contains(&me) {
+        if view.failed {
+            self.replicas.remove(&group);
+            let callers: Vec<GroupId> = self.replicas.keys().copied().collect();
+            for caller in callers {
+                let mut group_out = Vec::new();
+                if let Some(replica) = self.replicas.get_mut(&caller) {
+                    replica.on_group_failed(now, group, &mut group_out);
+                }
+                self.on_group_outputs(caller, group_out, out);
+            }
+            return;
+        }
+        if !view.members.contains(&me) {
             self.replicas.remove(&group);
             return;
         }
@@ -505,23 +517,32 @@ impl Host {
                 bugs: self.config.bugs.clone(),
             };
             let fresh = is_first_view(&view);
-            let replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            let mut replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            for failed in self.views.values().filter(|v| v.failed) {
+                replica.on_group_failed(now, failed.group, &mut group_out);
+            }
             self.replicas.insert(group, replica);
         }
         self.on_group_outputs(group, group_out, out);
     }
 
     /// The view service declared this incarnation failed: drop every replica, fail
-    /// every pending call, and continue as a new incarnation (which the other hosts'
-    /// failure detectors report to the view service as a join).
-    fn on_excluded(&mut self, out: &mut Vec<Output>) {
+    /// every pending call (server starts continue), and continue as a new
+    /// incarnation, which the view-service participant asks to join.
+    fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
         self.replicas.clear();
         self.group_timers.clear();
-        let mut client_out = Vec::new();
-        self.client
-            .fail_all("this host was excluded from the cluster", &mut client_out);
-        self.on_client_outputs(client_out, out);
+        // Pending calls survive the exclusion: they keep their request ids and go on
+        // retrying from the new incarnation. Duplicate suppression makes the retries
+        // safe, and the call deadline still bounds them. (A `main` whose host was
+        // paused past the suspicion timeout thus sees its calls complete.)
         self.incarnation = Incarnation(self.incarnation.0 + 1);
+        // The participant keeps its memory of the consensus (and its vote) and asks
+        // to join as the new incarnation; suspicions it raised while cut off are
+        // dropped, so healing does not exclude the healthy hosts.
+        let mut vs_out = Vec::new();
+        self.vs.rejoin(now, self.incarnation, &mut vs_out);
+        self.on_vs_outputs(now, vs_out, out);
     }
 
     fn on_group_outputs(

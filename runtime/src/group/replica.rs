@@ -67,7 +67,8 @@ struct ViewChangeReport {
 
 impl ViewChangeReport {
     fn log_end(&self) -> u64 {
-        self.executed_position + self.entries.len() as u64
+        self.executed_position
+            .saturating_add(self.entries.len() as u64)
     }
     fn holds_state(&self) -> bool {
         self.last_normal_view.is_some() || self.state.is_some()
@@ -86,6 +87,51 @@ struct PendingCall {
 ///
 /// Every handler is pure: it takes the current time and appends what must be done
 /// to `out`. Invariants are checked after each handler in debug builds.
+///
+/// A one-member group (`model correct`) commits on append:
+///
+/// ```
+/// use ftc_runtime::app::{AppInput, AppOutput, RestoreError, StateMachine};
+/// use ftc_runtime::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig, ReplicaStatus};
+/// use ftc_runtime::types::*;
+///
+/// struct Echo;
+/// impl StateMachine for Echo {
+///     fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+///         if let AppInput::Command { request, payload } = input {
+///             out.push(AppOutput::Reply { request, payload: payload.to_vec() });
+///         }
+///     }
+///     fn snapshot(&self) -> Vec<u8> { Vec::new() }
+///     fn restore(&mut self, _: &[u8]) -> Result<(), RestoreError> { Ok(()) }
+///     fn digest(&self) -> u64 { 0 }
+/// }
+///
+/// let me = ReplicaId { host: HostId(0), incarnation: Incarnation(0) };
+/// let spec = ServerSpec {
+///     class: "Echo".into(), model: Model::Correct, tolerate: 0, replicas: 1,
+///     hosts: vec![], disjoint_key: None, priority: 0,
+/// };
+/// let view = GroupView {
+///     group: GroupId(1), view_id: 1, members: vec![me], joining: vec![], spec, failed: false,
+/// };
+/// let config = ReplicaConfig {
+///     group: GroupId(1), me, retry_us: 50_000, call_deadline_us: 1_000_000,
+///     # #[cfg(feature = "planted-bugs")]
+///     # bugs: Default::default(),
+/// };
+/// let mut out = Vec::new();
+/// let mut replica = Replica::new(0, config, Box::new(Echo), view, true, &mut out);
+/// assert_eq!(replica.status(), ReplicaStatus::Normal);
+///
+/// let client = ClientId::Host { host: HostId(5), incarnation: Incarnation(0), local: 0 };
+/// let request = RequestId { client, seq: 1 };
+/// let msg = GroupMessage::Request { group: GroupId(1), request, payload: b"hi".to_vec(), low_water: 1 };
+/// out.clear();
+/// replica.on_message(10, ReplicaId { host: HostId(5), incarnation: Incarnation(0) }, msg, &mut out);
+/// assert_eq!(replica.executed_position(), 1);
+/// assert!(out.iter().any(|o| matches!(o, GroupOutput::Reply { client: c, .. } if *c == client)));
+/// ```
 pub struct Replica {
     config: ReplicaConfig,
     app: Box<dyn StateMachine>,
@@ -106,6 +152,8 @@ pub struct Replica {
     calls_in_log: BTreeSet<NestedCallId>,
     timers_in_log: BTreeSet<AppTimerId>,
     calls: BTreeMap<NestedCallId, PendingCall>,
+    /// Groups the view service declared failed: calls to them fail at once.
+    failed_targets: BTreeSet<GroupId>,
     /// Armed application timers and when they are due (local clock).
     timers: BTreeMap<AppTimerId, Micros>,
     progress: BTreeMap<ReplicaId, Progress>,
@@ -149,6 +197,7 @@ impl Replica {
             calls_in_log: BTreeSet::new(),
             timers_in_log: BTreeSet::new(),
             calls: BTreeMap::new(),
+            failed_targets: BTreeSet::new(),
             timers: BTreeMap::new(),
             progress: BTreeMap::new(),
             reports: BTreeMap::new(),
@@ -238,6 +287,18 @@ impl Replica {
         self.arm_tick(now, out);
     }
 
+    /// The view service declared `group` failed: outstanding and later nested calls
+    /// to it fail with `ServerFailure` (ordered through the log by the sequencer).
+    pub fn on_group_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<GroupOutput>) {
+        if self.failed_targets.insert(group)
+            && self.is_sequencer()
+            && self.status == ReplicaStatus::Normal
+        {
+            self.sequencer_tick(now, out);
+        }
+        self.check_invariants();
+    }
+
     /// A timer set through [`GroupOutput::SetTimer`] is due.
     pub fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         if self.next_tick.is_some_and(|at| now >= at) {
@@ -304,9 +365,14 @@ impl Replica {
             let Some(pending) = self.calls.get(&call) else {
                 continue;
             };
-            if now >= pending.deadline {
-                let outcome =
-                    CallOutcome::ServerFailure("no reply within the call deadline".into());
+            let failed = self.failed_targets.contains(&pending.target);
+            if failed || now >= pending.deadline {
+                let reason = if failed {
+                    format!("server {} failed: every replica is gone", pending.target.0)
+                } else {
+                    "no reply within the call deadline".to_string()
+                };
+                let outcome = CallOutcome::ServerFailure(reason);
                 self.append(now, LogEntry::NestedReply { call, outcome }, out);
             } else if pending.last_sent.is_none_or(|t| now >= t + retry_us) {
                 self.send_call(now, call, out);
@@ -431,7 +497,7 @@ impl Replica {
                 state,
                 ..
             } => {
-                if self.sent_by_sequencer(from, view_id) && from != self.config.me {
+                if self.sent_by_sequencer(from, view_id) {
                     self.on_start_view(now, base_position, entries, commit_position, state, out);
                 } else {
                     self.dropped_messages += 1;
@@ -444,7 +510,9 @@ impl Replica {
                     && self.is_sequencer()
                     && self.status == ReplicaStatus::Starting
                     && self.view.members.contains(&from)
-                    && from != self.config.me;
+                    && from != self.config.me
+                    // A member that installed the view holds at least the commit point.
+                    && position >= self.commit_position;
                 if expected {
                     self.start_acks.insert(from, position.min(self.log_end()));
                     if self
@@ -461,8 +529,11 @@ impl Replica {
         self.check_invariants();
     }
 
+    /// Sent by the sequencer of the current view to this member (not to itself).
     fn sent_by_sequencer(&self, from: ReplicaId, view_id: u64) -> bool {
-        view_id == self.view.view_id && self.view.members.first() == Some(&from)
+        view_id == self.view.view_id
+            && self.view.members.first() == Some(&from)
+            && from != self.config.me
     }
 
     fn other_members(&self) -> impl Iterator<Item = ReplicaId> + '_ {
@@ -582,7 +653,12 @@ impl Replica {
             .take(PREPARE_ENTRIES_MAX)
             .cloned()
             .collect();
-        let last = first + entries.len() as u64 - 1;
+        let Some(last) = (first + entries.len() as u64)
+            .checked_sub(1)
+            .filter(|l| *l >= first)
+        else {
+            return;
+        };
         if let Some(p) = self.progress.get_mut(&to) {
             p.sent_up_to = p.sent_up_to.max(last);
         }
@@ -623,9 +699,10 @@ impl Replica {
                 if position > self.log_end() {
                     self.index(&entry);
                     self.entries.push(entry);
-                } else {
+                } else if self.entry(position).is_some_and(|e| *e != entry) {
                     // One sequencer per view: an entry held twice is the same entry.
-                    debug_assert!(self.entry(position).is_none_or(|e| *e == entry));
+                    // A different one is a corrupt message; it changes nothing.
+                    self.dropped_messages += 1;
                 }
             }
         }
@@ -821,9 +898,10 @@ impl Replica {
                 }
             }
             AppOutput::ArmTimer { timer, after } => {
-                self.timers.insert(timer, now + after);
+                let at = now.saturating_add(after);
+                self.timers.insert(timer, at);
                 if self.is_sequencer() && self.status == ReplicaStatus::Normal {
-                    out.push(GroupOutput::SetTimer { at: now + after });
+                    out.push(GroupOutput::SetTimer { at });
                 }
             }
             AppOutput::CancelTimer { timer } => {
@@ -955,7 +1033,8 @@ impl Replica {
     }
 
     fn restore(&mut self, now: Micros, state: ReplicaState, entries: Vec<LogEntry>) -> bool {
-        if self.app.restore(&state.snapshot).is_err() {
+        let fits = state.position.checked_add(entries.len() as u64).is_some();
+        if !fits || self.app.restore(&state.snapshot).is_err() {
             self.dropped_messages += 1;
             return false;
         }
@@ -971,7 +1050,7 @@ impl Replica {
                 let pending = PendingCall {
                     target: c.target,
                     payload: c.payload,
-                    deadline: now + c.remaining_us,
+                    deadline: now.saturating_add(c.remaining_us),
                     last_sent: None,
                 };
                 (c.call, pending)
@@ -980,7 +1059,7 @@ impl Replica {
         self.timers = state
             .timers
             .into_iter()
-            .map(|(t, left)| (t, now + left))
+            .map(|(t, left)| (t, now.saturating_add(left)))
             .collect();
         self.initialized = true;
         true
@@ -1136,7 +1215,7 @@ impl Replica {
             self.send_start_view_ok(out);
             return;
         }
-        let new_end = base_position + entries.len() as u64;
+        let new_end = base_position.saturating_add(entries.len() as u64);
         let suffix_fits = self.initialized
             && base_position <= self.log_end()
             && self.executed_position <= new_end;

@@ -16,9 +16,12 @@
 //! ```
 //!
 //! There is no stable storage: a restarted host is a new, larger incarnation
-//! with an empty log. An incarnation votes and counts toward a commit only
-//! between the commit of its admission (its `HostJoined`, or the initial
-//! configuration for [`FIRST_INCARNATION`]) and the commit of its failure.
+//! with an empty log. Votes and acknowledgements count per *memory*: each host
+//! has one voting identity, the incarnation of its newest committed
+//! `HostJoined` (initially [`FIRST_INCARNATION`]). A restarted participant
+//! neither votes nor counts until its own join is committed and known to it; a
+//! failure does not take the vote from a memory that still lives (see
+//! [`ViewService::rejoin`]).
 //!
 //! # Example
 //!
@@ -76,8 +79,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The incarnation every configured host has at the cluster's first boot: the
 /// initial configuration admits exactly these. A restarted host must use a
-/// larger incarnation, and is admitted only through a committed `HostJoined`.
-pub const FIRST_INCARNATION: Incarnation = Incarnation(0);
+/// larger incarnation, never one an earlier life of the host used (including
+/// one taken by [`ViewService::rejoin`]), and is admitted only through a
+/// committed `HostJoined`.
+pub const FIRST_INCARNATION: Incarnation = Incarnation(1);
 
 /// Most entries one `Append` carries.
 const APPEND_BATCH_MAX: usize = 64;
@@ -86,7 +91,7 @@ pub const LOG_ENTRIES_MAX: u64 = 1 << 16;
 /// Most uncommitted entries a leader holds; further proposals wait (their origin retries).
 const UNCOMMITTED_MAX: u64 = 256;
 /// Most server creations of this host waiting for a decision.
-const PENDING_CREATIONS_MAX: usize = 256;
+pub const PENDING_CREATIONS_MAX: usize = 256;
 
 const ELECTION_TIMER: u64 = 1;
 const TICK_TIMER: u64 = 2;
@@ -162,6 +167,11 @@ pub enum VsMessage {
     Propose { decision: Decision },
     /// "Your incarnation `incarnation` was declared failed": the receiver must rejoin.
     Shunned { incarnation: Incarnation },
+    /// "Are you there?": sent to a suspected host before the suspicion is
+    /// reported; any message back withdraws it.
+    Probe,
+    /// The answer to a [`VsMessage::Probe`].
+    ProbeReply,
     /// "Send me committed entries after `commit_index`": sent when no leader is
     /// known, so a participant can learn (e.g. its own admission) without one.
     CatchUpRequest { commit_index: u64 },
@@ -252,8 +262,15 @@ pub struct ViewService {
 
     /// Requests of this host waiting to be committed, retried every `retry_us`.
     pending_failures: BTreeMap<HostId, Incarnation>,
+    /// When the unanswered probe of a suspected host was sent while this
+    /// participant was connected to a leader: a suspicion is reported only once
+    /// such a probe stayed unanswered for `retry_us`.
+    probes: BTreeMap<HostId, Micros>,
+    /// When this participant last heard from the leader of its term.
+    leader_heard_at: Option<Micros>,
     pending_joins: BTreeMap<HostId, Incarnation>,
-    pending_creations: BTreeMap<u64, ServerSpec>,
+    /// By token: the requesting incarnation (the decision's origin) and the spec.
+    pending_creations: BTreeMap<u64, (ReplicaId, ServerSpec)>,
     next_forward_at: Micros,
 
     election_deadline: Micros,
@@ -303,6 +320,8 @@ impl ViewService {
             progress: BTreeMap::new(),
             known_incarnation: BTreeMap::new(),
             pending_failures: BTreeMap::new(),
+            probes: BTreeMap::new(),
+            leader_heard_at: None,
             pending_joins,
             pending_creations: BTreeMap::new(),
             next_forward_at: 0,
@@ -329,7 +348,9 @@ impl ViewService {
     /// The participant's memory of the consensus (term, vote, log) is intact,
     /// so it keeps voting under its earlier voting identity until the new
     /// incarnation's `HostJoined` is committed; it asks for that join itself.
-    /// Pending server creations of the failed incarnation are dropped. (A host
+    /// Server creations still pending keep their original origin and are still
+    /// answered with [`VsOutput::StartDecided`]; pending suspicions are dropped
+    /// (made while the host was cut off, they are stale). (A host
     /// that does not call this and builds a new participant instead is treated
     /// like a restarted one: safe, but it does not count until its join commits.)
     pub fn rejoin(&mut self, now: Micros, incarnation: Incarnation, out: &mut Vec<VsOutput>) {
@@ -338,7 +359,10 @@ impl ViewService {
         }
         self.incarnation = incarnation;
         self.excluded_reported = false;
-        self.pending_creations.clear();
+        // Suspicions of the failed incarnation are stale: it was excluded because
+        // it could not hear the others, which is also why it suspected them.
+        self.pending_failures.clear();
+        self.probes.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
             self.role = Role::Follower;
@@ -380,6 +404,13 @@ impl ViewService {
                 },
             });
             return;
+        }
+        // Direct evidence that the sender lives: withdraw a suspicion of it (the
+        // failure detector re-arms on the same message and suspects it again if
+        // it falls silent).
+        if self.pending_failures.get(&from) == Some(&from_incarnation) {
+            self.pending_failures.remove(&from);
+            self.probes.remove(&from);
         }
         let sender = ReplicaId {
             host: from,
@@ -428,7 +459,8 @@ impl ViewService {
                     self.replicate_new_entries(out);
                 }
             }
-            VsMessage::Shunned { .. } => {}
+            VsMessage::Shunned { .. } | VsMessage::ProbeReply => {}
+            VsMessage::Probe => self.send(from, VsMessage::ProbeReply, out),
             VsMessage::CatchUpRequest { commit_index } => {
                 self.on_catch_up_request(from, commit_index, out);
             }
@@ -513,8 +545,10 @@ impl ViewService {
         }
     }
 
-    /// A local client's `server C …`: idempotent by `(this host's incarnation, token)`.
-    /// Answered by [`VsOutput::StartDecided`] once the creation is committed.
+    /// A local client's `server C …`: idempotent by `(this host's incarnation, token)`
+    /// (a token still pending from an earlier incarnation stays that request).
+    /// Answered by [`VsOutput::StartDecided`] once the creation is committed;
+    /// at once with an error when [`PENDING_CREATIONS_MAX`] are already pending.
     pub fn start_server(
         &mut self,
         now: Micros,
@@ -522,6 +556,10 @@ impl ViewService {
         spec: ServerSpec,
         out: &mut Vec<VsOutput>,
     ) {
+        if self.pending_creations.contains_key(&token) {
+            self.forward_pending(now, out);
+            return;
+        }
         if let Some(result) = self.state.creations.get(&(self.replica_id(), token)) {
             out.push(VsOutput::StartDecided {
                 token,
@@ -529,9 +567,7 @@ impl ViewService {
             });
             return;
         }
-        if !self.pending_creations.contains_key(&token)
-            && self.pending_creations.len() >= PENDING_CREATIONS_MAX
-        {
+        if self.pending_creations.len() >= PENDING_CREATIONS_MAX {
             out.push(VsOutput::StartDecided {
                 token,
                 result: Err(format!(
@@ -540,7 +576,8 @@ impl ViewService {
             });
             return;
         }
-        self.pending_creations.insert(token, spec);
+        self.pending_creations
+            .insert(token, (self.replica_id(), spec));
         self.forward_pending(now, out);
     }
 
@@ -554,8 +591,9 @@ impl ViewService {
         self.state.groups.values()
     }
 
-    /// Whether this participant's incarnation is admitted by the committed log
-    /// (only then does it vote and count toward commits).
+    /// Whether the committed log admits this participant's current incarnation
+    /// (joined, or first, and not failed): its replicas may run. Its vote
+    /// counts when it holds its host's voting identity.
     pub fn is_admitted(&self) -> bool {
         self.state.admitted(self.me) == Some(self.incarnation)
     }
@@ -599,7 +637,8 @@ impl ViewService {
         if index == 0 {
             return Some(0);
         }
-        self.log.get(index as usize - 1).map(|e| e.term)
+        let position = usize::try_from(index - 1).ok()?;
+        self.log.get(position).map(|e| e.term)
     }
 
     fn last_term(&self) -> u64 {
@@ -824,8 +863,15 @@ impl ViewService {
                 self.leader = None;
                 self.reset_election_deadline(now, out);
             } else {
+                // A peer silent for an election timeout gets empty probes, not
+                // the same batch of entries again and again.
+                let horizon = now.saturating_sub(self.timing.election_min_us.max(1));
                 for peer in self.peers() {
-                    self.send_append(peer, out);
+                    let silent = self
+                        .progress
+                        .get(&peer)
+                        .is_some_and(|p| p.acked_at < horizon);
+                    self.send_append_batch(peer, !silent, out);
                 }
             }
         }
@@ -977,6 +1023,12 @@ impl ViewService {
     // ---------------------------------------------------------------- replication
 
     fn send_append(&mut self, peer: HostId, out: &mut Vec<VsOutput>) {
+        self.send_append_batch(peer, true, out);
+    }
+
+    /// Sends `peer` the entries after what it is known to hold (none when
+    /// `with_entries` is false: a probe that still reveals where its log stands).
+    fn send_append_batch(&mut self, peer: HostId, with_entries: bool, out: &mut Vec<VsOutput>) {
         let last_index = self.last_index();
         let incarnation = self
             .known_incarnation
@@ -993,7 +1045,8 @@ impl ViewService {
         let next_index = progress.next_index.clamp(1, last_index + 1);
         let prev_index = next_index - 1;
         let prev_term = self.term_at(prev_index).unwrap_or(0);
-        let end = (prev_index as usize + APPEND_BATCH_MAX).min(self.log.len());
+        let batch = if with_entries { APPEND_BATCH_MAX } else { 0 };
+        let end = (prev_index as usize + batch).min(self.log.len());
         let entries = self.log[prev_index as usize..end].to_vec();
         out.push(VsOutput::Send {
             to: peer,
@@ -1039,6 +1092,7 @@ impl ViewService {
         }
         self.role = Role::Follower;
         self.leader = Some(leader);
+        self.leader_heard_at = Some(now);
         self.reset_election_deadline(now, out);
         if self.term_at(prev_index) != Some(prev_term) {
             self.send(
@@ -1132,7 +1186,14 @@ impl ViewService {
                 self.send_append(peer.host, out);
             }
         } else {
-            let resume = (match_index + 1).min(progress.next_index.saturating_sub(1));
+            // The follower's log ends at `match_index`. If that is below what it
+            // acknowledged before, it lost its memory (e.g. a reply of its previous
+            // participant arrived stamped with the new incarnation): believe the
+            // shorter log, else the same rejected append would repeat forever.
+            progress.match_index = progress.match_index.min(match_index);
+            let resume = match_index
+                .saturating_add(1)
+                .min(progress.next_index.saturating_sub(1));
             progress.next_index = resume.max(progress.match_index + 1).max(1);
             self.send_append(peer.host, out);
         }
@@ -1170,7 +1231,6 @@ impl ViewService {
             self.applied_index += 1;
             let decision = entry.decision.clone();
             self.state.apply(&decision, &mut events);
-            let me = self.replica_id();
             for event in events.drain(..) {
                 match event {
                     ApplyEvent::View(view) => out.push(VsOutput::View(view)),
@@ -1179,7 +1239,12 @@ impl ViewService {
                         token,
                         result,
                     } => {
-                        if origin == me && self.pending_creations.remove(&token).is_some() {
+                        let mine = self
+                            .pending_creations
+                            .get(&token)
+                            .is_some_and(|(o, _)| *o == origin);
+                        if mine {
+                            self.pending_creations.remove(&token);
                             out.push(VsOutput::StartDecided { token, result });
                         }
                     }
@@ -1218,12 +1283,13 @@ impl ViewService {
         });
         self.pending_joins
             .retain(|host, inc| state.hosts.get(host).is_some_and(|r| r.incarnation < *inc));
-        let me = self.replica_id();
         self.pending_creations
-            .retain(|token, _| !state.creations.contains_key(&(me, *token)));
+            .retain(|token, (origin, _)| !state.creations.contains_key(&(*origin, *token)));
     }
 
-    fn pending_decisions(&self) -> Vec<Decision> {
+    /// Pending requests ready to be proposed: suspicions only once confirmed by
+    /// an unanswered probe.
+    fn pending_decisions(&self, now: Micros) -> Vec<Decision> {
         let mut decisions: Vec<Decision> = Vec::new();
         decisions.extend(
             self.pending_joins
@@ -1233,16 +1299,22 @@ impl ViewService {
         decisions.extend(
             self.pending_failures
                 .iter()
+                .filter(|(host, _)| {
+                    self.probes
+                        .get(host)
+                        .is_some_and(|&at| at + self.timing.retry_us.max(1) <= now)
+                })
                 .map(|(&host, &incarnation)| Decision::HostFailed { host, incarnation }),
         );
-        let origin = self.replica_id();
-        decisions.extend(self.pending_creations.iter().map(|(&token, spec)| {
-            Decision::CreateGroup {
-                origin,
-                token,
-                spec: spec.clone(),
-            }
-        }));
+        decisions.extend(
+            self.pending_creations
+                .iter()
+                .map(|(&token, (origin, spec))| Decision::CreateGroup {
+                    origin: *origin,
+                    token,
+                    spec: spec.clone(),
+                }),
+        );
         decisions
     }
 
@@ -1250,7 +1322,8 @@ impl ViewService {
     fn forward_pending(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
         self.drop_resolved();
         self.next_forward_at = now + self.timing.retry_us.max(1);
-        let decisions = self.pending_decisions();
+        self.probe_suspects(now, out);
+        let decisions = self.pending_decisions(now);
         match self.role {
             Role::Leader => {
                 let me = self.replica_id();
@@ -1267,6 +1340,37 @@ impl ViewService {
                     for decision in decisions {
                         self.send(leader.host, VsMessage::Propose { decision }, out);
                     }
+                }
+            }
+        }
+    }
+
+    /// Whether this participant can currently reach a leader (it is one with a
+    /// responsive majority, or heard from one within an election timeout).
+    fn connected(&self, now: Micros) -> bool {
+        match self.role {
+            Role::Leader => self.responsive(now) >= self.quorum(),
+            _ => {
+                self.leader.is_some()
+                    && self
+                        .leader_heard_at
+                        .is_some_and(|at| at + self.timing.election_min_us.max(1) >= now)
+            }
+        }
+    }
+
+    /// Probes every suspected host that has no probe round yet. A round counts
+    /// only if it starts while this participant is connected: a suspicion raised
+    /// while cut off (or just before a partition heals) is confirmed first.
+    fn probe_suspects(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        let connected = self.connected(now);
+        let suspects: Vec<HostId> = self.pending_failures.keys().copied().collect();
+        self.probes.retain(|h, _| connected && suspects.contains(h));
+        for host in suspects {
+            if !self.probes.contains_key(&host) {
+                self.send(host, VsMessage::Probe, out);
+                if connected {
+                    self.probes.insert(host, now);
                 }
             }
         }

@@ -587,13 +587,43 @@ fn a_follower_forwards_requests_to_the_leader_until_committed() {
     assert_eq!(without_timers(out), vec![], "nothing left to forward");
 }
 
+/// `vs` suspects `host`: it probes the host first, and reports the suspicion
+/// once the probe stayed unanswered for `retry_us`. Returns that time.
+fn suspect_unanswered(vs: &mut ViewService, host: u32, now: Micros) -> Micros {
+    let mut out = Vec::new();
+    vs.suspect(now, HostId(host), F, &mut out);
+    assert_eq!(out, vec![send(host, VsMessage::Probe)]);
+    let later = now + timing().retry_us;
+    vs.on_timer(later, tick(), &mut Vec::new());
+    later
+}
+
+#[test]
+fn a_suspicion_is_withdrawn_when_the_probed_host_answers() {
+    let (mut a, now) = elect_first(3);
+    deliver(&mut a, 1, F, ack(1), now);
+    let mut out = Vec::new();
+    a.suspect(now, HostId(2), F, &mut out);
+    assert_eq!(out, vec![send(2, VsMessage::Probe)]);
+    // The probed host answers: the suspicion is gone and never proposed.
+    let mut c = participant(2, F, 3);
+    assert_eq!(
+        deliver(&mut c, 0, F, VsMessage::Probe, now),
+        vec![send(0, VsMessage::ProbeReply)]
+    );
+    deliver(&mut a, 2, F, VsMessage::ProbeReply, now + 1);
+    let last = a.last_index();
+    a.on_timer(now + 60, tick(), &mut Vec::new());
+    assert_eq!(a.last_index(), last);
+    assert!(a.pending_failures.is_empty());
+}
+
 #[test]
 fn a_declared_failure_excludes_the_host_and_its_messages_are_shunned() {
     let (mut a, now) = elect_first(3);
     let mut c = participant(2, F, 3);
     deliver(&mut a, 1, F, ack(1), now);
-    let mut out = Vec::new();
-    a.suspect(now, HostId(2), F, &mut out);
+    let now = suspect_unanswered(&mut a, 2, now);
     let failed = entry(Decision::HostFailed {
         host: HostId(2),
         incarnation: F,
@@ -634,13 +664,12 @@ fn a_declared_failure_excludes_the_host_and_its_messages_are_shunned() {
 fn removals_never_leave_fewer_than_a_majority_alive() {
     let (mut a, now) = elect_first(3);
     deliver(&mut a, 1, F, ack(1), now);
-    let mut out = Vec::new();
-    a.suspect(now, HostId(2), F, &mut out);
+    let now = suspect_unanswered(&mut a, 2, now);
     deliver(&mut a, 1, F, ack(2), now);
     assert_eq!(a.state.alive_hosts(), vec![HostId(0), HostId(1)]);
     // Failing host 1 too would leave one of three: the suspicion waits.
     let last = a.last_index();
-    a.suspect(now, HostId(1), F, &mut Vec::new());
+    suspect_unanswered(&mut a, 1, now);
     assert_eq!(a.last_index(), last);
     assert_eq!(a.pending_failures.get(&HostId(1)), Some(&F));
 }
@@ -890,7 +919,7 @@ fn a_failed_member_is_replaced_and_survivors_keep_their_order() {
     state.apply(
         &Decision::HostJoined {
             host: HostId(2),
-            incarnation: Incarnation(1),
+            incarnation: Incarnation(2),
         },
         &mut events,
     );
@@ -898,8 +927,8 @@ fn a_failed_member_is_replaced_and_survivors_keep_their_order() {
         views(&events),
         vec![GroupView {
             view_id: 3,
-            members: vec![replica(0, F), replica(1, F), replica(2, Incarnation(1))],
-            joining: vec![replica(2, Incarnation(1))],
+            members: vec![replica(0, F), replica(1, F), replica(2, Incarnation(2))],
+            joining: vec![replica(2, Incarnation(2))],
             ..g
         }]
     );
@@ -961,4 +990,230 @@ fn a_new_incarnation_replaces_the_old_one_in_its_groups() {
         &mut events,
     );
     assert_eq!(events, vec![]);
+}
+
+/// A random protocol message with extreme numbers.
+fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
+    let number = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
+        0 => 0,
+        1 => rng.random_range(0..5),
+        2 => u64::MAX - rng.random_range(0..2),
+        _ => rng.random(),
+    };
+    let entries = (0..rng.random_range(0..3))
+        .map(|_| LogEntry {
+            term: number(rng),
+            decision: Decision::HostJoined {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        })
+        .collect::<Vec<_>>();
+    match rng.random_range(0..8) {
+        0 => VsMessage::RequestVote {
+            term: number(rng),
+            last_index: number(rng),
+            last_term: number(rng),
+            commit_index: number(rng),
+            commit_term: number(rng),
+        },
+        1 => vote(number(rng), rng.random(), Incarnation(number(rng))),
+        2 => VsMessage::Append {
+            term: number(rng),
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+        3 => VsMessage::AppendReply {
+            term: number(rng),
+            success: rng.random(),
+            match_index: number(rng),
+            voter: Incarnation(number(rng)),
+        },
+        4 => VsMessage::Propose {
+            decision: Decision::HostFailed {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        },
+        5 => VsMessage::Shunned {
+            incarnation: Incarnation(number(rng)),
+        },
+        6 => VsMessage::CatchUpRequest {
+            commit_index: number(rng),
+        },
+        _ => VsMessage::CatchUp {
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+    }
+}
+
+#[test]
+fn arbitrary_messages_never_panic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for round in 0..200 {
+        let (mut leader, now) = elect_first(3);
+        let mut follower = participant(1, F, 3);
+        deliver(
+            &mut follower,
+            0,
+            F,
+            append(0, 0, vec![entry(Decision::Noop)], 1),
+            now,
+        );
+        for _ in 0..50 {
+            let from = rng.random_range(0..4);
+            let incarnation = Incarnation(rng.random_range(0..3));
+            let target = if round % 2 == 0 {
+                &mut leader
+            } else {
+                &mut follower
+            };
+            let mut out = Vec::new();
+            target.on_message(
+                now + 1,
+                HostId(from),
+                incarnation,
+                random_message(&mut rng),
+                &mut out,
+            );
+            target.on_timer(now + 2, tick(), &mut out);
+            assert!(target.commit_index <= target.last_index());
+            assert!(target.applied_index <= target.commit_index);
+        }
+    }
+}
+
+#[test]
+fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
+    const NEXT: Incarnation = Incarnation(2);
+    let (mut a, now) = elect_first(3);
+    let mut c = participant(2, F, 3);
+    deliver(
+        &mut c,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    let now = suspect_unanswered(&mut a, 2, now);
+    deliver(&mut a, 1, F, ack(2), now);
+    let failed = entry(Decision::HostFailed {
+        host: HostId(2),
+        incarnation: F,
+    });
+    let out = deliver(&mut c, 0, F, append(1, 1, vec![failed], 2), now);
+    assert!(out.contains(&VsOutput::Excluded));
+
+    // The host core answers with a new incarnation: the participant asks to join.
+    let mut out = Vec::new();
+    c.rejoin(now + 1, NEXT, &mut out);
+    let join = Decision::HostJoined {
+        host: HostId(2),
+        incarnation: NEXT,
+    };
+    assert_eq!(
+        without_timers(out),
+        vec![send(
+            0,
+            VsMessage::Propose {
+                decision: join.clone()
+            }
+        )]
+    );
+    assert!(!c.is_admitted());
+    assert_eq!((c.voter, c.commit_index, c.last_index()), (F, 2, 2));
+
+    // Its memory is intact: it still votes, and its vote counts, as identity F.
+    let request = VsMessage::RequestVote {
+        term: 2,
+        last_index: 2,
+        last_term: 1,
+        commit_index: 2,
+        commit_term: 1,
+    };
+    let out = deliver(&mut c, 1, F, request, now + 2);
+    assert_eq!(without_timers(out), vec![send(1, vote(2, true, F))]);
+    assert!(a.counts(HostId(2), NEXT, F));
+    assert!(!a.counts(HostId(2), F, NEXT));
+
+    // Once its join is committed and applied, it votes as the new incarnation.
+    let out = deliver(
+        &mut a,
+        2,
+        NEXT,
+        VsMessage::Propose {
+            decision: join.clone(),
+        },
+        now + 2,
+    );
+    assert!(!out.is_empty());
+    deliver(&mut a, 1, F, ack(3), now + 2);
+    assert_eq!(a.commit_index, 3);
+    // (It voted in term 2: the entry reaches it from host 1, leading term 2.)
+    let from_new_leader = VsMessage::Append {
+        term: 2,
+        prev_index: 2,
+        prev_term: 1,
+        entries: vec![entry(join)],
+        commit_index: 3,
+    };
+    deliver(&mut c, 1, F, from_new_leader, now + 3);
+    assert_eq!(c.voter, NEXT);
+    assert!(c.is_admitted());
+}
+
+#[test]
+fn a_participant_learns_committed_entries_without_a_leader() {
+    // Host 1 holds a committed creation; host 2 restarted and knows nothing.
+    let (mut a, now) = elect_first(3);
+    let mut b = participant(1, F, 3);
+    deliver(
+        &mut b,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    let mut out = Vec::new();
+    a.start_server(now, 1, spec("Log", 0), &mut out);
+    let create = entry(Decision::CreateGroup {
+        origin: replica(0, F),
+        token: 1,
+        spec: spec("Log", 0),
+    });
+    deliver(&mut b, 0, F, append(1, 1, vec![create.clone()], 2), now);
+    assert_eq!(b.commit_index, 2);
+
+    // With no leader around, the restarted host's election timer asks everybody.
+    let mut c = participant(2, Incarnation(4), 3);
+    let (t, out) = time_out(&mut c);
+    let request = VsMessage::CatchUpRequest { commit_index: 0 };
+    assert_eq!(
+        without_timers(out),
+        vec![send(0, request.clone()), send(1, request.clone())]
+    );
+    let answer = VsMessage::CatchUp {
+        prev_index: 0,
+        prev_term: 0,
+        entries: vec![entry(Decision::Noop), create],
+        commit_index: 2,
+    };
+    assert_eq!(
+        deliver(&mut b, 2, Incarnation(4), request, t),
+        vec![send(2, answer.clone())]
+    );
+    let out = deliver(&mut c, 1, F, answer, t);
+    assert!(
+        matches!(out.as_slice(), [VsOutput::View(v)] if v.group == GroupId(1) && v.view_id == 1)
+    );
+    assert_eq!((c.commit_index, c.last_index()), (2, 2));
+    // It still does not vote: its join is not committed.
+    assert!(!c.counts_self());
 }
