@@ -125,3 +125,45 @@ fn kernels_refuse_garbage_oversized_frames_and_wrong_keys_and_log_them() {
     assert!(cluster.is_running(target));
     assert!(probe(HostId(0), Incarnation(1), target, addr, &key, &tuning()).is_ok());
 }
+
+#[test]
+fn kvnode_client_mode_drives_a_cluster_of_kernel_processes() {
+    let _serial = real_support::serial();
+    let mut cluster = ftc_runtime::cluster::LocalCluster::prepare(
+        &real_support::kvnode(),
+        ftc_runtime::cluster::LocalClusterOptions {
+            kernels: 3,
+            ..Default::default()
+        },
+    )
+    .expect("prepare");
+    cluster.start_kernels().expect("start kernels");
+    let mut client = std::process::Command::new(real_support::kvnode())
+        .args(["--client", "--host", "h0", "--tolerate", "1", "--ops", "50"])
+        .arg("--cluster")
+        .arg(cluster.cluster_file())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Ok(Some(status)) = client.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() > until {
+            let _ = client.kill();
+            let _ = client.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = client.wait_with_output().expect("client output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("100 calls"), "{stdout}");
+}

@@ -143,3 +143,40 @@ fn bad_frames_and_wrong_keys_are_refused_while_the_cluster_serves() {
         );
     }
 }
+
+#[test]
+fn a_killed_kernel_restarts_as_a_new_incarnation_while_the_cluster_serves() {
+    let _serial = real_support::serial();
+    let (mut cluster, driver) = start_cluster(5);
+    let group = driver.start_kv(1, vec![HostId(1), HostId(2)]);
+    let first = driver
+        .wait_view(group, Duration::from_secs(10), |_| true)
+        .expect("first view");
+    // The backup this time: the sequencer keeps serving while the view changes.
+    let victim = first.members[1].host;
+    let clock = Instant::now();
+    let h = driver.handle();
+    let load_thread = {
+        let h = h.clone();
+        std::thread::spawn(move || run_load(&h, group, &load(4, 7), clock))
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    cluster.kill(victim);
+    driver
+        .wait_view(group, Duration::from_secs(10), |v| {
+            !hosts_of(v).contains(&victim)
+        })
+        .expect("a view without the killed host");
+    cluster.restart(victim).expect("restart the killed kernel");
+    let ready = cluster.ready_line(victim).expect("ready line").to_string();
+    assert!(
+        !ready.contains("incarnation=0 "),
+        "a restart claims a new incarnation: {ready}"
+    );
+    let restarted_us = clock.elapsed().as_micros() as u64;
+    let mut history = load_thread.join().expect("load");
+    assert_spans(&history, restarted_us);
+    history.extend(read_all(&h, group, KEYS, 100, clock));
+    judge(&history, cluster.dir(), "restart");
+    assert!(cluster.is_running(victim));
+}
