@@ -14,3 +14,13 @@ pub mod host;
 pub mod message;
 pub mod types;
 pub mod view_service;
+
+// Running the protocols across OS processes: transport, kernel, cluster launcher.
+pub mod cluster;
+pub mod kernel;
+pub mod kv_app;
+pub mod transport;
+
+// The program-facing layer generated code calls: CMSL values and execution.
+pub mod lang;
+pub mod program;
