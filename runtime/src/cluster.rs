@@ -351,12 +351,14 @@ impl LocalCluster {
             .arg("--host")
             .arg(host_name(host))
             .arg("--cluster")
-            .arg(&self.cluster_file);
+            .arg(&self.cluster_file)
+            // The kernel exits if this process dies without stopping it.
+            .arg("--exit-on-stdin-eof");
         if self.options.traces {
             cmd.arg("--trace").arg(self.trace_path(host));
         }
         cmd.args(&self.options.extra_args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
         let mut child = cmd.spawn().map_err(|e| {

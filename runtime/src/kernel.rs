@@ -700,6 +700,9 @@ pub struct KernelArgs {
     pub trace_file: Option<PathBuf>,
     /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
     pub incarnation_file: Option<PathBuf>,
+    /// `--exit-on-stdin-eof`: stop when standard input closes, i.e. when the
+    /// launching process is gone (used by the local launcher).
+    pub exit_on_stdin_eof: bool,
 }
 
 impl KernelArgs {
@@ -724,6 +727,7 @@ impl KernelArgs {
         let mut cluster_file = None;
         let mut trace_file = None;
         let mut incarnation_file = None;
+        let mut exit_on_stdin_eof = false;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -740,6 +744,7 @@ impl KernelArgs {
                 "--trace" => {
                     trace_file = Some(PathBuf::from(it.next().ok_or("--trace needs a file")?))
                 }
+                "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
                 "--incarnation-file" => {
                     incarnation_file = Some(PathBuf::from(
                         it.next().ok_or("--incarnation-file needs a file")?,
@@ -753,6 +758,7 @@ impl KernelArgs {
             cluster_file: cluster_file.ok_or("missing --cluster FILE")?,
             trace_file,
             incarnation_file,
+            exit_on_stdin_eof,
         })
     }
 }
@@ -776,6 +782,22 @@ pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> R
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, terminate.clone())
             .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    if args.exit_on_stdin_eof {
+        let flag = terminate.clone();
+        std::thread::Builder::new()
+            .name("ftc-stdin-watch".into())
+            .spawn(move || {
+                let mut sink = [0u8; 256];
+                let mut stdin = std::io::stdin().lock();
+                while let Ok(n) = std::io::Read::read(&mut stdin, &mut sink) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                flag.store(true, Ordering::SeqCst);
+            })
+            .map_err(|e| format!("cannot watch stdin: {e}"))?;
     }
     let kernel = Kernel::start(config, apps).map_err(|e| e.to_string())?;
     {

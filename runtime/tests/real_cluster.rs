@@ -167,3 +167,49 @@ fn kvnode_client_mode_drives_a_cluster_of_kernel_processes() {
     );
     assert!(stdout.contains("100 calls"), "{stdout}");
 }
+
+#[test]
+fn a_kernel_exits_when_its_launcher_goes_away() {
+    let _serial = real_support::serial();
+    let cluster = ftc_runtime::cluster::LocalCluster::prepare(
+        &real_support::kvnode(),
+        ftc_runtime::cluster::LocalClusterOptions {
+            kernels: 1,
+            main_host: false,
+            ..Default::default()
+        },
+    )
+    .expect("prepare");
+    let mut kernel = std::process::Command::new(real_support::kvnode())
+        .args([
+            "--kernel",
+            "--host",
+            "h1",
+            "--exit-on-stdin-eof",
+            "--cluster",
+        ])
+        .arg(cluster.cluster_file())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start a kernel");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(matches!(kernel.try_wait(), Ok(None)), "the kernel runs");
+    // What the launcher's death does: standard input closes.
+    drop(kernel.stdin.take());
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut exited = None;
+    while Instant::now() < until {
+        if let Ok(Some(status)) = kernel.try_wait() {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if exited.is_none() {
+        let _ = kernel.kill();
+        let _ = kernel.wait();
+    }
+    assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
+}

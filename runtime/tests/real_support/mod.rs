@@ -309,8 +309,6 @@ pub fn judge(history: &[Operation], dir: &Path, name: &str) {
     if let Ok(mut f) = std::fs::File::create(&path) {
         let _ = ftc_judge::write_jsonl(history, &mut f);
     }
-    let keep = std::env::temp_dir().join(format!("ftc-{name}-{}.jsonl", std::process::id()));
-    let _ = std::fs::copy(&path, &keep);
     let info = history.iter().filter(|o| o.ret.is_none()).count();
     assert!(
         info * 20 <= history.len().max(20),
@@ -318,6 +316,11 @@ pub fn judge(history: &[Operation], dir: &Path, name: &str) {
         history.len()
     );
     let verdict = ftc_judge::check_kv(history, Duration::from_secs(60));
+    // The cluster's directory goes away with it: keep a failing history.
+    let keep = std::env::temp_dir().join(format!("ftc-{name}-{}.jsonl", std::process::id()));
+    if verdict != ftc_judge::Verdict::Linearizable {
+        let _ = std::fs::copy(&path, &keep);
+    }
     assert_eq!(
         verdict,
         ftc_judge::Verdict::Linearizable,
