@@ -1,0 +1,372 @@
+//! The key-value workload: clients on several hosts issue random get, put,
+//! append and cas operations against a replicated `kv` server while the
+//! nemesis injects faults (safety phase); then every fault is healed and every
+//! pending request must complete (liveness phase). The clients' history is
+//! judged for linearizability and every trace is checked (see [`crate::checks`]).
+
+use crate::apps::{KvCommand, KvReply};
+use crate::checks::{check_linearizable, Check, Violation};
+use crate::cluster::{crash_spec, Cluster, ClusterConfig, Happening};
+use crate::faults::FaultConfig;
+use crate::sim::SimStats;
+use ftc_judge::{OpKind, OpStatus, Operation};
+use ftc_runtime::host::ClientEvent;
+use ftc_runtime::types::{GroupId, Micros};
+use rand::Rng;
+use std::collections::HashMap;
+
+/// One key-value run.
+#[derive(Clone, Debug)]
+pub struct KvConfig {
+    pub cluster: ClusterConfig,
+    /// The `kv` server is `model crash tolerate (tolerate)`.
+    pub tolerate: u32,
+    /// Client count (each issues one operation at a time).
+    pub clients: usize,
+    pub keys: usize,
+    /// Pause between a client's operations, uniform in `[0, think_max_us]`.
+    pub think_max_us: Micros,
+    /// Length of the safety phase (after the server started).
+    pub safety_us: Micros,
+    /// Bound of the liveness phase: every pending request completes within it.
+    pub liveness_us: Micros,
+    pub faults: FaultConfig,
+    /// Report requests that did not complete in the liveness phase as violations.
+    pub check_liveness: bool,
+}
+
+impl KvConfig {
+    /// A run with chaos: tolerate 1 or 2, 3–8 clients, 5 keys, faults within what
+    /// the group survives (`max_disrupted = tolerate`).
+    pub fn chaos(seed: u64) -> KvConfig {
+        let tolerate = 1 + (seed % 2) as u32;
+        KvConfig {
+            cluster: ClusterConfig::new(seed),
+            tolerate,
+            clients: 3 + (seed / 2 % 6) as usize,
+            keys: 5,
+            think_max_us: 20_000,
+            safety_us: 3_000_000,
+            liveness_us: 6_000_000,
+            faults: FaultConfig::chaos(tolerate as usize),
+            check_liveness: true,
+        }
+    }
+
+    /// A calm run: no nemesis, reliable links.
+    pub fn calm(seed: u64) -> KvConfig {
+        let mut config = KvConfig::chaos(seed);
+        config.cluster.link = config.cluster.link.healed();
+        config.faults = FaultConfig::none();
+        config
+    }
+}
+
+/// What a run did and which checks failed.
+#[derive(Clone, Debug)]
+pub struct KvReport {
+    pub seed: u64,
+    pub history: Vec<Operation>,
+    pub violations: Vec<Violation>,
+    /// Equal for equal seeds.
+    pub digest: u64,
+    pub stats: SimStats,
+    pub executions: u64,
+    pub group: Option<GroupId>,
+    pub group_failed: bool,
+}
+
+impl KvReport {
+    pub fn ok_ops(&self) -> usize {
+        self.history
+            .iter()
+            .filter(|o| o.status == OpStatus::Ok)
+            .count()
+    }
+
+    pub fn info_ops(&self) -> usize {
+        self.history
+            .iter()
+            .filter(|o| o.status == OpStatus::Info)
+            .count()
+    }
+}
+
+struct InFlight {
+    token: u64,
+    op: usize,
+    probe: bool,
+}
+
+struct KvClient {
+    host: usize,
+    local: u32,
+    /// The history's client number: a new one after every unknown outcome.
+    process: u64,
+    inflight: Option<InFlight>,
+    next_at: Micros,
+    ops: u64,
+    /// Values this client last saw per key (for plausible cas arguments).
+    seen: HashMap<String, String>,
+    probed: bool,
+}
+
+/// Runs one key-value simulation and all its checks.
+pub fn run_kv(config: &KvConfig) -> KvReport {
+    let mut cluster = Cluster::new(&config.cluster);
+    let setup_deadline = 10_000_000;
+    let group = cluster.start_group(0, crash_spec("kv", config.tolerate), setup_deadline);
+    let mut history: Vec<Operation> = Vec::new();
+    if let Some(group) = group {
+        drive(&mut cluster, config, group, &mut history);
+    }
+    let seed = config.cluster.seed;
+    let digest = cluster.sim().digest();
+    let stats = cluster.sim().stats().clone();
+    let executions = cluster.executions();
+    let group_failed = group.is_some_and(|g| cluster.group_failed(g));
+    let mut violations = cluster.finish();
+    if let Some(v) = check_linearizable(&history) {
+        violations.insert(0, v);
+    }
+    let report = KvReport {
+        seed,
+        history,
+        violations,
+        digest,
+        stats,
+        executions,
+        group,
+        group_failed,
+    };
+    crate::report::write_history(&report);
+    report
+}
+
+fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, history: &mut Vec<Operation>) {
+    let hosts = config.cluster.hosts;
+    let start = cluster.now();
+    let safety_end = start + config.safety_us;
+    let liveness_end = safety_end + config.liveness_us;
+    let keys: Vec<String> = (0..config.keys).map(|k| format!("k{k}")).collect();
+    let mut clients: Vec<KvClient> = (0..config.clients)
+        .map(|i| KvClient {
+            host: i % hosts,
+            local: (i / hosts) as u32,
+            process: i as u64,
+            inflight: None,
+            next_at: start + 1_000 * i as u64,
+            ops: 0,
+            seen: HashMap::new(),
+            probed: false,
+        })
+        .collect();
+    let mut next_process = config.clients as u64;
+    cluster.sim_mut().start_faults(config.faults.clone());
+    let mut healed = false;
+    loop {
+        if cluster.stopped() {
+            return;
+        }
+        let now = cluster.now();
+        if !healed && now >= safety_end {
+            healed = true;
+            cluster.sim_mut().stop_faults();
+        }
+        if healed && clients.iter().all(|c| c.probed && c.inflight.is_none()) {
+            return;
+        }
+        if now >= liveness_end {
+            for c in &clients {
+                if let Some(inflight) = &c.inflight {
+                    if config.check_liveness {
+                        let op = &history[inflight.op];
+                        cluster.violate(
+                            Check::Liveness,
+                            format!(
+                                "client {} on host {} still waits for {} {} called at t={}us (healed at t={safety_end}us)",
+                                op.client, c.host, op.kind.name(), op.key, op.call
+                            ),
+                        );
+                    }
+                }
+            }
+            return;
+        }
+        // Issue operations from idle clients whose time has come.
+        for c in clients.iter_mut() {
+            if c.inflight.is_some() || c.next_at > now || !cluster.sim().is_up(c.host) {
+                continue;
+            }
+            if healed && c.probed {
+                continue;
+            }
+            let probe = healed;
+            let (command, op) = random_op(cluster, c, &keys, now);
+            let Some(token) = cluster.call(c.host, c.local, group, command.encode()) else {
+                continue;
+            };
+            history.push(op);
+            c.inflight = Some(InFlight {
+                token,
+                op: history.len() - 1,
+                probe,
+            });
+            c.probed |= probe;
+        }
+        let wake = clients
+            .iter()
+            .filter(|c| c.inflight.is_none() && !(healed && c.probed))
+            .map(|c| c.next_at.max(now + 1))
+            .min()
+            .unwrap_or(liveness_end);
+        let until = wake
+            .min(if healed { liveness_end } else { safety_end })
+            .max(now + 1);
+        let Some(happening) = cluster.run_until(until) else {
+            continue;
+        };
+        match happening {
+            Happening::Answer { time, host, event } => {
+                let token = crate::cluster::answer_token(&event);
+                let Some(c) = clients.iter_mut().find(|c| {
+                    c.host == host && c.inflight.as_ref().is_some_and(|f| f.token == token)
+                }) else {
+                    continue;
+                };
+                let inflight = c.inflight.take().expect("the client waits for this answer");
+                let think = cluster
+                    .sim_mut()
+                    .rng()
+                    .random_range(0..=config.think_max_us);
+                c.next_at = time + think;
+                let op = &mut history[inflight.op];
+                match event {
+                    ClientEvent::Reply { payload, .. } => {
+                        if let Err(detail) = complete(op, &payload, time) {
+                            cluster.violate(Check::Linearizable, detail);
+                        }
+                        if let Some(v) = observed_value(op) {
+                            c.seen.insert(op.key.clone(), v);
+                        }
+                    }
+                    ClientEvent::CallFailed { reason, .. } => {
+                        // Unknown outcome: stays `info`; the client continues as a new process.
+                        c.process = next_process;
+                        next_process += 1;
+                        if inflight.probe && config.check_liveness && !cluster.group_failed(group) {
+                            cluster.violate(
+                                Check::Liveness,
+                                format!("after healing, a call failed at t={time}us: {reason}"),
+                            );
+                        }
+                    }
+                    other => cluster.violate(
+                        Check::Setup,
+                        format!("unexpected answer to a call: {other:?}"),
+                    ),
+                }
+            }
+            Happening::Crashed { host, time } => {
+                for c in clients.iter_mut().filter(|c| c.host == host) {
+                    if c.inflight.take().is_some() {
+                        c.process = next_process;
+                        next_process += 1;
+                    }
+                    c.next_at = time;
+                }
+            }
+            Happening::Restarted { host, time, .. } => {
+                for c in clients.iter_mut().filter(|c| c.host == host) {
+                    c.next_at = time + 1_000;
+                }
+            }
+        }
+    }
+}
+
+fn random_op(
+    cluster: &mut Cluster,
+    c: &mut KvClient,
+    keys: &[String],
+    now: Micros,
+) -> (KvCommand, Operation) {
+    let rng = cluster.sim_mut().rng();
+    let key = keys[rng.random_range(0..keys.len())].clone();
+    c.ops += 1;
+    let unique = format!("{}.{}", c.process, c.ops);
+    let roll = rng.random_range(0..100);
+    let process = c.process;
+    if roll < 35 {
+        (
+            KvCommand::Get { key: key.clone() },
+            Operation::get(process, &key, None, now, None),
+        )
+    } else if roll < 60 {
+        (
+            KvCommand::Put {
+                key: key.clone(),
+                value: unique.clone(),
+            },
+            Operation::put(process, &key, &unique, now, None),
+        )
+    } else if roll < 75 {
+        let value = format!("{unique};");
+        (
+            KvCommand::Append {
+                key: key.clone(),
+                value: value.clone(),
+            },
+            Operation::append(process, &key, &value, now, None),
+        )
+    } else {
+        let from = c
+            .seen
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| "none".to_string());
+        (
+            KvCommand::Cas {
+                key: key.clone(),
+                from: from.clone(),
+                to: unique.clone(),
+            },
+            Operation::cas(process, &key, &from, &unique, None, now, None),
+        )
+    }
+}
+
+/// Fills in a completed operation from the server's reply.
+fn complete(op: &mut Operation, payload: &[u8], time: Micros) -> Result<(), String> {
+    let reply = KvReply::decode(payload);
+    op.ret = Some(time);
+    op.status = OpStatus::Ok;
+    match (op.kind, reply) {
+        (OpKind::Get, Some(KvReply::Value(v))) => op.out = v,
+        (OpKind::Put | OpKind::Append, Some(KvReply::Done)) => {}
+        (OpKind::Cas, Some(KvReply::Cas(ok))) => op.cas_ok = (!ok).then_some(false),
+        (kind, reply) => {
+            // A reply of the wrong shape: keep the op open and report it.
+            op.ret = None;
+            op.status = OpStatus::Info;
+            return Err(format!(
+                "a {} on {} got the reply {:?} ({:?})",
+                kind.name(),
+                op.key,
+                reply,
+                String::from_utf8_lossy(payload)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The value a completed operation shows the key held.
+fn observed_value(op: &Operation) -> Option<String> {
+    match op.kind {
+        OpKind::Get => op.out.clone(),
+        OpKind::Put => op.value.clone(),
+        OpKind::Cas if op.cas_ok != Some(false) => op.to.clone(),
+        _ => None,
+    }
+}
