@@ -84,6 +84,19 @@ pub struct ExecutionChecker {
     violations: Vec<Violation>,
     /// Per group, how many entries were executed (highest position) and by how many replicas.
     executions: u64,
+    /// Per replica: first and last executed position, and how many.
+    replicas: BTreeMap<(GroupId, ReplicaId), ReplicaSummary>,
+}
+
+/// What one replica executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaSummary {
+    pub first: u64,
+    pub last: u64,
+    pub count: u64,
+    /// When it executed its first and last entries.
+    pub first_time: Micros,
+    pub last_time: Micros,
 }
 
 /// Violations kept per run (the first ones tell the story).
@@ -118,6 +131,20 @@ impl ExecutionChecker {
         state_digest: u64,
     ) {
         self.executions += 1;
+        self.replicas
+            .entry((group, replica))
+            .and_modify(|r| {
+                r.last = position;
+                r.count += 1;
+                r.last_time = time;
+            })
+            .or_insert(ReplicaSummary {
+                first: position,
+                last: position,
+                count: 1,
+                first_time: time,
+                last_time: time,
+            });
         // (b) each replica executes consecutive positions once each.
         if let Some(last) = self.last_position.insert((group, replica), position) {
             if position != last + 1 {
@@ -183,6 +210,11 @@ impl ExecutionChecker {
     /// Entries executed by any replica (all replicas counted).
     pub fn executions(&self) -> u64 {
         self.executions
+    }
+
+    /// What each replica of each group executed.
+    pub fn replicas(&self) -> &BTreeMap<(GroupId, ReplicaId), ReplicaSummary> {
+        &self.replicas
     }
 
     /// The highest executed position per group.

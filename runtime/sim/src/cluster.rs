@@ -10,7 +10,7 @@ use crate::node::{host_index_u32, HostNode};
 use crate::sim::{Observed, SimConfig, Simulator};
 use ftc_runtime::host::{ClientEvent, ClientRequest, HostConfig, PlantedBugs, Timing, Trace};
 use ftc_runtime::types::{
-    ClientId, GroupId, GroupView, HostId, Incarnation, Micros, RequestId, ServerSpec,
+    ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -360,6 +360,11 @@ impl Cluster {
     /// Entries executed by any replica so far.
     pub fn executions(&self) -> u64 {
         self.checker.executions()
+    }
+
+    /// What each replica of each group executed.
+    pub fn replicas(&self) -> &BTreeMap<(GroupId, ReplicaId), crate::checks::ReplicaSummary> {
+        self.checker.replicas()
     }
 
     /// Highest executed position per group.

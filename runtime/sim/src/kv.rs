@@ -5,15 +5,18 @@
 //! judged for linearizability and every trace is checked (see [`crate::checks`]).
 
 use crate::apps::{KvCommand, KvReply};
+use crate::checks::ReplicaSummary;
 use crate::checks::{check_linearizable, Check, Violation};
 use crate::cluster::{crash_spec, Cluster, ClusterConfig, Happening};
 use crate::faults::FaultConfig;
+use crate::net::Partition;
 use crate::sim::SimStats;
 use ftc_judge::{OpKind, OpStatus, Operation};
 use ftc_runtime::host::ClientEvent;
-use ftc_runtime::types::{GroupId, Micros};
+use ftc_runtime::message::Message;
+use ftc_runtime::types::{GroupId, GroupView, HostId, Micros, ReplicaId};
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One key-value run.
 #[derive(Clone, Debug)]
@@ -33,6 +36,35 @@ pub struct KvConfig {
     pub faults: FaultConfig,
     /// Report requests that did not complete in the liveness phase as violations.
     pub check_liveness: bool,
+    /// Preferred hosts of the `kv` server (placement puts replicas there first).
+    pub preferred_hosts: Vec<usize>,
+    /// Where client `i` lives: `client_hosts[i % len]`; empty: host `i % hosts`.
+    pub client_hosts: Vec<usize>,
+    /// Scripted faults, at times measured from the server's start (scenario tests).
+    pub script: Vec<(Micros, Action)>,
+}
+
+/// A scripted fault of a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Crash(usize),
+    Restart(usize),
+    Pause(usize),
+    Resume(usize),
+    /// Crash the host of the newest view's sequencer.
+    CrashSequencer,
+    /// Pause the host of the newest view's sequencer.
+    PauseSequencer,
+    /// Crash the host of the newest view's member of this rank (0 = sequencer).
+    CrashMember(usize),
+    Partition(Partition),
+    /// Heal every partition.
+    HealAll,
+    /// Drop every group-protocol message (requests, replies, prepares, …) from
+    /// the first hosts to the second, leaving heartbeats and the view service alone.
+    DropGroupMessages(Vec<usize>, Vec<usize>),
+    /// Stop dropping group-protocol messages.
+    StopDropping,
 }
 
 impl KvConfig {
@@ -50,6 +82,9 @@ impl KvConfig {
             liveness_us: 6_000_000,
             faults: FaultConfig::chaos(tolerate as usize),
             check_liveness: true,
+            preferred_hosts: Vec::new(),
+            client_hosts: Vec::new(),
+            script: Vec::new(),
         }
     }
 
@@ -74,6 +109,16 @@ pub struct KvReport {
     pub executions: u64,
     pub group: Option<GroupId>,
     pub group_failed: bool,
+    /// When the safety phase ended (everything healed).
+    pub healed_at: Micros,
+    /// Every view of the group, with the hosts that installed it and when.
+    pub views: Vec<(GroupView, Vec<(Micros, usize)>)>,
+    /// Scripted actions as carried out: (time, action, host it hit).
+    pub actions: Vec<(Micros, Action, Option<usize>)>,
+    /// The host of each history operation's client.
+    pub op_hosts: Vec<usize>,
+    /// What each replica of the group executed.
+    pub replicas: BTreeMap<ReplicaId, ReplicaSummary>,
 }
 
 impl KvReport {
@@ -115,11 +160,37 @@ struct KvClient {
 pub fn run_kv(config: &KvConfig) -> KvReport {
     let mut cluster = Cluster::new(&config.cluster);
     let setup_deadline = 10_000_000;
-    let group = cluster.start_group(0, crash_spec("kv", config.tolerate), setup_deadline);
-    let mut history: Vec<Operation> = Vec::new();
+    let mut spec = crash_spec("kv", config.tolerate);
+    spec.hosts = config
+        .preferred_hosts
+        .iter()
+        .map(|h| HostId(crate::node::host_index_u32(*h)))
+        .collect();
+    let group = cluster.start_group(0, spec, setup_deadline);
+    let mut run = Run::default();
     if let Some(group) = group {
-        drive(&mut cluster, config, group, &mut history);
+        drive(&mut cluster, config, group, &mut run);
     }
+    let views = group
+        .map(|g| {
+            cluster
+                .views(g)
+                .map(|v| (v.clone(), cluster.installed_by(g, v.view_id).to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let replicas = cluster
+        .replicas()
+        .iter()
+        .filter(|((g, _), _)| Some(*g) == group)
+        .map(|((_, r), s)| (*r, *s))
+        .collect();
+    let Run {
+        history,
+        op_hosts,
+        actions,
+        healed_at,
+    } = run;
     let seed = config.cluster.seed;
     let digest = cluster.sim().digest();
     let stats = cluster.sim().stats().clone();
@@ -138,12 +209,66 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
         executions,
         group,
         group_failed,
+        healed_at,
+        views,
+        actions,
+        op_hosts,
+        replicas,
     };
     crate::report::write_history(&report);
     report
 }
 
-fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, history: &mut Vec<Operation>) {
+#[derive(Default)]
+struct Run {
+    history: Vec<Operation>,
+    op_hosts: Vec<usize>,
+    actions: Vec<(Micros, Action, Option<usize>)>,
+    healed_at: Micros,
+}
+
+fn perform(cluster: &mut Cluster, group: GroupId, action: &Action) -> Option<usize> {
+    let target = match action {
+        Action::Crash(h) | Action::Restart(h) | Action::Pause(h) | Action::Resume(h) => Some(*h),
+        Action::CrashSequencer | Action::PauseSequencer => cluster.sequencer(group),
+        Action::CrashMember(rank) => cluster.members(group).get(*rank).copied(),
+        Action::Partition(_)
+        | Action::HealAll
+        | Action::DropGroupMessages(..)
+        | Action::StopDropping => None,
+    };
+    let s = cluster.sim_mut();
+    match (action, target) {
+        (Action::Crash(_) | Action::CrashSequencer | Action::CrashMember(_), Some(h)) => {
+            s.crash(h);
+        }
+        (Action::Restart(_), Some(h)) => {
+            s.restart(h);
+        }
+        (Action::Pause(_) | Action::PauseSequencer, Some(h)) => {
+            s.pause(h);
+        }
+        (Action::Resume(_), Some(h)) => {
+            s.resume(h);
+        }
+        (Action::Partition(p), _) => {
+            s.partition(p.clone());
+        }
+        (Action::HealAll, _) => s.network_mut().heal_all(),
+        (Action::DropGroupMessages(from, to), _) => {
+            let (from, to) = (from.clone(), to.clone());
+            s.set_drop_filter(Some(Box::new(move |f, t, msg| {
+                matches!(msg, Message::Group(_)) && from.contains(&f) && to.contains(&t)
+            })));
+        }
+        (Action::StopDropping, _) => s.set_drop_filter(None),
+        _ => {}
+    }
+    target
+}
+
+fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run) {
+    let history = &mut run.history;
     let hosts = config.cluster.hosts;
     let start = cluster.now();
     let safety_end = start + config.safety_us;
@@ -151,7 +276,11 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, history: &mut
     let keys: Vec<String> = (0..config.keys).map(|k| format!("k{k}")).collect();
     let mut clients: Vec<KvClient> = (0..config.clients)
         .map(|i| KvClient {
-            host: i % hosts,
+            host: if config.client_hosts.is_empty() {
+                i % hosts
+            } else {
+                config.client_hosts[i % config.client_hosts.len()]
+            },
             local: (i / hosts) as u32,
             process: i as u64,
             inflight: None,
@@ -164,13 +293,21 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, history: &mut
     let mut next_process = config.clients as u64;
     cluster.sim_mut().start_faults(config.faults.clone());
     let mut healed = false;
+    let mut script = config.script.clone();
+    script.sort_by_key(|(at, _)| *at);
+    let mut script = script.into_iter().peekable();
     loop {
         if cluster.stopped() {
             return;
         }
         let now = cluster.now();
+        while let Some((_, action)) = script.next_if(|(at, _)| start + at <= now && !healed) {
+            let target = perform(cluster, group, &action);
+            run.actions.push((now, action, target));
+        }
         if !healed && now >= safety_end {
             healed = true;
+            run.healed_at = now;
             cluster.sim_mut().stop_faults();
         }
         if healed && clients.iter().all(|c| c.probed && c.inflight.is_none()) {
@@ -207,6 +344,7 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, history: &mut
                 continue;
             };
             history.push(op);
+            run.op_hosts.push(c.host);
             c.inflight = Some(InFlight {
                 token,
                 op: history.len() - 1,
@@ -220,6 +358,10 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, history: &mut
             .map(|c| c.next_at.max(now + 1))
             .min()
             .unwrap_or(liveness_end);
+        let wake = match script.peek() {
+            Some((at, _)) if !healed => wake.min(start + at),
+            _ => wake,
+        };
         let until = wake
             .min(if healed { liveness_end } else { safety_end })
             .max(now + 1);

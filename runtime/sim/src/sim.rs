@@ -16,6 +16,10 @@ use std::hash::Hasher;
 /// Creates the node of `host` for a new life: `(host, incarnation, seed)`.
 pub type NodeFactory<N> = Box<dyn FnMut(usize, u64, u64) -> N>;
 
+/// Selective loss: drops a message `(from, to, message)` when it returns true
+/// (e.g. only one protocol's replies on one link).
+pub type DropFilter<N> = Box<dyn FnMut(usize, usize, &<N as Node>::Message) -> bool>;
+
 /// Limits and switches of one simulation.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -189,6 +193,7 @@ pub struct Simulator<N: Node> {
     digest: Fnv,
     stats: SimStats,
     faults: Option<FaultConfig>,
+    drop_filter: Option<DropFilter<N>>,
     disruptions: Vec<Disruption>,
     next_disruption: u64,
     last_disruption_change: Micros,
@@ -244,6 +249,7 @@ impl<N: Node> Simulator<N> {
             digest: Fnv::new(),
             stats: SimStats::default(),
             faults: None,
+            drop_filter: None,
             disruptions: Vec::new(),
             next_disruption: 1,
             last_disruption_change: 0,
@@ -517,6 +523,12 @@ impl<N: Node> Simulator<N> {
             "host {from} sent to unknown host {to}"
         );
         self.stats.sent += 1;
+        if let Some(filter) = self.drop_filter.as_mut() {
+            if filter(from, to, &msg) {
+                self.stats.lost += 1;
+                return;
+            }
+        }
         match self.net.fate(from, to, &mut self.rng) {
             Fate::Partitioned => self.stats.partitioned += 1,
             Fate::Lost => self.stats.lost += 1,
@@ -627,6 +639,11 @@ impl<N: Node> Simulator<N> {
         self.net.heal(id)
     }
 
+    /// Installs (or removes) a selective-loss filter, applied at send time.
+    pub fn set_drop_filter(&mut self, filter: Option<DropFilter<N>>) {
+        self.drop_filter = filter;
+    }
+
     /// Turns the nemesis on with this configuration (decisions start after one interval).
     pub fn start_faults(&mut self, faults: FaultConfig) {
         let first = self.fault_interval(&faults);
@@ -639,6 +656,7 @@ impl<N: Node> Simulator<N> {
     /// and reordering.
     pub fn stop_faults(&mut self) {
         self.faults = None;
+        self.drop_filter = None;
         let ids: Vec<u64> = self.disruptions.iter().map(|d| d.id).collect();
         for id in ids {
             self.end_disruption(id);
