@@ -16,7 +16,8 @@ pub enum Check {
     Linearizable,
     /// (a) The judge ran out of time: a failure to investigate, never a pass.
     JudgeTimeout,
-    /// (b) Two replicas executed different entries at one position, or a replica skipped or repeated one.
+    /// (b) Two replicas executed different entries at one position, or a replica
+    /// executed a position again (its executed sequence is no longer a prefix of the others').
     Prefix,
     /// (c) One request executed at two log positions.
     ExecutedOnce,
@@ -145,13 +146,15 @@ impl ExecutionChecker {
                 first_time: time,
                 last_time: time,
             });
-        // (b) each replica executes consecutive positions once each.
+        // (b) a replica's own executed sequence only grows: it may jump forward
+        // (a snapshot installed by state transfer) but never executes a position again
+        // (that would be a rollback of executed state).
         if let Some(last) = self.last_position.insert((group, replica), position) {
-            if position != last + 1 {
+            if position <= last {
                 self.violate(
                     Check::Prefix,
                     format!(
-                        "t={time}us {group:?} replica {replica:?} executed position {position} after {last}"
+                        "t={time}us {group:?} replica {replica:?} executed position {position} again after {last} (rolled back)"
                     ),
                 );
             }

@@ -354,7 +354,10 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
         }
         let wake = clients
             .iter()
-            .filter(|c| c.inflight.is_none() && !(healed && c.probed))
+            // A client on a down host wakes when its host restarts.
+            .filter(|c| {
+                c.inflight.is_none() && !(healed && c.probed) && cluster.sim().is_up(c.host)
+            })
             .map(|c| c.next_at.max(now + 1))
             .min()
             .unwrap_or(liveness_end);

@@ -32,7 +32,8 @@
 //!
 //! (a) the key-value history is linearizable (`ftc_judge::check_kv`; a judge
 //! timeout is a failure); (b) per group, replicas executed the same entry at
-//! each log position, each replica consecutive positions; (c) a request occupies
+//! each log position, and no replica executed a position twice (it may jump
+//! forward by state transfer, never roll back); (c) a request occupies
 //! at most one log position across all replicas (a recruit re-executing after
 //! state transfer would show as a second position); (d) equal state digests at
 //! equal positions, joiners included; (e) every executed client command was

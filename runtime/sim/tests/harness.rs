@@ -331,14 +331,22 @@ fn the_trace_checks_catch_divergent_entries() {
 }
 
 #[test]
-fn the_trace_checks_catch_gaps_and_repeats_in_one_replica() {
+fn the_trace_checks_allow_a_forward_jump_but_catch_a_rollback() {
     assert_eq!(
         checks_of(|c| {
             c.executed(0, G, replica(1), 1, Some(request(1)), 11, 101);
-            c.executed(0, G, replica(1), 3, Some(request(3)), 13, 103);
-            c.executed(0, G, replica(1), 3, Some(request(3)), 13, 103);
+            // Caught up by a snapshot: positions 2 and 3 come from state transfer.
+            c.executed(0, G, replica(1), 4, None, 14, 104);
         }),
-        vec![Check::Prefix, Check::Prefix]
+        vec![]
+    );
+    assert_eq!(
+        checks_of(|c| {
+            c.executed(0, G, replica(1), 1, Some(request(1)), 11, 101);
+            c.executed(0, G, replica(1), 2, Some(request(2)), 12, 102);
+            c.executed(0, G, replica(1), 2, Some(request(2)), 12, 102);
+        }),
+        vec![Check::Prefix]
     );
 }
 
