@@ -107,6 +107,7 @@ impl Cluster {
                 hosts: config.hosts,
                 link: config.link.clone(),
                 vary_links: config.vary_links,
+                first_incarnation: ftc_runtime::view_service::FIRST_INCARNATION.0,
                 max_events: config.max_events,
                 verbose: config.verbose,
             },

@@ -29,6 +29,8 @@ pub struct SimConfig {
     pub link: LinkConfig,
     /// Give every directed link its own loss, duplication and spike rates, drawn up to the base link's.
     pub vary_links: bool,
+    /// The incarnation of every host's first life (later lives count up from it).
+    pub first_incarnation: u64,
     /// The run stops (and reports it) after this many events.
     pub max_events: u64,
     /// Print every event to stderr.
@@ -42,6 +44,7 @@ impl SimConfig {
             hosts,
             link: LinkConfig::default(),
             vary_links: false,
+            first_incarnation: 0,
             max_events: 5_000_000,
             verbose: false,
         }
@@ -201,7 +204,7 @@ pub struct Simulator<N: Node> {
 }
 
 impl<N: Node> Simulator<N> {
-    /// Creates the cluster and starts every host (incarnation 1) at time 0.
+    /// Creates the cluster and starts every host (in `first_incarnation`) at time 0.
     pub fn new(config: SimConfig, mut factory: NodeFactory<N>) -> Simulator<N> {
         assert!(
             (1..=64).contains(&config.hosts),
@@ -227,10 +230,11 @@ impl<N: Node> Simulator<N> {
         let mut hosts = Vec::with_capacity(config.hosts);
         for host in 0..config.hosts {
             let node_seed = rng.random();
+            let incarnation = config.first_incarnation;
             hosts.push(HostSlot {
-                node: Some(factory(host, 1, node_seed)),
+                node: Some(factory(host, incarnation, node_seed)),
                 life: 1,
-                max_incarnation: 1,
+                max_incarnation: incarnation,
                 paused: false,
                 held: Vec::new(),
             });

@@ -33,7 +33,6 @@ fn check(test: &str, seeds: std::ops::Range<u64>, crash: bool) {
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn ten_calls_through_a_replicated_caller_count_ten() {
     check(
         "ten_calls_through_a_replicated_caller_count_ten",
@@ -43,7 +42,6 @@ fn ten_calls_through_a_replicated_caller_count_ten() {
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn ten_calls_count_ten_when_the_callers_sequencer_crashes_mid_call() {
     check(
         "ten_calls_count_ten_when_the_callers_sequencer_crashes_mid_call",

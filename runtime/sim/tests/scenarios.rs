@@ -30,6 +30,25 @@ fn story(
 }
 
 fn assert_clean(report: &KvReport) {
+    eprintln!(
+        "seed {}: {} ok / {} info operations; actions {:?}; views {:?}",
+        report.seed,
+        report.ok_ops(),
+        report.info_ops(),
+        report.actions,
+        report
+            .views
+            .iter()
+            .map(|(v, by)| {
+                let members: Vec<(u32, u64)> = v
+                    .members
+                    .iter()
+                    .map(|r| (r.host.0, r.incarnation.0))
+                    .collect();
+                (v.view_id, members, by.first().map(|(t, _)| *t))
+            })
+            .collect::<Vec<_>>()
+    );
     assert!(
         report.violations.is_empty(),
         "seed {}: {:#?}",
@@ -58,7 +77,6 @@ fn newest_members(report: &KvReport) -> Vec<usize> {
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn the_sequencer_crashes_mid_burst_and_the_survivors_deliver_the_same_sequence() {
     // Three replicas; six clients hammer them; the sequencer dies mid-burst.
     let report = run_kv(&story(
@@ -89,7 +107,6 @@ fn the_sequencer_crashes_mid_burst_and_the_survivors_deliver_the_same_sequence()
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn a_three_two_split_installs_views_only_on_the_majority_side() {
     // One replica on the minority side (host 3), one on the majority side (host 0).
     let split_at = 300_000;
@@ -165,7 +182,6 @@ fn a_three_two_split_installs_views_only_on_the_majority_side() {
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn state_transfer_happens_while_the_group_keeps_serving() {
     // The backup dies; a recruit joins by state transfer; clients keep going.
     let report = run_kv(&story(
@@ -194,7 +210,6 @@ fn state_transfer_happens_while_the_group_keeps_serving() {
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn a_paused_old_sequencer_never_answers_with_stale_data() {
     // The sequencer stalls long enough to be declared failed; writes continue
     // through the new sequencer; then the old one wakes up with old state.
@@ -224,7 +239,6 @@ fn a_paused_old_sequencer_never_answers_with_stale_data() {
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn an_isolated_old_sequencer_never_answers_with_stale_data() {
     // The same with a partition: the old sequencer and its local clients are cut off.
     let report = run_kv(&story(
@@ -254,7 +268,6 @@ fn an_isolated_old_sequencer_never_answers_with_stale_data() {
 }
 
 #[test]
-#[ignore = "needs the group protocol and the view service (not merged yet)"]
 fn a_seed_replays_the_same_run_with_the_runtime() {
     let run = |seed| run_kv(&KvConfig::chaos(seed));
     let (a, b) = (run(3), run(3));
