@@ -317,6 +317,16 @@ impl Cluster {
             Some(_) => {}
             None => {
                 views.insert(id, view);
+                // The nemesis favours the hosts of every group's newest view.
+                let mut favored: Vec<usize> = self
+                    .views
+                    .values()
+                    .filter_map(|v| v.values().next_back())
+                    .flat_map(|v| v.members.iter().map(|r| r.host.0 as usize))
+                    .collect();
+                favored.sort_unstable();
+                favored.dedup();
+                self.sim.set_favored(favored);
             }
         }
     }

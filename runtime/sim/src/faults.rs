@@ -31,6 +31,9 @@ pub struct FaultConfig {
     pub one_way_weight: u32,
     /// Hosts never disrupted (e.g. a scenario's observer).
     pub protected: Vec<usize>,
+    /// Probability that the victim is one of the favoured hosts (see
+    /// [`crate::sim::Simulator::set_favored`], e.g. the replicas of a group) when one is eligible.
+    pub favor: f64,
 }
 
 impl FaultConfig {
@@ -48,6 +51,7 @@ impl FaultConfig {
             split_weight: 2,
             one_way_weight: 2,
             protected: Vec::new(),
+            favor: 0.6,
         }
     }
 

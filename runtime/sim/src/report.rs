@@ -31,15 +31,21 @@ pub fn write_history(report: &KvReport) {
     let Ok(dir) = std::env::var("FTC_HISTORY_DIR") else {
         return;
     };
-    let dir = std::path::PathBuf::from(dir);
-    let path = dir.join(format!("kv-seed-{}.jsonl", report.seed));
-    let written = std::fs::create_dir_all(&dir).and_then(|()| {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        ftc_judge::write_jsonl(&report.history, &mut file)
-    });
-    if let Err(e) = written {
-        panic!("cannot write the history {}: {e}", path.display());
+    if let Err(e) = write_history_to(std::path::Path::new(&dir), report) {
+        panic!(
+            "cannot write the history of seed {} to {dir}: {e}",
+            report.seed
+        );
     }
+}
+
+/// Writes a run's history to `<dir>/kv-seed-<seed>.jsonl` (creating `dir`).
+pub fn write_history_to(dir: &std::path::Path, report: &KvReport) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("kv-seed-{}.jsonl", report.seed));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    ftc_judge::write_jsonl(&report.history, &mut file)?;
+    std::io::Write::flush(&mut file)
 }
 
 /// What a sweep over many seeds found.
@@ -54,6 +60,8 @@ pub struct SweepOutcome {
     pub crashes: u64,
     pub partitions: u64,
     pub failed_groups: usize,
+    /// Views installed after each group's first one.
+    pub view_changes: usize,
     pub elapsed: Duration,
 }
 
@@ -61,7 +69,7 @@ impl SweepOutcome {
     /// One line of totals.
     pub fn summary(&self) -> String {
         format!(
-            "{} runs in {:.1?}: {} ok / {} info operations, {} executions, {} events, {} crashes, {} partitions, {} failed groups, {} failing seeds",
+            "{} runs in {:.1?}: {} ok / {} info operations, {} executions, {} events, {} crashes, {} partitions, {} view changes, {} failed groups, {} failing seeds",
             self.runs,
             self.elapsed,
             self.ok_ops,
@@ -70,6 +78,7 @@ impl SweepOutcome {
             self.events,
             self.crashes,
             self.partitions,
+            self.view_changes,
             self.failed_groups,
             self.failures.len()
         )
@@ -129,6 +138,7 @@ impl SweepOutcome {
         self.crashes += report.stats.crashes;
         self.partitions += report.stats.partitions;
         self.failed_groups += usize::from(report.group_failed);
+        self.view_changes += report.views.len().saturating_sub(1);
         if !report.violations.is_empty() {
             self.failures.push((report.seed, report.violations.clone()));
         }

@@ -197,6 +197,7 @@ pub struct Simulator<N: Node> {
     stats: SimStats,
     faults: Option<FaultConfig>,
     drop_filter: Option<DropFilter<N>>,
+    favored: Vec<usize>,
     disruptions: Vec<Disruption>,
     next_disruption: u64,
     last_disruption_change: Micros,
@@ -254,6 +255,7 @@ impl<N: Node> Simulator<N> {
             stats: SimStats::default(),
             faults: None,
             drop_filter: None,
+            favored: Vec::new(),
             disruptions: Vec::new(),
             next_disruption: 1,
             last_disruption_change: 0,
@@ -648,6 +650,11 @@ impl<N: Node> Simulator<N> {
         self.drop_filter = filter;
     }
 
+    /// Hosts the nemesis prefers as victims (see [`FaultConfig::favor`]).
+    pub fn set_favored(&mut self, hosts: Vec<usize>) {
+        self.favored = hosts;
+    }
+
     /// Turns the nemesis on with this configuration (decisions start after one interval).
     pub fn start_faults(&mut self, faults: FaultConfig) {
         let first = self.fault_interval(&faults);
@@ -711,7 +718,19 @@ impl<N: Node> Simulator<N> {
         if candidates.is_empty() {
             return;
         }
-        let victim = candidates[self.rng.random_range(0..candidates.len())];
+        let favored: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|h| self.favored.contains(h))
+            .collect();
+        let victim = if !favored.is_empty()
+            && faults.favor > 0.0
+            && self.rng.random_bool(faults.favor.min(1.0))
+        {
+            favored[self.rng.random_range(0..favored.len())]
+        } else {
+            candidates[self.rng.random_range(0..candidates.len())]
+        };
         let mut pick = self.rng.random_range(0..total);
         let duration = self.rng.random_range(
             faults.duration_min_us..=faults.duration_max_us.max(faults.duration_min_us),

@@ -277,3 +277,46 @@ fn a_seed_replays_the_same_run_with_the_runtime() {
     assert_ne!(run(4).digest, a.digest);
     assert!(a.stats.crashes + a.stats.partitions + a.stats.pauses > 0);
 }
+
+#[test]
+fn a_stale_read_planted_in_a_recorded_history_is_caught_by_the_judge() {
+    // A real run's history passes; the same history with one read made stale fails.
+    let mut config = KvConfig::chaos(11);
+    config.safety_us = 1_000_000;
+    let report = run_kv(&config);
+    assert_clean(&report);
+    let mut history = report.history.clone();
+    assert_eq!(ftc_sim::checks::check_linearizable(&history), None);
+    // A get that returned a value written by an operation that completed before the get began.
+    let stale = history.iter().position(|get| {
+        get.kind == ftc_judge::OpKind::Get
+            && get.status == OpStatus::Ok
+            && get.out.is_some()
+            && report.history.iter().any(|w| {
+                w.key == get.key
+                    && w.kind == ftc_judge::OpKind::Put
+                    && w.status == OpStatus::Ok
+                    && w.ret.is_some_and(|r| r < get.call)
+            })
+    });
+    let index = stale.expect("some read follows a completed write");
+    history[index].out = None;
+    assert_eq!(
+        ftc_sim::checks::check_linearizable(&history).map(|v| v.check),
+        Some(ftc_sim::Check::Linearizable)
+    );
+}
+
+#[test]
+fn histories_are_written_as_json_lines_when_asked() {
+    let dir = std::env::temp_dir().join(format!("ftc-sim-histories-{}", std::process::id()));
+    let mut config = KvConfig::calm(12);
+    config.safety_us = 300_000;
+    let report = run_kv(&config);
+    ftc_sim::report::write_history_to(&dir, &report).expect("writes the history");
+    let file = std::fs::File::open(dir.join("kv-seed-12.jsonl")).expect("the history file exists");
+    let read = ftc_judge::read_jsonl(std::io::BufReader::new(file)).expect("valid JSON Lines");
+    assert_eq!(read, report.history);
+    assert!(read.len() > 10);
+    std::fs::remove_dir_all(&dir).expect("cleans up");
+}

@@ -26,6 +26,17 @@ fn heavy(seed: u64) -> KvConfig {
     config
 }
 
+/// Beyond what anything survives: three of five hosts disrupted at once (the view
+/// service loses its majority and groups may fail). Safety must still hold.
+fn extreme(seed: u64) -> KvConfig {
+    let mut config = survivable(seed);
+    config.faults = FaultConfig {
+        cooldown_us: 200_000,
+        ..FaultConfig::chaos(3)
+    };
+    config
+}
+
 /// Liveness after crashes and restarts on lossy, duplicating, reordering links.
 fn liveness_after_crashes(seed: u64) -> KvConfig {
     let mut config = KvConfig::chaos(seed);
@@ -59,6 +70,7 @@ sweep!(safety_survivable_seeds_400_to_800, 400..800, survivable);
 sweep!(safety_survivable_seeds_800_to_1200, 800..1200, survivable);
 sweep!(safety_heavy_seeds_10000_to_10400, 10_000..10_400, heavy);
 sweep!(safety_heavy_seeds_10400_to_10800, 10_400..10_800, heavy);
+sweep!(safety_extreme_seeds_30000_to_30400, 30_000..30_400, extreme);
 sweep!(
     liveness_after_crashes_seeds_20000_to_20150,
     20_000..20_150,
