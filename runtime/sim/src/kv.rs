@@ -119,6 +119,8 @@ pub struct KvReport {
     pub op_hosts: Vec<usize>,
     /// What each replica of the group executed.
     pub replicas: BTreeMap<ReplicaId, ReplicaSummary>,
+    /// Each host's incarnation at the end (larger than its first: it crashed or was excluded).
+    pub incarnations: Vec<Option<u64>>,
 }
 
 impl KvReport {
@@ -193,6 +195,9 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
     } = run;
     let seed = config.cluster.seed;
     let digest = cluster.sim().digest();
+    let incarnations = (0..config.cluster.hosts)
+        .map(|h| cluster.sim().incarnation(h))
+        .collect();
     let stats = cluster.sim().stats().clone();
     let executions = cluster.executions();
     let group_failed = group.is_some_and(|g| cluster.group_failed(g));
@@ -214,6 +219,7 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
         actions,
         op_hosts,
         replicas,
+        incarnations,
     };
     crate::report::write_history(&report);
     report

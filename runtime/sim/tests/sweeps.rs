@@ -83,14 +83,15 @@ sweep!(
 );
 
 /// Protocol finding (view service): a host that was cut off or paused for longer
-/// than the suspicion timeout comes back with suspicions of every other host, and
-/// the leader turns them into `HostFailed` decisions after the heal, excluding
-/// healthy hosts one after another. When the exclusions take every replica that
-/// holds the group's state (only recruits whose state transfer never finished are
-/// left), the next view is not marked `failed`: the group neither serves nor fails,
-/// and every call ends at its deadline, forever. No safety check fails.
-/// Failing seeds include 20004 (isolation of host 4 for 731 ms) and 20006 (pause of
-/// host 4 for 831 ms); about one seed in five of this sweep fails.
+/// than the suspicion timeout rejoins as a new incarnation whose failure detector
+/// still suspects every other host; the leader turns its reports into `HostFailed`
+/// decisions, excluding healthy hosts one after another (scenario
+/// `a_healed_host_does_not_get_healthy_hosts_excluded` shows it deterministically).
+/// When the exclusions take every replica that holds the group's state (only recruits
+/// whose state transfer never finished are left), the next view is not marked
+/// `failed`: the group neither serves nor fails, and every call ends at its deadline,
+/// forever. No safety check fails. Failing seeds include 20010, 20014, 20015 and
+/// 20022; about one seed in five of this sweep fails.
 #[test]
 #[ignore = "protocol finding: stale suspicions exclude healthy hosts after a heal and can leave a group stuck (see comment)"]
 fn liveness_after_chaos_seeds_20000_to_20150() {
