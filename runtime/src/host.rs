@@ -459,7 +459,7 @@ impl Host {
                         .on_start_decided(now, token, result, &mut client_out);
                     self.on_client_outputs(client_out, out);
                 }
-                VsOutput::Excluded => self.on_excluded(out),
+                VsOutput::Excluded => self.on_excluded(now, out),
             }
         }
     }
@@ -512,9 +512,9 @@ impl Host {
     }
 
     /// The view service declared this incarnation failed: drop every replica, fail
-    /// every pending call, and continue as a new incarnation (which the other hosts'
-    /// failure detectors report to the view service as a join).
-    fn on_excluded(&mut self, out: &mut Vec<Output>) {
+    /// every pending call, and continue as a new incarnation with a new view-service
+    /// participant (the other hosts' failure detectors report it as a join).
+    fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
         self.replicas.clear();
         self.group_timers.clear();
         let mut client_out = Vec::new();
@@ -522,6 +522,21 @@ impl Host {
             .fail_all("this host was excluded from the cluster", &mut client_out);
         self.on_client_outputs(client_out, out);
         self.incarnation = Incarnation(self.incarnation.0 + 1);
+        // A fresh participant, not `ViewService::rejoin`: the excluded participant
+        // still holds the suspicions it raised while it was cut off (of every other
+        // host) and would forward them once the partition heals, excluding healthy
+        // hosts. A fresh one counts only once its join commits, which is safe.
+        let seed = self.config.seed ^ self.incarnation.0.rotate_left(32);
+        self.vs = ViewService::new(
+            self.config.host,
+            self.incarnation,
+            &self.config.cluster,
+            &self.config.timing,
+            seed,
+        );
+        let mut vs_out = Vec::new();
+        self.vs.on_start(now, &mut vs_out);
+        self.on_vs_outputs(now, vs_out, out);
     }
 
     fn on_group_outputs(

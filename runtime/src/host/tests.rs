@@ -402,3 +402,112 @@ fn failed_group_and_exclusion_fail_pending_calls() {
     ));
     assert_eq!(w.hosts[0].incarnation(), Incarnation(2));
 }
+
+/// Four hosts with the real failure detector and view service: start a server,
+/// call it, crash its sequencer, and call it again.
+#[test]
+fn with_the_view_service_a_call_survives_a_sequencer_crash() {
+    use crate::view_service::FIRST_INCARNATION;
+    let cluster: Vec<HostId> = (0..4).map(HostId).collect();
+    let mut w = World {
+        now: 0,
+        hosts: Vec::new(),
+        network: VecDeque::new(),
+        timers: Vec::new(),
+        crashed: Vec::new(),
+        events: Vec::new(),
+        traces: Vec::new(),
+    };
+    for h in 0..4 {
+        let config = HostConfig::new(
+            HostId(h),
+            FIRST_INCARNATION,
+            cluster.clone(),
+            7 + u64::from(h),
+        );
+        w.hosts.push(Host::new(config, Arc::new(Counters)));
+    }
+    for h in 0..4 {
+        w.input(h, Input::Start);
+    }
+    w.run_until(1_000_000);
+    let mut two = spec();
+    two.tolerate = 1;
+    two.replicas = 2;
+    w.input(
+        3,
+        Input::Client(ClientRequest::StartServer {
+            token: 1,
+            spec: two,
+        }),
+    );
+    w.run_until(2_000_000);
+    let group = match w.events.as_slice() {
+        [(3, ClientEvent::ServerStarted { token: 1, group })] => *group,
+        other => panic!("no start: {other:?}"),
+    };
+    w.events.clear();
+    let me = ClientId::Host {
+        host: HostId(3),
+        incarnation: FIRST_INCARNATION,
+        local: 0,
+    };
+    w.input(
+        3,
+        Input::Client(ClientRequest::Call {
+            token: 2,
+            client: me,
+            group,
+            payload: b"inc".to_vec(),
+        }),
+    );
+    w.run_until(2_500_000);
+    assert_eq!(
+        w.events,
+        vec![(
+            3,
+            ClientEvent::Reply {
+                token: 2,
+                payload: b"1".to_vec()
+            }
+        )]
+    );
+    w.events.clear();
+
+    let first_view = w.hosts[3].view(group).expect("view").clone();
+    let sequencer = first_view.members[0].host.0;
+    w.crashed.push(sequencer);
+    w.input(
+        3,
+        Input::Client(ClientRequest::Call {
+            token: 3,
+            client: me,
+            group,
+            payload: b"inc".to_vec(),
+        }),
+    );
+    w.run_until(6_000_000);
+    assert_eq!(
+        w.events,
+        vec![(
+            3,
+            ClientEvent::Reply {
+                token: 3,
+                payload: b"2".to_vec()
+            }
+        )]
+    );
+    let newest = w.hosts[3].view(group).expect("view").clone();
+    assert!(newest.view_id > first_view.view_id);
+    assert!(!newest.members.iter().any(|m| m.host.0 == sequencer));
+    assert_eq!(
+        newest.members.len(),
+        2,
+        "a replacement was recruited: {newest:?}"
+    );
+    for m in &newest.members {
+        let r = w.hosts[m.host.0 as usize].replica(group).expect("replica");
+        assert_eq!(r.state_digest(), 2);
+        assert_eq!(r.executed_position(), 2);
+    }
+}
