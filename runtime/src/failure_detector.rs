@@ -206,8 +206,8 @@ mod tests {
     fn heard_from_once_per_incarnation_and_stale_ignored() {
         let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1)], &timing());
         let mut out = Vec::new();
-        fd.on_heartbeat(1, HostId(1), Incarnation(0), &mut out);
-        fd.on_heartbeat(2, HostId(1), Incarnation(0), &mut out);
+        fd.on_heartbeat(1, HostId(1), FIRST_INCARNATION, &mut out);
+        fd.on_heartbeat(2, HostId(1), FIRST_INCARNATION, &mut out);
         fd.on_heartbeat(3, HostId(1), Incarnation(4), &mut out);
         fd.on_heartbeat(4, HostId(1), Incarnation(2), &mut out);
         fd.on_heartbeat(4, HostId(9), Incarnation(2), &mut out);
@@ -217,7 +217,7 @@ mod tests {
             vec![
                 FdOutput::HeardFrom {
                     host: HostId(1),
-                    incarnation: Incarnation(0)
+                    incarnation: FIRST_INCARNATION
                 },
                 FdOutput::HeardFrom {
                     host: HostId(1),
@@ -233,7 +233,7 @@ mod tests {
         let mut out = Vec::new();
         fd.on_start(0, &mut out);
         fd.on_heartbeat(5, HostId(1), Incarnation(3), &mut out);
-        fd.on_heartbeat(25, HostId(2), Incarnation(0), &mut out);
+        fd.on_heartbeat(25, HostId(2), FIRST_INCARNATION, &mut out);
         out.clear();
         for at in [10, 20, 30] {
             fd.on_timer(at, tick_timer(), &mut out);
@@ -269,7 +269,7 @@ mod tests {
                 FdOutput::Heartbeat { to: HostId(2) },
                 FdOutput::Suspect {
                     host: HostId(2),
-                    incarnation: Incarnation(0)
+                    incarnation: FIRST_INCARNATION
                 },
                 FdOutput::SetTimer {
                     timer: tick_timer(),

@@ -235,6 +235,12 @@ impl Sim {
                 }
                 VsOutput::View(view) => self.check_view(life, view),
                 VsOutput::StartDecided { token, result } => {
+                    if let Ok(group) = result {
+                        if !self.views.contains_key(&(group, 1)) {
+                            self.errors
+                                .push(format!("host {h}: {group:?} started without a first view"));
+                        }
+                    }
                     if self.lives[life].decided.insert(token, result).is_some() {
                         self.errors
                             .push(format!("host {h} life {life}: token {token} decided twice"));

@@ -76,8 +76,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The incarnation every configured host has at the cluster's first boot: the
 /// initial configuration admits exactly these. A restarted host must use a
-/// larger incarnation, and is admitted only through a committed `HostJoined`.
-pub const FIRST_INCARNATION: Incarnation = Incarnation(0);
+/// larger incarnation, never one an earlier life of the host used (including
+/// one taken by [`ViewService::rejoin`]), and is admitted only through a
+/// committed `HostJoined`.
+pub const FIRST_INCARNATION: Incarnation = Incarnation(1);
 
 /// Most entries one `Append` carries.
 const APPEND_BATCH_MAX: usize = 64;
@@ -824,8 +826,15 @@ impl ViewService {
                 self.leader = None;
                 self.reset_election_deadline(now, out);
             } else {
+                // A peer silent for an election timeout gets empty probes, not
+                // the same batch of entries again and again.
+                let horizon = now.saturating_sub(self.timing.election_min_us.max(1));
                 for peer in self.peers() {
-                    self.send_append(peer, out);
+                    let silent = self
+                        .progress
+                        .get(&peer)
+                        .is_some_and(|p| p.acked_at < horizon);
+                    self.send_append_batch(peer, !silent, out);
                 }
             }
         }
@@ -977,6 +986,12 @@ impl ViewService {
     // ---------------------------------------------------------------- replication
 
     fn send_append(&mut self, peer: HostId, out: &mut Vec<VsOutput>) {
+        self.send_append_batch(peer, true, out);
+    }
+
+    /// Sends `peer` the entries after what it is known to hold (none when
+    /// `with_entries` is false: a probe that still reveals where its log stands).
+    fn send_append_batch(&mut self, peer: HostId, with_entries: bool, out: &mut Vec<VsOutput>) {
         let last_index = self.last_index();
         let incarnation = self
             .known_incarnation
@@ -993,7 +1008,8 @@ impl ViewService {
         let next_index = progress.next_index.clamp(1, last_index + 1);
         let prev_index = next_index - 1;
         let prev_term = self.term_at(prev_index).unwrap_or(0);
-        let end = (prev_index as usize + APPEND_BATCH_MAX).min(self.log.len());
+        let batch = if with_entries { APPEND_BATCH_MAX } else { 0 };
+        let end = (prev_index as usize + batch).min(self.log.len());
         let entries = self.log[prev_index as usize..end].to_vec();
         out.push(VsOutput::Send {
             to: peer,
@@ -1132,7 +1148,9 @@ impl ViewService {
                 self.send_append(peer.host, out);
             }
         } else {
-            let resume = (match_index + 1).min(progress.next_index.saturating_sub(1));
+            let resume = match_index
+                .saturating_add(1)
+                .min(progress.next_index.saturating_sub(1));
             progress.next_index = resume.max(progress.match_index + 1).max(1);
             self.send_append(peer.host, out);
         }

@@ -890,7 +890,7 @@ fn a_failed_member_is_replaced_and_survivors_keep_their_order() {
     state.apply(
         &Decision::HostJoined {
             host: HostId(2),
-            incarnation: Incarnation(1),
+            incarnation: Incarnation(2),
         },
         &mut events,
     );
@@ -898,8 +898,8 @@ fn a_failed_member_is_replaced_and_survivors_keep_their_order() {
         views(&events),
         vec![GroupView {
             view_id: 3,
-            members: vec![replica(0, F), replica(1, F), replica(2, Incarnation(1))],
-            joining: vec![replica(2, Incarnation(1))],
+            members: vec![replica(0, F), replica(1, F), replica(2, Incarnation(2))],
+            joining: vec![replica(2, Incarnation(2))],
             ..g
         }]
     );
@@ -961,4 +961,180 @@ fn a_new_incarnation_replaces_the_old_one_in_its_groups() {
         &mut events,
     );
     assert_eq!(events, vec![]);
+}
+
+/// A random protocol message with extreme numbers.
+fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
+    let number = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
+        0 => 0,
+        1 => rng.random_range(0..5),
+        2 => u64::MAX - rng.random_range(0..2),
+        _ => rng.random(),
+    };
+    let entries = (0..rng.random_range(0..3))
+        .map(|_| LogEntry {
+            term: number(rng),
+            decision: Decision::HostJoined {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        })
+        .collect::<Vec<_>>();
+    match rng.random_range(0..8) {
+        0 => VsMessage::RequestVote {
+            term: number(rng),
+            last_index: number(rng),
+            last_term: number(rng),
+            commit_index: number(rng),
+            commit_term: number(rng),
+        },
+        1 => vote(number(rng), rng.random(), Incarnation(number(rng))),
+        2 => VsMessage::Append {
+            term: number(rng),
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+        3 => VsMessage::AppendReply {
+            term: number(rng),
+            success: rng.random(),
+            match_index: number(rng),
+            voter: Incarnation(number(rng)),
+        },
+        4 => VsMessage::Propose {
+            decision: Decision::HostFailed {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        },
+        5 => VsMessage::Shunned {
+            incarnation: Incarnation(number(rng)),
+        },
+        6 => VsMessage::CatchUpRequest {
+            commit_index: number(rng),
+        },
+        _ => VsMessage::CatchUp {
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+    }
+}
+
+#[test]
+fn arbitrary_messages_never_panic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for round in 0..200 {
+        let (mut leader, now) = elect_first(3);
+        let mut follower = participant(1, F, 3);
+        deliver(
+            &mut follower,
+            0,
+            F,
+            append(0, 0, vec![entry(Decision::Noop)], 1),
+            now,
+        );
+        for _ in 0..50 {
+            let from = rng.random_range(0..4);
+            let incarnation = Incarnation(rng.random_range(0..3));
+            let target = if round % 2 == 0 {
+                &mut leader
+            } else {
+                &mut follower
+            };
+            let mut out = Vec::new();
+            target.on_message(
+                now + 1,
+                HostId(from),
+                incarnation,
+                random_message(&mut rng),
+                &mut out,
+            );
+            target.on_timer(now + 2, tick(), &mut out);
+            assert!(target.commit_index <= target.last_index());
+            assert!(target.applied_index <= target.commit_index);
+        }
+    }
+}
+
+#[test]
+fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
+    const NEXT: Incarnation = Incarnation(2);
+    let (mut a, now) = elect_first(3);
+    let mut c = participant(2, F, 3);
+    deliver(
+        &mut c,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    a.suspect(now, HostId(2), F, &mut Vec::new());
+    deliver(&mut a, 1, F, ack(2), now);
+    let failed = entry(Decision::HostFailed {
+        host: HostId(2),
+        incarnation: F,
+    });
+    let out = deliver(&mut c, 0, F, append(1, 1, vec![failed], 2), now);
+    assert!(out.contains(&VsOutput::Excluded));
+
+    // The host core answers with a new incarnation: the participant asks to join.
+    let mut out = Vec::new();
+    c.rejoin(now + 1, NEXT, &mut out);
+    let join = Decision::HostJoined {
+        host: HostId(2),
+        incarnation: NEXT,
+    };
+    assert_eq!(
+        without_timers(out),
+        vec![send(
+            0,
+            VsMessage::Propose {
+                decision: join.clone()
+            }
+        )]
+    );
+    assert!(!c.is_admitted());
+    assert_eq!((c.voter, c.commit_index, c.last_index()), (F, 2, 2));
+
+    // Its memory is intact: it still votes, and its vote counts, as identity F.
+    let request = VsMessage::RequestVote {
+        term: 2,
+        last_index: 2,
+        last_term: 1,
+        commit_index: 2,
+        commit_term: 1,
+    };
+    let out = deliver(&mut c, 1, F, request, now + 2);
+    assert_eq!(without_timers(out), vec![send(1, vote(2, true, F))]);
+    assert!(a.counts(HostId(2), NEXT, F));
+    assert!(!a.counts(HostId(2), F, NEXT));
+
+    // Once its join is committed and applied, it votes as the new incarnation.
+    let out = deliver(
+        &mut a,
+        2,
+        NEXT,
+        VsMessage::Propose {
+            decision: join.clone(),
+        },
+        now + 2,
+    );
+    assert!(!out.is_empty());
+    deliver(&mut a, 1, F, ack(3), now + 2);
+    assert_eq!(a.commit_index, 3);
+    // (It voted in term 2: the entry reaches it from host 1, leading term 2.)
+    let from_new_leader = VsMessage::Append {
+        term: 2,
+        prev_index: 2,
+        prev_term: 1,
+        entries: vec![entry(join)],
+        commit_index: 3,
+    };
+    deliver(&mut c, 1, F, from_new_leader, now + 3);
+    assert_eq!(c.voter, NEXT);
+    assert!(c.is_admitted());
 }
