@@ -22,23 +22,30 @@
 //! todc-utils has no cancellation and keeps every visited configuration in
 //! memory. The checker therefore runs the specification through a wrapper
 //! that, once the wall-time deadline passes or the memo table's estimated
-//! size exceeds [`CACHE_BYTES_MAX`], refuses every further step. The search
+//! size exceeds [`CACHE_BYTES_MAX`] (an over-estimate: every valid step is
+//! charged as a new entry), refuses every further step. The search
 //! then backtracks to the bottom and returns within a bounded number of
 //! steps on the calling thread; the result is reported as a timeout. No
 //! thread is left running.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use todc_utils::{Action, History, Specification, WGLChecker};
 
 use crate::history::{OpKind, OpStatus, Operation};
 use crate::spec::{CasOutcome, KeySpec, KvCall};
 
-/// Upper bound on the estimated memory of the checker's memo table, per key.
-pub const CACHE_BYTES_MAX: usize = 512 << 20;
+/// Upper bound on the estimated memory of the checker's memo table, per key;
+/// past it the check reports a timeout.
+///
+/// ```
+/// assert_eq!(ftc_judge::check::CACHE_BYTES_MAX, 2 << 30);
+/// ```
+pub const CACHE_BYTES_MAX: usize = 2 << 30;
 
 /// The verdict on a whole key-value history.
 ///
@@ -46,13 +53,15 @@ pub const CACHE_BYTES_MAX: usize = 512 << 20;
 /// let verdict = ftc_judge::Verdict::NotLinearizable { key: "x".into() };
 /// assert_ne!(verdict, ftc_judge::Verdict::Linearizable);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every key's sub-history is linearizable.
     Linearizable,
     /// This key's sub-history is not linearizable.
     NotLinearizable {
-        /// The first such key (in key order).
+        /// The first such key found (keys are searched in order, hard ones
+        /// last; others may be violated too).
         key: String,
     },
     /// The checker ran out of budget on this key (and found no violation on
@@ -68,7 +77,8 @@ pub enum Verdict {
 /// ```
 /// assert_ne!(ftc_judge::Outcome::Timeout, ftc_judge::Outcome::Linearizable);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A valid linearization exists.
     Linearizable,
@@ -96,6 +106,12 @@ pub struct Timed<T> {
 }
 
 /// Sizes of specification states, for the memo-table bound.
+///
+/// ```
+/// use ftc_judge::check::StateBytes;
+/// assert_eq!(Some(String::from("abc")).heap_bytes(), 3);
+/// assert_eq!(Some(7u64).heap_bytes(), 0);
+/// ```
 pub trait StateBytes {
     /// Heap bytes held by this state, beyond its inline size.
     fn heap_bytes(&self) -> usize;
@@ -119,6 +135,7 @@ struct Budget {
     bytes_left: Cell<usize>,
     bytes_per_entry: Cell<usize>,
     spent: Cell<bool>,
+    out_of_memory: Cell<bool>,
 }
 
 thread_local! {
@@ -128,6 +145,7 @@ thread_local! {
             bytes_left: Cell::new(usize::MAX),
             bytes_per_entry: Cell::new(0),
             spent: Cell::new(false),
+            out_of_memory: Cell::new(false),
         }
     };
 }
@@ -166,7 +184,10 @@ where
                 let cost = budget.bytes_per_entry.get() + next.heap_bytes();
                 match budget.bytes_left.get().checked_sub(cost) {
                     Some(left) => budget.bytes_left.set(left),
-                    None => budget.spent.set(true),
+                    None => {
+                        budget.spent.set(true);
+                        budget.out_of_memory.set(true);
+                    }
                 }
             });
         }
@@ -176,7 +197,7 @@ where
 
 /// Restores the thread's previous budget when a check ends, even by unwinding.
 struct BudgetGuard {
-    previous: (Option<Instant>, usize, usize, bool),
+    previous: (Option<Instant>, usize, usize, bool, bool),
 }
 
 impl BudgetGuard {
@@ -187,6 +208,7 @@ impl BudgetGuard {
                 budget.bytes_left.replace(CACHE_BYTES_MAX),
                 budget.bytes_per_entry.replace(bytes_per_entry),
                 budget.spent.replace(false),
+                budget.out_of_memory.replace(false),
             );
             BudgetGuard { previous }
         })
@@ -195,16 +217,21 @@ impl BudgetGuard {
     fn spent(&self) -> bool {
         BUDGET.with(|budget| budget.spent.get())
     }
+
+    fn out_of_memory(&self) -> bool {
+        BUDGET.with(|budget| budget.out_of_memory.get())
+    }
 }
 
 impl Drop for BudgetGuard {
     fn drop(&mut self) {
-        let (deadline, bytes_left, bytes_per_entry, spent) = self.previous;
+        let (deadline, bytes_left, bytes_per_entry, spent, out_of_memory) = self.previous;
         BUDGET.with(|budget| {
             budget.deadline.set(deadline);
             budget.bytes_left.set(bytes_left);
             budget.bytes_per_entry.set(bytes_per_entry);
             budget.spent.set(spent);
+            budget.out_of_memory.set(out_of_memory);
         });
     }
 }
@@ -227,8 +254,18 @@ where
     S: Specification,
     S::State: StateBytes,
 {
+    check_object_within::<S>(ops, budget).0
+}
+
+/// [`check_object`], also telling whether a timeout came from the memory
+/// bound (more time would not help).
+fn check_object_within<S>(ops: &[Timed<S::Operation>], budget: Duration) -> (Outcome, bool)
+where
+    S: Specification,
+    S::State: StateBytes,
+{
     if ops.is_empty() {
-        return Outcome::Linearizable;
+        return (Outcome::Linearizable, false);
     }
     // (time, 0 = call / 1 = return / 2 = open to the end, operation index)
     let mut events: Vec<(u64, u8, usize)> = Vec::with_capacity(2 * ops.len());
@@ -256,13 +293,14 @@ where
     let bytes_per_entry = entries + std::mem::size_of::<(Vec<bool>, S::State)>() + 32;
     let guard = BudgetGuard::install(Instant::now().checked_add(budget), bytes_per_entry);
     let linearizable = WGLChecker::<Budgeted<S>>::is_linearizable(History::from_actions(actions));
-    if guard.spent() {
+    let outcome = if guard.spent() {
         Outcome::Timeout
     } else if linearizable {
         Outcome::Linearizable
     } else {
         Outcome::NotLinearizable
-    }
+    };
+    (outcome, guard.out_of_memory())
 }
 
 /// The specification-level form of an operation; `None` if it cannot
@@ -302,11 +340,111 @@ fn key_call(op: &Operation) -> Option<Timed<KvCall>> {
     })
 }
 
+/// Drops the `info` puts and appends of one key that no completed read can
+/// have observed (no read contains the value; on a key without appends, no
+/// read equals it); the key must have no cas.
+///
+/// Sound and complete: removing such an operation X (value `v`) changes no
+/// verdict. If the history without X linearizes, put X last (it is `info`,
+/// so always allowed). Conversely, take a linearization with X and let the
+/// next put after X be P (or the end). Between X and P the state is a
+/// string containing `v` (appends only extend it; without appends it is
+/// `v`), so a read there would return a string containing `v` (equal to
+/// `v` if the key has no appends), and by assumption no read does: there
+/// are only appends and unknown writes between X and P, which are valid on
+/// any state, and from P on the states are as before. So deleting X leaves
+/// a valid linearization, and no real-time constraint involves X, which
+/// never returned. Removing several such operations one by one is the same
+/// argument repeated, since the condition only looks at reads.
+///
+/// WGL pays dearly for unknown writes, which stay open to the end and may
+/// be linearized at any later point; most of them (a request lost with a
+/// crashed replica) were never applied and never observed.
+fn drop_unobserved_unknown_writes(ops: &mut Vec<Timed<KvCall>>) {
+    if ops.iter().any(|op| matches!(op.op, KvCall::Cas { .. })) {
+        return;
+    }
+    let observed: Vec<String> = ops
+        .iter()
+        .filter_map(|op| match &op.op {
+            KvCall::Get { out: Some(out) } => Some(out.clone()),
+            _ => None,
+        })
+        .collect();
+    // Without appends the state is exactly the last value put, so only an
+    // equal read observes it.
+    let appends = ops.iter().any(|op| matches!(op.op, KvCall::Append { .. }));
+    ops.retain(|op| match (&op.op, op.ret) {
+        (KvCall::Put { value } | KvCall::Append { value }, None) => observed
+            .iter()
+            .any(|out| out == value || (appends && out.contains(value.as_str()))),
+        _ => true,
+    });
+}
+
+/// Closes each `info` put of one key that a completed read observed: it
+/// gets the return time of the earliest such read. Applies to keys without
+/// appends, and only to puts whose value no other put or cas writes.
+///
+/// Sound and complete: in such a key the state is always the value of the
+/// last put or swapping cas, so a read returning `v` follows, in any valid
+/// linearization, the only operation that writes `v`. Every valid
+/// linearization of the history thus already places the put before that
+/// read returned, and is valid for the closed history; the converse holds
+/// because closing only adds a constraint. Without this, WGL keeps such a
+/// put open to the end and tries it at every later point.
+fn close_observed_unknown_puts(ops: &mut [Timed<KvCall>]) {
+    if ops.iter().any(|op| matches!(op.op, KvCall::Append { .. })) {
+        return;
+    }
+    let mut writers: HashMap<String, usize> = HashMap::new();
+    let mut first_read: HashMap<String, u64> = HashMap::new();
+    for op in ops.iter() {
+        match (&op.op, op.ret) {
+            (KvCall::Put { value }, _)
+            | (
+                KvCall::Cas {
+                    to: Some(value), ..
+                },
+                _,
+            ) => *writers.entry(value.clone()).or_default() += 1,
+            (KvCall::Get { out: Some(out) }, Some(ret)) => {
+                let first = first_read.entry(out.clone()).or_insert(ret);
+                *first = (*first).min(ret);
+            }
+            _ => {}
+        }
+    }
+    for op in ops.iter_mut() {
+        if let (KvCall::Put { value }, None) = (&op.op, op.ret) {
+            if writers.get(value) == Some(&1) {
+                if let Some(&read_ret) = first_read.get(value) {
+                    if read_ret >= op.call {
+                        op.ret = Some(read_ret);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first pass over the keys gets this fraction of the budget, so that a
+/// violation on a later key is found before an earlier hard key has used up
+/// its whole budget.
+const FIRST_PASS_DIVISOR: u32 = 16;
+
 /// Checks a key-value history (per key: linearizability is compositional) within `budget` wall time per key.
 ///
 /// `fail` operations are ignored; `info` operations (and any with no `ret`)
-/// may have taken effect at any time after their call, or not at all. A
-/// violation on any key wins over a timeout on another.
+/// may have taken effect at any time after their call, or not at all; an
+/// unknown put or append that no read can have observed is left out, and an
+/// unknown put with a unique value that a read observed is closed at that
+/// read's return; both provably change no verdict (see
+/// `drop_unobserved_unknown_writes` and `close_observed_unknown_puts`). A
+/// violation on any key wins over a timeout on another. Keys are checked in
+/// two passes: first each with a sixteenth of the budget, then the ones that
+/// ran out again with the whole budget; so one key costs at most 17/16 of the
+/// budget.
 ///
 /// ```
 /// use std::time::Duration;
@@ -324,22 +462,177 @@ pub fn check_kv(history: &[Operation], budget: Duration) -> Verdict {
             keys.entry(op.key.as_str()).or_default().push(call);
         }
     }
-    let mut timed_out = None;
-    for (key, ops) in keys {
-        match check_object::<KeySpec>(&ops, budget) {
-            Outcome::Linearizable => {}
-            Outcome::NotLinearizable => {
-                return Verdict::NotLinearizable {
-                    key: key.to_string(),
+    for ops in keys.values_mut() {
+        close_observed_unknown_puts(ops);
+        drop_unobserved_unknown_writes(ops);
+    }
+    let mut pending: Vec<(&str, Vec<Timed<KvCall>>)> = keys.into_iter().collect();
+    // Keys that ran out of memory: more time would not help.
+    let mut exhausted: Vec<&str> = Vec::new();
+    for pass_budget in [budget / FIRST_PASS_DIVISOR, budget] {
+        let mut timed_out = Vec::new();
+        for (key, ops) in pending {
+            match check_object_within::<KeySpec>(&ops, pass_budget) {
+                (Outcome::Linearizable, _) => {}
+                (Outcome::NotLinearizable, _) => {
+                    return Verdict::NotLinearizable {
+                        key: key.to_string(),
+                    }
                 }
-            }
-            Outcome::Timeout => {
-                timed_out.get_or_insert_with(|| key.to_string());
+                (Outcome::Timeout, true) => exhausted.push(key),
+                (Outcome::Timeout, false) => timed_out.push((key, ops)),
             }
         }
+        pending = timed_out;
     }
-    match timed_out {
-        Some(key) => Verdict::Timeout { key },
+    exhausted.extend(pending.iter().map(|(key, _)| *key));
+    match exhausted.into_iter().min() {
+        Some(key) => Verdict::Timeout {
+            key: key.to_string(),
+        },
         None => Verdict::Linearizable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::Rng;
+
+    /// A random small history of one key whose reads return random
+    /// plausible strings, so both verdicts occur.
+    fn random_key_history(rng: &mut Rng, appends: bool) -> Vec<Timed<KvCall>> {
+        let letters = ["a", "b", "c", "d"];
+        let mut ops = Vec::new();
+        for _ in 0..8 {
+            let call = rng.below(30);
+            let ret = if rng.below(3) == 0 {
+                None
+            } else {
+                Some(call + rng.below(10))
+            };
+            let value = letters[rng.below(4) as usize].to_string();
+            let op = match rng.below(3) {
+                0 => KvCall::Put { value },
+                1 if appends => KvCall::Append { value },
+                1 => KvCall::Put { value },
+                _ => {
+                    let length = rng.below(4);
+                    let out = (0..length)
+                        .map(|_| letters[rng.below(4) as usize])
+                        .collect::<String>();
+                    KvCall::Get {
+                        out: (length > 0).then_some(out),
+                    }
+                }
+            };
+            let ret = if matches!(op, KvCall::Get { .. }) {
+                Some(ret.unwrap_or(call + 1))
+            } else {
+                ret
+            };
+            ops.push(Timed { call, ret, op });
+        }
+        ops
+    }
+
+    /// A random small history of one key with unique put and cas values;
+    /// reads return a random value written so far (or none).
+    fn random_unique_put_history(rng: &mut Rng) -> Vec<Timed<KvCall>> {
+        let mut written: Vec<String> = Vec::new();
+        let mut ops = Vec::new();
+        for index in 0..9 {
+            let call = rng.below(30);
+            let ret = Some(call + rng.below(10));
+            let unknown = rng.below(3) == 0;
+            let (op, ret) = match rng.below(4) {
+                0 | 1 => {
+                    let value = format!("p{index}");
+                    written.push(value.clone());
+                    (KvCall::Put { value }, if unknown { None } else { ret })
+                }
+                2 => {
+                    let pick = rng.below(written.len() as u64 + 1) as usize;
+                    (
+                        KvCall::Get {
+                            out: written.get(pick).cloned(),
+                        },
+                        ret,
+                    )
+                }
+                _ => {
+                    let pick = rng.below(written.len() as u64 + 1) as usize;
+                    let to = format!("c{index}");
+                    written.push(to.clone());
+                    let outcome = match (unknown, rng.below(2)) {
+                        (true, _) => CasOutcome::Unknown,
+                        (false, 0) => CasOutcome::Swapped,
+                        (false, _) => CasOutcome::CompareFailed,
+                    };
+                    let op = KvCall::Cas {
+                        from: written.get(pick).cloned(),
+                        to: Some(to),
+                        outcome,
+                    };
+                    (op, if unknown { None } else { ret })
+                }
+            };
+            ops.push(Timed { call, ret, op });
+        }
+        ops
+    }
+
+    #[test]
+    fn closing_observed_unknown_puts_changes_no_verdict() {
+        let budget = Duration::from_secs(10);
+        let mut verdicts = [0usize; 2];
+        let mut closed = 0;
+        for seed in 0..3000 {
+            let mut rng = Rng::new(seed);
+            let full = random_unique_put_history(&mut rng);
+            let mut reduced = full.clone();
+            close_observed_unknown_puts(&mut reduced);
+            closed += reduced
+                .iter()
+                .zip(&full)
+                .filter(|(r, f)| r.ret != f.ret)
+                .count();
+            drop_unobserved_unknown_writes(&mut reduced);
+            let expected = check_object::<KeySpec>(&full, budget);
+            assert_ne!(expected, Outcome::Timeout, "seed {seed}");
+            assert_eq!(
+                check_object::<KeySpec>(&reduced, budget),
+                expected,
+                "seed {seed}: {full:?}"
+            );
+            verdicts[usize::from(expected == Outcome::Linearizable)] += 1;
+        }
+        assert!(verdicts[0] > 100 && verdicts[1] > 100, "{verdicts:?}");
+        assert!(closed > 100, "{closed}");
+    }
+
+    #[test]
+    fn dropping_unobserved_unknown_writes_changes_no_verdict() {
+        let budget = Duration::from_secs(10);
+        let mut verdicts = [0usize; 2];
+        let mut dropped = 0;
+        for seed in 0..4000 {
+            let mut rng = Rng::new(seed);
+            let full = random_key_history(&mut rng, seed % 2 == 0);
+            let mut reduced = full.clone();
+            drop_unobserved_unknown_writes(&mut reduced);
+            dropped += full.len() - reduced.len();
+            let expected = check_object::<KeySpec>(&full, budget);
+            assert_ne!(expected, Outcome::Timeout, "seed {seed}");
+            assert_eq!(
+                check_object::<KeySpec>(&reduced, budget),
+                expected,
+                "seed {seed}: {full:?}"
+            );
+            verdicts[usize::from(expected == Outcome::Linearizable)] += 1;
+        }
+        // The generator must exercise both verdicts and the reduction.
+        assert!(verdicts[0] > 100 && verdicts[1] > 100, "{verdicts:?}");
+        assert!(dropped > 100, "{dropped}");
     }
 }

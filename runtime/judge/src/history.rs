@@ -258,6 +258,12 @@ impl Serialize for Operation {
 }
 
 /// Why a history could not be read.
+///
+/// ```
+/// let error = ftc_judge::read_jsonl("\n{\"client\":1}\n".as_bytes()).unwrap_err();
+/// assert!(matches!(error, ftc_judge::HistoryError::Malformed { line: 2, .. }));
+/// assert!(error.to_string().starts_with("line 2: "));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     /// The input could not be read.

@@ -6,6 +6,8 @@
 //! - [`check`]: the encoding into todc-utils and the budgeted verdict.
 //! - [`corpus`]: parsers for the calibration corpus (Jepsen etcd logs,
 //!   EDN-like key-value histories).
+//! - [`synth`]: seeded synthetic histories, to measure what the judge can
+//!   decide within a budget (`cargo run --release --example envelope`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -24,6 +26,7 @@ pub mod check;
 pub mod corpus;
 pub mod history;
 pub mod spec;
+pub mod synth;
 
 pub use check::{check_kv, check_object, Outcome, Timed, Verdict};
 pub use history::{read_jsonl, write_jsonl, HistoryError, OpKind, OpStatus, Operation};

@@ -8,7 +8,7 @@ use ftc_judge::corpus::{check_register, parse_etcd_log, parse_kv_edn};
 use ftc_judge::{check_kv, Outcome, Verdict};
 
 /// Per-object budget; generous, since a timeout fails the calibration anyway.
-const BUDGET: Duration = Duration::from_secs(20);
+const BUDGET: Duration = Duration::from_secs(30);
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/judge-corpus")

@@ -291,3 +291,36 @@ fn malformed_lines_are_errors_with_line_numbers() {
         assert_eq!(line_of(error), 3, "{case}");
     }
 }
+
+#[test]
+fn operations_that_break_the_format_rules_do_not_panic_the_checker() {
+    let mut ok_without_ret = Operation::get(0, "x", Some("1"), 0, Some(1));
+    ok_without_ret.ret = None;
+    let mut ret_before_call = Operation::put(1, "x", "1", 50, Some(10));
+    ret_before_call.status = OpStatus::Ok;
+    let mut put_without_value = Operation::put(2, "x", "1", 0, Some(5));
+    put_without_value.value = None;
+    let mut cas_without_arguments = Operation::cas(3, "x", "1", "2", None, 0, Some(5));
+    cas_without_arguments.from = None;
+    cas_without_arguments.to = None;
+    let mut get_with_cas_ok = Operation::get(4, "x", None, 0, Some(5));
+    get_with_cas_ok.cas_ok = Some(false);
+    let history = vec![
+        ok_without_ret,
+        ret_before_call,
+        put_without_value,
+        cas_without_arguments,
+        get_with_cas_ok,
+        Operation::get(5, "", None, u64::MAX, Some(u64::MAX)),
+    ];
+    for op in &history[..5] {
+        assert!(op.validate().is_err(), "{op:?}");
+    }
+    let verdict = check_kv(&history, BUDGET);
+    assert_ne!(
+        verdict,
+        Verdict::Timeout {
+            key: "x".to_string()
+        }
+    );
+}
