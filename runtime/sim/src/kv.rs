@@ -317,6 +317,9 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
             cluster.sim_mut().stop_faults();
         }
         if healed && clients.iter().all(|c| c.probed && c.inflight.is_none()) {
+            if config.check_liveness {
+                check_quiescence(cluster);
+            }
             return;
         }
         if now >= liveness_end {
@@ -433,6 +436,35 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
                 }
             }
         }
+    }
+}
+
+/// Messages a calm, idle cluster may send per host and virtual second (heartbeats,
+/// view-service probes and retransmissions fit easily below it).
+pub const IDLE_MESSAGES_PER_HOST_SECOND_MAX: u64 = 1_000;
+
+/// After the liveness phase: with no load and no faults, traffic settles (no storm).
+fn check_quiescence(cluster: &mut Cluster) {
+    let settle_us = 500_000;
+    let measure_us = 1_000_000;
+    let now = cluster.now();
+    cluster.run_quietly_until(now + settle_us);
+    let sent_before = cluster.sim().stats().sent;
+    let start = cluster.now();
+    cluster.run_quietly_until(start + measure_us);
+    if cluster.stopped() {
+        return;
+    }
+    let sent = cluster.sim().stats().sent - sent_before;
+    let hosts = cluster.sim().hosts() as u64;
+    let bound = IDLE_MESSAGES_PER_HOST_SECOND_MAX * hosts;
+    if sent > bound {
+        cluster.violate(
+            Check::Liveness,
+            format!(
+                "an idle, healed cluster sent {sent} messages in 1 s from t={start}us (bound {bound}): a message storm"
+            ),
+        );
     }
 }
 
