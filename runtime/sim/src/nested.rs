@@ -5,6 +5,7 @@
 
 use crate::checks::{Check, Violation};
 use crate::cluster::{crash_spec, Cluster, ClusterConfig};
+use crate::faults::FaultConfig;
 use ftc_runtime::host::ClientEvent;
 use ftc_runtime::types::Micros;
 
@@ -20,11 +21,19 @@ pub struct NestedReport {
     pub crashed: Option<usize>,
     pub violations: Vec<Violation>,
     pub digest: u64,
+    /// Hosts the nemesis crashed.
+    pub crashes: u64,
 }
 
 /// Makes `calls` sequential calls through a 3-replica forwarder to a counter;
-/// with `crash_caller`, the forwarder's sequencer host crashes while the middle call is in flight.
-pub fn run_nested(config: &ClusterConfig, calls: u64, crash_caller: bool) -> NestedReport {
+/// with `crash_caller`, the forwarder's sequencer host crashes while the middle call
+/// is in flight; with `faults`, the nemesis runs meanwhile (never on the client's host).
+pub fn run_nested(
+    config: &ClusterConfig,
+    calls: u64,
+    crash_caller: bool,
+    faults: Option<FaultConfig>,
+) -> NestedReport {
     let mut cluster = Cluster::new(config);
     let mut replies = Vec::new();
     let mut counter_value = None;
@@ -47,7 +56,17 @@ pub fn run_nested(config: &ClusterConfig, calls: u64, crash_caller: bool) -> Nes
         let client_host = (0..config.hosts)
             .find(|h| !members.contains(h))
             .unwrap_or(0);
+        let chaos = faults.is_some();
+        if let Some(mut faults) = faults {
+            faults.protected.push(client_host);
+            cluster.sim_mut().start_faults(faults);
+        }
         for i in 1..=calls {
+            if chaos {
+                // Spread the calls over the nemesis's decisions.
+                let until = cluster.now() + 150_000;
+                cluster.run_quietly_until(until);
+            }
             let Some(token) = cluster.call(
                 client_host,
                 0,
@@ -90,11 +109,13 @@ pub fn run_nested(config: &ClusterConfig, calls: u64, crash_caller: bool) -> Nes
                 counter_value = Some(String::from_utf8_lossy(&payload).into_owned());
             }
         }
+        cluster.sim_mut().stop_faults();
         // Let the replicas catch up so the trace checks see everything.
         let until = cluster.now() + 500_000;
         cluster.run_quietly_until(until);
     }
     let digest = cluster.sim().digest();
+    let crashes = cluster.sim().stats().crashes;
     let mut violations = cluster.finish();
     let expected: Vec<String> = (1..=calls).map(|i| i.to_string()).collect();
     if violations.is_empty() && replies != expected {
@@ -116,5 +137,6 @@ pub fn run_nested(config: &ClusterConfig, calls: u64, crash_caller: bool) -> Nes
         crashed,
         violations,
         digest,
+        crashes,
     }
 }
