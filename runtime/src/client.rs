@@ -168,6 +168,9 @@ impl Client {
         result: Result<GroupId, String>,
         out: &mut Vec<ClientOutput>,
     ) {
+        if !self.starts.contains_key(&token) {
+            return; // not asked here, or already failed (exclusion)
+        }
         match result {
             Err(reason) => {
                 self.starts.remove(&token);

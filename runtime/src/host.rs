@@ -484,7 +484,19 @@ impl Host {
         self.on_client_outputs(client_out, out);
 
         let me = self.me();
-        if view.failed || !view.members.contains(&me) {
+        if view.failed {
+            self.replicas.remove(&group);
+            let callers: Vec<GroupId> = self.replicas.keys().copied().collect();
+            for caller in callers {
+                let mut group_out = Vec::new();
+                if let Some(replica) = self.replicas.get_mut(&caller) {
+                    replica.on_group_failed(now, group, &mut group_out);
+                }
+                self.on_group_outputs(caller, group_out, out);
+            }
+            return;
+        }
+        if !view.members.contains(&me) {
             self.replicas.remove(&group);
             return;
         }
@@ -505,7 +517,10 @@ impl Host {
                 bugs: self.config.bugs.clone(),
             };
             let fresh = is_first_view(&view);
-            let replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            let mut replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            for failed in self.views.values().filter(|v| v.failed) {
+                replica.on_group_failed(now, failed.group, &mut group_out);
+            }
             self.replicas.insert(group, replica);
         }
         self.on_group_outputs(group, group_out, out);

@@ -369,3 +369,114 @@ fn randomized_runs_catch_every_planted_bug() {
         assert!(caught, "{bug:?} went unnoticed");
     }
 }
+
+/// Garbage from anybody (members, the sequencer, strangers; wild positions and
+/// views) never panics a replica and never breaks its invariants.
+#[test]
+fn garbage_messages_never_panic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let wild = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
+        0 => 0,
+        1 => rng.random_range(0..5),
+        2 => u64::MAX - rng.random_range(0..3),
+        _ => rng.random(),
+    };
+    for round in 0..200 {
+        let members: Vec<u32> = (0..3).collect();
+        let first = view_of(1, &members, &members);
+        let mut out = Vec::new();
+        let mut replica = Replica::new(
+            0,
+            config_for(round % 3, RETRY_US),
+            counter(),
+            first,
+            round % 2 == 0,
+            &mut out,
+        );
+        for _ in 0..200 {
+            let view_id = if rng.random_bool(0.7) {
+                1
+            } else {
+                wild(&mut rng)
+            };
+            let entry = LogEntry::Command {
+                request: RequestId {
+                    client: Fuzz::client_id(0),
+                    seq: wild(&mut rng),
+                },
+                payload: b"inc".to_vec(),
+                low_water: wild(&mut rng),
+            };
+            let entries = vec![entry; rng.random_range(0..3)];
+            let state = rng.random_bool(0.5).then(|| ReplicaState {
+                position: wild(&mut rng),
+                snapshot: (0..rng.random_range(0..20)).map(|_| rng.random()).collect(),
+                clients: vec![],
+                nested_calls: vec![],
+                timers: vec![(crate::app::AppTimerId(1), wild(&mut rng))],
+            });
+            let group = GroupId(1);
+            let msg = match rng.random_range(0..8) {
+                0 => GroupMessage::Prepare {
+                    group,
+                    view_id,
+                    first_position: wild(&mut rng),
+                    entries,
+                    commit_position: wild(&mut rng),
+                },
+                1 => GroupMessage::PrepareOk {
+                    group,
+                    view_id,
+                    position: wild(&mut rng),
+                    executed_position: wild(&mut rng),
+                },
+                2 => GroupMessage::Commit {
+                    group,
+                    view_id,
+                    commit_position: wild(&mut rng),
+                },
+                3 => GroupMessage::DoViewChange {
+                    group,
+                    view_id,
+                    last_normal_view: rng.random_bool(0.5).then(|| wild(&mut rng)),
+                    executed_position: wild(&mut rng),
+                    entries,
+                    state,
+                },
+                4 => GroupMessage::StartView {
+                    group,
+                    view_id,
+                    base_position: wild(&mut rng),
+                    entries,
+                    commit_position: wild(&mut rng),
+                    state,
+                },
+                5 => GroupMessage::StartViewOk {
+                    group,
+                    view_id,
+                    position: wild(&mut rng),
+                },
+                6 => GroupMessage::Request {
+                    group,
+                    request: RequestId {
+                        client: Fuzz::client_id(1),
+                        seq: wild(&mut rng),
+                    },
+                    payload: b"inc".to_vec(),
+                    low_water: wild(&mut rng),
+                },
+                _ => GroupMessage::ReadyProbe { group },
+            };
+            let from = id(rng.random_range(0..5));
+            out.clear();
+            replica.on_message(rng.random_range(0..1_000_000), from, msg, &mut out);
+            if rng.random_bool(0.1) {
+                replica.on_tick(rng.random_range(0..1_000_000), &mut out);
+            }
+            if rng.random_bool(0.02) {
+                let next = view_of(replica.view().view_id + 1, &[1, 0, 2], &[]);
+                replica.on_view(0, next, &mut out);
+            }
+        }
+    }
+}

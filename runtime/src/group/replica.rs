@@ -67,7 +67,8 @@ struct ViewChangeReport {
 
 impl ViewChangeReport {
     fn log_end(&self) -> u64 {
-        self.executed_position + self.entries.len() as u64
+        self.executed_position
+            .saturating_add(self.entries.len() as u64)
     }
     fn holds_state(&self) -> bool {
         self.last_normal_view.is_some() || self.state.is_some()
@@ -106,6 +107,8 @@ pub struct Replica {
     calls_in_log: BTreeSet<NestedCallId>,
     timers_in_log: BTreeSet<AppTimerId>,
     calls: BTreeMap<NestedCallId, PendingCall>,
+    /// Groups the view service declared failed: calls to them fail at once.
+    failed_targets: BTreeSet<GroupId>,
     /// Armed application timers and when they are due (local clock).
     timers: BTreeMap<AppTimerId, Micros>,
     progress: BTreeMap<ReplicaId, Progress>,
@@ -149,6 +152,7 @@ impl Replica {
             calls_in_log: BTreeSet::new(),
             timers_in_log: BTreeSet::new(),
             calls: BTreeMap::new(),
+            failed_targets: BTreeSet::new(),
             timers: BTreeMap::new(),
             progress: BTreeMap::new(),
             reports: BTreeMap::new(),
@@ -238,6 +242,18 @@ impl Replica {
         self.arm_tick(now, out);
     }
 
+    /// The view service declared `group` failed: outstanding and later nested calls
+    /// to it fail with `ServerFailure` (ordered through the log by the sequencer).
+    pub fn on_group_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<GroupOutput>) {
+        if self.failed_targets.insert(group)
+            && self.is_sequencer()
+            && self.status == ReplicaStatus::Normal
+        {
+            self.sequencer_tick(now, out);
+        }
+        self.check_invariants();
+    }
+
     /// A timer set through [`GroupOutput::SetTimer`] is due.
     pub fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         if self.next_tick.is_some_and(|at| now >= at) {
@@ -304,9 +320,14 @@ impl Replica {
             let Some(pending) = self.calls.get(&call) else {
                 continue;
             };
-            if now >= pending.deadline {
-                let outcome =
-                    CallOutcome::ServerFailure("no reply within the call deadline".into());
+            let failed = self.failed_targets.contains(&pending.target);
+            if failed || now >= pending.deadline {
+                let reason = if failed {
+                    format!("server {} failed: every replica is gone", pending.target.0)
+                } else {
+                    "no reply within the call deadline".to_string()
+                };
+                let outcome = CallOutcome::ServerFailure(reason);
                 self.append(now, LogEntry::NestedReply { call, outcome }, out);
             } else if pending.last_sent.is_none_or(|t| now >= t + retry_us) {
                 self.send_call(now, call, out);
@@ -431,7 +452,7 @@ impl Replica {
                 state,
                 ..
             } => {
-                if self.sent_by_sequencer(from, view_id) && from != self.config.me {
+                if self.sent_by_sequencer(from, view_id) {
                     self.on_start_view(now, base_position, entries, commit_position, state, out);
                 } else {
                     self.dropped_messages += 1;
@@ -444,7 +465,9 @@ impl Replica {
                     && self.is_sequencer()
                     && self.status == ReplicaStatus::Starting
                     && self.view.members.contains(&from)
-                    && from != self.config.me;
+                    && from != self.config.me
+                    // A member that installed the view holds at least the commit point.
+                    && position >= self.commit_position;
                 if expected {
                     self.start_acks.insert(from, position.min(self.log_end()));
                     if self
@@ -461,8 +484,11 @@ impl Replica {
         self.check_invariants();
     }
 
+    /// Sent by the sequencer of the current view to this member (not to itself).
     fn sent_by_sequencer(&self, from: ReplicaId, view_id: u64) -> bool {
-        view_id == self.view.view_id && self.view.members.first() == Some(&from)
+        view_id == self.view.view_id
+            && self.view.members.first() == Some(&from)
+            && from != self.config.me
     }
 
     fn other_members(&self) -> impl Iterator<Item = ReplicaId> + '_ {
@@ -582,7 +608,12 @@ impl Replica {
             .take(PREPARE_ENTRIES_MAX)
             .cloned()
             .collect();
-        let last = first + entries.len() as u64 - 1;
+        let Some(last) = (first + entries.len() as u64)
+            .checked_sub(1)
+            .filter(|l| *l >= first)
+        else {
+            return;
+        };
         if let Some(p) = self.progress.get_mut(&to) {
             p.sent_up_to = p.sent_up_to.max(last);
         }
@@ -623,9 +654,10 @@ impl Replica {
                 if position > self.log_end() {
                     self.index(&entry);
                     self.entries.push(entry);
-                } else {
+                } else if self.entry(position).is_some_and(|e| *e != entry) {
                     // One sequencer per view: an entry held twice is the same entry.
-                    debug_assert!(self.entry(position).is_none_or(|e| *e == entry));
+                    // A different one is a corrupt message; it changes nothing.
+                    self.dropped_messages += 1;
                 }
             }
         }
@@ -821,9 +853,10 @@ impl Replica {
                 }
             }
             AppOutput::ArmTimer { timer, after } => {
-                self.timers.insert(timer, now + after);
+                let at = now.saturating_add(after);
+                self.timers.insert(timer, at);
                 if self.is_sequencer() && self.status == ReplicaStatus::Normal {
-                    out.push(GroupOutput::SetTimer { at: now + after });
+                    out.push(GroupOutput::SetTimer { at });
                 }
             }
             AppOutput::CancelTimer { timer } => {
@@ -955,7 +988,8 @@ impl Replica {
     }
 
     fn restore(&mut self, now: Micros, state: ReplicaState, entries: Vec<LogEntry>) -> bool {
-        if self.app.restore(&state.snapshot).is_err() {
+        let fits = state.position.checked_add(entries.len() as u64).is_some();
+        if !fits || self.app.restore(&state.snapshot).is_err() {
             self.dropped_messages += 1;
             return false;
         }
@@ -971,7 +1005,7 @@ impl Replica {
                 let pending = PendingCall {
                     target: c.target,
                     payload: c.payload,
-                    deadline: now + c.remaining_us,
+                    deadline: now.saturating_add(c.remaining_us),
                     last_sent: None,
                 };
                 (c.call, pending)
@@ -980,7 +1014,7 @@ impl Replica {
         self.timers = state
             .timers
             .into_iter()
-            .map(|(t, left)| (t, now + left))
+            .map(|(t, left)| (t, now.saturating_add(left)))
             .collect();
         self.initialized = true;
         true
@@ -1136,7 +1170,7 @@ impl Replica {
             self.send_start_view_ok(out);
             return;
         }
-        let new_end = base_position + entries.len() as u64;
+        let new_end = base_position.saturating_add(entries.len() as u64);
         let suffix_fits = self.initialized
             && base_position <= self.log_end()
             && self.executed_position <= new_end;

@@ -972,3 +972,19 @@ mod planted {
         );
     }
 }
+
+#[test]
+fn nested_call_to_a_failed_server_fails_through_the_log() {
+    let mut c = Cluster::booted();
+    c.client_request(0, request(0, 1, b"call"));
+    c.run();
+    let mut out = Vec::new();
+    for host in 0..3 {
+        let r = c.replicas.get_mut(&host).unwrap();
+        r.on_group_failed(c.now, CALLEE, &mut out);
+        c.absorb(host, std::mem::take(&mut out));
+    }
+    c.run();
+    assert_eq!(c.replies_to(0, 1), vec![b"failed".to_vec(); 3]);
+    assert_eq!(c.sequence(0), c.sequence(1));
+}
