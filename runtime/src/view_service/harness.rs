@@ -59,11 +59,13 @@ struct Life {
     host: u32,
     incarnation: u64,
     last_view: BTreeMap<GroupId, u64>,
-    decided: BTreeMap<u64, Result<GroupId, String>>,
 }
 
 struct Node {
     up: bool,
+    /// Creation decisions this process reported (they survive a rejoin, as
+    /// its pending creations do).
+    decided: BTreeMap<u64, Result<GroupId, String>>,
     /// Counts restarts: timers of an earlier process are dropped.
     process: usize,
     incarnation: Incarnation,
@@ -102,6 +104,7 @@ impl Sim {
         for h in 0..HOSTS {
             nodes.push(Node {
                 up: true,
+                decided: BTreeMap::new(),
                 process: 0,
                 incarnation: FIRST_INCARNATION,
                 life: lives.len(),
@@ -241,7 +244,17 @@ impl Sim {
                                 .push(format!("host {h}: {group:?} started without a first view"));
                         }
                     }
-                    if self.lives[life].decided.insert(token, result).is_some() {
+                    if std::env::var("VS_TRACE").is_ok() {
+                        println!(
+                            "{} host {h} life {life} decided {token} {result:?}",
+                            self.now
+                        );
+                    }
+                    if self.nodes[h as usize]
+                        .decided
+                        .insert(token, result)
+                        .is_some()
+                    {
                         self.errors
                             .push(format!("host {h} life {life}: token {token} decided twice"));
                     }
@@ -462,6 +475,12 @@ impl Sim {
     }
 
     fn start_server(&mut self, h: u32, token: u64, spec: ServerSpec) {
+        if std::env::var("VS_TRACE").is_ok() {
+            println!(
+                "{} host {h} life {} start {token}",
+                self.now, self.nodes[h as usize].life
+            );
+        }
         let mut out = Vec::new();
         let now = self.now;
         self.nodes[h as usize]
@@ -540,6 +559,7 @@ impl Sim {
         let node = &mut self.nodes[h as usize];
         node.up = true;
         node.process += 1;
+        node.decided.clear();
         node.vs = ViewService::new(HostId(h), node.incarnation, &self.cluster, &timing(), seed);
         node.fd = FailureDetector::new(HostId(h), &self.cluster, &timing());
         self.start(h);
@@ -582,18 +602,15 @@ fn run(seed: u64) -> Result<String, String> {
         disjoint_key: None,
         priority: 0,
     };
-    let mut life = usize::MAX;
+    // Issued once: it stays pending across exclusions of the origin (no
+    // restarts happen any more).
+    sim.start_server(origin as u32, token, spec);
     let deadline = t + LIVENESS_US;
     let mut decided = None;
     while t < deadline {
-        if sim.nodes[origin].life != life {
-            // (Re)issue the creation from the origin's current life.
-            life = sim.nodes[origin].life;
-            sim.start_server(origin as u32, token, spec.clone());
-        }
         t += STEP_US;
         sim.run_until(t);
-        if let Some(result) = sim.lives[life].decided.get(&token) {
+        if let Some(result) = sim.nodes[origin].decided.get(&token) {
             decided = Some(result.clone());
             break;
         }
@@ -664,4 +681,42 @@ fn seeded_harness_keeps_views_consistent_and_stays_live() {
 #[test]
 fn harness_runs_replay_identically() {
     assert_eq!(run(3), run(3));
+}
+
+/// Host 4 is cut off for longer than the suspicion timeout, then the partition
+/// heals: only host 4 rejoins; its stale suspicions of the others, made while
+/// it was cut off, must not exclude them.
+#[test]
+fn a_healed_host_does_not_get_healthy_hosts_excluded() {
+    for seed in 0..20 {
+        let mut sim = Sim::new(seed);
+        sim.loss = 0.0;
+        sim.duplicate = 0.0;
+        for h in 0..HOSTS {
+            sim.start(h);
+        }
+        sim.run_until(300_000);
+        for other in 0..4 {
+            sim.blocked.insert((4, other));
+            sim.blocked.insert((other, 4));
+        }
+        sim.run_until(1_100_000);
+        sim.blocked.clear();
+        sim.run_until(4_000_000);
+        assert!(sim.errors.is_empty(), "seed {seed}: {:?}", sim.errors);
+        let incarnations: Vec<u64> = sim.nodes.iter().map(|n| n.incarnation.0).collect();
+        assert!(
+            incarnations[..4].iter().all(|&i| i == FIRST_INCARNATION.0),
+            "seed {seed}: healthy hosts had to rejoin: {incarnations:?}"
+        );
+        assert!(
+            incarnations[4] > FIRST_INCARNATION.0,
+            "seed {seed}: host 4 was never excluded"
+        );
+        assert!(
+            sim.nodes.iter().all(|n| n.vs.is_admitted()),
+            "seed {seed}: {}",
+            sim.dump()
+        );
+    }
 }

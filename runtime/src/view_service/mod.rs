@@ -16,9 +16,12 @@
 //! ```
 //!
 //! There is no stable storage: a restarted host is a new, larger incarnation
-//! with an empty log. An incarnation votes and counts toward a commit only
-//! between the commit of its admission (its `HostJoined`, or the initial
-//! configuration for [`FIRST_INCARNATION`]) and the commit of its failure.
+//! with an empty log. Votes and acknowledgements count per *memory*: each host
+//! has one voting identity, the incarnation of its newest committed
+//! `HostJoined` (initially [`FIRST_INCARNATION`]). A restarted participant
+//! neither votes nor counts until its own join is committed and known to it; a
+//! failure does not take the vote from a memory that still lives (see
+//! [`ViewService::rejoin`]).
 //!
 //! # Example
 //!
@@ -88,7 +91,7 @@ pub const LOG_ENTRIES_MAX: u64 = 1 << 16;
 /// Most uncommitted entries a leader holds; further proposals wait (their origin retries).
 const UNCOMMITTED_MAX: u64 = 256;
 /// Most server creations of this host waiting for a decision.
-const PENDING_CREATIONS_MAX: usize = 256;
+pub const PENDING_CREATIONS_MAX: usize = 256;
 
 const ELECTION_TIMER: u64 = 1;
 const TICK_TIMER: u64 = 2;
@@ -255,7 +258,8 @@ pub struct ViewService {
     /// Requests of this host waiting to be committed, retried every `retry_us`.
     pending_failures: BTreeMap<HostId, Incarnation>,
     pending_joins: BTreeMap<HostId, Incarnation>,
-    pending_creations: BTreeMap<u64, ServerSpec>,
+    /// By token: the requesting incarnation (the decision's origin) and the spec.
+    pending_creations: BTreeMap<u64, (ReplicaId, ServerSpec)>,
     next_forward_at: Micros,
 
     election_deadline: Micros,
@@ -331,7 +335,9 @@ impl ViewService {
     /// The participant's memory of the consensus (term, vote, log) is intact,
     /// so it keeps voting under its earlier voting identity until the new
     /// incarnation's `HostJoined` is committed; it asks for that join itself.
-    /// Pending server creations of the failed incarnation are dropped. (A host
+    /// Server creations still pending keep their original origin and are still
+    /// answered with [`VsOutput::StartDecided`]; pending suspicions are dropped
+    /// (made while the host was cut off, they are stale). (A host
     /// that does not call this and builds a new participant instead is treated
     /// like a restarted one: safe, but it does not count until its join commits.)
     pub fn rejoin(&mut self, now: Micros, incarnation: Incarnation, out: &mut Vec<VsOutput>) {
@@ -340,7 +346,9 @@ impl ViewService {
         }
         self.incarnation = incarnation;
         self.excluded_reported = false;
-        self.pending_creations.clear();
+        // Suspicions of the failed incarnation are stale: it was excluded because
+        // it could not hear the others, which is also why it suspected them.
+        self.pending_failures.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
             self.role = Role::Follower;
@@ -382,6 +390,12 @@ impl ViewService {
                 },
             });
             return;
+        }
+        // Direct evidence that the sender lives: withdraw a suspicion of it (the
+        // failure detector re-arms on the same message and suspects it again if
+        // it falls silent).
+        if self.pending_failures.get(&from) == Some(&from_incarnation) {
+            self.pending_failures.remove(&from);
         }
         let sender = ReplicaId {
             host: from,
@@ -515,8 +529,10 @@ impl ViewService {
         }
     }
 
-    /// A local client's `server C …`: idempotent by `(this host's incarnation, token)`.
-    /// Answered by [`VsOutput::StartDecided`] once the creation is committed.
+    /// A local client's `server C …`: idempotent by `(this host's incarnation, token)`
+    /// (a token still pending from an earlier incarnation stays that request).
+    /// Answered by [`VsOutput::StartDecided`] once the creation is committed;
+    /// at once with an error when [`PENDING_CREATIONS_MAX`] are already pending.
     pub fn start_server(
         &mut self,
         now: Micros,
@@ -524,6 +540,10 @@ impl ViewService {
         spec: ServerSpec,
         out: &mut Vec<VsOutput>,
     ) {
+        if self.pending_creations.contains_key(&token) {
+            self.forward_pending(now, out);
+            return;
+        }
         if let Some(result) = self.state.creations.get(&(self.replica_id(), token)) {
             out.push(VsOutput::StartDecided {
                 token,
@@ -531,9 +551,7 @@ impl ViewService {
             });
             return;
         }
-        if !self.pending_creations.contains_key(&token)
-            && self.pending_creations.len() >= PENDING_CREATIONS_MAX
-        {
+        if self.pending_creations.len() >= PENDING_CREATIONS_MAX {
             out.push(VsOutput::StartDecided {
                 token,
                 result: Err(format!(
@@ -542,7 +560,8 @@ impl ViewService {
             });
             return;
         }
-        self.pending_creations.insert(token, spec);
+        self.pending_creations
+            .insert(token, (self.replica_id(), spec));
         self.forward_pending(now, out);
     }
 
@@ -556,8 +575,9 @@ impl ViewService {
         self.state.groups.values()
     }
 
-    /// Whether this participant's incarnation is admitted by the committed log
-    /// (only then does it vote and count toward commits).
+    /// Whether the committed log admits this participant's current incarnation
+    /// (joined, or first, and not failed): its replicas may run. Its vote
+    /// counts when it holds its host's voting identity.
     pub fn is_admitted(&self) -> bool {
         self.state.admitted(self.me) == Some(self.incarnation)
     }
@@ -601,7 +621,8 @@ impl ViewService {
         if index == 0 {
             return Some(0);
         }
-        self.log.get(index as usize - 1).map(|e| e.term)
+        let position = usize::try_from(index - 1).ok()?;
+        self.log.get(position).map(|e| e.term)
     }
 
     fn last_term(&self) -> u64 {
@@ -1188,7 +1209,6 @@ impl ViewService {
             self.applied_index += 1;
             let decision = entry.decision.clone();
             self.state.apply(&decision, &mut events);
-            let me = self.replica_id();
             for event in events.drain(..) {
                 match event {
                     ApplyEvent::View(view) => out.push(VsOutput::View(view)),
@@ -1197,7 +1217,12 @@ impl ViewService {
                         token,
                         result,
                     } => {
-                        if origin == me && self.pending_creations.remove(&token).is_some() {
+                        let mine = self
+                            .pending_creations
+                            .get(&token)
+                            .is_some_and(|(o, _)| *o == origin);
+                        if mine {
+                            self.pending_creations.remove(&token);
                             out.push(VsOutput::StartDecided { token, result });
                         }
                     }
@@ -1236,9 +1261,8 @@ impl ViewService {
         });
         self.pending_joins
             .retain(|host, inc| state.hosts.get(host).is_some_and(|r| r.incarnation < *inc));
-        let me = self.replica_id();
         self.pending_creations
-            .retain(|token, _| !state.creations.contains_key(&(me, *token)));
+            .retain(|token, (origin, _)| !state.creations.contains_key(&(*origin, *token)));
     }
 
     fn pending_decisions(&self) -> Vec<Decision> {
@@ -1253,14 +1277,15 @@ impl ViewService {
                 .iter()
                 .map(|(&host, &incarnation)| Decision::HostFailed { host, incarnation }),
         );
-        let origin = self.replica_id();
-        decisions.extend(self.pending_creations.iter().map(|(&token, spec)| {
-            Decision::CreateGroup {
-                origin,
-                token,
-                spec: spec.clone(),
-            }
-        }));
+        decisions.extend(
+            self.pending_creations
+                .iter()
+                .map(|(&token, (origin, spec))| Decision::CreateGroup {
+                    origin: *origin,
+                    token,
+                    spec: spec.clone(),
+                }),
+        );
         decisions
     }
 
