@@ -104,6 +104,7 @@ pub struct ReplicaSummary {
 const VIOLATIONS_MAX: usize = 20;
 
 impl ExecutionChecker {
+    /// A checker that has seen nothing yet.
     pub fn new() -> ExecutionChecker {
         ExecutionChecker::default()
     }

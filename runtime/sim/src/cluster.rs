@@ -81,6 +81,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Creates the hosts (all started at time 0) with the simulated applications.
     pub fn new(config: &ClusterConfig) -> Cluster {
         let apps: Arc<SimApps> = Arc::new(SimApps);
         let cluster_ids: Vec<HostId> = (0..config.hosts)
@@ -125,14 +126,17 @@ impl Cluster {
         }
     }
 
+    /// The simulator underneath (network, nemesis, statistics).
     pub fn sim(&self) -> &Simulator<HostNode> {
         &self.sim
     }
 
+    /// The simulator underneath, to inject faults directly.
     pub fn sim_mut(&mut self) -> &mut Simulator<HostNode> {
         &mut self.sim
     }
 
+    /// Virtual time.
     pub fn now(&self) -> Micros {
         self.sim.now()
     }
