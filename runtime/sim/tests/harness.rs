@@ -396,3 +396,37 @@ fn the_judge_rejects_a_stale_read_and_accepts_a_concurrent_one() {
     ];
     assert_eq!(check_linearizable(&concurrent), None);
 }
+
+fn outcome_with(check: Check) -> ftc_sim::report::SweepOutcome {
+    ftc_sim::report::SweepOutcome {
+        runs: 1,
+        failures: vec![(
+            5,
+            vec![ftc_sim::Violation {
+                check,
+                detail: "made up".into(),
+            }],
+        )],
+        ..Default::default()
+    }
+}
+
+#[test]
+#[should_panic(expected = "FTC_SIM_SEED=5 cargo test -p ftc-sim --test t -- n --exact")]
+fn a_judge_timeout_fails_a_safety_sweep_with_a_replay_command() {
+    outcome_with(Check::JudgeTimeout).assert_safe("t", "n");
+}
+
+#[test]
+#[should_panic(expected = "(c) no request executed twice")]
+fn a_double_execution_fails_a_safety_sweep() {
+    outcome_with(Check::ExecutedOnce).assert_safe("t", "n");
+}
+
+#[test]
+fn a_liveness_finding_does_not_fail_a_safety_sweep_but_fails_a_full_one() {
+    outcome_with(Check::Liveness).assert_safe("t", "n");
+    outcome_with(Check::EventLimit).assert_safe("t", "n");
+    let full = std::panic::catch_unwind(|| outcome_with(Check::Liveness).assert_clean("t", "n"));
+    assert!(full.is_err());
+}
