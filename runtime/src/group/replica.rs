@@ -87,6 +87,51 @@ struct PendingCall {
 ///
 /// Every handler is pure: it takes the current time and appends what must be done
 /// to `out`. Invariants are checked after each handler in debug builds.
+///
+/// A one-member group (`model correct`) commits on append:
+///
+/// ```
+/// use ftc_runtime::app::{AppInput, AppOutput, RestoreError, StateMachine};
+/// use ftc_runtime::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig, ReplicaStatus};
+/// use ftc_runtime::types::*;
+///
+/// struct Echo;
+/// impl StateMachine for Echo {
+///     fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+///         if let AppInput::Command { request, payload } = input {
+///             out.push(AppOutput::Reply { request, payload: payload.to_vec() });
+///         }
+///     }
+///     fn snapshot(&self) -> Vec<u8> { Vec::new() }
+///     fn restore(&mut self, _: &[u8]) -> Result<(), RestoreError> { Ok(()) }
+///     fn digest(&self) -> u64 { 0 }
+/// }
+///
+/// let me = ReplicaId { host: HostId(0), incarnation: Incarnation(0) };
+/// let spec = ServerSpec {
+///     class: "Echo".into(), model: Model::Correct, tolerate: 0, replicas: 1,
+///     hosts: vec![], disjoint_key: None, priority: 0,
+/// };
+/// let view = GroupView {
+///     group: GroupId(1), view_id: 1, members: vec![me], joining: vec![], spec, failed: false,
+/// };
+/// let config = ReplicaConfig {
+///     group: GroupId(1), me, retry_us: 50_000, call_deadline_us: 1_000_000,
+///     # #[cfg(feature = "planted-bugs")]
+///     # bugs: Default::default(),
+/// };
+/// let mut out = Vec::new();
+/// let mut replica = Replica::new(0, config, Box::new(Echo), view, true, &mut out);
+/// assert_eq!(replica.status(), ReplicaStatus::Normal);
+///
+/// let client = ClientId::Host { host: HostId(5), incarnation: Incarnation(0), local: 0 };
+/// let request = RequestId { client, seq: 1 };
+/// let msg = GroupMessage::Request { group: GroupId(1), request, payload: b"hi".to_vec(), low_water: 1 };
+/// out.clear();
+/// replica.on_message(10, ReplicaId { host: HostId(5), incarnation: Incarnation(0) }, msg, &mut out);
+/// assert_eq!(replica.executed_position(), 1);
+/// assert!(out.iter().any(|o| matches!(o, GroupOutput::Reply { client: c, .. } if *c == client)));
+/// ```
 pub struct Replica {
     config: ReplicaConfig,
     app: Box<dyn StateMachine>,
