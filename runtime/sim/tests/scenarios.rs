@@ -395,3 +395,36 @@ fn a_rejoined_host_catches_up_and_the_cluster_quiets_down() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn a_recruit_whose_donor_dies_gets_its_state_from_another_member() {
+    // Three replicas; the last one dies, a recruit is brought in, and the
+    // sequencer (its donor) dies around the time it sends the state.
+    for (seed, delay) in (0..10).zip((150_000..).step_by(25_000)) {
+        let mut config = story(
+            2,
+            &[0, 1, 2],
+            &[3, 4],
+            vec![
+                (500_000, Action::Crash(2)),
+                (500_000 + delay, Action::CrashSequencer),
+            ],
+        );
+        config.cluster.seed = seed;
+        let report = run_kv(&config);
+        assert_clean(&report);
+        let (_, donor) = action(&report, 1);
+        // Some replica that was not an original member executed entries after the failures.
+        let recruits: Vec<_> = report
+            .replicas
+            .iter()
+            .filter(|(r, s)| ![0, 1, 2].contains(&r.host.0) && s.count > 0)
+            .collect();
+        assert!(
+            !recruits.is_empty(),
+            "seed {seed}: no recruit executed anything after host {donor} died: {:#?}",
+            report.replicas
+        );
+        assert_eq!(report.info_ops(), 0);
+    }
+}
