@@ -19,6 +19,8 @@ pub enum Check {
     /// (b) Two replicas executed different entries at one position, or a replica
     /// executed a position again (its executed sequence is no longer a prefix of the others').
     Prefix,
+    /// (b) Hosts disagree on a group's view with one id, or a host installed views out of order.
+    Views,
     /// (c) One request executed at two log positions.
     ExecutedOnce,
     /// (d) Two replicas have different states after the same position.
@@ -42,6 +44,7 @@ impl Check {
             Check::Linearizable => "(a) linearizability",
             Check::JudgeTimeout => "(a) judge timeout",
             Check::Prefix => "(b) executed sequences are prefixes",
+            Check::Views => "(b) one view per id, installed in order",
             Check::ExecutedOnce => "(c) no request executed twice",
             Check::StateDigest => "(d) equal state digests at equal positions",
             Check::Submitted => "(e) every executed command was submitted",

@@ -74,6 +74,8 @@ pub struct Cluster {
     views: BTreeMap<GroupId, BTreeMap<u64, GroupView>>,
     /// Which hosts installed which view of a group: (group, view id) → hosts.
     installed: BTreeMap<(GroupId, u64), Vec<(Micros, usize)>>,
+    /// The newest view id each host life installed per group.
+    newest_installed: HashMap<(usize, u64, GroupId), u64>,
     tokens: HashMap<(usize, u64), RequestId>,
     happenings: VecDeque<Happening>,
     violations: Vec<Violation>,
@@ -119,6 +121,7 @@ impl Cluster {
             checker: ExecutionChecker::new(),
             views: BTreeMap::new(),
             installed: BTreeMap::new(),
+            newest_installed: HashMap::new(),
             tokens: HashMap::new(),
             happenings: VecDeque::new(),
             violations: Vec::new(),
@@ -297,6 +300,16 @@ impl Cluster {
                     state_digest,
                 ),
                 Observed::Trace(Trace::ViewInstalled { host: _, view }) => {
+                    let key = (o.host, o.incarnation, view.group);
+                    if let Some(newest) = self.newest_installed.insert(key, view.view_id) {
+                        if view.view_id <= newest {
+                            let detail = format!(
+                                "t={}us host {}.{} installed {:?} view {} after view {newest}",
+                                o.time, o.host, o.incarnation, view.group, view.view_id
+                            );
+                            self.violate(Check::Views, detail);
+                        }
+                    }
                     self.on_view(o.time, o.host, view);
                 }
             }
@@ -316,7 +329,7 @@ impl Cluster {
                     "t={time}us host {host} installed {group:?} view {id} {:?}, another host installed {:?}",
                     view.members, known.members
                 );
-                self.violate(Check::Prefix, detail);
+                self.violate(Check::Views, detail);
             }
             Some(_) => {}
             None => {
