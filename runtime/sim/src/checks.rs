@@ -4,7 +4,7 @@
 //! executed command was submitted; plus liveness and harness-level failures.
 
 use ftc_judge::{check_kv, Operation, Verdict};
-use ftc_runtime::types::{ClientId, GroupId, Micros, ReplicaId, RequestId};
+use ftc_runtime::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
@@ -251,6 +251,36 @@ impl ExecutionChecker {
             }
         }
         self.violations
+    }
+}
+
+/// (b) A view a host installed, against the view other hosts installed under the
+/// same id (`known`) and the newest view id this host life installed before (`newest`).
+pub fn check_view(
+    time: Micros,
+    host: usize,
+    view: &GroupView,
+    known: Option<&GroupView>,
+    newest: Option<u64>,
+) -> Option<Violation> {
+    let (group, id) = (view.group, view.view_id);
+    if let Some(known) = known.filter(|k| *k != view) {
+        return Some(Violation {
+            check: Check::Views,
+            detail: format!(
+                "t={time}us host {host} installed {group:?} view {id} {:?}, another host installed {:?}",
+                view.members, known.members
+            ),
+        });
+    }
+    match newest {
+        Some(newest) if id <= newest => Some(Violation {
+            check: Check::Views,
+            detail: format!(
+                "t={time}us host {host} installed {group:?} view {id} after view {newest}"
+            ),
+        }),
+        _ => None,
     }
 }
 

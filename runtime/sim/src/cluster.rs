@@ -300,52 +300,38 @@ impl Cluster {
                     state_digest,
                 ),
                 Observed::Trace(Trace::ViewInstalled { host: _, view }) => {
-                    let key = (o.host, o.incarnation, view.group);
-                    if let Some(newest) = self.newest_installed.insert(key, view.view_id) {
-                        if view.view_id <= newest {
-                            let detail = format!(
-                                "t={}us host {}.{} installed {:?} view {} after view {newest}",
-                                o.time, o.host, o.incarnation, view.group, view.view_id
-                            );
-                            self.violate(Check::Views, detail);
-                        }
-                    }
-                    self.on_view(o.time, o.host, view);
+                    self.on_view(o.time, o.host, o.incarnation, view);
                 }
             }
         }
     }
 
-    fn on_view(&mut self, time: Micros, host: usize, view: GroupView) {
+    fn on_view(&mut self, time: Micros, host: usize, incarnation: u64, view: GroupView) {
         let (group, id) = (view.group, view.view_id);
+        let newest = self.newest_installed.insert((host, incarnation, group), id);
+        let known = self.views.get(&group).and_then(|v| v.get(&id));
+        if let Some(v) = crate::checks::check_view(time, host, &view, known, newest) {
+            self.violations.push(v);
+        }
         self.installed
             .entry((group, id))
             .or_default()
             .push((time, host));
         let views = self.views.entry(group).or_default();
-        match views.get(&id) {
-            Some(known) if *known != view => {
-                let detail = format!(
-                    "t={time}us host {host} installed {group:?} view {id} {:?}, another host installed {:?}",
-                    view.members, known.members
-                );
-                self.violate(Check::Views, detail);
-            }
-            Some(_) => {}
-            None => {
-                views.insert(id, view);
-                // The nemesis favours the hosts of every group's newest view.
-                let mut favored: Vec<usize> = self
-                    .views
-                    .values()
-                    .filter_map(|v| v.values().next_back())
-                    .flat_map(|v| v.members.iter().map(|r| r.host.0 as usize))
-                    .collect();
-                favored.sort_unstable();
-                favored.dedup();
-                self.sim.set_favored(favored);
-            }
+        if views.contains_key(&id) {
+            return;
         }
+        views.insert(id, view);
+        // The nemesis favours the hosts of every group's newest view.
+        let mut favored: Vec<usize> = self
+            .views
+            .values()
+            .filter_map(|v| v.values().next_back())
+            .flat_map(|v| v.members.iter().map(|r| r.host.0 as usize))
+            .collect();
+        favored.sort_unstable();
+        favored.dedup();
+        self.sim.set_favored(favored);
     }
 
     /// The newest committed view of `group` any host installed.
