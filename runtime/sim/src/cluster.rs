@@ -41,7 +41,7 @@ impl ClusterConfig {
             bugs: PlantedBugs::default(),
             link: LinkConfig::default(),
             vary_links: true,
-            max_events: 3_000_000,
+            max_events: 1_000_000,
             verbose: false,
         }
     }
