@@ -169,7 +169,7 @@ impl Client {
         out: &mut Vec<ClientOutput>,
     ) {
         if !self.starts.contains_key(&token) {
-            return; // not asked here, or already failed (exclusion)
+            return; // not asked here
         }
         match result {
             Err(reason) => {
@@ -317,15 +317,19 @@ impl Client {
         self.arm(now, out);
     }
 
-    /// This host was excluded: every pending call and start fails.
-    pub fn fail_all(&mut self, reason: &str, out: &mut Vec<ClientOutput>) {
-        self.fail_where(|_| true, reason, out);
-        for (token, _) in std::mem::take(&mut self.starts) {
-            let reason = reason.to_string();
-            out.push(ClientOutput::Event(ClientEvent::ServerStartFailed {
-                token,
-                reason,
-            }));
+    /// This host was excluded: every pending call fails (it may or may not have
+    /// executed). Pending server starts continue: the view service still answers
+    /// them after the host rejoined.
+    pub fn fail_calls(&mut self, reason: &str, out: &mut Vec<ClientOutput>) {
+        let keys: Vec<(GroupId, RequestId)> = self.calls.keys().copied().collect();
+        for key in keys {
+            if let Some(call) = self.calls.remove(&key) {
+                let event = ClientEvent::CallFailed {
+                    token: call.token,
+                    reason: reason.to_string(),
+                };
+                out.push(ClientOutput::Event(event));
+            }
         }
     }
 

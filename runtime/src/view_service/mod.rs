@@ -1169,6 +1169,11 @@ impl ViewService {
                 self.send_append(peer.host, out);
             }
         } else {
+            // The follower's log ends at `match_index`. If that is below what it
+            // acknowledged before, it lost its memory (e.g. a reply of its previous
+            // participant arrived stamped with the new incarnation): believe the
+            // shorter log, else the same rejected append would repeat forever.
+            progress.match_index = progress.match_index.min(match_index);
             let resume = match_index
                 .saturating_add(1)
                 .min(progress.next_index.saturating_sub(1));
