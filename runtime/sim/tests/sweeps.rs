@@ -105,33 +105,27 @@ sweep!(
     20_150..20_300,
     liveness_after_crashes
 );
-/// Fails at seed 40040 only, with the storm described below: host 1 is cut off
-/// for 116 ms, suspects host 3 (heartbeats lost just before add up past the
-/// suspicion timeout), host 3 is excluded and rejoins, and the leader's `Append`s
-/// to it are rejected forever.
-#[test]
-#[ignore = "protocol finding: the rejoined-host storm below, at seed 40040"]
-fn liveness_after_short_disruptions_seeds_40000_to_40150() {
-    sweep_kv(40_000..40_150, liveness_after_short_disruptions).assert_clean(
-        "sweeps",
-        "liveness_after_short_disruptions_seeds_40000_to_40150",
-    );
-}
+sweep!(
+    liveness_after_short_disruptions_seeds_40000_to_40150,
+    40_000..40_150,
+    liveness_after_short_disruptions
+);
 
-/// Protocol finding (host and view service together), see the scenario
-/// `a_rejoined_host_catches_up_and_the_cluster_quiets_down`: a host declared failed
-/// rejoins with a fresh view-service participant, but the leader keeps sending it
-/// `Append`s from the old match point, which it rejects (`match_index: 0`) forever.
-/// The rejoined host never learns new views (a recruit placed there never gets its
-/// state, so the group's view change never ends: calls time out forever) and the
-/// Append/AppendReply exchanges multiply into a message storm (the event limit of
-/// the safety sweeps stops such runs). No safety check fails. Failing seeds: 20027,
-/// 20049, 20050 (group stuck), 20054, 20080, 20101 (storm), 20075 (a call made after
-/// the heal fails because its host is excluded after the heal); 9 of 150.
-/// (An earlier finding of this sweep, healthy hosts excluded by a healed host's stale
-/// suspicions, is fixed: scenario `a_healed_host_does_not_get_healthy_hosts_excluded`.)
+/// Protocol finding (view service), seed 20050: host 0 (a replica of a tolerate-1
+/// group {0, 1}) is cut off for 145 ms. Right after the heal, before its own
+/// exclusion is committed, it reports its stale suspicions of hosts 1 and 3, and
+/// the leader excludes host 1 too: one short partition costs the group both
+/// replicas. The next view's only survivor is a recruit whose state transfer had
+/// not finished, and that view is not marked `failed` (the rule is "no member of
+/// the previous view survives", not "no member holding the state survives"): the
+/// group neither serves nor fails, and every call ends at its deadline, forever.
+/// No safety check fails. 1 seed of 150 fails. (Earlier findings of this sweep, a
+/// healed host's stale suspicions excluding the whole majority and a view-service
+/// message storm after a rejoin, are fixed: see the scenarios
+/// `a_healed_host_does_not_get_healthy_hosts_excluded` and
+/// `a_rejoined_host_catches_up_and_the_cluster_quiets_down`.)
 #[test]
-#[ignore = "protocol finding: a rejoined host never catches up with the view service; message storm; stuck group (see comment)"]
+#[ignore = "protocol finding: a short partition excludes both replicas; the view left with an unfinished recruit is not marked failed (seed 20050, see comment)"]
 fn liveness_after_chaos_seeds_20000_to_20150() {
     sweep_kv(20_000..20_150, liveness_after_chaos)
         .assert_clean("sweeps", "liveness_after_chaos_seeds_20000_to_20150");
