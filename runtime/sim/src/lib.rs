@@ -59,8 +59,9 @@
 //! - [`nested::run_nested`]: a 3-replica `forwarder` whose commands arm an
 //!   application timer, then call a `counter` server (a nested command), and
 //!   reply with the counter's answer.
-//! - `tests/sweeps.rs`: 2,400 safety seeds (survivable, heavy and beyond-majority
-//!   chaos) and 300 liveness seeds, several tests so they run in parallel;
+//! - `tests/sweeps.rs`: 3,200 safety seeds (survivable, bad-link, heavy and
+//!   beyond-majority chaos) and 450 liveness seeds, several tests so they run in
+//!   parallel;
 //!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds;
 //!   `tests/scenarios.rs`: stories (sequencer crash mid-burst, 3/2 split, state
 //!   transfer under load, a paused or isolated old sequencer); `tests/harness.rs`:

@@ -1,7 +1,8 @@
-//! Seed sweeps of the key-value workload: 2,000 safety seeds with chaos
+//! Seed sweeps of the key-value workload: 3,200 safety seeds with chaos
 //! (crashes, restarts, pauses, partitions, lossy duplicating reordering links)
-//! and 300 liveness seeds (the same chaos, then everything heals and every
-//! pending request must complete). Split into several tests so they run in parallel.
+//! and 450 liveness seeds (chaos, then everything heals, every pending request
+//! must complete and the idle cluster must quiet down). Split into several tests
+//! so they run in parallel.
 
 use ftc_sim::report::sweep_kv;
 use ftc_sim::{FaultConfig, KvConfig};
@@ -23,6 +24,18 @@ fn heavy(seed: u64) -> KvConfig {
         cooldown_us: 300_000,
         ..FaultConfig::chaos(2)
     };
+    config
+}
+
+/// Bad links: each directed link loses up to 10%, duplicates up to 5% and delays
+/// up to 10% of messages by up to 100 ms
+/// (heavy reordering), with survivable disruptions.
+fn lossy(seed: u64) -> KvConfig {
+    let mut config = survivable(seed);
+    config.cluster.link.loss = 0.10;
+    config.cluster.link.duplicate = 0.05;
+    config.cluster.link.spike = 0.10;
+    config.cluster.link.spike_max_us = 100_000;
     config
 }
 
@@ -92,6 +105,8 @@ macro_rules! safety_sweep {
 safety_sweep!(safety_survivable_seeds_0_to_400, 0..400, survivable);
 safety_sweep!(safety_survivable_seeds_400_to_800, 400..800, survivable);
 safety_sweep!(safety_survivable_seeds_800_to_1200, 800..1200, survivable);
+safety_sweep!(safety_survivable_seeds_1200_to_1600, 1200..1600, survivable);
+safety_sweep!(safety_lossy_seeds_50000_to_50400, 50_000..50_400, lossy);
 safety_sweep!(safety_heavy_seeds_10000_to_10400, 10_000..10_400, heavy);
 safety_sweep!(safety_heavy_seeds_10400_to_10800, 10_400..10_800, heavy);
 safety_sweep!(safety_extreme_seeds_30000_to_30400, 30_000..30_400, extreme);
