@@ -419,3 +419,43 @@ fn a_recruit_whose_donor_dies_gets_its_state_from_another_member() {
         assert_eq!(report.info_ops(), 0);
     }
 }
+
+/// A replica's host is cut off for about the suspicion timeout, then healed.
+/// At most that host may be excluded; the healthy hosts keep their incarnations.
+///
+/// Protocol finding (view service): with partitions of 130–145 ms (the suspicion
+/// timeout is 150 ms, heartbeats every 20 ms) the cut-off host and the others
+/// suspect each other at about the same time, and the leader accepts both sides'
+/// suspicions: host 0's reports exclude healthy hosts (seed 2: host 2; seed 3:
+/// hosts 2, 3 and 4, a majority; seed 4: host 1, the other replica, which leaves
+/// the group stuck as in sweep seed 20050). One host's word should not exclude
+/// the majority that can still hear each other.
+#[test]
+#[ignore = "protocol finding: a host cut off for about the suspicion timeout gets healthy hosts excluded (see comment)"]
+fn a_short_partition_excludes_at_most_the_host_cut_off() {
+    let mut failures = Vec::new();
+    for (seed, length) in (0..24).zip((120_000..).step_by(5_000)) {
+        let mut config = story(
+            1,
+            &[0, 1],
+            &[1, 2, 3, 4],
+            vec![
+                (300_000, Action::Partition(Partition::isolate(0))),
+                (300_000 + length, Action::HealAll),
+            ],
+        );
+        config.cluster.seed = seed;
+        config.safety_us = 2_000_000;
+        let report = run_kv(&config);
+        let excluded: Vec<usize> = (1..5)
+            .filter(|h| report.incarnations[*h] != Some(FIRST_INCARNATION.0))
+            .collect();
+        if !excluded.is_empty() || !report.violations.is_empty() {
+            failures.push((seed, length, excluded, report.violations.first().cloned()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "(seed, partition length, healthy hosts excluded, first violation): {failures:#?}"
+    );
+}
