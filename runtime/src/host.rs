@@ -527,8 +527,8 @@ impl Host {
     }
 
     /// The view service declared this incarnation failed: drop every replica, fail
-    /// every pending call (server starts continue), and continue as a new incarnation, which the view-service
-    /// participant asks to join.
+    /// every pending call (server starts continue), and continue as a new
+    /// incarnation, which the view-service participant asks to join.
     fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
         self.replicas.clear();
         self.group_timers.clear();
