@@ -346,9 +346,19 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
             }
             return;
         }
+        // After the heal, new requests wait until decisions already under way
+        // (an exclusion of a host that was cut off) have landed; pending ones go on.
+        let probe_from = if healed {
+            run.healed_at + PROBE_SETTLE_US
+        } else {
+            0
+        };
         // Issue operations from idle clients whose time has come.
         for c in clients.iter_mut() {
-            if c.inflight.is_some() || c.next_at > now || !cluster.sim().is_up(c.host) {
+            if c.inflight.is_some()
+                || c.next_at.max(probe_from) > now
+                || !cluster.sim().is_up(c.host)
+            {
                 continue;
             }
             if healed && c.probed {
@@ -374,7 +384,7 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
             .filter(|c| {
                 c.inflight.is_none() && !(healed && c.probed) && cluster.sim().is_up(c.host)
             })
-            .map(|c| c.next_at.max(now + 1))
+            .map(|c| c.next_at.max(probe_from).max(now + 1))
             .min()
             .unwrap_or(liveness_end);
         let wake = match script.peek() {
@@ -445,6 +455,9 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
         }
     }
 }
+
+/// After the heal, clients wait this long before their new request (the probe).
+pub const PROBE_SETTLE_US: Micros = 1_000_000;
 
 /// Messages a calm, idle cluster may send per host and virtual second (heartbeats,
 /// view-service probes and retransmissions fit easily below it).

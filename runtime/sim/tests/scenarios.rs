@@ -423,15 +423,13 @@ fn a_recruit_whose_donor_dies_gets_its_state_from_another_member() {
 /// A replica's host is cut off for about the suspicion timeout, then healed.
 /// At most that host may be excluded; the healthy hosts keep their incarnations.
 ///
-/// Protocol finding (view service): with partitions of 130–145 ms (the suspicion
-/// timeout is 150 ms, heartbeats every 20 ms) the cut-off host and the others
-/// suspect each other at about the same time, and the leader accepts both sides'
-/// suspicions: host 0's reports exclude healthy hosts (seed 2: host 2; seed 3:
-/// hosts 2, 3 and 4, a majority; seed 4: host 1, the other replica, which leaves
-/// the group stuck as in sweep seed 20050). One host's word should not exclude
-/// the majority that can still hear each other.
+/// (Found by this simulator: with partitions of 130–145 ms, just under the 150 ms
+/// suspicion timeout, the cut-off host and the others suspected each other at
+/// about the same time and the leader accepted both sides' suspicions, excluding
+/// healthy hosts — at seed 3 a majority; at seed 4 the other replica, which left
+/// the group stuck. Fixed in the view service: a suspicion is reported only after
+/// a probe sent while connected stays unanswered.)
 #[test]
-#[ignore = "protocol finding: a host cut off for about the suspicion timeout gets healthy hosts excluded (see comment)"]
 fn a_short_partition_excludes_at_most_the_host_cut_off() {
     let mut failures = Vec::new();
     for (seed, length) in (0..24).zip((120_000..).step_by(5_000)) {
