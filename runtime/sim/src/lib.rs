@@ -60,7 +60,7 @@
 //!   application timer, then call a `counter` server (a nested command), and
 //!   reply with the counter's answer.
 //! - `tests/sweeps.rs`: 3,200 safety seeds (survivable, bad-link, heavy and
-//!   beyond-majority chaos) and 450 liveness seeds, several tests so they run in
+//!   beyond-majority chaos) and 750 liveness seeds, several tests so they run in
 //!   parallel;
 //!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds;
 //!   `tests/scenarios.rs`: stories (sequencer crash mid-burst, 3/2 split, state

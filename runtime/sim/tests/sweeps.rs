@@ -1,6 +1,6 @@
 //! Seed sweeps of the key-value workload: 3,200 safety seeds with chaos
 //! (crashes, restarts, pauses, partitions, lossy duplicating reordering links)
-//! and 450 liveness seeds (chaos, then everything heals, every pending request
+//! and 750 liveness seeds (chaos, then everything heals, every pending request
 //! must complete and the idle cluster must quiet down). Split into several tests
 //! so they run in parallel.
 
@@ -136,5 +136,10 @@ sweep!(
 sweep!(
     liveness_after_chaos_seeds_20000_to_20150,
     20_000..20_150,
+    liveness_after_chaos
+);
+sweep!(
+    liveness_after_chaos_seeds_21000_to_21150,
+    21_000..21_150,
     liveness_after_chaos
 );
