@@ -64,7 +64,10 @@
 //!   parallel;
 //!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds;
 //!   `tests/scenarios.rs`: stories (sequencer crash mid-burst, 3/2 split, state
-//!   transfer under load, a paused or isolated old sequencer); `tests/harness.rs`:
+//!   transfer under load, a recruit whose donor dies, a paused or isolated old
+//!   sequencer, healed and rejoined hosts, a stale read planted in a recorded
+//!   history); `tests/nested.rs`: nested calls with and without failures;
+//!   `tests/harness.rs`:
 //!   the simulator and the checks tested on a toy node and on made-up traces.
 //!
 //! # Replaying a failure
