@@ -45,7 +45,8 @@
 //! joiners included; (e) every executed client command was submitted by a
 //! client. Then the **liveness phase**: partitions heal, crashed and paused hosts
 //! come back, links stop misbehaving, and every pending request plus one new
-//! request per client must complete within a bound; finally the idle cluster
+//! request per client (issued once decisions under way at the heal have landed)
+//! must complete within a bound, the new ones with a reply; finally the idle cluster
 //! must quiet down (no message storm). A run also stops at an event limit, so a
 //! livelock cannot hang a test. See [`checks`] and [`kv`].
 //!
