@@ -36,6 +36,8 @@ pub struct KvConfig {
     pub faults: FaultConfig,
     /// Report requests that did not complete in the liveness phase as violations.
     pub check_liveness: bool,
+    /// The server class (`kv`; `kv-nondeterministic` to show check (d) failing).
+    pub class: String,
     /// Preferred hosts of the `kv` server (placement puts replicas there first).
     pub preferred_hosts: Vec<usize>,
     /// Where client `i` lives: `client_hosts[i % len]`; empty: host `i % hosts`.
@@ -87,6 +89,7 @@ impl KvConfig {
             liveness_us: 6_000_000,
             faults: FaultConfig::chaos(tolerate as usize),
             check_liveness: true,
+            class: "kv".to_string(),
             preferred_hosts: Vec::new(),
             client_hosts: Vec::new(),
             script: Vec::new(),
@@ -169,7 +172,7 @@ struct KvClient {
 pub fn run_kv(config: &KvConfig) -> KvReport {
     let mut cluster = Cluster::new(&config.cluster);
     let setup_deadline = 10_000_000;
-    let mut spec = crash_spec("kv", config.tolerate);
+    let mut spec = crash_spec(&config.class, config.tolerate);
     spec.hosts = config
         .preferred_hosts
         .iter()

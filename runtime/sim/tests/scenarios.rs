@@ -505,3 +505,24 @@ fn a_group_whose_state_holders_all_crash_is_marked_failed() {
         "(seed, delay between the crashes, first liveness violation): {stuck:#?}"
     );
 }
+
+#[test]
+fn a_nondeterministic_application_is_caught_by_the_state_digest_check() {
+    // Same inputs, same order, different states: only (d) can tell.
+    let mut config = KvConfig::calm(5);
+    config.class = "kv-nondeterministic".to_string();
+    config.safety_us = 300_000;
+    let report = run_kv(&config);
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.check == ftc_sim::Check::StateDigest),
+        "{:#?}",
+        report.violations
+    );
+    assert!(report
+        .violations
+        .iter()
+        .all(|v| v.check == ftc_sim::Check::StateDigest));
+}
