@@ -39,8 +39,8 @@
 //! timeout is a failure); (b) per group, replicas executed the same entry at
 //! each log position, and no replica executed a position twice (it may jump
 //! forward by state transfer, never roll back), no position of a group's log
-//! was skipped by every replica, and no two hosts installed
-//! different views under one view id; (c) a request occupies at most one log
+//! was skipped by every replica, no two hosts installed different views under
+//! one view id, and every host installed a group's views in order; (c) a request occupies at most one log
 //! position across all replicas (a recruit re-executing after state transfer
 //! would show as a second position); (d) equal state digests at equal positions,
 //! joiners included; (e) every executed client command was submitted by a
