@@ -1,6 +1,10 @@
 //! The `ftc` command-line interface: check, explain (and later emit, build, run, replicate).
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use ftc_frontend::render::{render_human, render_json, SourceFile};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -14,37 +18,176 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MessageFormat {
+    /// rustc-like text on stderr.
+    Human,
+    /// One JSON object per diagnostic per line on stdout.
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check CMSL files and report diagnostics.
     Check {
         /// The CMSL source files.
         #[arg(required = true)]
-        files: Vec<std::path::PathBuf>,
+        files: Vec<PathBuf>,
+        /// How diagnostics are printed.
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
+    },
+    /// Explain a diagnostic code (such as E0302) in detail.
+    Explain {
+        /// The code.
+        code: String,
     },
 }
 
+/// At most this many diagnostics per file are printed in human format.
+const DIAGNOSTICS_SHOWN_MAX: usize = 500;
+
+/// Exit code for errors in the program.
+const EXIT_PROGRAM_ERRORS: u8 = 1;
+/// Exit code for usage and I/O problems.
+const EXIT_USAGE: u8 = 2;
+/// Exit code after an internal compiler error.
+const EXIT_INTERNAL: i32 = 101;
+
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: internal compiler error: {message}{place} (this is a bug in ftc, please report it)"
+        );
+        std::process::exit(EXIT_INTERNAL);
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::from(EXIT_USAGE)
             } else {
                 ExitCode::SUCCESS
             };
         }
     };
     match cli.command {
-        Command::Check { files } => {
-            for f in files {
-                eprintln!(
-                    "error: `ftc check` is not implemented yet ({})",
-                    f.display()
-                );
-            }
-            ExitCode::from(2)
+        Command::Check {
+            files,
+            message_format,
+        } => check(&files, message_format),
+        Command::Explain { code } => explain(&code),
+    }
+}
+
+fn explain(code: &str) -> ExitCode {
+    match ftc_frontend::codes::lookup(code) {
+        Some(info) => {
+            println!("{}: {}\n\n{}", info.code, info.title, info.explanation);
+            ExitCode::SUCCESS
         }
+        None => {
+            eprintln!("error: `{code}` is not a diagnostic code of ftc");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.is_dir() {
+        anyhow::bail!("`{}` is a directory", path.display());
+    }
+    std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+fn check(files: &[PathBuf], format: MessageFormat) -> ExitCode {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut io_failed = false;
+    let mut program_failed = false;
+    for path in files {
+        let bytes = match read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                io_failed = true;
+                continue;
+            }
+        };
+        let name = path.display().to_string();
+        let (output, text) = ftc_frontend::check_bytes(&bytes);
+        let file = SourceFile::new(&name, &text);
+        match format {
+            MessageFormat::Human => {
+                let shown = output.diagnostics.len().min(DIAGNOSTICS_SHOWN_MAX);
+                let rendered = render_human(&output.diagnostics[..shown], &file, color);
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(rendered.as_bytes());
+                if shown < output.diagnostics.len() {
+                    let _ = writeln!(
+                        err,
+                        "note: {} more diagnostics in `{name}` not shown\n",
+                        output.diagnostics.len() - shown
+                    );
+                }
+            }
+            MessageFormat::Json => {
+                let mut out = std::io::stdout().lock();
+                for d in &output.diagnostics {
+                    let _ = writeln!(out, "{}", render_json(d, &file));
+                }
+            }
+        }
+        let (errors, warnings) = (output.error_count(), output.warning_count());
+        if let Some(line) = summary(&name, errors, warnings) {
+            eprintln!("{line}");
+        }
+        program_failed |= errors > 0;
+    }
+    if io_failed {
+        ExitCode::from(EXIT_USAGE)
+    } else if program_failed {
+        ExitCode::from(EXIT_PROGRAM_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The rustc-like closing line for one file, if it had any diagnostics.
+fn summary(name: &str, errors: usize, warnings: usize) -> Option<String> {
+    match (errors, warnings) {
+        (0, 0) => None,
+        (0, w) => Some(format!(
+            "warning: `{name}` generated {}",
+            plural(w, "warning")
+        )),
+        (e, 0) => Some(format!(
+            "error: could not check `{name}` due to {}",
+            plural(e, "previous error")
+        )),
+        (e, w) => Some(format!(
+            "error: could not check `{name}` due to {}; {} emitted",
+            plural(e, "previous error"),
+            plural(w, "warning")
+        )),
     }
 }

@@ -1,26 +1,219 @@
 //! CMSL front end: name resolution, type checking, CMSL rules and diagnostics.
 //!
-//! Entry point: [`check_source`]: text in, diagnostics (and, when there are no
-//! errors, the checked program) out. It never panics on any input.
+//! Entry points: [`check_source`] (text in, diagnostics and — when there are
+//! no errors — the [`CheckedProgram`] out) and [`check_bytes`] (the same for
+//! raw file contents, which may not be UTF-8). Neither panics on any input.
+//!
+//! # Design
+//!
+//! Checking runs in ordered passes over one parsed [`ftc_grammar::Program`]:
+//!
+//! 1. **parse** (`ftc_grammar::parse`): syntax errors become diagnostics
+//!    `E0001`–`E0013` ([`syntax`]); if there are any, checking stops there,
+//!    so a broken tree never produces follow-on errors.
+//! 2. **collect** (`collect.rs`): every class gets a [`types::ClassId`],
+//!    every free function and method a [`types::FnId`], every variable
+//!    (global, state variable, parameter, later every local) a
+//!    [`types::VarId`]. Inheritance is resolved (single, no cycles),
+//!    signatures are resolved to [`types::Ty`], out-of-class definitions are
+//!    attached to their declarations, `main` is found.
+//! 3. **check** (`check.rs`): every body — global initializers, each class's
+//!    state initializers and invariants, each function and method — is walked
+//!    once with a flat scope stack. Every expression gets a type, every name,
+//!    call and member access a [`program::Resolution`]. Plain `future`
+//!    variables have the type `future` tied to their own [`types::VarId`];
+//!    each `invoke` stored into one (by initializer, assignment or argument)
+//!    fixes or must agree with its inferred result type. Per body, the pass
+//!    records the facts the next pass follows: uses of globals, local calls
+//!    (free functions, methods of `this` and of plain-class objects, `new C`
+//!    running `C`'s initializers — but not calls on server handles, which run
+//!    elsewhere), and nondeterministic built-ins.
+//! 4. **rules** (`rules.rs`): for each server class, the bodies it can run
+//!    are found by a breadth-first walk of the local call graph: a global use
+//!    in any of them is an error pointing at the use (and at the call leading
+//!    there); at each `server` expression starting more than one replica, a
+//!    nondeterministic call among them is a warning. Public server methods
+//!    must take and return values that can be copied (no futures inside).
+//!
+//! All passes are linear in the size of the program (hash-map look-ups, one
+//! walk per body, one graph walk per server class), and recurse only along
+//! the AST, whose depth the parser bounds.
+//!
+//! # Language decisions
+//!
+//! - `int` widens to `real` implicitly (assignments, arguments, returns,
+//!   arithmetic); `+` with a `string` operand concatenates anything.
+//! - `null` is a value of class references, server handles and futures only.
+//! - `==`/`!=` compare numbers, booleans, strings, hosts, references of
+//!   related classes, futures, and `null` with a reference.
+//! - Inheritance is supported: single, members inherited, methods may be
+//!   overridden with the same signature (calls are resolved to the nearest
+//!   declaration; the server rules also follow overriding methods of plain
+//!   classes), state variables may not be redeclared; a plain class may not
+//!   inherit from a server class.
+//! - A declared function or method that is never defined is an error
+//!   whether or not it is called (`E0114`).
+//! - Private members are visible only in their own class (not subclasses).
+//! - Inside a method, an unqualified call looks for a method of `this`
+//!   first, then a free function, then a built-in; a user function named like
+//!   a built-in hides it.
+//! - Plain `future` parameters take their result type from the arguments
+//!   passed for them; a plain future whose `->result` is read but which never
+//!   receives an invocation is an error (`E0212`).
+//! - `hosts (…)` entries: an expression of type `host`, or a bare name that
+//!   is not a visible variable, meaning `host("name")`.
+//! - `disjoint` without an array count is a warning (`W0003`): no effect;
+//!   so is a constant host named twice in `hosts (…)` (`W0004`).
+//! - `server S [n]` has the type `S` (a handle naming the array); indexing a
+//!   server handle yields a handle of the same class.
+//! - Lists and maps are not indexed with `[]`; use `get`.
+//! - `raise` takes a `string`; `catch` names a predefined exception kind.
+//! - Nondeterminism: a server site counts as replicated when its replica
+//!   count is a constant above one, or not constant.
+
+pub mod codes;
+pub mod diagnostic;
+pub mod program;
+pub mod render;
+pub mod syntax;
+pub mod types;
+
+mod check;
+mod collect;
+mod rules;
+
+pub use diagnostic::{Diagnostic, Label, Severity};
+pub use program::CheckedProgram;
+
+use std::borrow::Cow;
 
 /// What checking one source file produced.
 #[derive(Debug)]
 pub struct CheckOutput {
     /// Every diagnostic, errors and warnings, in source order.
-    pub diagnostics: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The checked program, present when there are no errors.
+    pub program: Option<CheckedProgram>,
 }
 
 impl CheckOutput {
     /// True when any diagnostic is an error (warnings do not count).
     pub fn has_errors(&self) -> bool {
-        !self.diagnostics.is_empty()
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The number of errors.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// The number of warnings.
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.len() - self.error_count()
     }
 }
 
 /// Lexes, parses and checks one CMSL source file.
 pub fn check_source(source: &str) -> CheckOutput {
-    let parsed = ftc_grammar::parse(source);
-    CheckOutput {
-        diagnostics: parsed.errors.iter().map(|e| format!("{e:?}")).collect(),
+    if source.len() > u32::MAX as usize {
+        return CheckOutput {
+            diagnostics: vec![Diagnostic::error(
+                "E0011",
+                "the source file is larger than 4 GiB",
+                ftc_grammar::Span::new(0, 0),
+            )],
+            program: None,
+        };
     }
+    let parsed = ftc_grammar::parse(source);
+    if !parsed.errors.is_empty() {
+        let mut diagnostics: Vec<Diagnostic> = parsed
+            .errors
+            .iter()
+            .map(syntax::syntax_diagnostic)
+            .collect();
+        sort(&mut diagnostics);
+        return CheckOutput {
+            diagnostics,
+            program: None,
+        };
+    }
+    check_program(parsed.program)
+}
+
+/// Checks a parsed program that has no syntax errors.
+pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
+    let mut checker = check::Checker::new(&ast);
+    checker.collect();
+    checker.check_bodies();
+    checker.check_server_rules();
+    let mut diagnostics = std::mem::take(&mut checker.diags);
+    sort(&mut diagnostics);
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let parts = checker.into_parts();
+    let program = (!failed).then_some(CheckedProgram {
+        ast,
+        classes: parts.classes,
+        functions: parts.functions,
+        vars: parts.vars,
+        globals: parts.globals,
+        main: parts.main,
+        expr_types: parts.expr_types,
+        resolutions: parts.resolutions,
+        future_results: parts.future_results,
+        class_by_name: parts.class_by_name,
+    });
+    CheckOutput {
+        diagnostics,
+        program,
+    }
+}
+
+/// Checks raw file contents. A leading byte-order mark is skipped (the
+/// diagnostics' spans count it; the checked program's spans do not). Text
+/// that is not UTF-8 gets diagnostic `E0005`
+/// at the first invalid byte; the returned text (a lossy copy in that case)
+/// is what the diagnostics' spans refer to.
+pub fn check_bytes(bytes: &[u8]) -> (CheckOutput, Cow<'_, str>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => match text.strip_prefix('\u{FEFF}') {
+            // A byte-order mark is not part of the program; spans still
+            // refer to the whole text.
+            Some(rest) => {
+                let mut output = check_source(rest);
+                let bom = '\u{FEFF}'.len_utf8() as u32;
+                for d in &mut output.diagnostics {
+                    for label in std::iter::once(&mut d.primary).chain(&mut d.secondary) {
+                        label.span.start += bom;
+                        label.span.end += bom;
+                    }
+                }
+                (output, Cow::Borrowed(text))
+            }
+            None => (check_source(text), Cow::Borrowed(text)),
+        },
+        Err(e) => {
+            let at = e.valid_up_to();
+            // In the lossy copy the bytes before `at` are unchanged and the bad
+            // sequence becomes U+FFFD (3 bytes).
+            let d = Diagnostic::error(
+                "E0005",
+                "the source file is not valid UTF-8",
+                ftc_grammar::Span::new(at, at + '\u{FFFD}'.len_utf8()),
+            )
+            .with_label(format!("invalid byte 0x{:02x} here", bytes[at]))
+            .with_help("save the file as UTF-8");
+            (
+                CheckOutput {
+                    diagnostics: vec![d],
+                    program: None,
+                },
+                String::from_utf8_lossy(bytes),
+            )
+        }
+    }
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| (d.primary.span.start, d.primary.span.end));
 }

@@ -1,0 +1,165 @@
+//! End-to-end tests of the `ftc` binary: exit codes, output formats, bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ftc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ftc"))
+        .args(args)
+        .output()
+        .expect("the ftc binary runs")
+}
+
+/// Writes `contents` to a fresh file under the test temp dir.
+fn file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write temp file");
+    path
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const OK: &str = "void main () { println(\"hello\"); }\n";
+const BAD: &str = "void main () { int x = \"five\"; y = 2; }\n";
+
+#[test]
+fn clean_program_exits_0() {
+    let p = file("ok.cmsl", OK.as_bytes());
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn errors_exit_1_with_summary() {
+    let p = file("bad.cmsl", BAD.as_bytes());
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("error["), "{err}");
+    assert!(err.contains("could not check"), "{err}");
+    assert!(
+        !err.contains("\x1b["),
+        "no colour when not a terminal: {err}"
+    );
+}
+
+#[test]
+fn missing_file_and_directory_exit_2() {
+    let o = ftc(&["check", "/definitely/not/here.cmsl"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read"));
+    let o = ftc(&["check", env!("CARGO_TARGET_TMPDIR")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a directory"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(ftc(&["check"]).status.code(), Some(2));
+    assert_eq!(ftc(&["frobnicate"]).status.code(), Some(2));
+    let p = file("fmt.cmsl", OK.as_bytes());
+    let o = ftc(&["check", "--message-format", "xml", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn invalid_utf8_is_a_diagnostic() {
+    let p = file("latin1.cmsl", b"void main () {\n  // caf\xe9\n}\n");
+    let o = ftc(&["check", "--message-format", "json", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8(o.stdout).expect("json is utf-8");
+    let v: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("one line")).expect("valid json");
+    assert_eq!(v["code"], "E0005");
+    assert_eq!(v["line"], 2);
+    assert_eq!(v["column"], 9);
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let p = file("bom.cmsl", b"\xef\xbb\xbfvoid main () { }\n");
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn binary_garbage_never_panics() {
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let p = file("garbage.bin", &bytes);
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn a_50_mb_file_is_a_diagnostic_not_a_hang() {
+    let mut big = vec![b'x'; 50_000_000];
+    big.extend_from_slice(b"\n/* unterminated");
+    let p = file("big.cmsl", &big);
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.len() < 10_000, "a long line is not quoted whole");
+    assert!(err.contains("error["), "{err}");
+}
+
+#[test]
+fn json_has_one_object_per_diagnostic() {
+    let p = file("json.cmsl", BAD.as_bytes());
+    let o = ftc(&["check", "--message-format", "json", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8(o.stdout).expect("utf-8");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).expect("valid json");
+        for key in [
+            "code", "severity", "message", "file", "line", "column", "labels", "notes", "help",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key} in {line}");
+        }
+        assert!(v["file"].as_str().unwrap().ends_with("json.cmsl"));
+        let labels = v["labels"].as_array().expect("labels array");
+        assert!(labels.iter().any(|l| l["primary"] == true));
+        for l in labels {
+            for key in [
+                "line",
+                "column",
+                "end_line",
+                "end_column",
+                "message",
+                "primary",
+            ] {
+                assert!(l.get(key).is_some(), "missing label {key} in {line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn several_files_worst_status_wins() {
+    let ok = file("multi-ok.cmsl", OK.as_bytes());
+    let bad = file("multi-bad.cmsl", BAD.as_bytes());
+    let o = ftc(&["check", ok.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = ftc(&["check", ok.to_str().unwrap(), "/no/such/file.cmsl"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn explain_prints_the_long_text() {
+    let o = ftc(&["explain", "E0302"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("E0302: "), "{out}");
+    assert!(out.contains("Erroneous example"));
+    let o = ftc(&["explain", "w0001"]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = ftc(&["explain", "E9999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a diagnostic code"));
+}
