@@ -1,8 +1,30 @@
 //! Heartbeat failure detection: suspects hosts it has not heard from; only the
 //! view service turns a suspicion into a failure.
+//!
+//! One periodic timer every `heartbeat_us`: it sends a heartbeat to every other
+//! configured host and suspects each host silent for `suspect_after_us` (once
+//! per silence; hearing from the host again re-arms the suspicion). A host never
+//! heard from is presumed to be in its first incarnation
+//! ([`crate::view_service::FIRST_INCARNATION`]), the one the initial
+//! configuration admits. State is one record per configured host.
+//!
+//! ```
+//! use ftc_runtime::failure_detector::{FailureDetector, FdOutput};
+//! use ftc_runtime::host::Timing;
+//! use ftc_runtime::types::{HostId, Incarnation};
+//!
+//! let timing = Timing::default();
+//! let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1)], &timing);
+//! let mut out = Vec::new();
+//! fd.on_start(0, &mut out);
+//! fd.on_heartbeat(5, HostId(1), Incarnation(3), &mut out);
+//! assert!(out.contains(&FdOutput::HeardFrom { host: HostId(1), incarnation: Incarnation(3) }));
+//! ```
 
 use crate::host::Timing;
-use crate::types::{HostId, Incarnation, Micros, TimerId};
+use crate::types::{HostId, Incarnation, Micros, TimerId, TimerSpace};
+use crate::view_service::FIRST_INCARNATION;
+use std::collections::BTreeMap;
 
 /// What the failure detector asks of its host core.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,28 +45,267 @@ pub enum FdOutput {
     },
 }
 
+const TICK_TIMER: u64 = 1;
+
+/// What the detector knows of one other host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Peer {
+    /// The newest incarnation heard (or presumed).
+    incarnation: Incarnation,
+    /// Whether that incarnation was actually heard from (else it is presumed).
+    heard: bool,
+    last_heard_us: Micros,
+    /// Already suspected during the current silence.
+    suspected: bool,
+}
+
 /// One host's failure detector.
 pub struct FailureDetector {
-    #[allow(dead_code)]
     me: HostId,
+    timing: Timing,
+    peers: BTreeMap<HostId, Peer>,
+    /// When the next tick is due; earlier (stale or duplicate) firings are ignored.
+    tick_at: Option<Micros>,
 }
 
 impl FailureDetector {
-    pub fn new(me: HostId, _cluster: &[HostId], _timing: &Timing) -> FailureDetector {
-        FailureDetector { me }
+    /// A detector for host `me` watching every other host of `cluster`.
+    pub fn new(me: HostId, cluster: &[HostId], timing: &Timing) -> FailureDetector {
+        FailureDetector {
+            me,
+            timing: timing.clone(),
+            peers: BTreeMap::from_iter(cluster.iter().filter(|&&h| h != me).map(|&h| {
+                (
+                    h,
+                    Peer {
+                        incarnation: FIRST_INCARNATION,
+                        heard: false,
+                        last_heard_us: 0,
+                        suspected: false,
+                    },
+                )
+            })),
+            tick_at: None,
+        }
     }
 
-    pub fn on_start(&mut self, _now: Micros, _out: &mut Vec<FdOutput>) {}
+    /// The host started: heartbeats go out at once, then every `heartbeat_us`.
+    pub fn on_start(&mut self, now: Micros, out: &mut Vec<FdOutput>) {
+        for peer in self.peers.values_mut() {
+            peer.last_heard_us = now;
+        }
+        self.tick(now, out);
+    }
 
     /// A heartbeat (or any message) arrived from `host` in `incarnation`.
     pub fn on_heartbeat(
         &mut self,
-        _now: Micros,
-        _host: HostId,
-        _incarnation: Incarnation,
-        _out: &mut Vec<FdOutput>,
+        now: Micros,
+        host: HostId,
+        incarnation: Incarnation,
+        out: &mut Vec<FdOutput>,
     ) {
+        if host == self.me {
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&host) else {
+            return;
+        };
+        if incarnation < peer.incarnation {
+            return;
+        }
+        if incarnation > peer.incarnation || !peer.heard {
+            peer.incarnation = incarnation;
+            peer.heard = true;
+            out.push(FdOutput::HeardFrom { host, incarnation });
+        }
+        peer.last_heard_us = peer.last_heard_us.max(now);
+        peer.suspected = false;
     }
 
-    pub fn on_timer(&mut self, _now: Micros, _timer: TimerId, _out: &mut Vec<FdOutput>) {}
+    /// A failure-detector timer is due; others are ignored.
+    pub fn on_timer(&mut self, now: Micros, timer: TimerId, out: &mut Vec<FdOutput>) {
+        if timer.space() == Some(TimerSpace::FailureDetector)
+            && timer.local() == TICK_TIMER
+            && self.tick_at.is_some_and(|at| at <= now)
+        {
+            self.tick(now, out);
+        }
+    }
+
+    fn tick(&mut self, now: Micros, out: &mut Vec<FdOutput>) {
+        for (&host, peer) in self.peers.iter_mut() {
+            out.push(FdOutput::Heartbeat { to: host });
+            if !peer.suspected
+                && now.saturating_sub(peer.last_heard_us) >= self.timing.suspect_after_us
+            {
+                peer.suspected = true;
+                out.push(FdOutput::Suspect {
+                    host,
+                    incarnation: peer.incarnation,
+                });
+            }
+        }
+        let at = now + self.timing.heartbeat_us.max(1);
+        self.tick_at = Some(at);
+        out.push(FdOutput::SetTimer {
+            timer: TimerId::new(TimerSpace::FailureDetector, TICK_TIMER),
+            at,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing() -> Timing {
+        Timing {
+            heartbeat_us: 10,
+            suspect_after_us: 30,
+            ..Timing::default()
+        }
+    }
+
+    fn tick_timer() -> TimerId {
+        TimerId::new(TimerSpace::FailureDetector, TICK_TIMER)
+    }
+
+    fn beats(at: Micros) -> Vec<FdOutput> {
+        vec![
+            FdOutput::Heartbeat { to: HostId(1) },
+            FdOutput::Heartbeat { to: HostId(2) },
+            FdOutput::SetTimer {
+                timer: tick_timer(),
+                at,
+            },
+        ]
+    }
+
+    #[test]
+    fn heartbeats_every_period_to_every_other_host() {
+        let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1), HostId(2)], &timing());
+        let mut out = Vec::new();
+        fd.on_start(0, &mut out);
+        assert_eq!(out, beats(10));
+        out.clear();
+        fd.on_timer(10, tick_timer(), &mut out);
+        assert_eq!(out, beats(20));
+        out.clear();
+        // A duplicate or stale firing does nothing.
+        fd.on_timer(10, tick_timer(), &mut out);
+        fd.on_timer(
+            15,
+            TimerId::new(TimerSpace::ViewService, TICK_TIMER),
+            &mut out,
+        );
+        assert_eq!(out, vec![]);
+    }
+
+    #[test]
+    fn heard_from_once_per_incarnation_and_stale_ignored() {
+        let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1)], &timing());
+        let mut out = Vec::new();
+        fd.on_heartbeat(1, HostId(1), FIRST_INCARNATION, &mut out);
+        fd.on_heartbeat(2, HostId(1), FIRST_INCARNATION, &mut out);
+        fd.on_heartbeat(3, HostId(1), Incarnation(4), &mut out);
+        fd.on_heartbeat(4, HostId(1), Incarnation(2), &mut out);
+        fd.on_heartbeat(4, HostId(9), Incarnation(2), &mut out);
+        fd.on_heartbeat(4, HostId(0), Incarnation(2), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                FdOutput::HeardFrom {
+                    host: HostId(1),
+                    incarnation: FIRST_INCARNATION
+                },
+                FdOutput::HeardFrom {
+                    host: HostId(1),
+                    incarnation: Incarnation(4)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn suspects_once_per_silence_and_rearms_when_heard() {
+        let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1), HostId(2)], &timing());
+        let mut out = Vec::new();
+        fd.on_start(0, &mut out);
+        fd.on_heartbeat(5, HostId(1), Incarnation(3), &mut out);
+        fd.on_heartbeat(25, HostId(2), FIRST_INCARNATION, &mut out);
+        out.clear();
+        for at in [10, 20, 30] {
+            fd.on_timer(at, tick_timer(), &mut out);
+        }
+        assert!(!out.iter().any(|o| matches!(o, FdOutput::Suspect { .. })));
+        out.clear();
+        fd.on_timer(40, tick_timer(), &mut out);
+        let suspect_1 = FdOutput::Suspect {
+            host: HostId(1),
+            incarnation: Incarnation(3),
+        };
+        assert_eq!(
+            out,
+            vec![
+                FdOutput::Heartbeat { to: HostId(1) },
+                suspect_1.clone(),
+                FdOutput::Heartbeat { to: HostId(2) },
+                FdOutput::SetTimer {
+                    timer: tick_timer(),
+                    at: 50
+                },
+            ]
+        );
+        out.clear();
+        fd.on_timer(50, tick_timer(), &mut out);
+        assert_eq!(out, beats(60));
+        out.clear();
+        fd.on_timer(60, tick_timer(), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                FdOutput::Heartbeat { to: HostId(1) },
+                FdOutput::Heartbeat { to: HostId(2) },
+                FdOutput::Suspect {
+                    host: HostId(2),
+                    incarnation: FIRST_INCARNATION
+                },
+                FdOutput::SetTimer {
+                    timer: tick_timer(),
+                    at: 70
+                },
+            ]
+        );
+        // Heard again: a later silence is suspected again, once.
+        out.clear();
+        fd.on_heartbeat(65, HostId(1), Incarnation(3), &mut out);
+        for at in [70, 80, 90] {
+            fd.on_timer(at, tick_timer(), &mut out);
+        }
+        assert!(!out.contains(&suspect_1));
+        for at in [100, 110] {
+            fd.on_timer(at, tick_timer(), &mut out);
+        }
+        assert_eq!(out.iter().filter(|o| **o == suspect_1).count(), 1);
+    }
+
+    #[test]
+    fn a_never_heard_host_is_suspected_in_its_first_incarnation() {
+        let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1)], &timing());
+        let mut out = Vec::new();
+        fd.on_start(100, &mut out);
+        for at in [110, 120, 130] {
+            fd.on_timer(at, tick_timer(), &mut out);
+        }
+        assert_eq!(
+            out.iter()
+                .filter(|o| matches!(o, FdOutput::Suspect { .. }))
+                .collect::<Vec<_>>(),
+            vec![&FdOutput::Suspect {
+                host: HostId(1),
+                incarnation: FIRST_INCARNATION
+            }]
+        );
+    }
 }

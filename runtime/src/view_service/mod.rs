@@ -1,0 +1,1397 @@
+//! The view service: a majority-quorum replicated log of cluster decisions that
+//! installs one totally ordered sequence of views per server group.
+//!
+//! See `docs/replication.md`, "View service". Every host runs one participant;
+//! the host core feeds it messages, timers, local suspicions and local server
+//! creation requests, and receives [`VsOutput`]s.
+//!
+//! ```text
+//!  on_message / on_timer / suspect / heard_from / start_server
+//!        │
+//!        ▼
+//!  Raft-style consensus (terms, votes, leader appends) ──▶ Send, SetTimer
+//!        │ committed Decisions, in log order
+//!        ▼
+//!  ClusterState::apply (hosts, placement, views)        ──▶ View, StartDecided, Excluded
+//! ```
+//!
+//! There is no stable storage: a restarted host is a new, larger incarnation
+//! with an empty log. Votes and acknowledgements count per *memory*: each host
+//! has one voting identity, the incarnation of its newest committed
+//! `HostJoined` (initially [`FIRST_INCARNATION`]). A restarted participant
+//! neither votes nor counts until its own join is committed and known to it; a
+//! failure does not take the vote from a memory that still lives (see
+//! [`ViewService::rejoin`]).
+//!
+//! # Example
+//!
+//! A single-host cluster elects itself and decides a server creation:
+//!
+//! ```
+//! use ftc_runtime::host::Timing;
+//! use ftc_runtime::types::{HostId, Model, ServerSpec, TimerId, TimerSpace};
+//! use ftc_runtime::view_service::{ViewService, VsOutput, FIRST_INCARNATION};
+//!
+//! let timing = Timing::default();
+//! let mut vs = ViewService::new(HostId(0), FIRST_INCARNATION, &[HostId(0)], &timing, 7);
+//! let mut out = Vec::new();
+//! vs.on_start(0, &mut out);
+//! // Fire the election timer the participant asked for.
+//! let (timer, at) = out
+//!     .iter()
+//!     .find_map(|o| match o {
+//!         VsOutput::SetTimer { timer, at } if *timer == TimerId::new(TimerSpace::ViewService, 1) => {
+//!             Some((*timer, *at))
+//!         }
+//!         _ => None,
+//!     })
+//!     .unwrap();
+//! out.clear();
+//! vs.on_timer(at, timer, &mut out);
+//! let spec = ServerSpec {
+//!     class: "Counter".into(),
+//!     model: Model::Correct,
+//!     tolerate: 0,
+//!     replicas: 1,
+//!     hosts: vec![],
+//!     disjoint_key: None,
+//!     priority: 0,
+//! };
+//! vs.start_server(at, 1, spec, &mut out);
+//! assert!(out.iter().any(|o| matches!(o, VsOutput::StartDecided { token: 1, result: Ok(_) })));
+//! ```
+
+#[cfg(test)]
+mod harness;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use crate::host::Timing;
+use crate::types::{
+    GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, ServerSpec, TimerId, TimerSpace,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use state::{ApplyEvent, ClusterState};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The incarnation every configured host has at the cluster's first boot: the
+/// initial configuration admits exactly these. A restarted host must use a
+/// larger incarnation, never one an earlier life of the host used (including
+/// one taken by [`ViewService::rejoin`]), and is admitted only through a
+/// committed `HostJoined`.
+pub const FIRST_INCARNATION: Incarnation = Incarnation(1);
+
+/// Most entries one `Append` carries.
+const APPEND_BATCH_MAX: usize = 64;
+/// The log is not compacted: beyond this many entries nothing more is appended.
+pub const LOG_ENTRIES_MAX: u64 = 1 << 16;
+/// Most uncommitted entries a leader holds; further proposals wait (their origin retries).
+const UNCOMMITTED_MAX: u64 = 256;
+/// Most server creations of this host waiting for a decision.
+pub const PENDING_CREATIONS_MAX: usize = 256;
+
+const ELECTION_TIMER: u64 = 1;
+const TICK_TIMER: u64 = 2;
+
+/// A decision of the view service: the entries of its replicated log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    /// A new leader's first entry: lets it commit entries of earlier terms.
+    Noop,
+    /// This incarnation of the host is failed: its replicas leave their groups.
+    HostFailed {
+        host: HostId,
+        incarnation: Incarnation,
+    },
+    /// This (new) incarnation of the host is admitted; it ends any earlier one.
+    HostJoined {
+        host: HostId,
+        incarnation: Incarnation,
+    },
+    /// A client's `server C …` on `origin`, idempotent by `(origin, token)`.
+    CreateGroup {
+        origin: ReplicaId,
+        token: u64,
+        spec: ServerSpec,
+    },
+}
+
+/// One entry of the view service's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The leader term in which the entry was appended.
+    pub term: u64,
+    pub decision: Decision,
+}
+
+/// Messages of the view service's consensus protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum VsMessage {
+    /// A candidate asks for a vote in `term`.
+    /// A candidate asks for a vote in `term`. It also shares what it knows is
+    /// committed (`commit_index`, whose entry has `commit_term`): a voter whose
+    /// log holds that entry holds the same prefix, and learns it is committed.
+    RequestVote {
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+        commit_index: u64,
+        commit_term: u64,
+    },
+    /// `voter`: the voting identity whose memory the sender holds (see [`ViewService::rejoin`]).
+    Vote {
+        term: u64,
+        granted: bool,
+        voter: Incarnation,
+    },
+    /// The leader's entries after `prev_index` (empty as a heartbeat) and its commit index.
+    Append {
+        term: u64,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<LogEntry>,
+        commit_index: u64,
+    },
+    /// `success`: the log matches the leader's up to `match_index`. Otherwise
+    /// `match_index` is the follower's last index, a hint where to resume.
+    AppendReply {
+        term: u64,
+        success: bool,
+        match_index: u64,
+        voter: Incarnation,
+    },
+    /// A request forwarded to the leader (retried until committed).
+    Propose { decision: Decision },
+    /// "Your incarnation `incarnation` was declared failed": the receiver must rejoin.
+    Shunned { incarnation: Incarnation },
+    /// "Send me committed entries after `commit_index`": sent when no leader is
+    /// known, so a participant can learn (e.g. its own admission) without one.
+    CatchUpRequest { commit_index: u64 },
+    /// Entries after `prev_index` that the sender knows are committed (up to
+    /// its `commit_index`).
+    CatchUp {
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<LogEntry>,
+        commit_index: u64,
+    },
+}
+
+/// What the participant asks its host core to do or tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VsOutput {
+    Send {
+        to: HostId,
+        msg: VsMessage,
+    },
+    /// A timer in [`crate::types::TimerSpace::ViewService`].
+    SetTimer {
+        timer: TimerId,
+        at: Micros,
+    },
+    /// A newly committed view; for each group, views arrive in `view_id` order.
+    /// A group's first view (`view_id` 1) has an empty `joining`: every member
+    /// starts with the initial state.
+    View(GroupView),
+    /// The `start_server` request with this token (made on this host) was decided.
+    StartDecided {
+        token: u64,
+        result: Result<GroupId, String>,
+    },
+    /// The view service declared this host's current incarnation failed: the host
+    /// must drop its replicas and rejoin as a new incarnation (see [`ViewService::rejoin`]).
+    Excluded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// How far the leader knows a peer's log matches its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Progress {
+    /// The peer's incarnation and the voting identity whose memory it reported.
+    incarnation: Incarnation,
+    voter: Incarnation,
+    next_index: u64,
+    match_index: u64,
+    /// Last time this peer acknowledged an append of the current term.
+    acked_at: Micros,
+}
+
+/// One host's view-service participant.
+pub struct ViewService {
+    me: HostId,
+    incarnation: Incarnation,
+    /// The voting identity whose memory this participant holds: its own
+    /// incarnation, or after [`ViewService::rejoin`] the earlier one until the
+    /// new incarnation's `HostJoined` is applied.
+    voter: Incarnation,
+    /// The incarnation this participant was created with: every incarnation of
+    /// this host from it up to `incarnation` shares this memory.
+    created_as: Incarnation,
+    /// Every configured host, sorted.
+    cluster: Vec<HostId>,
+    timing: Timing,
+    rng: ChaCha8Rng,
+
+    term: u64,
+    voted_for: Option<ReplicaId>,
+    role: Role,
+    leader: Option<ReplicaId>,
+    votes: BTreeSet<HostId>,
+    /// `log[i]` holds index `i + 1`.
+    log: Vec<LogEntry>,
+    commit_index: u64,
+    applied_index: u64,
+    state: ClusterState,
+    progress: BTreeMap<HostId, Progress>,
+    /// The largest incarnation heard from each host: messages of smaller ones are ignored.
+    known_incarnation: BTreeMap<HostId, Incarnation>,
+
+    /// Requests of this host waiting to be committed, retried every `retry_us`.
+    pending_failures: BTreeMap<HostId, Incarnation>,
+    pending_joins: BTreeMap<HostId, Incarnation>,
+    /// By token: the requesting incarnation (the decision's origin) and the spec.
+    pending_creations: BTreeMap<u64, (ReplicaId, ServerSpec)>,
+    next_forward_at: Micros,
+
+    election_deadline: Micros,
+    election_timer_at: Option<Micros>,
+    tick_at: Option<Micros>,
+    excluded_reported: bool,
+}
+
+impl ViewService {
+    /// A participant for host `me` in `incarnation`. `cluster` lists every
+    /// configured host (order and duplicates do not matter); `seed` seeds the
+    /// election timeouts. Use [`FIRST_INCARNATION`] at the cluster's first boot
+    /// and a larger incarnation for every restart.
+    pub fn new(
+        me: HostId,
+        incarnation: Incarnation,
+        cluster: &[HostId],
+        timing: &Timing,
+        seed: u64,
+    ) -> ViewService {
+        let mut cluster: Vec<HostId> = cluster.to_vec();
+        cluster.sort();
+        cluster.dedup();
+        let state = ClusterState::new(&cluster);
+        let mut pending_joins = BTreeMap::new();
+        if incarnation != FIRST_INCARNATION {
+            // A restarted host asks to join itself too (others also do when they hear it).
+            pending_joins.insert(me, incarnation);
+        }
+        ViewService {
+            me,
+            incarnation,
+            voter: incarnation,
+            created_as: incarnation,
+            cluster,
+            timing: timing.clone(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            term: 0,
+            voted_for: None,
+            role: Role::Follower,
+            leader: None,
+            votes: BTreeSet::new(),
+            log: Vec::new(),
+            commit_index: 0,
+            applied_index: 0,
+            state,
+            progress: BTreeMap::new(),
+            known_incarnation: BTreeMap::new(),
+            pending_failures: BTreeMap::new(),
+            pending_joins,
+            pending_creations: BTreeMap::new(),
+            next_forward_at: 0,
+            election_deadline: 0,
+            election_timer_at: None,
+            tick_at: None,
+            excluded_reported: false,
+        }
+    }
+
+    /// The host just started.
+    pub fn on_start(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        self.tick_at = Some(now + self.tick_period_us());
+        out.push(VsOutput::SetTimer {
+            timer: TimerId::new(TimerSpace::ViewService, TICK_TIMER),
+            at: now + self.tick_period_us(),
+        });
+        self.reset_election_deadline(now, out);
+    }
+
+    /// The host core declared a new incarnation after [`VsOutput::Excluded`]
+    /// (its replicas are dropped; the failed incarnation is never resumed).
+    ///
+    /// The participant's memory of the consensus (term, vote, log) is intact,
+    /// so it keeps voting under its earlier voting identity until the new
+    /// incarnation's `HostJoined` is committed; it asks for that join itself.
+    /// Server creations still pending keep their original origin and are still
+    /// answered with [`VsOutput::StartDecided`]; pending suspicions are dropped
+    /// (made while the host was cut off, they are stale). (A host
+    /// that does not call this and builds a new participant instead is treated
+    /// like a restarted one: safe, but it does not count until its join commits.)
+    pub fn rejoin(&mut self, now: Micros, incarnation: Incarnation, out: &mut Vec<VsOutput>) {
+        if incarnation <= self.incarnation {
+            return;
+        }
+        self.incarnation = incarnation;
+        self.excluded_reported = false;
+        // Suspicions of the failed incarnation are stale: it was excluded because
+        // it could not hear the others, which is also why it suspected them.
+        self.pending_failures.clear();
+        self.pending_joins.insert(self.me, incarnation);
+        if self.role != Role::Follower {
+            self.role = Role::Follower;
+            self.leader = None;
+        }
+        // Re-arm both timers: a driver may drop the failed incarnation's timers.
+        self.election_timer_at = None;
+        self.on_start(now, out);
+        self.forward_pending(now, out);
+    }
+
+    /// A message of the view-service protocol from `from` in `from_incarnation`.
+    /// Messages of stale or failed incarnations and unknown hosts are dropped.
+    pub fn on_message(
+        &mut self,
+        now: Micros,
+        from: HostId,
+        from_incarnation: Incarnation,
+        msg: VsMessage,
+        out: &mut Vec<VsOutput>,
+    ) {
+        if from == self.me
+            || !self.is_configured(from)
+            || !self.note_incarnation(from, from_incarnation)
+        {
+            return;
+        }
+        if let VsMessage::Shunned { incarnation } = msg {
+            if incarnation == self.incarnation {
+                self.report_excluded(out);
+            }
+            return;
+        }
+        if self.is_shunned(from, from_incarnation) {
+            out.push(VsOutput::Send {
+                to: from,
+                msg: VsMessage::Shunned {
+                    incarnation: from_incarnation,
+                },
+            });
+            return;
+        }
+        // Direct evidence that the sender lives: withdraw a suspicion of it (the
+        // failure detector re-arms on the same message and suspects it again if
+        // it falls silent).
+        if self.pending_failures.get(&from) == Some(&from_incarnation) {
+            self.pending_failures.remove(&from);
+        }
+        let sender = ReplicaId {
+            host: from,
+            incarnation: from_incarnation,
+        };
+        match msg {
+            VsMessage::RequestVote {
+                term,
+                last_index,
+                last_term,
+                commit_index,
+                commit_term,
+            } => {
+                self.learn_commit(commit_index, commit_term, out);
+                self.on_request_vote(now, sender, term, last_index, last_term, out)
+            }
+            VsMessage::Vote {
+                term,
+                granted,
+                voter,
+            } => self.on_vote(now, sender, voter, term, granted, out),
+            VsMessage::Append {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit_index,
+            } => self.on_append(
+                now,
+                sender,
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit_index,
+                out,
+            ),
+            VsMessage::AppendReply {
+                term,
+                success,
+                match_index,
+                voter,
+            } => self.on_append_reply(now, sender, voter, term, success, match_index, out),
+            VsMessage::Propose { decision } => {
+                if self.propose(sender, decision) {
+                    self.replicate_new_entries(out);
+                }
+            }
+            VsMessage::Shunned { .. } => {}
+            VsMessage::CatchUpRequest { commit_index } => {
+                self.on_catch_up_request(from, commit_index, out);
+            }
+            VsMessage::CatchUp {
+                prev_index,
+                prev_term,
+                entries,
+                commit_index,
+            } => self.on_catch_up(from, prev_index, prev_term, entries, commit_index, out),
+        }
+    }
+
+    /// A view-service timer is due. Timers this participant no longer wants are ignored.
+    pub fn on_timer(&mut self, now: Micros, timer: TimerId, out: &mut Vec<VsOutput>) {
+        if timer.space() != Some(TimerSpace::ViewService) {
+            return;
+        }
+        match timer.local() {
+            ELECTION_TIMER => {
+                if self.election_timer_at.is_some_and(|at| at <= now) {
+                    self.election_timer_at = None;
+                }
+                self.on_election_timer(now, out);
+            }
+            TICK_TIMER if self.tick_at.is_some_and(|at| at <= now) => self.on_tick(now, out),
+            _ => {}
+        }
+    }
+
+    /// The local failure detector suspects this incarnation of `host`. Retried
+    /// (through the leader) until that incarnation is failed or superseded.
+    pub fn suspect(
+        &mut self,
+        now: Micros,
+        host: HostId,
+        incarnation: Incarnation,
+        out: &mut Vec<VsOutput>,
+    ) {
+        if host == self.me || !self.is_configured(host) {
+            return;
+        }
+        let record = self.state.hosts.get(&host).copied();
+        let superseded = record.is_some_and(|r| {
+            r.incarnation > incarnation || (r.incarnation == incarnation && !r.alive)
+        });
+        let older_pending = self
+            .pending_failures
+            .get(&host)
+            .is_some_and(|&i| i > incarnation);
+        if superseded || older_pending {
+            return;
+        }
+        self.pending_failures.insert(host, incarnation);
+        self.forward_pending(now, out);
+    }
+
+    /// The local failure detector heard from `host` in this incarnation (a new
+    /// incarnation asks to join through this).
+    pub fn heard_from(
+        &mut self,
+        now: Micros,
+        host: HostId,
+        incarnation: Incarnation,
+        out: &mut Vec<VsOutput>,
+    ) {
+        if host == self.me || !self.is_configured(host) || !self.note_incarnation(host, incarnation)
+        {
+            return;
+        }
+        let known = self
+            .state
+            .hosts
+            .get(&host)
+            .map_or(FIRST_INCARNATION, |r| r.incarnation);
+        let newer_pending = self
+            .pending_joins
+            .get(&host)
+            .is_some_and(|&i| i >= incarnation);
+        if incarnation > known && !newer_pending {
+            self.pending_joins.insert(host, incarnation);
+            self.forward_pending(now, out);
+        }
+    }
+
+    /// A local client's `server C …`: idempotent by `(this host's incarnation, token)`
+    /// (a token still pending from an earlier incarnation stays that request).
+    /// Answered by [`VsOutput::StartDecided`] once the creation is committed;
+    /// at once with an error when [`PENDING_CREATIONS_MAX`] are already pending.
+    pub fn start_server(
+        &mut self,
+        now: Micros,
+        token: u64,
+        spec: ServerSpec,
+        out: &mut Vec<VsOutput>,
+    ) {
+        if self.pending_creations.contains_key(&token) {
+            self.forward_pending(now, out);
+            return;
+        }
+        if let Some(result) = self.state.creations.get(&(self.replica_id(), token)) {
+            out.push(VsOutput::StartDecided {
+                token,
+                result: result.clone(),
+            });
+            return;
+        }
+        if self.pending_creations.len() >= PENDING_CREATIONS_MAX {
+            out.push(VsOutput::StartDecided {
+                token,
+                result: Err(format!(
+                    "too many server creations in flight on this host (at most {PENDING_CREATIONS_MAX})"
+                )),
+            });
+            return;
+        }
+        self.pending_creations
+            .insert(token, (self.replica_id(), spec));
+        self.forward_pending(now, out);
+    }
+
+    /// The newest committed view of `group` this participant knows.
+    pub fn view(&self, group: GroupId) -> Option<&GroupView> {
+        self.state.groups.get(&group)
+    }
+
+    /// The newest committed view of every group, in group id order.
+    pub fn views(&self) -> impl Iterator<Item = &GroupView> {
+        self.state.groups.values()
+    }
+
+    /// Whether the committed log admits this participant's current incarnation
+    /// (joined, or first, and not failed): its replicas may run. Its vote
+    /// counts when it holds its host's voting identity.
+    pub fn is_admitted(&self) -> bool {
+        self.state.admitted(self.me) == Some(self.incarnation)
+    }
+
+    /// The host this participant believes leads the current term.
+    pub fn leader(&self) -> Option<HostId> {
+        self.leader.map(|r| r.host)
+    }
+
+    /// The current term and the commit index (for traces and tests).
+    pub fn term_and_commit(&self) -> (u64, u64) {
+        (self.term, self.commit_index)
+    }
+
+    // ---------------------------------------------------------------- basics
+
+    fn replica_id(&self) -> ReplicaId {
+        ReplicaId {
+            host: self.me,
+            incarnation: self.incarnation,
+        }
+    }
+
+    fn is_configured(&self, host: HostId) -> bool {
+        self.cluster.binary_search(&host).is_ok()
+    }
+
+    fn quorum(&self) -> usize {
+        self.cluster.len() / 2 + 1
+    }
+
+    fn tick_period_us(&self) -> Micros {
+        self.timing.heartbeat_us.max(1)
+    }
+
+    fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    fn term_at(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        let position = usize::try_from(index - 1).ok()?;
+        self.log.get(position).map(|e| e.term)
+    }
+
+    fn last_term(&self) -> u64 {
+        self.log.last().map_or(0, |e| e.term)
+    }
+
+    /// Records the incarnation heard from `host`; `false` if it is stale.
+    fn note_incarnation(&mut self, host: HostId, incarnation: Incarnation) -> bool {
+        match self.known_incarnation.get(&host) {
+            Some(&known) if incarnation < known => false,
+            Some(&known) if incarnation == known => true,
+            _ => {
+                self.known_incarnation.insert(host, incarnation);
+                // A new life has an empty log: replicate to it from scratch.
+                self.progress.remove(&host);
+                true
+            }
+        }
+    }
+
+    /// The committed log declared this incarnation failed or superseded it.
+    fn is_shunned(&self, host: HostId, incarnation: Incarnation) -> bool {
+        self.state.hosts.get(&host).is_some_and(|r| {
+            r.incarnation > incarnation || (r.incarnation == incarnation && !r.alive)
+        })
+    }
+
+    /// Whether a vote or acknowledgement counts that `host`, stamped with
+    /// `incarnation`, gave holding the memory of voting identity `voter`: the
+    /// committed state's voting identity of the host is `voter`, and no
+    /// uncommitted `HostJoined` admits an incarnation newer than both (which
+    /// would mean a new life without that memory exists).
+    fn counts(&self, host: HostId, incarnation: Incarnation, voter: Incarnation) -> bool {
+        if self.state.voters.get(&host) != Some(&voter) {
+            return false;
+        }
+        !self.log[self.applied_index as usize..]
+            .iter()
+            .any(|e| match &e.decision {
+                Decision::HostJoined {
+                    host: h,
+                    incarnation: i,
+                } => *h == host && *i > voter && *i > incarnation,
+                _ => false,
+            })
+    }
+
+    /// Whether this participant's own word counts.
+    fn counts_self(&self) -> bool {
+        !self.excluded_reported && self.counts(self.me, self.incarnation, self.voter)
+    }
+
+    /// Counted participants that acknowledged the leader within an election
+    /// timeout, the leader included.
+    fn responsive(&self, now: Micros) -> usize {
+        let horizon = now.saturating_sub(self.timing.election_max_us.max(1));
+        usize::from(self.counts_self())
+            + self
+                .progress
+                .iter()
+                .filter(|(&h, p)| p.acked_at >= horizon && self.counts(h, p.incarnation, p.voter))
+                .count()
+    }
+
+    fn report_excluded(&mut self, out: &mut Vec<VsOutput>) {
+        if !self.excluded_reported {
+            self.excluded_reported = true;
+            if self.role != Role::Follower {
+                self.role = Role::Follower;
+                self.leader = None;
+            }
+            out.push(VsOutput::Excluded);
+        }
+    }
+
+    fn send(&self, to: HostId, msg: VsMessage, out: &mut Vec<VsOutput>) {
+        out.push(VsOutput::Send { to, msg });
+    }
+
+    fn peers(&self) -> Vec<HostId> {
+        self.cluster
+            .iter()
+            .copied()
+            .filter(|&h| h != self.me)
+            .collect()
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    fn reset_election_deadline(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        let lo = self.timing.election_min_us.max(1);
+        let hi = self.timing.election_max_us.max(lo);
+        self.election_deadline = now + self.rng.random_range(lo..=hi);
+        let covered = self
+            .election_timer_at
+            .is_some_and(|at| at >= now && at <= self.election_deadline);
+        if !covered {
+            self.election_timer_at = Some(self.election_deadline);
+            out.push(VsOutput::SetTimer {
+                timer: TimerId::new(TimerSpace::ViewService, ELECTION_TIMER),
+                at: self.election_deadline,
+            });
+        }
+    }
+
+    fn on_election_timer(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        if self.role == Role::Leader {
+            return;
+        }
+        if now < self.election_deadline {
+            if self.election_timer_at.is_none() {
+                self.election_timer_at = Some(self.election_deadline);
+                out.push(VsOutput::SetTimer {
+                    timer: TimerId::new(TimerSpace::ViewService, ELECTION_TIMER),
+                    at: self.election_deadline,
+                });
+            }
+            return;
+        }
+        // No leader heard for a timeout: learn what others know is committed.
+        for peer in self.peers() {
+            self.send(
+                peer,
+                VsMessage::CatchUpRequest {
+                    commit_index: self.commit_index,
+                },
+                out,
+            );
+        }
+        if self.counts_self() {
+            self.start_election(now, out);
+        } else {
+            // Not admitted: wait to be caught up.
+            self.leader = None;
+            self.reset_election_deadline(now, out);
+        }
+    }
+
+    fn on_catch_up_request(&mut self, from: HostId, commit_index: u64, out: &mut Vec<VsOutput>) {
+        if commit_index >= self.commit_index {
+            return;
+        }
+        let prev_term = self.term_at(commit_index).unwrap_or(0);
+        let end = (commit_index as usize + APPEND_BATCH_MAX).min(self.commit_index as usize);
+        let entries = self.log[commit_index as usize..end].to_vec();
+        self.send(
+            from,
+            VsMessage::CatchUp {
+                prev_index: commit_index,
+                prev_term,
+                entries,
+                commit_index: self.commit_index,
+            },
+            out,
+        );
+    }
+
+    /// Committed entries from a peer. Committed prefixes agree everywhere, so an
+    /// entry of this log that conflicts with one is uncommitted and is replaced.
+    fn on_catch_up(
+        &mut self,
+        from: HostId,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<LogEntry>,
+        commit_index: u64,
+        out: &mut Vec<VsOutput>,
+    ) {
+        if self.term_at(prev_index) != Some(prev_term)
+            || prev_index + entries.len() as u64 > commit_index
+        {
+            return;
+        }
+        let mut index = prev_index;
+        for entry in entries {
+            index += 1;
+            match self.term_at(index) {
+                Some(t) if t == entry.term => {}
+                Some(_) => {
+                    if index <= self.commit_index || self.role == Role::Leader {
+                        return;
+                    }
+                    self.log.truncate(index as usize - 1);
+                    self.log.push(entry);
+                }
+                None => {
+                    if self.last_index() >= LOG_ENTRIES_MAX {
+                        index -= 1;
+                        break;
+                    }
+                    self.log.push(entry);
+                }
+            }
+        }
+        if index > self.commit_index {
+            self.commit_index = index;
+            self.apply_committed(out);
+        }
+        if commit_index > self.commit_index && index > prev_index {
+            self.send(
+                from,
+                VsMessage::CatchUpRequest {
+                    commit_index: self.commit_index,
+                },
+                out,
+            );
+        }
+    }
+
+    fn on_tick(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        let next = now + self.tick_period_us();
+        self.tick_at = Some(next);
+        out.push(VsOutput::SetTimer {
+            timer: TimerId::new(TimerSpace::ViewService, TICK_TIMER),
+            at: next,
+        });
+        if self.role == Role::Leader {
+            // Step down when a majority has not acknowledged for an election timeout.
+            let fresh = self.responsive(now);
+            if fresh < self.quorum() {
+                self.role = Role::Follower;
+                self.leader = None;
+                self.reset_election_deadline(now, out);
+            } else {
+                // A peer silent for an election timeout gets empty probes, not
+                // the same batch of entries again and again.
+                let horizon = now.saturating_sub(self.timing.election_min_us.max(1));
+                for peer in self.peers() {
+                    let silent = self
+                        .progress
+                        .get(&peer)
+                        .is_some_and(|p| p.acked_at < horizon);
+                    self.send_append_batch(peer, !silent, out);
+                }
+            }
+        }
+        if now >= self.next_forward_at {
+            self.forward_pending(now, out);
+        }
+    }
+
+    // ---------------------------------------------------------------- election
+
+    fn start_election(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.leader = None;
+        self.voted_for = Some(self.replica_id());
+        self.votes = BTreeSet::from([self.me]);
+        self.reset_election_deadline(now, out);
+        if self.votes.len() >= self.quorum() {
+            self.become_leader(now, out);
+            return;
+        }
+        let (last_index, last_term) = (self.last_index(), self.last_term());
+        let commit_term = self.term_at(self.commit_index).unwrap_or(0);
+        for peer in self.peers() {
+            self.send(
+                peer,
+                VsMessage::RequestVote {
+                    term: self.term,
+                    last_index,
+                    last_term,
+                    commit_index: self.commit_index,
+                    commit_term,
+                },
+                out,
+            );
+        }
+    }
+
+    /// Another participant knows the entry at `commit_index` (of `commit_term`)
+    /// is committed. If this log holds the same entry, it holds the same prefix
+    /// (log matching), so that prefix is committed here too.
+    fn learn_commit(&mut self, commit_index: u64, commit_term: u64, out: &mut Vec<VsOutput>) {
+        if commit_index > self.commit_index && self.term_at(commit_index) == Some(commit_term) {
+            self.commit_index = commit_index;
+            self.apply_committed(out);
+        }
+    }
+
+    /// Adopts a newer term as a follower.
+    fn observe_term(&mut self, now: Micros, term: u64, out: &mut Vec<VsOutput>) {
+        if term > self.term {
+            let was_leader = self.role == Role::Leader;
+            self.term = term;
+            self.voted_for = None;
+            self.leader = None;
+            self.role = Role::Follower;
+            if was_leader {
+                self.reset_election_deadline(now, out);
+            }
+        }
+    }
+
+    fn on_request_vote(
+        &mut self,
+        now: Micros,
+        candidate: ReplicaId,
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+        out: &mut Vec<VsOutput>,
+    ) {
+        self.observe_term(now, term, out);
+        let up_to_date = (last_term, last_index) >= (self.last_term(), self.last_index());
+        let granted = term == self.term
+            && self.counts_self()
+            && self.voted_for.is_none_or(|v| v == candidate)
+            && up_to_date;
+        if granted {
+            self.voted_for = Some(candidate);
+            self.reset_election_deadline(now, out);
+        }
+        self.send(
+            candidate.host,
+            VsMessage::Vote {
+                term: self.term,
+                granted,
+                voter: self.voter,
+            },
+            out,
+        );
+    }
+
+    fn on_vote(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        voter: Incarnation,
+        term: u64,
+        granted: bool,
+        out: &mut Vec<VsOutput>,
+    ) {
+        self.observe_term(now, term, out);
+        if self.role != Role::Candidate || term != self.term || !granted {
+            return;
+        }
+        if self.counts(from.host, from.incarnation, voter) {
+            self.votes.insert(from.host);
+            if self.votes.len() >= self.quorum() {
+                self.become_leader(now, out);
+            }
+        }
+    }
+
+    fn become_leader(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        self.role = Role::Leader;
+        self.leader = Some(self.replica_id());
+        self.progress.clear();
+        let next_index = self.last_index() + 1;
+        for peer in self.peers() {
+            let incarnation = self
+                .known_incarnation
+                .get(&peer)
+                .copied()
+                .unwrap_or(FIRST_INCARNATION);
+            self.progress.insert(
+                peer,
+                Progress {
+                    incarnation,
+                    voter: incarnation,
+                    next_index,
+                    match_index: 0,
+                    acked_at: now,
+                },
+            );
+        }
+        if self.last_index() < LOG_ENTRIES_MAX {
+            self.log.push(LogEntry {
+                term: self.term,
+                decision: Decision::Noop,
+            });
+        }
+        for peer in self.peers() {
+            self.send_append(peer, out);
+        }
+        self.advance_commit(out);
+        self.forward_pending(now, out);
+    }
+
+    // ---------------------------------------------------------------- replication
+
+    fn send_append(&mut self, peer: HostId, out: &mut Vec<VsOutput>) {
+        self.send_append_batch(peer, true, out);
+    }
+
+    /// Sends `peer` the entries after what it is known to hold (none when
+    /// `with_entries` is false: a probe that still reveals where its log stands).
+    fn send_append_batch(&mut self, peer: HostId, with_entries: bool, out: &mut Vec<VsOutput>) {
+        let last_index = self.last_index();
+        let incarnation = self
+            .known_incarnation
+            .get(&peer)
+            .copied()
+            .unwrap_or(FIRST_INCARNATION);
+        let progress = self.progress.entry(peer).or_insert(Progress {
+            incarnation,
+            voter: incarnation,
+            next_index: last_index + 1,
+            match_index: 0,
+            acked_at: 0,
+        });
+        let next_index = progress.next_index.clamp(1, last_index + 1);
+        let prev_index = next_index - 1;
+        let prev_term = self.term_at(prev_index).unwrap_or(0);
+        let batch = if with_entries { APPEND_BATCH_MAX } else { 0 };
+        let end = (prev_index as usize + batch).min(self.log.len());
+        let entries = self.log[prev_index as usize..end].to_vec();
+        out.push(VsOutput::Send {
+            to: peer,
+            msg: VsMessage::Append {
+                term: self.term,
+                prev_index,
+                prev_term,
+                entries,
+                commit_index: self.commit_index,
+            },
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append(
+        &mut self,
+        now: Micros,
+        leader: ReplicaId,
+        term: u64,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<LogEntry>,
+        commit_index: u64,
+        out: &mut Vec<VsOutput>,
+    ) {
+        self.observe_term(now, term, out);
+        if term < self.term {
+            self.send(
+                leader.host,
+                VsMessage::AppendReply {
+                    term: self.term,
+                    success: false,
+                    match_index: self.last_index(),
+                    voter: self.voter,
+                },
+                out,
+            );
+            return;
+        }
+        if self.role == Role::Leader {
+            // Two leaders of one term cannot exist; drop rather than trust it.
+            return;
+        }
+        self.role = Role::Follower;
+        self.leader = Some(leader);
+        self.reset_election_deadline(now, out);
+        if self.term_at(prev_index) != Some(prev_term) {
+            self.send(
+                leader.host,
+                VsMessage::AppendReply {
+                    term: self.term,
+                    success: false,
+                    match_index: self.last_index().min(prev_index.saturating_sub(1)),
+                    voter: self.voter,
+                },
+                out,
+            );
+            return;
+        }
+        let mut index = prev_index;
+        for entry in entries {
+            index += 1;
+            match self.term_at(index) {
+                Some(t) if t == entry.term => continue,
+                Some(_) => {
+                    if index <= self.commit_index {
+                        // A committed entry never changes: the message is bogus.
+                        return;
+                    }
+                    self.log.truncate(index as usize - 1);
+                    self.log.push(entry);
+                }
+                None => {
+                    if self.last_index() >= LOG_ENTRIES_MAX {
+                        index -= 1;
+                        break;
+                    }
+                    self.log.push(entry);
+                }
+            }
+        }
+        let match_index = index;
+        let new_commit = commit_index.min(match_index);
+        if new_commit > self.commit_index {
+            self.commit_index = new_commit;
+            self.apply_committed(out);
+        }
+        self.send(
+            leader.host,
+            VsMessage::AppendReply {
+                term: self.term,
+                success: true,
+                match_index,
+                voter: self.voter,
+            },
+            out,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_reply(
+        &mut self,
+        now: Micros,
+        peer: ReplicaId,
+        voter: Incarnation,
+        term: u64,
+        success: bool,
+        match_index: u64,
+        out: &mut Vec<VsOutput>,
+    ) {
+        self.observe_term(now, term, out);
+        if self.role != Role::Leader || term != self.term {
+            return;
+        }
+        let last_index = self.last_index();
+        let fresh = Progress {
+            incarnation: peer.incarnation,
+            voter,
+            next_index: last_index + 1,
+            match_index: 0,
+            acked_at: 0,
+        };
+        let progress = self.progress.entry(peer.host).or_insert(fresh);
+        if progress.incarnation != peer.incarnation {
+            *progress = fresh;
+        }
+        progress.voter = voter;
+        progress.acked_at = now;
+        if success {
+            let matched = match_index.min(last_index);
+            progress.match_index = progress.match_index.max(matched);
+            progress.next_index = progress.next_index.max(matched + 1);
+            let behind = progress.next_index <= last_index;
+            self.advance_commit(out);
+            if behind {
+                self.send_append(peer.host, out);
+            }
+        } else {
+            let resume = match_index
+                .saturating_add(1)
+                .min(progress.next_index.saturating_sub(1));
+            progress.next_index = resume.max(progress.match_index + 1).max(1);
+            self.send_append(peer.host, out);
+        }
+    }
+
+    /// Commits the highest index of the current term that a quorum of counted
+    /// participants holds.
+    fn advance_commit(&mut self, out: &mut Vec<VsOutput>) {
+        let mut candidate = self.last_index();
+        while candidate > self.commit_index {
+            if self.term_at(candidate) != Some(self.term) {
+                break;
+            }
+            let mut holders = usize::from(self.counts_self());
+            for (&host, p) in &self.progress {
+                if p.match_index >= candidate && self.counts(host, p.incarnation, p.voter) {
+                    holders += 1;
+                }
+            }
+            if holders >= self.quorum() {
+                self.commit_index = candidate;
+                self.apply_committed(out);
+                return;
+            }
+            candidate -= 1;
+        }
+    }
+
+    fn apply_committed(&mut self, out: &mut Vec<VsOutput>) {
+        let mut events = Vec::new();
+        while self.applied_index < self.commit_index {
+            let Some(entry) = self.log.get(self.applied_index as usize) else {
+                break;
+            };
+            self.applied_index += 1;
+            let decision = entry.decision.clone();
+            self.state.apply(&decision, &mut events);
+            for event in events.drain(..) {
+                match event {
+                    ApplyEvent::View(view) => out.push(VsOutput::View(view)),
+                    ApplyEvent::Decided {
+                        origin,
+                        token,
+                        result,
+                    } => {
+                        let mine = self
+                            .pending_creations
+                            .get(&token)
+                            .is_some_and(|(o, _)| *o == origin);
+                        if mine {
+                            self.pending_creations.remove(&token);
+                            out.push(VsOutput::StartDecided { token, result });
+                        }
+                    }
+                }
+            }
+            if let Some(&voter) = self.state.voters.get(&self.me) {
+                if self.created_as <= voter && voter <= self.incarnation {
+                    // A join of one of this memory's incarnations: vote as it.
+                    self.voter = voter;
+                }
+            }
+            if self.was_admitted_once() && self.state.admitted(self.me) != Some(self.incarnation) {
+                self.report_excluded(out);
+            }
+        }
+        self.drop_resolved();
+    }
+
+    /// Whether the committed log ever admitted this incarnation.
+    fn was_admitted_once(&self) -> bool {
+        self.state
+            .hosts
+            .get(&self.me)
+            .is_some_and(|r| r.incarnation >= self.incarnation)
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    fn drop_resolved(&mut self) {
+        let state = &self.state;
+        self.pending_failures.retain(|host, inc| {
+            state
+                .hosts
+                .get(host)
+                .is_some_and(|r| r.incarnation < *inc || (r.incarnation == *inc && r.alive))
+        });
+        self.pending_joins
+            .retain(|host, inc| state.hosts.get(host).is_some_and(|r| r.incarnation < *inc));
+        self.pending_creations
+            .retain(|token, (origin, _)| !state.creations.contains_key(&(*origin, *token)));
+    }
+
+    fn pending_decisions(&self) -> Vec<Decision> {
+        let mut decisions: Vec<Decision> = Vec::new();
+        decisions.extend(
+            self.pending_joins
+                .iter()
+                .map(|(&host, &incarnation)| Decision::HostJoined { host, incarnation }),
+        );
+        decisions.extend(
+            self.pending_failures
+                .iter()
+                .map(|(&host, &incarnation)| Decision::HostFailed { host, incarnation }),
+        );
+        decisions.extend(
+            self.pending_creations
+                .iter()
+                .map(|(&token, (origin, spec))| Decision::CreateGroup {
+                    origin: *origin,
+                    token,
+                    spec: spec.clone(),
+                }),
+        );
+        decisions
+    }
+
+    /// Sends this host's pending requests to the leader (or proposes them when leading).
+    fn forward_pending(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        self.drop_resolved();
+        self.next_forward_at = now + self.timing.retry_us.max(1);
+        let decisions = self.pending_decisions();
+        match self.role {
+            Role::Leader => {
+                let me = self.replica_id();
+                let mut appended = false;
+                for decision in decisions {
+                    appended |= self.propose(me, decision);
+                }
+                if appended {
+                    self.replicate_new_entries(out);
+                }
+            }
+            _ => {
+                if let Some(leader) = self.leader {
+                    for decision in decisions {
+                        self.send(leader.host, VsMessage::Propose { decision }, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The newest incarnation of `host` and whether it is alive, after the whole log.
+    fn projected_host(&self, host: HostId) -> Option<(Incarnation, bool)> {
+        let record = self.state.hosts.get(&host)?;
+        let mut projected = (record.incarnation, record.alive);
+        for entry in &self.log[self.applied_index as usize..] {
+            match &entry.decision {
+                Decision::HostFailed {
+                    host: h,
+                    incarnation: i,
+                } if *h == host && *i == projected.0 => projected.1 = false,
+                Decision::HostJoined {
+                    host: h,
+                    incarnation: i,
+                } if *h == host && *i > projected.0 => projected = (*i, true),
+                _ => {}
+            }
+        }
+        Some(projected)
+    }
+
+    /// The leader appends a request unless it is redundant or not allowed yet;
+    /// `true` if it appended.
+    fn propose(&mut self, from: ReplicaId, decision: Decision) -> bool {
+        if self.role != Role::Leader
+            || self.last_index() >= LOG_ENTRIES_MAX
+            || self.last_index() - self.commit_index >= UNCOMMITTED_MAX
+        {
+            return false;
+        }
+        let wanted = match &decision {
+            Decision::Noop => false,
+            Decision::HostFailed { host, incarnation } => {
+                // Only an admitted host's suspicion counts, and never below a majority alive.
+                let reporter_admitted = self.state.admitted(from.host) == Some(from.incarnation);
+                let alive_after = self
+                    .cluster
+                    .iter()
+                    .filter(|&&h| self.projected_host(h).is_some_and(|p| p.1))
+                    .count()
+                    .saturating_sub(1);
+                reporter_admitted
+                    && self.projected_host(*host) == Some((*incarnation, true))
+                    && alive_after >= self.quorum()
+            }
+            Decision::HostJoined { host, incarnation } => self
+                .projected_host(*host)
+                .is_some_and(|p| p.0 < *incarnation),
+            Decision::CreateGroup { origin, token, .. } => {
+                !self.state.creations.contains_key(&(*origin, *token))
+                    && !self.log[self.applied_index as usize..].iter().any(|e| {
+                        matches!(&e.decision, Decision::CreateGroup { origin: o, token: t, .. }
+                            if o == origin && t == token)
+                    })
+            }
+        };
+        if wanted {
+            self.log.push(LogEntry {
+                term: self.term,
+                decision,
+            });
+        }
+        wanted
+    }
+
+    /// After appending: sends the new entries to peers that are caught up (the
+    /// others get them as their replies arrive or on the next tick).
+    fn replicate_new_entries(&mut self, out: &mut Vec<VsOutput>) {
+        let last_index = self.last_index();
+        for peer in self.peers() {
+            let caught_up = self
+                .progress
+                .get(&peer)
+                .is_none_or(|p| p.match_index + APPEND_BATCH_MAX as u64 >= last_index);
+            if caught_up {
+                self.send_append(peer, out);
+            }
+        }
+        self.advance_commit(out);
+    }
+}

@@ -1,0 +1,298 @@
+//! The cluster state every participant derives by applying the committed log:
+//! alive hosts, group views and placement. Pure and deterministic.
+
+use super::{Decision, FIRST_INCARNATION};
+use crate::types::{GroupId, GroupView, HostId, Incarnation, ReplicaId, ServerSpec};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the view service knows of one configured host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HostRecord {
+    /// The newest incarnation the committed log mentions.
+    pub incarnation: Incarnation,
+    /// `false` once that incarnation was declared failed.
+    pub alive: bool,
+}
+
+/// Something applying one entry produced, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum ApplyEvent {
+    View(GroupView),
+    Decided {
+        origin: ReplicaId,
+        token: u64,
+        result: Result<GroupId, String>,
+    },
+}
+
+/// The state machine replicated by the view service's log.
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterState {
+    /// Every configured host; the initial configuration is each host's first incarnation, alive.
+    pub hosts: BTreeMap<HostId, HostRecord>,
+    /// Each host's voting identity in the view service's consensus: the
+    /// incarnation of its newest committed `HostJoined` (initially the first
+    /// one). A failure does not change it: the failed incarnation's memory is
+    /// intact while it lives, so its word still counts.
+    pub voters: BTreeMap<HostId, Incarnation>,
+    /// The newest view of every group ever created.
+    pub groups: BTreeMap<GroupId, GroupView>,
+    pub next_group_id: u64,
+    /// Decided creations, for idempotence by `(origin, token)`.
+    pub creations: BTreeMap<(ReplicaId, u64), Result<GroupId, String>>,
+    /// Majority of the configured cluster.
+    pub quorum: usize,
+}
+
+impl ClusterState {
+    pub fn new(cluster: &[HostId]) -> ClusterState {
+        let hosts: BTreeMap<HostId, HostRecord> = cluster
+            .iter()
+            .map(|&h| {
+                (
+                    h,
+                    HostRecord {
+                        incarnation: FIRST_INCARNATION,
+                        alive: true,
+                    },
+                )
+            })
+            .collect();
+        let quorum = hosts.len() / 2 + 1;
+        let voters = hosts.keys().map(|&h| (h, FIRST_INCARNATION)).collect();
+        ClusterState {
+            hosts,
+            voters,
+            groups: BTreeMap::new(),
+            next_group_id: 1,
+            creations: BTreeMap::new(),
+            quorum,
+        }
+    }
+
+    /// The admitted (alive) incarnation of `host`, if any.
+    pub fn admitted(&self, host: HostId) -> Option<Incarnation> {
+        match self.hosts.get(&host) {
+            Some(r) if r.alive => Some(r.incarnation),
+            _ => None,
+        }
+    }
+
+    pub fn alive_hosts(&self) -> Vec<HostId> {
+        self.hosts
+            .iter()
+            .filter(|(_, r)| r.alive)
+            .map(|(&h, _)| h)
+            .collect()
+    }
+
+    /// Applies one committed decision, appending what it produced to `events`.
+    pub fn apply(&mut self, decision: &Decision, events: &mut Vec<ApplyEvent>) {
+        match decision {
+            Decision::Noop => {}
+            Decision::HostFailed { host, incarnation } => {
+                let alive = self.alive_hosts().len();
+                let Some(record) = self.hosts.get_mut(host) else {
+                    return;
+                };
+                // Never below a majority of admitted hosts: the log could not commit again.
+                if record.alive && record.incarnation == *incarnation && alive > self.quorum {
+                    record.alive = false;
+                    self.reconfigure(events);
+                }
+            }
+            Decision::HostJoined { host, incarnation } => {
+                let Some(record) = self.hosts.get_mut(host) else {
+                    return;
+                };
+                if *incarnation > record.incarnation {
+                    // Replaces (and so ends) any earlier incarnation of the host.
+                    *record = HostRecord {
+                        incarnation: *incarnation,
+                        alive: true,
+                    };
+                    self.voters.insert(*host, *incarnation);
+                    self.reconfigure(events);
+                }
+            }
+            Decision::CreateGroup {
+                origin,
+                token,
+                spec,
+            } => {
+                if self.creations.contains_key(&(*origin, *token)) {
+                    return;
+                }
+                let result = self.create(spec, events);
+                self.creations.insert((*origin, *token), result.clone());
+                events.push(ApplyEvent::Decided {
+                    origin: *origin,
+                    token: *token,
+                    result,
+                });
+            }
+        }
+    }
+
+    fn create(
+        &mut self,
+        spec: &ServerSpec,
+        events: &mut Vec<ApplyEvent>,
+    ) -> Result<GroupId, String> {
+        let needed = spec.replica_count() as usize;
+        let alive = self.alive_hosts();
+        if needed > alive.len() {
+            return Err(format!(
+                "server {} needs {} hosts, the cluster has {} alive",
+                spec.class,
+                needed,
+                alive.len()
+            ));
+        }
+        let chosen = place(
+            spec,
+            &alive,
+            &self.load(None),
+            &BTreeSet::new(),
+            &self.disjoint_hosts(spec.disjoint_key, None),
+            needed,
+        );
+        let group = GroupId(self.next_group_id);
+        self.next_group_id += 1;
+        let view = GroupView {
+            group,
+            view_id: 1,
+            members: chosen.iter().map(|&h| self.replica(h)).collect(),
+            // The first view starts empty state on every member: nobody needs a transfer.
+            joining: Vec::new(),
+            spec: spec.clone(),
+            failed: false,
+        };
+        self.groups.insert(group, view.clone());
+        events.push(ApplyEvent::View(view));
+        Ok(group)
+    }
+
+    fn replica(&self, host: HostId) -> ReplicaId {
+        let incarnation = self
+            .hosts
+            .get(&host)
+            .map_or(FIRST_INCARNATION, |r| r.incarnation);
+        ReplicaId { host, incarnation }
+    }
+
+    fn is_alive(&self, replica: ReplicaId) -> bool {
+        self.hosts
+            .get(&replica.host)
+            .is_some_and(|r| r.alive && r.incarnation == replica.incarnation)
+    }
+
+    /// Replicas of live groups per host, optionally ignoring one group.
+    fn load(&self, except: Option<GroupId>) -> BTreeMap<HostId, usize> {
+        let mut load = BTreeMap::new();
+        for view in self.groups.values() {
+            if view.failed || Some(view.group) == except {
+                continue;
+            }
+            for m in &view.members {
+                *load.entry(m.host).or_insert(0) += 1;
+            }
+        }
+        load
+    }
+
+    /// Hosts used by live groups sharing `key`, optionally ignoring one group.
+    fn disjoint_hosts(&self, key: Option<u64>, except: Option<GroupId>) -> BTreeSet<HostId> {
+        let Some(key) = key else {
+            return BTreeSet::new();
+        };
+        self.groups
+            .values()
+            .filter(|v| !v.failed && Some(v.group) != except && v.spec.disjoint_key == Some(key))
+            .flat_map(|v| v.members.iter().map(|m| m.host))
+            .collect()
+    }
+
+    /// After a host change: drop dead members, recruit replacements, mark groups
+    /// whose every member died as failed. Groups in id order.
+    fn reconfigure(&mut self, events: &mut Vec<ApplyEvent>) {
+        let ids: Vec<GroupId> = self.groups.keys().copied().collect();
+        for id in ids {
+            let Some(old) = self.groups.get(&id) else {
+                continue;
+            };
+            if old.failed {
+                continue;
+            }
+            let survivors: Vec<ReplicaId> = old
+                .members
+                .iter()
+                .copied()
+                .filter(|&m| self.is_alive(m))
+                .collect();
+            let mut next = old.clone();
+            next.view_id += 1;
+            if survivors.is_empty() {
+                next.members = Vec::new();
+                next.joining = Vec::new();
+                next.failed = true;
+            } else {
+                let wanted = old.spec.replica_count() as usize;
+                let recruits = if survivors.len() < wanted {
+                    let used: BTreeSet<HostId> = survivors.iter().map(|m| m.host).collect();
+                    place(
+                        &old.spec,
+                        &self.alive_hosts(),
+                        &self.load(Some(id)),
+                        &used,
+                        &self.disjoint_hosts(old.spec.disjoint_key, Some(id)),
+                        wanted - survivors.len(),
+                    )
+                } else {
+                    Vec::new()
+                };
+                if survivors.len() == old.members.len() && recruits.is_empty() {
+                    continue;
+                }
+                let joining: Vec<ReplicaId> = recruits.iter().map(|&h| self.replica(h)).collect();
+                next.members = survivors;
+                next.members.extend(joining.iter().copied());
+                next.joining = joining;
+            }
+            self.groups.insert(id, next.clone());
+            events.push(ApplyEvent::View(next));
+        }
+    }
+}
+
+/// Chooses up to `count` hosts for replicas of one group.
+///
+/// Candidates are the `alive` hosts not in `exclude` (hosts already holding a
+/// replica of the group). Order: hosts not used by a `disjoint` sibling
+/// (`avoid`) before those that are; within each, the spec's preferred hosts in
+/// preference order, then the others by load (fewest replicas first) and id.
+pub(crate) fn place(
+    spec: &ServerSpec,
+    alive: &[HostId],
+    load: &BTreeMap<HostId, usize>,
+    exclude: &BTreeSet<HostId>,
+    avoid: &BTreeSet<HostId>,
+    count: usize,
+) -> Vec<HostId> {
+    let mut candidates: Vec<(bool, usize, usize, HostId)> = alive
+        .iter()
+        .copied()
+        .collect::<BTreeSet<HostId>>()
+        .into_iter()
+        .filter(|h| !exclude.contains(h))
+        .map(|h| {
+            let (rank, weight) = match spec.hosts.iter().position(|&p| p == h) {
+                Some(pos) => (0, pos),
+                None => (1, load.get(&h).copied().unwrap_or(0)),
+            };
+            (avoid.contains(&h), rank, weight, h)
+        })
+        .collect();
+    candidates.sort();
+    candidates.into_iter().take(count).map(|c| c.3).collect()
+}

@@ -1,0 +1,1140 @@
+//! Exact-output tests of the view-service participant, and placement and
+//! apply checked against a naive oracle.
+
+use super::state::{place, ApplyEvent, ClusterState};
+use super::*;
+use crate::types::Model;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const F: Incarnation = FIRST_INCARNATION;
+
+fn timing() -> Timing {
+    Timing {
+        heartbeat_us: 10,
+        suspect_after_us: 80,
+        election_min_us: 100,
+        election_max_us: 200,
+        retry_us: 30,
+        call_deadline_us: 1_000,
+    }
+}
+
+fn hosts(n: u32) -> Vec<HostId> {
+    (0..n).map(HostId).collect()
+}
+
+fn election() -> TimerId {
+    TimerId::new(TimerSpace::ViewService, ELECTION_TIMER)
+}
+
+fn tick() -> TimerId {
+    TimerId::new(TimerSpace::ViewService, TICK_TIMER)
+}
+
+fn spec(class: &str, tolerate: u32) -> ServerSpec {
+    ServerSpec {
+        class: class.into(),
+        model: Model::Crash,
+        tolerate,
+        replicas: 1,
+        hosts: vec![],
+        disjoint_key: None,
+        priority: 0,
+    }
+}
+
+fn replica(host: u32, incarnation: Incarnation) -> ReplicaId {
+    ReplicaId {
+        host: HostId(host),
+        incarnation,
+    }
+}
+
+/// A started participant of an `n`-host cluster, its start outputs dropped.
+fn participant(me: u32, incarnation: Incarnation, n: u32) -> ViewService {
+    let mut vs = ViewService::new(HostId(me), incarnation, &hosts(n), &timing(), u64::from(me));
+    vs.on_start(0, &mut Vec::new());
+    vs
+}
+
+/// Outputs without timers (timers are checked where they matter).
+fn without_timers(out: Vec<VsOutput>) -> Vec<VsOutput> {
+    out.into_iter()
+        .filter(|o| !matches!(o, VsOutput::SetTimer { .. }))
+        .collect()
+}
+
+fn send(to: u32, msg: VsMessage) -> VsOutput {
+    VsOutput::Send {
+        to: HostId(to),
+        msg,
+    }
+}
+
+fn deliver(
+    to: &mut ViewService,
+    from: u32,
+    incarnation: Incarnation,
+    msg: VsMessage,
+    now: Micros,
+) -> Vec<VsOutput> {
+    let mut out = Vec::new();
+    to.on_message(now, HostId(from), incarnation, msg, &mut out);
+    out
+}
+
+fn vote(term: u64, granted: bool, voter: Incarnation) -> VsMessage {
+    VsMessage::Vote {
+        term,
+        granted,
+        voter,
+    }
+}
+
+/// Fires `vs`'s election timer at its deadline; returns the time and outputs.
+fn time_out(vs: &mut ViewService) -> (Micros, Vec<VsOutput>) {
+    let at = vs.election_deadline;
+    let mut out = Vec::new();
+    vs.on_timer(at, election(), &mut out);
+    (at, out)
+}
+
+/// Host 0 wins the first election of an `n`-host cluster with votes of hosts 1..quorum.
+fn elect_first(n: u32) -> (ViewService, Micros) {
+    let mut leader = participant(0, F, n);
+    let (now, _) = time_out(&mut leader);
+    for voter in 1..(n / 2 + 1) {
+        deliver(&mut leader, voter, F, vote(1, true, F), now);
+    }
+    assert_eq!(leader.role, Role::Leader);
+    (leader, now)
+}
+
+fn append(prev_index: u64, prev_term: u64, entries: Vec<LogEntry>, commit_index: u64) -> VsMessage {
+    VsMessage::Append {
+        term: 1,
+        prev_index,
+        prev_term,
+        entries,
+        commit_index,
+    }
+}
+
+fn entry(decision: Decision) -> LogEntry {
+    LogEntry { term: 1, decision }
+}
+
+fn ack(match_index: u64) -> VsMessage {
+    VsMessage::AppendReply {
+        term: 1,
+        success: true,
+        match_index,
+        voter: F,
+    }
+}
+
+#[test]
+fn start_arms_tick_and_randomised_election_timers() {
+    let mut vs = ViewService::new(HostId(0), F, &hosts(3), &timing(), 9);
+    let mut out = Vec::new();
+    vs.on_start(0, &mut out);
+    let deadline = vs.election_deadline;
+    assert!((100..=200).contains(&deadline));
+    assert_eq!(
+        out,
+        vec![
+            VsOutput::SetTimer {
+                timer: tick(),
+                at: 10
+            },
+            VsOutput::SetTimer {
+                timer: election(),
+                at: deadline
+            },
+        ]
+    );
+    // The same seed gives the same timeout; a stale early firing does nothing.
+    let mut again = ViewService::new(HostId(0), F, &hosts(3), &timing(), 9);
+    again.on_start(0, &mut Vec::new());
+    assert_eq!(again.election_deadline, deadline);
+    let mut out = Vec::new();
+    vs.on_timer(deadline - 1, election(), &mut out);
+    assert_eq!(out, vec![]);
+}
+
+#[test]
+fn election_with_three_participants() {
+    let mut a = participant(0, F, 3);
+    let mut b = participant(1, F, 3);
+    let (now, out) = time_out(&mut a);
+    let request = VsMessage::RequestVote {
+        term: 1,
+        last_index: 0,
+        last_term: 0,
+        commit_index: 0,
+        commit_term: 0,
+    };
+    assert_eq!(
+        out,
+        vec![
+            send(1, VsMessage::CatchUpRequest { commit_index: 0 }),
+            send(2, VsMessage::CatchUpRequest { commit_index: 0 }),
+            VsOutput::SetTimer {
+                timer: election(),
+                at: a.election_deadline
+            },
+            send(1, request.clone()),
+            send(2, request.clone()),
+        ]
+    );
+    assert_eq!((a.role, a.term), (Role::Candidate, 1));
+
+    let out = deliver(&mut b, 0, F, request, now);
+    assert_eq!(without_timers(out), vec![send(0, vote(1, true, F))]);
+    assert_eq!(b.voted_for, Some(replica(0, F)));
+
+    // One vote besides its own is a majority of three: leader, with a no-op entry.
+    let out = deliver(&mut a, 1, F, vote(1, true, F), now);
+    let noop = append(0, 0, vec![entry(Decision::Noop)], 0);
+    assert_eq!(out, vec![send(1, noop.clone()), send(2, noop.clone())]);
+    assert_eq!(a.leader(), Some(HostId(0)));
+
+    // The no-op commits once one follower holds it.
+    let out = deliver(&mut b, 0, F, noop, now);
+    assert_eq!(without_timers(out), vec![send(0, ack(1))]);
+    assert_eq!(b.leader(), Some(HostId(0)));
+    assert_eq!(deliver(&mut a, 1, F, ack(1), now), vec![]);
+    assert_eq!(a.term_and_commit(), (1, 1));
+}
+
+#[test]
+fn election_with_five_participants_needs_three_votes() {
+    let mut a = participant(0, F, 5);
+    let (now, _) = time_out(&mut a);
+    assert_eq!(deliver(&mut a, 1, F, vote(1, true, F), now), vec![]);
+    assert_eq!(
+        deliver(&mut a, 1, F, vote(1, true, F), now),
+        vec![],
+        "a duplicate vote counts once"
+    );
+    assert_eq!(deliver(&mut a, 2, F, vote(1, false, F), now), vec![]);
+    assert_eq!(a.role, Role::Candidate);
+    let out = deliver(&mut a, 3, F, vote(1, true, F), now);
+    let noop = append(0, 0, vec![entry(Decision::Noop)], 0);
+    assert_eq!(
+        out,
+        (1..5).map(|h| send(h, noop.clone())).collect::<Vec<_>>()
+    );
+    assert_eq!(a.role, Role::Leader);
+}
+
+#[test]
+fn a_vote_goes_to_one_candidate_per_term_and_to_up_to_date_logs_only() {
+    let mut c = participant(2, F, 3);
+    let request = |last_index, last_term| VsMessage::RequestVote {
+        term: 1,
+        last_index,
+        last_term,
+        commit_index: 0,
+        commit_term: 0,
+    };
+    let out = deliver(&mut c, 0, F, request(0, 0), 150);
+    assert_eq!(without_timers(out), vec![send(0, vote(1, true, F))]);
+    let out = deliver(&mut c, 1, F, request(0, 0), 150);
+    assert_eq!(without_timers(out), vec![send(1, vote(1, false, F))]);
+
+    // A log holding a term-1 entry refuses a candidate with an empty log.
+    let mut d = participant(1, F, 3);
+    deliver(
+        &mut d,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        150,
+    );
+    let out = deliver(
+        &mut d,
+        2,
+        F,
+        VsMessage::RequestVote {
+            term: 2,
+            last_index: 0,
+            last_term: 0,
+            commit_index: 0,
+            commit_term: 0,
+        },
+        160,
+    );
+    assert_eq!(without_timers(out), vec![send(2, vote(2, false, F))]);
+}
+
+#[test]
+fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
+    let (mut a, now) = elect_first(3);
+    let mut b = participant(1, F, 3);
+    let noop = append(0, 0, vec![entry(Decision::Noop)], 0);
+    deliver(&mut b, 0, F, noop, now);
+    deliver(&mut a, 1, F, ack(1), now);
+
+    let mut out = Vec::new();
+    a.start_server(now, 7, spec("Counter", 1), &mut out);
+    let create = entry(Decision::CreateGroup {
+        origin: replica(0, F),
+        token: 7,
+        spec: spec("Counter", 1),
+    });
+    let msg = append(1, 1, vec![create.clone()], 1);
+    // Host 2 never acknowledged: it gets the log from the start.
+    let to_silent = append(0, 0, vec![entry(Decision::Noop), create], 1);
+    assert_eq!(out, vec![send(1, msg.clone()), send(2, to_silent)]);
+
+    let view = GroupView {
+        group: GroupId(1),
+        view_id: 1,
+        members: vec![replica(0, F), replica(1, F)],
+        joining: vec![],
+        spec: spec("Counter", 1),
+        failed: false,
+    };
+    let out = deliver(&mut b, 0, F, msg, now);
+    assert_eq!(
+        without_timers(out),
+        vec![send(0, ack(2))],
+        "not committed yet: no view"
+    );
+    let out = deliver(&mut a, 1, F, ack(2), now);
+    assert_eq!(
+        out,
+        vec![
+            VsOutput::View(view.clone()),
+            VsOutput::StartDecided {
+                token: 7,
+                result: Ok(GroupId(1)),
+            },
+        ]
+    );
+    assert_eq!(a.view(GroupId(1)), Some(&view));
+
+    // The next heartbeat carries the commit index: the follower applies and emits the same view.
+    let mut out = Vec::new();
+    a.on_timer(now + 10, tick(), &mut out);
+    let heartbeat = append(2, 1, vec![], 2);
+    assert_eq!(
+        out,
+        vec![
+            VsOutput::SetTimer {
+                timer: tick(),
+                at: now + 20
+            },
+            send(1, heartbeat.clone()),
+            send(
+                2,
+                append(
+                    0,
+                    0,
+                    vec![
+                        entry(Decision::Noop),
+                        entry(Decision::CreateGroup {
+                            origin: replica(0, F),
+                            token: 7,
+                            spec: spec("Counter", 1),
+                        }),
+                    ],
+                    2,
+                ),
+            ),
+        ]
+    );
+    let out = deliver(&mut b, 0, F, heartbeat, now + 10);
+    assert_eq!(
+        without_timers(out),
+        vec![VsOutput::View(view.clone()), send(0, ack(2))]
+    );
+    assert_eq!(b.view(GroupId(1)), Some(&view));
+    // A repeated start on the origin answers from the decision.
+    let mut out = Vec::new();
+    a.start_server(now + 20, 7, spec("Counter", 1), &mut out);
+    assert_eq!(
+        out,
+        vec![VsOutput::StartDecided {
+            token: 7,
+            result: Ok(GroupId(1)),
+        }]
+    );
+}
+
+#[test]
+fn a_minority_partition_commits_nothing_and_installs_no_view() {
+    // Host 0 leads a 5-host cluster but then reaches only host 1.
+    let (mut a, now) = elect_first(5);
+    let mut b = participant(1, F, 5);
+    let mut out = Vec::new();
+    a.start_server(now, 1, spec("Counter", 0), &mut out);
+    let mut seen = Vec::new();
+    let mut t = now;
+    for _ in 0..50 {
+        t += 10;
+        let mut out = Vec::new();
+        a.on_timer(t, tick(), &mut out);
+        for o in out {
+            match o {
+                VsOutput::Send { to: HostId(1), msg } => {
+                    for reply in deliver(&mut b, 0, F, msg, t) {
+                        match reply {
+                            VsOutput::Send { msg, .. } => {
+                                seen.extend(deliver(&mut a, 1, F, msg, t))
+                            }
+                            other => seen.push(other),
+                        }
+                    }
+                }
+                other => seen.push(other),
+            }
+        }
+    }
+    assert!(!seen
+        .iter()
+        .any(|o| matches!(o, VsOutput::View(_) | VsOutput::StartDecided { .. })));
+    assert_eq!(a.commit_index, 0);
+    assert_eq!(b.commit_index, 0);
+    // Without a majority's acknowledgements the leader steps down.
+    assert_eq!(a.role, Role::Follower);
+
+    // Hosts 3 and 4 alone: a candidate never wins.
+    let mut d = participant(3, F, 5);
+    let mut e = participant(4, F, 5);
+    let mut outputs = Vec::new();
+    for _ in 0..5 {
+        let (t, out) = time_out(&mut d);
+        for o in out {
+            if let VsOutput::Send { to: HostId(4), msg } = o {
+                for reply in deliver(&mut e, 3, F, msg, t) {
+                    if let VsOutput::Send { msg, .. } = reply {
+                        outputs.extend(deliver(&mut d, 4, F, msg, t));
+                    }
+                }
+            }
+        }
+        assert_ne!(d.role, Role::Leader);
+    }
+    assert!(!outputs.iter().any(|o| matches!(o, VsOutput::View(_))));
+}
+
+#[test]
+fn a_restarted_participant_cannot_vote_or_count_before_its_join_commits() {
+    const NEW: Incarnation = Incarnation(5);
+    let mut a = participant(0, F, 3);
+    let mut c = participant(2, NEW, 3);
+    assert!(!c.is_admitted());
+
+    // It refuses to vote, and a vote from it would not count.
+    let (now, _) = time_out(&mut a);
+    let request = VsMessage::RequestVote {
+        term: 1,
+        last_index: 0,
+        last_term: 0,
+        commit_index: 0,
+        commit_term: 0,
+    };
+    let out = deliver(&mut c, 0, F, request, now);
+    assert_eq!(without_timers(out), vec![send(0, vote(1, false, NEW))]);
+    assert_eq!(deliver(&mut a, 2, NEW, vote(1, true, NEW), now), vec![]);
+    assert_eq!(a.role, Role::Candidate);
+    deliver(&mut a, 1, F, vote(1, true, F), now);
+    assert_eq!(a.role, Role::Leader);
+
+    // Its acknowledgements do not commit anything either.
+    let noop = append(0, 0, vec![entry(Decision::Noop)], 0);
+    let out = deliver(&mut c, 0, F, noop, now);
+    let c_ack = VsMessage::AppendReply {
+        term: 1,
+        success: true,
+        match_index: 1,
+        voter: NEW,
+    };
+    assert_eq!(without_timers(out), vec![send(0, c_ack.clone())]);
+    assert_eq!(deliver(&mut a, 2, NEW, c_ack, now), vec![]);
+    assert_eq!(a.commit_index, 0);
+
+    // Its join is proposed when the leader hears from it, and commits with host 1.
+    let mut out = Vec::new();
+    a.heard_from(now, HostId(2), NEW, &mut out);
+    let join = entry(Decision::HostJoined {
+        host: HostId(2),
+        incarnation: NEW,
+    });
+    let msg = append(1, 1, vec![join.clone()], 0);
+    assert_eq!(
+        out,
+        vec![
+            send(1, append(0, 0, vec![entry(Decision::Noop), join], 0)),
+            send(2, msg.clone())
+        ]
+    );
+    deliver(&mut a, 1, F, ack(2), now);
+    assert_eq!(a.commit_index, 2);
+    assert_eq!(a.state.voters[&HostId(2)], NEW);
+
+    // Caught up with the join committed, it votes.
+    let out = deliver(
+        &mut c,
+        0,
+        F,
+        append(
+            1,
+            1,
+            vec![entry(Decision::HostJoined {
+                host: HostId(2),
+                incarnation: NEW,
+            })],
+            2,
+        ),
+        now,
+    );
+    assert_eq!(
+        without_timers(out),
+        vec![send(
+            0,
+            VsMessage::AppendReply {
+                term: 1,
+                success: true,
+                match_index: 2,
+                voter: NEW,
+            }
+        )]
+    );
+    assert!(c.is_admitted());
+    let out = deliver(
+        &mut c,
+        1,
+        F,
+        VsMessage::RequestVote {
+            term: 2,
+            last_index: 2,
+            last_term: 1,
+            commit_index: 2,
+            commit_term: 1,
+        },
+        now + 1,
+    );
+    assert_eq!(without_timers(out), vec![send(1, vote(2, true, NEW))]);
+}
+
+#[test]
+fn a_follower_forwards_requests_to_the_leader_until_committed() {
+    let (mut a, now) = elect_first(3);
+    let mut b = participant(1, F, 3);
+    deliver(
+        &mut b,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+
+    let mut out = Vec::new();
+    b.start_server(now, 3, spec("Log", 0), &mut out);
+    let create = Decision::CreateGroup {
+        origin: replica(1, F),
+        token: 3,
+        spec: spec("Log", 0),
+    };
+    let propose = VsMessage::Propose {
+        decision: create.clone(),
+    };
+    assert_eq!(out, vec![send(0, propose.clone())]);
+    // Retried every retry_us while undecided.
+    let mut out = Vec::new();
+    b.on_timer(now + 10, tick(), &mut out);
+    b.on_timer(now + 20, tick(), &mut out);
+    assert_eq!(without_timers(out), vec![]);
+    let mut out = Vec::new();
+    b.on_timer(now + 30, tick(), &mut out);
+    assert_eq!(without_timers(out), vec![send(0, propose.clone())]);
+
+    // The leader appends it once, however often it is proposed.
+    let out = deliver(&mut a, 1, F, propose.clone(), now + 30);
+    let msg = append(1, 1, vec![entry(create.clone())], 1);
+    let to_silent = append(0, 0, vec![entry(Decision::Noop), entry(create.clone())], 1);
+    assert_eq!(out, vec![send(1, msg.clone()), send(2, to_silent)]);
+    assert_eq!(deliver(&mut a, 1, F, propose, now + 30), vec![]);
+
+    // Committed: the origin learns the decision from the leader's commit index.
+    deliver(&mut b, 0, F, msg, now + 30);
+    deliver(&mut a, 1, F, ack(2), now + 30);
+    let out = deliver(&mut b, 0, F, append(2, 1, vec![], 2), now + 40);
+    assert_eq!(
+        without_timers(out)[..2],
+        [
+            VsOutput::View(GroupView {
+                group: GroupId(1),
+                view_id: 1,
+                members: vec![replica(0, F)],
+                joining: vec![],
+                spec: spec("Log", 0),
+                failed: false,
+            }),
+            VsOutput::StartDecided {
+                token: 3,
+                result: Ok(GroupId(1)),
+            },
+        ]
+    );
+    let mut out = Vec::new();
+    b.on_timer(now + 70, tick(), &mut out);
+    assert_eq!(without_timers(out), vec![], "nothing left to forward");
+}
+
+#[test]
+fn a_declared_failure_excludes_the_host_and_its_messages_are_shunned() {
+    let (mut a, now) = elect_first(3);
+    let mut c = participant(2, F, 3);
+    deliver(&mut a, 1, F, ack(1), now);
+    let mut out = Vec::new();
+    a.suspect(now, HostId(2), F, &mut out);
+    let failed = entry(Decision::HostFailed {
+        host: HostId(2),
+        incarnation: F,
+    });
+    deliver(&mut a, 1, F, ack(2), now);
+    assert_eq!(a.commit_index, 2);
+    assert_eq!(a.state.admitted(HostId(2)), None);
+
+    let out = deliver(
+        &mut c,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop), failed], 2),
+        now,
+    );
+    assert_eq!(without_timers(out)[0], VsOutput::Excluded);
+    // Its next message is answered with Shunned, which also reports Excluded (once).
+    let out = deliver(
+        &mut a,
+        2,
+        F,
+        VsMessage::Propose {
+            decision: Decision::Noop,
+        },
+        now,
+    );
+    assert_eq!(out, vec![send(2, VsMessage::Shunned { incarnation: F })]);
+    let mut fresh = participant(2, F, 3);
+    let out = deliver(&mut fresh, 0, F, VsMessage::Shunned { incarnation: F }, now);
+    assert_eq!(out, vec![VsOutput::Excluded]);
+    assert_eq!(
+        deliver(&mut fresh, 0, F, VsMessage::Shunned { incarnation: F }, now),
+        vec![]
+    );
+}
+
+#[test]
+fn removals_never_leave_fewer_than_a_majority_alive() {
+    let (mut a, now) = elect_first(3);
+    deliver(&mut a, 1, F, ack(1), now);
+    let mut out = Vec::new();
+    a.suspect(now, HostId(2), F, &mut out);
+    deliver(&mut a, 1, F, ack(2), now);
+    assert_eq!(a.state.alive_hosts(), vec![HostId(0), HostId(1)]);
+    // Failing host 1 too would leave one of three: the suspicion waits.
+    let last = a.last_index();
+    a.suspect(now, HostId(1), F, &mut Vec::new());
+    assert_eq!(a.last_index(), last);
+    assert_eq!(a.pending_failures.get(&HostId(1)), Some(&F));
+}
+
+#[test]
+fn stale_incarnations_and_unknown_hosts_are_ignored() {
+    let mut b = participant(1, F, 3);
+    let msg = VsMessage::RequestVote {
+        term: 1,
+        last_index: 0,
+        last_term: 0,
+        commit_index: 0,
+        commit_term: 0,
+    };
+    assert!(!deliver(&mut b, 0, Incarnation(3), msg.clone(), 5).is_empty());
+    assert_eq!(deliver(&mut b, 0, Incarnation(2), msg.clone(), 6), vec![]);
+    assert_eq!(deliver(&mut b, 9, F, msg, 6), vec![]);
+    let mut out = Vec::new();
+    b.on_timer(6, TimerId::new(TimerSpace::Group, TICK_TIMER), &mut out);
+    b.on_timer(6, TimerId::new(TimerSpace::ViewService, 77), &mut out);
+    assert_eq!(out, vec![]);
+}
+
+// ------------------------------------------------------------------ placement
+
+/// The placement rule written the slow, obvious way.
+fn placement_oracle(
+    spec: &ServerSpec,
+    alive: &[HostId],
+    load: &BTreeMap<HostId, usize>,
+    exclude: &BTreeSet<HostId>,
+    avoid: &BTreeSet<HostId>,
+    count: usize,
+) -> Vec<HostId> {
+    let mut chosen: Vec<HostId> = Vec::new();
+    let usable = |h: &HostId, chosen: &Vec<HostId>| {
+        alive.contains(h) && !exclude.contains(h) && !chosen.contains(h)
+    };
+    for avoided in [false, true] {
+        for p in &spec.hosts {
+            if chosen.len() < count && usable(p, &chosen) && avoid.contains(p) == avoided {
+                chosen.push(*p);
+            }
+        }
+        while chosen.len() < count {
+            let best = alive
+                .iter()
+                .filter(|h| {
+                    usable(h, &chosen) && avoid.contains(h) == avoided && !spec.hosts.contains(h)
+                })
+                .min_by_key(|h| (load.get(h).copied().unwrap_or(0), **h));
+            match best {
+                Some(&h) => chosen.push(h),
+                None => break,
+            }
+        }
+    }
+    chosen
+}
+
+#[test]
+fn placement_matches_the_oracle() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for _ in 0..5_000 {
+        let n = rng.random_range(1..8u32);
+        let alive: Vec<HostId> = (0..n)
+            .filter(|_| rng.random_bool(0.8))
+            .map(HostId)
+            .collect();
+        let pick = |rng: &mut ChaCha8Rng| -> BTreeSet<HostId> {
+            (0..n)
+                .filter(|_| rng.random_bool(0.25))
+                .map(HostId)
+                .collect()
+        };
+        let exclude = pick(&mut rng);
+        let avoid = pick(&mut rng);
+        let load: BTreeMap<HostId, usize> = (0..n)
+            .map(|h| (HostId(h), rng.random_range(0..4)))
+            .collect();
+        let mut s = spec("C", 0);
+        s.hosts = (0..rng.random_range(0..4))
+            .map(|_| HostId(rng.random_range(0..n + 1)))
+            .collect();
+        let count = rng.random_range(0..6);
+        let got = place(&s, &alive, &load, &exclude, &avoid, count);
+        assert_eq!(
+            got,
+            placement_oracle(&s, &alive, &load, &exclude, &avoid, count),
+            "{s:?} {alive:?} {load:?} {exclude:?} {avoid:?} {count}"
+        );
+        let distinct: BTreeSet<HostId> = got.iter().copied().collect();
+        assert_eq!(distinct.len(), got.len(), "never two replicas on one host");
+        let candidates = alive.iter().filter(|h| !exclude.contains(h)).count();
+        assert_eq!(got.len(), count.min(candidates));
+    }
+}
+
+#[test]
+fn placement_prefers_listed_hosts_then_the_least_loaded() {
+    let alive = hosts(5);
+    let load = BTreeMap::from([
+        (HostId(0), 2),
+        (HostId(1), 0),
+        (HostId(2), 1),
+        (HostId(3), 0),
+    ]);
+    let mut s = spec("C", 2);
+    s.hosts = vec![HostId(4), HostId(0), HostId(9)];
+    let got = place(&s, &alive, &load, &BTreeSet::new(), &BTreeSet::new(), 4);
+    assert_eq!(got, vec![HostId(4), HostId(0), HostId(1), HostId(3)]);
+}
+
+fn created(
+    state: &mut ClusterState,
+    origin: u32,
+    token: u64,
+    spec: ServerSpec,
+) -> (Vec<ApplyEvent>, Option<GroupView>) {
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::CreateGroup {
+            origin: replica(origin, F),
+            token,
+            spec,
+        },
+        &mut events,
+    );
+    let view = events.iter().find_map(|e| match e {
+        ApplyEvent::View(v) => Some(v.clone()),
+        _ => None,
+    });
+    (events, view)
+}
+
+fn views(events: &[ApplyEvent]) -> Vec<GroupView> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ApplyEvent::View(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fail(state: &mut ClusterState, host: u32, incarnation: Incarnation) -> Vec<ApplyEvent> {
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::HostFailed {
+            host: HostId(host),
+            incarnation,
+        },
+        &mut events,
+    );
+    events
+}
+
+#[test]
+fn too_few_alive_hosts_refuse_a_creation_with_the_numbers() {
+    let mut state = ClusterState::new(&hosts(3));
+    let (events, view) = created(&mut state, 1, 4, spec("Bank", 3));
+    assert_eq!(view, None);
+    assert_eq!(
+        events,
+        vec![ApplyEvent::Decided {
+            origin: replica(1, F),
+            token: 4,
+            result: Err("server Bank needs 4 hosts, the cluster has 3 alive".into()),
+        }]
+    );
+    // Idempotent by (origin, token): a second copy of the entry does nothing.
+    assert_eq!(created(&mut state, 1, 4, spec("Bank", 0)).0, vec![]);
+    assert_eq!(state.next_group_id, 1);
+}
+
+#[test]
+fn disjoint_groups_use_disjoint_hosts_where_possible() {
+    let mut state = ClusterState::new(&hosts(5));
+    let mut s = spec("Replica", 1);
+    s.disjoint_key = Some(1);
+    let (_, a) = created(&mut state, 0, 1, s.clone());
+    let (_, b) = created(&mut state, 0, 2, s.clone());
+    let (_, c) = created(&mut state, 0, 3, s.clone());
+    let host_set = |v: &Option<GroupView>| -> BTreeSet<HostId> {
+        v.as_ref()
+            .map(|v| v.members.iter().map(|m| m.host).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(host_set(&a), BTreeSet::from([HostId(0), HostId(1)]));
+    assert_eq!(host_set(&b), BTreeSet::from([HostId(2), HostId(3)]));
+    // Only one host is left unused: the third overlaps, on the least-loaded host otherwise.
+    assert_eq!(host_set(&c), BTreeSet::from([HostId(4), HostId(0)]));
+}
+
+#[test]
+fn a_failed_member_is_replaced_and_survivors_keep_their_order() {
+    let mut state = ClusterState::new(&hosts(5));
+    let (_, first) = created(&mut state, 0, 1, spec("Db", 2));
+    let first = first.unwrap_or_else(|| unreachable!());
+    assert_eq!(
+        first.members,
+        vec![replica(0, F), replica(1, F), replica(2, F)]
+    );
+    // A second group loads host 3, so host 4 is the least-loaded free host.
+    created(&mut state, 0, 2, spec("Other", 0));
+
+    let events = fail(&mut state, 0, F);
+    let second = GroupView {
+        view_id: 2,
+        members: vec![replica(1, F), replica(2, F), replica(4, F)],
+        joining: vec![replica(4, F)],
+        ..first.clone()
+    };
+    assert_eq!(views(&events), vec![second.clone()]);
+    assert_eq!(
+        second.members[0],
+        replica(1, F),
+        "the next survivor is the sequencer"
+    );
+
+    // A recruited replica whose host fails is handled the same way; with no
+    // free host left the group shrinks.
+    let mut events = fail(&mut state, 4, F);
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 3,
+            members: vec![replica(1, F), replica(2, F), replica(3, F)],
+            joining: vec![replica(3, F)],
+            ..first.clone()
+        },]
+    );
+    // Failing a third host would leave two of five: refused, nothing changes.
+    events = fail(&mut state, 1, F);
+    assert_eq!(events, vec![]);
+
+    // A rejoined host tops an under-replicated group up.
+    let mut state = ClusterState::new(&hosts(3));
+    let (_, g) = created(&mut state, 0, 1, spec("Db", 2));
+    let g = g.unwrap_or_else(|| unreachable!());
+    let events = fail(&mut state, 2, F);
+    assert_eq!(
+        views(&events)[0].members,
+        vec![replica(0, F), replica(1, F)]
+    );
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::HostJoined {
+            host: HostId(2),
+            incarnation: Incarnation(2),
+        },
+        &mut events,
+    );
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 3,
+            members: vec![replica(0, F), replica(1, F), replica(2, Incarnation(2))],
+            joining: vec![replica(2, Incarnation(2))],
+            ..g
+        }]
+    );
+}
+
+#[test]
+fn a_group_whose_every_member_failed_is_marked_failed() {
+    let mut state = ClusterState::new(&hosts(5));
+    let (_, v) = created(&mut state, 0, 1, spec("Single", 0));
+    let v = v.unwrap_or_else(|| unreachable!());
+    assert_eq!(v.members, vec![replica(0, F)]);
+    let events = fail(&mut state, 0, F);
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 2,
+            members: vec![],
+            joining: vec![],
+            failed: true,
+            ..v
+        }]
+    );
+    // A failed group never changes again.
+    assert_eq!(views(&fail(&mut state, 1, F)), vec![]);
+}
+
+#[test]
+fn a_new_incarnation_replaces_the_old_one_in_its_groups() {
+    let mut state = ClusterState::new(&hosts(3));
+    let (_, v) = created(&mut state, 0, 1, spec("Db", 1));
+    let v = v.unwrap_or_else(|| unreachable!());
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::HostJoined {
+            host: HostId(0),
+            incarnation: Incarnation(2),
+        },
+        &mut events,
+    );
+    // The old replica leaves; the new incarnation is a free host like any other
+    // (least loaded, lowest id), recruited with a state transfer.
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 2,
+            members: vec![replica(1, F), replica(0, Incarnation(2))],
+            joining: vec![replica(0, Incarnation(2))],
+            ..v
+        }]
+    );
+    assert_eq!(state.voters[&HostId(0)], Incarnation(2));
+    // An older or equal incarnation is ignored.
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::HostJoined {
+            host: HostId(0),
+            incarnation: Incarnation(1),
+        },
+        &mut events,
+    );
+    assert_eq!(events, vec![]);
+}
+
+/// A random protocol message with extreme numbers.
+fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
+    let number = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
+        0 => 0,
+        1 => rng.random_range(0..5),
+        2 => u64::MAX - rng.random_range(0..2),
+        _ => rng.random(),
+    };
+    let entries = (0..rng.random_range(0..3))
+        .map(|_| LogEntry {
+            term: number(rng),
+            decision: Decision::HostJoined {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        })
+        .collect::<Vec<_>>();
+    match rng.random_range(0..8) {
+        0 => VsMessage::RequestVote {
+            term: number(rng),
+            last_index: number(rng),
+            last_term: number(rng),
+            commit_index: number(rng),
+            commit_term: number(rng),
+        },
+        1 => vote(number(rng), rng.random(), Incarnation(number(rng))),
+        2 => VsMessage::Append {
+            term: number(rng),
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+        3 => VsMessage::AppendReply {
+            term: number(rng),
+            success: rng.random(),
+            match_index: number(rng),
+            voter: Incarnation(number(rng)),
+        },
+        4 => VsMessage::Propose {
+            decision: Decision::HostFailed {
+                host: HostId(rng.random_range(0..4)),
+                incarnation: Incarnation(number(rng)),
+            },
+        },
+        5 => VsMessage::Shunned {
+            incarnation: Incarnation(number(rng)),
+        },
+        6 => VsMessage::CatchUpRequest {
+            commit_index: number(rng),
+        },
+        _ => VsMessage::CatchUp {
+            prev_index: number(rng),
+            prev_term: number(rng),
+            entries,
+            commit_index: number(rng),
+        },
+    }
+}
+
+#[test]
+fn arbitrary_messages_never_panic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for round in 0..200 {
+        let (mut leader, now) = elect_first(3);
+        let mut follower = participant(1, F, 3);
+        deliver(
+            &mut follower,
+            0,
+            F,
+            append(0, 0, vec![entry(Decision::Noop)], 1),
+            now,
+        );
+        for _ in 0..50 {
+            let from = rng.random_range(0..4);
+            let incarnation = Incarnation(rng.random_range(0..3));
+            let target = if round % 2 == 0 {
+                &mut leader
+            } else {
+                &mut follower
+            };
+            let mut out = Vec::new();
+            target.on_message(
+                now + 1,
+                HostId(from),
+                incarnation,
+                random_message(&mut rng),
+                &mut out,
+            );
+            target.on_timer(now + 2, tick(), &mut out);
+            assert!(target.commit_index <= target.last_index());
+            assert!(target.applied_index <= target.commit_index);
+        }
+    }
+}
+
+#[test]
+fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
+    const NEXT: Incarnation = Incarnation(2);
+    let (mut a, now) = elect_first(3);
+    let mut c = participant(2, F, 3);
+    deliver(
+        &mut c,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    a.suspect(now, HostId(2), F, &mut Vec::new());
+    deliver(&mut a, 1, F, ack(2), now);
+    let failed = entry(Decision::HostFailed {
+        host: HostId(2),
+        incarnation: F,
+    });
+    let out = deliver(&mut c, 0, F, append(1, 1, vec![failed], 2), now);
+    assert!(out.contains(&VsOutput::Excluded));
+
+    // The host core answers with a new incarnation: the participant asks to join.
+    let mut out = Vec::new();
+    c.rejoin(now + 1, NEXT, &mut out);
+    let join = Decision::HostJoined {
+        host: HostId(2),
+        incarnation: NEXT,
+    };
+    assert_eq!(
+        without_timers(out),
+        vec![send(
+            0,
+            VsMessage::Propose {
+                decision: join.clone()
+            }
+        )]
+    );
+    assert!(!c.is_admitted());
+    assert_eq!((c.voter, c.commit_index, c.last_index()), (F, 2, 2));
+
+    // Its memory is intact: it still votes, and its vote counts, as identity F.
+    let request = VsMessage::RequestVote {
+        term: 2,
+        last_index: 2,
+        last_term: 1,
+        commit_index: 2,
+        commit_term: 1,
+    };
+    let out = deliver(&mut c, 1, F, request, now + 2);
+    assert_eq!(without_timers(out), vec![send(1, vote(2, true, F))]);
+    assert!(a.counts(HostId(2), NEXT, F));
+    assert!(!a.counts(HostId(2), F, NEXT));
+
+    // Once its join is committed and applied, it votes as the new incarnation.
+    let out = deliver(
+        &mut a,
+        2,
+        NEXT,
+        VsMessage::Propose {
+            decision: join.clone(),
+        },
+        now + 2,
+    );
+    assert!(!out.is_empty());
+    deliver(&mut a, 1, F, ack(3), now + 2);
+    assert_eq!(a.commit_index, 3);
+    // (It voted in term 2: the entry reaches it from host 1, leading term 2.)
+    let from_new_leader = VsMessage::Append {
+        term: 2,
+        prev_index: 2,
+        prev_term: 1,
+        entries: vec![entry(join)],
+        commit_index: 3,
+    };
+    deliver(&mut c, 1, F, from_new_leader, now + 3);
+    assert_eq!(c.voter, NEXT);
+    assert!(c.is_admitted());
+}
