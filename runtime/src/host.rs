@@ -13,11 +13,16 @@
 //! core ignores a timer it no longer wants).
 
 use crate::app::AppFactory;
+use crate::client::{Client, ClientOutput};
+use crate::failure_detector::{FailureDetector, FdOutput};
+use crate::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig};
 use crate::message::Message;
 use crate::types::{
     ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
-    TimerId,
+    TimerId, TimerSpace,
 };
+use crate::view_service::{ViewService, VsOutput};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Protocol timeouts. Units are microseconds (`_us`).
@@ -64,7 +69,7 @@ pub struct PlantedBugs {
     pub state_transfer_without_dedup: bool,
 }
 
-/// Everything a host core needs to start.
+/// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).
 #[derive(Clone, Debug)]
 pub struct HostConfig {
     pub host: HostId,
@@ -77,6 +82,26 @@ pub struct HostConfig {
     pub seed: u64,
     #[cfg(feature = "planted-bugs")]
     pub bugs: PlantedBugs,
+}
+
+impl HostConfig {
+    /// A configuration with default timing and no planted bugs.
+    pub fn new(
+        host: HostId,
+        incarnation: Incarnation,
+        cluster: Vec<HostId>,
+        seed: u64,
+    ) -> HostConfig {
+        HostConfig {
+            host,
+            incarnation,
+            cluster,
+            timing: Timing::default(),
+            seed,
+            #[cfg(feature = "planted-bugs")]
+            bugs: PlantedBugs::default(),
+        }
+    }
 }
 
 /// An event for the host core.
@@ -166,15 +191,80 @@ pub enum Output {
 }
 
 /// The host core. See the module documentation.
+///
+/// A driver creates one per host, feeds [`Input::Start`] first and then every
+/// message, due timer and local client request, carrying out the outputs:
+///
+/// ```
+/// use ftc_runtime::app::{AppFactory, StateMachine};
+/// use ftc_runtime::host::{Host, HostConfig, Input, Output};
+/// use ftc_runtime::types::{HostId, Incarnation};
+/// use std::sync::Arc;
+///
+/// struct NoClasses;
+/// impl AppFactory for NoClasses {
+///     fn create(&self, _class: &str) -> Option<Box<dyn StateMachine>> {
+///         None
+///     }
+/// }
+///
+/// let cluster = vec![HostId(0), HostId(1), HostId(2)];
+/// let config = HostConfig::new(HostId(0), Incarnation(1), cluster, 7);
+/// let mut host = Host::new(config, Arc::new(NoClasses));
+/// let mut out = Vec::new();
+/// host.handle(0, Input::Start, &mut out);
+/// for output in out.drain(..) {
+///     match output {
+///         Output::Send { to, msg } => { /* stamp with host.incarnation() and send */ let _ = (to, msg); }
+///         Output::SetTimer { timer, at } => { /* feed Input::Timer(timer) at `at` */ let _ = (timer, at); }
+///         Output::Client(event) => { /* answer the local client */ let _ = event; }
+///         Output::Trace(_) => {}
+///     }
+/// }
+/// ```
 pub struct Host {
     config: HostConfig,
-    #[allow(dead_code)]
     apps: Arc<dyn AppFactory>,
+    incarnation: Incarnation,
+    fd: FailureDetector,
+    vs: ViewService,
+    /// The newest committed view of every group this host learned.
+    views: BTreeMap<GroupId, GroupView>,
+    /// The replicas of the current incarnation, one per group at most.
+    replicas: BTreeMap<GroupId, Replica>,
+    client: Client,
+    /// Group timers in flight: local timer number → group.
+    group_timers: BTreeMap<u64, GroupId>,
+    next_group_timer: u64,
+    /// Inputs dropped because they were malformed or unexpected.
+    dropped: u64,
 }
 
 impl Host {
     pub fn new(config: HostConfig, apps: Arc<dyn AppFactory>) -> Host {
-        Host { config, apps }
+        let timing = &config.timing;
+        let fd = FailureDetector::new(config.host, &config.cluster, timing);
+        let vs = ViewService::new(
+            config.host,
+            config.incarnation,
+            &config.cluster,
+            timing,
+            config.seed,
+        );
+        let client = Client::new(config.host, timing.retry_us, timing.call_deadline_us);
+        Host {
+            incarnation: config.incarnation,
+            config,
+            apps,
+            fd,
+            vs,
+            views: BTreeMap::new(),
+            replicas: BTreeMap::new(),
+            client,
+            group_timers: BTreeMap::new(),
+            next_group_timer: 0,
+            dropped: 0,
+        }
     }
 
     pub fn config(&self) -> &HostConfig {
@@ -185,9 +275,372 @@ impl Host {
     /// time: it grows when the view service declared this host failed and the
     /// core rejoined as a new incarnation.
     pub fn incarnation(&self) -> Incarnation {
-        self.config.incarnation
+        self.incarnation
+    }
+
+    /// This host's replica of `group`, if it runs one.
+    pub fn replica(&self, group: GroupId) -> Option<&Replica> {
+        self.replicas.get(&group)
+    }
+
+    /// The newest committed view of `group` this host knows.
+    pub fn view(&self, group: GroupId) -> Option<&GroupView> {
+        self.views.get(&group)
+    }
+
+    /// Inputs dropped so far because they were malformed or unexpected.
+    pub fn dropped_inputs(&self) -> u64 {
+        self.dropped
+    }
+
+    fn me(&self) -> ReplicaId {
+        ReplicaId {
+            host: self.config.host,
+            incarnation: self.incarnation,
+        }
     }
 
     /// Handles one input at time `now`, appending what must be done to `out`.
-    pub fn handle(&mut self, _now: Micros, _input: Input, _out: &mut Vec<Output>) {}
+    pub fn handle(&mut self, now: Micros, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Start => {
+                let mut fd_out = Vec::new();
+                self.fd.on_start(now, &mut fd_out);
+                self.on_fd_outputs(now, fd_out, out);
+                let mut vs_out = Vec::new();
+                self.vs.on_start(now, &mut vs_out);
+                self.on_vs_outputs(now, vs_out, out);
+            }
+            Input::Message {
+                from,
+                from_incarnation,
+                msg,
+            } => {
+                // Any message shows the sender is alive.
+                let mut fd_out = Vec::new();
+                self.fd
+                    .on_heartbeat(now, from, from_incarnation, &mut fd_out);
+                self.on_fd_outputs(now, fd_out, out);
+                match msg {
+                    Message::Heartbeat { .. } => {}
+                    Message::View(vs_msg) => {
+                        let mut vs_out = Vec::new();
+                        self.vs
+                            .on_message(now, from, from_incarnation, vs_msg, &mut vs_out);
+                        self.on_vs_outputs(now, vs_out, out);
+                    }
+                    Message::Group(group_msg) => {
+                        let sender = ReplicaId {
+                            host: from,
+                            incarnation: from_incarnation,
+                        };
+                        self.on_group_message(now, sender, group_msg, out);
+                    }
+                }
+            }
+            Input::Timer(timer) => match timer.space() {
+                Some(TimerSpace::FailureDetector) => {
+                    let mut fd_out = Vec::new();
+                    self.fd.on_timer(now, timer, &mut fd_out);
+                    self.on_fd_outputs(now, fd_out, out);
+                }
+                Some(TimerSpace::ViewService) => {
+                    let mut vs_out = Vec::new();
+                    self.vs.on_timer(now, timer, &mut vs_out);
+                    self.on_vs_outputs(now, vs_out, out);
+                }
+                Some(TimerSpace::Group) => {
+                    // A timer of a replica that is gone is simply not wanted any more.
+                    if let Some(group) = self.group_timers.remove(&timer.local()) {
+                        if let Some(replica) = self.replicas.get_mut(&group) {
+                            let mut group_out = Vec::new();
+                            replica.on_tick(now, &mut group_out);
+                            self.on_group_outputs(group, group_out, out);
+                        }
+                    }
+                }
+                Some(TimerSpace::Client) => {
+                    let mut client_out = Vec::new();
+                    self.client.on_timer(now, timer, &mut client_out);
+                    self.on_client_outputs(client_out, out);
+                }
+                None => self.dropped += 1,
+            },
+            Input::Client(ClientRequest::StartServer { token, spec }) => {
+                self.client.start_requested(token);
+                let mut vs_out = Vec::new();
+                self.vs.start_server(now, token, spec, &mut vs_out);
+                self.on_vs_outputs(now, vs_out, out);
+            }
+            Input::Client(ClientRequest::Call {
+                token,
+                client,
+                group,
+                payload,
+            }) => {
+                let mut client_out = Vec::new();
+                self.client
+                    .call(now, token, client, group, payload, &mut client_out);
+                self.on_client_outputs(client_out, out);
+            }
+        }
+    }
+
+    fn on_group_message(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        msg: GroupMessage,
+        out: &mut Vec<Output>,
+    ) {
+        let for_replica = match &msg {
+            // A reply to a nested call goes to the calling group's replica; other replies
+            // and ready notices to this host's clients.
+            GroupMessage::Reply { request, .. } => match request.client {
+                ClientId::Group(caller) => Some(caller),
+                ClientId::Host { .. } => None,
+            },
+            GroupMessage::Ready { .. } => None,
+            other => Some(other.group()),
+        };
+        match for_replica {
+            Some(group) => match self.replicas.get_mut(&group) {
+                Some(replica) => {
+                    let mut group_out = Vec::new();
+                    replica.on_message(now, from, msg, &mut group_out);
+                    self.on_group_outputs(group, group_out, out);
+                }
+                None => self.dropped += 1,
+            },
+            None => {
+                let mut client_out = Vec::new();
+                self.client.on_message(now, msg, &mut client_out);
+                self.on_client_outputs(client_out, out);
+            }
+        }
+    }
+
+    fn on_fd_outputs(&mut self, now: Micros, fd_out: Vec<FdOutput>, out: &mut Vec<Output>) {
+        for o in fd_out {
+            match o {
+                FdOutput::Heartbeat { to } => out.push(Output::Send {
+                    to,
+                    msg: Message::Heartbeat {
+                        incarnation: self.incarnation,
+                    },
+                }),
+                FdOutput::SetTimer { timer, at } => out.push(Output::SetTimer { timer, at }),
+                FdOutput::Suspect { host, incarnation } => {
+                    let mut vs_out = Vec::new();
+                    self.vs.suspect(now, host, incarnation, &mut vs_out);
+                    self.on_vs_outputs(now, vs_out, out);
+                }
+                FdOutput::HeardFrom { host, incarnation } => {
+                    let mut vs_out = Vec::new();
+                    self.vs.heard_from(now, host, incarnation, &mut vs_out);
+                    self.on_vs_outputs(now, vs_out, out);
+                }
+            }
+        }
+    }
+
+    fn on_vs_outputs(&mut self, now: Micros, vs_out: Vec<VsOutput>, out: &mut Vec<Output>) {
+        for o in vs_out {
+            match o {
+                VsOutput::Send { to, msg } => out.push(Output::Send {
+                    to,
+                    msg: Message::View(msg),
+                }),
+                VsOutput::SetTimer { timer, at } => out.push(Output::SetTimer { timer, at }),
+                VsOutput::View(view) => self.on_view(now, view, out),
+                VsOutput::StartDecided { token, result } => {
+                    let mut client_out = Vec::new();
+                    self.client
+                        .on_start_decided(now, token, result, &mut client_out);
+                    self.on_client_outputs(client_out, out);
+                }
+                VsOutput::Excluded => self.on_excluded(now, out),
+            }
+        }
+    }
+
+    /// A committed view: create, update or drop the local replica, tell the clients.
+    fn on_view(&mut self, now: Micros, view: GroupView, out: &mut Vec<Output>) {
+        let group = view.group;
+        if self
+            .views
+            .get(&group)
+            .is_some_and(|v| v.view_id >= view.view_id)
+        {
+            return;
+        }
+        self.views.insert(group, view.clone());
+        out.push(Output::Trace(Trace::ViewInstalled {
+            host: self.config.host,
+            view: view.clone(),
+        }));
+        let mut client_out = Vec::new();
+        self.client.on_view(now, &view, &mut client_out);
+        self.on_client_outputs(client_out, out);
+
+        let me = self.me();
+        if view.failed {
+            self.replicas.remove(&group);
+            let callers: Vec<GroupId> = self.replicas.keys().copied().collect();
+            for caller in callers {
+                let mut group_out = Vec::new();
+                if let Some(replica) = self.replicas.get_mut(&caller) {
+                    replica.on_group_failed(now, group, &mut group_out);
+                }
+                self.on_group_outputs(caller, group_out, out);
+            }
+            return;
+        }
+        if !view.members.contains(&me) {
+            self.replicas.remove(&group);
+            return;
+        }
+        let mut group_out = Vec::new();
+        if let Some(replica) = self.replicas.get_mut(&group) {
+            replica.on_view(now, view, &mut group_out);
+        } else {
+            let Some(app) = self.apps.create(&view.spec.class) else {
+                self.dropped += 1;
+                return;
+            };
+            let config = ReplicaConfig {
+                group,
+                me,
+                retry_us: self.config.timing.retry_us,
+                call_deadline_us: self.config.timing.call_deadline_us,
+                #[cfg(feature = "planted-bugs")]
+                bugs: self.config.bugs.clone(),
+            };
+            let fresh = is_first_view(&view);
+            let mut replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            for failed in self.views.values().filter(|v| v.failed) {
+                replica.on_group_failed(now, failed.group, &mut group_out);
+            }
+            self.replicas.insert(group, replica);
+        }
+        self.on_group_outputs(group, group_out, out);
+    }
+
+    /// The view service declared this incarnation failed: drop every replica, fail
+    /// every pending call, and continue as a new incarnation with a new view-service
+    /// participant (the other hosts' failure detectors report it as a join).
+    fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
+        self.replicas.clear();
+        self.group_timers.clear();
+        let mut client_out = Vec::new();
+        self.client
+            .fail_all("this host was excluded from the cluster", &mut client_out);
+        self.on_client_outputs(client_out, out);
+        self.incarnation = Incarnation(self.incarnation.0 + 1);
+        // A fresh participant, not `ViewService::rejoin`: the excluded participant
+        // still holds the suspicions it raised while it was cut off (of every other
+        // host) and would forward them once the partition heals, excluding healthy
+        // hosts. A fresh one counts only once its join commits, which is safe.
+        let seed = self.config.seed ^ self.incarnation.0.rotate_left(32);
+        self.vs = ViewService::new(
+            self.config.host,
+            self.incarnation,
+            &self.config.cluster,
+            &self.config.timing,
+            seed,
+        );
+        let mut vs_out = Vec::new();
+        self.vs.on_start(now, &mut vs_out);
+        self.on_vs_outputs(now, vs_out, out);
+    }
+
+    fn on_group_outputs(
+        &mut self,
+        group: GroupId,
+        group_out: Vec<GroupOutput>,
+        out: &mut Vec<Output>,
+    ) {
+        for o in group_out {
+            match o {
+                GroupOutput::Send { to, msg } => out.push(Output::Send {
+                    to: to.host,
+                    msg: Message::Group(msg),
+                }),
+                GroupOutput::SendHost { to, msg } => out.push(Output::Send {
+                    to,
+                    msg: Message::Group(msg),
+                }),
+                GroupOutput::Reply { client, msg } => match client {
+                    ClientId::Host { host, .. } => out.push(Output::Send {
+                        to: host,
+                        msg: Message::Group(msg),
+                    }),
+                    ClientId::Group(caller) => {
+                        // Every replica of the caller may be its sequencer by the time
+                        // the reply arrives.
+                        if let Some(view) = self.views.get(&caller) {
+                            for m in &view.members {
+                                out.push(Output::Send {
+                                    to: m.host,
+                                    msg: Message::Group(msg.clone()),
+                                });
+                            }
+                        }
+                    }
+                },
+                GroupOutput::Call { target, msg } => {
+                    let sequencer = self
+                        .views
+                        .get(&target)
+                        .filter(|v| !v.failed)
+                        .and_then(|v| v.members.first());
+                    if let Some(sequencer) = sequencer {
+                        out.push(Output::Send {
+                            to: sequencer.host,
+                            msg: Message::Group(msg),
+                        });
+                    }
+                }
+                GroupOutput::SetTimer { at } => {
+                    self.next_group_timer += 1;
+                    self.group_timers.insert(self.next_group_timer, group);
+                    let timer = TimerId::new(TimerSpace::Group, self.next_group_timer);
+                    out.push(Output::SetTimer { timer, at });
+                }
+                GroupOutput::Trace(trace) => out.push(Output::Trace(trace)),
+            }
+        }
+    }
+
+    fn on_client_outputs(&mut self, client_out: Vec<ClientOutput>, out: &mut Vec<Output>) {
+        for o in client_out {
+            match o {
+                ClientOutput::Send { to, msg } => out.push(Output::Send {
+                    to,
+                    msg: Message::Group(msg),
+                }),
+                ClientOutput::SetTimer { timer, at } => out.push(Output::SetTimer { timer, at }),
+                ClientOutput::Event(event) => out.push(Output::Client(event)),
+                ClientOutput::Trace(trace) => out.push(Output::Trace(trace)),
+            }
+        }
+    }
 }
+
+/// The group's first view: every member starts from the application's initial
+/// state (no member of an earlier view exists to transfer it from).
+fn is_first_view(view: &GroupView) -> bool {
+    view.members.iter().all(|m| view.joining.contains(m))
+        || (view.joining.is_empty() && view.view_id <= 1)
+}
+
+#[cfg(test)]
+impl Host {
+    /// Feeds view-service outputs directly (the scenario tests stand in for it).
+    fn inject_view_service(&mut self, now: Micros, vs_out: Vec<VsOutput>, out: &mut Vec<Output>) {
+        self.on_vs_outputs(now, vs_out, out);
+    }
+}
+
+#[cfg(test)]
+mod tests;

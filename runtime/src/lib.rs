@@ -7,6 +7,7 @@
 //! deterministic simulator (crate `ftc-sim`) and the TCP kernels drive.
 
 pub mod app;
+pub mod client;
 pub mod failure_detector;
 pub mod group;
 pub mod host;

@@ -1,0 +1,297 @@
+//! The crash-model group protocol: sequencer ordering, uniform delivery, view-change
+//! flush and state transfer for one server group's replicas, plus client requests.
+//!
+//! The engine is [`Replica`]: one per group member, pure (`on_…(&mut self, now, …,
+//! out)`), driven by the host core ([`crate::host`]). This module holds what the
+//! replicas exchange ([`GroupMessage`]), what they order ([`LogEntry`]) and what a
+//! recruited or lagging replica is given ([`ReplicaState`]). The protocol itself
+//! is described in `docs/replication.md`, "Group protocol".
+
+#[cfg(test)]
+mod fuzz;
+mod replica;
+#[cfg(test)]
+mod tests;
+
+pub use replica::{Replica, ReplicaConfig, ReplicaStatus};
+
+use crate::app::{AppTimerId, CallOutcome, NestedCallId};
+use crate::types::HostId;
+use crate::types::{ClientId, GroupId, Micros, ReplicaId, RequestId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Messages of the group protocol and client requests/replies.
+///
+/// Every replica-to-replica message carries the `view_id` it belongs to; a replica
+/// drops messages of any other view than its current one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum GroupMessage {
+    /// Client → sequencer. `low_water`: the client waits for no reply of a request
+    /// numbered below it, so replicas may forget those cached replies.
+    Request {
+        group: GroupId,
+        request: RequestId,
+        payload: Vec<u8>,
+        low_water: u64,
+    },
+    /// Replica → client (every replica sends one after executing; the first wins).
+    Reply {
+        group: GroupId,
+        request: RequestId,
+        payload: Vec<u8>,
+    },
+    /// Client → sequencer: "answer [`GroupMessage::Ready`] once every member runs".
+    ReadyProbe { group: GroupId },
+    /// Sequencer → client: the view is normal (every member acknowledged its start).
+    Ready { group: GroupId, view_id: u64 },
+    /// Sequencer → member: entries at positions `first_position..`, plus the commit point.
+    Prepare {
+        group: GroupId,
+        view_id: u64,
+        first_position: u64,
+        entries: Vec<LogEntry>,
+        commit_position: u64,
+    },
+    /// Member → sequencer: cumulative, "I hold every position up to `position`",
+    /// and "I executed up to `executed_position`".
+    PrepareOk {
+        group: GroupId,
+        view_id: u64,
+        position: u64,
+        executed_position: u64,
+    },
+    /// Sequencer → member: every member holds the positions up to `commit_position`.
+    Commit {
+        group: GroupId,
+        view_id: u64,
+        commit_position: u64,
+    },
+    /// Surviving member → new sequencer: what it holds beyond what it executed.
+    DoViewChange {
+        group: GroupId,
+        view_id: u64,
+        /// The last view in which this member's log was normal; `None` when it never
+        /// held the group's state (a recruited replica whose transfer did not finish).
+        last_normal_view: Option<u64>,
+        /// Positions up to here are executed at the sender (and so committed).
+        executed_position: u64,
+        /// The sender's log after `executed_position`.
+        entries: Vec<LogEntry>,
+        /// The sender's state at `executed_position`, so that a new sequencer that
+        /// holds no state (or less) can adopt it. `None` when it holds none.
+        state: Option<ReplicaState>,
+    },
+    /// New sequencer → member: the log of the new view from `base_position + 1`.
+    /// `state` is present for a state transfer (the receiver restores it first; it
+    /// is the group's state at `base_position`).
+    StartView {
+        group: GroupId,
+        view_id: u64,
+        base_position: u64,
+        entries: Vec<LogEntry>,
+        commit_position: u64,
+        state: Option<ReplicaState>,
+    },
+    /// Member → new sequencer: installed the view; holds up to `position`.
+    StartViewOk {
+        group: GroupId,
+        view_id: u64,
+        position: u64,
+    },
+}
+
+impl GroupMessage {
+    /// The group the message is about.
+    pub fn group(&self) -> GroupId {
+        match self {
+            GroupMessage::Request { group, .. }
+            | GroupMessage::Reply { group, .. }
+            | GroupMessage::ReadyProbe { group }
+            | GroupMessage::Ready { group, .. }
+            | GroupMessage::Prepare { group, .. }
+            | GroupMessage::PrepareOk { group, .. }
+            | GroupMessage::Commit { group, .. }
+            | GroupMessage::DoViewChange { group, .. }
+            | GroupMessage::StartView { group, .. }
+            | GroupMessage::StartViewOk { group, .. } => *group,
+        }
+    }
+}
+
+/// One position of a group's totally ordered log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogEntry {
+    /// A client's command. `low_water` travels with it so that every replica forgets
+    /// the same cached replies at the same position.
+    Command {
+        request: RequestId,
+        payload: Vec<u8>,
+        low_water: u64,
+    },
+    /// The first outcome the sequencer saw for a nested call.
+    NestedReply {
+        call: NestedCallId,
+        outcome: CallOutcome,
+    },
+    /// An application timer armed by the group fired (at the sequencer).
+    TimerFired { timer: AppTimerId },
+}
+
+impl LogEntry {
+    /// A digest of the entry's content (FNV-1a over a fixed encoding), equal on every
+    /// replica for equal entries.
+    pub fn digest(&self) -> u64 {
+        let mut h = Fnv::new();
+        match self {
+            LogEntry::Command {
+                request,
+                payload,
+                low_water,
+            } => {
+                h.byte(1);
+                h.request(request);
+                h.bytes(payload);
+                h.u64(*low_water);
+            }
+            LogEntry::NestedReply { call, outcome } => {
+                h.byte(2);
+                h.u64(call.0);
+                match outcome {
+                    CallOutcome::Reply(p) => {
+                        h.byte(1);
+                        h.bytes(p);
+                    }
+                    CallOutcome::ServerFailure(r) => {
+                        h.byte(2);
+                        h.bytes(r.as_bytes());
+                    }
+                }
+            }
+            LogEntry::TimerFired { timer } => {
+                h.byte(3);
+                h.u64(timer.0);
+            }
+        }
+        h.finish()
+    }
+
+    /// The client request of a command entry.
+    pub fn request(&self) -> Option<RequestId> {
+        match self {
+            LogEntry::Command { request, .. } => Some(*request),
+            _ => None,
+        }
+    }
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn byte(&mut self, b: u8) {
+        self.0 ^= u64::from(b);
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    fn u64(&mut self, v: u64) {
+        for b in v.to_le_bytes() {
+            self.byte(b);
+        }
+    }
+    fn bytes(&mut self, bs: &[u8]) {
+        self.u64(bs.len() as u64);
+        for &b in bs {
+            self.byte(b);
+        }
+    }
+    fn request(&mut self, r: &RequestId) {
+        match r.client {
+            ClientId::Host {
+                host,
+                incarnation,
+                local,
+            } => {
+                self.byte(1);
+                self.u64(u64::from(host.0));
+                self.u64(incarnation.0);
+                self.u64(u64::from(local));
+            }
+            ClientId::Group(g) => {
+                self.byte(2);
+                self.u64(g.0);
+            }
+        }
+        self.u64(r.seq);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Duplicate suppression for one client of a group: part of the replicated state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// Requests numbered below this were executed and their replies forgotten:
+    /// a late copy of one is dropped, never executed again.
+    pub forgotten_below: u64,
+    /// Executed requests: `Some(reply)` once the application replied.
+    pub executed: BTreeMap<u64, Option<Vec<u8>>>,
+}
+
+/// A nested call the group's application issued and has not yet seen the outcome of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NestedCall {
+    pub call: NestedCallId,
+    pub target: GroupId,
+    pub payload: Vec<u8>,
+    /// Time left before it fails with `ServerFailure` (relative, so it survives
+    /// transfer between hosts whose clocks differ).
+    pub remaining_us: Micros,
+}
+
+/// Everything a replica needs to continue from a position without the log before it:
+/// the application snapshot, the duplicate-suppression table, outstanding nested
+/// calls and armed timers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaState {
+    /// The state reflects every entry up to this position.
+    pub position: u64,
+    pub snapshot: Vec<u8>,
+    pub clients: Vec<(ClientId, ClientRecord)>,
+    pub nested_calls: Vec<NestedCall>,
+    /// Armed application timers with the time left until they fire.
+    pub timers: Vec<(AppTimerId, Micros)>,
+}
+
+/// What a [`Replica`] asks its host core to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GroupOutput {
+    /// Send to another replica of the group (the host sends to `to.host`).
+    Send {
+        to: ReplicaId,
+        msg: GroupMessage,
+    },
+    /// Send to a host (a reply to a client, or a ready notice).
+    SendHost {
+        to: HostId,
+        msg: GroupMessage,
+    },
+    /// A reply for a client of the group; the host routes it (to the client's host,
+    /// or to every member of a calling group).
+    Reply {
+        client: ClientId,
+        msg: GroupMessage,
+    },
+    /// A nested request to the sequencer of `target`'s newest view.
+    Call {
+        target: GroupId,
+        msg: GroupMessage,
+    },
+    /// Call [`Replica::on_tick`] at `at` (timers are never cancelled).
+    SetTimer {
+        at: Micros,
+    },
+    Trace(crate::host::Trace),
+}

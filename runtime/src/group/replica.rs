@@ -1,0 +1,1328 @@
+//! One member's engine of the crash-model group protocol: ordering, uniform
+//! delivery, view-change flush, state transfer, nested calls and timers.
+
+use super::{ClientRecord, GroupMessage, GroupOutput, LogEntry, NestedCall, ReplicaState};
+use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
+use crate::host::Trace;
+use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most entries one `Prepare` carries.
+const PREPARE_ENTRIES_MAX: usize = 64;
+/// Most positions the sequencer keeps uncommitted; requests beyond are dropped
+/// (the client retransmits).
+const UNCOMMITTED_MAX: u64 = 1024;
+/// Executed entries kept for members that lag; older ones are only reachable
+/// through a state transfer.
+const LOG_RETAIN: u64 = 1024;
+
+/// Static configuration of one replica.
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    pub group: GroupId,
+    pub me: ReplicaId,
+    /// Retransmission period of every protocol step.
+    pub retry_us: Micros,
+    /// A nested call without outcome after this long fails with `ServerFailure`.
+    pub call_deadline_us: Micros,
+    #[cfg(feature = "planted-bugs")]
+    pub bugs: crate::host::PlantedBugs,
+}
+
+/// Where a replica is in its current view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicaStatus {
+    /// The view was installed; the flush has not finished (members: waiting for
+    /// `StartView`; the sequencer: collecting `DoViewChange`s).
+    ViewChange,
+    /// The sequencer adopted the log and sent `StartView`; waiting for every member.
+    Starting,
+    /// Ordering commands.
+    Normal,
+}
+
+/// The sequencer's knowledge about one other member.
+#[derive(Clone, Debug)]
+struct Progress {
+    /// The member holds every position up to here.
+    held: u64,
+    executed: u64,
+    /// Highest position sent in a `Prepare` (pipelining sends each new entry once).
+    sent_up_to: u64,
+    /// When `held` last grew: a member silent for `retry_us` while behind gets a
+    /// retransmission (even while new entries keep being pipelined to it).
+    heard_at: Micros,
+    /// Last retransmission (`Prepare` or `Commit`) by the periodic tick.
+    retransmitted_at: Option<Micros>,
+}
+
+/// A surviving member's `DoViewChange`, as the new sequencer keeps it.
+#[derive(Clone, Debug)]
+struct ViewChangeReport {
+    last_normal_view: Option<u64>,
+    executed_position: u64,
+    entries: Vec<LogEntry>,
+    state: Option<ReplicaState>,
+}
+
+impl ViewChangeReport {
+    fn log_end(&self) -> u64 {
+        self.executed_position
+            .saturating_add(self.entries.len() as u64)
+    }
+    fn holds_state(&self) -> bool {
+        self.last_normal_view.is_some() || self.state.is_some()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct PendingCall {
+    target: GroupId,
+    payload: Vec<u8>,
+    deadline: Micros,
+    last_sent: Option<Micros>,
+}
+
+/// One member of a group: the replicated application plus the protocol state.
+///
+/// Every handler is pure: it takes the current time and appends what must be done
+/// to `out`. Invariants are checked after each handler in debug builds.
+///
+/// A one-member group (`model correct`) commits on append:
+///
+/// ```
+/// use ftc_runtime::app::{AppInput, AppOutput, RestoreError, StateMachine};
+/// use ftc_runtime::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig, ReplicaStatus};
+/// use ftc_runtime::types::*;
+///
+/// struct Echo;
+/// impl StateMachine for Echo {
+///     fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+///         if let AppInput::Command { request, payload } = input {
+///             out.push(AppOutput::Reply { request, payload: payload.to_vec() });
+///         }
+///     }
+///     fn snapshot(&self) -> Vec<u8> { Vec::new() }
+///     fn restore(&mut self, _: &[u8]) -> Result<(), RestoreError> { Ok(()) }
+///     fn digest(&self) -> u64 { 0 }
+/// }
+///
+/// let me = ReplicaId { host: HostId(0), incarnation: Incarnation(0) };
+/// let spec = ServerSpec {
+///     class: "Echo".into(), model: Model::Correct, tolerate: 0, replicas: 1,
+///     hosts: vec![], disjoint_key: None, priority: 0,
+/// };
+/// let view = GroupView {
+///     group: GroupId(1), view_id: 1, members: vec![me], joining: vec![], spec, failed: false,
+/// };
+/// let config = ReplicaConfig {
+///     group: GroupId(1), me, retry_us: 50_000, call_deadline_us: 1_000_000,
+///     # #[cfg(feature = "planted-bugs")]
+///     # bugs: Default::default(),
+/// };
+/// let mut out = Vec::new();
+/// let mut replica = Replica::new(0, config, Box::new(Echo), view, true, &mut out);
+/// assert_eq!(replica.status(), ReplicaStatus::Normal);
+///
+/// let client = ClientId::Host { host: HostId(5), incarnation: Incarnation(0), local: 0 };
+/// let request = RequestId { client, seq: 1 };
+/// let msg = GroupMessage::Request { group: GroupId(1), request, payload: b"hi".to_vec(), low_water: 1 };
+/// out.clear();
+/// replica.on_message(10, ReplicaId { host: HostId(5), incarnation: Incarnation(0) }, msg, &mut out);
+/// assert_eq!(replica.executed_position(), 1);
+/// assert!(out.iter().any(|o| matches!(o, GroupOutput::Reply { client: c, .. } if *c == client)));
+/// ```
+pub struct Replica {
+    config: ReplicaConfig,
+    app: Box<dyn StateMachine>,
+    view: GroupView,
+    status: ReplicaStatus,
+    /// Holds the group's state (fresh in the group's first view, or restored).
+    initialized: bool,
+    last_normal_view: Option<u64>,
+    /// Positions up to `log_base` are only in the application state; `entries[0]`
+    /// is position `log_base + 1`.
+    log_base: u64,
+    entries: Vec<LogEntry>,
+    commit_position: u64,
+    executed_position: u64,
+    clients: BTreeMap<ClientId, ClientRecord>,
+    /// Requests, nested outcomes and timer firings in the log after `executed_position`.
+    requests_in_log: BTreeSet<RequestId>,
+    calls_in_log: BTreeSet<NestedCallId>,
+    timers_in_log: BTreeSet<AppTimerId>,
+    calls: BTreeMap<NestedCallId, PendingCall>,
+    /// Groups the view service declared failed: calls to them fail at once.
+    failed_targets: BTreeSet<GroupId>,
+    /// Armed application timers and when they are due (local clock).
+    timers: BTreeMap<AppTimerId, Micros>,
+    progress: BTreeMap<ReplicaId, Progress>,
+    reports: BTreeMap<ReplicaId, ViewChangeReport>,
+    start_acks: BTreeMap<ReplicaId, u64>,
+    start_sent: BTreeMap<ReplicaId, Micros>,
+    report_sent: Option<Micros>,
+    next_tick: Option<Micros>,
+    /// No surviving member holds the group's state: this view can never start.
+    stuck: bool,
+    dropped_messages: u64,
+}
+
+impl Replica {
+    /// Creates the replica of `view` on this host. `fresh`: the group's first view,
+    /// the application starts from its initial state; otherwise it waits for a
+    /// state transfer.
+    pub fn new(
+        now: Micros,
+        config: ReplicaConfig,
+        app: Box<dyn StateMachine>,
+        view: GroupView,
+        fresh: bool,
+        out: &mut Vec<GroupOutput>,
+    ) -> Replica {
+        let mut placeholder = view.clone();
+        placeholder.view_id = 0;
+        let mut replica = Replica {
+            config,
+            app,
+            view: placeholder,
+            status: ReplicaStatus::ViewChange,
+            initialized: fresh,
+            last_normal_view: None,
+            log_base: 0,
+            entries: Vec::new(),
+            commit_position: 0,
+            executed_position: 0,
+            clients: BTreeMap::new(),
+            requests_in_log: BTreeSet::new(),
+            calls_in_log: BTreeSet::new(),
+            timers_in_log: BTreeSet::new(),
+            calls: BTreeMap::new(),
+            failed_targets: BTreeSet::new(),
+            timers: BTreeMap::new(),
+            progress: BTreeMap::new(),
+            reports: BTreeMap::new(),
+            start_acks: BTreeMap::new(),
+            start_sent: BTreeMap::new(),
+            report_sent: None,
+            next_tick: None,
+            stuck: false,
+            dropped_messages: 0,
+        };
+        replica.install(now, view, out);
+        replica
+    }
+
+    pub fn view(&self) -> &GroupView {
+        &self.view
+    }
+    pub fn status(&self) -> ReplicaStatus {
+        self.status
+    }
+    pub fn is_sequencer(&self) -> bool {
+        self.view.members.first() == Some(&self.config.me)
+    }
+    pub fn commit_position(&self) -> u64 {
+        self.commit_position
+    }
+    pub fn executed_position(&self) -> u64 {
+        self.executed_position
+    }
+    /// The last position this replica holds.
+    pub fn log_end(&self) -> u64 {
+        self.log_base + self.entries.len() as u64
+    }
+    pub fn state_digest(&self) -> u64 {
+        self.app.digest()
+    }
+    /// True when this view can never become normal: no surviving member holds the state.
+    pub fn is_stuck(&self) -> bool {
+        self.stuck
+    }
+    /// Malformed or unexpected messages dropped so far.
+    pub fn dropped_messages(&self) -> u64 {
+        self.dropped_messages
+    }
+    /// The entry at `position`, while it is still kept.
+    pub fn entry(&self, position: u64) -> Option<&LogEntry> {
+        let index = position.checked_sub(self.log_base + 1)?;
+        self.entries.get(usize::try_from(index).ok()?)
+    }
+
+    #[cfg(all(test, feature = "planted-bugs"))]
+    pub(crate) fn set_bugs(&mut self, bugs: crate::host::PlantedBugs) {
+        self.config.bugs = bugs;
+    }
+
+    /// A newly committed view of this group (views arrive in `view_id` order).
+    pub fn on_view(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>) {
+        if view.group != self.config.group || view.view_id <= self.view.view_id {
+            return;
+        }
+        self.install(now, view, out);
+        self.check_invariants();
+    }
+
+    fn install(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>) {
+        self.view = view;
+        self.status = ReplicaStatus::ViewChange;
+        self.progress.clear();
+        self.reports.clear();
+        self.start_acks.clear();
+        self.start_sent.clear();
+        self.report_sent = None;
+        self.stuck = false;
+        if self.view.failed || !self.view.members.contains(&self.config.me) {
+            return;
+        }
+        let survivor = !self.view.joining.contains(&self.config.me);
+        if self.is_sequencer() {
+            if survivor {
+                let own = self.own_report();
+                self.reports.insert(self.config.me, own);
+            }
+            self.try_start_view(now, out);
+        } else if survivor {
+            self.send_report(now, out);
+        }
+        self.arm_tick(now, out);
+    }
+
+    /// The view service declared `group` failed: outstanding and later nested calls
+    /// to it fail with `ServerFailure` (ordered through the log by the sequencer).
+    pub fn on_group_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<GroupOutput>) {
+        if self.failed_targets.insert(group)
+            && self.is_sequencer()
+            && self.status == ReplicaStatus::Normal
+        {
+            self.sequencer_tick(now, out);
+        }
+        self.check_invariants();
+    }
+
+    /// A timer set through [`GroupOutput::SetTimer`] is due.
+    pub fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.next_tick.is_some_and(|at| now >= at) {
+            self.next_tick = None;
+        }
+        let retry_due = |last: Option<Micros>| last.is_none_or(|t| now >= t + self.config.retry_us);
+        match self.status {
+            ReplicaStatus::ViewChange => {
+                if !self.is_sequencer()
+                    && !self.view.joining.contains(&self.config.me)
+                    && retry_due(self.report_sent)
+                {
+                    self.send_report(now, out);
+                }
+            }
+            ReplicaStatus::Starting => {
+                let waiting: Vec<ReplicaId> = self
+                    .other_members()
+                    .filter(|m| !self.start_acks.contains_key(m))
+                    .filter(|m| retry_due(self.start_sent.get(m).copied()))
+                    .collect();
+                for m in waiting {
+                    self.send_start_view(now, m, out);
+                }
+            }
+            ReplicaStatus::Normal if self.is_sequencer() => self.sequencer_tick(now, out),
+            ReplicaStatus::Normal => {}
+        }
+        self.arm_tick(now, out);
+        self.check_invariants();
+    }
+
+    fn sequencer_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        let retry_us = self.config.retry_us;
+        let log_end = self.log_end();
+        let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
+        for m in members {
+            let Some(p) = self.progress.get(&m).cloned() else {
+                continue;
+            };
+            let quiet = now >= p.heard_at + retry_us
+                && p.retransmitted_at.is_none_or(|t| now >= t + retry_us);
+            if !quiet {
+                continue;
+            }
+            if p.held < log_end {
+                self.send_prepare(p.held + 1, m, out);
+            } else if p.executed < self.commit_position {
+                self.send_commit(m, out);
+            } else {
+                continue;
+            }
+            if let Some(p) = self.progress.get_mut(&m) {
+                p.retransmitted_at = Some(now);
+            }
+        }
+        let calls: Vec<NestedCallId> = self
+            .calls
+            .keys()
+            .filter(|c| !self.calls_in_log.contains(c))
+            .copied()
+            .collect();
+        for call in calls {
+            let Some(pending) = self.calls.get(&call) else {
+                continue;
+            };
+            let failed = self.failed_targets.contains(&pending.target);
+            if failed || now >= pending.deadline {
+                let reason = if failed {
+                    format!("server {} failed: every replica is gone", pending.target.0)
+                } else {
+                    "no reply within the call deadline".to_string()
+                };
+                let outcome = CallOutcome::ServerFailure(reason);
+                self.append(now, LogEntry::NestedReply { call, outcome }, out);
+            } else if pending.last_sent.is_none_or(|t| now >= t + retry_us) {
+                self.send_call(now, call, out);
+            }
+        }
+        let due: Vec<AppTimerId> = self
+            .timers
+            .iter()
+            .filter(|(t, at)| now >= **at && !self.timers_in_log.contains(t))
+            .map(|(t, _)| *t)
+            .collect();
+        for timer in due {
+            self.append(now, LogEntry::TimerFired { timer }, out);
+        }
+    }
+
+    /// A protocol message from replica (or client host) `from`.
+    pub fn on_message(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        msg: GroupMessage,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let addressed = match &msg {
+            // A nested call's reply names the answering server; it is ours by its client.
+            GroupMessage::Reply { request, .. } => {
+                request.client == ClientId::Group(self.config.group)
+            }
+            other => other.group() == self.config.group,
+        };
+        if !addressed {
+            self.dropped_messages += 1;
+            return;
+        }
+        match msg {
+            GroupMessage::Request {
+                request,
+                payload,
+                low_water,
+                ..
+            } => self.on_request(now, request, payload, low_water, out),
+            GroupMessage::Reply {
+                request, payload, ..
+            } => self.on_nested_reply(now, request, payload, out),
+            GroupMessage::ReadyProbe { group } => {
+                if self.is_sequencer() && self.status == ReplicaStatus::Normal {
+                    let msg = GroupMessage::Ready {
+                        group,
+                        view_id: self.view.view_id,
+                    };
+                    out.push(GroupOutput::SendHost { to: from.host, msg });
+                }
+            }
+            GroupMessage::Ready { .. } => self.dropped_messages += 1,
+            GroupMessage::Prepare {
+                view_id,
+                first_position,
+                entries,
+                commit_position,
+                ..
+            } => {
+                if self.sent_by_sequencer(from, view_id) && self.status == ReplicaStatus::Normal {
+                    self.on_prepare(now, first_position, entries, commit_position, out);
+                } else {
+                    self.dropped_messages += 1;
+                }
+            }
+            GroupMessage::Commit {
+                view_id,
+                commit_position,
+                ..
+            } => {
+                if self.sent_by_sequencer(from, view_id) && self.status == ReplicaStatus::Normal {
+                    self.learn_commit(now, commit_position, out);
+                    self.send_prepare_ok(out);
+                } else {
+                    self.dropped_messages += 1;
+                }
+            }
+            GroupMessage::PrepareOk {
+                view_id,
+                position,
+                executed_position,
+                ..
+            } => self.on_prepare_ok(now, from, view_id, position, executed_position, out),
+            GroupMessage::DoViewChange {
+                view_id,
+                last_normal_view,
+                executed_position,
+                entries,
+                state,
+                ..
+            } => {
+                let fresh_report = view_id == self.view.view_id
+                    && self.is_sequencer()
+                    && self.view.members.contains(&from)
+                    && !self.view.joining.contains(&from)
+                    && from != self.config.me;
+                if !fresh_report {
+                    self.dropped_messages += 1;
+                } else if self.status == ReplicaStatus::ViewChange {
+                    let report = ViewChangeReport {
+                        last_normal_view,
+                        executed_position,
+                        entries,
+                        state,
+                    };
+                    self.reports.insert(from, report);
+                    self.try_start_view(now, out);
+                } else if self.status == ReplicaStatus::Starting
+                    && !self.start_acks.contains_key(&from)
+                {
+                    self.send_start_view(now, from, out);
+                }
+            }
+            GroupMessage::StartView {
+                view_id,
+                base_position,
+                entries,
+                commit_position,
+                state,
+                ..
+            } => {
+                if self.sent_by_sequencer(from, view_id) {
+                    self.on_start_view(now, base_position, entries, commit_position, state, out);
+                } else {
+                    self.dropped_messages += 1;
+                }
+            }
+            GroupMessage::StartViewOk {
+                view_id, position, ..
+            } => {
+                let expected = view_id == self.view.view_id
+                    && self.is_sequencer()
+                    && self.status == ReplicaStatus::Starting
+                    && self.view.members.contains(&from)
+                    && from != self.config.me
+                    // A member that installed the view holds at least the commit point.
+                    && position >= self.commit_position;
+                if expected {
+                    self.start_acks.insert(from, position.min(self.log_end()));
+                    if self
+                        .other_members()
+                        .all(|m| self.start_acks.contains_key(&m))
+                    {
+                        self.become_normal(now, out);
+                    }
+                } else {
+                    self.dropped_messages += 1;
+                }
+            }
+        }
+        self.check_invariants();
+    }
+
+    /// Sent by the sequencer of the current view to this member (not to itself).
+    fn sent_by_sequencer(&self, from: ReplicaId, view_id: u64) -> bool {
+        view_id == self.view.view_id
+            && self.view.members.first() == Some(&from)
+            && from != self.config.me
+    }
+
+    fn other_members(&self) -> impl Iterator<Item = ReplicaId> + '_ {
+        let me = self.config.me;
+        self.view.members.iter().copied().filter(move |m| *m != me)
+    }
+
+    // ----- normal operation -------------------------------------------------
+
+    fn on_request(
+        &mut self,
+        now: Micros,
+        request: RequestId,
+        payload: Vec<u8>,
+        low_water: u64,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if !self.is_sequencer() || self.status != ReplicaStatus::Normal {
+            self.dropped_messages += 1;
+            return;
+        }
+        if self.is_duplicate(request) {
+            // Executed before: answer from the reply table (nothing when the reply is
+            // not produced yet or was forgotten).
+            let cached = self
+                .clients
+                .get(&request.client)
+                .and_then(|r| r.executed.get(&request.seq))
+                .and_then(|reply| reply.clone());
+            if let Some(payload) = cached {
+                let msg = GroupMessage::Reply {
+                    group: self.config.group,
+                    request,
+                    payload,
+                };
+                out.push(GroupOutput::Reply {
+                    client: request.client,
+                    msg,
+                });
+            }
+            return;
+        }
+        if self.requests_in_log.contains(&request) {
+            return; // ordered, not yet executed: its reply will come
+        }
+        if self.log_end() - self.commit_position >= UNCOMMITTED_MAX {
+            self.dropped_messages += 1;
+            return;
+        }
+        let entry = LogEntry::Command {
+            request,
+            payload,
+            low_water,
+        };
+        self.append(now, entry, out);
+    }
+
+    /// Executed already (or executed and forgotten)?
+    fn is_duplicate(&self, request: RequestId) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        if self.config.bugs.no_duplicate_suppression {
+            return false;
+        }
+        self.clients.get(&request.client).is_some_and(|r| {
+            request.seq < r.forgotten_below || r.executed.contains_key(&request.seq)
+        })
+    }
+
+    fn on_nested_reply(
+        &mut self,
+        now: Micros,
+        request: RequestId,
+        payload: Vec<u8>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let call = NestedCallId(request.seq);
+        let ours = request.client == ClientId::Group(self.config.group);
+        let wanted = ours
+            && self.is_sequencer()
+            && self.status == ReplicaStatus::Normal
+            && self.calls.contains_key(&call)
+            && !self.calls_in_log.contains(&call);
+        if wanted {
+            let outcome = CallOutcome::Reply(payload);
+            self.append(now, LogEntry::NestedReply { call, outcome }, out);
+        }
+    }
+
+    /// Sequencer: orders `entry` at the next position and sends it to every member.
+    fn append(&mut self, now: Micros, entry: LogEntry, out: &mut Vec<GroupOutput>) {
+        debug_assert!(self.is_sequencer() && self.status == ReplicaStatus::Normal);
+        self.index(&entry);
+        self.entries.push(entry);
+        let position = self.log_end();
+        let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
+        for m in members {
+            // Pipelining: a member that has everything before this position gets it now;
+            // a lagging one is caught up by the retransmission on the next tick.
+            if self
+                .progress
+                .get(&m)
+                .is_some_and(|p| p.sent_up_to + 1 == position)
+            {
+                self.send_prepare(position, m, out);
+            }
+        }
+        self.advance_commit(now, out);
+    }
+
+    fn send_prepare(&mut self, first: u64, to: ReplicaId, out: &mut Vec<GroupOutput>) {
+        let first = first.max(self.log_base + 1);
+        let start = usize::try_from(first - self.log_base - 1).unwrap_or(usize::MAX);
+        let entries: Vec<LogEntry> = self
+            .entries
+            .iter()
+            .skip(start)
+            .take(PREPARE_ENTRIES_MAX)
+            .cloned()
+            .collect();
+        let Some(last) = (first + entries.len() as u64)
+            .checked_sub(1)
+            .filter(|l| *l >= first)
+        else {
+            return;
+        };
+        if let Some(p) = self.progress.get_mut(&to) {
+            p.sent_up_to = p.sent_up_to.max(last);
+        }
+        let msg = GroupMessage::Prepare {
+            group: self.config.group,
+            view_id: self.view.view_id,
+            first_position: first,
+            entries,
+            commit_position: self.commit_position,
+        };
+        out.push(GroupOutput::Send { to, msg });
+    }
+
+    fn send_commit(&self, to: ReplicaId, out: &mut Vec<GroupOutput>) {
+        let msg = GroupMessage::Commit {
+            group: self.config.group,
+            view_id: self.view.view_id,
+            commit_position: self.commit_position,
+        };
+        out.push(GroupOutput::Send { to, msg });
+    }
+
+    fn on_prepare(
+        &mut self,
+        now: Micros,
+        first_position: u64,
+        entries: Vec<LogEntry>,
+        commit_position: u64,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if first_position == 0 {
+            self.dropped_messages += 1;
+            return;
+        }
+        if first_position <= self.log_end() + 1 {
+            for (i, entry) in entries.into_iter().enumerate() {
+                let position = first_position + i as u64;
+                if position > self.log_end() {
+                    self.index(&entry);
+                    self.entries.push(entry);
+                } else if self.entry(position).is_some_and(|e| *e != entry) {
+                    // One sequencer per view: an entry held twice is the same entry.
+                    // A different one is a corrupt message; it changes nothing.
+                    self.dropped_messages += 1;
+                }
+            }
+        }
+        // Behind a gap the cumulative acknowledgement tells the sequencer where to resume.
+        self.learn_commit(now, commit_position, out);
+        self.send_prepare_ok(out);
+    }
+
+    fn send_prepare_ok(&mut self, out: &mut Vec<GroupOutput>) {
+        let msg = GroupMessage::PrepareOk {
+            group: self.config.group,
+            view_id: self.view.view_id,
+            position: self.log_end(),
+            executed_position: self.executed_position,
+        };
+        out.push(GroupOutput::Send {
+            to: self.view.members[0],
+            msg,
+        });
+    }
+
+    fn learn_commit(&mut self, now: Micros, commit_position: u64, out: &mut Vec<GroupOutput>) {
+        let known = commit_position.min(self.log_end());
+        if known > self.commit_position {
+            self.commit_position = known;
+            self.execute_committed(now, out);
+        }
+    }
+
+    fn on_prepare_ok(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        view_id: u64,
+        position: u64,
+        executed_position: u64,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let expected = view_id == self.view.view_id
+            && self.is_sequencer()
+            && self.status == ReplicaStatus::Normal;
+        let log_end = self.log_end();
+        match self.progress.get_mut(&from) {
+            Some(p) if expected => {
+                if position.min(log_end) > p.held {
+                    p.held = position.min(log_end);
+                    p.heard_at = now;
+                }
+                p.executed = p.executed.max(executed_position.min(p.held));
+                if p.sent_up_to < p.held {
+                    p.sent_up_to = p.held;
+                }
+            }
+            _ => {
+                self.dropped_messages += 1;
+                return;
+            }
+        }
+        self.advance_commit(now, out);
+    }
+
+    /// Sequencer: commits what every member holds (uniform delivery).
+    fn advance_commit(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if !self.is_sequencer() || self.status != ReplicaStatus::Normal {
+            return;
+        }
+        let held_by_all = self
+            .progress
+            .values()
+            .map(|p| p.held)
+            .fold(self.log_end(), u64::min);
+        #[cfg(feature = "planted-bugs")]
+        let held_by_all = if self.config.bugs.reply_before_all_hold {
+            self.log_end()
+        } else {
+            held_by_all
+        };
+        if held_by_all > self.commit_position {
+            self.commit_position = held_by_all;
+            self.execute_committed(now, out);
+            let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
+            for m in members {
+                self.send_commit(m, out);
+            }
+        }
+    }
+
+    // ----- execution --------------------------------------------------------
+
+    fn execute_committed(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        let upto = self.commit_position.min(self.log_end());
+        while self.executed_position < upto {
+            let position = self.executed_position + 1;
+            let Some(entry) = self.entry(position).cloned() else {
+                break;
+            };
+            self.executed_position = position;
+            self.apply(now, position, entry, out);
+        }
+        self.collect_garbage();
+    }
+
+    fn apply(&mut self, now: Micros, position: u64, entry: LogEntry, out: &mut Vec<GroupOutput>) {
+        let mut app_out = Vec::new();
+        let mut executed_request = None;
+        match &entry {
+            LogEntry::Command {
+                request,
+                payload,
+                low_water,
+            } => {
+                self.requests_in_log.remove(request);
+                let duplicate = self.is_duplicate(*request);
+                let record = self.clients.entry(request.client).or_default();
+                if *low_water > record.forgotten_below {
+                    record.forgotten_below = *low_water;
+                    record.executed = record.executed.split_off(low_water);
+                }
+                if !duplicate {
+                    record.executed.insert(request.seq, None);
+                    let input = AppInput::Command {
+                        request: *request,
+                        payload,
+                    };
+                    self.app.apply(input, &mut app_out);
+                    executed_request = Some(*request);
+                }
+            }
+            LogEntry::NestedReply { call, outcome } => {
+                self.calls_in_log.remove(call);
+                if self.calls.remove(call).is_some() {
+                    let input = AppInput::NestedReply {
+                        call: *call,
+                        outcome,
+                    };
+                    self.app.apply(input, &mut app_out);
+                }
+            }
+            LogEntry::TimerFired { timer } => {
+                self.timers_in_log.remove(timer);
+                self.timers.remove(timer);
+                self.app
+                    .apply(AppInput::TimerFired { timer: *timer }, &mut app_out);
+            }
+        }
+        out.push(GroupOutput::Trace(Trace::Executed {
+            group: self.config.group,
+            replica: self.config.me,
+            position,
+            request: executed_request,
+            entry_digest: entry.digest(),
+            state_digest: self.app.digest(),
+        }));
+        for effect in app_out {
+            self.on_app_output(now, effect, out);
+        }
+    }
+
+    fn on_app_output(&mut self, now: Micros, effect: AppOutput, out: &mut Vec<GroupOutput>) {
+        match effect {
+            AppOutput::Reply { request, payload } => {
+                if let Some(slot) = self
+                    .clients
+                    .get_mut(&request.client)
+                    .and_then(|r| r.executed.get_mut(&request.seq))
+                {
+                    *slot = Some(payload.clone());
+                }
+                let msg = GroupMessage::Reply {
+                    group: self.config.group,
+                    request,
+                    payload,
+                };
+                out.push(GroupOutput::Reply {
+                    client: request.client,
+                    msg,
+                });
+            }
+            AppOutput::Call {
+                call,
+                group,
+                payload,
+            } => {
+                let pending = PendingCall {
+                    target: group,
+                    payload,
+                    deadline: now + self.config.call_deadline_us,
+                    last_sent: None,
+                };
+                self.calls.insert(call, pending);
+                if self.is_sequencer() && self.status == ReplicaStatus::Normal {
+                    self.send_call(now, call, out);
+                }
+            }
+            AppOutput::ArmTimer { timer, after } => {
+                let at = now.saturating_add(after);
+                self.timers.insert(timer, at);
+                if self.is_sequencer() && self.status == ReplicaStatus::Normal {
+                    out.push(GroupOutput::SetTimer { at });
+                }
+            }
+            AppOutput::CancelTimer { timer } => {
+                self.timers.remove(&timer);
+            }
+        }
+    }
+
+    fn send_call(&mut self, now: Micros, call: NestedCallId, out: &mut Vec<GroupOutput>) {
+        let group = self.config.group;
+        let Some(pending) = self.calls.get_mut(&call) else {
+            return;
+        };
+        pending.last_sent = Some(now);
+        let msg = GroupMessage::Request {
+            group: pending.target,
+            request: RequestId {
+                client: ClientId::Group(group),
+                seq: call.0,
+            },
+            payload: pending.payload.clone(),
+            low_water: 0,
+        };
+        out.push(GroupOutput::Call {
+            target: pending.target,
+            msg,
+        });
+    }
+
+    fn collect_garbage(&mut self) {
+        let mut upto = self.executed_position.saturating_sub(LOG_RETAIN);
+        if self.is_sequencer() && self.status == ReplicaStatus::Normal {
+            upto = self.progress.values().map(|p| p.held).fold(upto, u64::min);
+        }
+        if upto > self.log_base {
+            let drop = usize::try_from(upto - self.log_base).unwrap_or(usize::MAX);
+            self.entries.drain(..drop.min(self.entries.len()));
+            self.log_base = upto;
+        }
+    }
+
+    fn index(&mut self, entry: &LogEntry) {
+        match entry {
+            LogEntry::Command { request, .. } => {
+                self.requests_in_log.insert(*request);
+            }
+            LogEntry::NestedReply { call, .. } => {
+                self.calls_in_log.insert(*call);
+            }
+            LogEntry::TimerFired { timer } => {
+                self.timers_in_log.insert(*timer);
+            }
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.requests_in_log.clear();
+        self.calls_in_log.clear();
+        self.timers_in_log.clear();
+        let from = self.executed_position + 1;
+        for position in from..=self.log_end() {
+            if let Some(entry) = self.entry(position).cloned() {
+                self.index(&entry);
+            }
+        }
+    }
+
+    /// Keeps positions up to `position`, drops the rest.
+    fn truncate(&mut self, position: u64) {
+        let keep = usize::try_from(position.saturating_sub(self.log_base)).unwrap_or(usize::MAX);
+        self.entries.truncate(keep);
+    }
+
+    /// Entries after `position` (which must be at least `log_base`).
+    fn entries_after(&self, position: u64) -> Vec<LogEntry> {
+        let skip = usize::try_from(position.saturating_sub(self.log_base)).unwrap_or(usize::MAX);
+        self.entries.iter().skip(skip).cloned().collect()
+    }
+
+    // ----- view change and state transfer ------------------------------------
+
+    fn own_report(&self) -> ViewChangeReport {
+        ViewChangeReport {
+            last_normal_view: self.last_normal_view,
+            executed_position: self.executed_position,
+            entries: self.entries_after(self.executed_position),
+            state: None,
+        }
+    }
+
+    fn send_report(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        self.report_sent = Some(now);
+        let msg = GroupMessage::DoViewChange {
+            group: self.config.group,
+            view_id: self.view.view_id,
+            last_normal_view: self.last_normal_view.filter(|_| self.initialized),
+            executed_position: self.executed_position,
+            entries: self.entries_after(self.executed_position),
+            state: self.initialized.then(|| self.package(now)),
+        };
+        out.push(GroupOutput::Send {
+            to: self.view.members[0],
+            msg,
+        });
+    }
+
+    /// The state at `executed_position`, for a state transfer.
+    fn package(&self, now: Micros) -> ReplicaState {
+        ReplicaState {
+            position: self.executed_position,
+            snapshot: self.app.snapshot(),
+            clients: self.clients.iter().map(|(c, r)| (*c, r.clone())).collect(),
+            nested_calls: self
+                .calls
+                .iter()
+                .map(|(call, p)| NestedCall {
+                    call: *call,
+                    target: p.target,
+                    payload: p.payload.clone(),
+                    remaining_us: p.deadline.saturating_sub(now),
+                })
+                .collect(),
+            timers: self
+                .timers
+                .iter()
+                .map(|(t, at)| (*t, at.saturating_sub(now)))
+                .collect(),
+        }
+    }
+
+    fn restore(&mut self, now: Micros, state: ReplicaState, entries: Vec<LogEntry>) -> bool {
+        let fits = state.position.checked_add(entries.len() as u64).is_some();
+        if !fits || self.app.restore(&state.snapshot).is_err() {
+            self.dropped_messages += 1;
+            return false;
+        }
+        self.log_base = state.position;
+        self.entries = entries;
+        self.executed_position = state.position;
+        self.commit_position = state.position;
+        self.clients = state.clients.into_iter().collect();
+        self.calls = state
+            .nested_calls
+            .into_iter()
+            .map(|c| {
+                let pending = PendingCall {
+                    target: c.target,
+                    payload: c.payload,
+                    deadline: now.saturating_add(c.remaining_us),
+                    last_sent: None,
+                };
+                (c.call, pending)
+            })
+            .collect();
+        self.timers = state
+            .timers
+            .into_iter()
+            .map(|(t, left)| (t, now.saturating_add(left)))
+            .collect();
+        self.initialized = true;
+        true
+    }
+
+    /// New sequencer: once every surviving member reported, adopt the longest log of
+    /// the highest normal view and start the view.
+    fn try_start_view(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.status != ReplicaStatus::ViewChange || !self.is_sequencer() {
+            return;
+        }
+        let me = self.config.me;
+        let survivors_reported = self
+            .view
+            .members
+            .iter()
+            .filter(|m| !self.view.joining.contains(m))
+            .all(|m| self.reports.contains_key(m));
+        if !survivors_reported {
+            return;
+        }
+        if self.initialized && !self.reports.contains_key(&me) {
+            // A fresh sequencer of the group's first view.
+            let own = self.own_report();
+            self.reports.insert(me, own);
+        }
+        let mut chosen: Option<(ReplicaId, (Option<u64>, u64))> = None;
+        for (id, report) in &self.reports {
+            let holds = if *id == me {
+                self.initialized
+            } else {
+                report.holds_state()
+            };
+            if !holds {
+                continue;
+            }
+            let key = (report.last_normal_view, report.log_end());
+            let better = match chosen {
+                None => true,
+                Some((best_id, best_key)) => adopt_before(key, *id == me, best_key, best_id == me),
+            };
+            #[cfg(feature = "planted-bugs")]
+            let better = if self.config.bugs.view_change_adopts_shorter {
+                let shorter = |id: &ReplicaId| {
+                    self.reports
+                        .get(id)
+                        .map(|r| (r.log_end(), r.executed_position))
+                };
+                chosen.is_none_or(|(best_id, _)| shorter(id) < shorter(&best_id))
+            } else {
+                better
+            };
+            if better {
+                chosen = Some((*id, key));
+            }
+        }
+        let Some((chosen_id, _)) = chosen else {
+            // No surviving member holds the state: the view service should have marked
+            // the group failed. Never invent a state.
+            self.stuck = true;
+            return;
+        };
+        let committed = self
+            .reports
+            .values()
+            .filter(|r| r.holds_state())
+            .map(|r| r.executed_position)
+            .fold(self.executed_position, u64::max);
+        if chosen_id != me {
+            let Some(report) = self.reports.get(&chosen_id).cloned() else {
+                return;
+            };
+            #[cfg(feature = "planted-bugs")]
+            let rolls_back = self.config.bugs.view_change_adopts_shorter;
+            #[cfg(not(feature = "planted-bugs"))]
+            let rolls_back = false;
+            let keeps_own = !rolls_back
+                && self.initialized
+                && self.executed_position >= report.executed_position
+                && self.executed_position <= report.log_end();
+            if keeps_own {
+                let skip = usize::try_from(self.executed_position - report.executed_position)
+                    .unwrap_or(usize::MAX);
+                self.truncate(self.executed_position);
+                self.entries.extend(report.entries.into_iter().skip(skip));
+            } else if let Some(state) = report.state {
+                if !self.restore(now, state, report.entries) {
+                    self.stuck = true;
+                    return;
+                }
+            } else {
+                self.stuck = true;
+                return;
+            }
+        }
+        self.initialized = true;
+        self.last_normal_view = Some(self.view.view_id);
+        self.reindex();
+        self.commit_position = committed.clamp(self.executed_position, self.log_end());
+        self.status = ReplicaStatus::Starting;
+        self.execute_committed(now, out);
+        let members: Vec<ReplicaId> = self.other_members().collect();
+        for m in &members {
+            self.send_start_view(now, *m, out);
+        }
+        if members.is_empty() {
+            self.become_normal(now, out);
+        }
+    }
+
+    fn send_start_view(&mut self, now: Micros, to: ReplicaId, out: &mut Vec<GroupOutput>) {
+        self.start_sent.insert(to, now);
+        let suffix_from = self
+            .reports
+            .get(&to)
+            .filter(|r| r.holds_state())
+            .map(|r| r.executed_position)
+            .filter(|p| *p >= self.log_base && *p <= self.executed_position);
+        let (base_position, state) = match suffix_from {
+            Some(position) => (position, None),
+            None => {
+                let mut state = self.package(now);
+                #[cfg(feature = "planted-bugs")]
+                if self.config.bugs.state_transfer_without_dedup {
+                    state.clients.clear();
+                }
+                state.position = self.executed_position;
+                (self.executed_position, Some(state))
+            }
+        };
+        let msg = GroupMessage::StartView {
+            group: self.config.group,
+            view_id: self.view.view_id,
+            base_position,
+            entries: self.entries_after(base_position),
+            commit_position: self.commit_position,
+            state,
+        };
+        out.push(GroupOutput::Send { to, msg });
+    }
+
+    fn on_start_view(
+        &mut self,
+        now: Micros,
+        base_position: u64,
+        entries: Vec<LogEntry>,
+        commit_position: u64,
+        state: Option<ReplicaState>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if self.status == ReplicaStatus::Normal {
+            // A retransmission: the acknowledgement was lost.
+            self.send_start_view_ok(out);
+            return;
+        }
+        let new_end = base_position.saturating_add(entries.len() as u64);
+        let suffix_fits = self.initialized
+            && base_position <= self.log_end()
+            && self.executed_position <= new_end;
+        if suffix_fits {
+            if base_position >= self.executed_position {
+                self.truncate(base_position);
+                self.entries.extend(entries);
+            } else {
+                let skip =
+                    usize::try_from(self.executed_position - base_position).unwrap_or(usize::MAX);
+                self.truncate(self.executed_position);
+                self.entries.extend(entries.into_iter().skip(skip));
+            }
+        } else if let Some(state) = state {
+            if state.position != base_position || !self.restore(now, state, entries) {
+                self.dropped_messages += 1;
+                return;
+            }
+        } else {
+            self.dropped_messages += 1;
+            return;
+        }
+        self.last_normal_view = Some(self.view.view_id);
+        self.status = ReplicaStatus::Normal;
+        self.reindex();
+        self.learn_commit(now, commit_position, out);
+        self.send_start_view_ok(out);
+    }
+
+    fn send_start_view_ok(&mut self, out: &mut Vec<GroupOutput>) {
+        let msg = GroupMessage::StartViewOk {
+            group: self.config.group,
+            view_id: self.view.view_id,
+            position: self.log_end(),
+        };
+        out.push(GroupOutput::Send {
+            to: self.view.members[0],
+            msg,
+        });
+    }
+
+    /// Sequencer: every member acknowledged `StartView`.
+    fn become_normal(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        self.status = ReplicaStatus::Normal;
+        let acks = std::mem::take(&mut self.start_acks);
+        for m in self.other_members().collect::<Vec<_>>() {
+            let held = acks.get(&m).copied().unwrap_or(0);
+            let progress = Progress {
+                held,
+                executed: 0,
+                sent_up_to: held,
+                heard_at: now,
+                retransmitted_at: None,
+            };
+            self.progress.insert(m, progress);
+        }
+        self.advance_commit(now, out);
+        // Re-issue outstanding nested calls and re-arm timers: the previous sequencer
+        // may have died before their outcome was ordered.
+        let calls: Vec<NestedCallId> = self
+            .calls
+            .keys()
+            .filter(|c| !self.calls_in_log.contains(c))
+            .copied()
+            .collect();
+        for call in calls {
+            self.send_call(now, call, out);
+        }
+        if let Some(at) = self.timers.values().min() {
+            out.push(GroupOutput::SetTimer { at: (*at).max(now) });
+        }
+    }
+
+    fn arm_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.next_tick.is_none() && !self.view.failed {
+            let at = now + self.config.retry_us;
+            self.next_tick = Some(at);
+            out.push(GroupOutput::SetTimer { at });
+        }
+    }
+
+    fn check_invariants(&self) {
+        debug_assert!(self.log_base <= self.executed_position);
+        debug_assert!(self.executed_position <= self.commit_position);
+        debug_assert!(self.commit_position <= self.log_end());
+        debug_assert!(self.status != ReplicaStatus::Normal || self.initialized);
+        debug_assert!(self.requests_in_log.len() as u64 <= self.log_end() - self.executed_position);
+        debug_assert!(self.calls_in_log.len() as u64 <= self.log_end() - self.executed_position);
+        if self.is_sequencer() && self.status == ReplicaStatus::Normal {
+            debug_assert_eq!(self.progress.len() + 1, self.view.members.len());
+            debug_assert!(self.progress.values().all(|p| p.held <= self.log_end()));
+            debug_assert!(self
+                .progress
+                .values()
+                .all(|p| p.held >= self.commit_position || cfg!(feature = "planted-bugs")));
+        }
+    }
+}
+
+/// Does a report with `key` (last normal view, log end) win over the current best?
+/// Highest normal view first, then the longest log; on a tie the sequencer's own log
+/// (no state to copy), then the first reporter.
+fn adopt_before(
+    key: (Option<u64>, u64),
+    mine: bool,
+    best: (Option<u64>, u64),
+    best_mine: bool,
+) -> bool {
+    key > best || (key == best && mine && !best_mine)
+}

@@ -1,0 +1,513 @@
+//! Scenario tests: three host cores wired by an in-test message pump, with the
+//! test standing in for the view service's decisions.
+
+use super::*;
+use crate::app::{AppInput, AppOutput, RestoreError, StateMachine};
+use crate::types::Model;
+use std::collections::VecDeque;
+
+/// `inc` adds one and replies the new value.
+#[derive(Default)]
+struct Counter(u64);
+
+impl StateMachine for Counter {
+    fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+        if let AppInput::Command {
+            request,
+            payload: b"inc",
+        } = input
+        {
+            self.0 += 1;
+            let payload = self.0.to_string().into_bytes();
+            out.push(AppOutput::Reply { request, payload });
+        }
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        self.0.to_le_bytes().to_vec()
+    }
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
+        let bytes: [u8; 8] = snapshot
+            .try_into()
+            .map_err(|_| RestoreError("length".into()))?;
+        self.0 = u64::from_le_bytes(bytes);
+        Ok(())
+    }
+    fn digest(&self) -> u64 {
+        self.0
+    }
+}
+
+struct Counters;
+
+impl AppFactory for Counters {
+    fn create(&self, class: &str) -> Option<Box<dyn crate::app::StateMachine>> {
+        (class == "counter").then(|| Box::<Counter>::default() as Box<dyn StateMachine>)
+    }
+}
+
+const GROUP: GroupId = GroupId(1);
+
+fn spec() -> ServerSpec {
+    ServerSpec {
+        class: "counter".into(),
+        model: Model::Crash,
+        tolerate: 2,
+        replicas: 3,
+        hosts: vec![],
+        disjoint_key: None,
+        priority: 0,
+    }
+}
+
+fn replica(host: u32) -> ReplicaId {
+    ReplicaId {
+        host: HostId(host),
+        incarnation: Incarnation(1),
+    }
+}
+
+fn view(view_id: u64, members: &[u32], joining: &[u32]) -> GroupView {
+    GroupView {
+        group: GROUP,
+        view_id,
+        members: members.iter().map(|h| replica(*h)).collect(),
+        joining: joining.iter().map(|h| replica(*h)).collect(),
+        spec: spec(),
+        failed: false,
+    }
+}
+
+fn local_client(host: u32) -> ClientId {
+    ClientId::Host {
+        host: HostId(host),
+        incarnation: Incarnation(1),
+        local: 0,
+    }
+}
+
+/// Hosts, a FIFO network, timers, and what the hosts told their clients.
+struct World {
+    now: Micros,
+    hosts: Vec<Host>,
+    network: VecDeque<(u32, Incarnation, u32, Message)>,
+    timers: Vec<(Micros, u32, TimerId)>,
+    crashed: Vec<u32>,
+    events: Vec<(u32, ClientEvent)>,
+    traces: Vec<Trace>,
+}
+
+impl World {
+    fn new(size: u32) -> World {
+        let cluster: Vec<HostId> = (0..size).map(HostId).collect();
+        let mut world = World {
+            now: 0,
+            hosts: Vec::new(),
+            network: VecDeque::new(),
+            timers: Vec::new(),
+            crashed: Vec::new(),
+            events: Vec::new(),
+            traces: Vec::new(),
+        };
+        for h in 0..size {
+            let mut config = HostConfig::new(HostId(h), Incarnation(1), cluster.clone(), 7);
+            config.timing.retry_us = 1_000;
+            config.timing.call_deadline_us = 1_000_000;
+            world.hosts.push(Host::new(config, Arc::new(Counters)));
+        }
+        for h in 0..size {
+            world.input(h, Input::Start);
+        }
+        world
+    }
+
+    fn absorb(&mut self, host: u32, out: Vec<Output>) {
+        let incarnation = self.hosts[host as usize].incarnation();
+        for o in out {
+            match o {
+                Output::Send { to, msg } => self.network.push_back((host, incarnation, to.0, msg)),
+                Output::SetTimer { timer, at } => self.timers.push((at, host, timer)),
+                Output::Client(event) => self.events.push((host, event)),
+                Output::Trace(trace) => self.traces.push(trace),
+            }
+        }
+    }
+
+    fn input(&mut self, host: u32, input: Input) {
+        if self.crashed.contains(&host) {
+            return;
+        }
+        let mut out = Vec::new();
+        self.hosts[host as usize].handle(self.now, input, &mut out);
+        self.absorb(host, out);
+    }
+
+    fn decide(&mut self, hosts: &[u32], vs_out: Vec<VsOutput>) {
+        for &h in hosts {
+            let mut out = Vec::new();
+            self.hosts[h as usize].inject_view_service(self.now, vs_out.clone(), &mut out);
+            self.absorb(h, out);
+        }
+    }
+
+    /// Delivers messages and fires timers until `until`.
+    fn run_until(&mut self, until: Micros) {
+        loop {
+            if let Some((from, from_incarnation, to, msg)) = self.network.pop_front() {
+                if !self.crashed.contains(&from) {
+                    self.input(
+                        to,
+                        Input::Message {
+                            from: HostId(from),
+                            from_incarnation,
+                            msg,
+                        },
+                    );
+                }
+                continue;
+            }
+            let Some(next) = self
+                .timers
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, t)| t.0)
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            if self.timers[next].0 > until {
+                break;
+            }
+            let (at, host, timer) = self.timers.swap_remove(next);
+            self.now = self.now.max(at);
+            self.input(host, Input::Timer(timer));
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn executed(&self, host: u32) -> Vec<(u64, u64, u64)> {
+        self.traces
+            .iter()
+            .filter_map(|t| match t {
+                Trace::Executed {
+                    replica,
+                    position,
+                    entry_digest,
+                    state_digest,
+                    ..
+                } if replica.host.0 == host => Some((*position, *entry_digest, *state_digest)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn started_world() -> World {
+    let mut w = World::new(3);
+    w.input(
+        0,
+        Input::Client(ClientRequest::StartServer {
+            token: 1,
+            spec: spec(),
+        }),
+    );
+    w.decide(
+        &[0],
+        vec![VsOutput::StartDecided {
+            token: 1,
+            result: Ok(GROUP),
+        }],
+    );
+    w.decide(
+        &[0, 1, 2],
+        vec![VsOutput::View(view(1, &[0, 1, 2], &[0, 1, 2]))],
+    );
+    w.run_until(10_000);
+    assert_eq!(
+        w.events,
+        vec![(
+            0,
+            ClientEvent::ServerStarted {
+                token: 1,
+                group: GROUP
+            }
+        )]
+    );
+    w.events.clear();
+    w
+}
+
+#[test]
+fn start_server_call_and_reply() {
+    let mut w = started_world();
+    let call = ClientRequest::Call {
+        token: 2,
+        client: local_client(0),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(0, Input::Client(call));
+    w.run_until(20_000);
+    assert_eq!(
+        w.events,
+        vec![(
+            0,
+            ClientEvent::Reply {
+                token: 2,
+                payload: b"1".to_vec()
+            }
+        )]
+    );
+    assert!(w.traces.contains(&Trace::Submitted {
+        token: 2,
+        request: RequestId {
+            client: local_client(0),
+            seq: 1
+        }
+    }));
+    assert_eq!(w.executed(0).len(), 1);
+    assert_eq!(w.executed(0), w.executed(1));
+    assert_eq!(w.executed(0), w.executed(2));
+}
+
+#[test]
+fn call_survives_a_sequencer_crash() {
+    let mut w = started_world();
+    let call = ClientRequest::Call {
+        token: 2,
+        client: local_client(1),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(1, Input::Client(call));
+    w.run_until(20_000);
+    w.events.clear();
+    // Host 0 (the sequencer) crashes; a call from host 1 goes to it and is lost until
+    // the view service installs view 2.
+    w.crashed.push(0);
+    let call = ClientRequest::Call {
+        token: 3,
+        client: local_client(1),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(1, Input::Client(call));
+    w.run_until(40_000);
+    assert!(w.events.is_empty());
+    w.decide(&[1, 2], vec![VsOutput::View(view(2, &[1, 2], &[]))]);
+    w.run_until(60_000);
+    assert_eq!(
+        w.events,
+        vec![(
+            1,
+            ClientEvent::Reply {
+                token: 3,
+                payload: b"2".to_vec()
+            }
+        )]
+    );
+    assert_eq!(w.executed(1), w.executed(2));
+    assert_eq!(w.executed(1).len(), 2);
+    assert!(w
+        .traces
+        .iter()
+        .any(|t| matches!(t, Trace::ViewInstalled { host: HostId(2), view } if view.view_id == 2)));
+}
+
+#[test]
+fn recruited_host_receives_state_and_serves() {
+    let mut w = World::new(4);
+    w.input(
+        0,
+        Input::Client(ClientRequest::StartServer {
+            token: 1,
+            spec: spec(),
+        }),
+    );
+    w.decide(
+        &[0],
+        vec![VsOutput::StartDecided {
+            token: 1,
+            result: Ok(GROUP),
+        }],
+    );
+    w.decide(
+        &[0, 1, 2, 3],
+        vec![VsOutput::View(view(1, &[0, 1, 2], &[0, 1, 2]))],
+    );
+    w.run_until(10_000);
+    let call = ClientRequest::Call {
+        token: 2,
+        client: local_client(3),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(3, Input::Client(call));
+    w.run_until(20_000);
+    w.crashed.push(2);
+    w.decide(&[0, 1, 3], vec![VsOutput::View(view(2, &[0, 1, 3], &[3]))]);
+    w.run_until(30_000);
+    let joiner = w.hosts[3].replica(GROUP).expect("host 3 runs a replica");
+    assert_eq!(joiner.executed_position(), 1);
+    assert_eq!(joiner.state_digest(), 1);
+    let call = ClientRequest::Call {
+        token: 3,
+        client: local_client(3),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(3, Input::Client(call));
+    w.run_until(40_000);
+    assert!(w.events.contains(&(
+        3,
+        ClientEvent::Reply {
+            token: 3,
+            payload: b"2".to_vec()
+        }
+    )));
+    assert_eq!(w.executed(3), w.executed(0)[1..].to_vec());
+}
+
+#[test]
+fn failed_group_and_exclusion_fail_pending_calls() {
+    let mut w = started_world();
+    w.crashed.extend([0, 1, 2]);
+    let call = ClientRequest::Call {
+        token: 2,
+        client: local_client(0),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.crashed.retain(|h| *h != 0);
+    w.input(0, Input::Client(call));
+    let mut failed = view(2, &[0], &[]);
+    failed.failed = true;
+    w.decide(&[0], vec![VsOutput::View(failed)]);
+    assert!(matches!(
+        w.events.as_slice(),
+        [(0, ClientEvent::CallFailed { token: 2, .. })]
+    ));
+    assert!(w.hosts[0].replica(GROUP).is_none());
+
+    let call = ClientRequest::Call {
+        token: 3,
+        client: local_client(0),
+        group: GroupId(9),
+        payload: vec![],
+    };
+    w.input(0, Input::Client(call));
+    w.decide(&[0], vec![VsOutput::Excluded]);
+    assert!(matches!(
+        w.events.last(),
+        Some((0, ClientEvent::CallFailed { token: 3, .. }))
+    ));
+    assert_eq!(w.hosts[0].incarnation(), Incarnation(2));
+}
+
+/// Four hosts with the real failure detector and view service: start a server,
+/// call it, crash its sequencer, and call it again.
+#[test]
+fn with_the_view_service_a_call_survives_a_sequencer_crash() {
+    use crate::view_service::FIRST_INCARNATION;
+    let cluster: Vec<HostId> = (0..4).map(HostId).collect();
+    let mut w = World {
+        now: 0,
+        hosts: Vec::new(),
+        network: VecDeque::new(),
+        timers: Vec::new(),
+        crashed: Vec::new(),
+        events: Vec::new(),
+        traces: Vec::new(),
+    };
+    for h in 0..4 {
+        let config = HostConfig::new(
+            HostId(h),
+            FIRST_INCARNATION,
+            cluster.clone(),
+            7 + u64::from(h),
+        );
+        w.hosts.push(Host::new(config, Arc::new(Counters)));
+    }
+    for h in 0..4 {
+        w.input(h, Input::Start);
+    }
+    w.run_until(1_000_000);
+    let mut two = spec();
+    two.tolerate = 1;
+    two.replicas = 2;
+    w.input(
+        3,
+        Input::Client(ClientRequest::StartServer {
+            token: 1,
+            spec: two,
+        }),
+    );
+    w.run_until(2_000_000);
+    let group = match w.events.as_slice() {
+        [(3, ClientEvent::ServerStarted { token: 1, group })] => *group,
+        other => panic!("no start: {other:?}"),
+    };
+    w.events.clear();
+    let me = ClientId::Host {
+        host: HostId(3),
+        incarnation: FIRST_INCARNATION,
+        local: 0,
+    };
+    w.input(
+        3,
+        Input::Client(ClientRequest::Call {
+            token: 2,
+            client: me,
+            group,
+            payload: b"inc".to_vec(),
+        }),
+    );
+    w.run_until(2_500_000);
+    assert_eq!(
+        w.events,
+        vec![(
+            3,
+            ClientEvent::Reply {
+                token: 2,
+                payload: b"1".to_vec()
+            }
+        )]
+    );
+    w.events.clear();
+
+    let first_view = w.hosts[3].view(group).expect("view").clone();
+    let sequencer = first_view.members[0].host.0;
+    w.crashed.push(sequencer);
+    w.input(
+        3,
+        Input::Client(ClientRequest::Call {
+            token: 3,
+            client: me,
+            group,
+            payload: b"inc".to_vec(),
+        }),
+    );
+    w.run_until(6_000_000);
+    assert_eq!(
+        w.events,
+        vec![(
+            3,
+            ClientEvent::Reply {
+                token: 3,
+                payload: b"2".to_vec()
+            }
+        )]
+    );
+    let newest = w.hosts[3].view(group).expect("view").clone();
+    assert!(newest.view_id > first_view.view_id);
+    assert!(!newest.members.iter().any(|m| m.host.0 == sequencer));
+    assert_eq!(
+        newest.members.len(),
+        2,
+        "a replacement was recruited: {newest:?}"
+    );
+    for m in &newest.members {
+        let r = w.hosts[m.host.0 as usize].replica(group).expect("replica");
+        assert_eq!(r.state_digest(), 2);
+        assert_eq!(r.executed_position(), 2);
+    }
+}
