@@ -1,0 +1,142 @@
+//! The nested-command workload: a 3-replica `forwarder` whose commands call a
+//! replicated `counter` (after an application timer), optionally losing a
+//! forwarder replica mid-way. Exactly-once nested calls leave the counter at
+//! the number of calls made.
+
+use crate::checks::{Check, Violation};
+use crate::cluster::{crash_spec, Cluster, ClusterConfig};
+use crate::faults::FaultConfig;
+use ftc_runtime::host::ClientEvent;
+use ftc_runtime::types::Micros;
+
+/// What the nested run saw.
+#[derive(Clone, Debug)]
+pub struct NestedReport {
+    pub seed: u64,
+    /// The forwarder's answer to each call, in order.
+    pub replies: Vec<String>,
+    /// The counter's value read directly at the end.
+    pub counter: Option<String>,
+    /// The host crashed mid-way, if any.
+    pub crashed: Option<usize>,
+    pub violations: Vec<Violation>,
+    pub digest: u64,
+    /// Hosts the nemesis crashed.
+    pub crashes: u64,
+}
+
+/// Makes `calls` sequential calls through a 3-replica forwarder to a counter;
+/// with `crash_caller`, the forwarder's sequencer host crashes while the middle call
+/// is in flight; with `faults`, the nemesis runs meanwhile (never on the client's host).
+pub fn run_nested(
+    config: &ClusterConfig,
+    calls: u64,
+    crash_caller: bool,
+    faults: Option<FaultConfig>,
+) -> NestedReport {
+    let mut cluster = Cluster::new(config);
+    let mut replies = Vec::new();
+    let mut counter_value = None;
+    let mut crashed = None;
+    let deadline_per_call: Micros = 8_000_000;
+    let counter = cluster.start_group(0, crash_spec("counter", 1), 10_000_000);
+    let forwarder = counter.and_then(|_| {
+        let until = cluster.now() + 10_000_000;
+        cluster.start_group(0, crash_spec("forwarder", 2), until)
+    });
+    if let (Some(counter), Some(forwarder)) = (counter, forwarder) {
+        let members = cluster.members(forwarder);
+        if members.len() != 3 {
+            cluster.violate(
+                Check::Setup,
+                format!("the forwarder has members {members:?}, not 3"),
+            );
+        }
+        // The client lives on a host without a forwarder replica, so a crash cannot take it.
+        let client_host = (0..config.hosts)
+            .find(|h| !members.contains(h))
+            .unwrap_or(0);
+        let chaos = faults.is_some();
+        if let Some(mut faults) = faults {
+            faults.protected.push(client_host);
+            cluster.sim_mut().start_faults(faults);
+        }
+        for i in 1..=calls {
+            if chaos {
+                // Spread the calls over the nemesis's decisions.
+                let until = cluster.now() + 150_000;
+                cluster.run_quietly_until(until);
+            }
+            let Some(token) = cluster.call(
+                client_host,
+                0,
+                forwarder,
+                counter.0.to_string().into_bytes(),
+            ) else {
+                cluster.violate(
+                    Check::Scenario,
+                    format!("client host {client_host} is down"),
+                );
+                break;
+            };
+            if crash_caller && i == calls / 2 + 1 {
+                let now = cluster.now();
+                cluster.run_quietly_until(now + crate::apps::FORWARD_DELAY_US / 2);
+                if let Some(seq) = cluster.sequencer(forwarder).filter(|h| *h != client_host) {
+                    cluster.sim_mut().crash(seq);
+                    crashed = Some(seq);
+                }
+            }
+            let until = cluster.now() + deadline_per_call;
+            match cluster.await_answer(client_host, token, until) {
+                Some(ClientEvent::Reply { payload, .. }) => {
+                    replies.push(String::from_utf8_lossy(&payload).into_owned());
+                }
+                other => {
+                    cluster.violate(
+                        Check::Liveness,
+                        format!("call {i} through the forwarder: {other:?}"),
+                    );
+                    break;
+                }
+            }
+        }
+        if let Some(token) = cluster.call(client_host, 1, counter, b"get".to_vec()) {
+            let until = cluster.now() + deadline_per_call;
+            if let Some(ClientEvent::Reply { payload, .. }) =
+                cluster.await_answer(client_host, token, until)
+            {
+                counter_value = Some(String::from_utf8_lossy(&payload).into_owned());
+            }
+        }
+        cluster.sim_mut().stop_faults();
+        // Let the replicas catch up so the trace checks see everything.
+        let until = cluster.now() + 500_000;
+        cluster.run_quietly_until(until);
+    }
+    let digest = cluster.sim().digest();
+    let crashes = cluster.sim().stats().crashes;
+    let mut violations = cluster.finish();
+    let expected: Vec<String> = (1..=calls).map(|i| i.to_string()).collect();
+    if violations.is_empty() && replies != expected {
+        violations.push(Violation {
+            check: Check::ExecutedOnce,
+            detail: format!("forwarded calls answered {replies:?}, expected {expected:?}"),
+        });
+    }
+    if violations.is_empty() && counter_value.as_deref() != Some(&calls.to_string()) {
+        violations.push(Violation {
+            check: Check::ExecutedOnce,
+            detail: format!("the counter reads {counter_value:?} after {calls} calls"),
+        });
+    }
+    NestedReport {
+        seed: config.seed,
+        replies,
+        counter: counter_value,
+        crashed,
+        violations,
+        digest,
+        crashes,
+    }
+}

@@ -1,0 +1,123 @@
+//! The node interface the simulator drives, and its implementation for the
+//! runtime's host core ([`HostNode`]).
+//!
+//! The simulator knows nothing about replication: it delivers messages, fires
+//! timers and passes client requests to anything implementing [`Node`]. The
+//! harness tests itself with a toy node (`crate::toy`) through the same trait.
+
+use ftc_runtime::app::AppFactory;
+use ftc_runtime::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Trace};
+use ftc_runtime::message::Message;
+use ftc_runtime::types::{HostId, Incarnation, Micros, TimerId};
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// An event for a node, as the simulator delivers it.
+pub enum NodeInput<N: Node + ?Sized> {
+    /// The node was just created (first input of every life).
+    Start,
+    /// A message from host `from`, stamped with the sender's incarnation at send time.
+    Message {
+        from: usize,
+        from_incarnation: u64,
+        msg: N::Message,
+    },
+    /// A timer the node set is due.
+    Timer(N::Timer),
+    /// A request from a client living on this node's host.
+    Client(N::Request),
+}
+
+/// Something a node asks the simulator to do or to record.
+pub enum NodeOutput<N: Node + ?Sized> {
+    Send {
+        to: usize,
+        msg: N::Message,
+    },
+    SetTimer {
+        timer: N::Timer,
+        at: Micros,
+    },
+    /// An answer to a local client.
+    Client(N::Event),
+    /// An observation for the checks.
+    Trace(N::Trace),
+}
+
+/// A sans-IO protocol node: one per simulated host and life.
+pub trait Node {
+    type Message: Clone + Debug;
+    type Timer: Copy + Debug;
+    type Request: Clone + Debug;
+    type Event: Clone + Debug;
+    type Trace: Clone + Debug;
+
+    /// Handles one input at virtual time `now`, appending what must be done to `out`.
+    fn handle(&mut self, now: Micros, input: NodeInput<Self>, out: &mut Vec<NodeOutput<Self>>);
+
+    /// The incarnation stamped on messages sent now.
+    fn incarnation(&self) -> u64;
+}
+
+/// The runtime's [`Host`] as a simulated node.
+pub struct HostNode {
+    host: Host,
+    scratch: Vec<Output>,
+}
+
+impl HostNode {
+    pub fn new(config: HostConfig, apps: Arc<dyn AppFactory>) -> HostNode {
+        HostNode {
+            host: Host::new(config, apps),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+}
+
+impl Node for HostNode {
+    type Message = Message;
+    type Timer = TimerId;
+    type Request = ClientRequest;
+    type Event = ClientEvent;
+    type Trace = Trace;
+
+    fn handle(&mut self, now: Micros, input: NodeInput<Self>, out: &mut Vec<NodeOutput<Self>>) {
+        let input = match input {
+            NodeInput::Start => Input::Start,
+            NodeInput::Message {
+                from,
+                from_incarnation,
+                msg,
+            } => Input::Message {
+                from: HostId(host_index_u32(from)),
+                from_incarnation: Incarnation(from_incarnation),
+                msg,
+            },
+            NodeInput::Timer(timer) => Input::Timer(timer),
+            NodeInput::Client(request) => Input::Client(request),
+        };
+        self.host.handle(now, input, &mut self.scratch);
+        out.extend(self.scratch.drain(..).map(|output| match output {
+            Output::Send { to, msg } => NodeOutput::Send {
+                to: to.0 as usize,
+                msg,
+            },
+            Output::SetTimer { timer, at } => NodeOutput::SetTimer { timer, at },
+            Output::Client(event) => NodeOutput::Client(event),
+            Output::Trace(trace) => NodeOutput::Trace(trace),
+        }));
+    }
+
+    fn incarnation(&self) -> u64 {
+        self.host.incarnation().0
+    }
+}
+
+/// Host indices are small (the simulator refuses clusters above 64 hosts).
+pub(crate) fn host_index_u32(index: usize) -> u32 {
+    u32::try_from(index).expect("host index fits in u32")
+}
