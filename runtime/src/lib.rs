@@ -14,3 +14,9 @@ pub mod host;
 pub mod message;
 pub mod types;
 pub mod view_service;
+
+// Running the protocols across OS processes: transport, kernel, cluster launcher.
+pub mod cluster;
+pub mod kernel;
+pub mod kv_app;
+pub mod transport;

@@ -1,0 +1,777 @@
+//! The host kernel: drives one sans-IO [`Host`] core with real time, real
+//! sockets and local clients, in one OS process per host.
+//!
+//! ```text
+//!  transport readers ──┐
+//!  KernelHandle calls ─┼─▶ bounded event channel ─▶ core thread (owns Host, timer heap)
+//!  shutdown ───────────┘                               │ Output::Send    → transport writer queues
+//!                                                      │                   (to itself: straight back in)
+//!                                                      │ Output::SetTimer → heap; recv_timeout until the next
+//!                                                      │ Output::Client  → the waiting caller's ticket
+//!                                                      └ Output::Trace   → the trace sink
+//! ```
+//!
+//! Time is monotonic microseconds since the kernel started. A fresh kernel's
+//! incarnation is the wall-clock time in microseconds, so a restarted kernel's
+//! is larger than any earlier one of the same host (given a sane clock).
+//!
+//! Scheduling and `priority`: the core handles one input at a time in arrival
+//! order; messages a host sends to itself are handled before new external input,
+//! due timers before waiting. `ServerSpec::priority` is passed to the core with
+//! the spec and is not used by the kernel to reorder work: one core thread runs
+//! every replica of the host, so there is nothing to prioritise between.
+
+use crate::app::AppFactory;
+use crate::cluster::{host_name, ClusterConfig, ClusterError};
+use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
+use crate::transport::{
+    DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
+};
+use crate::types::{ClientId, GroupId, HostId, Incarnation, Micros, ServerSpec, TimerId};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Events waiting for the core; beyond this, senders (socket readers, callers) wait.
+const EVENT_QUEUE_CAPACITY: usize = 65_536;
+/// Inputs handled between two looks at the timer heap.
+const EVENTS_PER_ROUND_MAX: usize = 1_024;
+/// The longest the core sleeps without looking at the clock.
+const IDLE_WAIT_MS_MAX: u64 = 1_000;
+
+/// Where protocol traces go: one line per trace, `<time_us> <trace>`.
+pub enum TraceSink {
+    Off,
+    Stderr,
+    Writer(Box<dyn Write + Send>),
+    Channel(Sender<Trace>),
+}
+
+/// Everything a kernel needs to start.
+pub struct KernelConfig {
+    pub host: HostId,
+    pub cluster: ClusterConfig,
+    /// `None`: the wall-clock time in microseconds.
+    pub incarnation: Option<Incarnation>,
+    pub timing: Timing,
+    /// `None`: drawn from the OS random source.
+    pub seed: Option<u64>,
+    pub transport: TransportTuning,
+    pub trace: TraceSink,
+    /// Blocking calls give up when the core has not answered within its own call
+    /// deadline plus this margin (the core normally answers `CallFailed` first).
+    pub answer_margin_ms: u64,
+}
+
+impl KernelConfig {
+    /// Defaults for host `host` of `cluster`.
+    pub fn new(host: HostId, cluster: ClusterConfig) -> KernelConfig {
+        KernelConfig {
+            host,
+            cluster,
+            incarnation: None,
+            timing: Timing::default(),
+            seed: None,
+            transport: TransportTuning::default(),
+            trace: TraceSink::Off,
+            answer_margin_ms: 5_000,
+        }
+    }
+}
+
+/// The kernel could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("host h{0} is not in the cluster file")]
+    UnknownHost(u32),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start: {0}")]
+    Start(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// Why a call returned no reply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// `server_failure`: the server cannot answer; the call may or may not have executed.
+    #[error("server failure: {0}")]
+    ServerFailure(String),
+    /// The kernel stopped before answering.
+    #[error("the kernel stopped")]
+    KernelStopped,
+    /// The kernel did not answer within the bound (a bug in the core, or overload).
+    #[error("no answer within {waited_ms} ms")]
+    NoAnswer { waited_ms: u64 },
+    /// The kernel answered with an event that does not fit the request.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+}
+
+enum LocalRequest {
+    StartServer(ServerSpec),
+    Call {
+        client: ClientId,
+        group: GroupId,
+        payload: Vec<u8>,
+    },
+}
+
+enum Event {
+    Net(Delivery),
+    Client {
+        request: LocalRequest,
+        answer: Sender<ClientEvent>,
+    },
+    Shutdown,
+}
+
+/// A pending answer from the kernel: the asynchronous form of a call (futures, `accept`).
+pub struct CallTicket {
+    answer: Receiver<ClientEvent>,
+    bound: Duration,
+}
+
+fn call_result(event: ClientEvent) -> Result<Vec<u8>, CallError> {
+    match event {
+        ClientEvent::Reply { payload, .. } => Ok(payload),
+        ClientEvent::CallFailed { reason, .. } => Err(CallError::ServerFailure(reason)),
+        other => Err(CallError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+impl CallTicket {
+    /// Waits up to `timeout`; `None` if the answer has not come yet. Answers once:
+    /// after it returned `Some`, later waits return `Some(Err(KernelStopped))`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<Vec<u8>, CallError>> {
+        match self.answer.recv_timeout(timeout) {
+            Ok(e) => Some(call_result(e)),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Err(CallError::KernelStopped)),
+        }
+    }
+
+    /// The answer if it is there, without waiting.
+    pub fn try_result(&self) -> Option<Result<Vec<u8>, CallError>> {
+        self.wait_timeout(Duration::ZERO)
+    }
+
+    /// Waits for the answer (bounded by the call deadline plus the kernel's margin).
+    pub fn wait(self) -> Result<Vec<u8>, CallError> {
+        let bound = self.bound;
+        self.wait_timeout(bound).unwrap_or(Err(CallError::NoAnswer {
+            waited_ms: bound.as_millis() as u64,
+        }))
+    }
+}
+
+/// The local-client API of a running kernel; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct KernelHandle {
+    events: SyncSender<Event>,
+    host: HostId,
+    incarnation: Incarnation,
+    next_local_client: Arc<AtomicU32>,
+    answer_bound: Duration,
+}
+
+impl KernelHandle {
+    pub fn host(&self) -> HostId {
+        self.host
+    }
+
+    /// The incarnation the kernel started with.
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
+    }
+
+    /// A client identity unique in this cluster (host, incarnation, local number).
+    pub fn new_client_id(&self) -> ClientId {
+        ClientId::Host {
+            host: self.host,
+            incarnation: self.incarnation,
+            local: self.next_local_client.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn submit(&self, request: LocalRequest) -> Receiver<ClientEvent> {
+        let (answer, rx) = mpsc::channel();
+        // If the core is gone, `answer` is dropped and the receiver reports it.
+        let _ = self.events.send(Event::Client { request, answer });
+        rx
+    }
+
+    /// `server C …`: starts a server and returns its group once every replica runs.
+    pub fn start_server(&self, spec: ServerSpec) -> Result<GroupId, String> {
+        let rx = self.submit(LocalRequest::StartServer(spec));
+        match rx.recv_timeout(self.answer_bound) {
+            Ok(ClientEvent::ServerStarted { group, .. }) => Ok(group),
+            Ok(ClientEvent::ServerStartFailed { reason, .. }) => Err(reason),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(RecvTimeoutError::Timeout) => Err(format!(
+                "no answer within {} ms",
+                self.answer_bound.as_millis()
+            )),
+            Err(RecvTimeoutError::Disconnected) => Err("the kernel stopped".into()),
+        }
+    }
+
+    /// Calls a server method and waits for the reply.
+    pub fn call(
+        &self,
+        client: ClientId,
+        group: GroupId,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
+        self.call_async(client, group, payload).wait()
+    }
+
+    /// Calls a server method; the ticket gives the reply later.
+    pub fn call_async(&self, client: ClientId, group: GroupId, payload: Vec<u8>) -> CallTicket {
+        CallTicket {
+            answer: self.submit(LocalRequest::Call {
+                client,
+                group,
+                payload,
+            }),
+            bound: self.answer_bound,
+        }
+    }
+
+    /// Asks the kernel to stop; pending calls end with [`CallError::KernelStopped`].
+    pub fn shutdown(&self) {
+        let _ = self.events.send(Event::Shutdown);
+    }
+}
+
+/// A running kernel. Dropping it shuts it down.
+pub struct Kernel {
+    handle: KernelHandle,
+    transport: Arc<Transport>,
+    core: Option<JoinHandle<()>>,
+    local_addr: SocketAddr,
+}
+
+fn wall_clock_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(1)
+}
+
+impl Kernel {
+    /// Binds the host's address from the cluster file, starts the transport and
+    /// the core thread, and feeds the core `Input::Start`.
+    pub fn start(config: KernelConfig, apps: Arc<dyn AppFactory>) -> Result<Kernel, KernelError> {
+        let addr = *config
+            .cluster
+            .hosts
+            .get(&config.host)
+            .ok_or(KernelError::UnknownHost(config.host.0))?;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| KernelError::Listen { addr, source })?;
+        Kernel::start_on(config, apps, listener)
+    }
+
+    /// Like [`Kernel::start`] with a listener bound by the caller.
+    pub fn start_on(
+        config: KernelConfig,
+        apps: Arc<dyn AppFactory>,
+        listener: TcpListener,
+    ) -> Result<Kernel, KernelError> {
+        let host = config.host;
+        if !config.cluster.hosts.contains_key(&host) {
+            return Err(KernelError::UnknownHost(host.0));
+        }
+        let incarnation = config
+            .incarnation
+            .unwrap_or_else(|| Incarnation(wall_clock_us()));
+        let seed = match config.seed {
+            Some(s) => s,
+            None => {
+                use rand::TryRngCore;
+                rand::rngs::OsRng
+                    .try_next_u64()
+                    .map_err(|e| KernelError::Start(format!("no random source: {e}")))?
+            }
+        };
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| KernelError::Start(e.to_string()))?;
+        let (events_tx, events_rx) = mpsc::sync_channel(EVENT_QUEUE_CAPACITY);
+        let net_tx = events_tx.clone();
+        let deliver: DeliverFn = Arc::new(move |d| net_tx.send(Event::Net(d)).is_ok());
+        let transport = Arc::new(
+            Transport::start(
+                TransportConfig {
+                    me: host,
+                    incarnation,
+                    peers: config
+                        .cluster
+                        .hosts
+                        .iter()
+                        .filter(|(h, _)| **h != host)
+                        .map(|(h, a)| (*h, *a))
+                        .collect(),
+                    key: config.cluster.key.clone(),
+                    tuning: config.transport.clone(),
+                },
+                listener,
+                deliver,
+            )
+            .map_err(|e| KernelError::Start(format!("transport: {e}")))?,
+        );
+        let answer_bound = Duration::from_micros(config.timing.call_deadline_us)
+            + Duration::from_millis(config.answer_margin_ms);
+        let mut host_config = HostConfig::new(host, incarnation, config.cluster.host_ids(), seed);
+        host_config.timing = config.timing;
+        let core = Host::new(host_config, apps);
+        let driver = CoreDriver {
+            host: core,
+            me: host,
+            transport: transport.clone(),
+            events: events_rx,
+            trace: config.trace,
+            started: Instant::now(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            local: VecDeque::new(),
+            next_token: 1,
+            waiting: HashMap::new(),
+            outputs: Vec::new(),
+            trace_dirty: false,
+        };
+        let core_thread = std::thread::Builder::new()
+            .name(format!("ftc-core-{}", host_name(host)))
+            .spawn(move || driver.run())
+            .map_err(|e| KernelError::Start(format!("core thread: {e}")))?;
+        Ok(Kernel {
+            handle: KernelHandle {
+                events: events_tx,
+                host,
+                incarnation,
+                next_local_client: Arc::new(AtomicU32::new(0)),
+                answer_bound,
+            },
+            transport,
+            core: Some(core_thread),
+            local_addr,
+        })
+    }
+
+    pub fn handle(&self) -> KernelHandle {
+        self.handle.clone()
+    }
+
+    pub fn host(&self) -> HostId {
+        self.handle.host
+    }
+
+    pub fn incarnation(&self) -> Incarnation {
+        self.handle.incarnation
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn transport_stats(&self) -> TransportStats {
+        self.transport.stats()
+    }
+
+    /// False once the core thread has ended (after a shutdown request).
+    pub fn is_running(&self) -> bool {
+        self.core.as_ref().is_some_and(|c| !c.is_finished())
+    }
+
+    /// Stops the core, closes every connection and joins the threads.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.handle.shutdown();
+        if let Some(core) = self.core.take() {
+            let _ = core.join();
+        }
+        self.transport.shutdown();
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The core thread's state.
+struct CoreDriver {
+    host: Host,
+    me: HostId,
+    transport: Arc<Transport>,
+    events: Receiver<Event>,
+    trace: TraceSink,
+    started: Instant,
+    /// Due time, insertion number (FIFO among equal times), timer.
+    timers: BinaryHeap<Reverse<(Micros, u64, TimerId)>>,
+    timer_seq: u64,
+    /// Messages this host sent to itself, handled before new external input.
+    local: VecDeque<crate::message::Message>,
+    next_token: u64,
+    waiting: HashMap<u64, Sender<ClientEvent>>,
+    outputs: Vec<Output>,
+    trace_dirty: bool,
+}
+
+impl CoreDriver {
+    fn now_us(&self) -> Micros {
+        self.started.elapsed().as_micros() as Micros
+    }
+
+    fn run(mut self) {
+        self.handle(Input::Start);
+        loop {
+            // Messages to itself first, then due timers.
+            let mut handled = 0;
+            while handled < EVENTS_PER_ROUND_MAX {
+                let Some(msg) = self.local.pop_front() else {
+                    break;
+                };
+                let input = Input::Message {
+                    from: self.me,
+                    from_incarnation: self.host.incarnation(),
+                    msg,
+                };
+                self.handle(input);
+                handled += 1;
+            }
+            let now = self.now_us();
+            while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
+                if at > now {
+                    break;
+                }
+                self.timers.pop();
+                self.handle(Input::Timer(timer));
+            }
+            let wait = if !self.local.is_empty() {
+                Duration::ZERO
+            } else {
+                match self.timers.peek() {
+                    Some(Reverse((at, _, _))) => {
+                        Duration::from_micros(at.saturating_sub(self.now_us()))
+                    }
+                    None => Duration::from_millis(IDLE_WAIT_MS_MAX),
+                }
+                .min(Duration::from_millis(IDLE_WAIT_MS_MAX))
+            };
+            self.flush_trace();
+            let first = match self.events.recv_timeout(wait) {
+                Ok(e) => e,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if !self.on_event(first) {
+                break;
+            }
+            let mut stop = false;
+            for _ in 0..EVENTS_PER_ROUND_MAX {
+                match self.events.try_recv() {
+                    Ok(e) => {
+                        if !self.on_event(e) {
+                            stop = true;
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+        self.flush_trace();
+        // Pending callers see their answer channel close: `KernelStopped`.
+        self.waiting.clear();
+    }
+
+    /// Handles one event; `false` means stop.
+    fn on_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Net(d) => self.handle(Input::Message {
+                from: d.from,
+                from_incarnation: d.from_incarnation,
+                msg: d.msg,
+            }),
+            Event::Client { request, answer } => {
+                let token = self.next_token;
+                self.next_token += 1;
+                self.waiting.insert(token, answer);
+                let request = match request {
+                    LocalRequest::StartServer(spec) => ClientRequest::StartServer { token, spec },
+                    LocalRequest::Call {
+                        client,
+                        group,
+                        payload,
+                    } => ClientRequest::Call {
+                        token,
+                        client,
+                        group,
+                        payload,
+                    },
+                };
+                self.handle(Input::Client(request));
+            }
+            Event::Shutdown => return false,
+        }
+        true
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = self.now_us();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        self.host.handle(now, input, &mut outputs);
+        let incarnation = self.host.incarnation();
+        for output in outputs.drain(..) {
+            match output {
+                Output::Send { to, msg } => {
+                    if to == self.me {
+                        self.local.push_back(msg);
+                    } else {
+                        // A full queue or an unknown host drops the message; the
+                        // protocols retransmit.
+                        self.transport.send(to, incarnation, msg);
+                    }
+                }
+                Output::SetTimer { timer, at } => {
+                    self.timer_seq += 1;
+                    self.timers.push(Reverse((at, self.timer_seq, timer)));
+                }
+                Output::Client(event) => {
+                    let token = match &event {
+                        ClientEvent::ServerStarted { token, .. }
+                        | ClientEvent::ServerStartFailed { token, .. }
+                        | ClientEvent::Reply { token, .. }
+                        | ClientEvent::CallFailed { token, .. } => *token,
+                    };
+                    if let Some(answer) = self.waiting.remove(&token) {
+                        let _ = answer.send(event);
+                    }
+                }
+                Output::Trace(trace) => self.on_trace(now, trace),
+            }
+        }
+        self.outputs = outputs;
+    }
+
+    fn on_trace(&mut self, now: Micros, trace: Trace) {
+        match &mut self.trace {
+            TraceSink::Off => {}
+            TraceSink::Stderr => eprintln!("{now} {trace:?}"),
+            TraceSink::Writer(w) => {
+                if writeln!(w, "{now} {trace:?}").is_err() {
+                    eprintln!("{}: trace writer failed; traces off", host_name(self.me));
+                    self.trace = TraceSink::Off;
+                }
+                self.trace_dirty = true;
+            }
+            TraceSink::Channel(tx) => {
+                if tx.send(trace).is_err() {
+                    self.trace = TraceSink::Off;
+                }
+            }
+        }
+    }
+
+    fn flush_trace(&mut self) {
+        if self.trace_dirty {
+            if let TraceSink::Writer(w) = &mut self.trace {
+                let _ = w.flush();
+            }
+            self.trace_dirty = false;
+        }
+    }
+}
+
+/// Command-line arguments of a kernel process: `--kernel --host hN --cluster FILE [--trace FILE]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelArgs {
+    pub host: HostId,
+    pub cluster_file: PathBuf,
+    pub trace_file: Option<PathBuf>,
+}
+
+impl KernelArgs {
+    /// Parses the arguments after the program name; `--kernel` may appear anywhere
+    /// and other flags are left to the caller.
+    pub fn parse(args: &[String]) -> Result<KernelArgs, String> {
+        let mut host = None;
+        let mut cluster_file = None;
+        let mut trace_file = None;
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--host" => {
+                    let v = it.next().ok_or("--host needs a host name, e.g. h1")?;
+                    host = Some(
+                        crate::cluster::parse_host_name(v)
+                            .ok_or_else(|| format!("--host {v}: expected h<number>"))?,
+                    );
+                }
+                "--cluster" => {
+                    cluster_file = Some(PathBuf::from(it.next().ok_or("--cluster needs a file")?))
+                }
+                "--trace" => {
+                    trace_file = Some(PathBuf::from(it.next().ok_or("--trace needs a file")?))
+                }
+                _ => {}
+            }
+        }
+        Ok(KernelArgs {
+            host: host.ok_or("missing --host hN")?,
+            cluster_file: cluster_file.ok_or("missing --cluster FILE")?,
+            trace_file,
+        })
+    }
+}
+
+/// Runs a kernel process until SIGTERM or SIGINT: loads the cluster file, starts
+/// the kernel, prints the ready line ([`crate::cluster::READY_PREFIX`]) on stdout,
+/// and shuts down cleanly on the signal.
+pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> Result<(), String> {
+    let cluster = ClusterConfig::load(&args.cluster_file).map_err(|e| e.to_string())?;
+    let mut config = KernelConfig::new(args.host, cluster);
+    if let Some(path) = &args.trace_file {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot open trace file {}: {e}", path.display()))?;
+        config.trace = TraceSink::Writer(Box::new(std::io::BufWriter::new(file)));
+    }
+    let terminate = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, terminate.clone())
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    let kernel = Kernel::start(config, apps).map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{} host={} incarnation={} addr={}",
+            crate::cluster::READY_PREFIX,
+            host_name(kernel.host()),
+            kernel.incarnation().0,
+            kernel.local_addr()
+        );
+        let _ = out.flush();
+    }
+    while !terminate.load(Ordering::SeqCst) && kernel.is_running() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kernel.shutdown();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::StateMachine;
+
+    struct NoApps;
+    impl AppFactory for NoApps {
+        fn create(&self, _class: &str) -> Option<Box<dyn StateMachine>> {
+            None
+        }
+    }
+    fn one_host_cluster() -> (ClusterConfig, TcpListener) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        (
+            ClusterConfig {
+                key: b"kernel-test-key-0123456789".to_vec(),
+                hosts: [(HostId(0), addr)].into_iter().collect(),
+            },
+            l,
+        )
+    }
+
+    #[test]
+    fn starts_and_stops_promptly_and_pending_calls_end() {
+        let (cluster, listener) = one_host_cluster();
+        let mut config = KernelConfig::new(HostId(0), cluster);
+        config.incarnation = Some(Incarnation(7));
+        let kernel = Kernel::start_on(config, Arc::new(NoApps), listener).expect("start");
+        let h = kernel.handle();
+        assert_eq!(h.incarnation(), Incarnation(7));
+        let a = h.new_client_id();
+        let b = h.new_client_id();
+        assert_ne!(a, b);
+        let ticket = h.call_async(a, GroupId(1), vec![1, 2, 3]);
+        assert!(ticket.wait_timeout(Duration::from_millis(20)).is_none());
+        assert!(kernel.is_running());
+        let started = Instant::now();
+        kernel.shutdown();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(
+            ticket.wait_timeout(Duration::from_secs(1)),
+            Some(Err(CallError::KernelStopped))
+        );
+        // A handle outliving the kernel fails fast instead of hanging.
+        assert_eq!(h.call(b, GroupId(1), vec![]), Err(CallError::KernelStopped));
+        assert!(h
+            .start_server(ServerSpec {
+                class: "X".into(),
+                model: crate::types::Model::Correct,
+                tolerate: 0,
+                replicas: 1,
+                hosts: vec![],
+                disjoint_key: None,
+                priority: 0,
+            })
+            .is_err());
+    }
+
+    #[test]
+    fn unknown_host_is_refused() {
+        let (cluster, listener) = one_host_cluster();
+        let config = KernelConfig::new(HostId(3), cluster);
+        assert!(matches!(
+            Kernel::start_on(config, Arc::new(NoApps), listener),
+            Err(KernelError::UnknownHost(3))
+        ));
+    }
+
+    #[test]
+    fn kernel_arguments() {
+        let args: Vec<String> = [
+            "--kernel",
+            "--host",
+            "h2",
+            "--cluster",
+            "c.toml",
+            "--trace",
+            "t",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let k = KernelArgs::parse(&args).expect("valid");
+        assert_eq!(k.host, HostId(2));
+        assert_eq!(k.cluster_file, PathBuf::from("c.toml"));
+        assert_eq!(k.trace_file, Some(PathBuf::from("t")));
+        assert!(KernelArgs::parse(&["--host".to_string(), "x".to_string()]).is_err());
+        assert!(KernelArgs::parse(&[]).is_err());
+    }
+}

@@ -1,0 +1,963 @@
+//! Authenticated, length-framed TCP transport between host kernels.
+//!
+//! Every frame on the wire is
+//!
+//! ```text
+//!   [u32 big-endian length][u8 PROTOCOL_VERSION][postcard-encoded Frame]
+//! ```
+//!
+//! where `length` counts the version byte and the payload and is at most
+//! [`MAX_FRAME_BYTES`]. Each host dials every peer it sends to (one outbound
+//! connection per peer, used only for sending) and accepts inbound connections
+//! (used only for receiving), so no connection ever needs de-duplicating.
+//!
+//! A connection is usable only after a mutual HMAC-SHA256 challenge–response
+//! keyed with the cluster key:
+//!
+//! ```text
+//!   dialer  ── Hello { from, incarnation, to, nonce_c }                    ──▶ acceptor
+//!   dialer  ◀── Challenge { incarnation, nonce_s, mac("acceptor", T) }    ── acceptor
+//!   dialer  ── Proof { mac("dialer", T) }                                  ──▶ acceptor
+//!   T = version, dialer host and incarnation, acceptor host and incarnation, nonce_c, nonce_s
+//! ```
+//!
+//! Nonces come from the OS random source, proofs are compared in constant time
+//! (`Mac::verify_slice`). After the handshake the dialer streams `Data` frames,
+//! each carrying the sender's incarnation at send time, and `Ping`s when idle.
+//!
+//! Anything unexpected — garbage, a wrong version, an oversized length, a failed
+//! proof, a silent peer — closes that one connection and logs a line with the
+//! peer's address and the reason; nothing here panics on network input.
+//! A writer drains its bounded queue and writes every frame it found with one
+//! `write_all` (batching); it never waits for an answer (pipelining). After a
+//! connection fails, the writer reconnects with exponential backoff; messages
+//! queued while the peer is unreachable are dropped (the protocols retransmit).
+
+use crate::message::Message;
+use crate::types::{HostId, Incarnation};
+use hmac::{Hmac, Mac};
+use rand::rngs::OsRng;
+use rand::TryRngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The wire protocol version; a frame with another version closes the connection.
+pub const PROTOCOL_VERSION: u8 = 1;
+/// The largest frame (version byte plus payload) a host sends or accepts.
+pub const MAX_FRAME_BYTES: usize = 16 << 20;
+const NONCE_BYTES: usize = 32;
+const MAC_BYTES: usize = 32;
+/// A writer stops adding frames to one write once it holds this many bytes.
+const BATCH_BYTES_MAX: usize = 256 << 10;
+/// A writer stops adding frames to one write once it holds this many frames.
+const BATCH_FRAMES_MAX: usize = 4096;
+const READ_BUFFER_BYTES: usize = 64 << 10;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What travels in one frame.
+#[derive(Debug, Serialize, Deserialize)]
+enum Frame {
+    Hello {
+        from: HostId,
+        incarnation: Incarnation,
+        to: HostId,
+        nonce: [u8; NONCE_BYTES],
+    },
+    Challenge {
+        incarnation: Incarnation,
+        nonce: [u8; NONCE_BYTES],
+        proof: [u8; MAC_BYTES],
+    },
+    Proof {
+        proof: [u8; MAC_BYTES],
+    },
+    Data {
+        incarnation: Incarnation,
+        msg: Message,
+    },
+    Ping,
+}
+
+/// Timeouts and limits of the transport. Defaults suit a loopback or LAN cluster.
+#[derive(Clone, Debug)]
+pub struct TransportTuning {
+    /// Bound on establishing a TCP connection to a peer.
+    pub connect_timeout_ms: u64,
+    /// Bound on the whole handshake, on either side.
+    pub handshake_timeout_ms: u64,
+    /// Bound on one blocking write.
+    pub write_timeout_ms: u64,
+    /// An inbound connection silent for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// A writer with nothing to send sends a `Ping` this often.
+    pub keepalive_ms: u64,
+    /// First and largest pause between reconnection attempts.
+    pub backoff_min_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Messages queued per peer; beyond it new messages are dropped.
+    pub queue_capacity: usize,
+    /// Concurrent inbound connections; beyond it new ones are closed at once.
+    pub max_inbound_connections: usize,
+}
+
+impl Default for TransportTuning {
+    fn default() -> TransportTuning {
+        TransportTuning {
+            connect_timeout_ms: 1_000,
+            handshake_timeout_ms: 2_000,
+            write_timeout_ms: 5_000,
+            idle_timeout_ms: 10_000,
+            keepalive_ms: 1_000,
+            backoff_min_ms: 10,
+            backoff_max_ms: 500,
+            queue_capacity: 65_536,
+            max_inbound_connections: 64,
+        }
+    }
+}
+
+/// Everything a transport endpoint needs.
+#[derive(Clone, Debug)]
+pub struct TransportConfig {
+    pub me: HostId,
+    /// This kernel's incarnation, bound into every handshake.
+    pub incarnation: Incarnation,
+    /// Every other host and where it listens.
+    pub peers: BTreeMap<HostId, SocketAddr>,
+    /// The cluster key (shared secret) for the handshake.
+    pub key: Vec<u8>,
+    pub tuning: TransportTuning,
+}
+
+/// A message received from an authenticated peer.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub from: HostId,
+    /// The sender's incarnation when it sent the message.
+    pub from_incarnation: Incarnation,
+    pub msg: Message,
+}
+
+/// Receives every delivered message; returns `false` when nobody listens any more.
+pub type DeliverFn = Arc<dyn Fn(Delivery) -> bool + Send + Sync>;
+
+/// Counters, for tests and the benchmark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    pub frames_sent: u64,
+    /// `write` calls carrying data frames; fewer than `frames_sent` means batching.
+    pub batches_written: u64,
+    pub frames_received: u64,
+    pub handshakes_completed: u64,
+    /// Inbound or outbound connections closed because of bad input or a failed handshake.
+    pub connections_rejected: u64,
+    /// Messages dropped: queue full, peer unreachable, or too large to frame.
+    pub messages_dropped: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    frames_sent: AtomicU64,
+    batches_written: AtomicU64,
+    frames_received: AtomicU64,
+    handshakes_completed: AtomicU64,
+    connections_rejected: AtomicU64,
+    messages_dropped: AtomicU64,
+}
+
+struct Shared {
+    config: TransportConfig,
+    local_addr: SocketAddr,
+    stop: AtomicBool,
+    counters: Counters,
+    /// Open connections, so shutdown can close them.
+    streams: Mutex<HashMap<u64, TcpStream>>,
+    next_stream_id: AtomicU64,
+    inbound_open: AtomicUsize,
+    deliver: DeliverFn,
+}
+
+/// Why a connection was closed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    #[error("timed out")]
+    TimedOut,
+    #[error("peer closed the connection")]
+    Closed,
+    #[error("frame length {0} exceeds the maximum {MAX_FRAME_BYTES}")]
+    Oversized(usize),
+    #[error("empty frame")]
+    Empty,
+    #[error("wrong protocol version {0} (expected {PROTOCOL_VERSION})")]
+    WrongVersion(u8),
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    #[error("unexpected frame: {0}")]
+    Unexpected(&'static str),
+    #[error("authentication failed: {0}")]
+    Auth(&'static str),
+    #[error("no random source: {0}")]
+    Random(String),
+    #[error("handshake failed: {0}")]
+    Handshake(Box<LinkError>),
+}
+
+/// One endpoint: the acceptor, per-peer writers and per-connection readers.
+pub struct Transport {
+    shared: Arc<Shared>,
+    queues: Mutex<BTreeMap<HostId, SyncSender<(Incarnation, Message)>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Transport {
+    /// Starts accepting on `listener` and one writer per configured peer.
+    pub fn start(
+        config: TransportConfig,
+        listener: TcpListener,
+        deliver: DeliverFn,
+    ) -> io::Result<Transport> {
+        let local_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            config,
+            local_addr,
+            stop: AtomicBool::new(false),
+            counters: Counters::default(),
+            streams: Mutex::new(HashMap::new()),
+            next_stream_id: AtomicU64::new(0),
+            inbound_open: AtomicUsize::new(0),
+            deliver,
+        });
+        let mut threads = Vec::new();
+        let mut queues = BTreeMap::new();
+        for (&peer, &addr) in &shared.config.peers {
+            if peer == shared.config.me {
+                continue;
+            }
+            let (tx, rx) = mpsc::sync_channel(shared.config.tuning.queue_capacity.max(1));
+            queues.insert(peer, tx);
+            let s = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("ftc-writer-h{}", peer.0))
+                    .spawn(move || run_writer(s, peer, addr, rx))?,
+            );
+        }
+        let s = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("ftc-acceptor".into())
+                .spawn(move || run_acceptor(s, listener))?,
+        );
+        Ok(Transport {
+            shared,
+            queues: Mutex::new(queues),
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// Where this endpoint accepts connections.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Queues `msg` for `to`, stamped with the sender's incarnation `incarnation`.
+    /// Never blocks; returns `false` if the message was dropped (unknown peer, full
+    /// queue, or the transport is shut down).
+    pub fn send(&self, to: HostId, incarnation: Incarnation, msg: Message) -> bool {
+        let queues = match self.queues.lock() {
+            Ok(q) => q,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let sent = match queues.get(&to) {
+            Some(tx) => match tx.try_send((incarnation, msg)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+            },
+            None => false,
+        };
+        if !sent {
+            self.shared
+                .counters
+                .messages_dropped
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        let c = &self.shared.counters;
+        TransportStats {
+            frames_sent: c.frames_sent.load(Ordering::Relaxed),
+            batches_written: c.batches_written.load(Ordering::Relaxed),
+            frames_received: c.frames_received.load(Ordering::Relaxed),
+            handshakes_completed: c.handshakes_completed.load(Ordering::Relaxed),
+            connections_rejected: c.connections_rejected.load(Ordering::Relaxed),
+            messages_dropped: c.messages_dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes every connection and joins the acceptor and writers. Idempotent.
+    pub fn shutdown(&self) {
+        if self.shared.stop.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Writers see their queue disconnect.
+        match self.queues.lock() {
+            Ok(mut q) => q.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+        // Wake the acceptor, which blocks in `accept`.
+        let _ = TcpStream::connect_timeout(&self.shared.local_addr, Duration::from_millis(200));
+        close_all_streams(&self.shared);
+        let threads = match self.threads.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+        close_all_streams(&self.shared);
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn close_all_streams(shared: &Shared) {
+    let streams = match shared.streams.lock() {
+        Ok(mut s) => std::mem::take(&mut *s),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    for (_, s) in streams {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+}
+
+fn register_stream(shared: &Shared, stream: &TcpStream) -> Option<u64> {
+    let id = shared.next_stream_id.fetch_add(1, Ordering::Relaxed);
+    let clone = stream.try_clone().ok()?;
+    let mut streams = match shared.streams.lock() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if shared.stop.load(Ordering::SeqCst) {
+        return None;
+    }
+    streams.insert(id, clone);
+    Some(id)
+}
+
+fn unregister_stream(shared: &Shared, id: u64) {
+    let mut streams = match shared.streams.lock() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    streams.remove(&id);
+}
+
+fn log_line(me: HostId, text: std::fmt::Arguments<'_>) {
+    eprintln!("ftc-transport h{}: {}", me.0, text);
+}
+
+fn reject(shared: &Shared, peer: SocketAddr, reason: &LinkError) {
+    shared
+        .counters
+        .connections_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    log_line(
+        shared.config.me,
+        format_args!("closed connection with {peer}: {reason}"),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Framing
+
+/// Appends one frame to `buf`. Fails (leaving `buf` as it was) when the frame
+/// would exceed [`MAX_FRAME_BYTES`] or cannot be encoded.
+fn encode_frame(frame: &Frame, buf: Vec<u8>) -> Result<Vec<u8>, (Vec<u8>, LinkError)> {
+    let start = buf.len();
+    let mut buf = buf;
+    buf.extend_from_slice(&[0, 0, 0, 0, PROTOCOL_VERSION]);
+    let mut buf = match postcard::to_extend(frame, buf) {
+        Ok(b) => b,
+        Err(e) => {
+            // postcard consumed the buffer; start a fresh one.
+            return Err((Vec::new(), LinkError::Malformed(e.to_string())));
+        }
+    };
+    let len = buf.len() - start - 4;
+    if len > MAX_FRAME_BYTES {
+        buf.truncate(start);
+        return Err((buf, LinkError::Oversized(len)));
+    }
+    // `len` fits in u32: MAX_FRAME_BYTES does.
+    buf[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+    Ok(buf)
+}
+
+fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {
+    let buf = encode_frame(frame, Vec::new()).map_err(|(_, e)| e)?;
+    stream.write_all(&buf)?;
+    Ok(())
+}
+
+/// Reads exactly `buf.len()` bytes, giving up at `deadline`.
+fn read_exact_by<R: Read>(
+    reader: &mut BufReader<R>,
+    socket: &TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<(), LinkError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(LinkError::TimedOut);
+        }
+        socket.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return Err(LinkError::Closed),
+            Ok(n) => filled += n,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                return Err(LinkError::TimedOut)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(LinkError::Io(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Reads one frame; the length is checked before anything is allocated.
+fn read_frame<R: Read>(
+    reader: &mut BufReader<R>,
+    socket: &TcpStream,
+    deadline: Instant,
+    payload: &mut Vec<u8>,
+) -> Result<Frame, LinkError> {
+    let mut header = [0u8; 5];
+    read_exact_by(reader, socket, &mut header[..4], deadline)?;
+    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(LinkError::Oversized(len));
+    }
+    if len == 0 {
+        return Err(LinkError::Empty);
+    }
+    read_exact_by(reader, socket, &mut header[4..5], deadline)?;
+    if header[4] != PROTOCOL_VERSION {
+        return Err(LinkError::WrongVersion(header[4]));
+    }
+    payload.clear();
+    payload.resize(len - 1, 0);
+    read_exact_by(reader, socket, payload, deadline)?;
+    let (frame, rest) = postcard::take_from_bytes::<Frame>(payload)
+        .map_err(|e| LinkError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(LinkError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
+    }
+    Ok(frame)
+}
+
+// ---------------------------------------------------------------------------
+// Handshake
+
+fn nonce() -> Result<[u8; NONCE_BYTES], LinkError> {
+    let mut n = [0u8; NONCE_BYTES];
+    OsRng
+        .try_fill_bytes(&mut n)
+        .map_err(|e| LinkError::Random(e.to_string()))?;
+    Ok(n)
+}
+
+/// The facts both proofs bind: version, both hosts and incarnations, both nonces.
+struct Transcript {
+    dialer: HostId,
+    dialer_incarnation: Incarnation,
+    acceptor: HostId,
+    acceptor_incarnation: Incarnation,
+    dialer_nonce: [u8; NONCE_BYTES],
+    acceptor_nonce: [u8; NONCE_BYTES],
+}
+
+impl Transcript {
+    fn mac(&self, key: &[u8], role: &[u8]) -> Result<HmacSha256, LinkError> {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
+            .map_err(|_| LinkError::Auth("unusable cluster key"))?;
+        mac.update(b"ftc-transport-handshake");
+        mac.update(&[PROTOCOL_VERSION]);
+        mac.update(role);
+        mac.update(&self.dialer.0.to_be_bytes());
+        mac.update(&self.dialer_incarnation.0.to_be_bytes());
+        mac.update(&self.acceptor.0.to_be_bytes());
+        mac.update(&self.acceptor_incarnation.0.to_be_bytes());
+        mac.update(&self.dialer_nonce);
+        mac.update(&self.acceptor_nonce);
+        Ok(mac)
+    }
+
+    fn proof(&self, key: &[u8], role: &[u8]) -> Result<[u8; MAC_BYTES], LinkError> {
+        let bytes = self.mac(key, role)?.finalize().into_bytes();
+        let mut out = [0u8; MAC_BYTES];
+        out.copy_from_slice(&bytes);
+        Ok(out)
+    }
+
+    fn verify(&self, key: &[u8], role: &[u8], proof: &[u8]) -> Result<(), LinkError> {
+        self.mac(key, role)?
+            .verify_slice(proof)
+            .map_err(|_| LinkError::Auth("wrong proof (is the cluster key the same?)"))
+    }
+}
+
+const ROLE_DIALER: &[u8] = b"dialer";
+const ROLE_ACCEPTOR: &[u8] = b"acceptor";
+
+/// What the dialer learned about the acceptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    pub host: HostId,
+    pub incarnation: Incarnation,
+}
+
+/// Dials `addr`, expecting host `to`, and runs the dialer's half of the handshake.
+fn dial(
+    me: HostId,
+    incarnation: Incarnation,
+    to: HostId,
+    addr: SocketAddr,
+    key: &[u8],
+    tuning: &TransportTuning,
+) -> Result<(TcpStream, PeerIdentity), LinkError> {
+    let stream =
+        TcpStream::connect_timeout(&addr, Duration::from_millis(tuning.connect_timeout_ms))?;
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(Duration::from_millis(tuning.write_timeout_ms.max(1))))?;
+    let deadline = Instant::now() + Duration::from_millis(tuning.handshake_timeout_ms);
+    let dialer_nonce = nonce()?;
+    let mut writer = stream.try_clone()?;
+    write_frame(
+        &mut writer,
+        &Frame::Hello {
+            from: me,
+            incarnation,
+            to,
+            nonce: dialer_nonce,
+        },
+    )?;
+    let mut reader = BufReader::with_capacity(1024, stream.try_clone()?);
+    let mut payload = Vec::new();
+    let (acceptor_incarnation, acceptor_nonce, proof) =
+        match read_frame(&mut reader, &stream, deadline, &mut payload)? {
+            Frame::Challenge {
+                incarnation,
+                nonce,
+                proof,
+            } => (incarnation, nonce, proof),
+            _ => return Err(LinkError::Unexpected("expected Challenge")),
+        };
+    let transcript = Transcript {
+        dialer: me,
+        dialer_incarnation: incarnation,
+        acceptor: to,
+        acceptor_incarnation,
+        dialer_nonce,
+        acceptor_nonce,
+    };
+    transcript.verify(key, ROLE_ACCEPTOR, &proof)?;
+    write_frame(
+        &mut writer,
+        &Frame::Proof {
+            proof: transcript.proof(key, ROLE_DIALER)?,
+        },
+    )?;
+    Ok((
+        stream,
+        PeerIdentity {
+            host: to,
+            incarnation: acceptor_incarnation,
+        },
+    ))
+}
+
+/// Connects to a kernel, authenticates as `me`, and returns the identity it
+/// proved, then closes. A liveness and key check for tools and tests.
+pub fn probe(
+    me: HostId,
+    incarnation: Incarnation,
+    to: HostId,
+    addr: SocketAddr,
+    key: &[u8],
+    tuning: &TransportTuning,
+) -> Result<PeerIdentity, LinkError> {
+    let (stream, identity) = dial(me, incarnation, to, addr, key, tuning)?;
+    let _ = stream.shutdown(Shutdown::Both);
+    Ok(identity)
+}
+
+/// The acceptor's half of the handshake; returns the authenticated dialer.
+fn accept_handshake(
+    shared: &Shared,
+    reader: &mut BufReader<TcpStream>,
+    socket: &TcpStream,
+    payload: &mut Vec<u8>,
+) -> Result<PeerIdentity, LinkError> {
+    let config = &shared.config;
+    let deadline = Instant::now() + Duration::from_millis(config.tuning.handshake_timeout_ms);
+    let (from, dialer_incarnation, to, dialer_nonce) =
+        match read_frame(reader, socket, deadline, payload)? {
+            Frame::Hello {
+                from,
+                incarnation,
+                to,
+                nonce,
+            } => (from, incarnation, to, nonce),
+            _ => return Err(LinkError::Unexpected("expected Hello")),
+        };
+    if to != config.me {
+        return Err(LinkError::Auth("Hello addressed to another host"));
+    }
+    if from == config.me || !config.peers.contains_key(&from) {
+        return Err(LinkError::Auth("Hello from a host not in the cluster"));
+    }
+    let acceptor_nonce = nonce()?;
+    let transcript = Transcript {
+        dialer: from,
+        dialer_incarnation,
+        acceptor: config.me,
+        acceptor_incarnation: config.incarnation,
+        dialer_nonce,
+        acceptor_nonce,
+    };
+    let mut writer = socket.try_clone()?;
+    write_frame(
+        &mut writer,
+        &Frame::Challenge {
+            incarnation: config.incarnation,
+            nonce: acceptor_nonce,
+            proof: transcript.proof(&config.key, ROLE_ACCEPTOR)?,
+        },
+    )?;
+    match read_frame(reader, socket, deadline, payload)? {
+        Frame::Proof { proof } => transcript.verify(&config.key, ROLE_DIALER, &proof)?,
+        _ => return Err(LinkError::Unexpected("expected Proof")),
+    }
+    Ok(PeerIdentity {
+        host: from,
+        incarnation: dialer_incarnation,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Threads
+
+fn run_acceptor(shared: Arc<Shared>, listener: TcpListener) {
+    let mut readers: Vec<JoinHandle<()>> = Vec::new();
+    loop {
+        let accepted = listener.accept();
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        readers.retain(|h| !h.is_finished());
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                log_line(shared.config.me, format_args!("accept failed: {e}"));
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let limit = shared.config.tuning.max_inbound_connections;
+        if shared.inbound_open.load(Ordering::SeqCst) >= limit {
+            reject(
+                &shared,
+                peer,
+                &LinkError::Unexpected("too many inbound connections"),
+            );
+            let _ = stream.shutdown(Shutdown::Both);
+            continue;
+        }
+        shared.inbound_open.fetch_add(1, Ordering::SeqCst);
+        let s = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ftc-reader".into())
+            .spawn(move || {
+                run_reader(&s, stream, peer);
+                s.inbound_open.fetch_sub(1, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(h) => readers.push(h),
+            Err(e) => {
+                shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
+                log_line(shared.config.me, format_args!("cannot start reader: {e}"));
+            }
+        }
+    }
+    close_all_streams(&shared);
+    for h in readers {
+        let _ = h.join();
+    }
+}
+
+fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+    let Some(id) = register_stream(shared, &stream) else {
+        return;
+    };
+    if let Err(e) = read_connection(shared, &stream) {
+        if !shared.stop.load(Ordering::SeqCst) {
+            match e {
+                // A peer that goes away (restart, crash) is routine, not an attack.
+                LinkError::Closed => {}
+                LinkError::Io(ref io)
+                    if io.kind() == io::ErrorKind::ConnectionReset
+                        || io.kind() == io::ErrorKind::BrokenPipe => {}
+                e => reject(shared, peer, &e),
+            }
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    unregister_stream(shared, id);
+}
+
+fn read_connection(shared: &Shared, stream: &TcpStream) -> Result<(), LinkError> {
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(Duration::from_millis(
+        shared.config.tuning.write_timeout_ms.max(1),
+    )))?;
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.try_clone()?);
+    let mut payload = Vec::new();
+    let peer = accept_handshake(shared, &mut reader, stream, &mut payload)
+        .map_err(|e| LinkError::Handshake(Box::new(e)))?;
+    shared
+        .counters
+        .handshakes_completed
+        .fetch_add(1, Ordering::Relaxed);
+    let idle = Duration::from_millis(shared.config.tuning.idle_timeout_ms.max(1));
+    loop {
+        let deadline = Instant::now() + idle;
+        match read_frame(&mut reader, stream, deadline, &mut payload)? {
+            Frame::Data { incarnation, msg } => {
+                if incarnation < peer.incarnation {
+                    return Err(LinkError::Auth("data stamped with an older incarnation"));
+                }
+                shared
+                    .counters
+                    .frames_received
+                    .fetch_add(1, Ordering::Relaxed);
+                let delivered = (shared.deliver)(Delivery {
+                    from: peer.host,
+                    from_incarnation: incarnation,
+                    msg,
+                });
+                if !delivered {
+                    return Ok(());
+                }
+            }
+            Frame::Ping => {}
+            _ => return Err(LinkError::Unexpected("handshake frame after the handshake")),
+        }
+        if shared.stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+    }
+}
+
+/// Sleeps up to `pause`, returning early when the transport stops.
+fn pause_unless_stopped(shared: &Shared, pause: Duration) {
+    let until = Instant::now() + pause;
+    while !shared.stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(20)));
+    }
+}
+
+fn run_writer(
+    shared: Arc<Shared>,
+    peer: HostId,
+    addr: SocketAddr,
+    queue: Receiver<(Incarnation, Message)>,
+) {
+    let config = &shared.config;
+    let tuning = &config.tuning;
+    let keepalive = Duration::from_millis(tuning.keepalive_ms.max(1));
+    let backoff_min = Duration::from_millis(tuning.backoff_min_ms.max(1));
+    let backoff_max =
+        Duration::from_millis(tuning.backoff_max_ms.max(tuning.backoff_min_ms).max(1));
+    let mut backoff = backoff_min;
+    let mut conn: Option<(TcpStream, u64)> = None;
+    let mut pending: Option<(Incarnation, Message)> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
+    let mut last_failure_logged: Option<Instant> = None;
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // Something to send first: connect lazily.
+        if pending.is_none() {
+            let wait = if conn.is_some() {
+                keepalive
+            } else {
+                Duration::from_millis(200)
+            };
+            match queue.recv_timeout(wait) {
+                Ok(item) => pending = Some(item),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if conn.is_none() {
+            if pending.is_none() {
+                continue;
+            }
+            match dial(
+                config.me,
+                config.incarnation,
+                peer,
+                addr,
+                &config.key,
+                tuning,
+            ) {
+                Ok((stream, _)) => {
+                    backoff = backoff_min;
+                    match register_stream(&shared, &stream) {
+                        Some(id) => conn = Some((stream, id)),
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    if matches!(e, LinkError::Auth(_) | LinkError::WrongVersion(_)) {
+                        reject(&shared, addr, &e);
+                    } else if last_failure_logged
+                        .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+                    {
+                        last_failure_logged = Some(Instant::now());
+                        log_line(
+                            config.me,
+                            format_args!("cannot reach h{} at {addr}: {e}", peer.0),
+                        );
+                    }
+                    // The peer is unreachable: what is queued is stale by the time it
+                    // would arrive, and the protocols retransmit.
+                    let mut dropped = u64::from(pending.take().is_some());
+                    while queue.try_recv().is_ok() {
+                        dropped += 1;
+                    }
+                    shared
+                        .counters
+                        .messages_dropped
+                        .fetch_add(dropped, Ordering::Relaxed);
+                    pause_unless_stopped(&shared, backoff);
+                    backoff = (backoff * 2).min(backoff_max);
+                    continue;
+                }
+            }
+        }
+        let Some((stream, id)) = conn.as_mut() else {
+            continue;
+        };
+        // Batch: the pending message and whatever else is queued, in one write.
+        buf.clear();
+        let mut frames: u64 = 0;
+        let mut disconnected = false;
+        let mut next = pending.take();
+        let is_ping = next.is_none();
+        if is_ping {
+            match encode_frame(&Frame::Ping, std::mem::take(&mut buf)) {
+                Ok(b) => buf = b,
+                Err((b, _)) => buf = b,
+            }
+        }
+        while let Some((incarnation, msg)) = next.take() {
+            match encode_frame(&Frame::Data { incarnation, msg }, std::mem::take(&mut buf)) {
+                Ok(b) => {
+                    buf = b;
+                    frames += 1;
+                }
+                Err((b, e)) => {
+                    buf = b;
+                    shared
+                        .counters
+                        .messages_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    log_line(
+                        config.me,
+                        format_args!("dropped a message to h{}: {e}", peer.0),
+                    );
+                }
+            }
+            if buf.len() >= BATCH_BYTES_MAX || frames as usize >= BATCH_FRAMES_MAX {
+                break;
+            }
+            match queue.try_recv() {
+                Ok(item) => next = Some(item),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => disconnected = true,
+            }
+        }
+        if !buf.is_empty() {
+            match stream.write_all(&buf) {
+                Ok(()) => {
+                    shared
+                        .counters
+                        .frames_sent
+                        .fetch_add(frames, Ordering::Relaxed);
+                    if frames > 0 {
+                        shared
+                            .counters
+                            .batches_written
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => {
+                    if !shared.stop.load(Ordering::SeqCst) {
+                        log_line(
+                            config.me,
+                            format_args!("connection to h{} at {addr} lost: {e}", peer.0),
+                        );
+                    }
+                    shared
+                        .counters
+                        .messages_dropped
+                        .fetch_add(frames, Ordering::Relaxed);
+                    let _ = stream.shutdown(Shutdown::Both);
+                    let id = *id;
+                    unregister_stream(&shared, id);
+                    conn = None;
+                }
+            }
+        }
+        if disconnected {
+            break;
+        }
+    }
+    if let Some((stream, id)) = conn {
+        let _ = stream.shutdown(Shutdown::Both);
+        unregister_stream(&shared, id);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,380 @@
+//! Transport tests over real sockets on 127.0.0.1.
+
+use super::*;
+use std::sync::mpsc::Receiver;
+
+const KEY: &[u8] = b"test-cluster-key-0123456789abcdef";
+
+fn tuning() -> TransportTuning {
+    TransportTuning {
+        handshake_timeout_ms: 300,
+        connect_timeout_ms: 300,
+        write_timeout_ms: 1_000,
+        idle_timeout_ms: 2_000,
+        keepalive_ms: 200,
+        backoff_min_ms: 5,
+        backoff_max_ms: 50,
+        ..TransportTuning::default()
+    }
+}
+
+struct Node {
+    transport: Transport,
+    inbox: Receiver<Delivery>,
+}
+
+fn listeners(n: usize) -> (Vec<TcpListener>, BTreeMap<HostId, SocketAddr>) {
+    let mut ls = Vec::new();
+    let mut addrs = BTreeMap::new();
+    for i in 0..n {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        addrs.insert(HostId(i as u32), l.local_addr().expect("local addr"));
+        ls.push(l);
+    }
+    (ls, addrs)
+}
+
+fn start_node(
+    me: u32,
+    incarnation: u64,
+    listener: TcpListener,
+    peers: &BTreeMap<HostId, SocketAddr>,
+    key: &[u8],
+) -> Node {
+    let (tx, rx) = mpsc::sync_channel(100_000);
+    let deliver: DeliverFn = Arc::new(move |d| tx.send(d).is_ok());
+    let transport = Transport::start(
+        TransportConfig {
+            me: HostId(me),
+            incarnation: Incarnation(incarnation),
+            peers: peers.clone(),
+            key: key.to_vec(),
+            tuning: tuning(),
+        },
+        listener,
+        deliver,
+    )
+    .expect("start transport");
+    Node {
+        transport,
+        inbox: rx,
+    }
+}
+
+fn pair() -> (Node, Node) {
+    let (mut ls, addrs) = listeners(2);
+    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, KEY);
+    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, KEY);
+    (a, b)
+}
+
+fn heartbeat(n: u64) -> Message {
+    Message::Heartbeat {
+        incarnation: Incarnation(n),
+    }
+}
+
+fn recv(node: &Node) -> Delivery {
+    node.inbox
+        .recv_timeout(Duration::from_secs(5))
+        .expect("a message within 5 s")
+}
+
+/// Waits (bounded) until the node's rejection counter reaches `n`.
+fn wait_rejected(node: &Node, n: u64) -> bool {
+    for _ in 0..200 {
+        if node.transport.stats().connections_rejected >= n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// True when the server closed `stream` (EOF or reset) within 3 s.
+fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("set timeout");
+    let mut buf = [0u8; 256];
+    for _ in 0..100 {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+fn still_serves(a: &Node, b: &Node, n: u64) {
+    assert!(a.transport.send(HostId(1), Incarnation(10), heartbeat(n)));
+    let d = recv(b);
+    assert_eq!(d.msg, heartbeat(n));
+}
+
+#[test]
+fn round_trip_both_ways_with_sender_and_incarnation() {
+    let (a, b) = pair();
+    assert!(a.transport.send(HostId(1), Incarnation(10), heartbeat(1)));
+    let d = recv(&b);
+    assert_eq!(d.from, HostId(0));
+    assert_eq!(d.from_incarnation, Incarnation(10));
+    assert_eq!(d.msg, heartbeat(1));
+    // The core may have moved to a larger incarnation: the frame carries it.
+    assert!(b.transport.send(HostId(0), Incarnation(21), heartbeat(2)));
+    let d = recv(&a);
+    assert_eq!((d.from, d.from_incarnation), (HostId(1), Incarnation(21)));
+    assert_eq!(d.msg, heartbeat(2));
+    // Unknown peers and itself are refused without blocking.
+    assert!(!a.transport.send(HostId(7), Incarnation(10), heartbeat(3)));
+    assert!(!a.transport.send(HostId(0), Incarnation(10), heartbeat(3)));
+}
+
+#[test]
+fn many_messages_arrive_in_order_in_few_writes() {
+    let (a, b) = pair();
+    let count: u64 = 20_000;
+    for i in 0..count {
+        assert!(a.transport.send(HostId(1), Incarnation(10), heartbeat(i)));
+    }
+    for i in 0..count {
+        assert_eq!(recv(&b).msg, heartbeat(i));
+    }
+    let stats = a.transport.stats();
+    assert_eq!(stats.frames_sent, count);
+    assert!(
+        stats.batches_written < count / 4,
+        "expected batching, got {stats:?}"
+    );
+}
+
+#[test]
+fn garbage_bytes_close_the_connection_and_the_transport_keeps_serving() {
+    let (a, b) = pair();
+    let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
+    // A plausible length, the right version, then bytes that are no frame.
+    raw.write_all(&[
+        0,
+        0,
+        0,
+        9,
+        PROTOCOL_VERSION,
+        0xff,
+        0xfe,
+        0xfd,
+        0xfc,
+        0xfb,
+        0xfa,
+        0xf9,
+        0xf8,
+    ])
+    .expect("write");
+    assert!(closed_by_peer(&mut raw));
+    assert!(wait_rejected(&b, 1));
+    still_serves(&a, &b, 1);
+}
+
+#[test]
+fn oversized_length_is_refused_before_allocating() {
+    let (a, b) = pair();
+    let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
+    raw.write_all(&[0xff, 0xff, 0xff, 0xff, PROTOCOL_VERSION])
+        .expect("write");
+    assert!(closed_by_peer(&mut raw));
+    assert!(wait_rejected(&b, 1));
+    still_serves(&a, &b, 2);
+}
+
+#[test]
+fn wrong_version_is_refused() {
+    let (a, b) = pair();
+    let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
+    let mut frame = encode_frame(&Frame::Ping, Vec::new()).expect("encode");
+    frame[4] = PROTOCOL_VERSION + 1;
+    raw.write_all(&frame).expect("write");
+    assert!(closed_by_peer(&mut raw));
+    assert!(wait_rejected(&b, 1));
+    still_serves(&a, &b, 3);
+}
+
+#[test]
+fn data_before_the_handshake_is_refused() {
+    let (_a, b) = pair();
+    let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
+    let frame = encode_frame(
+        &Frame::Data {
+            incarnation: Incarnation(1),
+            msg: heartbeat(1),
+        },
+        Vec::new(),
+    )
+    .expect("encode");
+    raw.write_all(&frame).expect("write");
+    assert!(closed_by_peer(&mut raw));
+    assert!(wait_rejected(&b, 1));
+    assert!(b.inbox.try_recv().is_err(), "nothing delivered");
+}
+
+#[test]
+fn wrong_key_is_refused_on_both_sides() {
+    let (mut ls, addrs) = listeners(2);
+    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, KEY);
+    let intruder = start_node(
+        0,
+        10,
+        ls.pop().expect("listener"),
+        &addrs,
+        b"another-key-entirely-0123456789",
+    );
+    assert!(intruder
+        .transport
+        .send(HostId(1), Incarnation(10), heartbeat(1)));
+    // The dialer finds the acceptor's proof wrong; the acceptor sees the handshake fail.
+    assert!(wait_rejected(&intruder, 1));
+    assert!(wait_rejected(&b, 1));
+    assert!(b.inbox.recv_timeout(Duration::from_millis(300)).is_err());
+    // `probe` with the wrong key fails, with the right key succeeds.
+    let addr = b.transport.local_addr();
+    assert!(probe(
+        HostId(0),
+        Incarnation(1),
+        HostId(1),
+        addr,
+        b"wrong-key-wrong-key",
+        &tuning()
+    )
+    .is_err());
+    let id = probe(HostId(0), Incarnation(1), HostId(1), addr, KEY, &tuning()).expect("probe");
+    assert_eq!(id.incarnation, Incarnation(20));
+}
+
+#[test]
+fn a_forged_proof_is_refused() {
+    let (_a, b) = pair();
+    let stream = TcpStream::connect(b.transport.local_addr()).expect("connect");
+    let mut w = stream.try_clone().expect("clone");
+    write_frame(
+        &mut w,
+        &Frame::Hello {
+            from: HostId(0),
+            incarnation: Incarnation(5),
+            to: HostId(1),
+            nonce: [7; NONCE_BYTES],
+        },
+    )
+    .expect("hello");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut payload = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let frame = read_frame(&mut reader, &stream, deadline, &mut payload).expect("challenge");
+    assert!(matches!(frame, Frame::Challenge { .. }));
+    write_frame(
+        &mut w,
+        &Frame::Proof {
+            proof: [0; MAC_BYTES],
+        },
+    )
+    .expect("proof");
+    write_frame(
+        &mut w,
+        &Frame::Data {
+            incarnation: Incarnation(5),
+            msg: heartbeat(9),
+        },
+    )
+    .ok();
+    assert!(wait_rejected(&b, 1));
+    assert!(b.inbox.recv_timeout(Duration::from_millis(300)).is_err());
+}
+
+#[test]
+fn hello_for_another_host_or_from_a_stranger_is_refused() {
+    let (_a, b) = pair();
+    for (from, to) in [
+        (HostId(0), HostId(0)),
+        (HostId(9), HostId(1)),
+        (HostId(1), HostId(1)),
+    ] {
+        let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
+        write_frame(
+            &mut raw,
+            &Frame::Hello {
+                from,
+                incarnation: Incarnation(5),
+                to,
+                nonce: [1; NONCE_BYTES],
+            },
+        )
+        .expect("hello");
+        assert!(closed_by_peer(&mut raw));
+    }
+    assert!(wait_rejected(&b, 3));
+}
+
+#[test]
+fn a_silent_peer_is_cut_off_by_the_handshake_timeout() {
+    let (a, b) = pair();
+    let started = Instant::now();
+    let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
+    assert!(closed_by_peer(&mut raw));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(wait_rejected(&b, 1));
+    still_serves(&a, &b, 4);
+}
+
+#[test]
+fn the_writer_reconnects_after_the_peer_restarts() {
+    let (mut ls, addrs) = listeners(2);
+    let b_listener = ls.pop().expect("listener");
+    let b_addr = addrs[&HostId(1)];
+    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, KEY);
+    let b = start_node(1, 20, b_listener, &addrs, KEY);
+    still_serves(&a, &b, 1);
+    drop(b);
+    // The restarted peer listens on the same address with a larger incarnation.
+    let mut relisten = None;
+    for _ in 0..100 {
+        match TcpListener::bind(b_addr) {
+            Ok(l) => {
+                relisten = Some(l);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let b2 = start_node(
+        1,
+        30,
+        relisten.expect("rebind the peer's address"),
+        &addrs,
+        KEY,
+    );
+    let mut delivered = None;
+    for i in 0..200u64 {
+        a.transport
+            .send(HostId(1), Incarnation(10), heartbeat(100 + i));
+        if let Ok(d) = b2.inbox.recv_timeout(Duration::from_millis(25)) {
+            delivered = Some(d);
+            break;
+        }
+    }
+    let d = delivered.expect("a message reached the restarted peer");
+    assert_eq!(d.from, HostId(0));
+}
+
+#[test]
+fn shutdown_is_prompt_with_connections_open() {
+    let (a, b) = pair();
+    still_serves(&a, &b, 1);
+    let started = Instant::now();
+    a.transport.shutdown();
+    b.transport.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(!a.transport.send(HostId(1), Incarnation(10), heartbeat(2)));
+}

@@ -1,0 +1,366 @@
+//! Shared pieces of the real-process tests: a cluster of `ftc-kvnode` kernel
+//! processes plus a driver kernel in the test process (host h0), key-value
+//! clients that record a history, trace readers and misbehaving peers.
+
+#![allow(dead_code)]
+
+use ftc_judge::Operation;
+use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
+use ftc_runtime::host::Trace;
+use ftc_runtime::kernel::{CallError, Kernel, KernelConfig, KernelHandle, TraceSink};
+use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
+use ftc_runtime::transport::{probe, TransportTuning, PROTOCOL_VERSION};
+use ftc_runtime::types::{GroupId, GroupView, HostId, Incarnation, Model, ServerSpec};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn kvnode() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ftc-kvnode"))
+}
+
+/// `kernels` kernel processes (h1..=hN, traces on) plus the cluster file's h0.
+pub fn start_cluster(kernels: u32) -> LocalCluster {
+    LocalCluster::start(
+        &kvnode(),
+        LocalClusterOptions {
+            kernels,
+            main_host: true,
+            traces: true,
+            ..LocalClusterOptions::default()
+        },
+    )
+    .expect("start the local cluster")
+}
+
+/// The test's own kernel (host h0) and the views it learns.
+pub struct Driver {
+    pub kernel: Kernel,
+    pub views: Arc<Mutex<Vec<GroupView>>>,
+}
+
+impl Driver {
+    pub fn start(cluster: &LocalCluster) -> Driver {
+        let (tx, rx) = mpsc::channel::<Trace>();
+        let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
+        config.trace = TraceSink::Channel(tx);
+        let kernel = Kernel::start(config, Arc::new(KvFactory)).expect("start the driver kernel");
+        let views = Arc::new(Mutex::new(Vec::new()));
+        let v = views.clone();
+        std::thread::spawn(move || {
+            // Ends when the kernel drops its sender.
+            for t in rx {
+                if let Trace::ViewInstalled { view, .. } = t {
+                    if let Ok(mut views) = v.lock() {
+                        views.push(view);
+                    }
+                }
+            }
+        });
+        Driver { kernel, views }
+    }
+
+    pub fn handle(&self) -> KernelHandle {
+        self.kernel.handle()
+    }
+
+    pub fn start_kv(&self, tolerate: u32, hosts: Vec<HostId>) -> GroupId {
+        self.handle()
+            .start_server(ServerSpec {
+                class: KV_CLASS.into(),
+                model: if tolerate == 0 {
+                    Model::Correct
+                } else {
+                    Model::Crash
+                },
+                tolerate,
+                replicas: 0,
+                hosts,
+                disjoint_key: None,
+                priority: 0,
+            })
+            .expect("start the key-value server")
+    }
+
+    pub fn latest_view(&self, group: GroupId) -> Option<GroupView> {
+        let views = self.views.lock().ok()?;
+        views
+            .iter()
+            .filter(|v| v.group == group)
+            .max_by_key(|v| v.view_id)
+            .cloned()
+    }
+
+    /// Waits (bounded) for a view of `group` satisfying `pred`.
+    pub fn wait_view(
+        &self,
+        group: GroupId,
+        timeout: Duration,
+        pred: impl Fn(&GroupView) -> bool,
+    ) -> Option<GroupView> {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if let Ok(views) = self.views.lock() {
+                if let Some(v) = views
+                    .iter()
+                    .filter(|v| v.group == group)
+                    .rev()
+                    .find(|v| pred(v))
+                {
+                    return Some(v.clone());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// What the load clients do.
+#[derive(Clone)]
+pub struct Load {
+    pub clients: u64,
+    pub keys: u64,
+    pub duration: Duration,
+    pub max_ops_per_client: u64,
+    pub seed: u64,
+}
+
+/// Runs the load against `group`, recording every operation with times from `clock`.
+pub fn run_load(h: &KernelHandle, group: GroupId, load: &Load, clock: Instant) -> Vec<Operation> {
+    let threads: Vec<_> = (0..load.clients)
+        .map(|c| {
+            let h = h.clone();
+            let load = load.clone();
+            std::thread::spawn(move || run_client(&h, group, c, &load, clock))
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("client thread"))
+        .collect()
+}
+
+fn now_us(clock: Instant) -> u64 {
+    clock.elapsed().as_micros() as u64
+}
+
+fn run_client(
+    h: &KernelHandle,
+    group: GroupId,
+    c: u64,
+    load: &Load,
+    clock: Instant,
+) -> Vec<Operation> {
+    let mut rng = ChaCha8Rng::seed_from_u64(load.seed.wrapping_mul(1_000_003).wrapping_add(c));
+    let me = h.new_client_id();
+    let until = Instant::now() + load.duration;
+    let mut ops = Vec::new();
+    let mut last_seen: std::collections::HashMap<String, String> = Default::default();
+    for n in 0..load.max_ops_per_client {
+        if Instant::now() >= until {
+            break;
+        }
+        let key = format!("k{}", rng.random_range(0..load.keys));
+        let value = format!("c{c}n{n};");
+        let roll = rng.random_range(0..100);
+        let command = if roll < 40 {
+            KvCommand::Get { key: key.clone() }
+        } else if roll < 65 {
+            KvCommand::Put {
+                key: key.clone(),
+                value: value.clone(),
+            }
+        } else if roll < 85 {
+            KvCommand::Append {
+                key: key.clone(),
+                value: value.clone(),
+            }
+        } else {
+            let from = last_seen.get(&key).cloned().unwrap_or_default();
+            KvCommand::Cas {
+                key: key.clone(),
+                from,
+                to: value.clone(),
+            }
+        };
+        let call = now_us(clock);
+        let result = h.call(me, group, command.encode());
+        let ret = now_us(clock);
+        let reply = match result {
+            Ok(bytes) => Some(KvReply::decode(&bytes).expect("a key-value reply")),
+            Err(CallError::ServerFailure(_)) | Err(CallError::NoAnswer { .. }) => None,
+            Err(e) => panic!("client {c}: {e}"),
+        };
+        let op = match (&command, &reply) {
+            (KvCommand::Get { key }, Some(KvReply::Value(v))) => {
+                if let Some(v) = v {
+                    last_seen.insert(key.clone(), v.clone());
+                }
+                Operation::get(c, key, v.as_deref(), call, Some(ret))
+            }
+            (KvCommand::Get { key }, None) => Operation::get(c, key, None, call, None),
+            (KvCommand::Put { key, value }, r) => {
+                Operation::put(c, key, value, call, r.as_ref().map(|_| ret))
+            }
+            (KvCommand::Append { key, value }, r) => {
+                Operation::append(c, key, value, call, r.as_ref().map(|_| ret))
+            }
+            (KvCommand::Cas { key, from, to }, Some(KvReply::Cas(ok))) => {
+                Operation::cas(c, key, from, to, (!ok).then_some(false), call, Some(ret))
+            }
+            (KvCommand::Cas { key, from, to }, None) => {
+                Operation::cas(c, key, from, to, None, call, None)
+            }
+            (cmd, r) => panic!("reply {r:?} does not fit {cmd:?}"),
+        };
+        ops.push(op);
+    }
+    ops
+}
+
+/// Reads every key once (recorded), so a lost write shows in the history.
+pub fn read_all(
+    h: &KernelHandle,
+    group: GroupId,
+    keys: u64,
+    client: u64,
+    clock: Instant,
+) -> Vec<Operation> {
+    let me = h.new_client_id();
+    (0..keys)
+        .map(|k| {
+            let key = format!("k{k}");
+            let call = now_us(clock);
+            let bytes = h
+                .call(me, group, KvCommand::Get { key: key.clone() }.encode())
+                .expect("final read");
+            let ret = now_us(clock);
+            match KvReply::decode(&bytes) {
+                Ok(KvReply::Value(v)) => {
+                    Operation::get(client, &key, v.as_deref(), call, Some(ret))
+                }
+                other => panic!("final read of {key}: {other:?}"),
+            }
+        })
+        .collect()
+}
+
+/// Writes the history next to the cluster's files and judges it.
+pub fn judge(history: &[Operation], dir: &Path, name: &str) {
+    let path = dir.join(format!("{name}.jsonl"));
+    if let Ok(mut f) = std::fs::File::create(&path) {
+        let _ = ftc_judge::write_jsonl(history, &mut f);
+    }
+    let keep = std::env::temp_dir().join(format!("ftc-{name}-{}.jsonl", std::process::id()));
+    let _ = std::fs::copy(&path, &keep);
+    let info = history.iter().filter(|o| o.ret.is_none()).count();
+    assert!(
+        info * 20 <= history.len().max(20),
+        "{info} of {} operations have an unknown outcome",
+        history.len()
+    );
+    let verdict = ftc_judge::check_kv(history, Duration::from_secs(60));
+    assert_eq!(
+        verdict,
+        ftc_judge::Verdict::Linearizable,
+        "history of {} operations kept at {}",
+        history.len(),
+        keep.display()
+    );
+}
+
+/// `(position, state_digest)` of every `Executed` trace of `group` in a trace file.
+pub fn executed(trace_file: &Path, group: GroupId) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(trace_file).unwrap_or_default();
+    let needle = format!("group: {group:?},");
+    text.lines()
+        .filter(|l| l.contains("Executed {") && l.contains(&needle))
+        .filter_map(|l| {
+            Some((
+                number_after(l, "position: ")?,
+                number_after(l, "state_digest: ")?,
+            ))
+        })
+        .collect()
+}
+
+fn number_after(line: &str, label: &str) -> Option<u64> {
+    let rest = &line[line.find(label)? + label.len()..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// Waits (bounded) until every member of `view` on a kernel process has executed
+/// the same highest position with the same state digest; returns that position.
+pub fn wait_replicas_agree(
+    cluster: &LocalCluster,
+    view: &GroupView,
+    timeout: Duration,
+) -> Option<u64> {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        let tips: Vec<Option<(u64, u64)>> = view
+            .members
+            .iter()
+            .filter(|m| m.host != HostId(0))
+            .map(|m| {
+                executed(&cluster.trace_path(m.host), view.group)
+                    .into_iter()
+                    .max()
+            })
+            .collect();
+        if let Some(Some(first)) = tips.first() {
+            if tips.iter().all(|t| t.as_ref() == Some(first)) {
+                return Some(first.0);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Throws garbage, an oversized length, a wrong version and a wrong key at `addr`.
+pub fn attack(addr: SocketAddr, target: HostId) {
+    let payloads: [&[u8]; 3] = [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        &[0xff, 0xff, 0xff, 0xf0, PROTOCOL_VERSION],
+        &[0, 0, 0, 2, PROTOCOL_VERSION + 7, 0],
+    ];
+    for p in payloads {
+        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            let _ = s.write_all(p);
+            let mut buf = [0u8; 64];
+            // The kernel closes the connection (EOF or reset) instead of answering.
+            let _ = s.read(&mut buf);
+        }
+    }
+    let tuning = TransportTuning {
+        handshake_timeout_ms: 1_000,
+        ..TransportTuning::default()
+    };
+    let wrong = probe(
+        HostId(0),
+        Incarnation(1),
+        target,
+        addr,
+        b"not-the-cluster-key!",
+        &tuning,
+    );
+    assert!(wrong.is_err(), "a wrong cluster key was accepted");
+}
+
+/// Lines of a kernel's log that report refused connections.
+pub fn refusals(cluster: &LocalCluster, host: HostId) -> usize {
+    std::fs::read_to_string(cluster.log_path(host))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("closed connection with 127.0.0.1:"))
+        .count()
+}
