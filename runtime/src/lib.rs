@@ -20,3 +20,7 @@ pub mod cluster;
 pub mod kernel;
 pub mod kv_app;
 pub mod transport;
+
+// The program-facing layer generated code calls: CMSL values and execution.
+pub mod lang;
+pub mod program;

@@ -1,0 +1,684 @@
+//! The executor: runs one server object as a [`StateMachine`], on a thread of its
+//! own so that a method can block on nested calls, `accept … timeout` and `sleep`
+//! with ordinary synchronous code.
+//!
+//! ```text
+//!  group replica ── apply(input) ──▶ Executor ── ToThread::Input ──▶ server thread
+//!       ▲                               │  ◀── Output(AppOutput)… ──   (runs the method until it
+//!       └──── outputs ◀─────────────────┘  ◀── Yielded ────────────    returns or waits for input)
+//! ```
+//!
+//! Every input is handed to the thread, and `apply` returns when the thread asks
+//! for its next input: the method returned (`AppOutput::Reply`), or it waits for a
+//! nested reply (`AppOutput::Call`) or a timer (`AppOutput::ArmTimer`). Nothing
+//! but the inputs decides what the thread does, so every replica computes the
+//! same outputs. One method runs at a time: commands that arrive while a method
+//! waits are queued and run, in arrival order, after it returns.
+//!
+//! Nested call ids and timer ids come from counters in the replicated state.
+//!
+//! **Snapshots** are consistent even while a method waits: a snapshot is the
+//! encoded server object at the last *quiescent* point (no method running) plus
+//! every input applied since. Restoring decodes that object (or constructs a
+//! fresh one when there is none yet) and replays the inputs on a new thread with
+//! its outputs muted: the replica's state transfer carries its own record of
+//! outstanding nested calls and timers, replies were already sent (and clients
+//! drop duplicates), and a re-issued nested call is answered by the callee's
+//! duplicate suppression. After each input, when no method runs and at least
+//! [`COMPACT_AFTER_INPUTS`] inputs were recorded, the object is encoded again
+//! and the record is cleared; an object that cannot be encoded (it holds a cycle
+//! or a future) keeps the longer record, which stays correct.
+//!
+//! The digest is a hash chained over every input and output, carried in snapshots.
+
+use super::context::{self, Context, WireReply};
+use super::server::ServerClass;
+use crate::app::{
+    AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, RestoreError, StateMachine,
+};
+use crate::lang::{decode, encode, Encoded, Failure, Res};
+use crate::types::{GroupId, RequestId};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::Duration;
+
+/// Inputs recorded since the last encoded object before the executor encodes it again.
+pub const COMPACT_AFTER_INPUTS: usize = 32;
+
+/// Stack of a server thread: deep object graphs and recursion are the program's.
+pub const SERVER_STACK_BYTES: usize = 256 << 20;
+
+/// FNV-1a, for digests and keys.
+pub(crate) struct Fnv(u64);
+
+impl Fnv {
+    pub(crate) fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    pub(crate) fn starting_at(value: u64) -> Fnv {
+        Fnv(value)
+    }
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// An [`AppInput`] the executor keeps (in its record and in snapshots).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum OwnedInput {
+    Command {
+        request: RequestId,
+        payload: Vec<u8>,
+    },
+    NestedReply {
+        call: NestedCallId,
+        outcome: CallOutcome,
+    },
+    TimerFired {
+        timer: AppTimerId,
+    },
+}
+
+impl OwnedInput {
+    fn of(input: AppInput<'_>) -> OwnedInput {
+        match input {
+            AppInput::Command { request, payload } => OwnedInput::Command {
+                request,
+                payload: payload.to_vec(),
+            },
+            AppInput::NestedReply { call, outcome } => OwnedInput::NestedReply {
+                call,
+                outcome: outcome.clone(),
+            },
+            AppInput::TimerFired { timer } => OwnedInput::TimerFired { timer },
+        }
+    }
+}
+
+/// Replicated executor state besides the object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Meta {
+    next_call: u64,
+    next_timer: u64,
+    digest: u64,
+}
+
+/// What [`Executor::snapshot`] returns.
+#[derive(Debug, Serialize, Deserialize)]
+struct ExecSnapshot {
+    /// The encoded object at the last quiescent point; `None`: freshly constructed.
+    base: Option<Encoded>,
+    base_meta: Meta,
+    /// Every input applied since `base`.
+    since: Vec<OwnedInput>,
+}
+
+enum ToThread {
+    Input(OwnedInput),
+    Snapshot,
+}
+
+enum FromThread {
+    Output(AppOutput),
+    /// The thread waits for its next input.
+    Yielded {
+        digest: u64,
+    },
+    Snapshot(Encoded),
+    /// The thread ended without being asked to (it cannot serve any more).
+    Crashed(String),
+}
+
+/// Unwinds a server thread whose executor was dropped or replaced.
+struct Abandoned;
+
+/// The thread side: what a server method's runtime operations use.
+pub(crate) struct ServerCtx {
+    to_adapter: Sender<FromThread>,
+    from_adapter: Receiver<ToThread>,
+    st: RefCell<ThreadState>,
+}
+
+#[derive(Default)]
+struct ThreadState {
+    meta: Meta,
+    base: Option<Encoded>,
+    base_meta: Meta,
+    since: Vec<OwnedInput>,
+    /// Inputs still to replay after a restore.
+    replay: VecDeque<OwnedInput>,
+    replaying: bool,
+    /// Commands waiting for the running method to return.
+    queue: VecDeque<(RequestId, Vec<u8>)>,
+    /// Nested replies not yet taken, with their arrival number.
+    arrived: BTreeMap<NestedCallId, (u64, CallOutcome)>,
+    arrivals: u64,
+    fired: BTreeSet<AppTimerId>,
+    owes_yield: bool,
+}
+
+fn hash_output(h: &mut Fnv, output: &AppOutput) {
+    match output {
+        AppOutput::Reply { request, payload } => {
+            h.write(b"reply");
+            h.write(&encode(request).unwrap_or_default());
+            h.write(payload);
+        }
+        AppOutput::Call {
+            call,
+            group,
+            payload,
+        } => {
+            h.write(b"call");
+            h.write(&call.0.to_le_bytes());
+            h.write(&group.0.to_le_bytes());
+            h.write(payload);
+        }
+        AppOutput::ArmTimer { timer, after } => {
+            h.write(b"arm");
+            h.write(&timer.0.to_le_bytes());
+            h.write(&after.to_le_bytes());
+        }
+        AppOutput::CancelTimer { timer } => {
+            h.write(b"cancel");
+            h.write(&timer.0.to_le_bytes());
+        }
+    }
+}
+
+impl ServerCtx {
+    pub(crate) fn is_replaying(&self) -> bool {
+        self.st.borrow().replaying
+    }
+
+    /// The next input, recorded; answers snapshot requests meanwhile. Never
+    /// returns once the executor is gone: the thread unwinds instead.
+    fn next_input(&self) -> OwnedInput {
+        loop {
+            {
+                let mut st = self.st.borrow_mut();
+                if let Some(input) = st.replay.pop_front() {
+                    st.record(&input);
+                    return input;
+                }
+                st.replaying = false;
+                if st.owes_yield {
+                    st.owes_yield = false;
+                    let _ = self.to_adapter.send(FromThread::Yielded {
+                        digest: st.meta.digest,
+                    });
+                }
+            }
+            match self.from_adapter.recv() {
+                Ok(ToThread::Input(input)) => {
+                    let mut st = self.st.borrow_mut();
+                    st.owes_yield = true;
+                    st.record(&input);
+                    return input;
+                }
+                Ok(ToThread::Snapshot) => {
+                    let st = self.st.borrow();
+                    let snapshot = ExecSnapshot {
+                        base: st.base.clone(),
+                        base_meta: st.base_meta,
+                        since: st.since.clone(),
+                    };
+                    let _ = self
+                        .to_adapter
+                        .send(FromThread::Snapshot(encode(&snapshot).unwrap_or_default()));
+                }
+                Err(_) => resume_unwind(Box::new(Abandoned)),
+            }
+        }
+    }
+
+    /// Files an input: commands are queued, replies and firings remembered.
+    fn absorb(&self, input: OwnedInput) {
+        let mut st = self.st.borrow_mut();
+        match input {
+            OwnedInput::Command { request, payload } => st.queue.push_back((request, payload)),
+            OwnedInput::NestedReply { call, outcome } => {
+                st.arrivals += 1;
+                let n = st.arrivals;
+                st.arrived.insert(call, (n, outcome));
+            }
+            OwnedInput::TimerFired { timer } => {
+                st.fired.insert(timer);
+            }
+        }
+    }
+
+    fn emit(&self, output: AppOutput) {
+        let mut st = self.st.borrow_mut();
+        let mut h = Fnv::starting_at(st.meta.digest);
+        hash_output(&mut h, &output);
+        st.meta.digest = h.finish();
+        if !st.replaying {
+            let _ = self.to_adapter.send(FromThread::Output(output));
+        }
+    }
+
+    /// Waits (taking inputs) until `done` holds.
+    fn wait_until(&self, mut done: impl FnMut(&ThreadState) -> bool) {
+        while !done(&self.st.borrow()) {
+            let input = self.next_input();
+            self.absorb(input);
+        }
+    }
+
+    /// Sends a nested call; its reply arrives as a `NestedReply` input.
+    pub(crate) fn issue_call(&self, group: GroupId, payload: Vec<u8>) -> NestedCallId {
+        let call = {
+            let mut st = self.st.borrow_mut();
+            st.meta.next_call += 1;
+            NestedCallId(st.meta.next_call)
+        };
+        self.emit(AppOutput::Call {
+            call,
+            group,
+            payload,
+        });
+        call
+    }
+
+    fn new_timer(&self, after: Duration) -> AppTimerId {
+        let timer = {
+            let mut st = self.st.borrow_mut();
+            st.meta.next_timer += 1;
+            AppTimerId(st.meta.next_timer)
+        };
+        let after_us = u64::try_from(after.as_micros()).unwrap_or(u64::MAX);
+        self.emit(AppOutput::ArmTimer {
+            timer,
+            after: after_us,
+        });
+        timer
+    }
+
+    /// Waits for the reply of `call` and takes it.
+    pub(crate) fn wait_reply(&self, call: NestedCallId) -> WireReply {
+        self.wait_until(|st| st.arrived.contains_key(&call));
+        let outcome = self.st.borrow_mut().arrived.remove(&call);
+        match outcome {
+            Some((_, outcome)) => open_outcome(outcome),
+            None => Err(Failure::program_error("nested reply lost")),
+        }
+    }
+
+    /// A synchronous nested call.
+    pub(crate) fn call(&self, group: GroupId, payload: Vec<u8>) -> Res<Encoded> {
+        let call = self.issue_call(group, payload);
+        self.wait_reply(call)
+    }
+
+    /// `accept` among `calls` (index, call): the earliest reply to arrive.
+    pub(crate) fn accept(
+        &self,
+        calls: &[(usize, NestedCallId)],
+        timeout_seconds: Option<f64>,
+    ) -> Res<Option<(usize, WireReply)>> {
+        let earliest = |st: &ThreadState| {
+            calls
+                .iter()
+                .filter_map(|(i, c)| st.arrived.get(c).map(|(n, _)| (*n, *i, *c)))
+                .min()
+        };
+        let timer = timeout_seconds.map(|s| self.new_timer(context::seconds(s)));
+        self.wait_until(|st| {
+            earliest(st).is_some() || timer.is_some_and(|t| st.fired.contains(&t))
+        });
+        let found = earliest(&self.st.borrow());
+        match found {
+            Some((_, index, call)) => {
+                if let Some(t) = timer {
+                    self.st.borrow_mut().fired.remove(&t);
+                    self.emit(AppOutput::CancelTimer { timer: t });
+                }
+                let outcome = self.st.borrow_mut().arrived.remove(&call);
+                match outcome {
+                    Some((_, outcome)) => Ok(Some((index, open_outcome(outcome)))),
+                    None => Err(Failure::program_error("nested reply lost")),
+                }
+            }
+            None => {
+                if let Some(t) = timer {
+                    self.st.borrow_mut().fired.remove(&t);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// `sleep` in a server method: an application timer.
+    pub(crate) fn sleep(&self, after: Duration) -> Res<()> {
+        let timer = self.new_timer(after);
+        self.wait_until(|st| st.fired.contains(&timer));
+        self.st.borrow_mut().fired.remove(&timer);
+        Ok(())
+    }
+
+    fn pop_command(&self) -> Option<(RequestId, Vec<u8>)> {
+        self.st.borrow_mut().queue.pop_front()
+    }
+
+    /// At a quiescent point: encodes the object again if the record grew long.
+    fn compact_if_due<C: ServerClass>(&self, object: &Res<C>) {
+        if self.st.borrow().since.len() < COMPACT_AFTER_INPUTS {
+            return;
+        }
+        let base = match object {
+            Ok(obj) => match encode(obj) {
+                Ok(bytes) => Some(bytes),
+                Err(_) => return,
+            },
+            // Construction failed: constructing again fails the same way.
+            Err(_) => None,
+        };
+        let mut st = self.st.borrow_mut();
+        st.base = base;
+        st.base_meta = st.meta;
+        st.since.clear();
+        // An encodable object holds no futures: nobody waits for these any more.
+        st.arrived.clear();
+        st.fired.clear();
+    }
+}
+
+impl ThreadState {
+    fn record(&mut self, input: &OwnedInput) {
+        let mut h = Fnv::starting_at(self.meta.digest);
+        h.write(b"input");
+        h.write(&encode(input).unwrap_or_default());
+        self.meta.digest = h.finish();
+        self.since.push(input.clone());
+    }
+}
+
+fn open_outcome(outcome: CallOutcome) -> WireReply {
+    match outcome {
+        CallOutcome::Reply(payload) => context::open_reply(&payload),
+        CallOutcome::ServerFailure(reason) => Err(Failure::server_failure(reason)),
+    }
+}
+
+/// Encodes a method's outcome as a reply payload.
+fn wire(reply: WireReply) -> Vec<u8> {
+    encode(&reply).unwrap_or_else(|e| encode(&WireReply::Err(e)).unwrap_or_default())
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown".to_string()
+    }
+}
+
+fn construct<C: ServerClass>() -> Res<C> {
+    let object = C::construct()?;
+    object.invariant()?;
+    Ok(object)
+}
+
+fn run_command<C: ServerClass>(object: &mut Res<C>, payload: &[u8]) -> WireReply {
+    let obj = match object {
+        Ok(obj) => obj,
+        Err(f) => return Err(f.clone()),
+    };
+    let command: C::Command = decode(payload).map_err(|e| {
+        Failure::program_error(format!(
+            "bad command for server class {}: {}",
+            C::NAME,
+            e.message
+        ))
+    })?;
+    let value = obj.dispatch(command)?;
+    obj.invariant()?;
+    Ok(value)
+}
+
+/// The server thread: construct or restore, then serve inputs until abandoned.
+fn serve<C: ServerClass>(ctx: &ServerCtx, restore: Option<ExecSnapshot>) -> Result<(), String> {
+    let mut object: Res<C> = match restore {
+        None => construct::<C>(),
+        Some(snapshot) => {
+            let object = match &snapshot.base {
+                Some(bytes) => Ok(decode::<C>(bytes)
+                    .map_err(|e| format!("cannot decode {} state: {}", C::NAME, e.message))?),
+                None => {
+                    // Output of the construction was produced before, by the original.
+                    ctx.st.borrow_mut().replaying = true;
+                    construct::<C>()
+                }
+            };
+            let mut st = ctx.st.borrow_mut();
+            st.meta = snapshot.base_meta;
+            st.base = snapshot.base;
+            st.base_meta = snapshot.base_meta;
+            st.replaying = true;
+            st.replay = snapshot.since.into();
+            object
+        }
+    };
+    loop {
+        let input = ctx.next_input();
+        ctx.absorb(input);
+        while let Some((request, payload)) = ctx.pop_command() {
+            let reply =
+                match catch_unwind(AssertUnwindSafe(|| run_command::<C>(&mut object, &payload))) {
+                    Ok(reply) => reply,
+                    Err(p) if p.is::<Abandoned>() => resume_unwind(p),
+                    Err(p) => Err(Failure::program_error(format!(
+                        "internal error in server class {}: {}",
+                        C::NAME,
+                        panic_message(&*p)
+                    ))),
+                };
+            ctx.emit(AppOutput::Reply {
+                request,
+                payload: wire(reply),
+            });
+        }
+        ctx.compact_if_due(&object);
+    }
+}
+
+struct Link {
+    to_thread: Sender<ToThread>,
+    from_thread: Receiver<FromThread>,
+}
+
+/// One replica's server object as a [`StateMachine`]. See the module documentation.
+pub struct Executor {
+    class: &'static str,
+    spawn: fn(Option<ExecSnapshot>) -> Result<Link, String>,
+    link: Option<Link>,
+    digest: u64,
+    /// Why the thread is gone, when it is.
+    crashed: Option<String>,
+}
+
+fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>) -> Result<Link, String> {
+    let (to_thread, from_adapter) = channel();
+    let (to_adapter, from_thread) = channel();
+    let crash_report = to_adapter.clone();
+    std::thread::Builder::new()
+        .name(format!("ftc-server-{}", C::NAME))
+        .stack_size(SERVER_STACK_BYTES)
+        .spawn(move || {
+            let ctx = Rc::new(ServerCtx {
+                to_adapter,
+                from_adapter,
+                st: RefCell::new(ThreadState {
+                    owes_yield: true,
+                    ..ThreadState::default()
+                }),
+            });
+            context::install(Context::Server(ctx.clone()));
+            let ended = catch_unwind(AssertUnwindSafe(|| serve::<C>(&ctx, restore)));
+            let reason = match ended {
+                Ok(Ok(())) => return,
+                Ok(Err(reason)) => reason,
+                Err(p) if p.is::<Abandoned>() => return,
+                Err(p) => format!("internal error: {}", panic_message(&*p)),
+            };
+            let _ = crash_report.send(FromThread::Crashed(reason));
+        })
+        .map_err(|e| format!("cannot start a server thread: {e}"))?;
+    Ok(Link {
+        to_thread,
+        from_thread,
+    })
+}
+
+impl Executor {
+    /// A new replica of server class `C`: constructs the object on its thread.
+    ///
+    /// ```
+    /// # use ftc_runtime::lang::{encode, Encoded, Res};
+    /// # use ftc_runtime::program::ServerClass;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Default, Serialize, Deserialize)] struct Counter { total: i64 }
+    /// # #[derive(Serialize, Deserialize)] enum CounterCommand { Total {} }
+    /// # impl ServerClass for Counter {
+    /// #     const NAME: &'static str = "counter";
+    /// #     type Command = CounterCommand;
+    /// #     fn construct() -> Res<Counter> { Ok(Counter::default()) }
+    /// #     fn dispatch(&mut self, c: CounterCommand) -> Res<Encoded> { encode(&self.total) }
+    /// # }
+    /// use ftc_runtime::app::StateMachine;
+    /// use ftc_runtime::program::executor::Executor;
+    /// let replica = Executor::new::<Counter>();
+    /// let state = replica.snapshot();
+    /// assert!(!state.is_empty());
+    /// ```
+    pub fn new<C: ServerClass>() -> Executor {
+        let mut executor = Executor {
+            class: C::NAME,
+            spawn: spawn::<C>,
+            link: None,
+            digest: 0,
+            crashed: None,
+        };
+        // On failure `crashed` says why, and every command is answered with it.
+        let _ = executor.connect(None);
+        executor
+    }
+
+    /// [`Executor::new`], boxed for an application factory.
+    pub fn boxed<C: ServerClass>() -> Box<dyn StateMachine> {
+        Box::new(Executor::new::<C>())
+    }
+
+    /// The server class this executor runs.
+    pub fn class(&self) -> &'static str {
+        self.class
+    }
+
+    /// Starts a thread and waits until it is ready for input.
+    fn connect(&mut self, restore: Option<ExecSnapshot>) -> Result<(), String> {
+        self.link = None;
+        let link = (self.spawn)(restore).inspect_err(|e| self.crashed = Some(e.clone()))?;
+        loop {
+            match link.from_thread.recv() {
+                Ok(FromThread::Yielded { digest }) => {
+                    self.digest = digest;
+                    self.link = Some(link);
+                    self.crashed = None;
+                    return Ok(());
+                }
+                Ok(FromThread::Crashed(reason)) => {
+                    self.crashed = Some(reason.clone());
+                    return Err(reason);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let reason = "the server thread ended".to_string();
+                    self.crashed = Some(reason.clone());
+                    return Err(reason);
+                }
+            }
+        }
+    }
+}
+
+impl StateMachine for Executor {
+    fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+        let input = OwnedInput::of(input);
+        if let Some(link) = &self.link {
+            if link.to_thread.send(ToThread::Input(input.clone())).is_ok() {
+                loop {
+                    match link.from_thread.recv() {
+                        Ok(FromThread::Output(output)) => out.push(output),
+                        Ok(FromThread::Yielded { digest }) => {
+                            self.digest = digest;
+                            return;
+                        }
+                        Ok(FromThread::Snapshot(_)) => {}
+                        Ok(FromThread::Crashed(reason)) => {
+                            self.crashed = Some(reason);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.link = None;
+        }
+        // The thread is gone: every command is answered with the reason.
+        if let OwnedInput::Command { request, .. } = input {
+            let reason = self
+                .crashed
+                .clone()
+                .unwrap_or_else(|| "the server thread ended".to_string());
+            out.push(AppOutput::Reply {
+                request,
+                payload: wire(Err(Failure::program_error(format!(
+                    "server {} cannot run: {reason}",
+                    self.class
+                )))),
+            });
+        }
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        if let Some(link) = &self.link {
+            if link.to_thread.send(ToThread::Snapshot).is_ok() {
+                while let Ok(message) = link.from_thread.recv() {
+                    if let FromThread::Snapshot(bytes) = message {
+                        return bytes;
+                    }
+                }
+            }
+        }
+        // No thread: the state of a server that cannot run is its construction.
+        encode(&ExecSnapshot {
+            base: None,
+            base_meta: Meta::default(),
+            since: Vec::new(),
+        })
+        .unwrap_or_default()
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
+        let snapshot: ExecSnapshot =
+            decode(snapshot).map_err(|e| RestoreError(e.message.clone()))?;
+        self.connect(Some(snapshot)).map_err(RestoreError)
+    }
+
+    fn digest(&self) -> u64 {
+        self.digest
+    }
+}
