@@ -121,6 +121,19 @@ impl Cases {
                 "unterminated string".to_string(),
                 main("string s = \"never closed"),
             ),
+            (
+                "garbage under deep blocks".to_string(),
+                format!("void main () {{{}{}", "{".repeat(250), ") ".repeat(50_000)),
+            ),
+            (
+                "garbage after an else-if chain".to_string(),
+                main(&format!(
+                    "{}{}",
+                    "if (a) x = 1; else ".repeat(DEEP),
+                    ") ".repeat(DEEP)
+                )),
+            ),
+            ("many errors".to_string(), main(&"x = = ;\n".repeat(DEEP))),
             ("lone quote".to_string(), "\"".to_string()),
             ("lone backslash in string".to_string(), "\"\\".to_string()),
             ("empty".to_string(), String::new()),

@@ -34,9 +34,11 @@ pub(crate) struct Ctx<'src> {
     too_deep: Cell<bool>,
     /// The most recent tokens read, as (start, end of the token before it),
     /// so an error can point just after the token that precedes it.
-    recent: Cell<[(usize, usize); RECENT]>,
+    recent: [Cell<(usize, usize)>; RECENT],
     recent_next: Cell<usize>,
     last_end: Cell<usize>,
+    /// Nodes built so far: the token guard's measure of progress.
+    actions: Cell<u64>,
 }
 
 const RECENT: usize = 16;
@@ -71,20 +73,33 @@ impl<'src> Ctx<'src> {
             depths: RefCell::new(Vec::with_capacity((source.len() / 4).min(1 << 22))),
             errors: RefCell::new(Vec::new()),
             too_deep: Cell::new(false),
-            recent: Cell::new([(usize::MAX, 0); RECENT]),
+            recent: std::array::from_fn(|_| Cell::new((usize::MAX, 0))),
             recent_next: Cell::new(0),
             last_end: Cell::new(0),
+            actions: Cell::new(0),
         }
+    }
+
+    /// How many nodes have been built so far.
+    pub fn actions(&self) -> u64 {
+        self.actions.get()
+    }
+
+    fn progress(&self) {
+        self.actions.set(self.actions.get().wrapping_add(1));
+    }
+
+    /// How many syntax errors the parser has reported so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.borrow().len()
     }
 
     /// Notes a token the parser is about to read.
     pub fn saw_token(&self, start: usize, end: usize) {
-        let mut recent = self.recent.get();
         let next = self.recent_next.get();
-        if let Some(slot) = recent.get_mut(next % RECENT) {
-            *slot = (start, self.last_end.get());
+        if let Some(slot) = self.recent.get(next % RECENT) {
+            slot.set((start, self.last_end.get()));
         }
-        self.recent.set(recent);
         self.recent_next.set(next.wrapping_add(1));
         self.last_end.set(end);
     }
@@ -92,10 +107,10 @@ impl<'src> Ctx<'src> {
     /// The end of the token before the one starting at `start`, if recent.
     fn end_before(&self, start: usize) -> Option<usize> {
         self.recent
-            .get()
             .iter()
+            .map(Cell::get)
             .find(|(s, _)| *s == start)
-            .map(|&(_, end)| end)
+            .map(|(_, end)| end)
     }
 
     /// The tree, the errors met while parsing, and whether a node was too deep.
@@ -136,6 +151,7 @@ impl<'src> Ctx<'src> {
 
     /// Records what `!` matched: the error that started recovery.
     pub fn recover<'t>(&self, recovery: ErrorRecovery<usize, Token<'t>, Infallible>) {
+        self.progress();
         self.push_parse_error(recovery.error, self.source.len());
     }
 
@@ -191,6 +207,7 @@ impl<'src> Ctx<'src> {
     }
 
     pub fn ident(&self, name: &str, l: usize, r: usize) -> Ident {
+        self.progress();
         Ident {
             name: name.to_string(),
             span: Self::span(l, r),
@@ -260,6 +277,7 @@ impl<'src> Ctx<'src> {
 
     /// Builds an expression node that also contains a block of depth `extra`.
     pub fn expr_with(&self, kind: ExprKind, l: usize, r: usize, extra: u32) -> Expr {
+        self.progress();
         let span = Self::span(l, r);
         let child = self.child_depth(&kind).max(extra);
         let (kind, depth) = if child >= LIMIT {
@@ -392,6 +410,7 @@ impl<'src> Ctx<'src> {
     // ---- statements ----
 
     fn checked_stmt(&self, kind: StmtKind, span: Span, child: u32) -> S {
+        self.progress();
         if child >= LIMIT {
             self.too_deep(span);
             (
@@ -578,6 +597,7 @@ impl<'src> Ctx<'src> {
     // ---- types ----
 
     pub fn ty(&self, kind: TypeKind, l: usize, r: usize, child: u32) -> T {
+        self.progress();
         let span = Self::span(l, r);
         if child >= LIMIT {
             self.too_deep(span);

@@ -10,6 +10,7 @@
 pub mod ast;
 mod builder;
 mod depth;
+mod guard;
 pub mod lexer;
 
 lalrpop_util::lalrpop_mod!(
@@ -19,6 +20,7 @@ lalrpop_util::lalrpop_mod!(
 
 pub use ast::*;
 pub use depth::{nesting_depth, MAX_NESTING_DEPTH};
+pub use guard::{MAX_ERRORS, MAX_SKIPPED_TOKENS};
 
 use std::fmt;
 
@@ -59,6 +61,9 @@ pub enum SyntaxErrorKind {
     IntegerTooLarge,
     /// Expressions, statements or types nested deeper than `limit`.
     TooDeep { limit: usize },
+    /// Parsing stopped: more than `limit` syntax errors, or error recovery
+    /// had to skip too much of the input.
+    TooManyErrors { limit: usize },
     /// The source is longer than `u32::MAX` bytes.
     SourceTooLarge,
     /// `invoke` applied to something other than a method call `r->m(args)`.
@@ -182,6 +187,11 @@ impl fmt::Display for SyntaxErrorKind {
                 f,
                 "nesting too deep: at most {limit} nested expressions, statements and blocks are allowed"
             ),
+            SyntaxErrorKind::TooManyErrors { limit } => write!(
+                f,
+                "too many syntax errors (at most {limit} are reported, and only so much \
+                 text is skipped to recover): parsing stopped here"
+            ),
             SyntaxErrorKind::SourceTooLarge => {
                 write!(f, "source file too large: at most 4294967295 bytes are allowed")
             }
@@ -227,15 +237,12 @@ pub fn parse(source: &str) -> Parsed {
     }
     let ctx = builder::Ctx::new(source);
     let mut lexer = lexer::Lexer::new(source);
-    let tokens = lexer.by_ref().inspect(|token| {
-        if let Ok((start, _, end)) = token {
-            ctx.saw_token(*start, *end);
-        }
-    });
-    let result = grammar::ProgramParser::new().parse(&ctx, tokens);
+    let mut tokens = guard::Guard::new(&mut lexer, &ctx);
+    let result = grammar::ProgramParser::new().parse(&ctx, &mut tokens);
+    let (guard_cut, guard_too_deep) = (tokens.cut, tokens.cut_too_deep);
     let (program, mut errors, too_deep) = ctx.finish(result, source.len());
-    let too_deep = too_deep || lexer.cut_too_deep;
-    if lexer.cut_too_deep {
+    let too_deep = too_deep || guard_too_deep || lexer.cut_too_deep;
+    if lexer.cut_too_deep || guard_cut {
         // The token stream ended early on purpose: the parser's complaint
         // about the missing rest is not the user's mistake.
         errors.retain(|e| !matches!(e.kind, SyntaxErrorKind::UnexpectedEof { .. }));

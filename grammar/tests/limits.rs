@@ -117,3 +117,66 @@ fn expression_ids_are_unique() {
     assert_eq!(ids.len(), count);
     assert!(count >= 10);
 }
+
+/// Recovery costs grow with the parser's stack; these inputs once took minutes.
+#[test]
+fn skipping_garbage_under_deep_nesting_stays_fast() {
+    let start = std::time::Instant::now();
+    let inputs = [
+        format!("void main () {{{}{}", "{".repeat(250), ") ".repeat(200_000)),
+        in_main(&format!(
+            "x = {}{}",
+            "- ".repeat(100_000),
+            ") ".repeat(20_000)
+        )),
+        in_main(&format!(
+            "{}{}",
+            "if (a) x = 1; else ".repeat(20_000),
+            ") ".repeat(20_000)
+        )),
+        in_main(&format!(
+            "{}{}",
+            "while (a) ".repeat(20_000),
+            ") ".repeat(20_000)
+        )),
+        in_main(&format!(
+            "{}int{}",
+            "list<".repeat(20_000),
+            ") ".repeat(20_000)
+        )),
+        in_main(&"x = = ;\n".repeat(10_000)),
+    ];
+    for source in &inputs {
+        let parsed = parse(source);
+        assert!(!parsed.errors.is_empty());
+        assert!(parsed.errors.len() <= ftc_grammar::MAX_ERRORS + 2);
+    }
+    // Generous for a loaded machine; each input takes milliseconds.
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+}
+
+#[test]
+fn too_many_errors_stop_the_parse() {
+    let parsed = parse(&in_main(&"x = = ;\n".repeat(500)));
+    let last = parsed.errors.last().expect("errors");
+    assert_eq!(
+        last.kind,
+        SyntaxErrorKind::TooManyErrors {
+            limit: ftc_grammar::MAX_ERRORS
+        }
+    );
+    assert_eq!(parsed.errors.len(), ftc_grammar::MAX_ERRORS + 1);
+}
+
+#[test]
+fn long_legal_chains_are_not_cut() {
+    // An else-if ladder of 200 rungs and 300 flat if/else statements.
+    let ladder = format!("{}x = 0;", "if (a) x = 1; else ".repeat(200));
+    let flat = "if (a) x = 1; else x = 2;\n".repeat(300);
+    let unary = format!("x = {}1;", "- ".repeat(200));
+    let types = format!("{}int{} l;", "list<".repeat(100), ">".repeat(100));
+    for body in [ladder, flat, unary, types] {
+        let parsed = parse(&in_main(&body));
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors.first());
+    }
+}
