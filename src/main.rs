@@ -95,7 +95,14 @@ fn main() -> ExitCode {
 fn explain(code: &str) -> ExitCode {
     match ftc_frontend::codes::lookup(code) {
         Some(info) => {
-            println!("{}: {}\n\n{}", info.code, info.title, info.explanation);
+            // A closed pipe (`ftc explain E0302 | head -1`) is not an error.
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}: {}\n\n{}",
+                info.code,
+                info.title,
+                info.explanation
+            );
             ExitCode::SUCCESS
         }
         None => {

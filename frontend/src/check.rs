@@ -7,8 +7,8 @@
 use crate::collect::Member;
 use crate::diagnostic::Diagnostic;
 use crate::program::{
-    Builtin, ClassInfo, ExprMap, FnLoc, FunctionInfo, ListMethod, MapMethod, Resolution, VarInfo,
-    VarKind,
+    Builtin, ClassInfo, ExprMap, FnLoc, FunctionInfo, ListMethod, MapMethod, Resolution,
+    ServerSite, VarInfo, VarKind,
 };
 use crate::types::{ClassId, ExceptionKind, FnId, FutureOf, Ty, VarId};
 use ftc_grammar::{
@@ -27,15 +27,6 @@ pub(crate) struct BodyFacts {
     pub nondet: Vec<(Builtin, Span)>,
     /// Local calls: other bodies run by this one (not remote server calls).
     pub calls: Vec<(usize, Span)>,
-}
-
-/// A `server C …` expression, for the nondeterminism warning.
-#[derive(Debug)]
-pub(crate) struct ServerSite {
-    pub span: Span,
-    pub class: ClassId,
-    /// The number of replicas if known, else `None` (assumed more than one).
-    pub replicas: Option<i64>,
 }
 
 /// The per-body context.
@@ -69,10 +60,11 @@ pub(crate) struct Checker<'a> {
     pub future_results: HashMap<VarId, (Ty, Span)>,
     /// `->result` reads of plain futures not inferred yet when checked.
     pub pending_results: Vec<(ExprId, VarId, Span)>,
+    /// `target` receives plain future `source`, whose result was unknown then.
+    pub future_aliases: Vec<(VarId, VarId, Span)>,
     pub facts: Vec<BodyFacts>,
     pub server_sites: Vec<ServerSite>,
-    scope: Vec<(&'a str, VarId)>,
-    scope_marks: Vec<usize>,
+    scope: crate::scope::Scopes<'a>,
     ctx: Ctx,
 }
 
@@ -100,10 +92,10 @@ impl<'a> Checker<'a> {
             resolutions: ExprMap::new(),
             future_results: HashMap::new(),
             pending_results: Vec::new(),
+            future_aliases: Vec::new(),
             facts: Vec::new(),
             server_sites: Vec::new(),
-            scope: Vec::new(),
-            scope_marks: Vec::new(),
+            scope: crate::scope::Scopes::default(),
             ctx: Ctx {
                 class: None,
                 has_this: false,
@@ -274,19 +266,21 @@ impl<'a> Checker<'a> {
         };
         let params = info.params.clone();
         self.scope.clear();
-        self.scope_marks.clear();
         self.push_scope();
         for (p, ast_param) in params.iter().zip(&f.params) {
             if let Some(len) = ast_param.declarator.array.as_ref().and_then(|a| a.as_ref()) {
                 self.expect(len, &Ty::Int, "an array length");
             }
-            self.scope.push((&ast_param.declarator.name.name, *p));
+            self.scope.bind(&ast_param.declarator.name.name, *p);
         }
         for r in &f.requires {
             self.condition(r, "a precondition");
         }
         if let Some(body) = &f.body {
-            self.block(body);
+            // The body shares the parameters' scope: a local may not redeclare a parameter.
+            let params_len = self.scope.len();
+            self.statements(body);
+            self.scope.truncate(params_len);
             let ret = self.ctx.ret.clone();
             if !matches!(ret, Ty::Void | Ty::Unknown) && !block_exits(&body.stmts) {
                 let end = Span::new(
@@ -325,7 +319,7 @@ impl<'a> Checker<'a> {
                     {
                         self.expect(len, &Ty::Int, "an array length");
                     }
-                    self.scope.push((&ast_param.declarator.name.name, *p));
+                    self.scope.bind(&ast_param.declarator.name.name, *p);
                 }
                 for r in &d.requires {
                     self.condition(r, "a precondition");
@@ -341,6 +335,7 @@ impl<'a> Checker<'a> {
     }
 
     fn finish_pending_results(&mut self) {
+        self.settle_future_aliases();
         let pending = std::mem::take(&mut self.pending_results);
         for (expr, var, span) in pending {
             match self.future_results.get(&var) {
@@ -368,25 +363,19 @@ impl<'a> Checker<'a> {
     // ----- scopes -----
 
     fn push_scope(&mut self) {
-        self.scope_marks.push(self.scope.len());
+        self.scope.push();
     }
 
     fn pop_scope(&mut self) {
-        let mark = self.scope_marks.pop().unwrap_or(0);
-        self.scope.truncate(mark);
+        self.scope.pop();
     }
 
     fn lookup_local(&self, name: &str) -> Option<VarId> {
-        self.scope
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
+        self.scope.lookup(name)
     }
 
     fn declare_local(&mut self, name: &'a Ident, ty: Ty, kind: VarKind) -> VarId {
-        let mark = self.scope_marks.last().copied().unwrap_or(0);
-        if let Some((_, prev)) = self.scope[mark..].iter().find(|(n, _)| *n == name.name) {
+        if let Some(prev) = self.scope.in_current(&name.name) {
             let prev_span = self.vars[prev.0 as usize].span;
             self.diags.push(
                 Diagnostic::error(
@@ -399,7 +388,7 @@ impl<'a> Checker<'a> {
             );
         }
         let id = self.new_var(name, ty, kind);
-        self.scope.push((&name.name, id));
+        self.scope.bind(&name.name, id);
         id
     }
 
@@ -407,10 +396,31 @@ impl<'a> Checker<'a> {
 
     fn block(&mut self, b: &'a Block) {
         self.push_scope();
-        for s in &b.stmts {
-            self.stmt(s);
-        }
+        self.statements(b);
         self.pop_scope();
+    }
+
+    /// The statements of a block, in the current scope.
+    fn statements(&mut self, b: &'a Block) {
+        let mut ended: Option<&'a Stmt> = None;
+        for s in &b.stmts {
+            if let Some(end) = ended.take() {
+                if !matches!(s.kind, StmtKind::Empty | StmtKind::Error) {
+                    self.diags.push(
+                        Diagnostic::warning("W0005", "unreachable statement", s.span)
+                            .with_label("this never runs")
+                            .with_secondary(end.span, "control never gets past this"),
+                    );
+                }
+            }
+            self.stmt(s);
+            let loop_jump =
+                matches!(s.kind, StmtKind::Break | StmtKind::Continue) && self.ctx.loop_depth > 0;
+            let jumps = loop_jump || stmt_exits(s);
+            if jumps && !matches!(s.kind, StmtKind::Error) {
+                ended = Some(s);
+            }
+        }
     }
 
     /// A statement in its own scope (a branch or loop body).
@@ -439,11 +449,7 @@ impl<'a> Checker<'a> {
                         self.expect_assign(init, &ty, "the variable's type");
                     }
                     // Declare after the initializer: `int x = x;` uses an outer `x`.
-                    let mark = self.scope_marks.last().copied().unwrap_or(0);
-                    if let Some((_, prev)) = self.scope[mark..]
-                        .iter()
-                        .find(|(n, _)| *n == decl.name.name)
-                    {
+                    if let Some(prev) = self.scope.in_current(&decl.name.name) {
                         let prev_span = self.vars[prev.0 as usize].span;
                         self.diags.push(
                             Diagnostic::error(
@@ -455,7 +461,7 @@ impl<'a> Checker<'a> {
                             .with_secondary(prev_span, "first declared here"),
                         );
                     }
-                    self.scope.push((&decl.name.name, var));
+                    self.scope.bind(&decl.name.name, var);
                 }
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
@@ -531,8 +537,27 @@ impl<'a> Checker<'a> {
             }
             StmtKind::Try { body, catches } => {
                 self.block(body);
+                let mut earlier: Vec<(ExceptionKind, Span)> = Vec::new();
                 for c in catches {
                     let kind = ExceptionKind::from_name(&c.kind.name);
+                    if let Some(k) = kind {
+                        let covered = earlier
+                            .iter()
+                            .find(|(e, _)| *e == k || *e == ExceptionKind::Failure);
+                        if let Some(&(_, span)) = covered {
+                            self.diags.push(
+                                Diagnostic::warning(
+                                    "W0006",
+                                    format!("this `catch ({})` never runs", k.name()),
+                                    c.kind.span,
+                                )
+                                .with_label("already caught above")
+                                .with_secondary(span, "this catch comes first")
+                                .with_help("`failure` catches every kind: put it last"),
+                            );
+                        }
+                        earlier.push((k, c.kind.span));
+                    }
                     if kind.is_none() {
                         self.diags.push(
                             Diagnostic::error(
@@ -722,12 +747,45 @@ impl<'a> Checker<'a> {
                 None => true,
             },
             FutureOf::Inferred(var) => {
-                if let Some(v) = vt {
-                    self.infer_future(*var, v, span);
+                match (vt, value) {
+                    (Some(v), _) => self.infer_future(*var, v, span),
+                    // Not known yet (checked later): settled at the end.
+                    (None, FutureOf::Inferred(source)) if source != var => {
+                        self.future_aliases.push((*var, *source, span));
+                    }
+                    _ => {}
                 }
                 true
             }
             FutureOf::Any => true,
+        }
+    }
+
+    /// Propagates result types along `future a = b` assignments whose source
+    /// was not inferred yet when they were checked.
+    fn settle_future_aliases(&mut self) {
+        let aliases = std::mem::take(&mut self.future_aliases);
+        // Each round settles at least one alias or stops; chains are short.
+        for _ in 0..aliases.len().min(64) {
+            let mut changed = false;
+            for &(target, source, span) in &aliases {
+                let known = self
+                    .future_results
+                    .get(&source)
+                    .filter(|(t, _)| !t.is_unknown())
+                    .map(|(t, _)| t.clone());
+                let open = self
+                    .future_results
+                    .get(&target)
+                    .is_none_or(|(t, _)| t.is_unknown());
+                if let (Some(t), true) = (known, open) {
+                    self.infer_future(target, t, span);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
         }
     }
 
@@ -1024,6 +1082,17 @@ impl<'a> Checker<'a> {
             return self.vars[v.0 as usize].ty.clone();
         }
         if self.ctx.in_ensures && id.name == "result" {
+            if self.ctx.ret == Ty::Void {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0120",
+                        "`result` in the postcondition of a `void` function",
+                        id.span,
+                    )
+                    .with_label("there is no result to name"),
+                );
+                return Ty::Unknown;
+            }
             self.resolutions.insert(e.id, Resolution::EnsuresResult);
             return self.ctx.ret.clone();
         }
@@ -1471,6 +1540,7 @@ impl<'a> Checker<'a> {
                         let is_server = self.classes[c.0 as usize].is_server;
                         if is_server && !matches!(receiver.kind, ExprKind::This) {
                             remote = true;
+                            self.resolutions.insert(e.id, Resolution::ServerMethod(m));
                         } else {
                             self.facts[self.ctx.body].calls.push((m.0 as usize, e.span));
                         }
@@ -1795,6 +1865,8 @@ impl<'a> Checker<'a> {
         };
         if let Some(c) = cls {
             self.server_sites.push(ServerSite {
+                expr: e.id,
+                model,
                 span: e.span,
                 class: c,
                 replicas: used,
@@ -1939,6 +2011,7 @@ pub(crate) struct Parts {
     pub resolutions: ExprMap<Resolution>,
     pub future_results: HashMap<VarId, Ty>,
     pub class_by_name: HashMap<String, ClassId>,
+    pub server_sites: Vec<ServerSite>,
 }
 
 impl Checker<'_> {
@@ -1950,6 +2023,7 @@ impl Checker<'_> {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             classes: self.classes,
+            server_sites: self.server_sites,
             functions: self.functions,
             vars: self.vars,
             globals: self.globals,

@@ -714,4 +714,27 @@ Example:
 
 Fix: list each host once (`hosts (h1, h2)`).
 ";
+"W0005", "unreachable statement",
+"A statement follows a `return`, `raise`, `break` or `continue` (or a statement
+that always ends in one, such as an `if` whose branches both return, or a
+`while (true)` loop without `break`) in the same block, so it never runs.
+Only the first unreachable statement of a block is reported.
+
+Example:
+
+    int f () { return 1; println(\"never\"); }
+
+Fix: remove the statement, or move it before the jump.
+";
+"W0006", "a `catch` that never runs",
+"Catches are tried in order, and `failure` catches every kind. A catch of a
+kind already caught by an earlier one (the same kind, or `failure`) never
+runs.
+
+Example:
+
+    try { f(); } catch (failure e) { … } catch (timeout) { … }
+
+Fix: put the specific kinds first and `failure` last.
+";
 }

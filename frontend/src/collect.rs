@@ -8,6 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::program::{ClassInfo, FnLoc, FunctionInfo, VarKind};
 use crate::types::{ClassId, FnId, FutureOf, Ty, VarId};
 use ftc_grammar::{Function, Item, MemberKind, Param, TypeExpr, TypeKind, Visibility};
+use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
     /// Resolves a written type. A plain `future` becomes `Inferred(owner)`
@@ -422,7 +423,14 @@ impl<'a> Checker<'a> {
         loc: FnLoc,
     ) -> FnId {
         let id = FnId(self.functions.len() as u32);
-        let ret = self.resolve_type(&f.ret, None);
+        // A plain `future` result gets a slot of its own, so that the
+        // invocations returned fix its result type like a variable's.
+        let slot = contains_plain_future(&f.ret)
+            .then(|| self.new_var(&f.name, Ty::Unknown, VarKind::Result { function: id }));
+        let ret = self.resolve_type(&f.ret, slot);
+        if let Some(slot) = slot {
+            self.vars[slot.0 as usize].ty = ret.clone();
+        }
         self.functions.push(FunctionInfo {
             name: f.name.name.clone(),
             owner,
@@ -440,12 +448,10 @@ impl<'a> Checker<'a> {
 
     fn make_params(&mut self, function: FnId, params: &'a [Param]) -> Vec<VarId> {
         let mut out: Vec<VarId> = Vec::with_capacity(params.len());
+        let mut seen: HashMap<&str, VarId> = HashMap::with_capacity(params.len());
         for p in params {
             let name = &p.declarator.name;
-            if let Some(prev) = out
-                .iter()
-                .find(|v| self.vars[v.0 as usize].name == name.name)
-            {
+            if let Some(prev) = seen.get(name.name.as_str()) {
                 let prev_span = self.vars[prev.0 as usize].span;
                 self.diags.push(
                     Diagnostic::error(
@@ -458,6 +464,7 @@ impl<'a> Checker<'a> {
                 );
             }
             let var = self.new_var(name, Ty::Unknown, VarKind::Param { function });
+            seen.entry(&name.name).or_insert(var);
             let ty = self.declarator_type(&p.ty, &p.declarator, var);
             self.vars[var.0 as usize].ty = ty;
             out.push(var);
@@ -633,5 +640,15 @@ fn erase_inferred(t: &Ty) -> Ty {
         Ty::Array(e) => Ty::Array(Box::new(erase_inferred(e))),
         Ty::Map(k, v) => Ty::Map(Box::new(erase_inferred(k)), Box::new(erase_inferred(v))),
         other => other.clone(),
+    }
+}
+
+/// Does a written type mention a plain `future`?
+fn contains_plain_future(t: &TypeExpr) -> bool {
+    match &t.kind {
+        TypeKind::Future(None) => true,
+        TypeKind::List(e) => contains_plain_future(e),
+        TypeKind::Map(k, v) => contains_plain_future(k) || contains_plain_future(v),
+        _ => false,
     }
 }

@@ -19,8 +19,11 @@
 //!    attached to their declarations, `main` is found.
 //! 3. **check** (`check.rs`): every body — global initializers, each class's
 //!    state initializers and invariants, each function and method — is walked
-//!    once with a flat scope stack. Every expression gets a type, every name,
-//!    call and member access a [`program::Resolution`]. Plain `future`
+//!    once with a scope stack (`scope.rs`, constant-time look-up). Every
+//!    expression gets a type, every name, call and member access a
+//!    [`program::Resolution`] (a call on a server handle is a
+//!    `ServerMethod`, apart from local `Method` calls), every `server`
+//!    expression a [`program::ServerSite`] with its replica count. Plain `future`
 //!    variables have the type `future` tied to their own [`types::VarId`];
 //!    each `invoke` stored into one (by initializer, assignment or argument)
 //!    fixes or must agree with its inferred result type. Per body, the pass
@@ -34,6 +37,20 @@
 //!    there); at each `server` expression starting more than one replica, a
 //!    nondeterministic call among them is a warning. Public server methods
 //!    must take and return values that can be copied (no futures inside).
+//!
+//! Warnings: a replica count raised to what the model needs (`W0001`),
+//! nondeterminism in a replicated server (`W0002`), `disjoint` on one server
+//! (`W0003`), a host named twice (`W0004`), unreachable statements (`W0005`),
+//! a `catch` that never runs (`W0006`).
+//!
+//! # Using the checked program
+//!
+//! [`CheckedProgram`] owns the AST. Its `classes`, `functions` and `vars`
+//! are indexed by [`types::ClassId`], [`types::FnId`] and [`types::VarId`];
+//! [`CheckedProgram::type_of`] and [`CheckedProgram::resolution`] answer per
+//! `ExprId`; [`CheckedProgram::future_result`] gives a plain future's
+//! inferred result type; [`CheckedProgram::function_ast`] finds a function's
+//! definition. Lowering never needs to resolve a name again.
 //!
 //! All passes are linear in the size of the program (hash-map look-ups, one
 //! walk per body, one graph walk per server class), and recurse only along
@@ -54,12 +71,16 @@
 //! - A declared function or method that is never defined is an error
 //!   whether or not it is called (`E0114`).
 //! - Private members are visible only in their own class (not subclasses).
+//! - A function body shares its parameters' scope: a local of the body's
+//!   outermost block may not redeclare a parameter (inner blocks may shadow).
 //! - Inside a method, an unqualified call looks for a method of `this`
 //!   first, then a free function, then a built-in; a user function named like
 //!   a built-in hides it.
 //! - Plain `future` parameters take their result type from the arguments
-//!   passed for them; a plain future whose `->result` is read but which never
-//!   receives an invocation is an error (`E0212`).
+//!   passed for them, plain `future` results from the invocations returned,
+//!   and `future a = b;` from `b` (whatever the order of definitions); a
+//!   plain future whose `->result` is read but which never receives an
+//!   invocation is an error (`E0212`).
 //! - `hosts (…)` entries: an expression of type `host`, or a bare name that
 //!   is not a visible variable, meaning `host("name")`.
 //! - `disjoint` without an array count is a warning (`W0003`): no effect;
@@ -81,6 +102,7 @@ pub mod types;
 mod check;
 mod collect;
 mod rules;
+mod scope;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use program::CheckedProgram;
@@ -162,6 +184,7 @@ pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
         resolutions: parts.resolutions,
         future_results: parts.future_results,
         class_by_name: parts.class_by_name,
+        server_sites: parts.server_sites,
     });
     CheckOutput {
         diagnostics,

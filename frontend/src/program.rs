@@ -138,8 +138,12 @@ pub enum Resolution {
     Var(VarId),
     /// `f(…)`: a free function.
     Function(FnId),
-    /// `m(…)` on `this`, or `r->m(…)`: a method (resolved statically).
+    /// `m(…)` on `this`, or `r->m(…)` on an object of a plain class (or on
+    /// `this`): a local method call, resolved statically.
     Method(FnId),
+    /// `r->m(…)` (also inside `invoke`) where `r` is a server handle: a
+    /// command sent to a (possibly replicated) server.
+    ServerMethod(FnId),
     /// `f(…)`: a built-in function.
     Builtin(Builtin),
     /// `l->m(…)` on a list.
@@ -154,6 +158,22 @@ pub enum Resolution {
     EnsuresResult,
     /// A bare host name in `hosts (…)`, meaning `host("name")`.
     HostName(String),
+}
+
+/// A `server C [n] props…` expression, with its replica arithmetic done.
+#[derive(Clone, Debug)]
+pub struct ServerSite {
+    /// The `server` expression.
+    pub expr: ExprId,
+    /// Its span.
+    pub span: Span,
+    /// The server class started.
+    pub class: ClassId,
+    /// The failure model (`correct` when not written).
+    pub model: ftc_grammar::Model,
+    /// Replicas per server actually used, `max(replicas, need)`, when the
+    /// numbers are constants; `None` when they are computed at run time.
+    pub replicas: Option<i64>,
 }
 
 /// Where a function's AST node is.
@@ -240,6 +260,12 @@ pub enum VarKind {
     Local,
     /// `catch (failure f)`'s `f`.
     CatchBinding,
+    /// The result of a function whose result type is a plain `future`: its
+    /// inferred result type comes from the invocations it returns.
+    Result {
+        /// The function.
+        function: FnId,
+    },
 }
 
 /// A variable of any kind.
@@ -270,6 +296,8 @@ pub struct CheckedProgram {
     pub globals: Vec<VarId>,
     /// The `main` function.
     pub main: Option<FnId>,
+    /// Every `server` expression, in source order.
+    pub server_sites: Vec<ServerSite>,
     pub(crate) expr_types: ExprMap<Ty>,
     pub(crate) resolutions: ExprMap<Resolution>,
     pub(crate) future_results: HashMap<VarId, Ty>,

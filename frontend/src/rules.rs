@@ -7,8 +7,9 @@
 use crate::check::Checker;
 use crate::diagnostic::Diagnostic;
 use crate::program::Builtin;
-use crate::types::{ClassId, Ty};
+use crate::types::{ClassId, Ty, VarId};
 use ftc_grammar::{Span, Visibility};
+use std::collections::HashMap;
 
 /// At most this many nondeterminism warnings per `server` expression.
 const NONDET_WARNINGS_PER_SITE_MAX: usize = 4;
@@ -72,6 +73,16 @@ impl Checker<'_> {
         out
     }
 
+    /// The class whose method or initializers a body is.
+    fn body_owner(&self, body: usize) -> Option<ClassId> {
+        if body < self.functions.len() {
+            self.functions[body].owner
+        } else {
+            let c = body - self.functions.len();
+            (c < self.classes.len()).then_some(ClassId(c as u32))
+        }
+    }
+
     /// For each method, the methods that directly override it.
     fn overrides(&self) -> Vec<Vec<usize>> {
         let mut out: Vec<Vec<usize>> = vec![Vec::new(); self.functions.len()];
@@ -103,7 +114,18 @@ impl Checker<'_> {
             let reach = self.reachable(c, &overrides);
             let cname = self.classes[c.0 as usize].name.clone();
             for r in &reach {
-                for &(var, span) in &self.facts[r.body].globals {
+                // One error per global per body: the first use, with a count of the others.
+                let uses = &self.facts[r.body].globals;
+                let mut counts: HashMap<VarId, usize> = HashMap::new();
+                for (v, _) in uses {
+                    *counts.entry(*v).or_insert(0) += 1;
+                }
+                for &(var, span) in uses {
+                    // Taking the count out marks the global as reported.
+                    let Some(count) = counts.remove(&var) else {
+                        continue;
+                    };
+                    let more = count - 1;
                     let gname = self.vars[var.0 as usize].name.clone();
                     let mut d = Diagnostic::error(
                         "E0302",
@@ -115,11 +137,22 @@ impl Checker<'_> {
                     .with_note(
                         "servers share no state: each server and replica has its own memory",
                     );
+                    if more > 0 {
+                        d = d.with_note(format!(
+                            "`{gname}` is used {more} more time{} in the same function",
+                            if more == 1 { "" } else { "s" }
+                        ));
+                    }
                     if let Some(via) = r.via {
                         d = d.with_secondary(
                             via,
                             format!("called from server class `{cname}` here"),
                         );
+                    } else if let Some(owner) = self.body_owner(r.body).filter(|o| *o != c) {
+                        d = d.with_note(format!(
+                            "`{cname}` inherits this code from `{}`",
+                            self.classes[owner.0 as usize].name
+                        ));
                     }
                     self.diags.push(d.with_help(format!(
                         "make it a state variable of `{cname}` or pass it as an argument"
@@ -195,11 +228,16 @@ impl Checker<'_> {
 
     /// Why a value of type `t` cannot be copied to another host, if it cannot.
     fn not_by_value(&self, t: &Ty) -> Option<String> {
-        let mut visiting = vec![false; self.classes.len()];
+        let mut visiting = std::collections::HashSet::new();
         self.not_by_value_in(t, &mut visiting, 0)
     }
 
-    fn not_by_value_in(&self, t: &Ty, visiting: &mut [bool], depth: usize) -> Option<String> {
+    fn not_by_value_in(
+        &self,
+        t: &Ty,
+        visiting: &mut std::collections::HashSet<ClassId>,
+        depth: usize,
+    ) -> Option<String> {
         if depth > 64 {
             return None;
         }
@@ -211,10 +249,9 @@ impl Checker<'_> {
                 .or_else(|| self.not_by_value_in(v, visiting, depth + 1)),
             Ty::Class(c) => {
                 let info = &self.classes[c.0 as usize];
-                if info.is_server || visiting[c.0 as usize] {
+                if info.is_server || !visiting.insert(*c) {
                     return None; // a server handle is a name; cycles are checked at run time
                 }
-                visiting[c.0 as usize] = true;
                 let mut cur = Some(*c);
                 let mut steps = 0;
                 while let Some(k) = cur {

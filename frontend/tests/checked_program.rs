@@ -99,6 +99,23 @@ fn plain_future_result_is_inferred() {
 }
 
 #[test]
+fn server_sites_and_server_calls() {
+    let p = checked();
+    assert_eq!(p.server_sites.len(), 1);
+    let site = &p.server_sites[0];
+    assert_eq!(site.class, p.class_by_name("counter").expect("counter"));
+    assert_eq!(site.replicas, Some(2));
+    assert_eq!(site.expr, init(&p, 0).id);
+    let ExprKind::Invoke { call } = &init(&p, 1).kind else {
+        panic!("invoke")
+    };
+    let Some(Resolution::ServerMethod(m)) = p.resolution(call.id) else {
+        panic!("a server call: {:?}", p.resolution(call.id))
+    };
+    assert_eq!(p.function(*m).name, "bump");
+}
+
+#[test]
 fn every_expression_has_a_type_and_names_resolve() {
     let p = checked();
     let x_init = init(&p, 3);

@@ -104,3 +104,29 @@ fn a_big_program_is_checked_in_linear_time() {
         "small {t_small:?}, big {t_big:?}"
     );
 }
+
+/// One function with `n` locals, each initialized from the previous one.
+fn many_locals(n: usize) -> String {
+    let mut out = String::from("void main () {\n  int v0 = 0;\n");
+    for i in 1..n {
+        out.push_str(&format!("  int v{i} = v{} + 1;\n", i - 1));
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[test]
+fn many_locals_in_one_block_take_linear_time() {
+    let t0 = Instant::now();
+    let out = ftc_frontend::check_source(&many_locals(5_000));
+    let t_small = t0.elapsed();
+    assert!(!out.has_errors(), "{:?}", out.diagnostics.first());
+    let t0 = Instant::now();
+    let out = ftc_frontend::check_source(&many_locals(50_000));
+    let t_big = t0.elapsed();
+    assert!(!out.has_errors(), "{:?}", out.diagnostics.first());
+    assert!(
+        t_big < t_small * 30 + Duration::from_secs(2),
+        "small {t_small:?}, big {t_big:?}"
+    );
+}
