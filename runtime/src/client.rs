@@ -169,7 +169,7 @@ impl Client {
         out: &mut Vec<ClientOutput>,
     ) {
         if !self.starts.contains_key(&token) {
-            return; // not asked here, or already failed (exclusion)
+            return; // not asked here
         }
         match result {
             Err(reason) => {
@@ -317,15 +317,19 @@ impl Client {
         self.arm(now, out);
     }
 
-    /// This host was excluded: every pending call and start fails.
-    pub fn fail_all(&mut self, reason: &str, out: &mut Vec<ClientOutput>) {
-        self.fail_where(|_| true, reason, out);
-        for (token, _) in std::mem::take(&mut self.starts) {
-            let reason = reason.to_string();
-            out.push(ClientOutput::Event(ClientEvent::ServerStartFailed {
-                token,
-                reason,
-            }));
+    /// This host was excluded: every pending call fails (it may or may not have
+    /// executed). Pending server starts continue: the view service still answers
+    /// them after the host rejoined.
+    pub fn fail_calls(&mut self, reason: &str, out: &mut Vec<ClientOutput>) {
+        let keys: Vec<(GroupId, RequestId)> = self.calls.keys().copied().collect();
+        for key in keys {
+            if let Some(call) = self.calls.remove(&key) {
+                let event = ClientEvent::CallFailed {
+                    token: call.token,
+                    reason: reason.to_string(),
+                };
+                out.push(ClientOutput::Event(event));
+            }
         }
     }
 
@@ -424,5 +428,210 @@ impl Client {
         self.next_timer += 1;
         let timer = TimerId::new(TimerSpace::Client, self.next_timer);
         out.push(ClientOutput::SetTimer { timer, at });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Incarnation, Model, ReplicaId, ServerSpec};
+
+    const G: GroupId = GroupId(3);
+
+    fn me() -> ClientId {
+        ClientId::Host {
+            host: HostId(0),
+            incarnation: Incarnation(1),
+            local: 0,
+        }
+    }
+
+    fn view(view_id: u64, sequencer: u32, failed: bool) -> GroupView {
+        GroupView {
+            group: G,
+            view_id,
+            members: vec![ReplicaId {
+                host: HostId(sequencer),
+                incarnation: Incarnation(1),
+            }],
+            joining: vec![],
+            spec: ServerSpec {
+                class: "c".into(),
+                model: Model::Correct,
+                tolerate: 0,
+                replicas: 1,
+                hosts: vec![],
+                disjoint_key: None,
+                priority: 0,
+            },
+            failed,
+        }
+    }
+
+    fn request(seq: u64, low_water: u64) -> GroupMessage {
+        GroupMessage::Request {
+            group: G,
+            request: RequestId { client: me(), seq },
+            payload: b"x".to_vec(),
+            low_water,
+        }
+    }
+
+    fn timer(n: u64) -> TimerId {
+        TimerId::new(TimerSpace::Client, n)
+    }
+
+    #[test]
+    fn futures_are_numbered_retried_to_the_newest_sequencer_and_fail_at_the_deadline() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &view(1, 5, false), &mut out);
+        assert_eq!(out, vec![]);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        client.call(0, 11, me(), G, b"x".to_vec(), &mut out);
+        let submitted = |token, seq| {
+            ClientOutput::Trace(Trace::Submitted {
+                token,
+                request: RequestId { client: me(), seq },
+            })
+        };
+        assert_eq!(
+            out,
+            vec![
+                submitted(10, 1),
+                ClientOutput::Send {
+                    to: HostId(5),
+                    msg: request(1, 1)
+                },
+                ClientOutput::SetTimer {
+                    timer: timer(1),
+                    at: 100
+                },
+                submitted(11, 2),
+                // Two calls outstanding: the low-water mark is the older one.
+                ClientOutput::Send {
+                    to: HostId(5),
+                    msg: request(2, 1)
+                },
+            ]
+        );
+        // The first is answered; a newer view moves the retry of the second at once.
+        out.clear();
+        let reply = GroupMessage::Reply {
+            group: G,
+            request: RequestId {
+                client: me(),
+                seq: 1,
+            },
+            payload: b"ok".to_vec(),
+        };
+        client.on_message(50, reply, &mut out);
+        client.on_view(60, &view(2, 6, false), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                ClientOutput::Event(ClientEvent::Reply {
+                    token: 10,
+                    payload: b"ok".to_vec()
+                }),
+                ClientOutput::Send {
+                    to: HostId(6),
+                    msg: request(2, 2)
+                },
+            ]
+        );
+        // Retransmitted every retry period until the deadline, then it fails.
+        out.clear();
+        client.on_timer(160, timer(1), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                ClientOutput::Send {
+                    to: HostId(6),
+                    msg: request(2, 2)
+                },
+                ClientOutput::SetTimer {
+                    timer: timer(2),
+                    at: 260
+                },
+            ]
+        );
+        out.clear();
+        client.on_timer(1_000, timer(2), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [ClientOutput::Event(ClientEvent::CallFailed {
+                token: 11,
+                ..
+            })]
+        ));
+        assert_eq!(client.pending_calls(), 0);
+    }
+
+    #[test]
+    fn a_failed_server_fails_its_calls() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &view(1, 5, false), &mut out);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        out.clear();
+        client.on_view(5, &view(2, 5, true), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [ClientOutput::Event(ClientEvent::CallFailed {
+                token: 10,
+                ..
+            })]
+        ));
+        out.clear();
+        client.call(6, 12, me(), G, b"x".to_vec(), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [
+                ClientOutput::Trace(_),
+                ClientOutput::Event(ClientEvent::CallFailed { token: 12, .. })
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_start_is_answered_once_the_sequencer_reports_ready() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.start_requested(7);
+        client.on_start_decided(0, 7, Ok(G), &mut out);
+        // No view yet: the probe waits for one.
+        assert_eq!(
+            out,
+            vec![ClientOutput::SetTimer {
+                timer: timer(1),
+                at: 100
+            }]
+        );
+        out.clear();
+        client.on_view(10, &view(1, 4, false), &mut out);
+        assert_eq!(
+            out,
+            vec![ClientOutput::Send {
+                to: HostId(4),
+                msg: GroupMessage::ReadyProbe { group: G }
+            }]
+        );
+        out.clear();
+        client.on_message(
+            20,
+            GroupMessage::Ready {
+                group: G,
+                view_id: 1,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![ClientOutput::Event(ClientEvent::ServerStarted {
+                token: 7,
+                group: G
+            })]
+        );
     }
 }

@@ -527,30 +527,21 @@ impl Host {
     }
 
     /// The view service declared this incarnation failed: drop every replica, fail
-    /// every pending call, and continue as a new incarnation with a new view-service
-    /// participant (the other hosts' failure detectors report it as a join).
+    /// every pending call (server starts continue), and continue as a new
+    /// incarnation, which the view-service participant asks to join.
     fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
         self.replicas.clear();
         self.group_timers.clear();
         let mut client_out = Vec::new();
         self.client
-            .fail_all("this host was excluded from the cluster", &mut client_out);
+            .fail_calls("this host was excluded from the cluster", &mut client_out);
         self.on_client_outputs(client_out, out);
         self.incarnation = Incarnation(self.incarnation.0 + 1);
-        // A fresh participant, not `ViewService::rejoin`: the excluded participant
-        // still holds the suspicions it raised while it was cut off (of every other
-        // host) and would forward them once the partition heals, excluding healthy
-        // hosts. A fresh one counts only once its join commits, which is safe.
-        let seed = self.config.seed ^ self.incarnation.0.rotate_left(32);
-        self.vs = ViewService::new(
-            self.config.host,
-            self.incarnation,
-            &self.config.cluster,
-            &self.config.timing,
-            seed,
-        );
+        // The participant keeps its memory of the consensus (and its vote) and asks
+        // to join as the new incarnation; suspicions it raised while cut off are
+        // dropped, so healing does not exclude the healthy hosts.
         let mut vs_out = Vec::new();
-        self.vs.on_start(now, &mut vs_out);
+        self.vs.rejoin(now, self.incarnation, &mut vs_out);
         self.on_vs_outputs(now, vs_out, out);
     }
 

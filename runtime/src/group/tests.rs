@@ -988,3 +988,121 @@ fn nested_call_to_a_failed_server_fails_through_the_log() {
     assert_eq!(c.replies_to(0, 1), vec![b"failed".to_vec(); 3]);
     assert_eq!(c.sequence(0), c.sequence(1));
 }
+
+#[test]
+fn view_change_exact_messages() {
+    let mut c = crash_sequencer_mid_burst();
+    let second = view(2, &[1, 2], &[]);
+    c.install(&second);
+    let (_, _, report) = c.queue.pop_front().unwrap();
+    let b = command(1, 1, b"inc");
+
+    // The new sequencer holds the longer log of the same normal view: it keeps its
+    // own, and member 2 (which executed position 1) gets only what follows.
+    let mut out = Vec::new();
+    let r1 = c.replicas.get_mut(&1).unwrap();
+    r1.on_message(c.now, replica_id(2), report, &mut out);
+    let start_view = GroupMessage::StartView {
+        group: GROUP,
+        view_id: 2,
+        base_position: 1,
+        entries: vec![b.clone()],
+        commit_position: 1,
+        state: None,
+    };
+    assert_eq!(out, vec![send(2, start_view.clone())]);
+    assert_eq!(r1.status(), ReplicaStatus::Starting);
+
+    out.clear();
+    let r2 = c.replicas.get_mut(&2).unwrap();
+    r2.on_message(c.now, replica_id(1), start_view, &mut out);
+    let ok = GroupMessage::StartViewOk {
+        group: GROUP,
+        view_id: 2,
+        position: 2,
+    };
+    assert_eq!(out, vec![send(1, ok.clone())]);
+    assert_eq!(r2.status(), ReplicaStatus::Normal);
+
+    // Every member acknowledged: the view is normal and the flushed entry commits.
+    out.clear();
+    let r1 = c.replicas.get_mut(&1).unwrap();
+    r1.on_message(c.now, replica_id(2), ok, &mut out);
+    assert_eq!(
+        out,
+        vec![
+            executed(1, 2, &b, 2000),
+            reply(1, 1, b"2"),
+            send(2, commit(2, 2))
+        ]
+    );
+    assert_eq!(r1.status(), ReplicaStatus::Normal);
+
+    // A late Prepare of view 1 from the old sequencer is dropped.
+    out.clear();
+    let r2 = c.replicas.get_mut(&2).unwrap();
+    r2.on_message(
+        c.now,
+        replica_id(0),
+        prepare(1, 3, vec![command(5, 1, b"inc")], 2),
+        &mut out,
+    );
+    assert_eq!(out, vec![]);
+}
+
+#[test]
+fn joiner_gets_snapshot_table_and_suffix() {
+    let mut c = Cluster::booted();
+    c.client_request(0, request(0, 1, b"inc"));
+    c.run();
+    c.cut.insert(2);
+    let second = view(2, &[0, 1, 3], &[3]);
+    c.create(3, second.clone(), false);
+    c.install(&second);
+    // Member 1 reports; the sequencer sends it the (empty) suffix and the joiner a
+    // state transfer at the commit point.
+    let (_, _, report) = c.queue.pop_front().unwrap();
+    let mut out = Vec::new();
+    let r0 = c.replicas.get_mut(&0).unwrap();
+    r0.on_message(c.now, replica_id(1), report, &mut out);
+    let state = ReplicaState {
+        position: 1,
+        snapshot: Counter {
+            value: 1,
+            ..Default::default()
+        }
+        .snapshot(),
+        clients: vec![(
+            client(0),
+            ClientRecord {
+                forgotten_below: 1,
+                executed: [(1, Some(b"1".to_vec()))].into_iter().collect(),
+            },
+        )],
+        nested_calls: vec![],
+        timers: vec![],
+    };
+    let start = |state| GroupMessage::StartView {
+        group: GROUP,
+        view_id: 2,
+        base_position: 1,
+        entries: vec![],
+        commit_position: 1,
+        state,
+    };
+    assert_eq!(
+        out,
+        vec![send(1, start(None)), send(3, start(Some(state.clone())))]
+    );
+    out.clear();
+    let r3 = c.replicas.get_mut(&3).unwrap();
+    r3.on_message(c.now, replica_id(0), start(Some(state)), &mut out);
+    let ok = GroupMessage::StartViewOk {
+        group: GROUP,
+        view_id: 2,
+        position: 1,
+    };
+    assert_eq!(out, vec![send(0, ok)]);
+    assert_eq!(r3.executed_position(), 1);
+    assert_eq!(r3.state_digest(), 1000);
+}

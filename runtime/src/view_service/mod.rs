@@ -167,6 +167,11 @@ pub enum VsMessage {
     Propose { decision: Decision },
     /// "Your incarnation `incarnation` was declared failed": the receiver must rejoin.
     Shunned { incarnation: Incarnation },
+    /// "Are you there?": sent to a suspected host before the suspicion is
+    /// reported; any message back withdraws it.
+    Probe,
+    /// The answer to a [`VsMessage::Probe`].
+    ProbeReply,
     /// "Send me committed entries after `commit_index`": sent when no leader is
     /// known, so a participant can learn (e.g. its own admission) without one.
     CatchUpRequest { commit_index: u64 },
@@ -257,6 +262,12 @@ pub struct ViewService {
 
     /// Requests of this host waiting to be committed, retried every `retry_us`.
     pending_failures: BTreeMap<HostId, Incarnation>,
+    /// When the unanswered probe of a suspected host was sent while this
+    /// participant was connected to a leader: a suspicion is reported only once
+    /// such a probe stayed unanswered for `retry_us`.
+    probes: BTreeMap<HostId, Micros>,
+    /// When this participant last heard from the leader of its term.
+    leader_heard_at: Option<Micros>,
     pending_joins: BTreeMap<HostId, Incarnation>,
     /// By token: the requesting incarnation (the decision's origin) and the spec.
     pending_creations: BTreeMap<u64, (ReplicaId, ServerSpec)>,
@@ -309,6 +320,8 @@ impl ViewService {
             progress: BTreeMap::new(),
             known_incarnation: BTreeMap::new(),
             pending_failures: BTreeMap::new(),
+            probes: BTreeMap::new(),
+            leader_heard_at: None,
             pending_joins,
             pending_creations: BTreeMap::new(),
             next_forward_at: 0,
@@ -349,6 +362,7 @@ impl ViewService {
         // Suspicions of the failed incarnation are stale: it was excluded because
         // it could not hear the others, which is also why it suspected them.
         self.pending_failures.clear();
+        self.probes.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
             self.role = Role::Follower;
@@ -396,6 +410,7 @@ impl ViewService {
         // it falls silent).
         if self.pending_failures.get(&from) == Some(&from_incarnation) {
             self.pending_failures.remove(&from);
+            self.probes.remove(&from);
         }
         let sender = ReplicaId {
             host: from,
@@ -444,7 +459,8 @@ impl ViewService {
                     self.replicate_new_entries(out);
                 }
             }
-            VsMessage::Shunned { .. } => {}
+            VsMessage::Shunned { .. } | VsMessage::ProbeReply => {}
+            VsMessage::Probe => self.send(from, VsMessage::ProbeReply, out),
             VsMessage::CatchUpRequest { commit_index } => {
                 self.on_catch_up_request(from, commit_index, out);
             }
@@ -1076,6 +1092,7 @@ impl ViewService {
         }
         self.role = Role::Follower;
         self.leader = Some(leader);
+        self.leader_heard_at = Some(now);
         self.reset_election_deadline(now, out);
         if self.term_at(prev_index) != Some(prev_term) {
             self.send(
@@ -1169,6 +1186,11 @@ impl ViewService {
                 self.send_append(peer.host, out);
             }
         } else {
+            // The follower's log ends at `match_index`. If that is below what it
+            // acknowledged before, it lost its memory (e.g. a reply of its previous
+            // participant arrived stamped with the new incarnation): believe the
+            // shorter log, else the same rejected append would repeat forever.
+            progress.match_index = progress.match_index.min(match_index);
             let resume = match_index
                 .saturating_add(1)
                 .min(progress.next_index.saturating_sub(1));
@@ -1265,7 +1287,9 @@ impl ViewService {
             .retain(|token, (origin, _)| !state.creations.contains_key(&(*origin, *token)));
     }
 
-    fn pending_decisions(&self) -> Vec<Decision> {
+    /// Pending requests ready to be proposed: suspicions only once confirmed by
+    /// an unanswered probe.
+    fn pending_decisions(&self, now: Micros) -> Vec<Decision> {
         let mut decisions: Vec<Decision> = Vec::new();
         decisions.extend(
             self.pending_joins
@@ -1275,6 +1299,11 @@ impl ViewService {
         decisions.extend(
             self.pending_failures
                 .iter()
+                .filter(|(host, _)| {
+                    self.probes
+                        .get(host)
+                        .is_some_and(|&at| at + self.timing.retry_us.max(1) <= now)
+                })
                 .map(|(&host, &incarnation)| Decision::HostFailed { host, incarnation }),
         );
         decisions.extend(
@@ -1293,7 +1322,8 @@ impl ViewService {
     fn forward_pending(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
         self.drop_resolved();
         self.next_forward_at = now + self.timing.retry_us.max(1);
-        let decisions = self.pending_decisions();
+        self.probe_suspects(now, out);
+        let decisions = self.pending_decisions(now);
         match self.role {
             Role::Leader => {
                 let me = self.replica_id();
@@ -1310,6 +1340,37 @@ impl ViewService {
                     for decision in decisions {
                         self.send(leader.host, VsMessage::Propose { decision }, out);
                     }
+                }
+            }
+        }
+    }
+
+    /// Whether this participant can currently reach a leader (it is one with a
+    /// responsive majority, or heard from one within an election timeout).
+    fn connected(&self, now: Micros) -> bool {
+        match self.role {
+            Role::Leader => self.responsive(now) >= self.quorum(),
+            _ => {
+                self.leader.is_some()
+                    && self
+                        .leader_heard_at
+                        .is_some_and(|at| at + self.timing.election_min_us.max(1) >= now)
+            }
+        }
+    }
+
+    /// Probes every suspected host that has no probe round yet. A round counts
+    /// only if it starts while this participant is connected: a suspicion raised
+    /// while cut off (or just before a partition heals) is confirmed first.
+    fn probe_suspects(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
+        let connected = self.connected(now);
+        let suspects: Vec<HostId> = self.pending_failures.keys().copied().collect();
+        self.probes.retain(|h, _| connected && suspects.contains(h));
+        for host in suspects {
+            if !self.probes.contains_key(&host) {
+                self.send(host, VsMessage::Probe, out);
+                if connected {
+                    self.probes.insert(host, now);
                 }
             }
         }

@@ -587,13 +587,43 @@ fn a_follower_forwards_requests_to_the_leader_until_committed() {
     assert_eq!(without_timers(out), vec![], "nothing left to forward");
 }
 
+/// `vs` suspects `host`: it probes the host first, and reports the suspicion
+/// once the probe stayed unanswered for `retry_us`. Returns that time.
+fn suspect_unanswered(vs: &mut ViewService, host: u32, now: Micros) -> Micros {
+    let mut out = Vec::new();
+    vs.suspect(now, HostId(host), F, &mut out);
+    assert_eq!(out, vec![send(host, VsMessage::Probe)]);
+    let later = now + timing().retry_us;
+    vs.on_timer(later, tick(), &mut Vec::new());
+    later
+}
+
+#[test]
+fn a_suspicion_is_withdrawn_when_the_probed_host_answers() {
+    let (mut a, now) = elect_first(3);
+    deliver(&mut a, 1, F, ack(1), now);
+    let mut out = Vec::new();
+    a.suspect(now, HostId(2), F, &mut out);
+    assert_eq!(out, vec![send(2, VsMessage::Probe)]);
+    // The probed host answers: the suspicion is gone and never proposed.
+    let mut c = participant(2, F, 3);
+    assert_eq!(
+        deliver(&mut c, 0, F, VsMessage::Probe, now),
+        vec![send(0, VsMessage::ProbeReply)]
+    );
+    deliver(&mut a, 2, F, VsMessage::ProbeReply, now + 1);
+    let last = a.last_index();
+    a.on_timer(now + 60, tick(), &mut Vec::new());
+    assert_eq!(a.last_index(), last);
+    assert!(a.pending_failures.is_empty());
+}
+
 #[test]
 fn a_declared_failure_excludes_the_host_and_its_messages_are_shunned() {
     let (mut a, now) = elect_first(3);
     let mut c = participant(2, F, 3);
     deliver(&mut a, 1, F, ack(1), now);
-    let mut out = Vec::new();
-    a.suspect(now, HostId(2), F, &mut out);
+    let now = suspect_unanswered(&mut a, 2, now);
     let failed = entry(Decision::HostFailed {
         host: HostId(2),
         incarnation: F,
@@ -634,13 +664,12 @@ fn a_declared_failure_excludes_the_host_and_its_messages_are_shunned() {
 fn removals_never_leave_fewer_than_a_majority_alive() {
     let (mut a, now) = elect_first(3);
     deliver(&mut a, 1, F, ack(1), now);
-    let mut out = Vec::new();
-    a.suspect(now, HostId(2), F, &mut out);
+    let now = suspect_unanswered(&mut a, 2, now);
     deliver(&mut a, 1, F, ack(2), now);
     assert_eq!(a.state.alive_hosts(), vec![HostId(0), HostId(1)]);
     // Failing host 1 too would leave one of three: the suspicion waits.
     let last = a.last_index();
-    a.suspect(now, HostId(1), F, &mut Vec::new());
+    suspect_unanswered(&mut a, 1, now);
     assert_eq!(a.last_index(), last);
     assert_eq!(a.pending_failures.get(&HostId(1)), Some(&F));
 }
@@ -1072,7 +1101,7 @@ fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
         now,
     );
     deliver(&mut a, 1, F, ack(1), now);
-    a.suspect(now, HostId(2), F, &mut Vec::new());
+    let now = suspect_unanswered(&mut a, 2, now);
     deliver(&mut a, 1, F, ack(2), now);
     let failed = entry(Decision::HostFailed {
         host: HostId(2),
