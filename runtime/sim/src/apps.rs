@@ -18,17 +18,13 @@ const SEP: char = '\u{1f}';
 /// A key-value command, as clients send it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvCommand {
-    Get {
-        key: String,
-    },
-    Put {
-        key: String,
-        value: String,
-    },
-    Append {
-        key: String,
-        value: String,
-    },
+    /// Read a key.
+    Get { key: String },
+    /// Set a key.
+    Put { key: String, value: String },
+    /// Append to a key's value (absent: empty).
+    Append { key: String, value: String },
+    /// Set a key to `to` if it holds `from`.
     Cas {
         key: String,
         from: String,
@@ -50,6 +46,7 @@ pub enum KvReply {
 }
 
 impl KvCommand {
+    /// The payload a client sends: fields separated by U+001F.
     pub fn encode(&self) -> Vec<u8> {
         let fields: Vec<&str> = match self {
             KvCommand::Get { key } => vec!["get", key],
@@ -60,6 +57,7 @@ impl KvCommand {
         fields.join(&SEP.to_string()).into_bytes()
     }
 
+    /// Parses a payload; `None` if it is not a well-formed command.
     pub fn decode(payload: &[u8]) -> Option<KvCommand> {
         let text = std::str::from_utf8(payload).ok()?;
         let fields: Vec<&str> = text.split(SEP).collect();
@@ -85,6 +83,7 @@ impl KvCommand {
 }
 
 impl KvReply {
+    /// The payload the server replies with.
     pub fn encode(&self) -> Vec<u8> {
         match self {
             KvReply::Value(None) => "none".to_string(),
@@ -96,6 +95,7 @@ impl KvReply {
         .into_bytes()
     }
 
+    /// Parses a reply payload; `None` if it is not one.
     pub fn decode(payload: &[u8]) -> Option<KvReply> {
         let text = std::str::from_utf8(payload).ok()?;
         Some(match text.split_once(SEP) {
@@ -119,6 +119,7 @@ pub struct KvStore {
 }
 
 impl KvStore {
+    /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries.get(key).map(String::as_str)
     }

@@ -4,7 +4,7 @@
 //! executed command was submitted; plus liveness and harness-level failures.
 
 use ftc_judge::{check_kv, Operation, Verdict};
-use ftc_runtime::types::{ClientId, GroupId, Micros, ReplicaId, RequestId};
+use ftc_runtime::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +19,8 @@ pub enum Check {
     /// (b) Two replicas executed different entries at one position, or a replica
     /// executed a position again (its executed sequence is no longer a prefix of the others').
     Prefix,
+    /// (b) Hosts disagree on a group's view with one id, or a host installed views out of order.
+    Views,
     /// (c) One request executed at two log positions.
     ExecutedOnce,
     /// (d) Two replicas have different states after the same position.
@@ -42,6 +44,7 @@ impl Check {
             Check::Linearizable => "(a) linearizability",
             Check::JudgeTimeout => "(a) judge timeout",
             Check::Prefix => "(b) executed sequences are prefixes",
+            Check::Views => "(b) one view per id, installed in order",
             Check::ExecutedOnce => "(c) no request executed twice",
             Check::StateDigest => "(d) equal state digests at equal positions",
             Check::Submitted => "(e) every executed command was submitted",
@@ -104,6 +107,7 @@ pub struct ReplicaSummary {
 const VIOLATIONS_MAX: usize = 20;
 
 impl ExecutionChecker {
+    /// A checker that has seen nothing yet.
     pub fn new() -> ExecutionChecker {
         ExecutionChecker::default()
     }
@@ -247,6 +251,36 @@ impl ExecutionChecker {
             }
         }
         self.violations
+    }
+}
+
+/// (b) A view a host installed, against the view other hosts installed under the
+/// same id (`known`) and the newest view id this host life installed before (`newest`).
+pub fn check_view(
+    time: Micros,
+    host: usize,
+    view: &GroupView,
+    known: Option<&GroupView>,
+    newest: Option<u64>,
+) -> Option<Violation> {
+    let (group, id) = (view.group, view.view_id);
+    if let Some(known) = known.filter(|k| *k != view) {
+        return Some(Violation {
+            check: Check::Views,
+            detail: format!(
+                "t={time}us host {host} installed {group:?} view {id} {:?}, another host installed {:?}",
+                view.members, known.members
+            ),
+        });
+    }
+    match newest {
+        Some(newest) if id <= newest => Some(Violation {
+            check: Check::Views,
+            detail: format!(
+                "t={time}us host {host} installed {group:?} view {id} after view {newest}"
+            ),
+        }),
+        _ => None,
     }
 }
 

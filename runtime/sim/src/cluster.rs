@@ -41,7 +41,7 @@ impl ClusterConfig {
             bugs: PlantedBugs::default(),
             link: LinkConfig::default(),
             vary_links: true,
-            max_events: 3_000_000,
+            max_events: 1_000_000,
             verbose: false,
         }
     }
@@ -74,6 +74,8 @@ pub struct Cluster {
     views: BTreeMap<GroupId, BTreeMap<u64, GroupView>>,
     /// Which hosts installed which view of a group: (group, view id) → hosts.
     installed: BTreeMap<(GroupId, u64), Vec<(Micros, usize)>>,
+    /// The newest view id each host life installed per group.
+    newest_installed: HashMap<(usize, u64, GroupId), u64>,
     tokens: HashMap<(usize, u64), RequestId>,
     happenings: VecDeque<Happening>,
     violations: Vec<Violation>,
@@ -81,6 +83,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Creates the hosts (all started at time 0) with the simulated applications.
     pub fn new(config: &ClusterConfig) -> Cluster {
         let apps: Arc<SimApps> = Arc::new(SimApps);
         let cluster_ids: Vec<HostId> = (0..config.hosts)
@@ -118,6 +121,7 @@ impl Cluster {
             checker: ExecutionChecker::new(),
             views: BTreeMap::new(),
             installed: BTreeMap::new(),
+            newest_installed: HashMap::new(),
             tokens: HashMap::new(),
             happenings: VecDeque::new(),
             violations: Vec::new(),
@@ -125,14 +129,17 @@ impl Cluster {
         }
     }
 
+    /// The simulator underneath (network, nemesis, statistics).
     pub fn sim(&self) -> &Simulator<HostNode> {
         &self.sim
     }
 
+    /// The simulator underneath, to inject faults directly.
     pub fn sim_mut(&mut self) -> &mut Simulator<HostNode> {
         &mut self.sim
     }
 
+    /// Virtual time.
     pub fn now(&self) -> Micros {
         self.sim.now()
     }
@@ -293,42 +300,38 @@ impl Cluster {
                     state_digest,
                 ),
                 Observed::Trace(Trace::ViewInstalled { host: _, view }) => {
-                    self.on_view(o.time, o.host, view);
+                    self.on_view(o.time, o.host, o.incarnation, view);
                 }
             }
         }
     }
 
-    fn on_view(&mut self, time: Micros, host: usize, view: GroupView) {
+    fn on_view(&mut self, time: Micros, host: usize, incarnation: u64, view: GroupView) {
         let (group, id) = (view.group, view.view_id);
+        let newest = self.newest_installed.insert((host, incarnation, group), id);
+        let known = self.views.get(&group).and_then(|v| v.get(&id));
+        if let Some(v) = crate::checks::check_view(time, host, &view, known, newest) {
+            self.violations.push(v);
+        }
         self.installed
             .entry((group, id))
             .or_default()
             .push((time, host));
         let views = self.views.entry(group).or_default();
-        match views.get(&id) {
-            Some(known) if *known != view => {
-                let detail = format!(
-                    "t={time}us host {host} installed {group:?} view {id} {:?}, another host installed {:?}",
-                    view.members, known.members
-                );
-                self.violate(Check::Prefix, detail);
-            }
-            Some(_) => {}
-            None => {
-                views.insert(id, view);
-                // The nemesis favours the hosts of every group's newest view.
-                let mut favored: Vec<usize> = self
-                    .views
-                    .values()
-                    .filter_map(|v| v.values().next_back())
-                    .flat_map(|v| v.members.iter().map(|r| r.host.0 as usize))
-                    .collect();
-                favored.sort_unstable();
-                favored.dedup();
-                self.sim.set_favored(favored);
-            }
+        if views.contains_key(&id) {
+            return;
         }
+        views.insert(id, view);
+        // The nemesis favours the hosts of every group's newest view.
+        let mut favored: Vec<usize> = self
+            .views
+            .values()
+            .filter_map(|v| v.values().next_back())
+            .flat_map(|v| v.members.iter().map(|r| r.host.0 as usize))
+            .collect();
+        favored.sort_unstable();
+        favored.dedup();
+        self.sim.set_favored(favored);
     }
 
     /// The newest committed view of `group` any host installed.

@@ -80,7 +80,10 @@ impl FaultConfig {
 /// One kind of disruption, as chosen by the nemesis and shown in the event log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultKind {
+    /// A host crashed (restarted when it ends).
     Crash { host: usize },
+    /// A host paused (resumed when it ends).
     Pause { host: usize },
+    /// A partition that cuts off `hosts` (healed when it ends).
     Partition { id: u64, hosts: Vec<usize> },
 }

@@ -47,9 +47,13 @@ pub struct KvConfig {
 /// A scripted fault of a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Crash a host.
     Crash(usize),
+    /// Restart a crashed host.
     Restart(usize),
+    /// Pause a host.
     Pause(usize),
+    /// Resume a paused host.
     Resume(usize),
     /// Crash the host of the newest view's sequencer.
     CrashSequencer,
@@ -57,6 +61,7 @@ pub enum Action {
     PauseSequencer,
     /// Crash the host of the newest view's member of this rank (0 = sequencer).
     CrashMember(usize),
+    /// Start a partition.
     Partition(Partition),
     /// Heal every partition.
     HealAll,
@@ -124,6 +129,7 @@ pub struct KvReport {
 }
 
 impl KvReport {
+    /// Operations that completed with an observed result.
     pub fn ok_ops(&self) -> usize {
         self.history
             .iter()
@@ -131,6 +137,7 @@ impl KvReport {
             .count()
     }
 
+    /// Operations with an unknown outcome.
     pub fn info_ops(&self) -> usize {
         self.history
             .iter()

@@ -26,20 +26,45 @@
 //!   them late (a stalled old sequencer).
 //! - The **nemesis** ([`faults::FaultConfig`]) picks among these at random
 //!   times, keeping at most `max_disrupted` hosts crashed, paused or cut off at
-//!   once, with a cooldown between disruptions.
+//!   once, with a cooldown between disruptions; it favours the hosts of the
+//!   groups' newest views ([`sim::Simulator::set_favored`]), so sequencers and
+//!   backups are hit more often than bystanders.
+//! - **Scripted faults** ([`kv::Action`]) for scenario tests, including
+//!   selective loss of one protocol's messages on chosen links
+//!   ([`sim::Simulator::set_drop_filter`]), e.g. "every reply to host 4 is lost".
 //!
 //! # Checks after every run
 //!
 //! (a) the key-value history is linearizable (`ftc_judge::check_kv`; a judge
 //! timeout is a failure); (b) per group, replicas executed the same entry at
 //! each log position, and no replica executed a position twice (it may jump
-//! forward by state transfer, never roll back); (c) a request occupies
-//! at most one log position across all replicas (a recruit re-executing after
-//! state transfer would show as a second position); (d) equal state digests at
-//! equal positions, joiners included; (e) every executed client command was
-//! submitted by a client. Then the **liveness phase**: partitions heal, crashed
-//! hosts restart, links stop misbehaving, and every pending request plus one
-//! new request per client must complete within a bound. See [`checks`].
+//! forward by state transfer, never roll back); also no two hosts installed
+//! different views under one view id; (c) a request occupies at most one log
+//! position across all replicas (a recruit re-executing after state transfer
+//! would show as a second position); (d) equal state digests at equal positions,
+//! joiners included; (e) every executed client command was submitted by a
+//! client. Then the **liveness phase**: partitions heal, crashed and paused hosts
+//! come back, links stop misbehaving, and every pending request plus one new
+//! request per client must complete within a bound; finally the idle cluster
+//! must quiet down (no message storm). A run also stops at an event limit, so a
+//! livelock cannot hang a test. See [`checks`] and [`kv`].
+//!
+//! # Workloads and tests
+//!
+//! - [`kv::run_kv`]: 3–8 clients on different hosts, one operation at a time
+//!   each, random get/put/append/cas on 5 keys, against a `kv` server of
+//!   `model crash tolerate (1 or 2)`. Histories follow `HISTORY-FORMAT.md`, timed
+//!   by the simulator's clock (`ret` is the first reply); a crashed client or a
+//!   `CallFailed` gives `info`.
+//! - [`nested::run_nested`]: a 3-replica `forwarder` whose commands arm an
+//!   application timer, then call a `counter` server (a nested command), and
+//!   reply with the counter's answer.
+//! - `tests/sweeps.rs`: 2,400 safety seeds (survivable, heavy and beyond-majority
+//!   chaos) and 300 liveness seeds, several tests so they run in parallel;
+//!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds;
+//!   `tests/scenarios.rs`: stories (sequencer crash mid-burst, 3/2 split, state
+//!   transfer under load, a paused or isolated old sequencer); `tests/harness.rs`:
+//!   the simulator and the checks tested on a toy node and on made-up traces.
 //!
 //! # Replaying a failure
 //!
@@ -47,7 +72,7 @@
 //! --test … -- … --exact --nocapture)` and the violated check. With
 //! `FTC_SIM_SEED` set, sweeps run only that seed and log every event to stderr.
 //! With `FTC_HISTORY_DIR` set, every key-value history is written there as
-//! JSON Lines (`HISTORY-FORMAT.md`).
+//! JSON Lines (`HISTORY-FORMAT.md`), to be judged by any checker.
 //!
 //! # Example
 //!

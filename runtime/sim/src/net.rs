@@ -98,6 +98,7 @@ pub struct Network {
 }
 
 impl Network {
+    /// `hosts` hosts, every directed link configured as `link`, no partition.
     pub fn new(hosts: usize, link: LinkConfig) -> Network {
         Network {
             hosts,
@@ -107,18 +108,22 @@ impl Network {
         }
     }
 
+    /// Number of hosts.
     pub fn hosts(&self) -> usize {
         self.hosts
     }
 
+    /// The configuration of the directed link `from → to`.
     pub fn link(&self, from: usize, to: usize) -> &LinkConfig {
         &self.links[from * self.hosts + to]
     }
 
+    /// Reconfigures the directed link `from → to`.
     pub fn set_link(&mut self, from: usize, to: usize, link: LinkConfig) {
         self.links[from * self.hosts + to] = link;
     }
 
+    /// Reconfigures every directed link.
     pub fn set_all_links(&mut self, link: LinkConfig) {
         self.links.iter_mut().for_each(|l| *l = link.clone());
     }
@@ -143,10 +148,12 @@ impl Network {
         self.partitions.len() != before
     }
 
+    /// Ends every partition.
     pub fn heal_all(&mut self) {
         self.partitions.clear();
     }
 
+    /// The active partitions.
     pub fn partitions(&self) -> impl Iterator<Item = &Partition> {
         self.partitions.iter().map(|(_, p)| p)
     }

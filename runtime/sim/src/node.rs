@@ -30,14 +30,10 @@ pub enum NodeInput<N: Node + ?Sized> {
 
 /// Something a node asks the simulator to do or to record.
 pub enum NodeOutput<N: Node + ?Sized> {
-    Send {
-        to: usize,
-        msg: N::Message,
-    },
-    SetTimer {
-        timer: N::Timer,
-        at: Micros,
-    },
+    /// Send a message to a host (possibly itself).
+    Send { to: usize, msg: N::Message },
+    /// Deliver `Timer(timer)` at virtual time `at` (timers are never cancelled).
+    SetTimer { timer: N::Timer, at: Micros },
     /// An answer to a local client.
     Client(N::Event),
     /// An observation for the checks.
@@ -46,10 +42,15 @@ pub enum NodeOutput<N: Node + ?Sized> {
 
 /// A sans-IO protocol node: one per simulated host and life.
 pub trait Node {
+    /// What nodes send each other.
     type Message: Clone + Debug;
+    /// Names a timer the node set.
     type Timer: Copy + Debug;
+    /// What a local client asks.
     type Request: Clone + Debug;
+    /// What a local client is answered.
     type Event: Clone + Debug;
+    /// Observations for the checks.
     type Trace: Clone + Debug;
 
     /// Handles one input at virtual time `now`, appending what must be done to `out`.
@@ -66,6 +67,7 @@ pub struct HostNode {
 }
 
 impl HostNode {
+    /// A host core with this configuration and these server classes.
     pub fn new(config: HostConfig, apps: Arc<dyn AppFactory>) -> HostNode {
         HostNode {
             host: Host::new(config, apps),
@@ -73,6 +75,7 @@ impl HostNode {
         }
     }
 
+    /// The host core.
     pub fn host(&self) -> &Host {
         &self.host
     }

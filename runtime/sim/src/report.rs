@@ -228,6 +228,7 @@ pub fn is_safety(check: Check) -> bool {
         check,
         Check::Linearizable
             | Check::Prefix
+            | Check::Views
             | Check::ExecutedOnce
             | Check::StateDigest
             | Check::Submitted

@@ -38,6 +38,7 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
+    /// Default links (lossy, see [`LinkConfig::default`]), first incarnation 0, five million events at most.
     pub fn new(seed: u64, hosts: usize) -> SimConfig {
         SimConfig {
             seed,
@@ -85,6 +86,7 @@ pub struct Observation<N: Node> {
 pub enum Observed<N: Node> {
     /// An answer to a local client.
     Event(N::Event),
+    /// A trace for the checks.
     Trace(N::Trace),
     /// The host crashed: its node and everything it held is gone.
     Crashed,
@@ -267,18 +269,22 @@ impl<N: Node> Simulator<N> {
         sim
     }
 
+    /// Virtual time (µs).
     pub fn now(&self) -> Micros {
         self.now
     }
 
+    /// The seed everything was drawn from.
     pub fn seed(&self) -> u64 {
         self.config.seed
     }
 
+    /// Number of hosts.
     pub fn hosts(&self) -> usize {
         self.hosts.len()
     }
 
+    /// What the network and the nemesis did so far.
     pub fn stats(&self) -> &SimStats {
         &self.stats
     }
@@ -293,10 +299,12 @@ impl<N: Node> Simulator<N> {
         &mut self.rng
     }
 
+    /// Links and partitions.
     pub fn network(&self) -> &Network {
         &self.net
     }
 
+    /// Links and partitions, to reconfigure them.
     pub fn network_mut(&mut self) -> &mut Network {
         &mut self.net
     }
@@ -306,14 +314,17 @@ impl<N: Node> Simulator<N> {
         self.limit_hit
     }
 
+    /// Whether the host is running (not crashed).
     pub fn is_up(&self, host: usize) -> bool {
         self.hosts[host].node.is_some()
     }
 
+    /// Whether the host is paused.
     pub fn is_paused(&self, host: usize) -> bool {
         self.hosts[host].paused
     }
 
+    /// The running node of a host.
     pub fn node(&self, host: usize) -> Option<&N> {
         self.hosts[host].node.as_ref()
     }
@@ -640,6 +651,7 @@ impl<N: Node> Simulator<N> {
         self.net.partition(partition)
     }
 
+    /// Ends one partition; false if it was not active.
     pub fn heal(&mut self, id: u64) -> bool {
         self.log(|| format!("heal partition {id}"));
         self.net.heal(id)

@@ -30,6 +30,7 @@ pub enum ToyTrace {
 }
 
 impl ToyNode {
+    /// A toy node of a cluster of `hosts`, pinging every `period_us`.
     pub fn new(host: usize, incarnation: u64, hosts: usize, period_us: Micros) -> ToyNode {
         ToyNode {
             host,

@@ -396,3 +396,64 @@ fn the_judge_rejects_a_stale_read_and_accepts_a_concurrent_one() {
     ];
     assert_eq!(check_linearizable(&concurrent), None);
 }
+
+fn outcome_with(check: Check) -> ftc_sim::report::SweepOutcome {
+    ftc_sim::report::SweepOutcome {
+        runs: 1,
+        failures: vec![(
+            5,
+            vec![ftc_sim::Violation {
+                check,
+                detail: "made up".into(),
+            }],
+        )],
+        ..Default::default()
+    }
+}
+
+#[test]
+#[should_panic(expected = "FTC_SIM_SEED=5 cargo test -p ftc-sim --test t -- n --exact")]
+fn a_judge_timeout_fails_a_safety_sweep_with_a_replay_command() {
+    outcome_with(Check::JudgeTimeout).assert_safe("t", "n");
+}
+
+#[test]
+#[should_panic(expected = "(c) no request executed twice")]
+fn a_double_execution_fails_a_safety_sweep() {
+    outcome_with(Check::ExecutedOnce).assert_safe("t", "n");
+}
+
+#[test]
+fn a_liveness_finding_does_not_fail_a_safety_sweep_but_fails_a_full_one() {
+    outcome_with(Check::Liveness).assert_safe("t", "n");
+    outcome_with(Check::EventLimit).assert_safe("t", "n");
+    let full = std::panic::catch_unwind(|| outcome_with(Check::Liveness).assert_clean("t", "n"));
+    assert!(full.is_err());
+}
+
+fn view(id: u64, hosts: &[u32]) -> ftc_runtime::types::GroupView {
+    ftc_runtime::types::GroupView {
+        group: G,
+        view_id: id,
+        members: hosts.iter().map(|h| replica(*h)).collect(),
+        joining: Vec::new(),
+        spec: ftc_sim::cluster::crash_spec("kv", 1),
+        failed: false,
+    }
+}
+
+#[test]
+fn the_view_checks_catch_disagreeing_and_reordered_views() {
+    use ftc_sim::checks::check_view;
+    assert_eq!(
+        check_view(0, 1, &view(2, &[0, 1]), Some(&view(2, &[0, 1])), Some(1)),
+        None
+    );
+    assert_eq!(check_view(0, 1, &view(1, &[0, 1]), None, None), None);
+    let disagree = check_view(0, 1, &view(2, &[0, 2]), Some(&view(2, &[0, 1])), Some(1));
+    assert_eq!(disagree.map(|v| v.check), Some(Check::Views));
+    let backwards = check_view(0, 1, &view(2, &[0, 1]), None, Some(3));
+    assert_eq!(backwards.map(|v| v.check), Some(Check::Views));
+    let again = check_view(0, 1, &view(2, &[0, 1]), None, Some(2));
+    assert_eq!(again.map(|v| v.check), Some(Check::Views));
+}
