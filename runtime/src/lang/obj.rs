@@ -97,15 +97,27 @@ impl<T> Default for Obj<T> {
     }
 }
 
+thread_local! {
+    /// Objects being formatted with `Debug` on this thread (a cycle prints `Obj(...)`).
+    static DEBUGGING: std::cell::RefCell<std::collections::HashSet<usize>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
 impl<T: fmt::Debug> fmt::Debug for Obj<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            None => f.write_str("null"),
-            Some(rc) => match rc.try_borrow() {
-                Ok(v) => write!(f, "Obj({v:?})"),
-                Err(_) => f.write_str("Obj(<in use>)"),
-            },
+        let (Some(rc), Some(address)) = (&self.0, self.address()) else {
+            return f.write_str("null");
+        };
+        let entered = DEBUGGING.with(|d| d.borrow_mut().insert(address));
+        if !entered {
+            return f.write_str("Obj(...)");
         }
+        let result = match rc.try_borrow() {
+            Ok(v) => write!(f, "Obj({v:?})"),
+            Err(_) => f.write_str("Obj(<in use>)"),
+        };
+        DEBUGGING.with(|d| d.borrow_mut().remove(&address));
+        result
     }
 }
 

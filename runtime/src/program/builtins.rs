@@ -53,6 +53,33 @@ fn process_info() -> ProcessInfo {
         .unwrap_or_default()
 }
 
+/// Where `print` writes instead of standard output, when set.
+type Sink = Box<dyn Write + Send>;
+
+static PRINT_SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Sends everything `print` and `println` write in this process (from `main`
+/// and from server replicas) to `sink` instead of standard output; `None`
+/// restores standard output. For tests and for embedding a program.
+pub fn set_print_sink(sink: Option<Sink>) {
+    if let Ok(mut s) = PRINT_SINK.lock() {
+        *s = sink;
+    }
+}
+
+fn write_out(text: &str) {
+    if let Ok(mut sink) = PRINT_SINK.lock() {
+        if let Some(sink) = sink.as_mut() {
+            let _ = sink.write_all(text.as_bytes());
+            let _ = sink.flush();
+            return;
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 /// `print(a, b, …)`: the values' text one after another, no separator.
 ///
 /// ```
@@ -63,10 +90,7 @@ pub fn print(values: &[&dyn Show]) {
     if context::is_replaying() {
         return;
     }
-    let text = show_all(values);
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    write_out(&show_all(values));
 }
 
 /// `println(a, b, …)`: [`print`] and a line end.
@@ -81,9 +105,7 @@ pub fn println(values: &[&dyn Show]) {
     }
     let mut text = show_all(values);
     text.push('\n');
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    write_out(&text);
 }
 
 /// `sleep(seconds)`. In a server method the wait is an application timer ordered

@@ -411,9 +411,28 @@ fn open_outcome(outcome: CallOutcome) -> WireReply {
     }
 }
 
-/// Encodes a method's outcome as a reply payload.
-fn wire(reply: WireReply) -> Vec<u8> {
+/// The reply payload of a method that ended with `reply`: the encoded value, or
+/// the exception it raised (what [`reply_value`] reads).
+///
+/// ```
+/// use ftc_runtime::lang::{encode, Failure};
+/// use ftc_runtime::program::executor::{reply_payload, reply_value};
+/// let ok = reply_payload(encode(&7i64));
+/// assert_eq!(reply_value::<i64>(&ok), Ok(7));
+/// let raised = reply_payload(Err(Failure::program_error("no")));
+/// assert_eq!(reply_value::<i64>(&raised).unwrap_err().message, "no");
+/// ```
+pub fn reply_payload(reply: Res<Encoded>) -> Vec<u8> {
     encode(&reply).unwrap_or_else(|e| encode(&WireReply::Err(e)).unwrap_or_default())
+}
+
+/// The result a reply payload carries: the method's value, or what it raised.
+pub fn reply_value<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Res<T> {
+    decode(&context::open_reply(payload)?)
+}
+
+fn wire(reply: WireReply) -> Vec<u8> {
+    reply_payload(reply)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

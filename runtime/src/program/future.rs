@@ -85,7 +85,9 @@ impl<T> Future<T> {
         self.slot.is_none()
     }
 
-    /// Whether the reply has arrived (without waiting; `false` for `null`).
+    /// Whether the reply is known here without waiting (`false` for `null`). In
+    /// `main`, true once the reply arrived; in a server method, once an `accept`
+    /// or `result` took it (replies reach a server only through its log).
     pub fn is_ready(&self) -> bool {
         match &self.slot {
             Some(slot) => {

@@ -17,7 +17,9 @@ mod future;
 mod run;
 mod server;
 
-pub use builtins::{args, host, my_host, print, println, set_process_info, sleep, ProcessInfo};
+pub use builtins::{
+    args, host, my_host, print, println, set_print_sink, set_process_info, sleep, ProcessInfo,
+};
 pub use future::{accept, accept_or_timeout, accept_timeout, AnyFuture, Future, FutureSet};
 pub use run::{
     exit_code, install_panic_hook, run, run_main, ProgramDef, ProgramFactory, EXIT_USAGE,

@@ -6,6 +6,11 @@
 //! BINARY --host h1 --cluster FILE [-- ARGS…]                the kernel of h1 plus `main`; exits with main's code
 //! ```
 //!
+//! Both forms accept `--incarnation N`: the kernel's incarnation. A launcher
+//! starting a cluster for the first time passes `--incarnation 1` (the view
+//! service admits exactly the first incarnation at boot); a restarted kernel
+//! gets a larger one, by default the wall-clock time in microseconds.
+//!
 //! An uncaught exception in `main` prints `error: <kind>: <message>` (and the
 //! CMSL location when known) on stderr and exits with 1. Panics never print a
 //! Rust message or backtrace: they become `program_error`s.
@@ -15,8 +20,11 @@ use super::context::{self, Context, MainCtx};
 use super::server::ServerClassDef;
 use crate::app::{AppFactory, StateMachine};
 use crate::cluster::ClusterConfig;
-use crate::kernel::{serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle};
+use crate::kernel::{
+    serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle, TraceSink,
+};
 use crate::lang::{Failure, Res};
+use crate::types::Incarnation;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -132,9 +140,74 @@ pub fn exit_code(result: &Res<i64>) -> ExitCode {
 
 fn usage(program: &str, problem: &str) -> ExitCode {
     eprintln!("{program}: {problem}");
-    eprintln!("usage: {program} --host hN --cluster FILE [-- ARGS...]");
-    eprintln!("       {program} --kernel --host hN --cluster FILE [--trace FILE]");
+    eprintln!("usage: {program} --host hN --cluster FILE [--incarnation N] [-- ARGS...]");
+    eprintln!(
+        "       {program} --kernel --host hN --cluster FILE [--incarnation N] [--trace FILE]"
+    );
     ExitCode::from(EXIT_USAGE)
+}
+
+/// The value of `--incarnation N`, if given.
+fn incarnation_flag(flags: &[String]) -> Result<Option<Incarnation>, String> {
+    match flags.iter().position(|f| f == "--incarnation") {
+        None => Ok(None),
+        Some(i) => {
+            let value = flags
+                .get(i + 1)
+                .ok_or("--incarnation needs a number, e.g. 1")?;
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|n| Some(Incarnation(n)))
+                .ok_or_else(|| format!("--incarnation {value}: expected a number >= 1"))
+        }
+    }
+}
+
+/// A kernel process with a given incarnation: serves until SIGTERM or SIGINT,
+/// printing the launcher's ready line once it accepts connections.
+fn serve_kernel(
+    kernel_args: &KernelArgs,
+    cluster: ClusterConfig,
+    incarnation: Incarnation,
+    factory: Arc<ProgramFactory>,
+) -> Result<(), String> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut config = KernelConfig::new(kernel_args.host, cluster);
+    config.incarnation = Some(incarnation);
+    if let Some(path) = &kernel_args.trace_file {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot open trace file {}: {e}", path.display()))?;
+        config.trace = TraceSink::Writer(Box::new(std::io::BufWriter::new(file)));
+    }
+    let terminate = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, terminate.clone())
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    let kernel = Kernel::start(config, factory).map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{} host={} incarnation={} addr={}",
+            crate::cluster::READY_PREFIX,
+            crate::cluster::host_name(kernel.host()),
+            kernel.incarnation().0,
+            kernel.local_addr()
+        );
+        let _ = out.flush();
+    }
+    while !terminate.load(Ordering::SeqCst) && kernel.is_running() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    kernel.shutdown();
+    Ok(())
 }
 
 /// The `main` of a generated program. See the module documentation.
@@ -149,6 +222,10 @@ pub fn run(program: ProgramDef) -> ExitCode {
         Ok(k) => k,
         Err(e) => return usage(program.name, &e),
     };
+    let incarnation = match incarnation_flag(&flags) {
+        Ok(i) => i,
+        Err(e) => return usage(program.name, &e),
+    };
     let cluster = match ClusterConfig::load(&kernel_args.cluster_file) {
         Ok(c) => c,
         Err(e) => return usage(program.name, &e.to_string()),
@@ -160,7 +237,11 @@ pub fn run(program: ProgramDef) -> ExitCode {
     });
     let factory = Arc::new(ProgramFactory::new(program.servers.clone()));
     if flags.iter().any(|f| f == "--kernel") {
-        return match serve_until_terminated(&kernel_args, factory) {
+        let served = match incarnation {
+            Some(i) => serve_kernel(&kernel_args, cluster, i, factory),
+            None => serve_until_terminated(&kernel_args, factory),
+        };
+        return match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{}: {e}", program.name);
@@ -168,7 +249,9 @@ pub fn run(program: ProgramDef) -> ExitCode {
             }
         };
     }
-    let kernel = match Kernel::start(KernelConfig::new(kernel_args.host, cluster), factory) {
+    let mut config = KernelConfig::new(kernel_args.host, cluster);
+    config.incarnation = incarnation;
+    let kernel = match Kernel::start(config, factory) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("{}: cannot start the kernel: {e}", program.name);

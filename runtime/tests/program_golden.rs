@@ -1,0 +1,241 @@
+//! The golden program (`runtime/examples/golden.rs`): its `main` on four
+//! in-process kernels running the real protocols, checked by its output, also
+//! while a kernel stops; and as real processes (the golden binary as main
+//! program and as kernels), checked by standard output and exit code.
+
+#[allow(dead_code)]
+#[path = "../examples/golden.rs"]
+mod golden;
+
+use ftc_runtime::cluster::{ClusterConfig, LocalCluster, LocalClusterOptions};
+use ftc_runtime::host::Trace;
+use ftc_runtime::kernel::{Kernel, KernelConfig, TraceSink};
+use ftc_runtime::program::{run_main, set_print_sink, ProgramFactory, ServerClassDef};
+use ftc_runtime::types::{GroupView, HostId, Incarnation};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const EXPECTED: &str = "\
+total: 3
+kept: item{name: apples, qty: 3}
+rejected: requires it->qty > 0
+accepted 0, total 6
+slow: no reply within 0.2 s
+slow: -1
+caught: total 6 exceeds 5
+sqrt(2) = 1.4142135623730951, done: true
+";
+
+/// Collects what `print` writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// `n` kernels in this process, at the cluster's first boot; kernel 0 reports
+/// the views it learns on `views`.
+fn in_process_kernels(n: u32, views: Option<mpsc::Sender<Trace>>) -> Vec<Kernel> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
+        .collect();
+    let cluster = ClusterConfig {
+        key: b"golden-in-process-key-0123456789".to_vec(),
+        hosts: listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (HostId(i as u32), l.local_addr().expect("addr")))
+            .collect(),
+    };
+    listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
+            config.incarnation = Some(Incarnation(1));
+            if let (0, Some(tx)) = (i, &views) {
+                config.trace = TraceSink::Channel(tx.clone());
+            }
+            let apps = Arc::new(ProgramFactory::new(vec![ServerClassDef::of::<
+                golden::Counter,
+            >()]));
+            Kernel::start_on(config, apps, l).expect("start kernel")
+        })
+        .collect()
+}
+
+/// Both in-process tests capture the process-wide print output: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+#[test]
+fn golden_main_on_four_in_process_kernels() {
+    let _serial = ONE_AT_A_TIME.lock();
+    let out = Captured::default();
+    set_print_sink(Some(Box::new(out.clone())));
+    let kernels = in_process_kernels(4, None);
+    let result = run_main(kernels[0].handle(), golden::cmsl_main);
+    set_print_sink(None);
+    assert_eq!(result, Ok(0));
+    assert_eq!(out.text(), EXPECTED);
+}
+
+#[test]
+fn golden_output_is_unchanged_when_a_kernel_stops_mid_run() {
+    let _serial = ONE_AT_A_TIME.lock();
+    let out = Captured::default();
+    set_print_sink(Some(Box::new(out.clone())));
+    let (tx, traces) = mpsc::channel();
+    let mut kernels = in_process_kernels(4, Some(tx));
+    let handle = kernels[0].handle();
+    let main = std::thread::spawn(move || run_main(handle, golden::cmsl_main));
+    // `main` spends two seconds in `slow`: stop h1 meanwhile (placement puts the
+    // counter's two replicas on the least-loaded hosts in id order: h0 and h1).
+    std::thread::sleep(Duration::from_millis(1_200));
+    kernels.remove(1).shutdown();
+    let result = main.join().expect("main thread");
+    set_print_sink(None);
+    assert_eq!(result, Ok(0));
+    assert_eq!(out.text(), EXPECTED);
+    let views: Vec<GroupView> = traces
+        .try_iter()
+        .filter_map(|t| match t {
+            Trace::ViewInstalled { view, .. } => Some(view),
+            _ => None,
+        })
+        .collect();
+    let hosts = |v: &GroupView| v.members.iter().map(|m| m.host).collect::<Vec<_>>();
+    assert!(
+        views.first().is_some_and(|v| hosts(v).contains(&HostId(1))),
+        "the stopped kernel ran a replica: {views:?}"
+    );
+    assert!(
+        views
+            .iter()
+            .any(|v| !v.failed && !hosts(v).contains(&HostId(1))),
+        "a view without the stopped kernel was installed: {views:?}"
+    );
+}
+
+/// `target/<profile>/examples/golden`, built by `cargo test` with the examples.
+fn golden() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    profile_dir.join("examples").join("golden")
+}
+
+struct Finished {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `main` as host h0 of the cluster, bounded by `limit`. The kernels booted
+/// the cluster in the first incarnation; the main process joins as a new one.
+fn run_golden_process(cluster_file: PathBuf, limit: Duration) -> Finished {
+    let mut child = Command::new(golden())
+        .args(["--host", "h0", "--cluster"])
+        .arg(cluster_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start golden");
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    Finished {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+fn start_cluster(kernels: u32) -> LocalCluster {
+    LocalCluster::start(
+        &golden(),
+        LocalClusterOptions {
+            kernels,
+            main_host: true,
+            // A first boot: every host in the first incarnation.
+            extra_args: vec!["--incarnation".into(), "1".into()],
+            ..LocalClusterOptions::default()
+        },
+    )
+    .expect("start kernels of the golden binary")
+}
+
+#[test]
+fn bad_arguments_exit_with_2_and_say_why() {
+    let out = Command::new(golden()).output().expect("run golden");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("usage: golden"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn golden_runs_on_four_hosts() {
+    let cluster = start_cluster(3);
+    let run = run_golden_process(
+        cluster.cluster_file().to_path_buf(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.stdout, EXPECTED, "stderr: {}", run.stderr);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
+fn golden_output_is_unchanged_when_a_kernel_is_killed_mid_run() {
+    let mut cluster = start_cluster(4);
+    let file = cluster.cluster_file().to_path_buf();
+    let main = std::thread::spawn(move || run_golden_process(file, Duration::from_secs(90)));
+    // `main` spends two seconds in `slow`: kill a kernel meanwhile. Whether or not
+    // it ran a replica of the counter, the output must not change.
+    std::thread::sleep(Duration::from_millis(1_500));
+    cluster.kill(ftc_runtime::types::HostId(1));
+    let run = main.join().expect("main thread");
+    assert_eq!(run.stdout, EXPECTED, "stderr: {}", run.stderr);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+}
