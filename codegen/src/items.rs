@@ -19,7 +19,7 @@ pub(crate) fn program(
 ) -> TokenStream {
     let file = &options.file_name;
     let mut out = quote! {
-        #![allow(unused_imports, unused_mut, unused_variables, unused_labels, unreachable_code, unused_parens,
+        #![allow(unused_imports, unused_assignments, while_true, unused_mut, unused_variables, unused_labels, unreachable_code, unused_parens,
                  unused_braces, dead_code, non_snake_case, non_camel_case_types,
                  clippy::all)]
         use ftc_runtime::attempt;
