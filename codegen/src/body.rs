@@ -95,9 +95,9 @@ impl<'a> Body<'a> {
         match self.tries.last() {
             Some(label) => {
                 let l = syn_lifetime(label);
-                quote!(attempt!(#l, (#e).at(SRC, #line)))
+                quote!(attempt!(#l, #e.at(SRC, #line)))
             }
-            None => quote!((#e).at(SRC, #line)?),
+            None => quote!(#e.at(SRC, #line)?),
         }
     }
 
@@ -571,6 +571,16 @@ impl<'a> Body<'a> {
                 Some(Resolution::HostName(h)) => self.q(quote!(host(#h)), e.span),
                 _ => quote!(()),
             },
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand,
+            } if matches!(operand.kind, ExprKind::Int(v) if v > 0) => {
+                let ExprKind::Int(v) = operand.kind else {
+                    return quote!(());
+                };
+                let l = Literal::i64_suffixed(-v);
+                quote!(#l)
+            }
             ExprKind::Unary { op, operand } => {
                 let t = self.ty_of(operand);
                 let v = self.expr(operand);
@@ -1026,7 +1036,7 @@ impl<'a> Body<'a> {
                 .filter_map(|h| find_expr(self.program, *h))
                 .map(|h| self.expr(h))
                 .collect();
-            props.extend(quote!(.hosts(vec![#(#hs),*])));
+            props.extend(quote!(.hosts(Vec::from([#(#hs),*]))));
         }
         if spec.disjoint {
             props.extend(quote!(.disjoint()));

@@ -54,7 +54,7 @@ pub(crate) fn program(
         fn main() -> std::process::ExitCode {
             run(ProgramDef {
                 name: #name,
-                servers: vec![#(#servers),*],
+                servers: Vec::from([#(#servers),*]),
                 main: cmsl_main,
             })
         }
@@ -363,7 +363,13 @@ fn function(
         checks.extend(quote!(check(#cond, #text).at(SRC, #line)?;));
     }
     let code = b.block(body);
-    let tail = if b.void_main {
+    let returns = matches!(
+        body.stmts.last().map(|s| &s.kind),
+        Some(ftc_grammar::StmtKind::Return(_))
+    );
+    let tail = if returns {
+        quote!()
+    } else if b.void_main {
         quote!(Ok(0))
     } else if b.ret == Ty::Void {
         let ens = b.ensures_checks();

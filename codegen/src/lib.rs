@@ -109,8 +109,22 @@ pub fn format(tokens: &TokenStream, source: &str) -> Result<String, CodegenError
     let lines: Vec<&str> = source.lines().collect();
     let mut out = String::with_capacity(text.len() + 1024);
     let mut last: Option<usize> = None;
+    let mut prev = "";
     for line in text.lines() {
         let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let prev_trimmed = prev.trim_start();
+        let prev_indent = prev.len() - prev_trimmed.len();
+        // A blank line between items and between methods, for readability.
+        if indent <= 4
+            && indent == prev_indent
+            && (prev_trimmed == "}"
+                || (indent == 0 && prev_trimmed.ends_with(';') && !trimmed.starts_with("use ")))
+            && !trimmed.starts_with('}')
+        {
+            out.push('\n');
+        }
+        prev = line;
         if let Some(rest) = trimmed.strip_prefix("cmsl_line!(") {
             let n: Option<usize> = rest.strip_suffix(");").and_then(|d| d.parse().ok());
             if let Some(n) = n {
@@ -118,14 +132,16 @@ pub fn format(tokens: &TokenStream, source: &str) -> Result<String, CodegenError
                     continue;
                 }
                 last = Some(n);
-                let indent = &line[..line.len() - trimmed.len()];
                 let text = lines.get(n.wrapping_sub(1)).map(|l| l.trim()).unwrap_or("");
                 let text: String = text.chars().take(100).collect();
-                out.push_str(&format!("{indent}// line {n}: {text}\n"));
+                let pad = &line[..indent];
+                out.push_str(&format!("{pad}// line {n}: {text}\n"));
+                prev = "//";
                 continue;
             }
         }
         last = None;
+        prev = line;
         out.push_str(line);
         out.push('\n');
     }
