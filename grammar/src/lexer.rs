@@ -29,7 +29,8 @@ pub enum LexError {
 /// and `double` are all [`Token::Real`]).
 #[derive(Clone, Debug, PartialEq, Logos)]
 #[logos(error = LexError)]
-#[logos(skip r"[ \t\r\n\f]+")]
+// White space; a byte-order mark (which some editors write first) counts as one.
+#[logos(skip r"[ \t\r\n\f\u{FEFF}]+")]
 #[logos(skip(r"//[^\n]*", allow_greedy = true))]
 pub enum Token<'src> {
     #[token("/*", block_comment)]
@@ -564,6 +565,13 @@ mod tests {
         assert_eq!(errors, [(SyntaxErrorKind::UnterminatedString, 2..7)]);
         let (_, errors) = lex("\"\\");
         assert_eq!(errors, [(SyntaxErrorKind::UnterminatedString, 0..2)]);
+    }
+
+    #[test]
+    fn byte_order_mark_is_white_space() {
+        let (tokens, errors) = lex("\u{FEFF}void main");
+        assert!(errors.is_empty());
+        assert_eq!(tokens, [Token::Void, Token::Ident("main")]);
     }
 
     #[test]

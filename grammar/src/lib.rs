@@ -28,7 +28,9 @@ use std::fmt;
 /// is the front end's business; [`fmt::Display`] gives the plain message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SyntaxError {
+    /// Where: the offending token, or an empty span where something is missing.
     pub span: Span,
+    /// What went wrong.
     pub kind: SyntaxErrorKind,
 }
 
@@ -41,7 +43,9 @@ pub enum SyntaxErrorKind {
     /// terminal that could have come instead, as written in source (the
     /// message names large groups of them, such as "an expression").
     UnexpectedToken {
+        /// The token, described: `` `;` ``, ``identifier `x` ``, ``integer literal `42` ``.
         found: String,
+        /// Every terminal that would have been accepted instead.
         expected: Vec<String>,
     },
     /// A statement or declaration not ended by `;` before the next line
@@ -216,6 +220,7 @@ impl fmt::Display for SyntaxError {
 /// The result of parsing one source file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parsed {
+    /// The tree, with `Error` nodes where recovery skipped input.
     pub program: Program,
     /// Every syntax error, in source order. The program is still as complete
     /// as recovery allowed, except after [`SyntaxErrorKind::TooDeep`] or
