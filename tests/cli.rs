@@ -48,6 +48,24 @@ fn errors_exit_1_with_summary() {
 }
 
 #[test]
+fn warnings_alone_exit_0() {
+    let p = file(
+        "warn.cmsl",
+        b"server class s { }\nvoid main () { s a = server s model crash tolerate (1) replicas (1); }\n",
+    );
+    let o = ftc(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("warning[W0001]"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("generated 1 warning"), "{}", stderr(&o));
+    let o = ftc(&["check", "--message-format", "json", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).expect("utf-8");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one json line");
+    assert_eq!(v["severity"], "warning");
+    assert_eq!(v["code"], "W0001");
+}
+
+#[test]
 fn missing_file_and_directory_exit_2() {
     let o = ftc(&["check", "/definitely/not/here.cmsl"]);
     assert_eq!(o.status.code(), Some(2));

@@ -153,6 +153,35 @@ impl<'a> Checker<'a> {
         false
     }
 
+    /// Names of the state variables (or methods) of a class and its bases.
+    pub(crate) fn member_names(&self, class: ClassId, methods: bool) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut cur = Some(class);
+        let mut steps = 0;
+        while let Some(c) = cur {
+            let info = &self.classes[c.0 as usize];
+            if methods {
+                out.extend(
+                    info.methods
+                        .iter()
+                        .map(|f| self.functions[f.0 as usize].name.as_str()),
+                );
+            } else {
+                out.extend(
+                    info.state
+                        .iter()
+                        .map(|v| self.vars[v.0 as usize].name.as_str()),
+                );
+            }
+            steps += 1;
+            if steps > self.classes.len() {
+                break;
+            }
+            cur = info.base;
+        }
+        out
+    }
+
     pub(crate) fn find_member(&self, class: ClassId, name: &str) -> Option<Member> {
         let mut cur = Some(class);
         let mut steps = 0;
@@ -1120,6 +1149,19 @@ impl<'a> Checker<'a> {
         if self.fn_by_name.contains_key(id.name.as_str()) || Builtin::from_name(&id.name).is_some()
         {
             d = d.with_help(format!("`{}` is a function: call it with `(…)`", id.name));
+        } else {
+            let members = self
+                .ctx
+                .class
+                .map_or_else(Vec::new, |c| self.member_names(c, false));
+            let candidates = self
+                .scope
+                .names()
+                .chain(members)
+                .chain(self.global_by_name.keys().copied());
+            if let Some(s) = crate::suggest::similar(&id.name, candidates) {
+                d = d.with_help(format!("a variable with a similar name exists: `{s}`"));
+            }
         }
         self.diags.push(d);
         Ty::Unknown
@@ -1228,15 +1270,20 @@ impl<'a> Checker<'a> {
                     None => {
                         let cname = self.classes[c.0 as usize].name.clone();
                         let cspan = self.classes[c.0 as usize].name_span;
-                        self.diags.push(
-                            Diagnostic::error(
-                                "E0104",
-                                format!("class `{cname}` has no state variable `{}`", name.name),
-                                name.span,
-                            )
-                            .with_label("unknown field")
-                            .with_secondary(cspan, "class declared here"),
-                        );
+                        let mut d = Diagnostic::error(
+                            "E0104",
+                            format!("class `{cname}` has no state variable `{}`", name.name),
+                            name.span,
+                        )
+                        .with_label("unknown field")
+                        .with_secondary(cspan, "class declared here");
+                        let states = self.member_names(c, false);
+                        if let Some(s) = crate::suggest::similar(&name.name, states.into_iter()) {
+                            d = d.with_help(format!(
+                                "a state variable with a similar name exists: `{s}`"
+                            ));
+                        }
+                        self.diags.push(d);
                         Ty::Unknown
                     }
                 }
@@ -1402,14 +1449,24 @@ impl<'a> Checker<'a> {
             }
             return self.builtin(e, b, args);
         }
-        self.diags.push(
-            Diagnostic::error(
-                "E0102",
-                format!("cannot find function `{}`", callee.name),
-                callee.span,
-            )
-            .with_label("not a function, method or built-in"),
-        );
+        let mut d = Diagnostic::error(
+            "E0102",
+            format!("cannot find function `{}`", callee.name),
+            callee.span,
+        )
+        .with_label("not a function, method or built-in");
+        let methods = match (self.ctx.class, self.ctx.has_this) {
+            (Some(c), true) => self.member_names(c, true),
+            _ => Vec::new(),
+        };
+        let candidates = methods
+            .into_iter()
+            .chain(self.fn_by_name.keys().copied())
+            .chain(Builtin::ALL.iter().map(|b| b.name()));
+        if let Some(s) = crate::suggest::similar(&callee.name, candidates) {
+            d = d.with_help(format!("a function with a similar name exists: `{s}`"));
+        }
+        self.diags.push(d);
         for a in args {
             self.expr(a);
         }
@@ -1563,6 +1620,15 @@ impl<'a> Checker<'a> {
                         .with_label("unknown method");
                         if matches!(other, Some(Member::State(_))) {
                             d = d.with_note(format!("`{}` is a state variable", method.name));
+                        } else {
+                            let methods = self.member_names(c, true);
+                            if let Some(s) =
+                                crate::suggest::similar(&method.name, methods.into_iter())
+                            {
+                                d = d.with_help(format!(
+                                    "a method with a similar name exists: `{s}`"
+                                ));
+                            }
                         }
                         self.diags.push(d);
                         for a in args {

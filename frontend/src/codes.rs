@@ -153,6 +153,15 @@ Erroneous example:
 
 Fix: `int x = 1;`.
 ";
+"E0014", "too many syntax errors",
+"After a syntax error the parser skips to the end of the broken statement
+and carries on, so that one run reports several mistakes. It gives up after
+a fixed number of errors, or when recovering would skip too much text
+(typically a file that is not CMSL at all, or a missing `;` or `}` far
+above). The limit is in the note.
+
+Fix: correct the first errors reported and check again.
+";
 "E0100", "undefined name",
 "A name is used that is not a local variable, a parameter, a state variable
 of the enclosing class or a global variable.

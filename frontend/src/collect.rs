@@ -44,14 +44,18 @@ impl<'a> Checker<'a> {
                 } else if let Some(k) = crate::types::ExceptionKind::from_name(&id.name) {
                     Ty::Exception(k)
                 } else {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0101",
-                            format!("cannot find type `{}`", id.name),
-                            id.span,
-                        )
-                        .with_label("not a declared class"),
-                    );
+                    let mut d = Diagnostic::error(
+                        "E0101",
+                        format!("cannot find type `{}`", id.name),
+                        id.span,
+                    )
+                    .with_label("not a declared class");
+                    if let Some(s) =
+                        crate::suggest::similar(&id.name, self.class_by_name.keys().copied())
+                    {
+                        d = d.with_help(format!("a class with a similar name exists: `{s}`"));
+                    }
+                    self.diags.push(d);
                     Ty::Unknown
                 }
             }

@@ -9,7 +9,7 @@
 //! Checking runs in ordered passes over one parsed [`ftc_grammar::Program`]:
 //!
 //! 1. **parse** (`ftc_grammar::parse`): syntax errors become diagnostics
-//!    `E0001`–`E0013` ([`syntax`]); if there are any, checking stops there,
+//!    `E0001`–`E0014` ([`syntax`]); if there are any, checking stops there,
 //!    so a broken tree never produces follow-on errors.
 //! 2. **collect** (`collect.rs`): every class gets a [`types::ClassId`],
 //!    every free function and method a [`types::FnId`], every variable
@@ -50,7 +50,11 @@
 //! [`CheckedProgram::type_of`] and [`CheckedProgram::resolution`] answer per
 //! `ExprId`; [`CheckedProgram::future_result`] gives a plain future's
 //! inferred result type; [`CheckedProgram::function_ast`] finds a function's
-//! definition. Lowering never needs to resolve a name again.
+//! definition; [`CheckedProgram::all_state`] and
+//! [`CheckedProgram::all_methods`] give a class's full state and command set
+//! (inherited members included, overrides in place);
+//! [`CheckedProgram::server_sites`] lists every `server` expression with the
+//! replica count used. Lowering never needs to resolve a name again.
 //!
 //! All passes are linear in the size of the program (hash-map look-ups, one
 //! walk per body, one graph walk per server class), and recurse only along
@@ -103,6 +107,7 @@ mod check;
 mod collect;
 mod rules;
 mod scope;
+mod suggest;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use program::CheckedProgram;
@@ -192,29 +197,13 @@ pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
     }
 }
 
-/// Checks raw file contents. A leading byte-order mark is skipped (the
-/// diagnostics' spans count it; the checked program's spans do not). Text
-/// that is not UTF-8 gets diagnostic `E0005`
+/// Checks raw file contents (a leading byte-order mark is white space to the
+/// lexer). Text that is not UTF-8 gets diagnostic `E0005`
 /// at the first invalid byte; the returned text (a lossy copy in that case)
 /// is what the diagnostics' spans refer to.
 pub fn check_bytes(bytes: &[u8]) -> (CheckOutput, Cow<'_, str>) {
     match std::str::from_utf8(bytes) {
-        Ok(text) => match text.strip_prefix('\u{FEFF}') {
-            // A byte-order mark is not part of the program; spans still
-            // refer to the whole text.
-            Some(rest) => {
-                let mut output = check_source(rest);
-                let bom = '\u{FEFF}'.len_utf8() as u32;
-                for d in &mut output.diagnostics {
-                    for label in std::iter::once(&mut d.primary).chain(&mut d.secondary) {
-                        label.span.start += bom;
-                        label.span.end += bom;
-                    }
-                }
-                (output, Cow::Borrowed(text))
-            }
-            None => (check_source(text), Cow::Borrowed(text)),
-        },
+        Ok(text) => (check_source(text), Cow::Borrowed(text)),
         Err(e) => {
             let at = e.valid_up_to();
             // In the lossy copy the bytes before `at` are unchanged and the bad

@@ -67,6 +67,34 @@ impl Builtin {
         })
     }
 
+    /// Every built-in, in the order of LANGUAGE.md §4.
+    pub const ALL: [Builtin; 24] = [
+        Builtin::Print,
+        Builtin::Println,
+        Builtin::Sqrt,
+        Builtin::Abs,
+        Builtin::Min,
+        Builtin::Max,
+        Builtin::Floor,
+        Builtin::Sin,
+        Builtin::Cos,
+        Builtin::Atan2,
+        Builtin::Len,
+        Builtin::ToString,
+        Builtin::Split,
+        Builtin::Trim,
+        Builtin::ParseInt,
+        Builtin::ParseReal,
+        Builtin::ReadLines,
+        Builtin::WriteFile,
+        Builtin::Args,
+        Builtin::MyHost,
+        Builtin::Host,
+        Builtin::Now,
+        Builtin::Random,
+        Builtin::Sleep,
+    ];
+
     /// The name as written in CMSL.
     pub fn name(self) -> &'static str {
         use Builtin::*;
@@ -348,6 +376,62 @@ impl CheckedProgram {
     /// The variable's info.
     pub fn var(&self, id: VarId) -> &VarInfo {
         &self.vars[id.0 as usize]
+    }
+
+    /// The server classes, in declaration order.
+    pub fn server_classes(&self) -> impl Iterator<Item = ClassId> + '_ {
+        (0..self.classes.len() as u32)
+            .map(ClassId)
+            .filter(|c| self.class(*c).is_server)
+    }
+
+    /// The class and its bases, the class first.
+    pub fn class_chain(&self, class: ClassId) -> Vec<ClassId> {
+        let mut chain = vec![class];
+        while let Some(base) = self.class(chain[chain.len() - 1]).base {
+            // Cycles were rejected by the checker; the bound is a safety net.
+            if chain.len() > self.classes.len() {
+                break;
+            }
+            chain.push(base);
+        }
+        chain
+    }
+
+    /// True when `sub` is `base` or inherits from it.
+    pub fn is_subclass(&self, sub: ClassId, base: ClassId) -> bool {
+        self.class_chain(sub).contains(&base)
+    }
+
+    /// Every state variable of an object of the class: inherited ones first,
+    /// in declaration order (what a snapshot of a server holds).
+    pub fn all_state(&self, class: ClassId) -> Vec<VarId> {
+        let mut out = Vec::new();
+        for c in self.class_chain(class).into_iter().rev() {
+            out.extend_from_slice(&self.class(c).state);
+        }
+        out
+    }
+
+    /// Every method an object of the class answers: inherited ones first, an
+    /// override taking the place of the method it overrides (what a server's
+    /// command set is).
+    pub fn all_methods(&self, class: ClassId) -> Vec<FnId> {
+        let mut out: Vec<FnId> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for c in self.class_chain(class).into_iter().rev() {
+            for &m in &self.class(c).methods {
+                let name = self.function(m).name.as_str();
+                match index.get(name) {
+                    Some(&i) => out[i] = m,
+                    None => {
+                        index.insert(name, out.len());
+                        out.push(m);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The AST of a function's definition (its declaration when undefined).

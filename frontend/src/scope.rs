@@ -68,4 +68,12 @@ impl<'a> Scopes<'a> {
         let depth = self.marks.len();
         self.bindings.entry(name).or_default().push((var, depth));
     }
+
+    /// The names bound now (for suggestions).
+    pub(crate) fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.bindings
+            .iter()
+            .filter(|(_, stack)| !stack.is_empty())
+            .map(|(name, _)| *name)
+    }
 }

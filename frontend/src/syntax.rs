@@ -1,4 +1,4 @@
-//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0013`).
+//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0014`).
 
 use crate::diagnostic::Diagnostic;
 use ftc_grammar::{SyntaxError, SyntaxErrorKind};
@@ -59,6 +59,14 @@ pub fn syntax_diagnostic(error: &SyntaxError) -> Diagnostic {
             Diagnostic::error("E0010", "nesting is too deep", error.span)
                 .with_label(format!("more than {limit} levels deep here"))
                 .with_help("split the expression or statement with local variables or functions")
+        }
+        SyntaxErrorKind::TooManyErrors { limit } => {
+            Diagnostic::error("E0014", "too many syntax errors: parsing stopped", error.span)
+                .with_label("the parser gave up here")
+                .with_note(format!(
+                    "at most {limit} syntax errors are reported, and only so much text is skipped to recover"
+                ))
+                .with_help("fix the errors above and check again")
         }
         SyntaxErrorKind::SourceTooLarge => {
             Diagnostic::error("E0011", "the source file is larger than 4 GiB", error.span)

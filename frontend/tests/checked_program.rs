@@ -79,6 +79,29 @@ fn classes_functions_and_globals() {
 }
 
 #[test]
+fn inherited_state_and_methods() {
+    let p = checked();
+    let counter = p.class_by_name("counter").expect("counter");
+    let base = p.class_by_name("base").expect("base");
+    let derived = p.class_by_name("derived").expect("derived");
+    assert_eq!(p.class_chain(counter), [counter, base]);
+    assert!(p.is_subclass(derived, base) && !p.is_subclass(base, derived));
+    assert_eq!(p.server_classes().collect::<Vec<_>>(), [counter]);
+    let state: Vec<&str> = p
+        .all_state(counter)
+        .iter()
+        .map(|v| p.var(*v).name.as_str())
+        .collect();
+    assert_eq!(state, ["n", "tag"]);
+    let methods: Vec<&str> = p
+        .all_methods(counter)
+        .iter()
+        .map(|m| p.function(*m).name.as_str())
+        .collect();
+    assert_eq!(methods, ["get", "bump", "label"]);
+}
+
+#[test]
 fn plain_future_result_is_inferred() {
     let p = checked();
     let f_init = init(&p, 1);
