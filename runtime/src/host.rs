@@ -532,10 +532,10 @@ impl Host {
     fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
         self.replicas.clear();
         self.group_timers.clear();
-        let mut client_out = Vec::new();
-        self.client
-            .fail_calls("this host was excluded from the cluster", &mut client_out);
-        self.on_client_outputs(client_out, out);
+        // Pending calls survive the exclusion: they keep their request ids and go on
+        // retrying from the new incarnation. Duplicate suppression makes the retries
+        // safe, and the call deadline still bounds them. (A `main` whose host was
+        // paused past the suspicion timeout thus sees its calls complete.)
         self.incarnation = Incarnation(self.incarnation.0 + 1);
         // The participant keeps its memory of the consensus (and its vote) and asks
         // to join as the new incarnation; suspicions it raised while cut off are
