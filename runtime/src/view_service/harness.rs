@@ -1,10 +1,18 @@
 //! A seeded fault harness for the view service and failure detector: five
 //! participants over a network that loses, duplicates, delays and reorders
 //! messages, with partitions, crashes, restarts, false suspicions and server
-//! creations; then a liveness phase without faults.
+//! creations; then a liveness phase without faults. Even seeds answer
+//! `Excluded` with `ViewService::rejoin`, odd ones with a fresh participant.
+//!
+//! After every step: every (group, view id) emitted anywhere is one identical
+//! view, view ids are contiguous per participant, no group has two replicas on
+//! one host, committed logs are prefixes of one log. The liveness phase heals
+//! everything and checks a creation is decided, every host is readmitted and
+//! the idle cluster is quiet.
 //!
 //! Every run replays from its seed: `VS_SEED=<seed> cargo test -p ftc-runtime
-//! harness -- --nocapture` reruns one; `VS_SEEDS=<n>` changes how many run.
+//! harness -- --nocapture` reruns one (`VS_TRACE=1` also prints crashes,
+//! restarts and creations); `VS_SEEDS=<n>` changes how many run.
 
 use super::{LogEntry, ViewService, VsMessage, VsOutput, FIRST_INCARNATION};
 use crate::failure_detector::{FailureDetector, FdOutput};

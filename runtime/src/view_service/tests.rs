@@ -1167,3 +1167,53 @@ fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
     assert_eq!(c.voter, NEXT);
     assert!(c.is_admitted());
 }
+
+#[test]
+fn a_participant_learns_committed_entries_without_a_leader() {
+    // Host 1 holds a committed creation; host 2 restarted and knows nothing.
+    let (mut a, now) = elect_first(3);
+    let mut b = participant(1, F, 3);
+    deliver(
+        &mut b,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    let mut out = Vec::new();
+    a.start_server(now, 1, spec("Log", 0), &mut out);
+    let create = entry(Decision::CreateGroup {
+        origin: replica(0, F),
+        token: 1,
+        spec: spec("Log", 0),
+    });
+    deliver(&mut b, 0, F, append(1, 1, vec![create.clone()], 2), now);
+    assert_eq!(b.commit_index, 2);
+
+    // With no leader around, the restarted host's election timer asks everybody.
+    let mut c = participant(2, Incarnation(4), 3);
+    let (t, out) = time_out(&mut c);
+    let request = VsMessage::CatchUpRequest { commit_index: 0 };
+    assert_eq!(
+        without_timers(out),
+        vec![send(0, request.clone()), send(1, request.clone())]
+    );
+    let answer = VsMessage::CatchUp {
+        prev_index: 0,
+        prev_term: 0,
+        entries: vec![entry(Decision::Noop), create],
+        commit_index: 2,
+    };
+    assert_eq!(
+        deliver(&mut b, 2, Incarnation(4), request, t),
+        vec![send(2, answer.clone())]
+    );
+    let out = deliver(&mut c, 1, F, answer, t);
+    assert!(
+        matches!(out.as_slice(), [VsOutput::View(v)] if v.group == GroupId(1) && v.view_id == 1)
+    );
+    assert_eq!((c.commit_index, c.last_index()), (2, 2));
+    // It still does not vote: its join is not committed.
+    assert!(!c.counts_self());
+}
