@@ -11,6 +11,7 @@ use ftc_runtime::types::{GroupId, RequestId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::Hasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Separates fields in command and reply payloads (values never contain it).
 const SEP: char = '\u{1f}';
@@ -301,14 +302,48 @@ impl StateMachine for Forwarder {
     }
 }
 
-/// Server classes of the simulated programs: `kv`, `counter`, `forwarder`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SimApps;
+/// A deliberately wrong key-value store: its state digest includes a number that
+/// differs per replica (the order in which the factory created it), as if it read
+/// a local clock or a random number. Check (d) must catch it.
+pub struct NondeterministicKv {
+    store: KvStore,
+    salt: u64,
+}
+
+impl StateMachine for NondeterministicKv {
+    fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+        self.store.apply(input, out);
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        self.store.snapshot()
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
+        self.store.restore(snapshot)
+    }
+
+    fn digest(&self) -> u64 {
+        self.store.digest() ^ self.salt
+    }
+}
+
+/// Server classes of the simulated programs: `kv`, `counter`, `forwarder`, and
+/// `kv-nondeterministic` (see [`NondeterministicKv`]).
+#[derive(Debug, Default)]
+pub struct SimApps {
+    created: AtomicU64,
+}
 
 impl AppFactory for SimApps {
     fn create(&self, class: &str) -> Option<Box<dyn StateMachine>> {
+        let created = self.created.fetch_add(1, Ordering::Relaxed);
         match class {
             "kv" => Some(Box::new(KvStore::default())),
+            "kv-nondeterministic" => Some(Box::new(NondeterministicKv {
+                store: KvStore::default(),
+                salt: created.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            })),
             "counter" => Some(Box::new(Counter::default())),
             "forwarder" => Some(Box::new(Forwarder::default())),
             _ => None,

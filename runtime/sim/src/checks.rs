@@ -234,8 +234,30 @@ impl ExecutionChecker {
         lengths
     }
 
-    /// Finishes (e) and returns every violation found.
+    /// Finishes (b) and (e) and returns every violation found.
     pub fn finish(mut self) -> Vec<Violation> {
+        // (b) the group's log has no hole: every position up to the highest was
+        // executed somewhere (a recruit's snapshot covers positions its donor executed).
+        let mut groups: BTreeMap<GroupId, Vec<u64>> = BTreeMap::new();
+        for (group, position) in self.positions.keys() {
+            groups.entry(*group).or_default().push(*position);
+        }
+        for (group, mut positions) in groups {
+            positions.sort_unstable();
+            if let Some(hole) = positions
+                .iter()
+                .enumerate()
+                .find(|(i, p)| **p != *i as u64 + 1)
+                .map(|(i, _)| i as u64 + 1)
+            {
+                self.violate(
+                    Check::Prefix,
+                    format!(
+                        "{group:?}: no replica executed position {hole}, later ones were executed"
+                    ),
+                );
+            }
+        }
         let executed = std::mem::take(&mut self.executed_requests);
         for (time, group, replica, position, request) in executed {
             // Nested calls are issued by a group, not by a client: not in the submitted set.

@@ -85,7 +85,7 @@ pub struct Cluster {
 impl Cluster {
     /// Creates the hosts (all started at time 0) with the simulated applications.
     pub fn new(config: &ClusterConfig) -> Cluster {
-        let apps: Arc<SimApps> = Arc::new(SimApps);
+        let apps: Arc<SimApps> = Arc::new(SimApps::default());
         let cluster_ids: Vec<HostId> = (0..config.hosts)
             .map(|h| HostId(host_index_u32(h)))
             .collect();

@@ -36,6 +36,8 @@ pub struct KvConfig {
     pub faults: FaultConfig,
     /// Report requests that did not complete in the liveness phase as violations.
     pub check_liveness: bool,
+    /// The server class (`kv`; `kv-nondeterministic` to show check (d) failing).
+    pub class: String,
     /// Preferred hosts of the `kv` server (placement puts replicas there first).
     pub preferred_hosts: Vec<usize>,
     /// Where client `i` lives: `client_hosts[i % len]`; empty: host `i % hosts`.
@@ -87,6 +89,7 @@ impl KvConfig {
             liveness_us: 6_000_000,
             faults: FaultConfig::chaos(tolerate as usize),
             check_liveness: true,
+            class: "kv".to_string(),
             preferred_hosts: Vec::new(),
             client_hosts: Vec::new(),
             script: Vec::new(),
@@ -169,7 +172,7 @@ struct KvClient {
 pub fn run_kv(config: &KvConfig) -> KvReport {
     let mut cluster = Cluster::new(&config.cluster);
     let setup_deadline = 10_000_000;
-    let mut spec = crash_spec("kv", config.tolerate);
+    let mut spec = crash_spec(&config.class, config.tolerate);
     spec.hosts = config
         .preferred_hosts
         .iter()
@@ -346,9 +349,19 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
             }
             return;
         }
+        // After the heal, new requests wait until decisions already under way
+        // (an exclusion of a host that was cut off) have landed; pending ones go on.
+        let probe_from = if healed {
+            run.healed_at + PROBE_SETTLE_US
+        } else {
+            0
+        };
         // Issue operations from idle clients whose time has come.
         for c in clients.iter_mut() {
-            if c.inflight.is_some() || c.next_at > now || !cluster.sim().is_up(c.host) {
+            if c.inflight.is_some()
+                || c.next_at.max(probe_from) > now
+                || !cluster.sim().is_up(c.host)
+            {
                 continue;
             }
             if healed && c.probed {
@@ -374,7 +387,7 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
             .filter(|c| {
                 c.inflight.is_none() && !(healed && c.probed) && cluster.sim().is_up(c.host)
             })
-            .map(|c| c.next_at.max(now + 1))
+            .map(|c| c.next_at.max(probe_from).max(now + 1))
             .min()
             .unwrap_or(liveness_end);
         let wake = match script.peek() {
@@ -445,6 +458,9 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
         }
     }
 }
+
+/// After the heal, clients wait this long before their new request (the probe).
+pub const PROBE_SETTLE_US: Micros = 1_000_000;
 
 /// Messages a calm, idle cluster may send per host and virtual second (heartbeats,
 /// view-service probes and retransmissions fit easily below it).

@@ -38,14 +38,16 @@
 //! (a) the key-value history is linearizable (`ftc_judge::check_kv`; a judge
 //! timeout is a failure); (b) per group, replicas executed the same entry at
 //! each log position, and no replica executed a position twice (it may jump
-//! forward by state transfer, never roll back); also no two hosts installed
-//! different views under one view id; (c) a request occupies at most one log
+//! forward by state transfer, never roll back), no position of a group's log
+//! was skipped by every replica, no two hosts installed different views under
+//! one view id, and every host installed a group's views in order; (c) a request occupies at most one log
 //! position across all replicas (a recruit re-executing after state transfer
 //! would show as a second position); (d) equal state digests at equal positions,
 //! joiners included; (e) every executed client command was submitted by a
 //! client. Then the **liveness phase**: partitions heal, crashed and paused hosts
 //! come back, links stop misbehaving, and every pending request plus one new
-//! request per client must complete within a bound; finally the idle cluster
+//! request per client (issued once decisions under way at the heal have landed)
+//! must complete within a bound, the new ones with a reply; finally the idle cluster
 //! must quiet down (no message storm). A run also stops at an event limit, so a
 //! livelock cannot hang a test. See [`checks`] and [`kv`].
 //!
@@ -59,11 +61,15 @@
 //! - [`nested::run_nested`]: a 3-replica `forwarder` whose commands arm an
 //!   application timer, then call a `counter` server (a nested command), and
 //!   reply with the counter's answer.
-//! - `tests/sweeps.rs`: 2,400 safety seeds (survivable, heavy and beyond-majority
-//!   chaos) and 300 liveness seeds, several tests so they run in parallel;
+//! - `tests/sweeps.rs`: 3,200 safety seeds (survivable, bad-link, heavy and
+//!   beyond-majority chaos) and 750 liveness seeds, several tests so they run in
+//!   parallel;
 //!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds;
 //!   `tests/scenarios.rs`: stories (sequencer crash mid-burst, 3/2 split, state
-//!   transfer under load, a paused or isolated old sequencer); `tests/harness.rs`:
+//!   transfer under load, a recruit whose donor dies, a paused or isolated old
+//!   sequencer, healed and rejoined hosts, a stale read planted in a recorded
+//!   history); `tests/nested.rs`: nested calls with and without failures;
+//!   `tests/harness.rs`:
 //!   the simulator and the checks tested on a toy node and on made-up traces.
 //!
 //! # Replaying a failure

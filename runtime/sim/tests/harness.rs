@@ -335,10 +335,21 @@ fn the_trace_checks_allow_a_forward_jump_but_catch_a_rollback() {
     assert_eq!(
         checks_of(|c| {
             c.executed(0, G, replica(1), 1, Some(request(1)), 11, 101);
+            c.executed(0, G, replica(2), 1, Some(request(1)), 11, 101);
+            c.executed(0, G, replica(2), 2, Some(request(2)), 12, 102);
+            c.executed(0, G, replica(2), 3, Some(request(3)), 13, 103);
             // Caught up by a snapshot: positions 2 and 3 come from state transfer.
             c.executed(0, G, replica(1), 4, None, 14, 104);
         }),
         vec![]
+    );
+    // A hole nobody executed is caught.
+    assert_eq!(
+        checks_of(|c| {
+            c.executed(0, G, replica(1), 1, Some(request(1)), 11, 101);
+            c.executed(0, G, replica(1), 4, None, 14, 104);
+        }),
+        vec![Check::Prefix]
     );
     assert_eq!(
         checks_of(|c| {

@@ -78,3 +78,18 @@ fn ten_calls_count_ten_while_replicas_of_both_groups_crash_and_restart() {
         "only {crashes} crashes"
     );
 }
+
+#[test]
+fn ten_calls_count_ten_under_partitions_pauses_and_crashes() {
+    // Every kind of disruption, one host at a time, never the client's host.
+    let faults = FaultConfig {
+        cooldown_us: 400_000,
+        ..FaultConfig::chaos(1)
+    };
+    let _ = check(
+        "ten_calls_count_ten_under_partitions_pauses_and_crashes",
+        300..340,
+        false,
+        Some(faults),
+    );
+}

@@ -123,3 +123,39 @@ fn the_lost_reply_story_passes_without_the_bug() {
     });
     outcome.assert_clean("planted", "the_lost_reply_story_passes_without_the_bug");
 }
+
+/// The plain safety-sweep chaos, untuned, also catches the three bugs that need
+/// no particular story (the state-transfer one needs the lost-reply story above,
+/// or several hundred seeds of luck).
+#[test]
+fn untuned_chaos_catches_three_planted_bugs_within_300_seeds() {
+    let bugs = [
+        PlantedBugs {
+            reply_before_all_hold: true,
+            ..PlantedBugs::default()
+        },
+        PlantedBugs {
+            no_duplicate_suppression: true,
+            ..PlantedBugs::default()
+        },
+        PlantedBugs {
+            view_change_adopts_shorter: true,
+            ..PlantedBugs::default()
+        },
+    ];
+    for bug in bugs {
+        let found = first_safety_failure(0..300, |seed| {
+            let mut config = KvConfig::chaos(seed);
+            config.safety_us = 2_000_000;
+            config.check_liveness = false;
+            config.cluster.bugs = bug.clone();
+            config
+        });
+        match found {
+            Some((seed, violations)) => {
+                eprintln!("{bug:?}: caught at seed {seed} by {}", violations[0])
+            }
+            None => panic!("{bug:?} not caught by untuned chaos in 300 seeds"),
+        }
+    }
+}

@@ -359,21 +359,12 @@ fn a_healed_host_does_not_get_healthy_hosts_excluded() {
     }
 }
 
-/// Protocol finding (host and view service together): a host cut off long enough
-/// to be declared failed rejoins as a new incarnation with a fresh, empty
-/// view-service participant, but the leader keeps sending it `Append`s from the
-/// old match point (`prev_index` > 0), which it rejects with `match_index: 0`;
-/// the leader answers every rejection with the same `Append`, and every
-/// heartbeat starts one more such exchange. The rejoined host never catches up
-/// (so it never learns new views: a recruit there never gets its state), and the
-/// idle cluster ends up sending tens of thousands of messages per second.
-/// Diagnosis: `on_append_reply` never lowers `next_index` below the peer's
-/// recorded `match_index + 1`, which assumes a follower never loses acknowledged
-/// entries; a host that replaces its participant after exclusion does lose them.
-/// Every rejection is answered at once with another `Append`, so nothing damps the
-/// exchange. Fails at seed 1 of the loop.
+/// A host cut off long enough to be declared failed rejoins as a new incarnation;
+/// it catches up with the view service and the idle cluster quiets down.
+/// (Found by this simulator at seed 1 of this loop: the leader kept sending the
+/// rejoined host's fresh participant `Append`s from its old match point, each
+/// rejection answered at once with the same `Append`, a growing message storm.)
 #[test]
-#[ignore = "protocol finding: a rejoined host never catches up with the view service and an Append/AppendReply storm grows (see comment)"]
 fn a_rejoined_host_catches_up_and_the_cluster_quiets_down() {
     let mut failures = Vec::new();
     for seed in 0..20 {
@@ -427,4 +418,111 @@ fn a_recruit_whose_donor_dies_gets_its_state_from_another_member() {
         );
         assert_eq!(report.info_ops(), 0);
     }
+}
+
+/// A replica's host is cut off for about the suspicion timeout, then healed.
+/// At most that host may be excluded; the healthy hosts keep their incarnations.
+///
+/// (Found by this simulator: with partitions of 130–145 ms, just under the 150 ms
+/// suspicion timeout, the cut-off host and the others suspected each other at
+/// about the same time and the leader accepted both sides' suspicions, excluding
+/// healthy hosts — at seed 3 a majority; at seed 4 the other replica, which left
+/// the group stuck. Fixed in the view service: a suspicion is reported only after
+/// a probe sent while connected stays unanswered.)
+#[test]
+fn a_short_partition_excludes_at_most_the_host_cut_off() {
+    let mut failures = Vec::new();
+    for (seed, length) in (0..24).zip((120_000..).step_by(5_000)) {
+        let mut config = story(
+            1,
+            &[0, 1],
+            &[1, 2, 3, 4],
+            vec![
+                (300_000, Action::Partition(Partition::isolate(0))),
+                (300_000 + length, Action::HealAll),
+            ],
+        );
+        config.cluster.seed = seed;
+        config.safety_us = 2_000_000;
+        let report = run_kv(&config);
+        let excluded: Vec<usize> = (1..5)
+            .filter(|h| report.incarnations[*h] != Some(FIRST_INCARNATION.0))
+            .collect();
+        if !excluded.is_empty() || !report.violations.is_empty() {
+            failures.push((seed, length, excluded, report.violations.first().cloned()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "(seed, partition length, healthy hosts excluded, first violation): {failures:#?}"
+    );
+}
+
+/// Both replicas of a tolerate-1 group crash, the second while the recruit that
+/// replaced the first is still waiting for its state. The group's state is gone:
+/// the view service must mark it failed (calls then fail at once) — it must not
+/// leave a view whose only members never held the state, which neither serves nor fails.
+///
+/// Protocol finding (view service, and the rule in `docs/replication.md`): a
+/// group is marked failed only when no member of the previous view survives, and
+/// a recruit that never received its state counts as a survivor. With the second
+/// crash 120–285 ms after the first (27 of these 40 runs), the next view holds
+/// only the stateless recruit and a new one; it is not failed, its replicas refuse
+/// to invent a state (so safety holds: only liveness violations here), and every
+/// call ends at its deadline, forever. The rule should count members that hold
+/// the state (old members, or recruits whose transfer completed).
+#[test]
+#[ignore = "protocol finding: a group left with only a stateless recruit is not marked failed and never answers (see comment)"]
+fn a_group_whose_state_holders_all_crash_is_marked_failed() {
+    let mut stuck = Vec::new();
+    for (seed, delay) in (0..40).zip((120_000..).step_by(5_000)) {
+        let mut config = story(
+            1,
+            &[0, 1],
+            &[2, 3, 4],
+            vec![
+                (300_000, Action::Crash(1)),
+                (300_000 + delay, Action::Crash(0)),
+            ],
+        );
+        config.cluster.seed = seed;
+        config.safety_us = 1_500_000;
+        let report = run_kv(&config);
+        assert!(
+            report
+                .violations
+                .iter()
+                .all(|v| v.check == ftc_sim::Check::Liveness),
+            "seed {seed}: {:#?}",
+            report.violations
+        );
+        if !report.group_failed && !report.violations.is_empty() {
+            stuck.push((seed, delay, report.violations[0].detail.clone()));
+        }
+    }
+    assert!(
+        stuck.is_empty(),
+        "(seed, delay between the crashes, first liveness violation): {stuck:#?}"
+    );
+}
+
+#[test]
+fn a_nondeterministic_application_is_caught_by_the_state_digest_check() {
+    // Same inputs, same order, different states: only (d) can tell.
+    let mut config = KvConfig::calm(5);
+    config.class = "kv-nondeterministic".to_string();
+    config.safety_us = 300_000;
+    let report = run_kv(&config);
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.check == ftc_sim::Check::StateDigest),
+        "{:#?}",
+        report.violations
+    );
+    assert!(report
+        .violations
+        .iter()
+        .all(|v| v.check == ftc_sim::Check::StateDigest));
 }
