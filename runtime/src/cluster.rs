@@ -227,6 +227,17 @@ impl LocalCluster {
         binary: &Path,
         options: LocalClusterOptions,
     ) -> Result<LocalCluster, ClusterError> {
+        let mut cluster = LocalCluster::prepare(binary, options)?;
+        cluster.start_kernels()?;
+        Ok(cluster)
+    }
+
+    /// Writes the cluster file but starts no process yet, so the launching
+    /// process can start its own kernel (h0) first and boot with the cluster.
+    pub fn prepare(
+        binary: &Path,
+        options: LocalClusterOptions,
+    ) -> Result<LocalCluster, ClusterError> {
         if options.kernels == 0 {
             return Err(ClusterError::Launch("no kernels asked for".into()));
         }
@@ -249,7 +260,7 @@ impl LocalCluster {
         let cluster_file = dir.path().join("cluster.toml");
         std::fs::write(&cluster_file, config.to_toml()?)
             .map_err(|e| ClusterError::Launch(format!("cannot write the cluster file: {e}")))?;
-        let mut cluster = LocalCluster {
+        Ok(LocalCluster {
             binary: binary.to_path_buf(),
             dir,
             cluster_file,
@@ -257,16 +268,21 @@ impl LocalCluster {
             options,
             running: BTreeMap::new(),
             ready_lines: BTreeMap::new(),
-        };
-        let kernels: Vec<HostId> = cluster.kernel_hosts();
+        })
+    }
+
+    /// Starts every kernel host that is not running and waits until each is ready.
+    pub fn start_kernels(&mut self) -> Result<(), ClusterError> {
         let mut waits = Vec::new();
-        for h in &kernels {
-            waits.push((*h, cluster.spawn(*h)?));
+        for h in self.kernel_hosts() {
+            if !self.running.contains_key(&h) {
+                waits.push((h, self.spawn(h)?));
+            }
         }
         for (h, ready) in waits {
-            cluster.await_ready(h, ready)?;
+            self.await_ready(h, ready)?;
         }
-        Ok(cluster)
+        Ok(())
     }
 
     pub fn config(&self) -> &ClusterConfig {
@@ -335,12 +351,14 @@ impl LocalCluster {
             .arg("--host")
             .arg(host_name(host))
             .arg("--cluster")
-            .arg(&self.cluster_file);
+            .arg(&self.cluster_file)
+            // The kernel exits if this process dies without stopping it.
+            .arg("--exit-on-stdin-eof");
         if self.options.traces {
             cmd.arg("--trace").arg(self.trace_path(host));
         }
         cmd.args(&self.options.extra_args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
         let mut child = cmd.spawn().map_err(|e| {

@@ -11,9 +11,12 @@
 //!                                                      └ Output::Trace   → the trace sink
 //! ```
 //!
-//! Time is monotonic microseconds since the kernel started. A fresh kernel's
-//! incarnation is the wall-clock time in microseconds, so a restarted kernel's
-//! is larger than any earlier one of the same host (given a sane clock).
+//! Time is monotonic microseconds since the kernel started. Incarnations: at the
+//! cluster's first boot every host is [`FIRST_INCARNATION`] (the view service's
+//! initial configuration admits exactly those); a restarted kernel takes the
+//! wall-clock time in microseconds (and more than its previous one), so it is
+//! larger than any earlier one of the same host and rejoins as a new member.
+//! [`claim_incarnation`] keeps the last one in a small file to tell the two apart.
 //!
 //! Scheduling and `priority`: the core handles one input at a time in arrival
 //! order; messages a host sends to itself are handled before new external input,
@@ -28,6 +31,7 @@ use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
 };
 use crate::types::{ClientId, GroupId, HostId, Incarnation, Micros, ServerSpec, TimerId};
+pub use crate::view_service::FIRST_INCARNATION;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::Write;
@@ -58,7 +62,9 @@ pub enum TraceSink {
 pub struct KernelConfig {
     pub host: HostId,
     pub cluster: ClusterConfig,
-    /// `None`: the wall-clock time in microseconds.
+    /// `None`: the wall-clock time in microseconds, i.e. a host rejoining a running
+    /// cluster. At the cluster's first boot pass [`FIRST_INCARNATION`] (or use
+    /// [`claim_incarnation`], which decides for you).
     pub incarnation: Option<Incarnation>,
     pub timing: Timing,
     /// `None`: drawn from the OS random source.
@@ -68,6 +74,9 @@ pub struct KernelConfig {
     /// Blocking calls give up when the core has not answered within its own call
     /// deadline plus this margin (the core normally answers `CallFailed` first).
     pub answer_margin_ms: u64,
+    /// At the cluster's first boot ([`FIRST_INCARNATION`]) the core starts once
+    /// every configured peer is connected, or after this long.
+    pub boot_wait_ms: u64,
 }
 
 impl KernelConfig {
@@ -82,6 +91,7 @@ impl KernelConfig {
             transport: TransportTuning::default(),
             trace: TraceSink::Off,
             answer_margin_ms: 5_000,
+            boot_wait_ms: 10_000,
         }
     }
 }
@@ -214,15 +224,23 @@ impl KernelHandle {
 
     /// `server C …`: starts a server and returns its group once every replica runs.
     pub fn start_server(&self, spec: ServerSpec) -> Result<GroupId, String> {
+        self.start_server_timeout(spec, self.answer_bound)
+    }
+
+    /// Like [`KernelHandle::start_server`], giving up after `timeout`.
+    pub fn start_server_timeout(
+        &self,
+        spec: ServerSpec,
+        timeout: Duration,
+    ) -> Result<GroupId, String> {
         let rx = self.submit(LocalRequest::StartServer(spec));
-        match rx.recv_timeout(self.answer_bound) {
+        match rx.recv_timeout(timeout) {
             Ok(ClientEvent::ServerStarted { group, .. }) => Ok(group),
             Ok(ClientEvent::ServerStartFailed { reason, .. }) => Err(reason),
             Ok(other) => Err(format!("unexpected answer {other:?}")),
-            Err(RecvTimeoutError::Timeout) => Err(format!(
-                "no answer within {} ms",
-                self.answer_bound.as_millis()
-            )),
+            Err(RecvTimeoutError::Timeout) => {
+                Err(format!("no answer within {} ms", timeout.as_millis()))
+            }
             Err(RecvTimeoutError::Disconnected) => Err("the kernel stopped".into()),
         }
     }
@@ -268,6 +286,37 @@ fn wall_clock_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(1)
+}
+
+/// Decides this start's incarnation from the file at `path`, which holds the
+/// previous one: no file means the host's first boot ([`FIRST_INCARNATION`]);
+/// otherwise the wall-clock time in microseconds, and at least the previous one
+/// plus one. The new value is written (and synced) before it is returned, so a
+/// crash right after cannot make the next start reuse it.
+pub fn claim_incarnation(path: &std::path::Path) -> Result<Incarnation, String> {
+    let previous = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text.trim().parse::<u64>().map_err(|_| {
+            format!(
+                "incarnation file {} does not hold a number; remove it only if this host never ran",
+                path.display()
+            )
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let incarnation = match previous {
+        None => FIRST_INCARNATION,
+        Some(p) => Incarnation(wall_clock_us().max(p.saturating_add(1))),
+    };
+    let tmp = path.with_extension("incarnation.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        writeln!(f, "{}", incarnation.0)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(incarnation)
 }
 
 impl Kernel {
@@ -351,6 +400,8 @@ impl Kernel {
             waiting: HashMap::new(),
             outputs: Vec::new(),
             trace_dirty: false,
+            peers: config.cluster.hosts.len().saturating_sub(1),
+            boot_wait: Duration::from_millis(config.boot_wait_ms),
         };
         let core_thread = std::thread::Builder::new()
             .name(format!("ftc-core-{}", host_name(host)))
@@ -432,6 +483,9 @@ struct CoreDriver {
     waiting: HashMap<u64, Sender<ClientEvent>>,
     outputs: Vec<Output>,
     trace_dirty: bool,
+    /// Configured peers, and how long a first boot waits for them.
+    peers: usize,
+    boot_wait: Duration,
 }
 
 impl CoreDriver {
@@ -439,8 +493,42 @@ impl CoreDriver {
         self.started.elapsed().as_micros() as Micros
     }
 
+    /// At the cluster's first boot, waits until every configured peer is connected
+    /// (or `boot_wait` passed), so the cores start together and nobody suspects a
+    /// host whose process merely started a little later. Returns the events that
+    /// arrived meanwhile, or `None` if asked to shut down.
+    fn boot_barrier(&mut self) -> Option<Vec<Event>> {
+        let mut early = Vec::new();
+        if self.host.incarnation() != FIRST_INCARNATION || self.boot_wait.is_zero() {
+            return Some(early);
+        }
+        let until = Instant::now() + self.boot_wait;
+        while Instant::now() < until && self.transport.connected_peers().len() < self.peers {
+            match self.events.recv_timeout(Duration::from_millis(5)) {
+                Ok(Event::Shutdown) | Err(RecvTimeoutError::Disconnected) => return None,
+                Ok(e) => {
+                    if early.len() < EVENT_QUEUE_CAPACITY {
+                        early.push(e);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+        Some(early)
+    }
+
     fn run(mut self) {
+        let Some(early) = self.boot_barrier() else {
+            return;
+        };
+        // Time starts when the core does.
+        self.started = Instant::now();
         self.handle(Input::Start);
+        for e in early {
+            if !self.on_event(e) {
+                return;
+            }
+        }
         loop {
             // Messages to itself first, then due timers.
             let mut handled = 0;
@@ -603,12 +691,32 @@ impl CoreDriver {
     }
 }
 
-/// Command-line arguments of a kernel process: `--kernel --host hN --cluster FILE [--trace FILE]`.
+/// Command-line arguments of a kernel process:
+/// `--kernel --host hN --cluster FILE [--trace FILE] [--incarnation-file FILE]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelArgs {
     pub host: HostId,
     pub cluster_file: PathBuf,
     pub trace_file: Option<PathBuf>,
+    /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
+    pub incarnation_file: Option<PathBuf>,
+    /// `--exit-on-stdin-eof`: stop when standard input closes, i.e. when the
+    /// launching process is gone (used by the local launcher).
+    pub exit_on_stdin_eof: bool,
+}
+
+impl KernelArgs {
+    /// The incarnation file to use: the one given, or `hN.incarnation` beside the cluster file.
+    pub fn incarnation_path(&self) -> PathBuf {
+        match &self.incarnation_file {
+            Some(p) => p.clone(),
+            None => self
+                .cluster_file
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(format!("{}.incarnation", host_name(self.host))),
+        }
+    }
 }
 
 impl KernelArgs {
@@ -618,6 +726,8 @@ impl KernelArgs {
         let mut host = None;
         let mut cluster_file = None;
         let mut trace_file = None;
+        let mut incarnation_file = None;
+        let mut exit_on_stdin_eof = false;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -634,6 +744,12 @@ impl KernelArgs {
                 "--trace" => {
                     trace_file = Some(PathBuf::from(it.next().ok_or("--trace needs a file")?))
                 }
+                "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
+                "--incarnation-file" => {
+                    incarnation_file = Some(PathBuf::from(
+                        it.next().ok_or("--incarnation-file needs a file")?,
+                    ))
+                }
                 _ => {}
             }
         }
@@ -641,6 +757,8 @@ impl KernelArgs {
             host: host.ok_or("missing --host hN")?,
             cluster_file: cluster_file.ok_or("missing --cluster FILE")?,
             trace_file,
+            incarnation_file,
+            exit_on_stdin_eof,
         })
     }
 }
@@ -651,6 +769,7 @@ impl KernelArgs {
 pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> Result<(), String> {
     let cluster = ClusterConfig::load(&args.cluster_file).map_err(|e| e.to_string())?;
     let mut config = KernelConfig::new(args.host, cluster);
+    config.incarnation = Some(claim_incarnation(&args.incarnation_path())?);
     if let Some(path) = &args.trace_file {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -663,6 +782,22 @@ pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> R
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, terminate.clone())
             .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    if args.exit_on_stdin_eof {
+        let flag = terminate.clone();
+        std::thread::Builder::new()
+            .name("ftc-stdin-watch".into())
+            .spawn(move || {
+                let mut sink = [0u8; 256];
+                let mut stdin = std::io::stdin().lock();
+                while let Ok(n) = std::io::Read::read(&mut stdin, &mut sink) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                flag.store(true, Ordering::SeqCst);
+            })
+            .map_err(|e| format!("cannot watch stdin: {e}"))?;
     }
     let kernel = Kernel::start(config, apps).map_err(|e| e.to_string())?;
     {
@@ -751,6 +886,20 @@ mod tests {
             Kernel::start_on(config, Arc::new(NoApps), listener),
             Err(KernelError::UnknownHost(3))
         ));
+    }
+
+    #[test]
+    fn incarnations_start_at_the_first_and_grow_on_every_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("h1.incarnation");
+        assert_eq!(claim_incarnation(&path), Ok(FIRST_INCARNATION));
+        let second = claim_incarnation(&path).expect("second");
+        assert!(second > FIRST_INCARNATION);
+        // A clock that went backwards still gives a larger incarnation.
+        std::fs::write(&path, format!("{}\n", u64::MAX / 2)).expect("write");
+        assert_eq!(claim_incarnation(&path), Ok(Incarnation(u64::MAX / 2 + 1)));
+        std::fs::write(&path, "garbage").expect("write");
+        assert!(claim_incarnation(&path).is_err());
     }
 
     #[test]

@@ -24,6 +24,10 @@
 //! Nonces come from the OS random source, proofs are compared in constant time
 //! (`Mac::verify_slice`). After the handshake the dialer streams `Data` frames,
 //! each carrying the sender's incarnation at send time, and `Ping`s when idle.
+//! Every frame after the handshake is sealed: its payload is followed by a
+//! 16-byte tag, HMAC-SHA256 under a session key derived from the transcript,
+//! over the frame's sequence number and payload, so frames cannot be injected,
+//! altered, replayed or reordered on an established connection.
 //!
 //! Anything unexpected — garbage, a wrong version, an oversized length, a failed
 //! proof, a silent peer — closes that one connection and logs a line with the
@@ -55,6 +59,8 @@ pub const PROTOCOL_VERSION: u8 = 1;
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
 const NONCE_BYTES: usize = 32;
 const MAC_BYTES: usize = 32;
+/// Per-frame authentication tag after the handshake (truncated HMAC-SHA256).
+const TAG_BYTES: usize = 16;
 /// A writer stops adding frames to one write once it holds this many bytes.
 const BATCH_BYTES_MAX: usize = 256 << 10;
 /// A writer stops adding frames to one write once it holds this many frames.
@@ -118,7 +124,7 @@ impl Default for TransportTuning {
             idle_timeout_ms: 10_000,
             keepalive_ms: 1_000,
             backoff_min_ms: 10,
-            backoff_max_ms: 500,
+            backoff_max_ms: 200,
             queue_capacity: 65_536,
             max_inbound_connections: 64,
         }
@@ -183,6 +189,9 @@ struct Shared {
     streams: Mutex<HashMap<u64, TcpStream>>,
     next_stream_id: AtomicU64,
     inbound_open: AtomicUsize,
+    /// Open authenticated connections per peer, by direction.
+    inbound_from: Mutex<BTreeMap<HostId, usize>>,
+    outbound_to: Mutex<BTreeMap<HostId, usize>>,
     deliver: DeliverFn,
 }
 
@@ -236,6 +245,8 @@ impl Transport {
             streams: Mutex::new(HashMap::new()),
             next_stream_id: AtomicU64::new(0),
             inbound_open: AtomicUsize::new(0),
+            inbound_from: Mutex::new(BTreeMap::new()),
+            outbound_to: Mutex::new(BTreeMap::new()),
             deliver,
         });
         let mut threads = Vec::new();
@@ -293,6 +304,20 @@ impl Transport {
                 .fetch_add(1, Ordering::Relaxed);
         }
         sent
+    }
+
+    /// Peers with an authenticated connection open in both directions right now.
+    pub fn connected_peers(&self) -> std::collections::BTreeSet<HostId> {
+        let lock = |m: &Mutex<BTreeMap<HostId, usize>>| match m.lock() {
+            Ok(l) => l
+                .keys()
+                .copied()
+                .collect::<std::collections::BTreeSet<HostId>>(),
+            Err(poisoned) => poisoned.into_inner().keys().copied().collect(),
+        };
+        let inbound = lock(&self.shared.inbound_from);
+        let outbound = lock(&self.shared.outbound_to);
+        inbound.intersection(&outbound).copied().collect()
     }
 
     pub fn stats(&self) -> TransportStats {
@@ -389,7 +414,11 @@ fn reject(shared: &Shared, peer: SocketAddr, reason: &LinkError) {
 
 /// Appends one frame to `buf`. Fails (leaving `buf` as it was) when the frame
 /// would exceed [`MAX_FRAME_BYTES`] or cannot be encoded.
-fn encode_frame(frame: &Frame, buf: Vec<u8>) -> Result<Vec<u8>, (Vec<u8>, LinkError)> {
+fn encode_frame(
+    frame: &Frame,
+    buf: Vec<u8>,
+    seal: Option<&mut Seal>,
+) -> Result<Vec<u8>, (Vec<u8>, LinkError)> {
     let start = buf.len();
     let mut buf = buf;
     buf.extend_from_slice(&[0, 0, 0, 0, PROTOCOL_VERSION]);
@@ -400,10 +429,14 @@ fn encode_frame(frame: &Frame, buf: Vec<u8>) -> Result<Vec<u8>, (Vec<u8>, LinkEr
             return Err((Vec::new(), LinkError::Malformed(e.to_string())));
         }
     };
-    let len = buf.len() - start - 4;
+    let len = buf.len() - start - 4 + if seal.is_some() { TAG_BYTES } else { 0 };
     if len > MAX_FRAME_BYTES {
         buf.truncate(start);
         return Err((buf, LinkError::Oversized(len)));
+    }
+    if let Some(seal) = seal {
+        let tag = seal.tag(&buf[start + 5..]);
+        buf.extend_from_slice(&tag);
     }
     // `len` fits in u32: MAX_FRAME_BYTES does.
     buf[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
@@ -411,7 +444,7 @@ fn encode_frame(frame: &Frame, buf: Vec<u8>) -> Result<Vec<u8>, (Vec<u8>, LinkEr
 }
 
 fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {
-    let buf = encode_frame(frame, Vec::new()).map_err(|(_, e)| e)?;
+    let buf = encode_frame(frame, Vec::new(), None).map_err(|(_, e)| e)?;
     stream.write_all(&buf)?;
     Ok(())
 }
@@ -451,6 +484,7 @@ fn read_frame<R: Read>(
     socket: &TcpStream,
     deadline: Instant,
     payload: &mut Vec<u8>,
+    seal: Option<&mut Seal>,
 ) -> Result<Frame, LinkError> {
     let mut header = [0u8; 5];
     read_exact_by(reader, socket, &mut header[..4], deadline)?;
@@ -468,7 +502,18 @@ fn read_frame<R: Read>(
     payload.clear();
     payload.resize(len - 1, 0);
     read_exact_by(reader, socket, payload, deadline)?;
-    let (frame, rest) = postcard::take_from_bytes::<Frame>(payload)
+    let body = match seal {
+        Some(seal) => {
+            if payload.len() < TAG_BYTES {
+                return Err(LinkError::Malformed("frame shorter than its tag".into()));
+            }
+            let (body, tag) = payload.split_at(payload.len() - TAG_BYTES);
+            seal.verify(body, tag)?;
+            body
+        }
+        None => &payload[..],
+    };
+    let (frame, rest) = postcard::take_from_bytes::<Frame>(body)
         .map_err(|e| LinkError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
         return Err(LinkError::Malformed(format!(
@@ -477,6 +522,45 @@ fn read_frame<R: Read>(
         )));
     }
     Ok(frame)
+}
+
+/// Authenticates the frames of one established connection: each carries a tag
+/// `HMAC-SHA256(session key, sequence number ‖ payload)` truncated to
+/// [`TAG_BYTES`], so frames cannot be forged, altered, replayed or reordered.
+struct Seal {
+    mac: HmacSha256,
+    seq: u64,
+}
+
+impl Seal {
+    fn new(session_key: &[u8; MAC_BYTES]) -> Result<Seal, LinkError> {
+        Ok(Seal {
+            mac: <HmacSha256 as Mac>::new_from_slice(session_key)
+                .map_err(|_| LinkError::Auth("unusable session key"))?,
+            seq: 0,
+        })
+    }
+
+    fn next_mac(&mut self, body: &[u8]) -> HmacSha256 {
+        let mut mac = self.mac.clone();
+        mac.update(&self.seq.to_be_bytes());
+        mac.update(body);
+        self.seq = self.seq.wrapping_add(1);
+        mac
+    }
+
+    fn tag(&mut self, body: &[u8]) -> [u8; TAG_BYTES] {
+        let full = self.next_mac(body).finalize().into_bytes();
+        let mut tag = [0u8; TAG_BYTES];
+        tag.copy_from_slice(&full[..TAG_BYTES]);
+        tag
+    }
+
+    fn verify(&mut self, body: &[u8], tag: &[u8]) -> Result<(), LinkError> {
+        self.next_mac(body)
+            .verify_truncated_left(tag)
+            .map_err(|_| LinkError::Auth("frame tag does not verify"))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -531,6 +615,8 @@ impl Transcript {
 }
 
 const ROLE_DIALER: &[u8] = b"dialer";
+/// Derives the session key that seals the frames after the handshake.
+const ROLE_SESSION: &[u8] = b"session";
 const ROLE_ACCEPTOR: &[u8] = b"acceptor";
 
 /// What the dialer learned about the acceptor.
@@ -548,7 +634,7 @@ fn dial(
     addr: SocketAddr,
     key: &[u8],
     tuning: &TransportTuning,
-) -> Result<(TcpStream, PeerIdentity), LinkError> {
+) -> Result<(TcpStream, PeerIdentity, Seal), LinkError> {
     let stream =
         TcpStream::connect_timeout(&addr, Duration::from_millis(tuning.connect_timeout_ms))?;
     stream.set_nodelay(true)?;
@@ -568,7 +654,7 @@ fn dial(
     let mut reader = BufReader::with_capacity(1024, stream.try_clone()?);
     let mut payload = Vec::new();
     let (acceptor_incarnation, acceptor_nonce, proof) =
-        match read_frame(&mut reader, &stream, deadline, &mut payload)? {
+        match read_frame(&mut reader, &stream, deadline, &mut payload, None)? {
             Frame::Challenge {
                 incarnation,
                 nonce,
@@ -591,12 +677,14 @@ fn dial(
             proof: transcript.proof(key, ROLE_DIALER)?,
         },
     )?;
+    let seal = Seal::new(&transcript.proof(key, ROLE_SESSION)?)?;
     Ok((
         stream,
         PeerIdentity {
             host: to,
             incarnation: acceptor_incarnation,
         },
+        seal,
     ))
 }
 
@@ -610,7 +698,7 @@ pub fn probe(
     key: &[u8],
     tuning: &TransportTuning,
 ) -> Result<PeerIdentity, LinkError> {
-    let (stream, identity) = dial(me, incarnation, to, addr, key, tuning)?;
+    let (stream, identity, _) = dial(me, incarnation, to, addr, key, tuning)?;
     let _ = stream.shutdown(Shutdown::Both);
     Ok(identity)
 }
@@ -621,11 +709,11 @@ fn accept_handshake(
     reader: &mut BufReader<TcpStream>,
     socket: &TcpStream,
     payload: &mut Vec<u8>,
-) -> Result<PeerIdentity, LinkError> {
+) -> Result<(PeerIdentity, Seal), LinkError> {
     let config = &shared.config;
     let deadline = Instant::now() + Duration::from_millis(config.tuning.handshake_timeout_ms);
     let (from, dialer_incarnation, to, dialer_nonce) =
-        match read_frame(reader, socket, deadline, payload)? {
+        match read_frame(reader, socket, deadline, payload, None)? {
             Frame::Hello {
                 from,
                 incarnation,
@@ -658,14 +746,18 @@ fn accept_handshake(
             proof: transcript.proof(&config.key, ROLE_ACCEPTOR)?,
         },
     )?;
-    match read_frame(reader, socket, deadline, payload)? {
+    match read_frame(reader, socket, deadline, payload, None)? {
         Frame::Proof { proof } => transcript.verify(&config.key, ROLE_DIALER, &proof)?,
         _ => return Err(LinkError::Unexpected("expected Proof")),
     }
-    Ok(PeerIdentity {
-        host: from,
-        incarnation: dialer_incarnation,
-    })
+    let seal = Seal::new(&transcript.proof(&config.key, ROLE_SESSION)?)?;
+    Ok((
+        PeerIdentity {
+            host: from,
+            incarnation: dialer_incarnation,
+        },
+        seal,
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -746,16 +838,30 @@ fn read_connection(shared: &Shared, stream: &TcpStream) -> Result<(), LinkError>
     )))?;
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.try_clone()?);
     let mut payload = Vec::new();
-    let peer = accept_handshake(shared, &mut reader, stream, &mut payload)
+    let (peer, seal) = accept_handshake(shared, &mut reader, stream, &mut payload)
         .map_err(|e| LinkError::Handshake(Box::new(e)))?;
     shared
         .counters
         .handshakes_completed
         .fetch_add(1, Ordering::Relaxed);
+    set_link(&shared.inbound_from, peer.host, 1);
+    let result = read_frames(shared, &mut reader, stream, &mut payload, peer, seal);
+    set_link(&shared.inbound_from, peer.host, -1);
+    result
+}
+
+fn read_frames(
+    shared: &Shared,
+    reader: &mut BufReader<TcpStream>,
+    stream: &TcpStream,
+    payload: &mut Vec<u8>,
+    peer: PeerIdentity,
+    mut seal: Seal,
+) -> Result<(), LinkError> {
     let idle = Duration::from_millis(shared.config.tuning.idle_timeout_ms.max(1));
     loop {
         let deadline = Instant::now() + idle;
-        match read_frame(&mut reader, stream, deadline, &mut payload)? {
+        match read_frame(reader, stream, deadline, payload, Some(&mut seal))? {
             Frame::Data { incarnation, msg } => {
                 if incarnation < peer.incarnation {
                     return Err(LinkError::Auth("data stamped with an older incarnation"));
@@ -807,7 +913,7 @@ fn run_writer(
     let backoff_max =
         Duration::from_millis(tuning.backoff_max_ms.max(tuning.backoff_min_ms).max(1));
     let mut backoff = backoff_min;
-    let mut conn: Option<(TcpStream, u64)> = None;
+    let mut conn: Option<(TcpStream, u64, Seal)> = None;
     let mut pending: Option<(Incarnation, Message)> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
     let mut last_failure_logged: Option<Instant> = None;
@@ -815,23 +921,9 @@ fn run_writer(
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
-        // Something to send first: connect lazily.
-        if pending.is_none() {
-            let wait = if conn.is_some() {
-                keepalive
-            } else {
-                Duration::from_millis(200)
-            };
-            match queue.recv_timeout(wait) {
-                Ok(item) => pending = Some(item),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        }
+        // Dial eagerly, so peers know early that this host is up (see
+        // `Transport::connected_peers`), and keep redialling with backoff.
         if conn.is_none() {
-            if pending.is_none() {
-                continue;
-            }
             match dial(
                 config.me,
                 config.incarnation,
@@ -840,12 +932,13 @@ fn run_writer(
                 &config.key,
                 tuning,
             ) {
-                Ok((stream, _)) => {
+                Ok((stream, _, seal)) => {
                     backoff = backoff_min;
                     match register_stream(&shared, &stream) {
-                        Some(id) => conn = Some((stream, id)),
+                        Some(id) => conn = Some((stream, id, seal)),
                         None => break,
                     }
+                    set_link(&shared.outbound_to, peer, 1);
                 }
                 Err(e) => {
                     if matches!(e, LinkError::Auth(_) | LinkError::WrongVersion(_)) {
@@ -875,7 +968,14 @@ fn run_writer(
                 }
             }
         }
-        let Some((stream, id)) = conn.as_mut() else {
+        if pending.is_none() {
+            match queue.recv_timeout(keepalive) {
+                Ok(item) => pending = Some(item),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let Some((stream, id, seal)) = conn.as_mut() else {
             continue;
         };
         // Batch: the pending message and whatever else is queued, in one write.
@@ -885,13 +985,17 @@ fn run_writer(
         let mut next = pending.take();
         let is_ping = next.is_none();
         if is_ping {
-            match encode_frame(&Frame::Ping, std::mem::take(&mut buf)) {
+            match encode_frame(&Frame::Ping, std::mem::take(&mut buf), Some(seal)) {
                 Ok(b) => buf = b,
                 Err((b, _)) => buf = b,
             }
         }
         while let Some((incarnation, msg)) = next.take() {
-            match encode_frame(&Frame::Data { incarnation, msg }, std::mem::take(&mut buf)) {
+            match encode_frame(
+                &Frame::Data { incarnation, msg },
+                std::mem::take(&mut buf),
+                Some(seal),
+            ) {
                 Ok(b) => {
                     buf = b;
                     frames += 1;
@@ -946,6 +1050,7 @@ fn run_writer(
                     let id = *id;
                     unregister_stream(&shared, id);
                     conn = None;
+                    set_link(&shared.outbound_to, peer, -1);
                 }
             }
         }
@@ -953,9 +1058,23 @@ fn run_writer(
             break;
         }
     }
-    if let Some((stream, id)) = conn {
+    if let Some((stream, id, _)) = conn {
         let _ = stream.shutdown(Shutdown::Both);
         unregister_stream(&shared, id);
+        set_link(&shared.outbound_to, peer, -1);
+    }
+}
+
+/// Counts open authenticated connections per peer (`delta` +1 or -1).
+fn set_link(links: &Mutex<BTreeMap<HostId, usize>>, peer: HostId, delta: isize) {
+    let mut links = match links.lock() {
+        Ok(l) => l,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let n = links.entry(peer).or_insert(0);
+    *n = n.saturating_add_signed(delta);
+    if *n == 0 {
+        links.remove(&peer);
     }
 }
 

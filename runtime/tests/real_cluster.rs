@@ -26,7 +26,8 @@ fn incarnation_in(ready_line: &str) -> u64 {
 
 #[test]
 fn launcher_starts_signals_restarts_and_stops_kernels() {
-    let mut cluster = start_cluster(3);
+    let _serial = real_support::serial();
+    let (mut cluster, _driver) = start_cluster(3);
     let key = cluster.config().key.clone();
     let addr = |c: &ftc_runtime::cluster::LocalCluster, h: u32| c.config().hosts[&HostId(h)];
     for h in 1..=3 {
@@ -102,7 +103,8 @@ fn launcher_starts_signals_restarts_and_stops_kernels() {
 
 #[test]
 fn kernels_refuse_garbage_oversized_frames_and_wrong_keys_and_log_them() {
-    let mut cluster = start_cluster(2);
+    let _serial = real_support::serial();
+    let (mut cluster, _driver) = start_cluster(2);
     let key = cluster.config().key.clone();
     let target = HostId(1);
     let addr = cluster.config().hosts[&target];
@@ -122,4 +124,92 @@ fn kernels_refuse_garbage_oversized_frames_and_wrong_keys_and_log_them() {
     );
     assert!(cluster.is_running(target));
     assert!(probe(HostId(0), Incarnation(1), target, addr, &key, &tuning()).is_ok());
+}
+
+#[test]
+fn kvnode_client_mode_drives_a_cluster_of_kernel_processes() {
+    let _serial = real_support::serial();
+    let mut cluster = ftc_runtime::cluster::LocalCluster::prepare(
+        &real_support::kvnode(),
+        ftc_runtime::cluster::LocalClusterOptions {
+            kernels: 3,
+            ..Default::default()
+        },
+    )
+    .expect("prepare");
+    cluster.start_kernels().expect("start kernels");
+    let mut client = std::process::Command::new(real_support::kvnode())
+        .args(["--client", "--host", "h0", "--tolerate", "1", "--ops", "50"])
+        .arg("--cluster")
+        .arg(cluster.cluster_file())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Ok(Some(status)) = client.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() > until {
+            let _ = client.kill();
+            let _ = client.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = client.wait_with_output().expect("client output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("100 calls"), "{stdout}");
+}
+
+#[test]
+fn a_kernel_exits_when_its_launcher_goes_away() {
+    let _serial = real_support::serial();
+    let cluster = ftc_runtime::cluster::LocalCluster::prepare(
+        &real_support::kvnode(),
+        ftc_runtime::cluster::LocalClusterOptions {
+            kernels: 1,
+            main_host: false,
+            ..Default::default()
+        },
+    )
+    .expect("prepare");
+    let mut kernel = std::process::Command::new(real_support::kvnode())
+        .args([
+            "--kernel",
+            "--host",
+            "h1",
+            "--exit-on-stdin-eof",
+            "--cluster",
+        ])
+        .arg(cluster.cluster_file())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start a kernel");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(matches!(kernel.try_wait(), Ok(None)), "the kernel runs");
+    // What the launcher's death does: standard input closes.
+    drop(kernel.stdin.take());
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut exited = None;
+    while Instant::now() < until {
+        if let Ok(Some(status)) = kernel.try_wait() {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if exited.is_none() {
+        let _ = kernel.kill();
+        let _ = kernel.wait();
+    }
+    assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
 }

@@ -2,7 +2,7 @@
 //! protocols together, without process management.
 
 use ftc_runtime::cluster::ClusterConfig;
-use ftc_runtime::kernel::{Kernel, KernelConfig};
+use ftc_runtime::kernel::{Kernel, KernelConfig, FIRST_INCARNATION};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
 use ftc_runtime::types::{HostId, Model, ServerSpec};
 use std::net::TcpListener;
@@ -24,14 +24,15 @@ fn kernels(n: u32) -> Vec<Kernel> {
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
-            let config = KernelConfig::new(HostId(i as u32), cluster.clone());
+            let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
+            config.incarnation = Some(FIRST_INCARNATION);
             Kernel::start_on(config, Arc::new(KvFactory), l).expect("start kernel")
         })
         .collect()
 }
 
 #[test]
-#[ignore = "needs the view service (branch viewservice)"]
+
 fn three_kernels_serve_a_replicated_key_value_server() {
     let ks = kernels(3);
     let h = ks[0].handle();

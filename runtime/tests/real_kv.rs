@@ -7,7 +7,8 @@ mod real_support;
 
 use ftc_runtime::types::{GroupView, HostId};
 use real_support::{
-    attack, judge, read_all, refusals, run_load, start_cluster, wait_replicas_agree, Driver, Load,
+    assert_spans, attack, judge, read_all, refusals, run_load, start_cluster, wait_replicas_agree,
+    Load,
 };
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ fn load(seed: u64, secs: u64) -> Load {
         clients: 4,
         keys: KEYS,
         duration: Duration::from_secs(secs),
-        max_ops_per_client: 2_000,
+        max_ops_per_client: 300 * secs,
         seed,
     }
 }
@@ -28,10 +29,10 @@ fn hosts_of(view: &GroupView) -> Vec<HostId> {
 }
 
 #[test]
-#[ignore = "needs the group protocol and view service (branches protocols, viewservice)"]
+
 fn sigkill_of_the_sequencer_loses_no_acknowledged_write() {
-    let mut cluster = start_cluster(5);
-    let driver = Driver::start(&cluster);
+    let _serial = real_support::serial();
+    let (mut cluster, driver) = start_cluster(5);
     let group = driver.start_kv(1, vec![HostId(1), HostId(2)]);
     let first = driver
         .wait_view(group, Duration::from_secs(10), |_| true)
@@ -50,8 +51,10 @@ fn sigkill_of_the_sequencer_loses_no_acknowledged_write() {
         std::thread::spawn(move || run_load(&h, group, &load(1, 6), clock))
     };
     std::thread::sleep(Duration::from_secs(2));
+    let fault_us = clock.elapsed().as_micros() as u64;
     cluster.kill(victim);
     let mut history = load_thread.join().expect("load");
+    assert_spans(&history, fault_us);
     history.extend(read_all(&h, group, KEYS, 100, clock));
     judge(&history, cluster.dir(), "sigkill");
 
@@ -69,10 +72,10 @@ fn sigkill_of_the_sequencer_loses_no_acknowledged_write() {
 }
 
 #[test]
-#[ignore = "needs the group protocol and view service (branches protocols, viewservice)"]
+
 fn a_paused_sequencer_never_answers_with_stale_data() {
-    let mut cluster = start_cluster(5);
-    let driver = Driver::start(&cluster);
+    let _serial = real_support::serial();
+    let (mut cluster, driver) = start_cluster(5);
     let group = driver.start_kv(1, vec![HostId(1), HostId(2)]);
     let first = driver
         .wait_view(group, Duration::from_secs(10), |_| true)
@@ -87,8 +90,10 @@ fn a_paused_sequencer_never_answers_with_stale_data() {
     std::thread::sleep(Duration::from_secs(2));
     cluster.pause(victim).expect("SIGSTOP");
     std::thread::sleep(Duration::from_secs(2));
+    let resumed_us = clock.elapsed().as_micros() as u64;
     cluster.resume(victim).expect("SIGCONT");
     let mut history = load_thread.join().expect("load");
+    assert_spans(&history, resumed_us);
     // Reads after the old sequencer woke up: it must not answer them from its stale state.
     history.extend(read_all(&h, group, KEYS, 100, clock));
     judge(&history, cluster.dir(), "sigstop");
@@ -105,10 +110,10 @@ fn a_paused_sequencer_never_answers_with_stale_data() {
 }
 
 #[test]
-#[ignore = "needs the group protocol and view service (branches protocols, viewservice)"]
+
 fn bad_frames_and_wrong_keys_are_refused_while_the_cluster_serves() {
-    let cluster = start_cluster(5);
-    let driver = Driver::start(&cluster);
+    let _serial = real_support::serial();
+    let (cluster, driver) = start_cluster(5);
     let group = driver.start_kv(1, vec![HostId(1), HostId(2)]);
     let clock = Instant::now();
     let h = driver.handle();
@@ -137,4 +142,41 @@ fn bad_frames_and_wrong_keys_are_refused_while_the_cluster_serves() {
             "{host:?} logged every refusal"
         );
     }
+}
+
+#[test]
+fn a_killed_kernel_restarts_as_a_new_incarnation_while_the_cluster_serves() {
+    let _serial = real_support::serial();
+    let (mut cluster, driver) = start_cluster(5);
+    let group = driver.start_kv(1, vec![HostId(1), HostId(2)]);
+    let first = driver
+        .wait_view(group, Duration::from_secs(10), |_| true)
+        .expect("first view");
+    // The backup this time: the sequencer keeps serving while the view changes.
+    let victim = first.members[1].host;
+    let clock = Instant::now();
+    let h = driver.handle();
+    let load_thread = {
+        let h = h.clone();
+        std::thread::spawn(move || run_load(&h, group, &load(4, 7), clock))
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    cluster.kill(victim);
+    driver
+        .wait_view(group, Duration::from_secs(10), |v| {
+            !hosts_of(v).contains(&victim)
+        })
+        .expect("a view without the killed host");
+    cluster.restart(victim).expect("restart the killed kernel");
+    let ready = cluster.ready_line(victim).expect("ready line").to_string();
+    assert!(
+        !ready.contains("incarnation=0 "),
+        "a restart claims a new incarnation: {ready}"
+    );
+    let restarted_us = clock.elapsed().as_micros() as u64;
+    let mut history = load_thread.join().expect("load");
+    assert_spans(&history, restarted_us);
+    history.extend(read_all(&h, group, KEYS, 100, clock));
+    judge(&history, cluster.dir(), "restart");
+    assert!(cluster.is_running(victim));
 }

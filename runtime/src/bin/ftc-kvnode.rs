@@ -11,7 +11,9 @@
 //! (`model crash tolerate (T)`, or `correct` with `--tolerate 0`), performs N
 //! put/get pairs and prints what it saw.
 
-use ftc_runtime::kernel::{serve_until_terminated, Kernel, KernelArgs, KernelConfig};
+use ftc_runtime::kernel::{
+    claim_incarnation, serve_until_terminated, Kernel, KernelArgs, KernelConfig,
+};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
 use ftc_runtime::types::{Model, ServerSpec};
 use std::process::ExitCode;
@@ -38,11 +40,9 @@ fn client(args: &[String], kernel_args: &KernelArgs) -> Result<(), String> {
         .unwrap_or(100);
     let cluster = ftc_runtime::cluster::ClusterConfig::load(&kernel_args.cluster_file)
         .map_err(|e| e.to_string())?;
-    let kernel = Kernel::start(
-        KernelConfig::new(kernel_args.host, cluster),
-        Arc::new(KvFactory),
-    )
-    .map_err(|e| e.to_string())?;
+    let mut config = KernelConfig::new(kernel_args.host, cluster);
+    config.incarnation = Some(claim_incarnation(&kernel_args.incarnation_path())?);
+    let kernel = Kernel::start(config, Arc::new(KvFactory)).map_err(|e| e.to_string())?;
     let h = kernel.handle();
     let group = h.start_server(ServerSpec {
         class: KV_CLASS.into(),

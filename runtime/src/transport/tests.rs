@@ -195,7 +195,7 @@ fn oversized_length_is_refused_before_allocating() {
 fn wrong_version_is_refused() {
     let (a, b) = pair();
     let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
-    let mut frame = encode_frame(&Frame::Ping, Vec::new()).expect("encode");
+    let mut frame = encode_frame(&Frame::Ping, Vec::new(), None).expect("encode");
     frame[4] = PROTOCOL_VERSION + 1;
     raw.write_all(&frame).expect("write");
     assert!(closed_by_peer(&mut raw));
@@ -213,6 +213,7 @@ fn data_before_the_handshake_is_refused() {
             msg: heartbeat(1),
         },
         Vec::new(),
+        None,
     )
     .expect("encode");
     raw.write_all(&frame).expect("write");
@@ -272,7 +273,7 @@ fn a_forged_proof_is_refused() {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut payload = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(3);
-    let frame = read_frame(&mut reader, &stream, deadline, &mut payload).expect("challenge");
+    let frame = read_frame(&mut reader, &stream, deadline, &mut payload, None).expect("challenge");
     assert!(matches!(frame, Frame::Challenge { .. }));
     write_frame(
         &mut w,
@@ -377,4 +378,32 @@ fn shutdown_is_prompt_with_connections_open() {
     b.transport.shutdown();
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(!a.transport.send(HostId(1), Incarnation(10), heartbeat(2)));
+}
+
+#[test]
+fn after_the_handshake_unsealed_or_replayed_frames_are_refused() {
+    let (_a, b) = pair();
+    let addr = b.transport.local_addr();
+    // An unsealed frame on an authenticated connection.
+    let (mut stream, _, _) =
+        dial(HostId(0), Incarnation(10), HostId(1), addr, KEY, &tuning()).expect("handshake");
+    let data = |n| Frame::Data {
+        incarnation: Incarnation(10),
+        msg: heartbeat(n),
+    };
+    let bare = encode_frame(&data(1), Vec::new(), None).expect("encode");
+    stream.write_all(&bare).expect("write");
+    assert!(closed_by_peer(&mut stream));
+    assert!(wait_rejected(&b, 1));
+    assert!(b.inbox.recv_timeout(Duration::from_millis(200)).is_err());
+    // A sealed frame is delivered once; the same bytes again (a replay) are refused.
+    let (mut stream, _, mut seal) =
+        dial(HostId(0), Incarnation(10), HostId(1), addr, KEY, &tuning()).expect("handshake");
+    let sealed = encode_frame(&data(2), Vec::new(), Some(&mut seal)).expect("encode");
+    stream.write_all(&sealed).expect("write");
+    assert_eq!(recv(&b).msg, heartbeat(2));
+    stream.write_all(&sealed).expect("write");
+    assert!(closed_by_peer(&mut stream));
+    assert!(wait_rejected(&b, 2));
+    assert!(b.inbox.recv_timeout(Duration::from_millis(200)).is_err());
 }

@@ -20,13 +20,20 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Real-process tests run one at a time: each starts several processes on two cores.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub fn kvnode() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ftc-kvnode"))
 }
 
-/// `kernels` kernel processes (h1..=hN, traces on) plus the cluster file's h0.
-pub fn start_cluster(kernels: u32) -> LocalCluster {
-    LocalCluster::start(
+/// `kernels` kernel processes (h1..=hN, traces on) plus the test's own kernel
+/// as h0, which boots first, with the cluster.
+pub fn start_cluster(kernels: u32) -> (LocalCluster, Driver) {
+    let mut cluster = LocalCluster::prepare(
         &kvnode(),
         LocalClusterOptions {
             kernels,
@@ -35,7 +42,10 @@ pub fn start_cluster(kernels: u32) -> LocalCluster {
             ..LocalClusterOptions::default()
         },
     )
-    .expect("start the local cluster")
+    .expect("prepare the local cluster");
+    let driver = Driver::start(&cluster);
+    cluster.start_kernels().expect("start the kernels");
+    (cluster, driver)
 }
 
 /// The test's own kernel (host h0) and the views it learns.
@@ -49,6 +59,7 @@ impl Driver {
         let (tx, rx) = mpsc::channel::<Trace>();
         let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
         config.trace = TraceSink::Channel(tx);
+        config.incarnation = Some(ftc_runtime::kernel::FIRST_INCARNATION);
         let kernel = Kernel::start(config, Arc::new(KvFactory)).expect("start the driver kernel");
         let views = Arc::new(Mutex::new(Vec::new()));
         let v = views.clone();
@@ -69,22 +80,38 @@ impl Driver {
         self.kernel.handle()
     }
 
+    /// Starts the key-value server, retrying (bounded) while this host is still
+    /// being admitted to the cluster.
     pub fn start_kv(&self, tolerate: u32, hosts: Vec<HostId>) -> GroupId {
-        self.handle()
-            .start_server(ServerSpec {
-                class: KV_CLASS.into(),
-                model: if tolerate == 0 {
-                    Model::Correct
-                } else {
-                    Model::Crash
-                },
-                tolerate,
-                replicas: 0,
-                hosts,
-                disjoint_key: None,
-                priority: 0,
-            })
-            .expect("start the key-value server")
+        let spec = ServerSpec {
+            class: KV_CLASS.into(),
+            model: if tolerate == 0 {
+                Model::Correct
+            } else {
+                Model::Crash
+            },
+            tolerate,
+            replicas: 0,
+            hosts,
+            disjoint_key: None,
+            priority: 0,
+        };
+        let mut last = String::new();
+        let until = Instant::now() + Duration::from_secs(30);
+        for _ in 0..20 {
+            if Instant::now() >= until {
+                break;
+            }
+            match self
+                .handle()
+                .start_server_timeout(spec.clone(), Duration::from_secs(5))
+            {
+                Ok(group) => return group,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("cannot start the key-value server: {last}");
     }
 
     pub fn latest_view(&self, group: GroupId) -> Option<GroupView> {
@@ -162,10 +189,13 @@ fn run_client(
     let until = Instant::now() + load.duration;
     let mut ops = Vec::new();
     let mut last_seen: std::collections::HashMap<String, String> = Default::default();
+    // Spread the operations over the whole duration, so the load spans the faults.
+    let pause = load.duration / (load.max_ops_per_client.max(1) as u32);
     for n in 0..load.max_ops_per_client {
         if Instant::now() >= until {
             break;
         }
+        std::thread::sleep(pause);
         let key = format!("k{}", rng.random_range(0..load.keys));
         let value = format!("c{c}n{n};");
         let roll = rng.random_range(0..100);
@@ -251,14 +281,34 @@ pub fn read_all(
         .collect()
 }
 
+/// Asserts that operations completed after `fault_us` (so the load spanned the
+/// fault) and prints a summary.
+pub fn assert_spans(history: &[Operation], fault_us: u64) {
+    let after = history
+        .iter()
+        .filter(|o| o.call > fault_us && o.ret.is_some())
+        .count();
+    let info = history.iter().filter(|o| o.ret.is_none()).count();
+    let mut rets: Vec<u64> = history.iter().filter_map(|o| o.ret).collect();
+    rets.sort_unstable();
+    let gap_us = rets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    eprintln!(
+        "{} operations, {info} unknown, {after} completed after the fault, longest gap between completions {} ms",
+        history.len(),
+        gap_us / 1000
+    );
+    assert!(
+        after >= 50,
+        "only {after} operations completed after the fault"
+    );
+}
+
 /// Writes the history next to the cluster's files and judges it.
 pub fn judge(history: &[Operation], dir: &Path, name: &str) {
     let path = dir.join(format!("{name}.jsonl"));
     if let Ok(mut f) = std::fs::File::create(&path) {
         let _ = ftc_judge::write_jsonl(history, &mut f);
     }
-    let keep = std::env::temp_dir().join(format!("ftc-{name}-{}.jsonl", std::process::id()));
-    let _ = std::fs::copy(&path, &keep);
     let info = history.iter().filter(|o| o.ret.is_none()).count();
     assert!(
         info * 20 <= history.len().max(20),
@@ -266,6 +316,11 @@ pub fn judge(history: &[Operation], dir: &Path, name: &str) {
         history.len()
     );
     let verdict = ftc_judge::check_kv(history, Duration::from_secs(60));
+    // The cluster's directory goes away with it: keep a failing history.
+    let keep = std::env::temp_dir().join(format!("ftc-{name}-{}.jsonl", std::process::id()));
+    if verdict != ftc_judge::Verdict::Linearizable {
+        let _ = std::fs::copy(&path, &keep);
+    }
     assert_eq!(
         verdict,
         ftc_judge::Verdict::Linearizable,
