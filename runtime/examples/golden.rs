@@ -71,10 +71,10 @@
 //! 67  }
 //! ```
 //!
-//! Run it on a cluster file listing h1..h4: start the kernels of the cluster's
-//! first boot, `golden --kernel --host hN --cluster cluster.toml --incarnation 1`
-//! for h2, h3 and h4, then `golden --host h1 --cluster cluster.toml`, which
-//! joins as a new incarnation, runs `main` and exits with its code.
+//! Run it in one process with `golden --local 4`, or on a cluster file listing
+//! h1..h4: `golden --kernel --host hN --cluster cluster.toml` for h2, h3 and h4,
+//! then `golden --host h1 --cluster cluster.toml`, which runs `main` and exits
+//! with its code.
 
 use ftc_runtime::attempt;
 use ftc_runtime::program::prelude::*;
@@ -85,8 +85,10 @@ const SRC: &str = "golden.cmsl";
 // cmsl:2 class item
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Item {
-    pub name: String, // cmsl:4
-    pub qty: i64,     // cmsl:5
+    // cmsl:4
+    pub name: String,
+    // cmsl:5
+    pub qty: i64,
 }
 
 impl Item {
@@ -105,8 +107,10 @@ impl Show for Item {
 // cmsl:8 server class counter
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Counter {
-    sum: i64,               // cmsl:15
-    items: List<Obj<Item>>, // cmsl:16
+    // cmsl:15
+    sum: i64,
+    // cmsl:16
+    items: List<Obj<Item>>,
 }
 
 /// One variant per public method of `counter`.
@@ -121,11 +125,16 @@ pub enum CounterCommand {
 impl Counter {
     // cmsl:20 int counter::add (item it)
     fn add(&mut self, it: Obj<Item>) -> Res<i64> {
-        check(it.get()?.qty > 0, "requires it->qty > 0").at(SRC, 10)?;
-        self.items.add(it.clone()); // cmsl:21
-        self.sum = int::add(self.sum, it.get()?.qty).at(SRC, 22)?; // cmsl:22
-        it.get_mut()?.qty = 0; // cmsl:23
-        Ok(self.sum) // cmsl:24
+        // cmsl:10 requires it->qty > 0
+        check(it.read(|o| o.qty)? > 0, "requires it->qty > 0").at(SRC, 10)?;
+        // cmsl:21
+        self.items.add(it.clone());
+        // cmsl:22
+        self.sum = int::add(self.sum, it.read(|o| o.qty)?).at(SRC, 22)?;
+        // cmsl:23
+        it.update(|o| o.qty = 0)?;
+        // cmsl:24
+        Ok(self.sum)
     }
 
     // cmsl:27 int counter::total ()
@@ -135,12 +144,15 @@ impl Counter {
 
     // cmsl:29 void counter::check (int limit)
     fn check(&mut self, limit: i64) -> Res<()> {
+        // cmsl:30
         if self.sum > limit {
             // cmsl:31
-            let message = concat(
-                &concat(&concat(&"total ", &to_string(&self.sum)), &" exceeds "),
+            let message = show_all(&[
+                &"total ",
+                &to_string(&self.sum),
+                &" exceeds ",
                 &to_string(&limit),
-            );
+            ]);
             return Err(Failure::program_error(message).at(SRC, 31));
         }
         Ok(())
@@ -148,8 +160,10 @@ impl Counter {
 
     // cmsl:35 int counter::slow (real seconds)
     fn slow(&mut self, seconds: f64) -> Res<i64> {
-        sleep(seconds).at(SRC, 36)?; // cmsl:36
-        Ok(self.sum) // cmsl:37
+        // cmsl:36
+        sleep(seconds).at(SRC, 36)?;
+        // cmsl:37
+        Ok(self.sum)
     }
 }
 
@@ -159,7 +173,8 @@ impl ServerClass for Counter {
 
     fn construct() -> Res<Counter> {
         Ok(Counter {
-            sum: 0, // cmsl:15
+            // cmsl:15
+            sum: 0,
             items: List::new(),
         })
     }
@@ -174,7 +189,8 @@ impl ServerClass for Counter {
     }
 
     fn invariant(&self) -> Res<()> {
-        check(self.sum >= 0, "invariant sum >= 0").at(SRC, 17) // cmsl:17
+        // cmsl:17
+        check(self.sum >= 0, "invariant sum >= 0").at(SRC, 17)
     }
 }
 
@@ -185,28 +201,34 @@ pub fn cmsl_main() -> Res<i64> {
         Server::start(&Props::new().model(Model::Crash).tolerate(1)).at(SRC, 41)?;
     // cmsl:42
     let a: Obj<Item> = Item::construct()?;
-    a.get_mut()?.name = "apples".to_string(); // cmsl:43
-    a.get_mut()?.qty = 3; // cmsl:44
-                          // cmsl:45
+    // cmsl:43
+    a.update(|o| o.name = "apples".to_string())?;
+    // cmsl:44
+    a.update(|o| o.qty = 3)?;
+    // cmsl:45
     let t1: i64 = c.call(CounterCommand::Add { it: a.clone() }).at(SRC, 45)?;
     println(&[&"total: ", &t1]);
-    println(&[&"kept: ", &a]); // cmsl:46
-                               // cmsl:47
+    // cmsl:46
+    println(&[&"kept: ", &a]);
+    // cmsl:47
     let none: Obj<Item> = Item::construct()?;
-    none.get_mut()?.name = "nothing".to_string(); // cmsl:48
-                                                  // cmsl:49 try
+    // cmsl:48
+    none.update(|o| o.name = "nothing".to_string())?;
+    // cmsl:49 try
     let outcome: Res<()> = 'try_1: {
+        // cmsl:50
         let _: i64 = attempt!(
             'try_1,
             c.call(CounterCommand::Add { it: none.clone() }).at(SRC, 50)
-        ); // cmsl:50
+        );
         Ok(())
     };
     match outcome {
         Ok(()) => {}
-        // cmsl:51
+        // cmsl:51 catch (assertion_failure f)
         Err(f) if f.is(FailureKind::AssertionFailure) => {
-            println(&[&"rejected: ", &f.message]); // cmsl:52
+            // cmsl:52
+            println(&[&"rejected: ", &f.message]);
         }
         Err(e) => return Err(e),
     }
@@ -237,23 +259,27 @@ pub fn cmsl_main() -> Res<i64> {
             -1
         }
     };
-    println(&[&"slow: ", &j]); // cmsl:59
-                               // cmsl:60 try
+    // cmsl:59
+    println(&[&"slow: ", &j]);
+    // cmsl:60 try
     let outcome: Res<()> = 'try_2: {
-        attempt!('try_2, c.call::<()>(CounterCommand::Check { limit: 5 }).at(SRC, 61)); // cmsl:61
+        // cmsl:61
+        attempt!('try_2, c.call::<()>(CounterCommand::Check { limit: 5 }).at(SRC, 61));
         Ok(())
     };
     match outcome {
         Ok(()) => {}
         // cmsl:62 catch (failure e)
         Err(e) => {
-            println(&[&"caught: ", &e.message]); // cmsl:63
+            // cmsl:63
+            println(&[&"caught: ", &e.message]);
         }
     }
     // cmsl:65
     let t3: i64 = c.call(CounterCommand::Total {}).at(SRC, 65)?;
     println(&[&"sqrt(2) = ", &sqrt(2.0), &", done: ", &(t3 == 6)]);
-    Ok(0) // cmsl:66
+    // cmsl:66
+    Ok(0)
 }
 
 fn main() -> std::process::ExitCode {

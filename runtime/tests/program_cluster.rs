@@ -189,6 +189,31 @@ fn bank() -> Res<i64> {
     log(format!("teller race: {raced}"));
     let balance: i64 = acct.call(AccountCommand::Balance {})?;
     log(format!("balance: {balance}"));
+    // server account [2] model crash tolerate (1) disjoint
+    let branches = Server::<Account>::start_array(
+        2,
+        &Props::new().model(Model::Crash).tolerate(1).disjoint(),
+    )?;
+    let pending = ftc_runtime::lang::Array::<Future<i64>>::new(2)?;
+    for i in 0..2 {
+        let amount = int::add(i, 1)?;
+        pending.set(
+            i,
+            branches
+                .get(i)?
+                .invoke(AccountCommand::Deposit { amount })?,
+        )?;
+    }
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let i = accept(&pending, 2)?;
+        seen.push((i, pending.get(i)?.result()?));
+    }
+    seen.sort();
+    log(format!(
+        "branches: {seen:?}, distinct: {}",
+        branches.get(0)? != branches.get(1)?
+    ));
     Err(Failure::program_error("done").at("bank.cmsl", 1))
 }
 
@@ -214,6 +239,7 @@ fn main_and_servers_on_three_kernels() {
             "paid through the teller: 135",
             "teller race: -1",
             "balance: 135",
+            "branches: [(0, 1), (1, 2)], distinct: true",
         ]
     );
 }

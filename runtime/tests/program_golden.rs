@@ -12,10 +12,11 @@ use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::{Kernel, KernelConfig, TraceSink};
 use ftc_runtime::program::{run_main, set_print_sink, ProgramFactory, ServerClassDef};
 use ftc_runtime::types::{GroupView, HostId, Incarnation};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,9 +56,9 @@ impl Captured {
     }
 }
 
-/// `n` kernels in this process, at the cluster's first boot; kernel 0 reports
-/// the views it learns on `views`.
-fn in_process_kernels(n: u32, views: Option<mpsc::Sender<Trace>>) -> Vec<Kernel> {
+/// `n` kernels in this process, at the cluster's first boot; every kernel
+/// reports its traces on `traces`.
+fn in_process_kernels(n: u32, traces: Option<mpsc::Sender<Trace>>) -> Vec<Kernel> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
         .collect();
@@ -75,7 +76,7 @@ fn in_process_kernels(n: u32, views: Option<mpsc::Sender<Trace>>) -> Vec<Kernel>
         .map(|(i, l)| {
             let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
             config.incarnation = Some(Incarnation(1));
-            if let (0, Some(tx)) = (i, &views) {
+            if let Some(tx) = &traces {
                 config.trace = TraceSink::Channel(tx.clone());
             }
             let apps = Arc::new(ProgramFactory::new(vec![ServerClassDef::of::<
@@ -86,7 +87,8 @@ fn in_process_kernels(n: u32, views: Option<mpsc::Sender<Trace>>) -> Vec<Kernel>
         .collect()
 }
 
-/// Both in-process tests capture the process-wide print output: one at a time.
+/// The cluster tests run one at a time: they capture the process-wide print
+/// output, or start several processes on few cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
@@ -118,10 +120,11 @@ fn golden_output_is_unchanged_when_a_kernel_stops_mid_run() {
     set_print_sink(None);
     assert_eq!(result, Ok(0));
     assert_eq!(out.text(), EXPECTED);
+    let traces: Vec<Trace> = traces.try_iter().collect();
     let views: Vec<GroupView> = traces
-        .try_iter()
+        .iter()
         .filter_map(|t| match t {
-            Trace::ViewInstalled { view, .. } => Some(view),
+            Trace::ViewInstalled { view, .. } => Some(view.clone()),
             _ => None,
         })
         .collect();
@@ -136,6 +139,27 @@ fn golden_output_is_unchanged_when_a_kernel_stops_mid_run() {
             .any(|v| !v.failed && !hosts(v).contains(&HostId(1))),
         "a view without the stopped kernel was installed: {views:?}"
     );
+    // Every replica, the recruit included, had the same state digest after
+    // each position of the log.
+    let mut digests: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    let mut replicas = BTreeSet::new();
+    for t in &traces {
+        if let Trace::Executed {
+            position,
+            state_digest,
+            replica,
+            ..
+        } = t
+        {
+            digests.entry(*position).or_default().insert(*state_digest);
+            replicas.insert(replica.host);
+        }
+    }
+    assert!(replicas.len() >= 3, "a replica was recruited: {replicas:?}");
+    assert!(digests.len() >= 7, "positions executed: {}", digests.len());
+    for (position, states) in &digests {
+        assert_eq!(states.len(), 1, "replicas disagree at position {position}");
+    }
 }
 
 /// `target/<profile>/examples/golden`, built by `cargo test` with the examples.
@@ -154,16 +178,20 @@ struct Finished {
     stderr: String,
 }
 
-/// Runs `main` as host h0 of the cluster, bounded by `limit`. The kernels booted
-/// the cluster in the first incarnation; the main process joins as a new one.
-fn run_golden_process(cluster_file: PathBuf, limit: Duration) -> Finished {
-    let mut child = Command::new(golden())
+/// Starts `main` as host h0 of the cluster (the cluster's first boot: h0 has no
+/// incarnation file yet).
+fn spawn_golden(cluster_file: &std::path::Path) -> Child {
+    Command::new(golden())
         .args(["--host", "h0", "--cluster"])
         .arg(cluster_file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start golden");
+        .expect("start golden")
+}
+
+/// Waits for `main`, bounded by `limit`, and collects its output.
+fn finish(mut child: Child, limit: Duration) -> Finished {
     let started = Instant::now();
     let code = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -191,18 +219,49 @@ fn run_golden_process(cluster_file: PathBuf, limit: Duration) -> Finished {
     }
 }
 
-fn start_cluster(kernels: u32) -> LocalCluster {
-    LocalCluster::start(
+/// The way `ftc run` launches a program: the main process (h0) first, then the
+/// kernels h1..hN, all booting the cluster together.
+fn launch(kernels: u32) -> (LocalCluster, Child) {
+    let mut cluster = LocalCluster::prepare(
         &golden(),
         LocalClusterOptions {
             kernels,
             main_host: true,
-            // A first boot: every host in the first incarnation.
-            extra_args: vec!["--incarnation".into(), "1".into()],
             ..LocalClusterOptions::default()
         },
     )
-    .expect("start kernels of the golden binary")
+    .expect("prepare the cluster");
+    let main = spawn_golden(cluster.cluster_file());
+    cluster.start_kernels().expect("start the kernels");
+    (cluster, main)
+}
+
+#[test]
+fn golden_runs_as_a_local_cluster_in_one_process() {
+    let _serial = ONE_AT_A_TIME.lock();
+    let out = Command::new(golden())
+        .args(["--local", "3"])
+        .output()
+        .expect("run golden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECTED, "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn an_uncaught_exception_in_main_exits_with_1_and_a_readable_message() {
+    let _serial = ONE_AT_A_TIME.lock();
+    // One host cannot hold the two replicas `tolerate (1)` needs.
+    let out = Command::new(golden())
+        .args(["--local", "1"])
+        .output()
+        .expect("run golden");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: server_failure: server counter needs 2 hosts, the cluster has 1 alive\n  --> golden.cmsl:41\n"
+    );
 }
 
 #[test]
@@ -216,21 +275,18 @@ fn bad_arguments_exit_with_2_and_say_why() {
 
 #[test]
 fn golden_runs_on_four_hosts() {
-    let cluster = start_cluster(3);
-    let run = run_golden_process(
-        cluster.cluster_file().to_path_buf(),
-        Duration::from_secs(60),
-    );
+    let _serial = ONE_AT_A_TIME.lock();
+    let (_cluster, main) = launch(3);
+    let run = finish(main, Duration::from_secs(60));
     assert_eq!(run.stdout, EXPECTED, "stderr: {}", run.stderr);
     assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
 
 #[test]
 fn golden_output_is_unchanged_when_a_kernel_is_killed_mid_run() {
-    let mut cluster = start_cluster(4);
-    let file = cluster.cluster_file().to_path_buf();
-    let main = std::thread::spawn(move || run_golden_process(file, Duration::from_secs(90)));
+    let _serial = ONE_AT_A_TIME.lock();
+    let (mut cluster, main) = launch(4);
+    let main = std::thread::spawn(move || finish(main, Duration::from_secs(90)));
     // `main` spends two seconds in `slow`: kill a kernel meanwhile. Whether or not
     // it ran a replica of the counter, the output must not change.
     std::thread::sleep(Duration::from_millis(1_500));

@@ -85,6 +85,10 @@ fn null_and_index_errors_are_program_errors() {
     let a: Array<i64> = Array::new(2).expect("size");
     assert!(a.get(2).is_err());
     assert_eq!(kind(Array::<i64>::new(-3)), Some(FailureKind::ProgramError));
+    assert_eq!(
+        kind(Array::<i64>::new(i64::MAX)),
+        Some(FailureKind::ProgramError)
+    );
     let m: Map<i64, String> = Map::new();
     assert_eq!(m.get(&4).unwrap_err().message, "key 4 not in map");
     let s: Server<Node> = Server::null();
@@ -109,6 +113,30 @@ fn references_are_shared_within_a_process() {
     // p->dist(p): borrowing twice for reading is fine.
     let (x, y) = (a.get().expect("read"), b.get().expect("read"));
     assert_eq!(x.weight, y.weight);
+}
+
+/// `real node::dist(node other) { return weight - other->weight; }`, as generated.
+fn dist(this: &Obj<Node>, other: &Obj<Node>) -> Res<f64> {
+    Ok(this.read(|o| o.weight)? - other.read(|o| o.weight)?)
+}
+
+#[test]
+fn field_access_as_generated_code_does_it_never_conflicts() -> Res<()> {
+    let a = node("a");
+    // a->weight = a->weight + 1.5;
+    let v = a.read(|o| o.weight)? + 1.5;
+    a.update(|o| o.weight = v)?;
+    // a->next = a; a->next->weight = 4.0;  (the same object, through itself)
+    let next = a.clone();
+    a.update(|o| o.next = next)?;
+    let inner = a.read(|o| o.next.clone())?;
+    inner.update(|o| o.weight = 4.0)?;
+    assert_eq!(a.read(|o| o.weight)?, 4.0);
+    // a->dist(a) and a->dist(a->next)
+    assert_eq!(dist(&a, &a)?, 0.0);
+    assert_eq!(dist(&a, &a.read(|o| o.next.clone())?)?, 0.0);
+    a.update(|o| o.next = Obj::null())?;
+    Ok(())
 }
 
 #[test]

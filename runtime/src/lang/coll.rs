@@ -180,9 +180,19 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
 /// ```
 pub struct Array<T>(Rc<RefCell<Vec<T>>>);
 
+/// The largest size `new T[n]` accepts (larger sizes are a `program_error`,
+/// not an allocation failure that would abort the process).
+pub const MAX_ARRAY_SIZE: i64 = 1 << 26;
+
 impl<T: Default> Array<T> {
-    /// `new T[n]`: `n` default values (a negative `n` is a `program_error`).
+    /// `new T[n]`: `n` default values (a negative `n`, or one above
+    /// [`MAX_ARRAY_SIZE`], is a `program_error`).
     pub fn new(size: i64) -> Res<Array<T>> {
+        if size > MAX_ARRAY_SIZE {
+            return Err(Failure::program_error(format!(
+                "array size {size} is too large (at most {MAX_ARRAY_SIZE})"
+            )));
+        }
         let n = usize::try_from(size)
             .map_err(|_| Failure::program_error(format!("negative array size {size}")))?;
         Ok(Array::from_vec((0..n).map(|_| T::default()).collect()))

@@ -30,7 +30,7 @@ mod obj;
 mod show;
 pub mod value;
 
-pub use coll::{len, Array, Len, List, Map};
+pub use coll::{len, Array, Len, List, Map, MAX_ARRAY_SIZE};
 pub use failure::{check, Failure, FailureKind, Location, Res, ResultExt};
 pub use host::Host;
 pub use obj::Obj;

@@ -13,22 +13,29 @@ use std::rc::Rc;
 /// `Clone` copies the reference (both name the same object), like assignment in
 /// CMSL, C++ pointers or Java. `Default` is `null`.
 ///
-/// Generated code borrows briefly, one field access at a time, and never holds a
-/// borrow across a call (so `p->dist(p)` works):
+/// Generated code reads and writes fields with [`Obj::read`] and
+/// [`Obj::update`], whose borrow ends inside the call: a borrow never outlives
+/// the field access, so `a->x = a->y + 1` and `p->dist(p)` work. (A `Ref` from
+/// [`Obj::get`] lives to the end of the statement that made it: `a.get_mut()?.x
+/// = a.get()?.y` would find the object in use.) Values are computed before an
+/// `update`: `let v = …; a.update(|o| o.x = v)?;`.
 ///
 /// ```
-/// use ftc_runtime::lang::{FailureKind, Obj};
+/// use ftc_runtime::lang::{int, FailureKind, Obj};
 /// #[derive(Default)]
-/// struct Item { qty: i64 }
+/// struct Item { qty: i64, name: String }
 ///
 /// let a = Obj::new(Item::default());
-/// let b = a.clone();                 // item b = a;
-/// b.get_mut()?.qty = 3;              // b->qty = 3;
-/// assert_eq!(a.get()?.qty, 3);       // a->qty
-/// assert!(a.same(&b));               // a == b
+/// let b = a.clone();                                // item b = a;
+/// b.update(|o| o.qty = 3)?;                         // b->qty = 3;
+/// assert_eq!(a.read(|o| o.qty)?, 3);                // a->qty
+/// let v = int::add(a.read(|o| o.qty)?, 1)?;         // a->qty = a->qty + 1;
+/// a.update(|o| o.qty = v)?;
+/// assert_eq!(b.read(|o| o.name.clone())?, "");      // b->name
+/// assert!(a.same(&b));                              // a == b
 ///
 /// let n: Obj<Item> = Obj::null();
-/// assert!(matches!(n.get(), Err(f) if f.is(FailureKind::ProgramError)));
+/// assert!(matches!(n.read(|o| o.qty), Err(f) if f.is(FailureKind::ProgramError)));
 /// # Ok::<(), ftc_runtime::lang::Failure>(())
 /// ```
 pub struct Obj<T>(Option<Rc<RefCell<T>>>);
@@ -64,14 +71,28 @@ impl<T> Obj<T> {
             .ok_or_else(|| Failure::program_error("null dereference"))
     }
 
-    /// Reads the object (`x->field`, calling a method); `null` is a `program_error`.
+    /// `x->field`: applies `f` to the object and returns its result (clone
+    /// fields that are not `Copy`); `null` is a `program_error`.
+    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Res<R> {
+        let object = self.get()?;
+        Ok(f(&object))
+    }
+
+    /// `x->field = v`: applies `f` to the object mutably; `null` is a `program_error`.
+    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> Res<R> {
+        let mut object = self.get_mut()?;
+        Ok(f(&mut object))
+    }
+
+    /// Borrows the object for reading; `null` is a `program_error`. The borrow
+    /// lasts as long as the `Ref` (see the type's documentation).
     pub fn get(&self) -> Res<Ref<'_, T>> {
         self.cell()?
             .try_borrow()
             .map_err(|_| Failure::program_error("object is being modified"))
     }
 
-    /// Writes the object (`x->field = v`); `null` is a `program_error`.
+    /// Borrows the object for writing; `null` is a `program_error`.
     pub fn get_mut(&self) -> Res<RefMut<'_, T>> {
         self.cell()?
             .try_borrow_mut()

@@ -93,7 +93,7 @@ pub fn print(values: &[&dyn Show]) {
     write_out(&show_all(values));
 }
 
-/// `println(a, b, …)`: [`print`] and a line end.
+/// `println(a, b, …)`: [`print()`] and a line end.
 ///
 /// ```
 /// use ftc_runtime::program::println;

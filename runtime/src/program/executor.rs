@@ -50,7 +50,7 @@ use std::time::Duration;
 pub const COMPACT_AFTER_INPUTS: usize = 32;
 
 /// Stack of a server thread: deep object graphs and recursion are the program's.
-pub const SERVER_STACK_BYTES: usize = 256 << 20;
+pub const SERVER_STACK_BYTES: usize = 64 << 20;
 
 /// FNV-1a, for digests and keys.
 pub(crate) struct Fnv(u64);

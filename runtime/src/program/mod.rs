@@ -38,8 +38,8 @@ pub mod prelude {
         parse_int, parse_real, random, read_lines, sin, split, sqrt, to_string, trim, write_file,
     };
     pub use crate::lang::{
-        check, decode, deep_copy, encode, int, len, Array, Encoded, Failure, FailureKind, Host,
-        List, Map, Obj, Printer, Res, ResultExt, Show,
+        check, decode, deep_copy, encode, int, len, show_all, Array, Encoded, Failure, FailureKind,
+        Host, List, Map, Obj, Printer, Res, ResultExt, Show,
     };
     pub use crate::types::Model;
 }

@@ -6,10 +6,14 @@
 //! BINARY --host h1 --cluster FILE [-- ARGS…]                the kernel of h1 plus `main`; exits with main's code
 //! ```
 //!
-//! Both forms accept `--incarnation N`: the kernel's incarnation. A launcher
-//! starting a cluster for the first time passes `--incarnation 1` (the view
-//! service admits exactly the first incarnation at boot); a restarted kernel
-//! gets a larger one, by default the wall-clock time in microseconds.
+//! `BINARY --local N [-- ARGS…]` runs a whole cluster in this one process
+//! instead: `N` kernels `h1..hN` on loopback, `main` on `h1` (for trying a
+//! program out; a real deployment runs one kernel process per host).
+//!
+//! Incarnations are the kernel's: each host keeps its last one in a file
+//! beside the cluster file (`hN.incarnation`, or `--incarnation-file FILE`), so
+//! a cluster's first boot runs in the first incarnation and a restarted process
+//! (kernel or main) joins as a new one.
 //!
 //! An uncaught exception in `main` prints `error: <kind>: <message>` (and the
 //! CMSL location when known) on stderr and exits with 1. Panics never print a
@@ -21,10 +25,9 @@ use super::server::ServerClassDef;
 use crate::app::{AppFactory, StateMachine};
 use crate::cluster::ClusterConfig;
 use crate::kernel::{
-    serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle, TraceSink,
+    claim_incarnation, serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle,
 };
 use crate::lang::{Failure, Res};
-use crate::types::Incarnation;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -140,74 +143,12 @@ pub fn exit_code(result: &Res<i64>) -> ExitCode {
 
 fn usage(program: &str, problem: &str) -> ExitCode {
     eprintln!("{program}: {problem}");
-    eprintln!("usage: {program} --host hN --cluster FILE [--incarnation N] [-- ARGS...]");
+    eprintln!("usage: {program} --host hN --cluster FILE [--incarnation-file FILE] [-- ARGS...]");
+    eprintln!("       {program} --local N [-- ARGS...]");
     eprintln!(
-        "       {program} --kernel --host hN --cluster FILE [--incarnation N] [--trace FILE]"
+        "       {program} --kernel --host hN --cluster FILE [--incarnation-file FILE] [--trace FILE]"
     );
     ExitCode::from(EXIT_USAGE)
-}
-
-/// The value of `--incarnation N`, if given.
-fn incarnation_flag(flags: &[String]) -> Result<Option<Incarnation>, String> {
-    match flags.iter().position(|f| f == "--incarnation") {
-        None => Ok(None),
-        Some(i) => {
-            let value = flags
-                .get(i + 1)
-                .ok_or("--incarnation needs a number, e.g. 1")?;
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .map(|n| Some(Incarnation(n)))
-                .ok_or_else(|| format!("--incarnation {value}: expected a number >= 1"))
-        }
-    }
-}
-
-/// A kernel process with a given incarnation: serves until SIGTERM or SIGINT,
-/// printing the launcher's ready line once it accepts connections.
-fn serve_kernel(
-    kernel_args: &KernelArgs,
-    cluster: ClusterConfig,
-    incarnation: Incarnation,
-    factory: Arc<ProgramFactory>,
-) -> Result<(), String> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let mut config = KernelConfig::new(kernel_args.host, cluster);
-    config.incarnation = Some(incarnation);
-    if let Some(path) = &kernel_args.trace_file {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("cannot open trace file {}: {e}", path.display()))?;
-        config.trace = TraceSink::Writer(Box::new(std::io::BufWriter::new(file)));
-    }
-    let terminate = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, terminate.clone())
-            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
-    }
-    let kernel = Kernel::start(config, factory).map_err(|e| e.to_string())?;
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{} host={} incarnation={} addr={}",
-            crate::cluster::READY_PREFIX,
-            crate::cluster::host_name(kernel.host()),
-            kernel.incarnation().0,
-            kernel.local_addr()
-        );
-        let _ = out.flush();
-    }
-    while !terminate.load(Ordering::SeqCst) && kernel.is_running() {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    kernel.shutdown();
-    Ok(())
 }
 
 /// The `main` of a generated program. See the module documentation.
@@ -218,12 +159,15 @@ pub fn run(program: ProgramDef) -> ExitCode {
         Some(i) => (all[..i].to_vec(), all[i + 1..].to_vec()),
         None => (all, Vec::new()),
     };
+    if let Some(i) = flags.iter().position(|f| f == "--local") {
+        let count = flags.get(i + 1).and_then(|n| n.parse::<u32>().ok());
+        return match count.filter(|n| (1..=64).contains(n)) {
+            Some(n) => run_local(&program, n, program_args),
+            None => usage(program.name, "--local needs a number of hosts, 1 to 64"),
+        };
+    }
     let kernel_args = match KernelArgs::parse(&flags) {
         Ok(k) => k,
-        Err(e) => return usage(program.name, &e),
-    };
-    let incarnation = match incarnation_flag(&flags) {
-        Ok(i) => i,
         Err(e) => return usage(program.name, &e),
     };
     let cluster = match ClusterConfig::load(&kernel_args.cluster_file) {
@@ -237,11 +181,7 @@ pub fn run(program: ProgramDef) -> ExitCode {
     });
     let factory = Arc::new(ProgramFactory::new(program.servers.clone()));
     if flags.iter().any(|f| f == "--kernel") {
-        let served = match incarnation {
-            Some(i) => serve_kernel(&kernel_args, cluster, i, factory),
-            None => serve_until_terminated(&kernel_args, factory),
-        };
-        return match served {
+        return match serve_until_terminated(&kernel_args, factory) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{}: {e}", program.name);
@@ -250,7 +190,10 @@ pub fn run(program: ProgramDef) -> ExitCode {
         };
     }
     let mut config = KernelConfig::new(kernel_args.host, cluster);
-    config.incarnation = incarnation;
+    config.incarnation = match claim_incarnation(&kernel_args.incarnation_path()) {
+        Ok(i) => Some(i),
+        Err(e) => return usage(program.name, &e),
+    };
     let kernel = match Kernel::start(config, factory) {
         Ok(k) => k,
         Err(e) => {
@@ -260,5 +203,56 @@ pub fn run(program: ProgramDef) -> ExitCode {
     };
     let result = run_main(kernel.handle(), program.main);
     kernel.shutdown();
+    exit_code(&result)
+}
+
+/// `--local N`: kernels `h1..hN` in this process (a first boot), `main` on `h1`.
+fn run_local(program: &ProgramDef, hosts: u32, args: Vec<String>) -> ExitCode {
+    let started = (|| -> Result<Vec<Kernel>, String> {
+        let listeners = (0..hosts)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot listen on loopback: {e}"))?;
+        let mut addresses = std::collections::BTreeMap::new();
+        for (i, l) in listeners.iter().enumerate() {
+            let address = l.local_addr().map_err(|e| e.to_string())?;
+            addresses.insert(crate::types::HostId(i as u32 + 1), address);
+        }
+        let cluster = ClusterConfig {
+            key: crate::cluster::random_key()
+                .map_err(|e| e.to_string())?
+                .into_bytes(),
+            hosts: addresses,
+        };
+        let factory = Arc::new(ProgramFactory::new(program.servers.clone()));
+        let mut kernels = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let mut config = KernelConfig::new(crate::types::HostId(i as u32 + 1), cluster.clone());
+            config.incarnation = Some(crate::view_service::FIRST_INCARNATION);
+            kernels.push(
+                Kernel::start_on(config, factory.clone(), listener).map_err(|e| e.to_string())?,
+            );
+        }
+        set_process_info(ProcessInfo {
+            host: crate::types::HostId(1),
+            hosts: cluster.host_ids(),
+            args,
+        });
+        Ok(kernels)
+    })();
+    let kernels = match started {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{}: cannot start the local cluster: {e}", program.name);
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let result = match kernels.first() {
+        Some(first) => run_main(first.handle(), program.main),
+        None => Err(Failure::program_error("no hosts")),
+    };
+    for kernel in kernels {
+        kernel.shutdown();
+    }
     exit_code(&result)
 }
