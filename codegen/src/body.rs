@@ -496,11 +496,11 @@ impl<'a> Body<'a> {
                 }
                 let b = self.expr(base);
                 let f = self.var_name(v);
-                let get = self.q(quote!(#b.get_mut()), target.span);
+                let update = self.q(quote!(#b.update(|o| o.#f = value)), target.span);
                 quote! {
                     {
                         let value = #new_value;
-                        #get.#f = value;
+                        #update;
                     }
                 }
             }
@@ -526,8 +526,8 @@ impl<'a> Body<'a> {
             VarKind::State { .. } => match self.this {
                 This::Server => quote!(self.#name = #value;),
                 This::Plain => {
-                    let get = self.q(quote!(this.get_mut()), info.span);
-                    quote!({ let value = #value; #get.#name = value; })
+                    let update = self.q(quote!(this.update(|o| o.#name = value)), info.span);
+                    quote!({ let value = #value; #update; })
                 }
                 This::None => quote!(),
             },

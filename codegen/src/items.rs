@@ -130,7 +130,7 @@ fn init_code<'p>(
         let value = b.value_as(init, &ty);
         out.extend(match this {
             This::Server => quote!(#marker self.#name = #value;),
-            _ => quote!(#marker { let value = #value; this.get_mut()?.#name = value; }),
+            _ => quote!(#marker { let value = #value; this.update(|o| o.#name = value)?; }),
         });
     }
     out

@@ -99,12 +99,6 @@ impl<T> Obj<T> {
             .map_err(|_| Failure::program_error("object is in use"))
     }
 
-    /// Reads one value out of the object (`x->field`) and releases the borrow
-    /// before returning, so generated code never holds a borrow across a call.
-    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Res<R> {
-        Ok(f(&*self.get()?))
-    }
-
     pub(crate) fn address(&self) -> Option<usize> {
         self.0
             .as_ref()
