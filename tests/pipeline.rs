@@ -69,8 +69,12 @@ fn uncaught_exception_is_reported_with_its_location() {
 #[test]
 fn unsupported_constructs_are_diagnostics() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let src = dir.path().join("global.cmsl");
-    std::fs::write(&src, "int g = 1;\nvoid main () { println(g); }\n").expect("write");
+    let src = dir.path().join("derived.cmsl");
+    std::fs::write(
+        &src,
+        "class a { public: attribute int x; }\nclass b : a { }\nvoid main () { b v = new b; }\n",
+    )
+    .expect("write");
     let out = ftc()
         .arg("emit")
         .arg(&src)
@@ -80,6 +84,6 @@ fn unsupported_constructs_are_diagnostics() {
         .expect("run ftc");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("global variables"), "{err}");
-    assert!(err.contains("global.cmsl:1"), "{err}");
+    assert!(err.contains("inheritance"), "{err}");
+    assert!(err.contains("derived.cmsl:2"), "{err}");
 }

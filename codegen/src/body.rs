@@ -519,9 +519,13 @@ impl<'a> Body<'a> {
         }
     }
 
-    fn store_var(&self, v: VarId, value: TokenStream) -> TokenStream {
+    pub fn store_var(&self, v: VarId, value: TokenStream) -> TokenStream {
         let info = self.program.var(v);
         let name = self.var_name(v);
+        if info.kind == VarKind::Global {
+            let g = self.global_name(v);
+            return quote!({ let value = #value; #g.with(|g| *g.borrow_mut() = value); });
+        }
         match info.kind {
             VarKind::State { .. } => match self.this {
                 This::Server => quote!(self.#name = #value;),
@@ -639,9 +643,18 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// The thread-local holding a global variable (only `main`'s thread uses them).
+    pub fn global_name(&self, v: VarId) -> Ident {
+        ident(&format!("GLOBAL_{}", self.ir.var_name(v)))
+    }
+
     fn load_var(&self, v: VarId, span: ftc_grammar::Span) -> TokenStream {
         let info = self.program.var(v);
         let name = self.var_name(v);
+        if info.kind == VarKind::Global {
+            let g = self.global_name(v);
+            return quote!(#g.with(|g| g.borrow().clone()));
+        }
         let copy = Self::is_copy(&info.ty) && !self.ir.handle_arrays.contains(&v);
         match info.kind {
             VarKind::State { .. } => match self.this {

@@ -20,7 +20,7 @@ pub(crate) fn program(
     let file = &options.file_name;
     let mut out = quote! {
         #![allow(unused_imports, unused_assignments, while_true, unused_mut, unused_variables, unused_labels, unreachable_code, unused_parens,
-                 unused_braces, dead_code, non_snake_case, non_camel_case_types,
+                 unused_braces, dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals,
                  clippy::all)]
         use ftc_runtime::attempt;
         use ftc_runtime::program::prelude::*;
@@ -28,6 +28,7 @@ pub(crate) fn program(
 
         const SRC: &str = #file;
     };
+    out.extend(globals(program, ir, source));
     for class in &ir.classes {
         if program.class(class.id).is_server {
             out.extend(server_class(program, ir, source, class));
@@ -59,6 +60,51 @@ pub(crate) fn program(
             })
         }
     });
+    out
+}
+
+/// Global variables: thread-locals of `main`'s thread (servers cannot use them).
+fn globals(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> TokenStream {
+    let b = Body::new(program, ir, source, This::None);
+    let mut out = TokenStream::new();
+    for &g in &program.globals {
+        let name = b.global_name(g);
+        let ty = b.var_ty(g);
+        let marker = b.marker(program.var(g).span);
+        out.extend(quote! {
+            #marker
+            thread_local! {
+                static #name: std::cell::RefCell<#ty> = std::cell::RefCell::new(Default::default());
+            }
+        });
+    }
+    out
+}
+
+/// `main`'s first statements: the globals' initializers, in declaration order.
+fn global_inits(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> TokenStream {
+    let mut b = Body::new(program, ir, source, This::None);
+    let mut out = TokenStream::new();
+    for item in &program.ast.items {
+        let Item::Global(d) = item else { continue };
+        for (decl, init) in &d.vars {
+            let Some(v) = ir.var_at(decl.name.span) else {
+                continue;
+            };
+            let ty = program.var(v).ty.clone();
+            let value = match (init, &decl.array) {
+                (Some(e), _) => b.value_as(e, &ty),
+                (None, Some(Some(len))) => {
+                    let n = b.value_as(len, &Ty::Int);
+                    quote!(Array::new(#n)?)
+                }
+                _ => continue,
+            };
+            let marker = b.marker(d.span);
+            let store = b.store_var(v, value);
+            out.extend(quote!(#marker #store));
+        }
+    }
     out
 }
 
@@ -361,6 +407,9 @@ fn function(
         );
         let line = Literal::usize_unsuffixed(ftc_grammar::line_col(source, r.span.start).0);
         checks.extend(quote!(check(#cond, #text).at(SRC, #line)?;));
+    }
+    if is_main {
+        checks.extend(global_inits(program, ir, source));
     }
     let code = b.block(body);
     let returns = matches!(

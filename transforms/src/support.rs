@@ -1,8 +1,7 @@
 //! Pass 1: rejects what code generation does not support yet.
 //!
-//! After it: no class has a base class and the program declares no global
-//! variables, so every object type is one Rust struct and every variable
-//! lives in one function.
+//! After it: no class has a base class, so every object type is one Rust
+//! struct.
 
 use crate::Unsupported;
 use ftc_frontend::CheckedProgram;
@@ -19,16 +18,6 @@ pub(crate) fn check(program: &CheckedProgram) -> Result<(), Vec<Unsupported>> {
                 span: class.name_span,
             });
         }
-    }
-    for g in &program.globals {
-        let v = program.var(*g);
-        errors.push(Unsupported {
-            message: format!(
-                "code generation does not support global variables yet (`{}`)",
-                v.name
-            ),
-            span: v.span,
-        });
     }
     if errors.is_empty() {
         Ok(())
