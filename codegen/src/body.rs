@@ -173,6 +173,16 @@ impl<'a> Body<'a> {
     }
 
     fn ty_of(&self, e: &Expr) -> Ty {
+        if let (ExprKind::Member { base, .. }, Some(Resolution::FutureResult)) =
+            (&e.kind, self.program.resolution(e.id))
+        {
+            // The future's own result type (a plain future's is inferred).
+            if let Ty::Future(f) = self.ty_of(base) {
+                if let Some(t) = self.program.result_of(&f) {
+                    return t.clone();
+                }
+            }
+        }
         self.program.type_of(e.id).cloned().unwrap_or(Ty::Unknown)
     }
 
@@ -719,7 +729,10 @@ impl<'a> Body<'a> {
         let b = self.expr(rhs);
         match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
-                let result = self.ty_of(e);
+                let result = match (&lt, &rt) {
+                    (Ty::Int, Ty::Int) => Ty::Int,
+                    _ => self.ty_of(e),
+                };
                 self.arith(op, a, &lt, b, &rt, &result, e.span)
             }
             BinaryOp::And => quote!((#a && #b)),
