@@ -87,3 +87,24 @@ fn unsupported_constructs_are_diagnostics() {
     assert!(err.contains("inheritance"), "{err}");
     assert!(err.contains("derived.cmsl:2"), "{err}");
 }
+
+#[test]
+fn run_refuses_to_crash_the_host_of_main() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/exit_code.cmsl");
+    for flags in [
+        ["--crash", "h1@0.5"],
+        ["--crash", "h2"],
+        ["--pause", "h3@1"],
+    ] {
+        let out = ftc()
+            .arg("run")
+            .arg(&src)
+            .args(flags)
+            .output()
+            .expect("run ftc");
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
