@@ -504,7 +504,7 @@ impl<'a> Body<'a> {
                 if matches!(base.kind, ExprKind::This) {
                     return self.store_var(v, new_value);
                 }
-                let b = self.expr(base);
+                let b = self.borrowed(base);
                 let f = self.var_name(v);
                 let update = self.q(quote!(#b.update(|o| o.#f = value)), target.span);
                 quote! {
@@ -515,7 +515,7 @@ impl<'a> Body<'a> {
                 }
             }
             ExprKind::Index { base, index } => {
-                let b = self.expr(base);
+                let b = self.borrowed(base);
                 let i = self.value_as(index, &Ty::Int);
                 let set = self.q(quote!(#b.set(#i, value)), target.span);
                 quote! {
@@ -606,13 +606,13 @@ impl<'a> Body<'a> {
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(e, *op, lhs, rhs),
             ExprKind::Index { base, index } => {
-                let b = self.expr(base);
+                let b = self.borrowed(base);
                 let i = self.value_as(index, &Ty::Int);
                 self.q(quote!(#b.get(#i)), e.span)
             }
             ExprKind::Member { base, name } => match self.program.resolution(e.id) {
                 Some(Resolution::FutureResult) => {
-                    let b = self.expr(base);
+                    let b = self.borrowed(base);
                     self.q(quote!(#b.result()), e.span)
                 }
                 Some(Resolution::ExceptionMessage) => {
@@ -624,7 +624,7 @@ impl<'a> Body<'a> {
                     if matches!(base.kind, ExprKind::This) {
                         return self.load_var(*v, e.span);
                     }
-                    let b = self.expr(base);
+                    let b = self.borrowed(base);
                     let f = self.var_name(*v);
                     self.q(quote!(#b.read(|o| o.#f.clone())), e.span)
                 }
@@ -656,6 +656,26 @@ impl<'a> Body<'a> {
     /// The thread-local holding a global variable (only `main`'s thread uses them).
     pub fn global_name(&self, v: VarId) -> Ident {
         ident(&format!("GLOBAL_{}", self.ir.var_name(v)))
+    }
+
+    /// An expression used only by reference (a receiver, a `print` or
+    /// `concat` argument): variables without a clone, string literals as `&str`.
+    fn borrowed(&mut self, e: &'a Expr) -> TokenStream {
+        match (&e.kind, self.program.resolution(e.id)) {
+            (ExprKind::Str(s), _) => quote!(#s),
+            (ExprKind::Name(_), Some(Resolution::Var(v))) => {
+                let v = *v;
+                let info = self.program.var(v);
+                let name = self.var_name(v);
+                match (info.kind, self.this) {
+                    // A server's state is cloned (a cheap handle copy): the
+                    // arguments may call `&mut self` methods.
+                    (VarKind::Global | VarKind::State { .. }, _) => self.expr(e),
+                    _ => quote!(#name),
+                }
+            }
+            _ => self.expr(e),
+        }
     }
 
     fn load_var(&self, v: VarId, span: ftc_grammar::Span) -> TokenStream {
@@ -725,8 +745,14 @@ impl<'a> Body<'a> {
 
     fn binary(&mut self, e: &'a Expr, op: BinaryOp, lhs: &'a Expr, rhs: &'a Expr) -> TokenStream {
         let (lt, rt) = (self.ty_of(lhs), self.ty_of(rhs));
-        let a = self.expr(lhs);
-        let b = self.expr(rhs);
+        let concat = self.ty_of(e) == Ty::Str
+            && matches!(op, BinaryOp::Add)
+            && !matches!((&lt, &rt), (Ty::Int, Ty::Int));
+        let (a, b) = if concat {
+            (self.borrowed(lhs), self.borrowed(rhs))
+        } else {
+            (self.expr(lhs), self.expr(rhs))
+        };
         match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
                 let result = match (&lt, &rt) {
@@ -832,7 +858,8 @@ impl<'a> Body<'a> {
         match b {
             Builtin::Print | Builtin::Println => {
                 let f = ident(b.name());
-                quote!(#f(&[#(&#vals),*]))
+                let refs: Vec<TokenStream> = args.iter().map(|a| self.borrowed(a)).collect();
+                quote!(#f(&[#(&#refs),*]))
             }
             Builtin::Sqrt | Builtin::Floor | Builtin::Sin | Builtin::Cos if ok(1) => {
                 let f = ident(b.name());
@@ -913,7 +940,7 @@ impl<'a> Body<'a> {
         args: &'a [Expr],
         invoke: bool,
     ) -> TokenStream {
-        let r = self.expr(receiver);
+        let r = self.borrowed(receiver);
         match self.program.resolution(e.id).cloned() {
             Some(Resolution::ServerMethod(f)) => {
                 let Some((_, server, cmd)) = self.ir.command(f) else {
@@ -1080,7 +1107,7 @@ impl<'a> Body<'a> {
         count: &'a Expr,
         timeout: Option<&'a AcceptTimeout>,
     ) -> TokenStream {
-        let f = self.expr(futures);
+        let f = self.borrowed(futures);
         let n = self.value_as(count, &Ty::Int);
         match timeout {
             None => self.q(quote!(accept(&#f, #n)), e.span),
