@@ -506,6 +506,16 @@ impl<'a> Body<'a> {
                 }
                 let b = self.borrowed(base);
                 let f = self.var_name(v);
+                let simple = op == AssignOp::Assign
+                    && matches!(
+                        value.kind,
+                        ExprKind::Int(_) | ExprKind::Real(_) | ExprKind::Bool(_) | ExprKind::Str(_)
+                    );
+                if simple {
+                    // A literal: no failure to propagate, so it can go inside the closure.
+                    let update = self.q(quote!(#b.update(|o| o.#f = #new_value)), target.span);
+                    return quote!(#update;);
+                }
                 let update = self.q(quote!(#b.update(|o| o.#f = value)), target.span);
                 quote! {
                     {
