@@ -108,3 +108,35 @@ fn run_refuses_to_crash_the_host_of_main() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn run_on_the_hosts_of_a_cluster_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports: Vec<u16> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect();
+    let mut toml =
+        String::from("[cluster]\nkey = \"0123456789abcdef0123456789abcdef\"\n\n[hosts]\n");
+    for (i, p) in ports.iter().enumerate() {
+        toml.push_str(&format!("h{} = \"127.0.0.1:{p}\"\n", i + 1));
+    }
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, toml).expect("write cluster file");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/counter.cmsl");
+    let out = ftc()
+        .arg("run")
+        .arg(&src)
+        .arg("--cluster")
+        .arg(&file)
+        .output()
+        .expect("run ftc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "total: 15\n");
+}
