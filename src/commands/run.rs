@@ -194,13 +194,16 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let stdout = child.stdout.take();
         kernels.children.insert(h, child);
         let tx = ready_tx.clone();
-        // Reads the ready line, then drains (servers' prints are not the program's output).
+        // Reads the ready line, then passes the replicas' prints on to stderr,
+        // marked with the host: they are not the program's output.
         std::thread::spawn(move || {
             let Some(out) = stdout else { return };
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
                 if line.starts_with(READY_PREFIX) {
                     let _ = tx.send(h);
+                } else {
+                    eprintln!("[{}] {line}", host_name(h));
                 }
             }
         });
