@@ -12,7 +12,7 @@ server class counter {
     void reset () { sum = 0; }
   private:
     attribute int sum;
-    int helper () { return sum; }
+    int peek () { return sum; }
 }
 int counter::add (item it, int times) { sum += it->qty * times; return sum; }
 void main () {
@@ -46,7 +46,7 @@ fn commands_specs_and_names() {
     assert_eq!(
         cmds,
         vec![(0, "Add"), (1, "Reset")],
-        "private helper has no command"
+        "a private method has no command"
     );
     assert_eq!(server.commands[0].params.len(), 2);
     assert_eq!(server.commands[0].result, Ty::Int);
