@@ -850,7 +850,7 @@ impl<'a> Body<'a> {
                                 .map(|c| self.ir.class(c).rust_name.clone())
                                 .unwrap_or_default(),
                         );
-                        self.q(quote!(#class::#name(&this, #(#a),*)), e.span)
+                        self.q(quote!(#class::#name(this, #(#a),*)), e.span)
                     }
                 }
             }
