@@ -1,5 +1,7 @@
 //! The `ftc` command-line interface: check, explain (and later emit, build, run, replicate).
 
+mod commands;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use ftc_frontend::render::{render_human, render_json, SourceFile};
@@ -42,6 +44,8 @@ enum Command {
         /// The code.
         code: String,
     },
+    #[command(flatten)]
+    Pipeline(commands::PipelineCommand),
 }
 
 /// At most this many diagnostics per file are printed in human format.
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
             message_format,
         } => check(&files, message_format),
         Command::Explain { code } => explain(&code),
+        Command::Pipeline(command) => commands::run(command),
     }
 }
 

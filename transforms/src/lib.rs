@@ -1,3 +1,175 @@
 //! Ordered lowering passes from the checked CMSL program to the replication IR.
 //!
-//! Not yet implemented: see ARCHITECTURE.md, "Status".
+//! [`lower`] runs the passes in this order; each module states what holds after it:
+//!
+//! 1. [`support`]: the program uses only constructs code generation supports.
+//! 2. [`names`]: every class, field, method and command has its Rust name.
+//! 3. [`servers`]: every server class has its commands (one per public method,
+//!    numbered in declaration order), the replies they carry and its dispatch.
+//! 4. [`handles`]: every variable of server class type is known to hold one
+//!    server handle or an array of them.
+//! 5. [`specs`]: every `server` expression is a [`ServerSpec`] with its
+//!    constant properties folded.
+//!
+//! Bodies are not copied into the IR: code generation walks the checked AST,
+//! reading the decisions recorded here (names, commands, handle arrays, specs)
+//! and the front end's types and resolutions.
+
+mod handles;
+mod names;
+mod servers;
+mod specs;
+mod support;
+pub mod walk;
+
+use ftc_frontend::types::{ClassId, FnId, Ty, VarId};
+use ftc_frontend::CheckedProgram;
+use ftc_grammar::{ExprId, Span};
+use std::collections::{HashMap, HashSet};
+
+/// A construct the code generator does not support yet, with where it is.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Unsupported {
+    /// What is not supported.
+    pub message: String,
+    /// Where in the source.
+    pub span: Span,
+}
+
+/// The replication IR of a whole program.
+#[derive(Clone, Debug)]
+pub struct ProgramIr {
+    /// Every class, plain and server, in declaration order.
+    pub classes: Vec<ClassIr>,
+    /// Rust names of free functions and methods, by [`FnId`].
+    pub function_names: Vec<String>,
+    /// Rust names of variables, by [`VarId`].
+    pub var_names: Vec<String>,
+    /// Variables of server class type that hold an array of handles.
+    pub handle_arrays: HashSet<VarId>,
+    /// The variable declared at a name's span (start, end).
+    pub decl_vars: HashMap<(u32, u32), VarId>,
+    /// Every `server` expression.
+    pub specs: HashMap<ExprId, ServerSpec>,
+}
+
+/// One class of the program.
+#[derive(Clone, Debug)]
+pub struct ClassIr {
+    /// Its id in the checked program.
+    pub id: ClassId,
+    /// Its CMSL name.
+    pub cmsl_name: String,
+    /// Its Rust type name (`counter` → `Counter`).
+    pub rust_name: String,
+    /// Its state variables, in declaration order.
+    pub fields: Vec<VarId>,
+    /// Its methods, in declaration order.
+    pub methods: Vec<FnId>,
+    /// For a server class, its commands and replies.
+    pub server: Option<ServerIr>,
+}
+
+/// The replicated-state-machine view of a server class.
+#[derive(Clone, Debug)]
+pub struct ServerIr {
+    /// The Rust name of the command enum (`CounterCommand`).
+    pub command_enum: String,
+    /// One command per public method.
+    pub commands: Vec<CommandIr>,
+}
+
+/// One command of a server class: a public method called by clients.
+#[derive(Clone, Debug)]
+pub struct CommandIr {
+    /// Method id: the command's position, in declaration order.
+    pub id: u32,
+    /// The method it runs.
+    pub method: FnId,
+    /// The enum variant (`add` → `Add`).
+    pub variant: String,
+    /// Arguments, passed by value (deep copies): Rust name and type.
+    pub params: Vec<(String, Ty)>,
+    /// The reply's value type; every reply may instead carry a raised
+    /// exception or a failed `requires`/`ensures`/`invariant`, which the
+    /// caller sees as that exception (`assertion_failure` for the checks).
+    pub result: Ty,
+}
+
+/// A property value of a `server` expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    /// Not written: the runtime default.
+    Default,
+    /// A compile-time constant.
+    Const(i64),
+    /// Computed at run time by this expression.
+    Expr(ExprId),
+}
+
+/// A `server C [n] props…` expression, lowered.
+#[derive(Clone, Debug)]
+pub struct ServerSpec {
+    /// The class started.
+    pub class: ClassId,
+    /// `[n]`: an array of servers.
+    pub count: Option<Operand>,
+    /// The failure model.
+    pub model: ftc_grammar::Model,
+    /// `tolerate (t)`.
+    pub tolerate: Operand,
+    /// `replicas (r)`.
+    pub replicas: Operand,
+    /// `priority (p)`.
+    pub priority: Operand,
+    /// `hosts (…)`: expressions of type `host` (bare names resolve to `host("name")`).
+    pub hosts: Vec<ExprId>,
+    /// `disjoint`.
+    pub disjoint: bool,
+    /// Replicas per server when known at compile time (the front end's arithmetic).
+    pub replicas_used: Option<i64>,
+}
+
+/// Runs every pass in order.
+pub fn lower(program: &CheckedProgram) -> Result<ProgramIr, Vec<Unsupported>> {
+    support::check(program)?;
+    let mut ir = names::assign(program);
+    servers::commands(program, &mut ir);
+    handles::find_arrays(program, &mut ir);
+    specs::fold_all(program, &mut ir);
+    Ok(ir)
+}
+
+impl ProgramIr {
+    /// The IR of class `id`.
+    pub fn class(&self, id: ClassId) -> &ClassIr {
+        let found = self.classes.iter().find(|c| c.id == id);
+        assert!(found.is_some(), "internal error: class {id:?} not lowered");
+        found.expect("checked above")
+    }
+
+    /// The Rust name of a variable.
+    pub fn var_name(&self, id: VarId) -> &str {
+        &self.var_names[id.0 as usize]
+    }
+
+    /// The variable whose declaration names it at `span`.
+    pub fn var_at(&self, span: Span) -> Option<VarId> {
+        self.decl_vars.get(&(span.start, span.end)).copied()
+    }
+
+    /// The Rust name of a function or method.
+    pub fn function_name(&self, id: FnId) -> &str {
+        &self.function_names[id.0 as usize]
+    }
+
+    /// The command that calls `method`, if it is a public method of a server class.
+    pub fn command(&self, method: FnId) -> Option<(&ClassIr, &ServerIr, &CommandIr)> {
+        self.classes.iter().find_map(|c| {
+            let s = c.server.as_ref()?;
+            let cmd = s.commands.iter().find(|m| m.method == method)?;
+            Some((c, s, cmd))
+        })
+    }
+}

@@ -1,0 +1,456 @@
+//! Program-level items: plain classes, server classes (state, commands,
+//! dispatch, invariant), free functions, `main` and the process entry.
+
+use crate::body::{ident, Body, This};
+use crate::Options;
+use ftc_frontend::program::FnLoc;
+use ftc_frontend::types::{FnId, Ty};
+use ftc_frontend::CheckedProgram;
+use ftc_grammar::{Expr, Function, Item, MemberKind};
+use ftc_transforms::{ClassIr, ProgramIr};
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+pub(crate) fn program(
+    program: &CheckedProgram,
+    ir: &ProgramIr,
+    source: &str,
+    options: &Options,
+) -> TokenStream {
+    let file = &options.file_name;
+    let mut out = quote! {
+        #![allow(unused_imports, unused_assignments, while_true, unused_mut, unused_variables, unused_labels, unreachable_code, unused_parens,
+                 unused_braces, dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals,
+                 clippy::all)]
+        use ftc_runtime::attempt;
+        use ftc_runtime::program::prelude::*;
+        use serde::{Deserialize, Serialize};
+
+        const SRC: &str = #file;
+    };
+    out.extend(globals(program, ir, source));
+    for class in &ir.classes {
+        if program.class(class.id).is_server {
+            out.extend(server_class(program, ir, source, class));
+        } else {
+            out.extend(plain_class(program, ir, source, class));
+        }
+    }
+    for (i, f) in program.functions.iter().enumerate() {
+        if f.owner.is_none() && f.def.is_some() {
+            out.extend(function(program, ir, source, FnId(i as u32), This::None));
+        }
+    }
+    let name = &options.package;
+    let servers: Vec<TokenStream> = ir
+        .classes
+        .iter()
+        .filter(|c| c.server.is_some())
+        .map(|c| {
+            let n = ident(&c.rust_name);
+            quote!(ServerClassDef::of::<#n>())
+        })
+        .collect();
+    out.extend(quote! {
+        fn main() -> std::process::ExitCode {
+            run(ProgramDef {
+                name: #name,
+                servers: Vec::from([#(#servers),*]),
+                main: cmsl_main,
+            })
+        }
+    });
+    out
+}
+
+/// Global variables: thread-locals of `main`'s thread (servers cannot use them).
+fn globals(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> TokenStream {
+    let b = Body::new(program, ir, source, This::None);
+    let mut out = TokenStream::new();
+    for &g in &program.globals {
+        let name = b.global_name(g);
+        let ty = b.var_ty(g);
+        let marker = b.marker(program.var(g).span);
+        out.extend(quote! {
+            #marker
+            thread_local! {
+                static #name: std::cell::RefCell<#ty> = std::cell::RefCell::new(Default::default());
+            }
+        });
+    }
+    out
+}
+
+/// `main`'s first statements: the globals' initializers, in declaration order.
+fn global_inits(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> TokenStream {
+    let mut b = Body::new(program, ir, source, This::None);
+    let mut out = TokenStream::new();
+    for item in &program.ast.items {
+        let Item::Global(d) = item else { continue };
+        for (decl, init) in &d.vars {
+            let Some(v) = ir.var_at(decl.name.span) else {
+                continue;
+            };
+            let ty = program.var(v).ty.clone();
+            let value = match (init, &decl.array) {
+                (Some(e), _) => b.value_as(e, &ty),
+                (None, Some(Some(len))) => {
+                    let n = b.value_as(len, &Ty::Int);
+                    quote!(Array::new(#n)?)
+                }
+                _ => continue,
+            };
+            let marker = b.marker(d.span);
+            let store = b.store_var(v, value);
+            out.extend(quote!(#marker #store));
+        }
+    }
+    out
+}
+
+fn class_marker(program: &CheckedProgram, source: &str, class: &ClassIr) -> TokenStream {
+    let item = &program.ast.items[program.class(class.id).item];
+    let span = match item {
+        Item::Class(c) => c.span,
+        _ => program.class(class.id).name_span,
+    };
+    let n = Literal::usize_unsuffixed(ftc_grammar::line_col(source, span.start).0);
+    quote!(cmsl_line!(#n);)
+}
+
+fn fields(
+    program: &CheckedProgram,
+    ir: &ProgramIr,
+    source: &str,
+    class: &ClassIr,
+    public: bool,
+) -> Vec<TokenStream> {
+    let b = Body::new(program, ir, source, This::None);
+    class
+        .fields
+        .iter()
+        .map(|v| {
+            let name = ident(ir.var_name(*v));
+            let ty = b.var_ty(*v);
+            if public {
+                quote!(pub #name: #ty)
+            } else {
+                quote!(#name: #ty)
+            }
+        })
+        .collect()
+}
+
+/// `(field, initializer)` for every state variable with one.
+fn initializers<'p>(
+    program: &'p CheckedProgram,
+    class: &ClassIr,
+) -> Vec<(ftc_grammar::Span, &'p Expr)> {
+    let mut out = Vec::new();
+    if let Item::Class(c) = &program.ast.items[program.class(class.id).item] {
+        for m in &c.members {
+            if let MemberKind::State(s) = &m.kind {
+                if let Some(init) = &s.init {
+                    out.push((s.declarator.name.span, init));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn init_code<'p>(
+    program: &'p CheckedProgram,
+    ir: &'p ProgramIr,
+    source: &'p str,
+    class: &ClassIr,
+    this: This,
+) -> TokenStream {
+    let mut b = Body::new(program, ir, source, this);
+    let mut out = TokenStream::new();
+    for (span, init) in initializers(program, class) {
+        let Some(v) = ir.var_at(span) else { continue };
+        let name = ident(ir.var_name(v));
+        let ty = program.var(v).ty.clone();
+        let marker = b.marker(init.span);
+        let value = b.value_as(init, &ty);
+        out.extend(match this {
+            This::Server => quote!(#marker self.#name = #value;),
+            _ => quote!(#marker { let value = #value; this.update(|o| o.#name = value)?; }),
+        });
+    }
+    out
+}
+
+fn plain_class(
+    program: &CheckedProgram,
+    ir: &ProgramIr,
+    source: &str,
+    class: &ClassIr,
+) -> TokenStream {
+    let name = ident(&class.rust_name);
+    let marker = class_marker(program, source, class);
+    let fields = fields(program, ir, source, class, true);
+    let cmsl = &class.cmsl_name;
+    let shows: Vec<TokenStream> = class
+        .fields
+        .iter()
+        .map(|v| {
+            let f = ident(ir.var_name(*v));
+            let n = &program.var(*v).name;
+            quote!((#n, &self.#f))
+        })
+        .collect();
+    let inits = init_code(program, ir, source, class, This::Plain);
+    let methods: Vec<TokenStream> = class
+        .methods
+        .iter()
+        .map(|m| function(program, ir, source, *m, This::Plain))
+        .collect();
+    quote! {
+        #marker
+        #[derive(Debug, Default, Serialize, Deserialize)]
+        pub struct #name { #(#fields),* }
+
+        impl #name {
+            /// `new`: default values, then the initializers.
+            pub fn construct() -> Res<Obj<#name>> {
+                let this = &Obj::new(#name::default());
+                #inits
+                Ok(this.clone())
+            }
+            #(#methods)*
+        }
+
+        impl Show for #name {
+            fn show(&self, p: &mut Printer) {
+                p.object(#cmsl, &[#(#shows),*]);
+            }
+        }
+    }
+}
+
+fn server_class(
+    program: &CheckedProgram,
+    ir: &ProgramIr,
+    source: &str,
+    class: &ClassIr,
+) -> TokenStream {
+    let Some(server) = &class.server else {
+        return TokenStream::new();
+    };
+    let name = ident(&class.rust_name);
+    let marker = class_marker(program, source, class);
+    let fields = fields(program, ir, source, class, false);
+    let cmsl = &class.cmsl_name;
+    let enum_name = ident(&server.command_enum);
+    let b = Body::new(program, ir, source, This::Server);
+    let variants: Vec<TokenStream> = server
+        .commands
+        .iter()
+        .map(|c| {
+            let v = ident(&c.variant);
+            let ps: Vec<TokenStream> = c
+                .params
+                .iter()
+                .zip(&program.function(c.method).params)
+                .map(|((n, _), var)| {
+                    let n = ident(n);
+                    let t = b.var_ty(*var);
+                    quote!(#n: #t)
+                })
+                .collect();
+            quote!(#v { #(#ps),* })
+        })
+        .collect();
+    let arms: Vec<TokenStream> = server
+        .commands
+        .iter()
+        .map(|c| {
+            let v = ident(&c.variant);
+            let m = ident(ir.function_name(c.method));
+            let ps: Vec<_> = c.params.iter().map(|(n, _)| ident(n)).collect();
+            quote!(#enum_name::#v { #(#ps),* } => encode(&self.#m(#(#ps),*)?),)
+        })
+        .collect();
+    let methods: Vec<TokenStream> = class
+        .methods
+        .iter()
+        .map(|m| function(program, ir, source, *m, This::Server))
+        .collect();
+    let inits = init_code(program, ir, source, class, This::Server);
+    let mut inv = Body::new(program, ir, source, This::Server);
+    let mut invariants = TokenStream::new();
+    if let Item::Class(c) = &program.ast.items[program.class(class.id).item] {
+        for m in &c.members {
+            if let MemberKind::Invariant(e) = &m.kind {
+                let cond = inv.expr(e);
+                let text = format!(
+                    "invariant {}",
+                    source.get(e.span.range()).unwrap_or_default()
+                );
+                let line = Literal::usize_unsuffixed(ftc_grammar::line_col(source, e.span.start).0);
+                invariants.extend(quote!(check(#cond, #text).at(SRC, #line)?;));
+            }
+        }
+    }
+    let doc = format!("One command per public method of `{cmsl}`.");
+    quote! {
+        #marker
+        #[derive(Debug, Default, Serialize, Deserialize)]
+        pub struct #name { #(#fields),* }
+
+        #[doc = #doc]
+        #[derive(Debug, Serialize, Deserialize)]
+        pub enum #enum_name { #(#variants),* }
+
+        impl #name {
+            /// The state variables' initializers.
+            fn init_state(&mut self) -> Res<()> {
+                #inits
+                Ok(())
+            }
+            #(#methods)*
+        }
+
+        impl ServerClass for #name {
+            const NAME: &'static str = #cmsl;
+            type Command = #enum_name;
+
+            fn construct() -> Res<#name> {
+                let mut state = #name::default();
+                state.init_state()?;
+                Ok(state)
+            }
+
+            fn dispatch(&mut self, command: #enum_name) -> Res<Encoded> {
+                match command {
+                    #(#arms)*
+                }
+            }
+
+            fn invariant(&self) -> Res<()> {
+                #invariants
+                Ok(())
+            }
+        }
+    }
+}
+
+fn function_at(program: &CheckedProgram, loc: FnLoc) -> Option<&Function> {
+    match (loc, &program.ast.items) {
+        (FnLoc::Free { item }, items) => match items.get(item)? {
+            Item::Function(f) => Some(f),
+            _ => None,
+        },
+        (FnLoc::OutOfClass { item }, items) => match items.get(item)? {
+            Item::MethodDef(m) => Some(&m.function),
+            _ => None,
+        },
+        (FnLoc::Inline { item, member }, items) => match items.get(item)? {
+            Item::Class(c) => match &c.members.get(member)?.kind {
+                MemberKind::Method(f) => Some(f),
+                _ => None,
+            },
+            _ => None,
+        },
+    }
+}
+
+fn function(
+    program: &CheckedProgram,
+    ir: &ProgramIr,
+    source: &str,
+    id: FnId,
+    this: This,
+) -> TokenStream {
+    let info = program.function(id);
+    let Some(def) = info.def.and_then(|d| function_at(program, d)) else {
+        return TokenStream::new();
+    };
+    let Some(body) = &def.body else {
+        return TokenStream::new();
+    };
+    let decl = function_at(program, info.decl);
+    let mut b = Body::new(program, ir, source, this);
+    let is_main = program.main == Some(id);
+    b.void_main = is_main && info.ret == Ty::Void;
+    b.ret = if is_main { Ty::Int } else { info.ret.clone() };
+    let mut requires: Vec<&Expr> = Vec::new();
+    let mut ensures: Vec<&Expr> = Vec::new();
+    if let Some(d) = decl {
+        if !std::ptr::eq(d, def) {
+            requires.extend(&d.requires);
+            ensures.extend(&d.ensures);
+        }
+    }
+    requires.extend(&def.requires);
+    ensures.extend(&def.ensures);
+    b.ensures = ensures;
+    let name = ident(ir.function_name(id));
+    let params: Vec<TokenStream> = info
+        .params
+        .iter()
+        .map(|p| {
+            let n = ident(ir.var_name(*p));
+            let t = b.var_ty(*p);
+            quote!(mut #n: #t)
+        })
+        .collect();
+    let ret = b.rust_ty(&b.ret.clone());
+    let mut checks = TokenStream::new();
+    for r in requires {
+        let cond = b.expr(r);
+        let text = format!(
+            "requires {}",
+            source.get(r.span.range()).unwrap_or_default()
+        );
+        let line = Literal::usize_unsuffixed(ftc_grammar::line_col(source, r.span.start).0);
+        checks.extend(quote!(check(#cond, #text).at(SRC, #line)?;));
+    }
+    if is_main {
+        checks.extend(global_inits(program, ir, source));
+    }
+    let code = b.block(body);
+    let returns = matches!(
+        body.stmts.last().map(|s| &s.kind),
+        Some(ftc_grammar::StmtKind::Return(_))
+    );
+    let tail = if returns {
+        quote!()
+    } else if b.void_main {
+        quote!(Ok(0))
+    } else if b.ret == Ty::Void {
+        let ens = b.ensures_checks();
+        quote!(#ens Ok(()))
+    } else if is_main {
+        quote!(Ok(0))
+    } else {
+        let msg = format!("`{}` ended without returning a value", info.name);
+        quote!(Err(Failure::program_error(#msg)))
+    };
+    let n = Literal::usize_unsuffixed(ftc_grammar::line_col(source, def.span.start).0);
+    let marker = quote!(cmsl_line!(#n););
+    let owner_ty = info
+        .owner
+        .map(|c| ident(&ir.class(c).rust_name))
+        .map(|c| quote!(#c));
+    let receiver = match this {
+        This::Server => quote!(&mut self,),
+        This::Plain => quote!(this: &Obj<#owner_ty>,),
+        This::None => quote!(),
+    };
+    let vis = if this == This::Server {
+        quote!()
+    } else {
+        quote!(pub)
+    };
+    quote! {
+        #marker
+        #vis fn #name(#receiver #(#params),*) -> Res<#ret> {
+            #checks
+            #code
+            #tail
+        }
+    }
+}

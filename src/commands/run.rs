@@ -1,0 +1,266 @@
+//! `ftc run`: builds a program, starts one kernel process per host on
+//! loopback (or the hosts of a cluster file), runs `main` on the first host,
+//! injects the requested crashes and pauses, stops everything and exits with
+//! `main`'s code. Only the program's output reaches stdout.
+
+use super::build::build_programs;
+use anyhow::{bail, Context};
+use clap::Args;
+use ftc_runtime::cluster::{host_name, parse_host_name, random_key, ClusterConfig, READY_PREFIX};
+use ftc_runtime::types::HostId;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The CMSL program.
+    file: PathBuf,
+    /// Number of local hosts (`h1` … `hN`).
+    #[arg(long, default_value_t = 5)]
+    hosts: u32,
+    /// A cluster file: kernels are started for its hosts, `main` on the first.
+    #[arg(long)]
+    cluster: Option<PathBuf>,
+    /// SIGKILL a host's kernel this long after `main` starts: `h2@1.5`.
+    #[arg(long = "crash", value_name = "HOST@SECONDS")]
+    crashes: Vec<String>,
+    /// SIGSTOP a host's kernel, then SIGCONT it: `h3@1+2` (at 1 s, for 2 s).
+    #[arg(long = "pause", value_name = "HOST@SECONDS+SECONDS")]
+    pauses: Vec<String>,
+    /// Arguments for the program (`args()`).
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+/// How long a kernel may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+enum Fault {
+    Crash(HostId),
+    Stop(HostId),
+    Cont(HostId),
+}
+
+fn seconds(text: &str, what: &str) -> anyhow::Result<Duration> {
+    let s: f64 = text
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
+        .with_context(|| format!("{what}: `{text}` is not a number of seconds"))?;
+    Ok(Duration::from_secs_f64(s))
+}
+
+fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
+    let mut out = Vec::new();
+    for c in &args.crashes {
+        let (h, at) = c
+            .split_once('@')
+            .with_context(|| format!("--crash {c}: expected HOST@SECONDS"))?;
+        let host = parse_host_name(h).with_context(|| format!("--crash {c}: bad host name"))?;
+        out.push((seconds(at, "--crash")?, Fault::Crash(host)));
+    }
+    for p in &args.pauses {
+        let (h, rest) = p
+            .split_once('@')
+            .with_context(|| format!("--pause {p}: expected HOST@SECONDS+SECONDS"))?;
+        let (at, len) = rest
+            .split_once('+')
+            .with_context(|| format!("--pause {p}: expected HOST@SECONDS+SECONDS"))?;
+        let host = parse_host_name(h).with_context(|| format!("--pause {p}: bad host name"))?;
+        let at = seconds(at, "--pause")?;
+        out.push((at, Fault::Stop(host)));
+        out.push((at + seconds(len, "--pause")?, Fault::Cont(host)));
+    }
+    out.sort_by_key(|(t, _)| *t);
+    Ok(out)
+}
+
+fn local_cluster(hosts: u32) -> anyhow::Result<ClusterConfig> {
+    if hosts == 0 || hosts > 64 {
+        bail!("--hosts {hosts}: expected 1 to 64 hosts");
+    }
+    let listeners = (0..hosts)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot find free ports on 127.0.0.1")?;
+    let mut map = BTreeMap::new();
+    for (i, l) in listeners.iter().enumerate() {
+        let port = l.local_addr()?.port();
+        map.insert(
+            HostId(i as u32 + 1),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        );
+    }
+    Ok(ClusterConfig {
+        key: random_key()?.into_bytes(),
+        hosts: map,
+    })
+}
+
+struct Kernels {
+    children: BTreeMap<HostId, Child>,
+}
+
+impl Kernels {
+    fn signal(&mut self, host: HostId, signal: Signal) {
+        if let Some(c) = self.children.get(&host) {
+            let _ = kill(Pid::from_raw(c.id() as i32), signal);
+        }
+    }
+
+    fn stop_all(&mut self) {
+        for c in self.children.values() {
+            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
+            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for c in self.children.values_mut() {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Kernels {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let faults = faults(&args)?;
+    let binary = match build_programs(std::slice::from_ref(&args.file))? {
+        Ok(mut b) => b.remove(0),
+        Err(code) => return Ok(code),
+    };
+    let config = match &args.cluster {
+        Some(f) => ClusterConfig::load(f).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => local_cluster(args.hosts)?,
+    };
+    let hosts = config.host_ids();
+    let Some(&main_host) = hosts.first() else {
+        bail!("the cluster has no hosts");
+    };
+    for (_, f) in &faults {
+        let (Fault::Crash(h) | Fault::Stop(h) | Fault::Cont(h)) = f;
+        if *h == main_host {
+            bail!(
+                "{} runs main: it cannot be crashed or paused",
+                host_name(*h)
+            );
+        }
+        if !hosts.contains(h) {
+            bail!("{} is not a host of the cluster", host_name(*h));
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("ftc-run-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let cluster_file = dir.path().join("cluster.toml");
+    std::fs::write(
+        &cluster_file,
+        config.to_toml().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )?;
+    let mut kernels = Kernels {
+        children: BTreeMap::new(),
+    };
+    let (ready_tx, ready_rx) = mpsc::channel();
+    for &h in &hosts[1..] {
+        let log = std::fs::File::create(dir.path().join(format!("{}.log", host_name(h))))?;
+        let mut child = Command::new(&binary)
+            .args(["--kernel", "--host", &host_name(h), "--cluster"])
+            .arg(&cluster_file)
+            .args(["--incarnation", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let stdout = child.stdout.take();
+        kernels.children.insert(h, child);
+        let tx = ready_tx.clone();
+        // Reads the ready line, then passes the replicas' prints on to stderr,
+        // marked with the host: they are not the program's output.
+        std::thread::spawn(move || {
+            let Some(out) = stdout else { return };
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if line.starts_with(READY_PREFIX) {
+                    let _ = tx.send(h);
+                } else {
+                    eprintln!("[{}] {line}", host_name(h));
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut ready = 0;
+    while ready < hosts.len() - 1 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ready_rx.recv_timeout(left) {
+            Ok(_) => ready += 1,
+            Err(_) => bail!(
+                "the host kernels did not start within {} s (logs in {})",
+                READY_TIMEOUT.as_secs(),
+                dir.path().display()
+            ),
+        }
+    }
+    let mut main = Command::new(&binary)
+        .args(["--host", &host_name(main_host), "--cluster"])
+        .arg(&cluster_file)
+        .args(["--incarnation", "1", "--"])
+        .args(&args.args)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let started = Instant::now();
+    let mut pending = faults.into_iter().peekable();
+    let status = loop {
+        if let Some(status) = main.try_wait()? {
+            break status;
+        }
+        while let Some((at, _)) = pending.peek() {
+            if started.elapsed() < *at {
+                break;
+            }
+            if let Some((_, f)) = pending.next() {
+                match f {
+                    Fault::Crash(h) => {
+                        eprintln!("ftc run: crashing {}", host_name(h));
+                        kernels.signal(h, Signal::SIGKILL)
+                    }
+                    Fault::Stop(h) => {
+                        eprintln!("ftc run: pausing {}", host_name(h));
+                        kernels.signal(h, Signal::SIGSTOP)
+                    }
+                    Fault::Cont(h) => {
+                        eprintln!("ftc run: resuming {}", host_name(h));
+                        kernels.signal(h, Signal::SIGCONT)
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    kernels.stop_all();
+    let code = status.code().unwrap_or(1);
+    Ok(ExitCode::from((code & 0xff) as u8))
+}

@@ -1,0 +1,142 @@
+//! The pipeline commands' contracts: `emit` refuses programs with errors,
+//! writes a Cargo project otherwise; `run` reports an uncaught exception with
+//! its CMSL location on stderr and exit code 1; unsupported constructs are
+//! diagnostics, not crashes.
+
+use std::path::Path;
+use std::process::Command;
+
+fn ftc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ftc"))
+}
+
+#[test]
+fn emit_refuses_a_program_with_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("bad.cmsl");
+    std::fs::write(&src, "void main () { int x = \"text\"; }\n").expect("write");
+    let out = ftc()
+        .args(["emit"])
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run ftc");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error"), "{err}");
+    assert!(!dir.path().join("out/Cargo.toml").exists());
+}
+
+#[test]
+fn emit_writes_a_cargo_project() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/counter.cmsl");
+    let out_dir = dir.path().join("out");
+    let out = ftc()
+        .arg("emit")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out_dir)
+        .output()
+        .expect("run ftc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let toml = std::fs::read_to_string(out_dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(toml.contains("ftc-runtime = { path = "), "{toml}");
+    assert!(toml.contains("[workspace]"), "{toml}");
+    let main = std::fs::read_to_string(out_dir.join("src/main.rs")).expect("main.rs");
+    assert!(main.contains("impl ServerClass for Counter"), "{main}");
+    assert!(main.contains("// line 12: sum += by;"), "{main}");
+}
+
+#[test]
+fn uncaught_exception_is_reported_with_its_location() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/uncaught.cmsl");
+    let out = ftc().arg("run").arg(&src).output().expect("run ftc");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: program_error: giving up"), "{err}");
+    assert!(err.contains("--> uncaught.cmsl:4"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "before\n");
+}
+
+#[test]
+fn unsupported_constructs_are_diagnostics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("derived.cmsl");
+    std::fs::write(
+        &src,
+        "class a { public: attribute int x; }\nclass b : a { }\nvoid main () { b v = new b; }\n",
+    )
+    .expect("write");
+    let out = ftc()
+        .arg("emit")
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("run ftc");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("inheritance"), "{err}");
+    assert!(err.contains("derived.cmsl:2"), "{err}");
+}
+
+#[test]
+fn run_refuses_to_crash_the_host_of_main() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/exit_code.cmsl");
+    for flags in [
+        ["--crash", "h1@0.5"],
+        ["--crash", "h2"],
+        ["--pause", "h3@1"],
+    ] {
+        let out = ftc()
+            .arg("run")
+            .arg(&src)
+            .args(flags)
+            .output()
+            .expect("run ftc");
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn run_on_the_hosts_of_a_cluster_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports: Vec<u16> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect();
+    let mut toml =
+        String::from("[cluster]\nkey = \"0123456789abcdef0123456789abcdef\"\n\n[hosts]\n");
+    for (i, p) in ports.iter().enumerate() {
+        toml.push_str(&format!("h{} = \"127.0.0.1:{p}\"\n", i + 1));
+    }
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, toml).expect("write cluster file");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/counter.cmsl");
+    let out = ftc()
+        .arg("run")
+        .arg(&src)
+        .arg("--cluster")
+        .arg(&file)
+        .output()
+        .expect("run ftc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "total: 15\n");
+}

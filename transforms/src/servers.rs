@@ -1,0 +1,49 @@
+//! Pass 3: commands, replies and dispatch of every server class.
+//!
+//! After it: every server class has a [`ServerIr`]: one command per public
+//! method, numbered in declaration order (the method id the dispatch matches
+//! on), with its argument names and types and its reply type. Private
+//! methods have no command: they run only inside the server.
+
+use crate::names::{camel, value_name};
+use crate::{CommandIr, ProgramIr, ServerIr};
+use ftc_frontend::CheckedProgram;
+use ftc_grammar::Visibility;
+
+pub(crate) fn commands(program: &CheckedProgram, ir: &mut ProgramIr) {
+    for class in &mut ir.classes {
+        let info = program.class(class.id);
+        if !info.is_server {
+            continue;
+        }
+        let mut commands = Vec::new();
+        for &m in &info.methods {
+            let f = program.function(m);
+            if f.visibility != Visibility::Public {
+                continue;
+            }
+            let mut variant = camel(&f.name);
+            while commands.iter().any(|c: &CommandIr| c.variant == variant) {
+                variant.push('_');
+            }
+            commands.push(CommandIr {
+                id: commands.len() as u32,
+                method: m,
+                variant,
+                params: f
+                    .params
+                    .iter()
+                    .map(|p| {
+                        let v = program.var(*p);
+                        (value_name(&v.name), v.ty.clone())
+                    })
+                    .collect(),
+                result: f.ret.clone(),
+            });
+        }
+        class.server = Some(ServerIr {
+            command_enum: format!("{}Command", class.rust_name),
+            commands,
+        });
+    }
+}

@@ -1,0 +1,80 @@
+//! Pass 5: `server` expressions to [`ServerSpec`]s.
+//!
+//! After it: every `server C [n] props…` expression of the program has a
+//! spec in [`ProgramIr::specs`]; integer properties that are compile-time
+//! constants (literals, negation and arithmetic on them) are folded to
+//! [`Operand::Const`], the others stay expressions evaluated at run time.
+
+use crate::{Operand, ProgramIr, ServerSpec};
+use ftc_frontend::CheckedProgram;
+use ftc_grammar::{BinaryOp, Expr, ExprKind, Model, ServerPropKind, UnaryOp};
+
+/// The value of a constant integer expression.
+pub(crate) fn fold(e: &Expr) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Int(v) => Some(*v),
+        ExprKind::Unary {
+            op: UnaryOp::Neg,
+            operand,
+        } => fold(operand)?.checked_neg(),
+        ExprKind::Binary { op, lhs, rhs } => {
+            let (a, b) = (fold(lhs)?, fold(rhs)?);
+            match op {
+                BinaryOp::Add => a.checked_add(b),
+                BinaryOp::Sub => a.checked_sub(b),
+                BinaryOp::Mul => a.checked_mul(b),
+                BinaryOp::Div => a.checked_div(b),
+                BinaryOp::Rem => a.checked_rem(b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn operand(e: &Expr) -> Operand {
+    match fold(e) {
+        Some(v) => Operand::Const(v),
+        None => Operand::Expr(e.id),
+    }
+}
+
+pub(crate) fn fold_all(program: &CheckedProgram, ir: &mut ProgramIr) {
+    let mut servers = std::collections::HashMap::new();
+    crate::walk::exprs(&program.ast, &mut |e| {
+        if matches!(e.kind, ExprKind::Server { .. }) {
+            servers.insert(e.id, e);
+        }
+    });
+    for site in &program.server_sites {
+        let Some(expr) = servers.get(&site.expr) else {
+            continue;
+        };
+        let ExprKind::Server { count, props, .. } = &expr.kind else {
+            continue;
+        };
+        let mut spec = ServerSpec {
+            class: site.class,
+            count: count.as_deref().map(operand),
+            model: Model::Correct,
+            tolerate: Operand::Default,
+            replicas: Operand::Default,
+            priority: Operand::Default,
+            hosts: Vec::new(),
+            disjoint: false,
+            replicas_used: site.replicas,
+        };
+        for p in props {
+            match &p.kind {
+                ServerPropKind::Priority(e) => spec.priority = operand(e),
+                ServerPropKind::Replicas(e) => spec.replicas = operand(e),
+                ServerPropKind::Tolerate(e) => spec.tolerate = operand(e),
+                ServerPropKind::Model(m) => spec.model = *m,
+                ServerPropKind::Hosts(hs) => spec.hosts = hs.iter().map(|h| h.id).collect(),
+                ServerPropKind::Disjoint => spec.disjoint = true,
+            }
+        }
+        spec.model = site.model;
+        ir.specs.insert(site.expr, spec);
+    }
+}
