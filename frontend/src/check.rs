@@ -1999,8 +1999,10 @@ fn op_text(op: BinaryOp) -> &'static str {
     }
 }
 
-/// Folds an integer constant expression (literals, unary minus, `+ - * / %`).
-pub(crate) fn const_int(e: &Expr) -> Option<i64> {
+/// Folds an integer constant expression (literals, unary minus, `+ - * / %`);
+/// `None` when it is not constant or overflows. The checker's property checks
+/// and the lowering of `server` expressions share this one definition.
+pub fn const_int(e: &Expr) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(v) => Some(*v),
         ExprKind::Unary {

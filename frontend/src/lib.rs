@@ -109,6 +109,7 @@ mod rules;
 mod scope;
 mod suggest;
 
+pub use check::const_int;
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use program::CheckedProgram;
 

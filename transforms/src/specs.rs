@@ -6,34 +6,11 @@
 //! [`Operand::Const`], the others stay expressions evaluated at run time.
 
 use crate::{Operand, ProgramIr, ServerSpec};
-use ftc_frontend::CheckedProgram;
-use ftc_grammar::{BinaryOp, Expr, ExprKind, Model, ServerPropKind, UnaryOp};
-
-/// The value of a constant integer expression.
-pub(crate) fn fold(e: &Expr) -> Option<i64> {
-    match &e.kind {
-        ExprKind::Int(v) => Some(*v),
-        ExprKind::Unary {
-            op: UnaryOp::Neg,
-            operand,
-        } => fold(operand)?.checked_neg(),
-        ExprKind::Binary { op, lhs, rhs } => {
-            let (a, b) = (fold(lhs)?, fold(rhs)?);
-            match op {
-                BinaryOp::Add => a.checked_add(b),
-                BinaryOp::Sub => a.checked_sub(b),
-                BinaryOp::Mul => a.checked_mul(b),
-                BinaryOp::Div => a.checked_div(b),
-                BinaryOp::Rem => a.checked_rem(b),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
+use ftc_frontend::{const_int, CheckedProgram};
+use ftc_grammar::{Expr, ExprKind, Model, ServerPropKind};
 
 fn operand(e: &Expr) -> Operand {
-    match fold(e) {
+    match const_int(e) {
         Some(v) => Operand::Const(v),
         None => Operand::Expr(e.id),
     }
