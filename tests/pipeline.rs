@@ -89,6 +89,30 @@ fn unsupported_constructs_are_diagnostics() {
 }
 
 #[test]
+fn a_server_starting_a_server_is_refused_at_compile_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("starter.cmsl");
+    std::fs::write(
+        &src,
+        "server class worker { public: int one () { return 1; } }\n\
+         server class boss {\n  public:\n    int go () { worker w = server worker; return w->one (); }\n}\n\
+         void main () { boss b = server boss; println (b->go ()); }\n",
+    )
+    .expect("write");
+    let out = ftc()
+        .arg("emit")
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("run ftc");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a server starting servers"), "{err}");
+    assert!(err.contains("starter.cmsl:4"), "{err}");
+}
+
+#[test]
 fn run_refuses_to_crash_the_host_of_main() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/exit_code.cmsl");
     for flags in [

@@ -24,7 +24,8 @@ pub fn exprs<'a>(ast: &'a Program, f: &mut dyn FnMut(&'a Expr)) {
     }
 }
 
-fn function<'a>(func: &'a Function, f: &mut dyn FnMut(&'a Expr)) {
+/// Calls `f` on every expression of one function (contracts, then body).
+pub(crate) fn function<'a>(func: &'a Function, f: &mut dyn FnMut(&'a Expr)) {
     func.requires.iter().for_each(|e| expr(e, f));
     func.ensures.iter().for_each(|e| expr(e, f));
     if let Some(b) = &func.body {
@@ -104,7 +105,8 @@ fn stmt<'a>(s: &'a Stmt, f: &mut dyn FnMut(&'a Expr)) {
     }
 }
 
-fn expr<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
+/// Calls `f` on `e` and every expression inside it, outer before inner.
+pub(crate) fn expr<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
     f(e);
     match &e.kind {
         ExprKind::Unary { operand, .. } => expr(operand, f),
