@@ -66,15 +66,12 @@ fn uncaught_exception_is_reported_with_its_location() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "before\n");
 }
 
-#[test]
-fn unsupported_constructs_are_diagnostics() {
+/// Writes `source` to `file` in a temporary directory, runs `ftc emit` on it,
+/// asserts that it is refused with exit code 1, and returns what it printed.
+fn emit_refusal(file: &str, source: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
-    let src = dir.path().join("derived.cmsl");
-    std::fs::write(
-        &src,
-        "class a { public: attribute int x; }\nclass b : a { }\nvoid main () { b v = new b; }\n",
-    )
-    .expect("write");
+    let src = dir.path().join(file);
+    std::fs::write(&src, source).expect("write");
     let out = ftc()
         .arg("emit")
         .arg(&src)
@@ -83,31 +80,27 @@ fn unsupported_constructs_are_diagnostics() {
         .output()
         .expect("run ftc");
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn unsupported_constructs_are_diagnostics() {
+    let err = emit_refusal(
+        "derived.cmsl",
+        "class a { public: attribute int x; }\nclass b : a { }\nvoid main () { b v = new b; }\n",
+    );
     assert!(err.contains("inheritance"), "{err}");
     assert!(err.contains("derived.cmsl:2"), "{err}");
 }
 
 #[test]
 fn a_server_starting_a_server_is_refused_at_compile_time() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let src = dir.path().join("starter.cmsl");
-    std::fs::write(
-        &src,
+    let err = emit_refusal(
+        "starter.cmsl",
         "server class worker { public: int one () { return 1; } }\n\
          server class boss {\n  public:\n    int go () { worker w = server worker; return w->one (); }\n}\n\
          void main () { boss b = server boss; println (b->go ()); }\n",
-    )
-    .expect("write");
-    let out = ftc()
-        .arg("emit")
-        .arg(&src)
-        .arg("-o")
-        .arg(dir.path().join("out"))
-        .output()
-        .expect("run ftc");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(err.contains("a server starting servers"), "{err}");
     assert!(err.contains("starter.cmsl:4"), "{err}");
 }
