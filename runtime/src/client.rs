@@ -317,22 +317,6 @@ impl Client {
         self.arm(now, out);
     }
 
-    /// This host was excluded: every pending call fails (it may or may not have
-    /// executed). Pending server starts continue: the view service still answers
-    /// them after the host rejoined.
-    pub fn fail_calls(&mut self, reason: &str, out: &mut Vec<ClientOutput>) {
-        let keys: Vec<(GroupId, RequestId)> = self.calls.keys().copied().collect();
-        for key in keys {
-            if let Some(call) = self.calls.remove(&key) {
-                let event = ClientEvent::CallFailed {
-                    token: call.token,
-                    reason: reason.to_string(),
-                };
-                out.push(ClientOutput::Event(event));
-            }
-        }
-    }
-
     fn fail_where(
         &mut self,
         which: impl Fn(GroupId) -> bool,

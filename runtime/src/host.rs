@@ -526,9 +526,9 @@ impl Host {
         self.on_group_outputs(group, group_out, out);
     }
 
-    /// The view service declared this incarnation failed: drop every replica, fail
-    /// every pending call (server starts continue), and continue as a new
-    /// incarnation, which the view-service participant asks to join.
+    /// The view service declared this incarnation failed: drop every replica, keep
+    /// pending calls and server starts, and continue as a new incarnation, which
+    /// the view-service participant asks to join.
     fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
         self.replicas.clear();
         self.group_timers.clear();
