@@ -9,6 +9,8 @@
 //! database answers while the display polls it. Each run prints the radar's
 //! replay time and the part of it spent waiting for `update` calls; the
 //! medians are reported, and the ratios are taken within this one invocation.
+//! The programs are built optimized (`ftc build --release`; the first such
+//! build of the runtime takes minutes).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -50,7 +52,7 @@ fn parse_replay(line: &str) -> Option<Replay> {
 fn run(dir: &Path, program: &Path) -> Result<Replay, String> {
     let mut child = ftc()
         .current_dir(dir)
-        .arg("run")
+        .args(["run", "--release"])
         .arg(program)
         .args(["--", "0"])
         .stdin(Stdio::null())
@@ -115,7 +117,7 @@ fn main() -> Result<(), String> {
     std::fs::write(&unreplicated, source.replace(REPLICATED, UNREPLICATED))
         .map_err(|e| e.to_string())?;
     let built = ftc()
-        .arg("build")
+        .args(["build", "--release"])
         .args([&replicated, &unreplicated])
         .status()
         .map_err(|e| e.to_string())?;
