@@ -117,6 +117,9 @@ pub enum Decision {
         token: u64,
         spec: ServerSpec,
     },
+    /// This member of the group holds the group's state: it is a recruit whose
+    /// state transfer completed. Only state holders carry a group on.
+    StateHeld { group: GroupId, replica: ReplicaId },
 }
 
 /// One entry of the view service's log.
@@ -271,6 +274,9 @@ pub struct ViewService {
     pending_joins: BTreeMap<HostId, Incarnation>,
     /// By token: the requesting incarnation (the decision's origin) and the spec.
     pending_creations: BTreeMap<u64, (ReplicaId, ServerSpec)>,
+    /// Groups whose local replica (this incarnation) reported that it holds
+    /// the state, until the committed log counts it (or it left the group).
+    pending_held: BTreeSet<GroupId>,
     next_forward_at: Micros,
 
     election_deadline: Micros,
@@ -324,6 +330,7 @@ impl ViewService {
             leader_heard_at: None,
             pending_joins,
             pending_creations: BTreeMap::new(),
+            pending_held: BTreeSet::new(),
             next_forward_at: 0,
             election_deadline: 0,
             election_timer_at: None,
@@ -363,6 +370,8 @@ impl ViewService {
         // it could not hear the others, which is also why it suspected them.
         self.pending_failures.clear();
         self.probes.clear();
+        // The host dropped its replicas: their state is gone with the old incarnation.
+        self.pending_held.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
             self.role = Role::Follower;
@@ -579,6 +588,29 @@ impl ViewService {
         self.pending_creations
             .insert(token, (self.replica_id(), spec));
         self.forward_pending(now, out);
+    }
+
+    /// This host's replica of `group` holds the group's state (it was
+    /// recruited and its state transfer completed). Retried through the leader
+    /// until the committed log counts it as a state holder; idempotent and
+    /// cheap when already counted or pending, so a host core may call it after
+    /// every step of a replica that holds state.
+    pub fn state_held(&mut self, now: Micros, group: GroupId, out: &mut Vec<VsOutput>) {
+        let me = self.replica_id();
+        if self.pending_held.contains(&group)
+            || self.state.holds_state(group, me)
+            || !self.state.is_member(group, me)
+        {
+            return;
+        }
+        self.pending_held.insert(group);
+        self.forward_pending(now, out);
+    }
+
+    /// Whether the committed log counts this host's replica of `group` as a
+    /// holder of the group's state.
+    pub fn counts_state_holder(&self, group: GroupId) -> bool {
+        self.state.holds_state(group, self.replica_id())
     }
 
     /// The newest committed view of `group` this participant knows.
@@ -1285,6 +1317,12 @@ impl ViewService {
             .retain(|host, inc| state.hosts.get(host).is_some_and(|r| r.incarnation < *inc));
         self.pending_creations
             .retain(|token, (origin, _)| !state.creations.contains_key(&(*origin, *token)));
+        let me = ReplicaId {
+            host: self.me,
+            incarnation: self.incarnation,
+        };
+        self.pending_held
+            .retain(|&group| state.is_member(group, me) && !state.holds_state(group, me));
     }
 
     /// Pending requests ready to be proposed: suspicions only once confirmed by
@@ -1314,6 +1352,12 @@ impl ViewService {
                     token,
                     spec: spec.clone(),
                 }),
+        );
+        let me = self.replica_id();
+        decisions.extend(
+            self.pending_held
+                .iter()
+                .map(|&group| Decision::StateHeld { group, replica: me }),
         );
         decisions
     }
@@ -1428,6 +1472,16 @@ impl ViewService {
                     && !self.log[self.applied_index as usize..].iter().any(|e| {
                         matches!(&e.decision, Decision::CreateGroup { origin: o, token: t, .. }
                             if o == origin && t == token)
+                    })
+            }
+            Decision::StateHeld { group, replica } => {
+                // Only the replica itself says so (an admitted incarnation).
+                from == *replica
+                    && self.state.admitted(from.host) == Some(from.incarnation)
+                    && !self.state.holds_state(*group, *replica)
+                    && !self.log[self.applied_index as usize..].iter().any(|e| {
+                        matches!(&e.decision, Decision::StateHeld { group: g, replica: r }
+                            if g == group && r == replica)
                     })
             }
         };

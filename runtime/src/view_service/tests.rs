@@ -955,6 +955,116 @@ fn a_group_whose_every_member_failed_is_marked_failed() {
     assert_eq!(views(&fail(&mut state, 1, F)), vec![]);
 }
 
+fn state_held(state: &mut ClusterState, group: GroupId, host: u32) -> Vec<ApplyEvent> {
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::StateHeld {
+            group,
+            replica: replica(host, F),
+        },
+        &mut events,
+    );
+    events
+}
+
+#[test]
+fn a_group_whose_state_holders_all_failed_is_marked_failed_though_a_recruit_survives() {
+    let mut state = ClusterState::new(&hosts(5));
+    let (_, v) = created(&mut state, 0, 1, spec("Db", 1));
+    let v = v.unwrap_or_else(|| unreachable!());
+    assert_eq!(v.members, vec![replica(0, F), replica(1, F)]);
+    // Every member of the first view holds the (initial) state.
+    assert!(state.holds_state(v.group, replica(0, F)) && state.holds_state(v.group, replica(1, F)));
+    let events = fail(&mut state, 1, F);
+    assert_eq!(
+        views(&events)[0].members,
+        vec![replica(0, F), replica(2, F)],
+        "host 2 is recruited"
+    );
+    assert!(!state.holds_state(v.group, replica(2, F)));
+    // The only state holder fails before the recruit's transfer is known to be
+    // complete: the group is failed, the surviving recruit notwithstanding.
+    let events = fail(&mut state, 0, F);
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 3,
+            members: vec![],
+            joining: vec![],
+            failed: true,
+            ..v.clone()
+        }]
+    );
+    // A late report for a failed group changes nothing.
+    assert_eq!(state_held(&mut state, v.group, 2), vec![]);
+    assert!(!state.holds_state(v.group, replica(2, F)));
+}
+
+#[test]
+fn a_recruit_whose_transfer_completed_carries_the_group_on() {
+    let mut state = ClusterState::new(&hosts(5));
+    let (_, v) = created(&mut state, 0, 1, spec("Db", 1));
+    let v = v.unwrap_or_else(|| unreachable!());
+    fail(&mut state, 1, F);
+    // A report from a non-member is ignored; the recruit's own is recorded, and
+    // applying it emits nothing (the view does not change).
+    assert_eq!(state_held(&mut state, v.group, 3), vec![]);
+    assert!(!state.holds_state(v.group, replica(3, F)));
+    assert_eq!(state_held(&mut state, v.group, 2), vec![]);
+    assert!(state.holds_state(v.group, replica(2, F)));
+    let events = fail(&mut state, 0, F);
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 3,
+            members: vec![replica(2, F), replica(3, F)],
+            joining: vec![replica(3, F)],
+            ..v
+        }]
+    );
+    // The failed holder is forgotten; the new recruit is not a holder yet.
+    assert!(!state.holds_state(v.group, replica(0, F)));
+    assert!(!state.holds_state(v.group, replica(3, F)));
+}
+
+#[test]
+fn only_the_replica_itself_reports_that_it_holds_the_state() {
+    let (mut leader, now) = elect_first(3);
+    let group = GroupId(1);
+    let before = leader.last_index();
+    // Host 2 cannot speak for host 1's replica.
+    deliver(
+        &mut leader,
+        2,
+        F,
+        VsMessage::Propose {
+            decision: Decision::StateHeld {
+                group,
+                replica: replica(1, F),
+            },
+        },
+        now,
+    );
+    assert_eq!(leader.last_index(), before);
+    let own = Decision::StateHeld {
+        group,
+        replica: replica(1, F),
+    };
+    deliver(
+        &mut leader,
+        1,
+        F,
+        VsMessage::Propose {
+            decision: own.clone(),
+        },
+        now,
+    );
+    assert_eq!(leader.last_index(), before + 1);
+    // A duplicate while it is uncommitted is not appended again.
+    deliver(&mut leader, 1, F, VsMessage::Propose { decision: own }, now);
+    assert_eq!(leader.last_index(), before + 1);
+}
+
 #[test]
 fn a_new_incarnation_replaces_the_old_one_in_its_groups() {
     let mut state = ClusterState::new(&hosts(3));
