@@ -246,7 +246,8 @@ impl<N: Node> Simulator<N> {
                 max_incarnation: incarnation,
                 paused: false,
                 held: Vec::new(),
-                started: false,
+                // A host starting at 0 counts as running from the outset.
+                started: config.start_at.get(host).copied().unwrap_or(0) == 0,
             });
         }
         let mut sim = Simulator {
