@@ -3,10 +3,11 @@
 
 use super::{Decision, FIRST_INCARNATION};
 use crate::types::{GroupId, GroupView, HostId, Incarnation, ReplicaId, ServerSpec};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the view service knows of one configured host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct HostRecord {
     /// The newest incarnation the committed log mentions.
     pub incarnation: Incarnation,
@@ -25,8 +26,10 @@ pub(crate) enum ApplyEvent {
     },
 }
 
-/// The state machine replicated by the view service's log.
-#[derive(Clone, Debug)]
+/// The state machine replicated by the view service's log. It is small
+/// (configuration, hosts, newest views, state holders, decided creations), so
+/// a snapshot of it replaces a compacted log prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ClusterState {
     /// Every configured host; the initial configuration is each host's first incarnation, alive.
     pub hosts: BTreeMap<HostId, HostRecord>,
