@@ -804,7 +804,7 @@ fn start_server(
 }
 
 /// Runs the soak and prints its table and report; `Ok(false)` when the history
-/// was not correct or nothing completed.
+/// was not correct or nothing completed, `Err` when the observed kernel died.
 pub fn run(o: &SoakOptions) -> Result<bool, String> {
     let binary = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cluster = LocalCluster::prepare(
@@ -1035,7 +1035,12 @@ fn report(
         .map(|t| t.name().to_string())
         .collect();
     if !failed_groups.is_empty() {
-        println!("servers that failed for good: {}", failed_groups.join(", "));
+        // An availability loss, not a wrong answer: e.g. h1 declared failed
+        // (falsely suspected) ends its `correct` server.
+        println!(
+            "servers lost for good (the view service declared them failed): {}",
+            failed_groups.join(", ")
+        );
     }
     // Memory of the observed kernel: at the start, after the warm-up (the first
     // sample at a tenth of the run or later, at most a minute in), at the end.
@@ -1081,7 +1086,7 @@ fn report(
             println!("  violation: {t}");
         }
     }
-    let correct = violations == 0 && unanswered == 0 && ok > 0 && failed_groups.is_empty();
+    let correct = violations == 0 && unanswered == 0 && ok > 0;
     println!("verdict: {}", if correct { "history ok" } else { "FAILED" });
     Ok(correct)
 }
