@@ -336,6 +336,7 @@ struct Stats {
     violations: AtomicU64,
     violation_texts: Mutex<Vec<String>>,
     per_target_ok: [AtomicU64; 4],
+    per_target_failed: [AtomicU64; 4],
     final_reads: AtomicU64,
     final_unanswered: AtomicU64,
 }
@@ -440,7 +441,7 @@ impl Worker {
             Ok(bytes) => bytes,
             Err(CallError::KernelStopped) => return Answer::Stopped,
             Err(_) => {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                self.failed(target);
                 return Answer::Unknown;
             }
         };
@@ -448,7 +449,7 @@ impl Worker {
             match postcard::from_bytes::<ProxyReply>(&bytes) {
                 Ok(ProxyReply::Reply(inner)) => KvReply::decode(&inner),
                 Ok(ProxyReply::Failed(_)) => {
-                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    self.failed(target);
                     return Answer::Unknown;
                 }
                 Ok(ProxyReply::Bad(e)) => Err(format!("the proxy refused the command: {e}")),
@@ -477,6 +478,13 @@ impl Worker {
                 ));
                 Answer::Unknown
             }
+        }
+    }
+
+    fn failed(&self, target: Target) {
+        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = TARGETS.iter().position(|t| *t == target) {
+            self.stats.per_target_failed[i].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -1005,10 +1013,27 @@ fn report(
         stats.max_latency_us.load(Ordering::Relaxed) / 1000
     );
     for (i, t) in TARGETS.iter().enumerate() {
+        // The newest view this host learned, to tell a moved, stuck or lost server.
+        let view = views
+            .lock()
+            .ok()
+            .and_then(|v| v.get(&servers.group(*t)).cloned())
+            .map(|v| {
+                let hosts: Vec<String> =
+                    v.members.iter().map(|m| format!("h{}", m.host.0)).collect();
+                format!(
+                    "view {} on [{}]{}",
+                    v.view_id,
+                    hosts.join(","),
+                    if v.failed { ", failed" } else { "" }
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "  {:<36} {} completed",
+            "  {:<36} {} completed, {} failed; {view}",
             t.name(),
-            stats.per_target_ok[i].load(Ordering::Relaxed)
+            stats.per_target_ok[i].load(Ordering::Relaxed),
+            stats.per_target_failed[i].load(Ordering::Relaxed)
         );
     }
     println!(
