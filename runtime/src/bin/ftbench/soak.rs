@@ -24,7 +24,8 @@
 //! failure: it may or may not take effect, at any later time) retires the key
 //! for good; the client goes on with a fresh key. At the end, after every
 //! fault is healed, every live key is read once more. Any difference is a
-//! violation and the run exits 1.
+//! violation and the run exits 1; servers lost or left without an answer are
+//! reported as availability, not judged.
 
 use ftc_runtime::app::{AppFactory, AppInput, AppOutput, CallOutcome, NestedCallId};
 use ftc_runtime::app::{RestoreError, StateMachine};
@@ -620,9 +621,11 @@ impl Worker {
         keys
     }
 
-    /// Reads every live key once more (a few attempts each, all bounded by the call deadline).
+    /// Reads every live key once more (a few attempts each, all bounded by the
+    /// call deadline; a server that answered none of them is not asked again).
     fn final_check(&self, keys: &[OwnedKey]) {
         let me = self.h.new_client_id();
+        let mut silent: Vec<Target> = Vec::new();
         for key in keys {
             if group_failed(&self.views, self.servers.group(key.target)) {
                 continue;
@@ -631,7 +634,8 @@ impl Worker {
                 key: key.name.clone(),
             };
             let mut answered = false;
-            for _ in 0..3 {
+            let attempts = if silent.contains(&key.target) { 0 } else { 3 };
+            for _ in 0..attempts {
                 match self.call(me, key.target, &command) {
                     Answer::Reply(r) => {
                         self.check_read(key, &r, "the final");
@@ -645,6 +649,7 @@ impl Worker {
             self.stats.final_reads.fetch_add(1, Ordering::Relaxed);
             if !answered {
                 self.stats.final_unanswered.fetch_add(1, Ordering::Relaxed);
+                silent.push(key.target);
             }
         }
     }
@@ -811,8 +816,8 @@ fn start_server(
     Err(format!("cannot start {class}: {last}"))
 }
 
-/// Runs the soak and prints its table and report; `Ok(false)` when the history
-/// was not correct or nothing completed, `Err` when the observed kernel died.
+/// Runs the soak and prints its table and report; `Ok(false)` when an answer
+/// was wrong or nothing completed, `Err` when the observed kernel died.
 pub fn run(o: &SoakOptions) -> Result<bool, String> {
     let binary = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cluster = LocalCluster::prepare(
@@ -1111,7 +1116,20 @@ fn report(
             println!("  violation: {t}");
         }
     }
-    let correct = violations == 0 && unanswered == 0 && ok > 0;
+    // Availability is reported, not judged: a false suspicion of h1 plus a
+    // scheduled fault can take more replicas than a server tolerates.
+    println!(
+        "availability: {}",
+        if unanswered == 0 && failed_groups.is_empty() {
+            "every server answered to the end".to_string()
+        } else {
+            format!(
+                "{} servers lost, {unanswered} final reads unanswered",
+                failed_groups.len()
+            )
+        }
+    );
+    let correct = violations == 0 && ok > 0;
     println!("verdict: {}", if correct { "history ok" } else { "FAILED" });
     Ok(correct)
 }
