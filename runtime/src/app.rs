@@ -11,8 +11,11 @@ use serde::{Deserialize, Serialize};
 
 /// Identifies a nested call issued by a replicated application. Assigned by the
 /// application deterministically (e.g. a counter kept in its state), so every
-/// replica issues the same id for the same call; the runtime sends it as request
-/// `RequestId { client: ClientId::Group(own group), seq: call.0 }`.
+/// replica issues the same id for the same call, and growing: every call's id is
+/// larger than the ids of the calls issued before it. The runtime sends it as
+/// request `RequestId { client: ClientId::Group(own group), seq: call.0 }` with
+/// the lowest id still outstanding to that server as the low-water mark, so the
+/// callee forgets its replies to older calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NestedCallId(pub u64);
 

@@ -917,6 +917,16 @@ impl Replica {
 
     fn send_call(&mut self, now: Micros, call: NestedCallId, out: &mut Vec<GroupOutput>) {
         let group = self.config.group;
+        let Some(target) = self.calls.get(&call).map(|p| p.target) else {
+            return;
+        };
+        // The lowest call to this server still outstanding (call ids grow): the
+        // callee may forget its replies to the calls below it, as for a client.
+        let low_water = self
+            .calls
+            .iter()
+            .find(|(_, p)| p.target == target)
+            .map_or(call.0, |(id, _)| id.0);
         let Some(pending) = self.calls.get_mut(&call) else {
             return;
         };
@@ -928,7 +938,7 @@ impl Replica {
                 seq: call.0,
             },
             payload: pending.payload.clone(),
-            low_water: 0,
+            low_water,
         };
         out.push(GroupOutput::Call {
             target: pending.target,

@@ -710,7 +710,8 @@ fn nested_call_reply_is_ordered_through_the_log() {
             seq: 1,
         },
         payload: b"inc".to_vec(),
-        low_water: 0,
+        // The lowest call still outstanding to the callee: this one.
+        low_water: 1,
     };
     assert_eq!(c.calls, vec![(0, nested)]);
 
@@ -778,6 +779,66 @@ fn nested_call_reply_is_ordered_through_the_log() {
     assert_eq!(c.replies_to(0, 1), vec![b"7".to_vec(); 3]);
     assert_eq!(c.sequence(0), c.sequence(1));
     assert_eq!(c.sequence(0), c.sequence(2));
+}
+
+#[test]
+fn a_callee_forgets_the_replies_to_finished_nested_calls() {
+    let mut c = Cluster::booted();
+    let mut callee_view = view(1, &[5], &[5]);
+    callee_view.group = CALLEE;
+    let mut out = Vec::new();
+    let mut callee = Replica::new(
+        c.now,
+        ReplicaConfig {
+            group: CALLEE,
+            ..config(5)
+        },
+        counter(),
+        callee_view.clone(),
+        true,
+        &mut out,
+    );
+    // 300 calls one after another: the caller's sequencer calls, the callee
+    // executes and replies, the caller orders the reply and answers its client.
+    for seq in 1..=300 {
+        c.client_request(0, request(0, seq, b"call"));
+        c.run();
+        for (_, call) in std::mem::take(&mut c.calls) {
+            out.clear();
+            callee.on_message(c.now, replica_id(0), call, &mut out);
+            for o in std::mem::take(&mut out) {
+                if let GroupOutput::Reply { msg, .. } | GroupOutput::SendHost { msg, .. } = o {
+                    c.queue.push_back((5, 0, msg));
+                }
+            }
+        }
+        c.run();
+        assert_eq!(c.replies_to(0, seq), vec![seq.to_string().into_bytes(); 3]);
+    }
+    // The callee's duplicate table, as a state transfer carries it: the caller
+    // waits for nothing, so at most the last reply is kept, not all 300.
+    let mut second = view(2, &[5, 6], &[6]);
+    second.group = CALLEE;
+    out.clear();
+    callee.on_view(c.now, second, &mut out);
+    let state = out
+        .iter()
+        .find_map(|o| match o {
+            GroupOutput::Send {
+                msg: GroupMessage::StartView { state: Some(s), .. },
+                ..
+            } => Some(s.clone()),
+            _ => None,
+        })
+        .expect("a state transfer to the joiner");
+    let record = state
+        .clients
+        .iter()
+        .find(|(client, _)| *client == ClientId::Group(GROUP))
+        .map(|(_, r)| r.clone())
+        .expect("the caller's record");
+    assert_eq!(record.forgotten_below, 300);
+    assert_eq!(record.executed.len(), 1);
 }
 
 #[test]

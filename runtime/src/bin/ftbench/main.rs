@@ -5,10 +5,14 @@
 //! ```text
 //! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 4 --seconds 3 --clients 16]
 //! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
+//! cargo run --release -p ftc-runtime --bin ftbench -- --soak [--minutes 10]   # see soak.rs
 //! ```
 //!
 //! The binary is also its own kernel: the launcher runs `ftbench --kernel …`.
 
+mod soak;
+
+use ftc_runtime::app::AppFactory;
 use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::{
@@ -372,13 +376,28 @@ fn transport_only() -> Result<(), String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--kernel") {
-        let result =
-            KernelArgs::parse(&args).and_then(|k| serve_until_terminated(&k, Arc::new(KvFactory)));
+        // The soak's kernels also run its proxy server class.
+        let apps: Arc<dyn AppFactory> = if args.iter().any(|a| a == "--soak") {
+            soak::apps()
+        } else {
+            Arc::new(KvFactory)
+        };
+        let result = KernelArgs::parse(&args).and_then(|k| serve_until_terminated(&k, apps));
         return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ftbench --kernel: {e}");
                 ExitCode::FAILURE
+            }
+        };
+    }
+    if args.iter().any(|a| a == "--soak") {
+        return match soak::parse_options(&args).and_then(|o| soak::run(&o)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("ftbench --soak: {e}");
+                ExitCode::from(2)
             }
         };
     }
