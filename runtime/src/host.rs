@@ -288,6 +288,49 @@ impl Host {
         self.views.get(&group)
     }
 
+    /// How a driver that has several inputs ready at once should order them
+    /// (`ServerSpec::priority`, higher first): `None` for control work that goes
+    /// before any group's work (failure-detector heartbeats, view-service
+    /// messages and timers, server starts, anything not about a known group);
+    /// `Some(p)` for work of a group whose newest known view has priority `p`
+    /// (its protocol messages, its clients' calls and replies, its timers). A
+    /// reply to a nested call counts for the calling group.
+    pub fn input_priority(&self, input: &Input) -> Option<i64> {
+        match input {
+            Input::Start | Input::Client(ClientRequest::StartServer { .. }) => None,
+            Input::Message { msg, .. } => self.message_priority(msg),
+            Input::Timer(timer) => match timer.space() {
+                Some(TimerSpace::Group) => self
+                    .group_timers
+                    .get(&timer.local())
+                    .and_then(|g| self.group_priority(*g)),
+                _ => None,
+            },
+            Input::Client(ClientRequest::Call { group, .. }) => self.group_priority(*group),
+        }
+    }
+
+    /// [`Host::input_priority`] of a received message.
+    pub fn message_priority(&self, msg: &Message) -> Option<i64> {
+        match msg {
+            Message::Heartbeat { .. } | Message::View(_) => None,
+            Message::Group(GroupMessage::Reply {
+                request:
+                    RequestId {
+                        client: ClientId::Group(caller),
+                        ..
+                    },
+                ..
+            }) => self.group_priority(*caller),
+            Message::Group(m) => self.group_priority(m.group()),
+        }
+    }
+
+    /// The priority of `group`'s newest known view (`None` if no view is known).
+    pub fn group_priority(&self, group: GroupId) -> Option<i64> {
+        self.views.get(&group).map(|v| v.spec.priority)
+    }
+
     /// Inputs dropped so far because they were malformed or unexpected.
     pub fn dropped_inputs(&self) -> u64 {
         self.dropped

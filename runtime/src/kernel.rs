@@ -2,12 +2,13 @@
 //! sockets and local clients, in one OS process per host.
 //!
 //! ```text
-//!  transport readers ──┐
+//!  transport readers ──┐  (one event per received frame: a batch of messages)
 //!  KernelHandle calls ─┼─▶ bounded event channel ─▶ core thread (owns Host, timer heap)
-//!  shutdown ───────────┘                               │ Output::Send    → transport writer queues
+//!  shutdown ───────────┘                               │ Output::Send    → per-peer outbox, handed to the
+//!                                                      │                   transport once per round
 //!                                                      │                   (to itself: straight back in)
 //!                                                      │ Output::SetTimer → heap; recv_timeout until the next
-//!                                                      │ Output::Client  → the waiting caller's ticket
+//!                                                      │ Output::Client  → the waiting caller's channel
 //!                                                      └ Output::Trace   → the trace sink
 //! ```
 //!
@@ -18,22 +19,29 @@
 //! larger than any earlier one of the same host and rejoins as a new member.
 //! [`claim_incarnation`] keeps the last one in a small file to tell the two apart.
 //!
-//! Scheduling and `priority`: the core handles one input at a time in arrival
-//! order; messages a host sends to itself are handled before new external input,
-//! due timers before waiting. `ServerSpec::priority` is passed to the core with
-//! the spec and is not used by the kernel to reorder work: one core thread runs
-//! every replica of the host, so there is nothing to prioritise between.
+//! Scheduling and `priority`: the core works in rounds. A round handles the
+//! messages the host sent to itself, then the due timers, then every event that
+//! is ready (up to [`EVENTS_PER_ROUND_MAX`]), and at its end hands each peer
+//! everything the round produced for it as one batch (one queue entry, one
+//! frame, one write). The ready events are handled in the order of
+//! [`schedule`]: control work first (heartbeats, view-service messages, server
+//! starts: [`Host::input_priority`] `None`), then group work by the group's
+//! `ServerSpec::priority`, higher first, arrival order among equals. Every ready
+//! event is handled in the round it was taken in, so priority reorders work
+//! within a round and nothing starves; with one core thread per host there is
+//! no other place where the groups of a host compete.
 
 use crate::app::AppFactory;
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
 use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
+use crate::message::Message;
 use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
 };
 use crate::types::{ClientId, GroupId, HostId, Incarnation, Micros, ServerSpec, TimerId};
 pub use crate::view_service::FIRST_INCARNATION;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -45,8 +53,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Events waiting for the core; beyond this, senders (socket readers, callers) wait.
 const EVENT_QUEUE_CAPACITY: usize = 65_536;
-/// Inputs handled between two looks at the timer heap.
-const EVENTS_PER_ROUND_MAX: usize = 1_024;
+/// Events (a received frame, a batch of local calls) taken in one round, i.e.
+/// between two looks at the timer heap.
+pub const EVENTS_PER_ROUND_MAX: usize = 1_024;
 /// The longest the core sleeps without looking at the clock.
 const IDLE_WAIT_MS_MAX: u64 = 1_000;
 
@@ -138,13 +147,69 @@ enum LocalRequest {
     },
 }
 
+/// One call of a batch submitted with [`KernelHandle::call_batch`].
+pub struct TaggedCall {
+    pub client: ClientId,
+    pub group: GroupId,
+    pub payload: Vec<u8>,
+    /// Comes back with the answer.
+    pub tag: u64,
+}
+
+/// Where the answers of [`KernelHandle::call_batch`] go: `(tag, result)`.
+pub type AnswerSender = Sender<(u64, Result<Vec<u8>, CallError>)>;
+
+/// Who waits for a local request's answer.
+enum Answer {
+    One(Sender<ClientEvent>),
+    Tagged(AnswerSender, u64),
+}
+
+impl Answer {
+    fn send(self, event: ClientEvent) {
+        match self {
+            Answer::One(tx) => {
+                let _ = tx.send(event);
+            }
+            Answer::Tagged(tx, tag) => {
+                let _ = tx.send((tag, call_result(event)));
+            }
+        }
+    }
+}
+
 enum Event {
+    /// The messages of one received frame.
+    Net(Vec<Delivery>),
+    Client {
+        request: LocalRequest,
+        answer: Answer,
+    },
+    Calls {
+        calls: Vec<TaggedCall>,
+        answers: AnswerSender,
+    },
+    Shutdown,
+}
+
+/// One unit of ready work of a round (events are split into these).
+enum Ready {
     Net(Delivery),
     Client {
         request: LocalRequest,
-        answer: Sender<ClientEvent>,
+        answer: Answer,
     },
-    Shutdown,
+}
+
+/// The order a round handles its ready work in: by `rank` (`None`, control
+/// work, first; then higher priorities first), arrival order among equals.
+/// Pure, so that the kernel's scheduling is tested without threads or timing.
+pub fn schedule<T>(ready: &mut [T], rank: impl Fn(&T) -> Option<i64>) {
+    // A stable sort keeps arrival order among equal ranks.
+    ready.sort_by_key(|r| match rank(r) {
+        None => (0u8, 0i64),
+        Some(p) => (1u8, p.saturating_neg()),
+    });
 }
 
 /// A pending answer from the kernel: the asynchronous form of a call (futures, `accept`).
@@ -218,6 +283,7 @@ impl KernelHandle {
     fn submit(&self, request: LocalRequest) -> Receiver<ClientEvent> {
         let (answer, rx) = mpsc::channel();
         // If the core is gone, `answer` is dropped and the receiver reports it.
+        let answer = Answer::One(answer);
         let _ = self.events.send(Event::Client { request, answer });
         rx
     }
@@ -265,6 +331,20 @@ impl KernelHandle {
             }),
             bound: self.answer_bound,
         }
+    }
+
+    /// Submits many calls at once (one event for the core); each answer comes
+    /// to `answers` as `(tag, result)`, in completion order. The asynchronous
+    /// form for clients with many calls outstanding: no channel per call, one
+    /// wake-up of the core per batch. If the kernel stops, `answers` is dropped
+    /// without the remaining answers (the receiver sees it disconnect once every
+    /// other sender is gone).
+    pub fn call_batch(&self, calls: Vec<TaggedCall>, answers: &AnswerSender) {
+        if calls.is_empty() {
+            return;
+        }
+        let answers = answers.clone();
+        let _ = self.events.send(Event::Calls { calls, answers });
     }
 
     /// Asks the kernel to stop; pending calls end with [`CallError::KernelStopped`].
@@ -360,7 +440,7 @@ impl Kernel {
             .map_err(|e| KernelError::Start(e.to_string()))?;
         let (events_tx, events_rx) = mpsc::sync_channel(EVENT_QUEUE_CAPACITY);
         let net_tx = events_tx.clone();
-        let deliver: DeliverFn = Arc::new(move |d| net_tx.send(Event::Net(d)).is_ok());
+        let deliver: DeliverFn = Arc::new(move |batch| net_tx.send(Event::Net(batch)).is_ok());
         let transport = Arc::new(
             Transport::start(
                 TransportConfig {
@@ -396,6 +476,9 @@ impl Kernel {
             timers: BinaryHeap::new(),
             timer_seq: 0,
             local: VecDeque::new(),
+            outbox: BTreeMap::new(),
+            outbox_incarnation: incarnation,
+            ready: Vec::new(),
             next_token: 1,
             waiting: HashMap::new(),
             outputs: Vec::new(),
@@ -478,9 +561,14 @@ struct CoreDriver {
     timers: BinaryHeap<Reverse<(Micros, u64, TimerId)>>,
     timer_seq: u64,
     /// Messages this host sent to itself, handled before new external input.
-    local: VecDeque<crate::message::Message>,
+    local: VecDeque<Message>,
+    /// What this round sends to each peer, stamped with `outbox_incarnation`.
+    outbox: BTreeMap<HostId, Vec<Message>>,
+    outbox_incarnation: Incarnation,
+    /// The round's ready work, in the order [`schedule`] gives.
+    ready: Vec<Ready>,
     next_token: u64,
-    waiting: HashMap<u64, Sender<ClientEvent>>,
+    waiting: HashMap<u64, Answer>,
     outputs: Vec<Output>,
     trace_dirty: bool,
     /// Configured peers, and how long a first boot waits for them.
@@ -525,10 +613,11 @@ impl CoreDriver {
         self.started = Instant::now();
         self.handle(Input::Start);
         for e in early {
-            if !self.on_event(e) {
+            if !self.take(e) {
                 return;
             }
         }
+        self.handle_ready();
         loop {
             // Messages to itself first, then due timers.
             let mut handled = 0;
@@ -552,6 +641,8 @@ impl CoreDriver {
                 self.timers.pop();
                 self.handle(Input::Timer(timer));
             }
+            // The end of a round: what it produced leaves now, one batch per peer.
+            self.flush_outbox();
             let wait = if !self.local.is_empty() {
                 Duration::ZERO
             } else {
@@ -569,60 +660,90 @@ impl CoreDriver {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            if !self.on_event(first) {
-                break;
-            }
-            let mut stop = false;
-            for _ in 0..EVENTS_PER_ROUND_MAX {
+            let mut stop = !self.take(first);
+            for _ in 1..EVENTS_PER_ROUND_MAX {
+                if stop {
+                    break;
+                }
                 match self.events.try_recv() {
-                    Ok(e) => {
-                        if !self.on_event(e) {
-                            stop = true;
-                            break;
-                        }
-                    }
+                    Ok(e) => stop = !self.take(e),
                     Err(_) => break,
                 }
             }
             if stop {
                 break;
             }
+            self.handle_ready();
         }
+        self.flush_outbox();
         self.flush_trace();
         // Pending callers see their answer channel close: `KernelStopped`.
         self.waiting.clear();
     }
 
-    /// Handles one event; `false` means stop.
-    fn on_event(&mut self, event: Event) -> bool {
+    /// Adds an event's work to the round; `false` means stop.
+    fn take(&mut self, event: Event) -> bool {
         match event {
-            Event::Net(d) => self.handle(Input::Message {
-                from: d.from,
-                from_incarnation: d.from_incarnation,
-                msg: d.msg,
-            }),
-            Event::Client { request, answer } => {
-                let token = self.next_token;
-                self.next_token += 1;
-                self.waiting.insert(token, answer);
-                let request = match request {
-                    LocalRequest::StartServer(spec) => ClientRequest::StartServer { token, spec },
-                    LocalRequest::Call {
-                        client,
-                        group,
-                        payload,
-                    } => ClientRequest::Call {
-                        token,
-                        client,
-                        group,
-                        payload,
+            Event::Net(batch) => self.ready.extend(batch.into_iter().map(Ready::Net)),
+            Event::Client { request, answer } => self.ready.push(Ready::Client { request, answer }),
+            Event::Calls { calls, answers } => {
+                self.ready.extend(calls.into_iter().map(|c| Ready::Client {
+                    request: LocalRequest::Call {
+                        client: c.client,
+                        group: c.group,
+                        payload: c.payload,
                     },
-                };
-                self.handle(Input::Client(request));
+                    answer: Answer::Tagged(answers.clone(), c.tag),
+                }))
             }
             Event::Shutdown => return false,
         }
         true
+    }
+
+    /// Handles the round's ready work in [`schedule`] order.
+    fn handle_ready(&mut self) {
+        let mut ready = std::mem::take(&mut self.ready);
+        let host = &self.host;
+        schedule(&mut ready, |r| match r {
+            Ready::Net(d) => host.message_priority(&d.msg),
+            Ready::Client {
+                request: LocalRequest::Call { group, .. },
+                ..
+            } => host.group_priority(*group),
+            Ready::Client { .. } => None,
+        });
+        for r in ready.drain(..) {
+            match r {
+                Ready::Net(d) => self.handle(Input::Message {
+                    from: d.from,
+                    from_incarnation: d.from_incarnation,
+                    msg: d.msg,
+                }),
+                Ready::Client { request, answer } => {
+                    let token = self.next_token;
+                    self.next_token += 1;
+                    self.waiting.insert(token, answer);
+                    let request = match request {
+                        LocalRequest::StartServer(spec) => {
+                            ClientRequest::StartServer { token, spec }
+                        }
+                        LocalRequest::Call {
+                            client,
+                            group,
+                            payload,
+                        } => ClientRequest::Call {
+                            token,
+                            client,
+                            group,
+                            payload,
+                        },
+                    };
+                    self.handle(Input::Client(request));
+                }
+            }
+        }
+        self.ready = ready;
     }
 
     fn handle(&mut self, input: Input) {
@@ -630,15 +751,18 @@ impl CoreDriver {
         let mut outputs = std::mem::take(&mut self.outputs);
         self.host.handle(now, input, &mut outputs);
         let incarnation = self.host.incarnation();
+        if incarnation != self.outbox_incarnation {
+            // Messages of earlier inputs leave with the stamp they were made under.
+            self.flush_outbox();
+            self.outbox_incarnation = incarnation;
+        }
         for output in outputs.drain(..) {
             match output {
                 Output::Send { to, msg } => {
                     if to == self.me {
                         self.local.push_back(msg);
                     } else {
-                        // A full queue or an unknown host drops the message; the
-                        // protocols retransmit.
-                        self.transport.send(to, incarnation, msg);
+                        self.outbox.entry(to).or_default().push(msg);
                     }
                 }
                 Output::SetTimer { timer, at } => {
@@ -653,13 +777,22 @@ impl CoreDriver {
                         | ClientEvent::CallFailed { token, .. } => *token,
                     };
                     if let Some(answer) = self.waiting.remove(&token) {
-                        let _ = answer.send(event);
+                        answer.send(event);
                     }
                 }
                 Output::Trace(trace) => self.on_trace(now, trace),
             }
         }
         self.outputs = outputs;
+    }
+
+    /// Hands every peer what the round produced for it, as one batch. A full
+    /// queue or an unknown host drops the batch; the protocols retransmit.
+    fn flush_outbox(&mut self) {
+        let incarnation = self.outbox_incarnation;
+        for (to, msgs) in std::mem::take(&mut self.outbox) {
+            self.transport.send_batch(to, incarnation, msgs);
+        }
     }
 
     fn on_trace(&mut self, now: Micros, trace: Trace) {

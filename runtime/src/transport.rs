@@ -54,7 +54,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The wire protocol version; a frame with another version closes the connection.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// The largest frame (version byte plus payload) a host sends or accepts.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
 const NONCE_BYTES: usize = 32;
@@ -86,9 +86,11 @@ enum Frame {
     Proof {
         proof: [u8; MAC_BYTES],
     },
+    /// Every message the writer found queued for this peer, in order: one frame,
+    /// one tag and one delivery per batch, however many messages it holds.
     Data {
         incarnation: Incarnation,
-        msg: Message,
+        msgs: Vec<Message>,
     },
     Ping,
 }
@@ -109,7 +111,8 @@ pub struct TransportTuning {
     /// First and largest pause between reconnection attempts.
     pub backoff_min_ms: u64,
     pub backoff_max_ms: u64,
-    /// Messages queued per peer; beyond it new messages are dropped.
+    /// Batches (one per core round, or one per `send`) queued per peer; beyond it
+    /// new ones are dropped.
     pub queue_capacity: usize,
     /// Concurrent inbound connections; beyond it new ones are closed at once.
     pub max_inbound_connections: usize,
@@ -153,16 +156,20 @@ pub struct Delivery {
     pub msg: Message,
 }
 
-/// Receives every delivered message; returns `false` when nobody listens any more.
-pub type DeliverFn = Arc<dyn Fn(Delivery) -> bool + Send + Sync>;
+/// Receives the delivered messages of one frame, in order; returns `false` when
+/// nobody listens any more.
+pub type DeliverFn = Arc<dyn Fn(Vec<Delivery>) -> bool + Send + Sync>;
 
 /// Counters, for tests and the benchmark.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TransportStats {
-    pub frames_sent: u64,
-    /// `write` calls carrying data frames; fewer than `frames_sent` means batching.
+    /// Messages written to peers.
+    pub messages_sent: u64,
+    /// `write` calls (each one sealed data frame) carrying messages; fewer than
+    /// `messages_sent` means batching.
     pub batches_written: u64,
-    pub frames_received: u64,
+    /// Messages received from authenticated peers.
+    pub messages_received: u64,
     pub handshakes_completed: u64,
     /// Inbound or outbound connections closed because of bad input or a failed handshake.
     pub connections_rejected: u64,
@@ -172,9 +179,9 @@ pub struct TransportStats {
 
 #[derive(Default)]
 struct Counters {
-    frames_sent: AtomicU64,
+    messages_sent: AtomicU64,
     batches_written: AtomicU64,
-    frames_received: AtomicU64,
+    messages_received: AtomicU64,
     handshakes_completed: AtomicU64,
     connections_rejected: AtomicU64,
     messages_dropped: AtomicU64,
@@ -225,7 +232,7 @@ pub enum LinkError {
 /// One endpoint: the acceptor, per-peer writers and per-connection readers.
 pub struct Transport {
     shared: Arc<Shared>,
-    queues: Mutex<BTreeMap<HostId, SyncSender<(Incarnation, Message)>>>,
+    queues: Mutex<BTreeMap<HostId, SyncSender<(Incarnation, Vec<Message>)>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -286,12 +293,22 @@ impl Transport {
     /// Never blocks; returns `false` if the message was dropped (unknown peer, full
     /// queue, or the transport is shut down).
     pub fn send(&self, to: HostId, incarnation: Incarnation, msg: Message) -> bool {
+        self.send_batch(to, incarnation, vec![msg])
+    }
+
+    /// Queues `msgs` for `to` in order, as one queue entry (one wake-up of the
+    /// writer). Never blocks; returns `false` if they were dropped.
+    pub fn send_batch(&self, to: HostId, incarnation: Incarnation, msgs: Vec<Message>) -> bool {
+        let count = msgs.len() as u64;
+        if count == 0 {
+            return true;
+        }
         let queues = match self.queues.lock() {
             Ok(q) => q,
             Err(poisoned) => poisoned.into_inner(),
         };
         let sent = match queues.get(&to) {
-            Some(tx) => match tx.try_send((incarnation, msg)) {
+            Some(tx) => match tx.try_send((incarnation, msgs)) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
             },
@@ -301,7 +318,7 @@ impl Transport {
             self.shared
                 .counters
                 .messages_dropped
-                .fetch_add(1, Ordering::Relaxed);
+                .fetch_add(count, Ordering::Relaxed);
         }
         sent
     }
@@ -323,9 +340,9 @@ impl Transport {
     pub fn stats(&self) -> TransportStats {
         let c = &self.shared.counters;
         TransportStats {
-            frames_sent: c.frames_sent.load(Ordering::Relaxed),
+            messages_sent: c.messages_sent.load(Ordering::Relaxed),
             batches_written: c.batches_written.load(Ordering::Relaxed),
-            frames_received: c.frames_received.load(Ordering::Relaxed),
+            messages_received: c.messages_received.load(Ordering::Relaxed),
             handshakes_completed: c.handshakes_completed.load(Ordering::Relaxed),
             connections_rejected: c.connections_rejected.load(Ordering::Relaxed),
             messages_dropped: c.messages_dropped.load(Ordering::Relaxed),
@@ -449,20 +466,24 @@ fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {
     Ok(())
 }
 
-/// Reads exactly `buf.len()` bytes, giving up at `deadline`.
+/// Reads exactly `buf.len()` bytes, giving up at `deadline`. Without a deadline
+/// the socket's read timeout, set once by the caller, bounds each read, so a
+/// frame costs no `setsockopt` (the data phase reads many frames per second).
 fn read_exact_by<R: Read>(
     reader: &mut BufReader<R>,
     socket: &TcpStream,
     buf: &mut [u8],
-    deadline: Instant,
+    deadline: Option<Instant>,
 ) -> Result<(), LinkError> {
     let mut filled = 0;
     while filled < buf.len() {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(LinkError::TimedOut);
+        if let Some(deadline) = deadline {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(LinkError::TimedOut);
+            }
+            socket.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
         }
-        socket.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
         match reader.read(&mut buf[filled..]) {
             Ok(0) => return Err(LinkError::Closed),
             Ok(n) => filled += n,
@@ -482,12 +503,12 @@ fn read_exact_by<R: Read>(
 fn read_frame<R: Read>(
     reader: &mut BufReader<R>,
     socket: &TcpStream,
-    deadline: Instant,
+    deadline: Option<Instant>,
     payload: &mut Vec<u8>,
     seal: Option<&mut Seal>,
 ) -> Result<Frame, LinkError> {
     let mut header = [0u8; 5];
-    read_exact_by(reader, socket, &mut header[..4], deadline)?;
+    read_exact_by(reader, socket, &mut header, deadline)?;
     let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
     if len > MAX_FRAME_BYTES {
         return Err(LinkError::Oversized(len));
@@ -495,7 +516,6 @@ fn read_frame<R: Read>(
     if len == 0 {
         return Err(LinkError::Empty);
     }
-    read_exact_by(reader, socket, &mut header[4..5], deadline)?;
     if header[4] != PROTOCOL_VERSION {
         return Err(LinkError::WrongVersion(header[4]));
     }
@@ -654,7 +674,7 @@ fn dial(
     let mut reader = BufReader::with_capacity(1024, stream.try_clone()?);
     let mut payload = Vec::new();
     let (acceptor_incarnation, acceptor_nonce, proof) =
-        match read_frame(&mut reader, &stream, deadline, &mut payload, None)? {
+        match read_frame(&mut reader, &stream, Some(deadline), &mut payload, None)? {
             Frame::Challenge {
                 incarnation,
                 nonce,
@@ -713,7 +733,7 @@ fn accept_handshake(
     let config = &shared.config;
     let deadline = Instant::now() + Duration::from_millis(config.tuning.handshake_timeout_ms);
     let (from, dialer_incarnation, to, dialer_nonce) =
-        match read_frame(reader, socket, deadline, payload, None)? {
+        match read_frame(reader, socket, Some(deadline), payload, None)? {
             Frame::Hello {
                 from,
                 incarnation,
@@ -746,7 +766,7 @@ fn accept_handshake(
             proof: transcript.proof(&config.key, ROLE_ACCEPTOR)?,
         },
     )?;
-    match read_frame(reader, socket, deadline, payload, None)? {
+    match read_frame(reader, socket, Some(deadline), payload, None)? {
         Frame::Proof { proof } => transcript.verify(&config.key, ROLE_DIALER, &proof)?,
         _ => return Err(LinkError::Unexpected("expected Proof")),
     }
@@ -859,23 +879,31 @@ fn read_frames(
     mut seal: Seal,
 ) -> Result<(), LinkError> {
     let idle = Duration::from_millis(shared.config.tuning.idle_timeout_ms.max(1));
+    // One timeout for the whole data phase: a peer silent for `idle` (its writer
+    // pings every `keepalive_ms`) is cut off.
+    stream.set_read_timeout(Some(idle))?;
     loop {
-        let deadline = Instant::now() + idle;
-        match read_frame(reader, stream, deadline, payload, Some(&mut seal))? {
-            Frame::Data { incarnation, msg } => {
+        match read_frame(reader, stream, None, payload, Some(&mut seal))? {
+            Frame::Data { incarnation, msgs } => {
                 if incarnation < peer.incarnation {
                     return Err(LinkError::Auth("data stamped with an older incarnation"));
                 }
+                if msgs.is_empty() {
+                    continue;
+                }
                 shared
                     .counters
-                    .frames_received
-                    .fetch_add(1, Ordering::Relaxed);
-                let delivered = (shared.deliver)(Delivery {
-                    from: peer.host,
-                    from_incarnation: incarnation,
-                    msg,
-                });
-                if !delivered {
+                    .messages_received
+                    .fetch_add(msgs.len() as u64, Ordering::Relaxed);
+                let batch = msgs
+                    .into_iter()
+                    .map(|msg| Delivery {
+                        from: peer.host,
+                        from_incarnation: incarnation,
+                        msg,
+                    })
+                    .collect();
+                if !(shared.deliver)(batch) {
                     return Ok(());
                 }
             }
@@ -904,7 +932,7 @@ fn run_writer(
     shared: Arc<Shared>,
     peer: HostId,
     addr: SocketAddr,
-    queue: Receiver<(Incarnation, Message)>,
+    queue: Receiver<(Incarnation, Vec<Message>)>,
 ) {
     let config = &shared.config;
     let tuning = &config.tuning;
@@ -914,7 +942,7 @@ fn run_writer(
         Duration::from_millis(tuning.backoff_max_ms.max(tuning.backoff_min_ms).max(1));
     let mut backoff = backoff_min;
     let mut conn: Option<(TcpStream, u64, Seal)> = None;
-    let mut pending: Option<(Incarnation, Message)> = None;
+    let mut pending: Option<(Incarnation, Vec<Message>)> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
     let mut last_failure_logged: Option<Instant> = None;
     loop {
@@ -954,9 +982,9 @@ fn run_writer(
                     }
                     // The peer is unreachable: what is queued is stale by the time it
                     // would arrive, and the protocols retransmit.
-                    let mut dropped = u64::from(pending.take().is_some());
-                    while queue.try_recv().is_ok() {
-                        dropped += 1;
+                    let mut dropped = pending.take().map_or(0, |(_, m)| m.len() as u64);
+                    while let Ok((_, m)) = queue.try_recv() {
+                        dropped += m.len() as u64;
                     }
                     shared
                         .counters
@@ -978,47 +1006,49 @@ fn run_writer(
         let Some((stream, id, seal)) = conn.as_mut() else {
             continue;
         };
-        // Batch: the pending message and whatever else is queued, in one write.
+        // Batch: the pending messages and whatever else is queued, in one sealed
+        // frame per incarnation stamp (so one tag and one write for all of them).
         buf.clear();
         let mut frames: u64 = 0;
         let mut disconnected = false;
         let mut next = pending.take();
-        let is_ping = next.is_none();
-        if is_ping {
+        if next.is_none() {
             match encode_frame(&Frame::Ping, std::mem::take(&mut buf), Some(seal)) {
                 Ok(b) => buf = b,
                 Err((b, _)) => buf = b,
             }
         }
-        while let Some((incarnation, msg)) = next.take() {
-            match encode_frame(
-                &Frame::Data { incarnation, msg },
-                std::mem::take(&mut buf),
-                Some(seal),
-            ) {
-                Ok(b) => {
-                    buf = b;
-                    frames += 1;
-                }
-                Err((b, e)) => {
-                    buf = b;
-                    shared
-                        .counters
-                        .messages_dropped
-                        .fetch_add(1, Ordering::Relaxed);
-                    log_line(
-                        config.me,
-                        format_args!("dropped a message to h{}: {e}", peer.0),
-                    );
+        let mut batch: Vec<Message> = Vec::new();
+        let mut stamp = Incarnation(0);
+        loop {
+            // Take queued batches while they carry the same stamp and fit.
+            let mut carry = None;
+            if let Some((incarnation, msgs)) = next.take() {
+                if batch.is_empty() || incarnation == stamp {
+                    stamp = incarnation;
+                    batch.extend(msgs);
+                    if batch.len() < BATCH_FRAMES_MAX {
+                        match queue.try_recv() {
+                            Ok(item) => {
+                                next = Some(item);
+                                continue;
+                            }
+                            Err(TryRecvError::Empty) => {}
+                            Err(TryRecvError::Disconnected) => disconnected = true,
+                        }
+                    }
+                } else {
+                    carry = Some((incarnation, msgs));
                 }
             }
-            if buf.len() >= BATCH_BYTES_MAX || frames as usize >= BATCH_FRAMES_MAX {
+            if batch.is_empty() {
                 break;
             }
-            match queue.try_recv() {
-                Ok(item) => next = Some(item),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => disconnected = true,
+            frames += encode_data(&shared, peer, stamp, &mut batch, &mut buf, seal);
+            next = carry;
+            if next.is_none() || buf.len() >= BATCH_BYTES_MAX {
+                pending = next.take();
+                break;
             }
         }
         if !buf.is_empty() {
@@ -1026,7 +1056,7 @@ fn run_writer(
                 Ok(()) => {
                     shared
                         .counters
-                        .frames_sent
+                        .messages_sent
                         .fetch_add(frames, Ordering::Relaxed);
                     if frames > 0 {
                         shared
@@ -1063,6 +1093,57 @@ fn run_writer(
         unregister_stream(&shared, id);
         set_link(&shared.outbound_to, peer, -1);
     }
+}
+
+/// Appends `batch` (emptied) to `buf` as one sealed data frame; a batch too
+/// large for one frame goes one message per frame, and a message too large
+/// alone is dropped and logged. Returns how many messages were encoded.
+fn encode_data(
+    shared: &Shared,
+    peer: HostId,
+    incarnation: Incarnation,
+    batch: &mut Vec<Message>,
+    buf: &mut Vec<u8>,
+    seal: &mut Seal,
+) -> u64 {
+    let msgs = std::mem::take(batch);
+    let count = msgs.len() as u64;
+    let frame = Frame::Data { incarnation, msgs };
+    match encode_frame(&frame, std::mem::take(buf), Some(seal)) {
+        Ok(b) => {
+            *buf = b;
+            return count;
+        }
+        Err((b, _)) => *buf = b,
+    }
+    let Frame::Data { msgs, .. } = frame else {
+        return 0;
+    };
+    let mut encoded = 0;
+    for msg in msgs {
+        let one = Frame::Data {
+            incarnation,
+            msgs: vec![msg],
+        };
+        match encode_frame(&one, std::mem::take(buf), Some(seal)) {
+            Ok(b) => {
+                *buf = b;
+                encoded += 1;
+            }
+            Err((b, e)) => {
+                *buf = b;
+                shared
+                    .counters
+                    .messages_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                log_line(
+                    shared.config.me,
+                    format_args!("dropped a message to h{}: {e}", peer.0),
+                );
+            }
+        }
+    }
+    encoded
 }
 
 /// Counts open authenticated connections per peer (`delta` +1 or -1).

@@ -42,7 +42,8 @@ fn start_node(
     key: &[u8],
 ) -> Node {
     let (tx, rx) = mpsc::sync_channel(100_000);
-    let deliver: DeliverFn = Arc::new(move |d| tx.send(d).is_ok());
+    let deliver: DeliverFn =
+        Arc::new(move |batch: Vec<Delivery>| batch.into_iter().all(|d| tx.send(d).is_ok()));
     let transport = Transport::start(
         TransportConfig {
             me: HostId(me),
@@ -147,7 +148,7 @@ fn many_messages_arrive_in_order_in_few_writes() {
         assert_eq!(recv(&b).msg, heartbeat(i));
     }
     let stats = a.transport.stats();
-    assert_eq!(stats.frames_sent, count);
+    assert_eq!(stats.messages_sent, count);
     assert!(
         stats.batches_written < count / 4,
         "expected batching, got {stats:?}"
@@ -210,7 +211,7 @@ fn data_before_the_handshake_is_refused() {
     let frame = encode_frame(
         &Frame::Data {
             incarnation: Incarnation(1),
-            msg: heartbeat(1),
+            msgs: vec![heartbeat(1)],
         },
         Vec::new(),
         None,
@@ -273,7 +274,8 @@ fn a_forged_proof_is_refused() {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut payload = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(3);
-    let frame = read_frame(&mut reader, &stream, deadline, &mut payload, None).expect("challenge");
+    let frame =
+        read_frame(&mut reader, &stream, Some(deadline), &mut payload, None).expect("challenge");
     assert!(matches!(frame, Frame::Challenge { .. }));
     write_frame(
         &mut w,
@@ -286,7 +288,7 @@ fn a_forged_proof_is_refused() {
         &mut w,
         &Frame::Data {
             incarnation: Incarnation(5),
-            msg: heartbeat(9),
+            msgs: vec![heartbeat(9)],
         },
     )
     .ok();
@@ -389,7 +391,7 @@ fn after_the_handshake_unsealed_or_replayed_frames_are_refused() {
         dial(HostId(0), Incarnation(10), HostId(1), addr, KEY, &tuning()).expect("handshake");
     let data = |n| Frame::Data {
         incarnation: Incarnation(10),
-        msg: heartbeat(n),
+        msgs: vec![heartbeat(n)],
     };
     let bare = encode_frame(&data(1), Vec::new(), None).expect("encode");
     stream.write_all(&bare).expect("write");
