@@ -144,9 +144,10 @@ impl Client {
             deadline: now + self.call_deadline_us,
             next_retry: now + self.retry_us,
         };
+        let at = call.next_retry.min(call.deadline);
         self.calls.insert((group, request), call);
         self.send_request(group, request, out);
-        self.arm(now, out);
+        self.arm_for(at, out);
     }
 
     /// A local `server C …` was handed to the view service; it is answered here once
@@ -363,13 +364,17 @@ impl Client {
         };
         // The lowest request of this client to this server still waiting: replicas may
         // forget the replies below it.
+        // Calls are keyed (group, client, seq): the first one from (group, client, 0).
+        let first = RequestId {
+            client: request.client,
+            seq: 0,
+        };
         let low_water = self
             .calls
-            .keys()
-            .filter(|(g, r)| *g == group && r.client == request.client)
-            .map(|(_, r)| r.seq)
-            .min()
-            .unwrap_or(request.seq);
+            .range((group, first)..)
+            .next()
+            .filter(|((g, r), _)| *g == group && r.client == request.client)
+            .map_or(request.seq, |((_, r), _)| r.seq);
         let msg = GroupMessage::Request {
             group,
             request,
@@ -390,6 +395,19 @@ impl Client {
 
     /// Requests a timer for the earliest retransmission or deadline, unless one at
     /// or before it is already requested.
+    /// Like [`Client::arm`] when only a new call due at `at` changed: the timer
+    /// already requested, if any, is no later than every other pending call's
+    /// (`arm` keeps it so), so the pending calls need not be scanned.
+    fn arm_for(&mut self, at: Micros, out: &mut Vec<ClientOutput>) {
+        if self.armed_at.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        self.armed_at = Some(at);
+        self.next_timer += 1;
+        let timer = TimerId::new(TimerSpace::Client, self.next_timer);
+        out.push(ClientOutput::SetTimer { timer, at });
+    }
+
     fn arm(&mut self, _now: Micros, out: &mut Vec<ClientOutput>) {
         let next_call = self
             .calls

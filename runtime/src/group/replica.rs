@@ -5,7 +5,7 @@ use super::{ClientRecord, GroupMessage, GroupOutput, LogEntry, NestedCall, Repli
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::host::Trace;
 use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most entries one `Prepare` carries.
 const PREPARE_ENTRIES_MAX: usize = 64;
@@ -141,9 +141,10 @@ pub struct Replica {
     initialized: bool,
     last_normal_view: Option<u64>,
     /// Positions up to `log_base` are only in the application state; `entries[0]`
-    /// is position `log_base + 1`.
+    /// is position `log_base + 1`. A deque: executed entries leave at the front
+    /// on every commit, and a `Vec` moved the whole retained log each time.
     log_base: u64,
-    entries: Vec<LogEntry>,
+    entries: VecDeque<LogEntry>,
     commit_position: u64,
     executed_position: u64,
     clients: BTreeMap<ClientId, ClientRecord>,
@@ -189,7 +190,7 @@ impl Replica {
             initialized: fresh,
             last_normal_view: None,
             log_base: 0,
-            entries: Vec::new(),
+            entries: VecDeque::new(),
             commit_position: 0,
             executed_position: 0,
             clients: BTreeMap::new(),
@@ -626,7 +627,7 @@ impl Replica {
     fn append(&mut self, now: Micros, entry: LogEntry, out: &mut Vec<GroupOutput>) {
         debug_assert!(self.is_sequencer() && self.status == ReplicaStatus::Normal);
         self.index(&entry);
-        self.entries.push(entry);
+        self.entries.push_back(entry);
         let position = self.log_end();
         let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
         for m in members {
@@ -646,10 +647,10 @@ impl Replica {
     fn send_prepare(&mut self, first: u64, to: ReplicaId, out: &mut Vec<GroupOutput>) {
         let first = first.max(self.log_base + 1);
         let start = usize::try_from(first - self.log_base - 1).unwrap_or(usize::MAX);
+        let start = start.min(self.entries.len());
         let entries: Vec<LogEntry> = self
             .entries
-            .iter()
-            .skip(start)
+            .range(start..)
             .take(PREPARE_ENTRIES_MAX)
             .cloned()
             .collect();
@@ -698,7 +699,7 @@ impl Replica {
                 let position = first_position + i as u64;
                 if position > self.log_end() {
                     self.index(&entry);
-                    self.entries.push(entry);
+                    self.entries.push_back(entry);
                 } else if self.entry(position).is_some_and(|e| *e != entry) {
                     // One sequencer per view: an entry held twice is the same entry.
                     // A different one is a corrupt message; it changes nothing.
@@ -978,7 +979,8 @@ impl Replica {
     /// Entries after `position` (which must be at least `log_base`).
     fn entries_after(&self, position: u64) -> Vec<LogEntry> {
         let skip = usize::try_from(position.saturating_sub(self.log_base)).unwrap_or(usize::MAX);
-        self.entries.iter().skip(skip).cloned().collect()
+        let skip = skip.min(self.entries.len());
+        self.entries.range(skip..).cloned().collect()
     }
 
     // ----- view change and state transfer ------------------------------------
@@ -1039,7 +1041,7 @@ impl Replica {
             return false;
         }
         self.log_base = state.position;
-        self.entries = entries;
+        self.entries = entries.into();
         self.executed_position = state.position;
         self.commit_position = state.position;
         self.clients = state.clients.into_iter().collect();
