@@ -65,6 +65,9 @@ pub enum TraceSink {
     Stderr,
     Writer(Box<dyn Write + Send>),
     Channel(Sender<Trace>),
+    /// Only [`Trace::ViewInstalled`], for a driver that follows views (one
+    /// channel send per call, e.g. `Submitted`, costs a thread wake-up).
+    Views(Sender<Trace>),
 }
 
 /// Everything a kernel needs to start.
@@ -808,6 +811,11 @@ impl CoreDriver {
             }
             TraceSink::Channel(tx) => {
                 if tx.send(trace).is_err() {
+                    self.trace = TraceSink::Off;
+                }
+            }
+            TraceSink::Views(tx) => {
+                if matches!(trace, Trace::ViewInstalled { .. }) && tx.send(trace).is_err() {
                     self.trace = TraceSink::Off;
                 }
             }

@@ -80,7 +80,7 @@ impl Bench {
         .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel();
         let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
-        config.trace = TraceSink::Channel(tx);
+        config.trace = TraceSink::Views(tx);
         config.incarnation = Some(FIRST_INCARNATION);
         let kernel = Kernel::start(config, Arc::new(KvFactory)).map_err(|e| e.to_string())?;
         // This process's kernel (h0) boots with the kernel processes.
