@@ -1020,6 +1020,42 @@ mod tests {
     }
 
     #[test]
+    fn a_round_handles_control_work_first_then_higher_priorities_in_arrival_order() {
+        // (name, rank): `None` is control work (heartbeats, view service).
+        let mut ready = vec![
+            ("low-1", Some(0)),
+            ("high-1", Some(7)),
+            ("heartbeat", None),
+            ("negative", Some(-3)),
+            ("low-2", Some(0)),
+            ("view", None),
+            ("high-2", Some(7)),
+            ("mid", Some(2)),
+            ("lowest", Some(i64::MIN)),
+        ];
+        schedule(&mut ready, |r| r.1);
+        let order: Vec<&str> = ready.iter().map(|r| r.0).collect();
+        assert_eq!(
+            order,
+            [
+                "heartbeat",
+                "view",
+                "high-1",
+                "high-2",
+                "mid",
+                "low-1",
+                "low-2",
+                "negative",
+                "lowest"
+            ]
+        );
+        // Nothing is lost or duplicated: everything taken is handled in the round.
+        let mut empty: Vec<((), Option<i64>)> = Vec::new();
+        schedule(&mut empty, |r| r.1);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
     fn unknown_host_is_refused() {
         let (cluster, listener) = one_host_cluster();
         let config = KernelConfig::new(HostId(3), cluster);
