@@ -238,6 +238,8 @@ pub struct Host {
     next_group_timer: u64,
     /// Inputs dropped because they were malformed or unexpected.
     dropped: u64,
+    /// The replicas batch their normal-operation sends until [`Host::flush`].
+    batching: bool,
 }
 
 impl Host {
@@ -264,6 +266,7 @@ impl Host {
             group_timers: BTreeMap::new(),
             next_group_timer: 0,
             dropped: 0,
+            batching: false,
         }
     }
 
@@ -340,6 +343,44 @@ impl Host {
         ReplicaId {
             host: self.config.host,
             incarnation: self.incarnation,
+        }
+    }
+
+    /// Batching on: the replicas hold back their normal-operation messages
+    /// (`Prepare`, `Commit`, `PrepareOk`) until [`Host::flush`], which sends them
+    /// coalesced (see [`Replica::set_batching`]). A driver that handles inputs
+    /// in rounds turns it on and calls `flush` at the end of every round: many
+    /// client commands then travel in one `Prepare` and are acknowledged by one
+    /// `PrepareOk`. Off by default (every handler sends at once).
+    pub fn set_batching(&mut self, on: bool, now: Micros, out: &mut Vec<Output>) {
+        self.batching = on;
+        let groups: Vec<GroupId> = self.replicas.keys().copied().collect();
+        for group in groups {
+            let mut group_out = Vec::new();
+            if let Some(replica) = self.replicas.get_mut(&group) {
+                replica.set_batching(on, now, &mut group_out);
+            }
+            self.on_group_outputs(group, group_out, out);
+        }
+    }
+
+    /// Sends what batching held back, higher-priority groups first.
+    pub fn flush(&mut self, now: Micros, out: &mut Vec<Output>) {
+        if !self.batching {
+            return;
+        }
+        let mut groups: Vec<(i64, GroupId)> = self
+            .replicas
+            .keys()
+            .map(|g| (self.group_priority(*g).unwrap_or(0), *g))
+            .collect();
+        groups.sort_by_key(|(p, g)| (p.saturating_neg(), *g));
+        for (_, group) in groups {
+            let mut group_out = Vec::new();
+            if let Some(replica) = self.replicas.get_mut(&group) {
+                replica.flush(now, &mut group_out);
+            }
+            self.on_group_outputs(group, group_out, out);
         }
     }
 
@@ -561,6 +602,7 @@ impl Host {
             };
             let fresh = is_first_view(&view);
             let mut replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            replica.set_batching(self.batching, now, &mut group_out);
             for failed in self.views.values().filter(|v| v.failed) {
                 replica.on_group_failed(now, failed.group, &mut group_out);
             }

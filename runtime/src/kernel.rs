@@ -21,7 +21,9 @@
 //!
 //! Scheduling and `priority`: the core works in rounds. A round handles the
 //! messages the host sent to itself, then the due timers, then every event that
-//! is ready (up to [`EVENTS_PER_ROUND_MAX`]), and at its end hands each peer
+//! is ready (up to [`EVENTS_PER_ROUND_MAX`]); at its end the replicas send
+//! what they held back ([`Host::set_batching`] is on: every command appended
+//! in the round goes to the members in one `Prepare`) and each peer is handed
 //! everything the round produced for it as one batch (one queue entry, one
 //! frame, one write). The ready events are handled in the order of
 //! [`schedule`]: control work first (heartbeats, view-service messages, server
@@ -614,6 +616,8 @@ impl CoreDriver {
         };
         // Time starts when the core does.
         self.started = Instant::now();
+        let mut outputs = Vec::new();
+        self.host.set_batching(true, 0, &mut outputs);
         self.handle(Input::Start);
         for e in early {
             if !self.take(e) {
@@ -644,7 +648,9 @@ impl CoreDriver {
                 self.timers.pop();
                 self.handle(Input::Timer(timer));
             }
-            // The end of a round: what it produced leaves now, one batch per peer.
+            // The end of a round: the replicas send what they held back (many
+            // commands per `Prepare`), and everything leaves, one batch per peer.
+            self.flush_host();
             self.flush_outbox();
             let wait = if !self.local.is_empty() {
                 Duration::ZERO
@@ -678,6 +684,7 @@ impl CoreDriver {
             }
             self.handle_ready();
         }
+        self.flush_host();
         self.flush_outbox();
         self.flush_trace();
         // Pending callers see their answer channel close: `KernelStopped`.
@@ -753,6 +760,17 @@ impl CoreDriver {
         let now = self.now_us();
         let mut outputs = std::mem::take(&mut self.outputs);
         self.host.handle(now, input, &mut outputs);
+        self.carry_out(now, outputs);
+    }
+
+    fn flush_host(&mut self) {
+        let now = self.now_us();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        self.host.flush(now, &mut outputs);
+        self.carry_out(now, outputs);
+    }
+
+    fn carry_out(&mut self, now: Micros, mut outputs: Vec<Output>) {
         let incarnation = self.host.incarnation();
         if incarnation != self.outbox_incarnation {
             // Messages of earlier inputs leave with the stamp they were made under.

@@ -32,8 +32,11 @@
 //! Anything unexpected — garbage, a wrong version, an oversized length, a failed
 //! proof, a silent peer — closes that one connection and logs a line with the
 //! peer's address and the reason; nothing here panics on network input.
-//! A writer drains its bounded queue and writes every frame it found with one
-//! `write_all` (batching); it never waits for an answer (pipelining). After a
+//! A writer drains its bounded queue and packs every message it found into one
+//! sealed `Data` frame written with one `write_all` (batching: one tag, one
+//! write and, at the receiver, one delivery for the whole batch); it never
+//! waits for an answer (pipelining). After the handshake a reader sets its
+//! socket's read timeout once, not per read. After a
 //! connection fails, the writer reconnects with exponential backoff; messages
 //! queued while the peer is unreachable are dropped (the protocols retransmit).
 

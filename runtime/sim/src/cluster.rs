@@ -26,6 +26,9 @@ pub struct ClusterConfig {
     pub vary_links: bool,
     pub max_events: u64,
     pub verbose: bool,
+    /// Hosts with an odd node seed batch their replicas' sends as kernels do
+    /// (see [`HostNode`]).
+    pub batching: bool,
 }
 
 impl ClusterConfig {
@@ -43,6 +46,7 @@ impl ClusterConfig {
             vary_links: true,
             max_events: 1_000_000,
             verbose: false,
+            batching: false,
         }
     }
 }
@@ -91,6 +95,7 @@ impl Cluster {
             .collect();
         let timing = config.timing.clone();
         let bugs = config.bugs.clone();
+        let batching = config.batching;
         let factory = Box::new(move |host: usize, incarnation: u64, seed: u64| {
             HostNode::new(
                 HostConfig {
@@ -102,6 +107,7 @@ impl Cluster {
                     bugs: bugs.clone(),
                 },
                 apps.clone(),
+                batching,
             )
         });
         let sim = Simulator::new(

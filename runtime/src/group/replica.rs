@@ -166,6 +166,13 @@ pub struct Replica {
     /// No surviving member holds the group's state: this view can never start.
     stuck: bool,
     dropped_messages: u64,
+    /// Batching ([`Replica::set_batching`]): normal-operation sends wait for
+    /// [`Replica::flush`]. The first position appended since the last flush, and
+    /// whether a new commit point or acknowledgement is still to be sent.
+    batching: bool,
+    unsent_from: Option<u64>,
+    commit_unsent: bool,
+    ack_unsent: bool,
 }
 
 impl Replica {
@@ -208,6 +215,10 @@ impl Replica {
             next_tick: None,
             stuck: false,
             dropped_messages: 0,
+            batching: false,
+            unsent_from: None,
+            commit_unsent: false,
+            ack_unsent: false,
         };
         replica.install(now, view, out);
         replica
@@ -272,6 +283,10 @@ impl Replica {
         self.start_sent.clear();
         self.report_sent = None;
         self.stuck = false;
+        // What the old view had not sent yet belongs to the old view.
+        self.unsent_from = None;
+        self.commit_unsent = false;
+        self.ack_unsent = false;
         if self.view.failed || !self.view.members.contains(&self.config.me) {
             return;
         }
@@ -286,6 +301,66 @@ impl Replica {
             self.send_report(now, out);
         }
         self.arm_tick(now, out);
+    }
+
+    /// Batching on: the normal-operation messages of this replica — the
+    /// sequencer's `Prepare`s of newly appended entries and its `Commit`s, a
+    /// member's `PrepareOk`s — are not sent by the handler that causes them but
+    /// by the next [`Replica::flush`], coalesced: one `Prepare` run per member
+    /// with every entry appended since the last flush (which also carries the
+    /// commit point), one `Commit` to a member that got no `Prepare`, one
+    /// cumulative `PrepareOk`. That is the same as delaying and merging those
+    /// messages, which the protocol tolerates. A driver that turns it on must
+    /// call `flush` after every batch of inputs (the kernel: every round).
+    /// View changes, state transfer, replies and retransmissions are not delayed.
+    pub fn set_batching(&mut self, on: bool, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.batching && !on {
+            self.flush(now, out);
+        }
+        self.batching = on;
+    }
+
+    /// Sends what batching held back (see [`Replica::set_batching`]).
+    pub fn flush(&mut self, _now: Micros, out: &mut Vec<GroupOutput>) {
+        let from = self.unsent_from.take();
+        let commit = std::mem::take(&mut self.commit_unsent);
+        let ack = std::mem::take(&mut self.ack_unsent);
+        if self.status != ReplicaStatus::Normal {
+            return;
+        }
+        if !self.is_sequencer() {
+            if ack {
+                self.send_prepare_ok(out);
+            }
+            return;
+        }
+        let log_end = self.log_end();
+        let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
+        for m in members {
+            let mut prepared = false;
+            if let Some(from) = from {
+                // Pipelining as in `append`: a member that was sent everything before
+                // the new entries gets them now (in runs of `PREPARE_ENTRIES_MAX`); a
+                // lagging one is caught up by the tick's retransmission.
+                for _ in 0..=UNCOMMITTED_MAX {
+                    let Some(sent) = self.progress.get(&m).map(|p| p.sent_up_to) else {
+                        break;
+                    };
+                    if sent + 1 < from || sent >= log_end {
+                        break;
+                    }
+                    self.send_prepare(sent + 1, m, out);
+                    prepared = true;
+                    if self.progress.get(&m).is_none_or(|p| p.sent_up_to <= sent) {
+                        break;
+                    }
+                }
+            }
+            if commit && !prepared {
+                self.send_commit(m, out);
+            }
+        }
+        self.check_invariants();
     }
 
     /// The view service declared `group` failed: outstanding and later nested calls
@@ -449,7 +524,7 @@ impl Replica {
             } => {
                 if self.sent_by_sequencer(from, view_id) && self.status == ReplicaStatus::Normal {
                     self.learn_commit(now, commit_position, out);
-                    self.send_prepare_ok(out);
+                    self.acknowledge(out);
                 } else {
                     self.dropped_messages += 1;
                 }
@@ -629,6 +704,11 @@ impl Replica {
         self.index(&entry);
         self.entries.push_back(entry);
         let position = self.log_end();
+        if self.batching {
+            self.unsent_from.get_or_insert(position);
+            self.advance_commit(now, out);
+            return;
+        }
         let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
         for m in members {
             // Pipelining: a member that has everything before this position gets it now;
@@ -709,7 +789,16 @@ impl Replica {
         }
         // Behind a gap the cumulative acknowledgement tells the sequencer where to resume.
         self.learn_commit(now, commit_position, out);
-        self.send_prepare_ok(out);
+        self.acknowledge(out);
+    }
+
+    /// A member's `PrepareOk`, now or (batching) at the next flush.
+    fn acknowledge(&mut self, out: &mut Vec<GroupOutput>) {
+        if self.batching {
+            self.ack_unsent = true;
+        } else {
+            self.send_prepare_ok(out);
+        }
     }
 
     fn send_prepare_ok(&mut self, out: &mut Vec<GroupOutput>) {
@@ -784,6 +873,10 @@ impl Replica {
         if held_by_all > self.commit_position {
             self.commit_position = held_by_all;
             self.execute_committed(now, out);
+            if self.batching {
+                self.commit_unsent = true;
+                return;
+            }
             let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
             for m in members {
                 self.send_commit(m, out);
