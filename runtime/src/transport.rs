@@ -35,8 +35,8 @@
 //! A writer drains its bounded queue and packs every message it found into one
 //! sealed `Data` frame written with one `write_all` (batching: one tag, one
 //! write and, at the receiver, one delivery for the whole batch); it never
-//! waits for an answer (pipelining). A small batch sent while the peer's
-//! connection is idle (nothing queued, the writer not writing) is written by
+//! waits for an answer (pipelining). A small batch given to `send_batch` (the
+//! kernel's one call per peer per round) while the peer's connection is idle (nothing queued, the writer not writing) is written by
 //! the sending thread itself, without blocking, and the writer finishes what
 //! the socket did not take: one thread hop less per message at low load.
 //! After the handshake a reader sets its socket's read timeout once, not per
@@ -239,10 +239,14 @@ pub enum LinkError {
 /// One endpoint: the acceptor, per-peer writers and per-connection readers.
 pub struct Transport {
     shared: Arc<Shared>,
-    queues: Mutex<BTreeMap<HostId, SyncSender<(Incarnation, Vec<Message>)>>>,
+    queues: Mutex<BTreeMap<HostId, SyncSender<QueuedBatch>>>,
     links: BTreeMap<HostId, Arc<Link>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
+
+/// What a peer's writer queue holds: messages stamped with the sender's
+/// incarnation (an empty batch only wakes the writer).
+type QueuedBatch = (Incarnation, Vec<Message>);
 
 /// A batch of at most this many messages is written by the sending thread
 /// itself when the peer's connection is idle (one thread hop less per message
@@ -346,8 +350,13 @@ impl Transport {
     /// Queues `msg` for `to`, stamped with the sender's incarnation `incarnation`.
     /// Never blocks; returns `false` if the message was dropped (unknown peer, full
     /// queue, or the transport is shut down).
+    ///
+    /// The message always goes through the writer thread, which packs whatever
+    /// piled up into one frame: the right path for a caller sending messages
+    /// one by one in a loop. A caller that collects its messages per peer uses
+    /// [`Transport::send_batch`].
     pub fn send(&self, to: HostId, incarnation: Incarnation, msg: Message) -> bool {
-        self.send_batch(to, incarnation, vec![msg])
+        self.enqueue(to, incarnation, vec![msg])
     }
 
     /// Queues `msgs` for `to` in order, as one queue entry (one wake-up of the
@@ -377,6 +386,19 @@ impl Transport {
         } else {
             msgs
         };
+        self.enqueue(to, incarnation, msgs)
+    }
+
+    /// Queues `msgs` for `to`'s writer thread; `false` if they were dropped.
+    fn enqueue(&self, to: HostId, incarnation: Incarnation, msgs: Vec<Message>) -> bool {
+        let count = msgs.len() as u64;
+        let Some(link) = self.links.get(&to) else {
+            self.shared
+                .counters
+                .messages_dropped
+                .fetch_add(count, Ordering::Relaxed);
+            return false;
+        };
         let queues = match self.queues.lock() {
             Ok(q) => q,
             Err(poisoned) => poisoned.into_inner(),
@@ -391,8 +413,6 @@ impl Transport {
         };
         if !sent {
             link.queued.fetch_sub(1, Ordering::SeqCst);
-        }
-        if !sent {
             self.shared
                 .counters
                 .messages_dropped
@@ -1111,7 +1131,7 @@ fn run_writer(
     shared: Arc<Shared>,
     peer: HostId,
     addr: SocketAddr,
-    queue: Receiver<(Incarnation, Vec<Message>)>,
+    queue: Receiver<QueuedBatch>,
     link: Arc<Link>,
 ) {
     let config = &shared.config;
@@ -1121,7 +1141,7 @@ fn run_writer(
     let backoff_max =
         Duration::from_millis(tuning.backoff_max_ms.max(tuning.backoff_min_ms).max(1));
     let mut backoff = backoff_min;
-    let mut pending: Option<(Incarnation, Vec<Message>)> = None;
+    let mut pending: Option<QueuedBatch> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
     let mut last_failure_logged: Option<Instant> = None;
     loop {

@@ -140,7 +140,7 @@ fn round_trip_both_ways_with_sender_and_incarnation() {
 #[test]
 fn many_messages_arrive_in_order_in_few_writes() {
     let (a, b) = pair();
-    // Single messages (written by the sender itself while the link is idle) and
+    // Batches of one (written by the sender itself while the link is idle) and
     // large batches (queued for the writer thread) keep their order.
     let count: u64 = 20_000;
     let mut i = 0;
@@ -437,7 +437,9 @@ fn a_direct_send_the_socket_cannot_take_at_once_is_finished_in_order() {
     while !a.transport.connected_peers().contains(&HostId(1)) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(a.transport.send(HostId(1), Incarnation(10), big.clone()));
+    assert!(a
+        .transport
+        .send_batch(HostId(1), Incarnation(10), vec![big.clone()]));
     for i in 0..10 {
         assert!(a.transport.send(HostId(1), Incarnation(10), heartbeat(i)));
     }
