@@ -249,6 +249,11 @@ impl Client {
                     out.push(ClientOutput::Event(event));
                 }
             }
+            GroupMessage::Working { group, request } => {
+                if let Some(call) = self.calls.get_mut(&(group, request)) {
+                    call.deadline = call.deadline.max(now + self.call_deadline_us);
+                }
+            }
             GroupMessage::Ready { group, .. } => {
                 let tokens: Vec<u64> = self
                     .starts
@@ -266,7 +271,6 @@ impl Client {
             }
             _ => {}
         }
-        let _ = now;
     }
 
     /// A client timer is due: retransmit what is due, fail what is past its deadline.
@@ -568,6 +572,38 @@ mod tests {
             })]
         ));
         assert_eq!(client.pending_calls(), 0);
+    }
+
+    #[test]
+    fn a_working_server_restarts_the_deadline_of_its_call() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &view(1, 5, false), &mut out);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        let working = || GroupMessage::Working {
+            group: G,
+            request: RequestId {
+                client: me(),
+                seq: 1,
+            },
+        };
+        // The method runs on: each retransmission is answered "working", so
+        // the call outlives its first deadline (1,000) by far.
+        for at in (900..5_000).step_by(900) {
+            client.on_message(at, working(), &mut out);
+            client.on_timer(at + 100, timer(1), &mut out);
+        }
+        assert!(!out
+            .iter()
+            .any(|o| matches!(o, ClientOutput::Event(ClientEvent::CallFailed { .. }))));
+        assert_eq!(client.pending_calls(), 1);
+        // Silence: a deadline after the last "working" it fails.
+        out.clear();
+        client.on_timer(4_500 + 1_000, timer(1), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [ClientOutput::Event(ClientEvent::CallFailed { token: 10, .. })]
+        ));
     }
 
     #[test]

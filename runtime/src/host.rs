@@ -317,14 +317,24 @@ impl Host {
     pub fn message_priority(&self, msg: &Message) -> Option<i64> {
         match msg {
             Message::Heartbeat { .. } | Message::View(_) => None,
-            Message::Group(GroupMessage::Reply {
-                request:
-                    RequestId {
-                        client: ClientId::Group(caller),
-                        ..
-                    },
-                ..
-            }) => self.group_priority(*caller),
+            Message::Group(
+                GroupMessage::Reply {
+                    request:
+                        RequestId {
+                            client: ClientId::Group(caller),
+                            ..
+                        },
+                    ..
+                }
+                | GroupMessage::Working {
+                    request:
+                        RequestId {
+                            client: ClientId::Group(caller),
+                            ..
+                        },
+                    ..
+                },
+            ) => self.group_priority(*caller),
             Message::Group(m) => self.group_priority(m.group()),
         }
     }
@@ -480,10 +490,12 @@ impl Host {
         let for_replica = match &msg {
             // A reply to a nested call goes to the calling group's replica; other replies
             // and ready notices to this host's clients.
-            GroupMessage::Reply { request, .. } => match request.client {
-                ClientId::Group(caller) => Some(caller),
-                ClientId::Host { .. } => None,
-            },
+            GroupMessage::Reply { request, .. } | GroupMessage::Working { request, .. } => {
+                match request.client {
+                    ClientId::Group(caller) => Some(caller),
+                    ClientId::Host { .. } => None,
+                }
+            }
             GroupMessage::Ready { .. } => None,
             other => Some(other.group()),
         };

@@ -475,7 +475,7 @@ impl Replica {
     ) {
         let addressed = match &msg {
             // A nested call's reply names the answering server; it is ours by its client.
-            GroupMessage::Reply { request, .. } => {
+            GroupMessage::Reply { request, .. } | GroupMessage::Working { request, .. } => {
                 request.client == ClientId::Group(self.config.group)
             }
             other => other.group() == self.config.group,
@@ -494,6 +494,14 @@ impl Replica {
             GroupMessage::Reply {
                 request, payload, ..
             } => self.on_nested_reply(now, request, payload, out),
+            GroupMessage::Working { request, .. } => {
+                // Our nested call is running at its server: its deadline restarts.
+                let deadline = now.saturating_add(self.config.call_deadline_us);
+                match self.calls.get_mut(&NestedCallId(request.seq)) {
+                    Some(pending) => pending.deadline = pending.deadline.max(deadline),
+                    None => self.dropped_messages += 1,
+                }
+            }
             GroupMessage::ReadyProbe { group } => {
                 if self.is_sequencer() && self.status == ReplicaStatus::Normal {
                     let msg = GroupMessage::Ready {
@@ -632,24 +640,26 @@ impl Replica {
             return;
         }
         if self.is_duplicate(request) {
-            // Executed before: answer from the reply table (nothing when the reply is
-            // not produced yet or was forgotten).
-            let cached = self
+            // Executed before: answer from the reply table; while the method is
+            // still running, say so (nothing when the reply was forgotten).
+            let group = self.config.group;
+            let msg = match self
                 .clients
                 .get(&request.client)
                 .and_then(|r| r.executed.get(&request.seq))
-                .and_then(|reply| reply.clone());
-            if let Some(payload) = cached {
-                let msg = GroupMessage::Reply {
-                    group: self.config.group,
+            {
+                Some(Some(payload)) => GroupMessage::Reply {
+                    group,
                     request,
-                    payload,
-                };
-                out.push(GroupOutput::Reply {
-                    client: request.client,
-                    msg,
-                });
-            }
+                    payload: payload.clone(),
+                },
+                Some(None) => GroupMessage::Working { group, request },
+                None => return,
+            };
+            out.push(GroupOutput::Reply {
+                client: request.client,
+                msg,
+            });
             return;
         }
         if self.requests_in_log.contains(&request) {
