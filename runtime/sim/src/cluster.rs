@@ -29,6 +29,8 @@ pub struct ClusterConfig {
     /// Hosts with an odd node seed batch their replicas' sends as kernels do
     /// (see [`HostNode`]).
     pub batching: bool,
+    /// When each host starts (staggered boots); unlisted hosts start at 0.
+    pub start_at: Vec<Micros>,
 }
 
 impl ClusterConfig {
@@ -47,6 +49,7 @@ impl ClusterConfig {
             max_events: 1_000_000,
             verbose: false,
             batching: false,
+            start_at: Vec::new(),
         }
     }
 }
@@ -119,6 +122,7 @@ impl Cluster {
                 first_incarnation: ftc_runtime::view_service::FIRST_INCARNATION.0,
                 max_events: config.max_events,
                 verbose: config.verbose,
+                start_at: config.start_at.clone(),
             },
             factory,
         );
