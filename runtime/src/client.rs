@@ -602,7 +602,10 @@ mod tests {
         client.on_timer(4_500 + 1_000, timer(1), &mut out);
         assert!(matches!(
             out.as_slice(),
-            [ClientOutput::Event(ClientEvent::CallFailed { token: 10, .. })]
+            [ClientOutput::Event(ClientEvent::CallFailed {
+                token: 10,
+                ..
+            })]
         ));
     }
 

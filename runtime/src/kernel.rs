@@ -32,6 +32,7 @@
 //! event is handled in the round it was taken in, so priority reorders work
 //! within a round and nothing starves; with one core thread per host there is
 //! no other place where the groups of a host compete.
+//!
 //! Liveness while the core is busy: a server method runs on the core's time
 //! (the group replica waits for the executor to yield), so a long method, or a
 //! process starved of CPU, would stop the core's heartbeats and get a live host
@@ -43,12 +44,6 @@
 //! callers time out) without getting the host excluded. The receiving side is in
 //! [`crate::failure_detector`]: a stalled observer does not count its own stall
 //! as its peers' silence.
-//!
-//! Scheduling and `priority`: the core handles one input at a time in arrival
-//! order; messages a host sends to itself are handled before new external input,
-//! due timers before waiting. `ServerSpec::priority` is passed to the core with
-//! the spec and is not used by the kernel to reorder work: one core thread runs
-//! every replica of the host, so there is nothing to prioritise between.
 
 use crate::app::AppFactory;
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
@@ -102,8 +97,9 @@ pub struct KernelConfig {
     pub seed: Option<u64>,
     pub transport: TransportTuning,
     pub trace: TraceSink,
-    /// Blocking calls give up when the core has not answered within its own call
-    /// deadline plus this margin (the core normally answers `CallFailed` first).
+    /// [`KernelHandle::start_server`] gives up when the core has not answered
+    /// within its call deadline plus this margin. (Calls have no bound of their
+    /// own: the core answers each one, see [`CallTicket::wait`].)
     pub answer_margin_ms: u64,
     /// At the cluster's first boot ([`FIRST_INCARNATION`]) the core starts once
     /// every configured peer is connected, or after this long.
@@ -152,9 +148,6 @@ pub enum CallError {
     /// The kernel stopped before answering.
     #[error("the kernel stopped")]
     KernelStopped,
-    /// The kernel did not answer within the bound (a bug in the core, or overload).
-    #[error("no answer within {waited_ms} ms")]
-    NoAnswer { waited_ms: u64 },
     /// The kernel answered with an event that does not fit the request.
     #[error("unexpected answer: {0}")]
     Unexpected(String),
@@ -237,7 +230,6 @@ pub fn schedule<T>(ready: &mut [T], rank: impl Fn(&T) -> Option<i64>) {
 /// A pending answer from the kernel: the asynchronous form of a call (futures, `accept`).
 pub struct CallTicket {
     answer: Receiver<ClientEvent>,
-    bound: Duration,
 }
 
 fn call_result(event: ClientEvent) -> Result<Vec<u8>, CallError> {
@@ -264,12 +256,16 @@ impl CallTicket {
         self.wait_timeout(Duration::ZERO)
     }
 
-    /// Waits for the answer (bounded by the call deadline plus the kernel's margin).
+    /// Waits for the answer. The core answers every call: the reply, a failure
+    /// (the server failed, or it was silent for the call deadline; a server
+    /// whose method is still running says so and restarts the deadline), or
+    /// [`CallError::KernelStopped`] when the kernel stops. So a call waits as
+    /// long as its method runs, like a local call.
     pub fn wait(self) -> Result<Vec<u8>, CallError> {
-        let bound = self.bound;
-        self.wait_timeout(bound).unwrap_or(Err(CallError::NoAnswer {
-            waited_ms: bound.as_millis() as u64,
-        }))
+        match self.answer.recv() {
+            Ok(e) => call_result(e),
+            Err(_) => Err(CallError::KernelStopped),
+        }
     }
 }
 
@@ -351,7 +347,6 @@ impl KernelHandle {
                 group,
                 payload,
             }),
-            bound: self.answer_bound,
         }
     }
 
