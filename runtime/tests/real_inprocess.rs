@@ -152,6 +152,9 @@ impl StateMachine for Busy {
     fn digest(&self) -> u64 {
         self.done
     }
+    fn running(&self) -> Option<ftc_runtime::types::RequestId> {
+        self.waiting
+    }
 }
 
 struct BusyFactory;

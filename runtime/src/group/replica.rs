@@ -658,8 +658,10 @@ impl Replica {
                     request,
                     payload: payload.clone(),
                 },
-                Some(None) => GroupMessage::Working { group, request },
-                None => return,
+                Some(None) if self.app.running() == Some(request) => {
+                    GroupMessage::Working { group, request }
+                }
+                _ => return,
             };
             out.push(GroupOutput::Reply {
                 client: request.client,
