@@ -85,6 +85,17 @@ pub trait StateMachine: Send {
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError>;
     /// A digest of the state, compared across replicas by the tests.
     fn digest(&self) -> u64;
+    /// The client command whose method is running now (started and waiting
+    /// for a nested reply or a timer, not yet replied), if any. The sequencer
+    /// answers that command's retransmissions with "working", which restarts
+    /// the caller's call deadline, so a method may run longer than the
+    /// deadline. Commands queued behind it are not reported: a call cycle (a
+    /// server calling itself) still ends at the deadline. Local knowledge, not
+    /// part of the replicated state (a replica restored from a snapshot may
+    /// answer `None` until its next command).
+    fn running(&self) -> Option<RequestId> {
+        None
+    }
 }
 
 /// Creates the application of a server class on a host that was chosen to run a replica.

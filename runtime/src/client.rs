@@ -144,9 +144,10 @@ impl Client {
             deadline: now + self.call_deadline_us,
             next_retry: now + self.retry_us,
         };
+        let at = call.next_retry.min(call.deadline);
         self.calls.insert((group, request), call);
         self.send_request(group, request, out);
-        self.arm(now, out);
+        self.arm_for(at, out);
     }
 
     /// A local `server C …` was handed to the view service; it is answered here once
@@ -248,6 +249,11 @@ impl Client {
                     out.push(ClientOutput::Event(event));
                 }
             }
+            GroupMessage::Working { group, request } => {
+                if let Some(call) = self.calls.get_mut(&(group, request)) {
+                    call.deadline = call.deadline.max(now + self.call_deadline_us);
+                }
+            }
             GroupMessage::Ready { group, .. } => {
                 let tokens: Vec<u64> = self
                     .starts
@@ -265,7 +271,6 @@ impl Client {
             }
             _ => {}
         }
-        let _ = now;
     }
 
     /// A client timer is due: retransmit what is due, fail what is past its deadline.
@@ -363,13 +368,17 @@ impl Client {
         };
         // The lowest request of this client to this server still waiting: replicas may
         // forget the replies below it.
+        // Calls are keyed (group, client, seq): the first one from (group, client, 0).
+        let first = RequestId {
+            client: request.client,
+            seq: 0,
+        };
         let low_water = self
             .calls
-            .keys()
-            .filter(|(g, r)| *g == group && r.client == request.client)
-            .map(|(_, r)| r.seq)
-            .min()
-            .unwrap_or(request.seq);
+            .range((group, first)..)
+            .next()
+            .filter(|((g, r), _)| *g == group && r.client == request.client)
+            .map_or(request.seq, |((_, r), _)| r.seq);
         let msg = GroupMessage::Request {
             group,
             request,
@@ -390,6 +399,19 @@ impl Client {
 
     /// Requests a timer for the earliest retransmission or deadline, unless one at
     /// or before it is already requested.
+    /// Like [`Client::arm`] when only a new call due at `at` changed: the timer
+    /// already requested, if any, is no later than every other pending call's
+    /// (`arm` keeps it so), so the pending calls need not be scanned.
+    fn arm_for(&mut self, at: Micros, out: &mut Vec<ClientOutput>) {
+        if self.armed_at.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        self.armed_at = Some(at);
+        self.next_timer += 1;
+        let timer = TimerId::new(TimerSpace::Client, self.next_timer);
+        out.push(ClientOutput::SetTimer { timer, at });
+    }
+
     fn arm(&mut self, _now: Micros, out: &mut Vec<ClientOutput>) {
         let next_call = self
             .calls
@@ -550,6 +572,41 @@ mod tests {
             })]
         ));
         assert_eq!(client.pending_calls(), 0);
+    }
+
+    #[test]
+    fn a_working_server_restarts_the_deadline_of_its_call() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &view(1, 5, false), &mut out);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        let working = || GroupMessage::Working {
+            group: G,
+            request: RequestId {
+                client: me(),
+                seq: 1,
+            },
+        };
+        // The method runs on: each retransmission is answered "working", so
+        // the call outlives its first deadline (1,000) by far.
+        for at in (900..5_000).step_by(900) {
+            client.on_message(at, working(), &mut out);
+            client.on_timer(at + 100, timer(1), &mut out);
+        }
+        assert!(!out
+            .iter()
+            .any(|o| matches!(o, ClientOutput::Event(ClientEvent::CallFailed { .. }))));
+        assert_eq!(client.pending_calls(), 1);
+        // Silence: a deadline after the last "working" it fails.
+        out.clear();
+        client.on_timer(4_500 + 1_000, timer(1), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [ClientOutput::Event(ClientEvent::CallFailed {
+                token: 10,
+                ..
+            })]
+        ));
     }
 
     #[test]

@@ -238,6 +238,8 @@ pub struct Host {
     next_group_timer: u64,
     /// Inputs dropped because they were malformed or unexpected.
     dropped: u64,
+    /// The replicas batch their normal-operation sends until [`Host::flush`].
+    batching: bool,
 }
 
 impl Host {
@@ -264,6 +266,7 @@ impl Host {
             group_timers: BTreeMap::new(),
             next_group_timer: 0,
             dropped: 0,
+            batching: false,
         }
     }
 
@@ -288,6 +291,59 @@ impl Host {
         self.views.get(&group)
     }
 
+    /// How a driver that has several inputs ready at once should order them
+    /// (`ServerSpec::priority`, higher first): `None` for control work that goes
+    /// before any group's work (failure-detector heartbeats, view-service
+    /// messages and timers, server starts, anything not about a known group);
+    /// `Some(p)` for work of a group whose newest known view has priority `p`
+    /// (its protocol messages, its clients' calls and replies, its timers). A
+    /// reply to a nested call counts for the calling group.
+    pub fn input_priority(&self, input: &Input) -> Option<i64> {
+        match input {
+            Input::Start | Input::Client(ClientRequest::StartServer { .. }) => None,
+            Input::Message { msg, .. } => self.message_priority(msg),
+            Input::Timer(timer) => match timer.space() {
+                Some(TimerSpace::Group) => self
+                    .group_timers
+                    .get(&timer.local())
+                    .and_then(|g| self.group_priority(*g)),
+                _ => None,
+            },
+            Input::Client(ClientRequest::Call { group, .. }) => self.group_priority(*group),
+        }
+    }
+
+    /// [`Host::input_priority`] of a received message.
+    pub fn message_priority(&self, msg: &Message) -> Option<i64> {
+        match msg {
+            Message::Heartbeat { .. } | Message::View(_) => None,
+            Message::Group(
+                GroupMessage::Reply {
+                    request:
+                        RequestId {
+                            client: ClientId::Group(caller),
+                            ..
+                        },
+                    ..
+                }
+                | GroupMessage::Working {
+                    request:
+                        RequestId {
+                            client: ClientId::Group(caller),
+                            ..
+                        },
+                    ..
+                },
+            ) => self.group_priority(*caller),
+            Message::Group(m) => self.group_priority(m.group()),
+        }
+    }
+
+    /// The priority of `group`'s newest known view (`None` if no view is known).
+    pub fn group_priority(&self, group: GroupId) -> Option<i64> {
+        self.views.get(&group).map(|v| v.spec.priority)
+    }
+
     /// Inputs dropped so far because they were malformed or unexpected.
     pub fn dropped_inputs(&self) -> u64 {
         self.dropped
@@ -297,6 +353,44 @@ impl Host {
         ReplicaId {
             host: self.config.host,
             incarnation: self.incarnation,
+        }
+    }
+
+    /// Batching on: the replicas hold back their normal-operation messages
+    /// (`Prepare`, `Commit`, `PrepareOk`) until [`Host::flush`], which sends them
+    /// coalesced (see [`Replica::set_batching`]). A driver that handles inputs
+    /// in rounds turns it on and calls `flush` at the end of every round: many
+    /// client commands then travel in one `Prepare` and are acknowledged by one
+    /// `PrepareOk`. Off by default (every handler sends at once).
+    pub fn set_batching(&mut self, on: bool, now: Micros, out: &mut Vec<Output>) {
+        self.batching = on;
+        let groups: Vec<GroupId> = self.replicas.keys().copied().collect();
+        for group in groups {
+            let mut group_out = Vec::new();
+            if let Some(replica) = self.replicas.get_mut(&group) {
+                replica.set_batching(on, now, &mut group_out);
+            }
+            self.on_group_outputs(group, group_out, out);
+        }
+    }
+
+    /// Sends what batching held back, higher-priority groups first.
+    pub fn flush(&mut self, now: Micros, out: &mut Vec<Output>) {
+        if !self.batching {
+            return;
+        }
+        let mut groups: Vec<(i64, GroupId)> = self
+            .replicas
+            .keys()
+            .map(|g| (self.group_priority(*g).unwrap_or(0), *g))
+            .collect();
+        groups.sort_by_key(|(p, g)| (p.saturating_neg(), *g));
+        for (_, group) in groups {
+            let mut group_out = Vec::new();
+            if let Some(replica) = self.replicas.get_mut(&group) {
+                replica.flush(now, &mut group_out);
+            }
+            self.on_group_outputs(group, group_out, out);
         }
     }
 
@@ -397,10 +491,12 @@ impl Host {
         let for_replica = match &msg {
             // A reply to a nested call goes to the calling group's replica; other replies
             // and ready notices to this host's clients.
-            GroupMessage::Reply { request, .. } => match request.client {
-                ClientId::Group(caller) => Some(caller),
-                ClientId::Host { .. } => None,
-            },
+            GroupMessage::Reply { request, .. } | GroupMessage::Working { request, .. } => {
+                match request.client {
+                    ClientId::Group(caller) => Some(caller),
+                    ClientId::Host { .. } => None,
+                }
+            }
             GroupMessage::Ready { .. } => None,
             other => Some(other.group()),
         };
@@ -520,6 +616,7 @@ impl Host {
             };
             let fresh = is_first_view(&view);
             let mut replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            replica.set_batching(self.batching, now, &mut group_out);
             for failed in self.views.values().filter(|v| v.failed) {
                 replica.on_group_failed(now, failed.group, &mut group_out);
             }

@@ -2,12 +2,13 @@
 //! sockets and local clients, in one OS process per host.
 //!
 //! ```text
-//!  transport readers ──┐
+//!  transport readers ──┐  (one event per received frame: a batch of messages)
 //!  KernelHandle calls ─┼─▶ bounded event channel ─▶ core thread (owns Host, timer heap)
-//!  shutdown ───────────┘                               │ Output::Send    → transport writer queues
+//!  shutdown ───────────┘                               │ Output::Send    → per-peer outbox, handed to the
+//!                                                      │                   transport once per round
 //!                                                      │                   (to itself: straight back in)
 //!                                                      │ Output::SetTimer → heap; recv_timeout until the next
-//!                                                      │ Output::Client  → the waiting caller's ticket
+//!                                                      │ Output::Client  → the waiting caller's channel
 //!                                                      └ Output::Trace   → the trace sink
 //! ```
 //!
@@ -17,6 +18,20 @@
 //! wall-clock time in microseconds (and more than its previous one), so it is
 //! larger than any earlier one of the same host and rejoins as a new member.
 //! [`claim_incarnation`] keeps the last one in a small file to tell the two apart.
+//!
+//! Scheduling and `priority`: the core works in rounds. A round handles the
+//! messages the host sent to itself, then the due timers, then every event that
+//! is ready (up to [`EVENTS_PER_ROUND_MAX`]); at its end the replicas send
+//! what they held back ([`Host::set_batching`] is on: every command appended
+//! in the round goes to the members in one `Prepare`) and each peer is handed
+//! everything the round produced for it as one batch (one queue entry, one
+//! frame, one write). The ready events are handled in the order of
+//! [`schedule`]: control work first (heartbeats, view-service messages, server
+//! starts: [`Host::input_priority`] `None`), then group work by the group's
+//! `ServerSpec::priority`, higher first, arrival order among equals. Every ready
+//! event is handled in the round it was taken in, so priority reorders work
+//! within a round and nothing starves; with one core thread per host there is
+//! no other place where the groups of a host compete.
 //!
 //! Liveness while the core is busy: a server method runs on the core's time
 //! (the group replica waits for the executor to yield), so a long method, or a
@@ -29,23 +44,18 @@
 //! callers time out) without getting the host excluded. The receiving side is in
 //! [`crate::failure_detector`]: a stalled observer does not count its own stall
 //! as its peers' silence.
-//!
-//! Scheduling and `priority`: the core handles one input at a time in arrival
-//! order; messages a host sends to itself are handled before new external input,
-//! due timers before waiting. `ServerSpec::priority` is passed to the core with
-//! the spec and is not used by the kernel to reorder work: one core thread runs
-//! every replica of the host, so there is nothing to prioritise between.
 
 use crate::app::AppFactory;
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
 use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
+use crate::message::Message;
 use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
 };
 use crate::types::{ClientId, GroupId, HostId, Incarnation, Micros, ServerSpec, TimerId};
 pub use crate::view_service::FIRST_INCARNATION;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -57,8 +67,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Events waiting for the core; beyond this, senders (socket readers, callers) wait.
 const EVENT_QUEUE_CAPACITY: usize = 65_536;
-/// Inputs handled between two looks at the timer heap.
-const EVENTS_PER_ROUND_MAX: usize = 1_024;
+/// Events (a received frame, a batch of local calls) taken in one round, i.e.
+/// between two looks at the timer heap.
+pub const EVENTS_PER_ROUND_MAX: usize = 1_024;
 /// The longest the core sleeps without looking at the clock.
 const IDLE_WAIT_MS_MAX: u64 = 1_000;
 
@@ -68,6 +79,9 @@ pub enum TraceSink {
     Stderr,
     Writer(Box<dyn Write + Send>),
     Channel(Sender<Trace>),
+    /// Only [`Trace::ViewInstalled`], for a driver that follows views (one
+    /// channel send per call, e.g. `Submitted`, costs a thread wake-up).
+    Views(Sender<Trace>),
 }
 
 /// Everything a kernel needs to start.
@@ -83,8 +97,9 @@ pub struct KernelConfig {
     pub seed: Option<u64>,
     pub transport: TransportTuning,
     pub trace: TraceSink,
-    /// Blocking calls give up when the core has not answered within its own call
-    /// deadline plus this margin (the core normally answers `CallFailed` first).
+    /// [`KernelHandle::start_server`] gives up when the core has not answered
+    /// within its call deadline plus this margin. (Calls have no bound of their
+    /// own: the core answers each one, see [`CallTicket::wait`].)
     pub answer_margin_ms: u64,
     /// At the cluster's first boot ([`FIRST_INCARNATION`]) the core starts once
     /// every configured peer is connected, or after this long.
@@ -133,9 +148,6 @@ pub enum CallError {
     /// The kernel stopped before answering.
     #[error("the kernel stopped")]
     KernelStopped,
-    /// The kernel did not answer within the bound (a bug in the core, or overload).
-    #[error("no answer within {waited_ms} ms")]
-    NoAnswer { waited_ms: u64 },
     /// The kernel answered with an event that does not fit the request.
     #[error("unexpected answer: {0}")]
     Unexpected(String),
@@ -150,19 +162,74 @@ enum LocalRequest {
     },
 }
 
+/// One call of a batch submitted with [`KernelHandle::call_batch`].
+pub struct TaggedCall {
+    pub client: ClientId,
+    pub group: GroupId,
+    pub payload: Vec<u8>,
+    /// Comes back with the answer.
+    pub tag: u64,
+}
+
+/// Where the answers of [`KernelHandle::call_batch`] go: `(tag, result)`.
+pub type AnswerSender = Sender<(u64, Result<Vec<u8>, CallError>)>;
+
+/// Who waits for a local request's answer.
+enum Answer {
+    One(Sender<ClientEvent>),
+    Tagged(AnswerSender, u64),
+}
+
+impl Answer {
+    fn send(self, event: ClientEvent) {
+        match self {
+            Answer::One(tx) => {
+                let _ = tx.send(event);
+            }
+            Answer::Tagged(tx, tag) => {
+                let _ = tx.send((tag, call_result(event)));
+            }
+        }
+    }
+}
+
 enum Event {
+    /// The messages of one received frame.
+    Net(Vec<Delivery>),
+    Client {
+        request: LocalRequest,
+        answer: Answer,
+    },
+    Calls {
+        calls: Vec<TaggedCall>,
+        answers: AnswerSender,
+    },
+    Shutdown,
+}
+
+/// One unit of ready work of a round (events are split into these).
+enum Ready {
     Net(Delivery),
     Client {
         request: LocalRequest,
-        answer: Sender<ClientEvent>,
+        answer: Answer,
     },
-    Shutdown,
+}
+
+/// The order a round handles its ready work in: by `rank` (`None`, control
+/// work, first; then higher priorities first), arrival order among equals.
+/// Pure, so that the kernel's scheduling is tested without threads or timing.
+pub fn schedule<T>(ready: &mut [T], rank: impl Fn(&T) -> Option<i64>) {
+    // A stable sort keeps arrival order among equal ranks.
+    ready.sort_by_key(|r| match rank(r) {
+        None => (0u8, 0i64),
+        Some(p) => (1u8, p.saturating_neg()),
+    });
 }
 
 /// A pending answer from the kernel: the asynchronous form of a call (futures, `accept`).
 pub struct CallTicket {
     answer: Receiver<ClientEvent>,
-    bound: Duration,
 }
 
 fn call_result(event: ClientEvent) -> Result<Vec<u8>, CallError> {
@@ -189,12 +256,16 @@ impl CallTicket {
         self.wait_timeout(Duration::ZERO)
     }
 
-    /// Waits for the answer (bounded by the call deadline plus the kernel's margin).
+    /// Waits for the answer. The core answers every call: the reply, a failure
+    /// (the server failed, or it was silent for the call deadline; a server
+    /// whose method is still running says so and restarts the deadline), or
+    /// [`CallError::KernelStopped`] when the kernel stops. So a call waits as
+    /// long as its method runs, like a local call.
     pub fn wait(self) -> Result<Vec<u8>, CallError> {
-        let bound = self.bound;
-        self.wait_timeout(bound).unwrap_or(Err(CallError::NoAnswer {
-            waited_ms: bound.as_millis() as u64,
-        }))
+        match self.answer.recv() {
+            Ok(e) => call_result(e),
+            Err(_) => Err(CallError::KernelStopped),
+        }
     }
 }
 
@@ -230,6 +301,7 @@ impl KernelHandle {
     fn submit(&self, request: LocalRequest) -> Receiver<ClientEvent> {
         let (answer, rx) = mpsc::channel();
         // If the core is gone, `answer` is dropped and the receiver reports it.
+        let answer = Answer::One(answer);
         let _ = self.events.send(Event::Client { request, answer });
         rx
     }
@@ -275,8 +347,21 @@ impl KernelHandle {
                 group,
                 payload,
             }),
-            bound: self.answer_bound,
         }
+    }
+
+    /// Submits many calls at once (one event for the core); each answer comes
+    /// to `answers` as `(tag, result)`, in completion order. The asynchronous
+    /// form for clients with many calls outstanding: no channel per call, one
+    /// wake-up of the core per batch. If the kernel stops, `answers` is dropped
+    /// without the remaining answers (the receiver sees it disconnect once every
+    /// other sender is gone).
+    pub fn call_batch(&self, calls: Vec<TaggedCall>, answers: &AnswerSender) {
+        if calls.is_empty() {
+            return;
+        }
+        let answers = answers.clone();
+        let _ = self.events.send(Event::Calls { calls, answers });
     }
 
     /// Asks the kernel to stop; pending calls end with [`CallError::KernelStopped`].
@@ -373,7 +458,7 @@ impl Kernel {
             .map_err(|e| KernelError::Start(e.to_string()))?;
         let (events_tx, events_rx) = mpsc::sync_channel(EVENT_QUEUE_CAPACITY);
         let net_tx = events_tx.clone();
-        let deliver: DeliverFn = Arc::new(move |d| net_tx.send(Event::Net(d)).is_ok());
+        let deliver: DeliverFn = Arc::new(move |batch| net_tx.send(Event::Net(batch)).is_ok());
         let transport = Arc::new(
             Transport::start(
                 TransportConfig {
@@ -428,6 +513,9 @@ impl Kernel {
             timers: BinaryHeap::new(),
             timer_seq: 0,
             local: VecDeque::new(),
+            outbox: BTreeMap::new(),
+            outbox_incarnation: incarnation,
+            ready: Vec::new(),
             next_token: 1,
             waiting: HashMap::new(),
             outputs: Vec::new(),
@@ -562,9 +650,14 @@ struct CoreDriver {
     timers: BinaryHeap<Reverse<(Micros, u64, TimerId)>>,
     timer_seq: u64,
     /// Messages this host sent to itself, handled before new external input.
-    local: VecDeque<crate::message::Message>,
+    local: VecDeque<Message>,
+    /// What this round sends to each peer, stamped with `outbox_incarnation`.
+    outbox: BTreeMap<HostId, Vec<Message>>,
+    outbox_incarnation: Incarnation,
+    /// The round's ready work, in the order [`schedule`] gives.
+    ready: Vec<Ready>,
     next_token: u64,
-    waiting: HashMap<u64, Sender<ClientEvent>>,
+    waiting: HashMap<u64, Answer>,
     outputs: Vec<Output>,
     trace_dirty: bool,
     /// Configured peers, and how long a first boot waits for them.
@@ -607,12 +700,15 @@ impl CoreDriver {
         };
         // Time starts when the core does.
         self.started = Instant::now();
+        let mut outputs = Vec::new();
+        self.host.set_batching(true, 0, &mut outputs);
         self.handle(Input::Start);
         for e in early {
-            if !self.on_event(e) {
+            if !self.take(e) {
                 return;
             }
         }
+        self.handle_ready();
         loop {
             self.core_alive_us.store(
                 (self.epoch.elapsed().as_micros() as u64).max(1),
@@ -640,6 +736,10 @@ impl CoreDriver {
                 self.timers.pop();
                 self.handle(Input::Timer(timer));
             }
+            // The end of a round: the replicas send what they held back (many
+            // commands per `Prepare`), and everything leaves, one batch per peer.
+            self.flush_host();
+            self.flush_outbox();
             let wait = if !self.local.is_empty() {
                 Duration::ZERO
             } else {
@@ -657,76 +757,121 @@ impl CoreDriver {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            if !self.on_event(first) {
-                break;
-            }
-            let mut stop = false;
-            for _ in 0..EVENTS_PER_ROUND_MAX {
+            let mut stop = !self.take(first);
+            for _ in 1..EVENTS_PER_ROUND_MAX {
+                if stop {
+                    break;
+                }
                 match self.events.try_recv() {
-                    Ok(e) => {
-                        if !self.on_event(e) {
-                            stop = true;
-                            break;
-                        }
-                    }
+                    Ok(e) => stop = !self.take(e),
                     Err(_) => break,
                 }
             }
             if stop {
                 break;
             }
+            self.handle_ready();
         }
+        self.flush_host();
+        self.flush_outbox();
         self.flush_trace();
         // Pending callers see their answer channel close: `KernelStopped`.
         self.waiting.clear();
     }
 
-    /// Handles one event; `false` means stop.
-    fn on_event(&mut self, event: Event) -> bool {
+    /// Adds an event's work to the round; `false` means stop.
+    fn take(&mut self, event: Event) -> bool {
         match event {
-            Event::Net(d) => self.handle(Input::Message {
-                from: d.from,
-                from_incarnation: d.from_incarnation,
-                msg: d.msg,
-            }),
-            Event::Client { request, answer } => {
-                let token = self.next_token;
-                self.next_token += 1;
-                self.waiting.insert(token, answer);
-                let request = match request {
-                    LocalRequest::StartServer(spec) => ClientRequest::StartServer { token, spec },
-                    LocalRequest::Call {
-                        client,
-                        group,
-                        payload,
-                    } => ClientRequest::Call {
-                        token,
-                        client,
-                        group,
-                        payload,
+            Event::Net(batch) => self.ready.extend(batch.into_iter().map(Ready::Net)),
+            Event::Client { request, answer } => self.ready.push(Ready::Client { request, answer }),
+            Event::Calls { calls, answers } => {
+                self.ready.extend(calls.into_iter().map(|c| Ready::Client {
+                    request: LocalRequest::Call {
+                        client: c.client,
+                        group: c.group,
+                        payload: c.payload,
                     },
-                };
-                self.handle(Input::Client(request));
+                    answer: Answer::Tagged(answers.clone(), c.tag),
+                }))
             }
             Event::Shutdown => return false,
         }
         true
     }
 
+    /// Handles the round's ready work in [`schedule`] order.
+    fn handle_ready(&mut self) {
+        let mut ready = std::mem::take(&mut self.ready);
+        let host = &self.host;
+        schedule(&mut ready, |r| match r {
+            Ready::Net(d) => host.message_priority(&d.msg),
+            Ready::Client {
+                request: LocalRequest::Call { group, .. },
+                ..
+            } => host.group_priority(*group),
+            Ready::Client { .. } => None,
+        });
+        for r in ready.drain(..) {
+            match r {
+                Ready::Net(d) => self.handle(Input::Message {
+                    from: d.from,
+                    from_incarnation: d.from_incarnation,
+                    msg: d.msg,
+                }),
+                Ready::Client { request, answer } => {
+                    let token = self.next_token;
+                    self.next_token += 1;
+                    self.waiting.insert(token, answer);
+                    let request = match request {
+                        LocalRequest::StartServer(spec) => {
+                            ClientRequest::StartServer { token, spec }
+                        }
+                        LocalRequest::Call {
+                            client,
+                            group,
+                            payload,
+                        } => ClientRequest::Call {
+                            token,
+                            client,
+                            group,
+                            payload,
+                        },
+                    };
+                    self.handle(Input::Client(request));
+                }
+            }
+        }
+        self.ready = ready;
+    }
+
     fn handle(&mut self, input: Input) {
         let now = self.now_us();
         let mut outputs = std::mem::take(&mut self.outputs);
         self.host.handle(now, input, &mut outputs);
+        self.carry_out(now, outputs);
+    }
+
+    fn flush_host(&mut self) {
+        let now = self.now_us();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        self.host.flush(now, &mut outputs);
+        self.carry_out(now, outputs);
+    }
+
+    fn carry_out(&mut self, now: Micros, mut outputs: Vec<Output>) {
         let incarnation = self.host.incarnation();
+        if incarnation != self.outbox_incarnation {
+            // Messages of earlier inputs leave with the stamp they were made under.
+            self.flush_outbox();
+            self.outbox_incarnation = incarnation;
+        }
         for output in outputs.drain(..) {
             match output {
                 Output::Send { to, msg } => {
                     if to == self.me {
                         self.local.push_back(msg);
                     } else {
-                        // A full queue or an unknown host drops the message; the
-                        // protocols retransmit.
-                        self.transport.send(to, incarnation, msg);
+                        self.outbox.entry(to).or_default().push(msg);
                     }
                 }
                 Output::SetTimer { timer, at } => {
@@ -741,13 +886,22 @@ impl CoreDriver {
                         | ClientEvent::CallFailed { token, .. } => *token,
                     };
                     if let Some(answer) = self.waiting.remove(&token) {
-                        let _ = answer.send(event);
+                        answer.send(event);
                     }
                 }
                 Output::Trace(trace) => self.on_trace(now, trace),
             }
         }
         self.outputs = outputs;
+    }
+
+    /// Hands every peer what the round produced for it, as one batch. A full
+    /// queue or an unknown host drops the batch; the protocols retransmit.
+    fn flush_outbox(&mut self) {
+        let incarnation = self.outbox_incarnation;
+        for (to, msgs) in std::mem::take(&mut self.outbox) {
+            self.transport.send_batch(to, incarnation, msgs);
+        }
     }
 
     fn on_trace(&mut self, now: Micros, trace: Trace) {
@@ -763,6 +917,11 @@ impl CoreDriver {
             }
             TraceSink::Channel(tx) => {
                 if tx.send(trace).is_err() {
+                    self.trace = TraceSink::Off;
+                }
+            }
+            TraceSink::Views(tx) => {
+                if matches!(trace, Trace::ViewInstalled { .. }) && tx.send(trace).is_err() {
                     self.trace = TraceSink::Off;
                 }
             }
@@ -964,6 +1123,42 @@ mod tests {
                 priority: 0,
             })
             .is_err());
+    }
+
+    #[test]
+    fn a_round_handles_control_work_first_then_higher_priorities_in_arrival_order() {
+        // (name, rank): `None` is control work (heartbeats, view service).
+        let mut ready = vec![
+            ("low-1", Some(0)),
+            ("high-1", Some(7)),
+            ("heartbeat", None),
+            ("negative", Some(-3)),
+            ("low-2", Some(0)),
+            ("view", None),
+            ("high-2", Some(7)),
+            ("mid", Some(2)),
+            ("lowest", Some(i64::MIN)),
+        ];
+        schedule(&mut ready, |r| r.1);
+        let order: Vec<&str> = ready.iter().map(|r| r.0).collect();
+        assert_eq!(
+            order,
+            [
+                "heartbeat",
+                "view",
+                "high-1",
+                "high-2",
+                "mid",
+                "low-1",
+                "low-2",
+                "negative",
+                "lowest"
+            ]
+        );
+        // Nothing is lost or duplicated: everything taken is handled in the round.
+        let mut empty: Vec<((), Option<i64>)> = Vec::new();
+        schedule(&mut empty, |r| r.1);
+        assert!(empty.is_empty());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Three kernels in one process on loopback: the kernel driver, transport and
 //! protocols together, without process management.
 
+use ftc_runtime::app::AppTimerId;
 use ftc_runtime::app::{AppFactory, AppInput, AppOutput, RestoreError, StateMachine};
 use ftc_runtime::cluster::ClusterConfig;
+use ftc_runtime::host::Timing;
 use ftc_runtime::kernel::{Kernel, KernelConfig, FIRST_INCARNATION};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
 use ftc_runtime::types::{HostId, Model, ServerSpec};
@@ -11,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn kernels(n: u32) -> Vec<Kernel> {
-    kernels_with(n, Arc::new(KvFactory))
+    kernels_with(n, Arc::new(KvFactory), Timing::default())
 }
 
-fn kernels_with(n: u32, apps: Arc<dyn AppFactory>) -> Vec<Kernel> {
+fn kernels_with(n: u32, apps: Arc<dyn AppFactory>, timing: Timing) -> Vec<Kernel> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
         .collect();
@@ -32,6 +34,7 @@ fn kernels_with(n: u32, apps: Arc<dyn AppFactory>) -> Vec<Kernel> {
         .map(|(i, l)| {
             let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
             config.incarnation = Some(FIRST_INCARNATION);
+            config.timing = timing.clone();
             Kernel::start_on(config, apps.clone(), l).expect("start kernel")
         })
         .collect()
@@ -92,26 +95,48 @@ fn three_kernels_serve_a_replicated_key_value_server() {
     }
 }
 
-/// A server whose every command computes for the number of milliseconds it
-/// names (on the core's time, as a long server method does) and replies with
-/// how many commands it has run.
+/// A server whose command `[n]` computes for `10·n` ms (on the core's time, as
+/// a long server method does) and `[n, 0]` waits `100·n` ms for a timer (as a
+/// method that sleeps or waits for a nested call does), then replies with how
+/// many commands it has run.
 struct Busy {
     done: u64,
+    waiting: Option<ftc_runtime::types::RequestId>,
+}
+
+impl Busy {
+    fn reply(&mut self, request: ftc_runtime::types::RequestId, out: &mut Vec<AppOutput>) {
+        self.done += 1;
+        out.push(AppOutput::Reply {
+            request,
+            payload: self.done.to_be_bytes().to_vec(),
+        });
+    }
 }
 
 impl StateMachine for Busy {
     fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
-        if let AppInput::Command { request, payload } = input {
-            let ms = payload.first().copied().unwrap_or(0) as u64 * 10;
-            let until = Instant::now() + Duration::from_millis(ms);
-            while Instant::now() < until {
-                std::hint::spin_loop();
+        match input {
+            AppInput::Command { request, payload } if payload.len() == 2 => {
+                self.waiting = Some(request);
+                let after = payload[0] as u64 * 100_000;
+                let timer = AppTimerId(self.done);
+                out.push(AppOutput::ArmTimer { timer, after });
             }
-            self.done += 1;
-            out.push(AppOutput::Reply {
-                request,
-                payload: self.done.to_be_bytes().to_vec(),
-            });
+            AppInput::Command { request, payload } => {
+                let ms = payload.first().copied().unwrap_or(0) as u64 * 10;
+                let until = Instant::now() + Duration::from_millis(ms);
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                self.reply(request, out);
+            }
+            AppInput::TimerFired { .. } => {
+                if let Some(request) = self.waiting.take() {
+                    self.reply(request, out);
+                }
+            }
+            AppInput::NestedReply { .. } => {}
         }
     }
     fn snapshot(&self) -> Vec<u8> {
@@ -127,13 +152,21 @@ impl StateMachine for Busy {
     fn digest(&self) -> u64 {
         self.done
     }
+    fn running(&self) -> Option<ftc_runtime::types::RequestId> {
+        self.waiting
+    }
 }
 
 struct BusyFactory;
 
 impl AppFactory for BusyFactory {
     fn create(&self, class: &str) -> Option<Box<dyn StateMachine>> {
-        (class == "busy").then(|| Box::new(Busy { done: 0 }) as Box<dyn StateMachine>)
+        (class == "busy").then(|| {
+            Box::new(Busy {
+                done: 0,
+                waiting: None,
+            }) as Box<dyn StateMachine>
+        })
     }
 }
 
@@ -143,7 +176,7 @@ impl AppFactory for BusyFactory {
 /// excluded and the server keeps its state and keeps answering.
 #[test]
 fn a_long_method_on_every_replica_does_not_get_their_hosts_excluded() {
-    let ks = kernels_with(5, Arc::new(BusyFactory));
+    let ks = kernels_with(5, Arc::new(BusyFactory), Timing::default());
     let h = ks[0].handle();
     let group = h
         .start_server(ServerSpec {
@@ -169,4 +202,35 @@ fn a_long_method_on_every_replica_does_not_get_their_hosts_excluded() {
     for n in 3..6u64 {
         assert_eq!(h.call(client, group, vec![0]), Ok(n.to_be_bytes().to_vec()));
     }
+}
+
+/// A method may run longer than the call deadline: while it runs, the
+/// server answers the client's retransmissions with "working", and each one
+/// restarts the deadline. Here the deadline is 1 s and the method waits 3 s.
+#[test]
+fn a_method_longer_than_the_call_deadline_still_answers() {
+    let timing = Timing {
+        call_deadline_us: 1_000_000,
+        ..Timing::default()
+    };
+    let ks = kernels_with(3, Arc::new(BusyFactory), timing);
+    let h = ks[0].handle();
+    let group = h
+        .start_server(ServerSpec {
+            class: "busy".into(),
+            model: Model::Crash,
+            tolerate: 1,
+            replicas: 0,
+            hosts: vec![HostId(1), HostId(2)],
+            disjoint_key: None,
+            priority: 0,
+        })
+        .expect("start server");
+    let client = h.new_client_id();
+    let started = Instant::now();
+    assert_eq!(
+        h.call(client, group, vec![30, 0]),
+        Ok(1u64.to_be_bytes().to_vec())
+    );
+    assert!(started.elapsed() >= Duration::from_secs(3));
 }

@@ -26,6 +26,9 @@ pub struct ClusterConfig {
     pub vary_links: bool,
     pub max_events: u64,
     pub verbose: bool,
+    /// Hosts with an odd node seed batch their replicas' sends as kernels do
+    /// (see [`HostNode`]).
+    pub batching: bool,
     /// When each host starts (staggered boots); unlisted hosts start at 0.
     pub start_at: Vec<Micros>,
 }
@@ -45,6 +48,7 @@ impl ClusterConfig {
             vary_links: true,
             max_events: 1_000_000,
             verbose: false,
+            batching: false,
             start_at: Vec::new(),
         }
     }
@@ -94,6 +98,7 @@ impl Cluster {
             .collect();
         let timing = config.timing.clone();
         let bugs = config.bugs.clone();
+        let batching = config.batching;
         let factory = Box::new(move |host: usize, incarnation: u64, seed: u64| {
             HostNode::new(
                 HostConfig {
@@ -105,6 +110,7 @@ impl Cluster {
                     bugs: bugs.clone(),
                 },
                 apps.clone(),
+                batching,
             )
         });
         let sim = Simulator::new(

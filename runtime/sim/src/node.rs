@@ -61,17 +61,37 @@ pub trait Node {
 }
 
 /// The runtime's [`Host`] as a simulated node.
+///
+/// Created with `batching`, a host with an odd seed runs the way the kernel
+/// does, batching ([`Host::set_batching`]): it is flushed after every timer and
+/// after every `batch_every`-th input (1 to 4, from the seed), so the
+/// replicas' coalesced `Prepare`s, `Commit`s and `PrepareOk`s meet every fault
+/// the simulator injects, next to hosts that send at once.
 pub struct HostNode {
     host: Host,
     scratch: Vec<Output>,
+    /// 0: not batching.
+    batch_every: u32,
+    unflushed: u32,
 }
 
 impl HostNode {
-    /// A host core with this configuration and these server classes.
-    pub fn new(config: HostConfig, apps: Arc<dyn AppFactory>) -> HostNode {
+    /// A host core with this configuration and these server classes (batching
+    /// as described above if `batching`).
+    pub fn new(config: HostConfig, apps: Arc<dyn AppFactory>, batching: bool) -> HostNode {
+        let batch_every = if batching && config.seed % 2 == 1 {
+            1 + ((config.seed >> 1) % 4) as u32
+        } else {
+            0
+        };
+        let mut host = Host::new(config, apps);
+        let mut scratch = Vec::new();
+        host.set_batching(batch_every > 0, 0, &mut scratch);
         HostNode {
-            host: Host::new(config, apps),
-            scratch: Vec::new(),
+            host,
+            scratch,
+            batch_every,
+            unflushed: 0,
         }
     }
 
@@ -89,6 +109,7 @@ impl Node for HostNode {
     type Trace = Trace;
 
     fn handle(&mut self, now: Micros, input: NodeInput<Self>, out: &mut Vec<NodeOutput<Self>>) {
+        let timer = matches!(input, NodeInput::Timer(_));
         let input = match input {
             NodeInput::Start => Input::Start,
             NodeInput::Message {
@@ -104,6 +125,13 @@ impl Node for HostNode {
             NodeInput::Client(request) => Input::Client(request),
         };
         self.host.handle(now, input, &mut self.scratch);
+        if self.batch_every > 0 {
+            self.unflushed += 1;
+            if timer || self.unflushed >= self.batch_every {
+                self.host.flush(now, &mut self.scratch);
+                self.unflushed = 0;
+            }
+        }
         out.extend(self.scratch.drain(..).map(|output| match output {
             Output::Send { to, msg } => NodeOutput::Send {
                 to: to.0 as usize,

@@ -1,8 +1,10 @@
 //! Seed sweeps of the key-value workload: 3,200 safety seeds with chaos
 //! (crashes, restarts, pauses, partitions, lossy duplicating reordering links)
 //! and 750 liveness seeds (chaos, then everything heals, every pending request
-//! must complete and the idle cluster must quiet down). Split into several tests
-//! so they run in parallel.
+//! must complete and the idle cluster must quiet down), and 1,300 seeds of the
+//! same workloads with batching hosts (half the hosts flush their replicas'
+//! sends in rounds, as kernels do). Split into several tests so they run in
+//! parallel.
 
 use ftc_sim::report::sweep_kv;
 use ftc_sim::{FaultConfig, KvConfig};
@@ -82,6 +84,15 @@ fn liveness_after_chaos(seed: u64) -> KvConfig {
     KvConfig::chaos(seed)
 }
 
+/// `make` with batching hosts (see `ftc_sim::node::HostNode`).
+fn batching(make: fn(u64) -> KvConfig) -> impl Fn(u64) -> KvConfig {
+    move |seed| {
+        let mut config = make(seed);
+        config.cluster.batching = true;
+        config
+    }
+}
+
 /// A sweep that must violate nothing (liveness included).
 macro_rules! sweep {
     ($name:ident, $seeds:expr, $make:expr) => {
@@ -142,4 +153,31 @@ sweep!(
     liveness_after_chaos_seeds_21000_to_21150,
     21_000..21_150,
     liveness_after_chaos
+);
+
+// The same workloads with batching hosts.
+safety_sweep!(
+    batching_safety_survivable_seeds_0_to_400,
+    0..400,
+    batching(survivable)
+);
+safety_sweep!(
+    batching_safety_lossy_seeds_50000_to_50200,
+    50_000..50_200,
+    batching(lossy)
+);
+safety_sweep!(
+    batching_safety_heavy_seeds_10000_to_10400,
+    10_000..10_400,
+    batching(heavy)
+);
+sweep!(
+    batching_liveness_after_crashes_seeds_20000_to_20150,
+    20_000..20_150,
+    batching(liveness_after_crashes)
+);
+sweep!(
+    batching_liveness_after_chaos_seeds_20000_to_20150,
+    20_000..20_150,
+    batching(liveness_after_chaos)
 );

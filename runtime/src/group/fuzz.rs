@@ -1,7 +1,8 @@
 //! A seeded randomized check of the group engine: lossy, duplicating, reordering
 //! network; sequencer crashes, stale partitioned sequencers and recruits; a test
 //! oracle stands in for the view service. Checks prefix agreement, one position
-//! per request, equal digests, consistent replies, then liveness.
+//! per request, equal digests, consistent replies, then liveness. Odd seeds run
+//! the replicas batching (`Replica::set_batching`), flushed at random points.
 
 use super::tests::{config_for, counter, view_of};
 use super::*;
@@ -37,6 +38,8 @@ struct Fuzz {
     clients: Vec<(u64, Micros)>,
     answers: BTreeMap<RequestId, Vec<u8>>,
     faults: bool,
+    /// Replicas batch their sends until a flush (see `Fuzz::flush`).
+    batching: bool,
     #[cfg(feature = "planted-bugs")]
     bugs: crate::host::PlantedBugs,
 }
@@ -59,6 +62,7 @@ impl Fuzz {
             clients: vec![(1, 0); clients],
             answers: BTreeMap::new(),
             faults: true,
+            batching: seed % 2 == 1,
             #[cfg(feature = "planted-bugs")]
             bugs: Default::default(),
         };
@@ -74,6 +78,7 @@ impl Fuzz {
             );
             fuzz.replicas.insert(h, r);
             fuzz.absorb(h, out);
+            fuzz.set_batching(h);
         }
         fuzz
     }
@@ -148,6 +153,26 @@ impl Fuzz {
         }
     }
 
+    fn set_batching(&mut self, h: u32) {
+        let mut out = Vec::new();
+        if let Some(r) = self.replicas.get_mut(&h) {
+            r.set_batching(self.batching, self.now, &mut out);
+        }
+        self.absorb(h, out);
+    }
+
+    /// Sends what replica `h` held back while batching.
+    fn flush(&mut self, h: u32) {
+        if !self.batching || !self.live(h) {
+            return;
+        }
+        let mut out = Vec::new();
+        if let Some(r) = self.replicas.get_mut(&h) {
+            r.flush(self.now, &mut out);
+        }
+        self.absorb(h, out);
+    }
+
     fn live(&self, h: u32) -> bool {
         !self.crashed.contains(&h)
     }
@@ -166,6 +191,11 @@ impl Fuzz {
                     r.on_message(self.now, id(from), msg, &mut out);
                 }
                 self.absorb(to, out);
+                // A round of the kernel ends after one input or after several.
+                // (Only batching runs draw, so the other runs stay as they were.)
+                if self.batching && self.rng.random_bool(0.3) {
+                    self.flush(to);
+                }
             }
         }
         // Time passes.
@@ -178,11 +208,13 @@ impl Fuzz {
                 .filter(|h| self.live(*h))
                 .collect();
             for h in hosts {
+                self.flush(h);
                 let mut out = Vec::new();
                 if let Some(r) = self.replicas.get_mut(&h) {
                     r.on_tick(self.now, &mut out);
                 }
                 self.absorb(h, out);
+                self.flush(h);
             }
             self.send_client_requests();
         }
@@ -270,6 +302,7 @@ impl Fuzz {
         );
         self.replicas.insert(recruit, r);
         self.absorb(recruit, out);
+        self.set_batching(recruit);
         for h in next {
             if h == recruit {
                 continue;

@@ -41,6 +41,12 @@ pub enum GroupMessage {
         request: RequestId,
         payload: Vec<u8>,
     },
+    /// Sequencer → client, answering a retransmitted request whose method is
+    /// running (it waits for a nested call, a timer or `sleep`): the server is
+    /// alive and busy with it, so the client restarts its call deadline. A
+    /// method may take longer than the deadline; a server that stops answering
+    /// does not.
+    Working { group: GroupId, request: RequestId },
     /// Client → sequencer: "answer [`GroupMessage::Ready`] once every member runs".
     ReadyProbe { group: GroupId },
     /// Sequencer → client: the view is normal (every member acknowledged its start).
@@ -107,6 +113,7 @@ impl GroupMessage {
         match self {
             GroupMessage::Request { group, .. }
             | GroupMessage::Reply { group, .. }
+            | GroupMessage::Working { group, .. }
             | GroupMessage::ReadyProbe { group }
             | GroupMessage::Ready { group, .. }
             | GroupMessage::Prepare { group, .. }

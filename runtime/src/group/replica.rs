@@ -5,7 +5,7 @@ use super::{ClientRecord, GroupMessage, GroupOutput, LogEntry, NestedCall, Repli
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::host::Trace;
 use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most entries one `Prepare` carries.
 const PREPARE_ENTRIES_MAX: usize = 64;
@@ -141,9 +141,10 @@ pub struct Replica {
     initialized: bool,
     last_normal_view: Option<u64>,
     /// Positions up to `log_base` are only in the application state; `entries[0]`
-    /// is position `log_base + 1`.
+    /// is position `log_base + 1`. A deque: executed entries leave at the front
+    /// on every commit, and a `Vec` moved the whole retained log each time.
     log_base: u64,
-    entries: Vec<LogEntry>,
+    entries: VecDeque<LogEntry>,
     commit_position: u64,
     executed_position: u64,
     clients: BTreeMap<ClientId, ClientRecord>,
@@ -165,6 +166,13 @@ pub struct Replica {
     /// No surviving member holds the group's state: this view can never start.
     stuck: bool,
     dropped_messages: u64,
+    /// Batching ([`Replica::set_batching`]): normal-operation sends wait for
+    /// [`Replica::flush`]. The first position appended since the last flush, and
+    /// whether a new commit point or acknowledgement is still to be sent.
+    batching: bool,
+    unsent_from: Option<u64>,
+    commit_unsent: bool,
+    ack_unsent: bool,
 }
 
 impl Replica {
@@ -189,7 +197,7 @@ impl Replica {
             initialized: fresh,
             last_normal_view: None,
             log_base: 0,
-            entries: Vec::new(),
+            entries: VecDeque::new(),
             commit_position: 0,
             executed_position: 0,
             clients: BTreeMap::new(),
@@ -207,6 +215,10 @@ impl Replica {
             next_tick: None,
             stuck: false,
             dropped_messages: 0,
+            batching: false,
+            unsent_from: None,
+            commit_unsent: false,
+            ack_unsent: false,
         };
         replica.install(now, view, out);
         replica
@@ -276,6 +288,10 @@ impl Replica {
         self.start_sent.clear();
         self.report_sent = None;
         self.stuck = false;
+        // What the old view had not sent yet belongs to the old view.
+        self.unsent_from = None;
+        self.commit_unsent = false;
+        self.ack_unsent = false;
         if self.view.failed || !self.view.members.contains(&self.config.me) {
             return;
         }
@@ -290,6 +306,66 @@ impl Replica {
             self.send_report(now, out);
         }
         self.arm_tick(now, out);
+    }
+
+    /// Batching on: the normal-operation messages of this replica — the
+    /// sequencer's `Prepare`s of newly appended entries and its `Commit`s, a
+    /// member's `PrepareOk`s — are not sent by the handler that causes them but
+    /// by the next [`Replica::flush`], coalesced: one `Prepare` run per member
+    /// with every entry appended since the last flush (which also carries the
+    /// commit point), one `Commit` to a member that got no `Prepare`, one
+    /// cumulative `PrepareOk`. That is the same as delaying and merging those
+    /// messages, which the protocol tolerates. A driver that turns it on must
+    /// call `flush` after every batch of inputs (the kernel: every round).
+    /// View changes, state transfer, replies and retransmissions are not delayed.
+    pub fn set_batching(&mut self, on: bool, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.batching && !on {
+            self.flush(now, out);
+        }
+        self.batching = on;
+    }
+
+    /// Sends what batching held back (see [`Replica::set_batching`]).
+    pub fn flush(&mut self, _now: Micros, out: &mut Vec<GroupOutput>) {
+        let from = self.unsent_from.take();
+        let commit = std::mem::take(&mut self.commit_unsent);
+        let ack = std::mem::take(&mut self.ack_unsent);
+        if self.status != ReplicaStatus::Normal {
+            return;
+        }
+        if !self.is_sequencer() {
+            if ack {
+                self.send_prepare_ok(out);
+            }
+            return;
+        }
+        let log_end = self.log_end();
+        let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
+        for m in members {
+            let mut prepared = false;
+            if let Some(from) = from {
+                // Pipelining as in `append`: a member that was sent everything before
+                // the new entries gets them now (in runs of `PREPARE_ENTRIES_MAX`); a
+                // lagging one is caught up by the tick's retransmission.
+                for _ in 0..=UNCOMMITTED_MAX {
+                    let Some(sent) = self.progress.get(&m).map(|p| p.sent_up_to) else {
+                        break;
+                    };
+                    if sent + 1 < from || sent >= log_end {
+                        break;
+                    }
+                    self.send_prepare(sent + 1, m, out);
+                    prepared = true;
+                    if self.progress.get(&m).is_none_or(|p| p.sent_up_to <= sent) {
+                        break;
+                    }
+                }
+            }
+            if commit && !prepared {
+                self.send_commit(m, out);
+            }
+        }
+        self.check_invariants();
     }
 
     /// The view service declared `group` failed: outstanding and later nested calls
@@ -404,7 +480,7 @@ impl Replica {
     ) {
         let addressed = match &msg {
             // A nested call's reply names the answering server; it is ours by its client.
-            GroupMessage::Reply { request, .. } => {
+            GroupMessage::Reply { request, .. } | GroupMessage::Working { request, .. } => {
                 request.client == ClientId::Group(self.config.group)
             }
             other => other.group() == self.config.group,
@@ -423,6 +499,14 @@ impl Replica {
             GroupMessage::Reply {
                 request, payload, ..
             } => self.on_nested_reply(now, request, payload, out),
+            GroupMessage::Working { request, .. } => {
+                // Our nested call is running at its server: its deadline restarts.
+                let deadline = now.saturating_add(self.config.call_deadline_us);
+                match self.calls.get_mut(&NestedCallId(request.seq)) {
+                    Some(pending) => pending.deadline = pending.deadline.max(deadline),
+                    None => self.dropped_messages += 1,
+                }
+            }
             GroupMessage::ReadyProbe { group } => {
                 if self.is_sequencer() && self.status == ReplicaStatus::Normal {
                     let msg = GroupMessage::Ready {
@@ -453,7 +537,7 @@ impl Replica {
             } => {
                 if self.sent_by_sequencer(from, view_id) && self.status == ReplicaStatus::Normal {
                     self.learn_commit(now, commit_position, out);
-                    self.send_prepare_ok(out);
+                    self.acknowledge(out);
                 } else {
                     self.dropped_messages += 1;
                 }
@@ -561,24 +645,28 @@ impl Replica {
             return;
         }
         if self.is_duplicate(request) {
-            // Executed before: answer from the reply table (nothing when the reply is
-            // not produced yet or was forgotten).
-            let cached = self
+            // Executed before: answer from the reply table; while the method is
+            // still running, say so (nothing when the reply was forgotten).
+            let group = self.config.group;
+            let msg = match self
                 .clients
                 .get(&request.client)
                 .and_then(|r| r.executed.get(&request.seq))
-                .and_then(|reply| reply.clone());
-            if let Some(payload) = cached {
-                let msg = GroupMessage::Reply {
-                    group: self.config.group,
+            {
+                Some(Some(payload)) => GroupMessage::Reply {
+                    group,
                     request,
-                    payload,
-                };
-                out.push(GroupOutput::Reply {
-                    client: request.client,
-                    msg,
-                });
-            }
+                    payload: payload.clone(),
+                },
+                Some(None) if self.app.running() == Some(request) => {
+                    GroupMessage::Working { group, request }
+                }
+                _ => return,
+            };
+            out.push(GroupOutput::Reply {
+                client: request.client,
+                msg,
+            });
             return;
         }
         if self.requests_in_log.contains(&request) {
@@ -631,8 +719,13 @@ impl Replica {
     fn append(&mut self, now: Micros, entry: LogEntry, out: &mut Vec<GroupOutput>) {
         debug_assert!(self.is_sequencer() && self.status == ReplicaStatus::Normal);
         self.index(&entry);
-        self.entries.push(entry);
+        self.entries.push_back(entry);
         let position = self.log_end();
+        if self.batching {
+            self.unsent_from.get_or_insert(position);
+            self.advance_commit(now, out);
+            return;
+        }
         let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
         for m in members {
             // Pipelining: a member that has everything before this position gets it now;
@@ -651,10 +744,10 @@ impl Replica {
     fn send_prepare(&mut self, first: u64, to: ReplicaId, out: &mut Vec<GroupOutput>) {
         let first = first.max(self.log_base + 1);
         let start = usize::try_from(first - self.log_base - 1).unwrap_or(usize::MAX);
+        let start = start.min(self.entries.len());
         let entries: Vec<LogEntry> = self
             .entries
-            .iter()
-            .skip(start)
+            .range(start..)
             .take(PREPARE_ENTRIES_MAX)
             .cloned()
             .collect();
@@ -703,7 +796,7 @@ impl Replica {
                 let position = first_position + i as u64;
                 if position > self.log_end() {
                     self.index(&entry);
-                    self.entries.push(entry);
+                    self.entries.push_back(entry);
                 } else if self.entry(position).is_some_and(|e| *e != entry) {
                     // One sequencer per view: an entry held twice is the same entry.
                     // A different one is a corrupt message; it changes nothing.
@@ -713,7 +806,16 @@ impl Replica {
         }
         // Behind a gap the cumulative acknowledgement tells the sequencer where to resume.
         self.learn_commit(now, commit_position, out);
-        self.send_prepare_ok(out);
+        self.acknowledge(out);
+    }
+
+    /// A member's `PrepareOk`, now or (batching) at the next flush.
+    fn acknowledge(&mut self, out: &mut Vec<GroupOutput>) {
+        if self.batching {
+            self.ack_unsent = true;
+        } else {
+            self.send_prepare_ok(out);
+        }
     }
 
     fn send_prepare_ok(&mut self, out: &mut Vec<GroupOutput>) {
@@ -788,6 +890,10 @@ impl Replica {
         if held_by_all > self.commit_position {
             self.commit_position = held_by_all;
             self.execute_committed(now, out);
+            if self.batching {
+                self.commit_unsent = true;
+                return;
+            }
             let members: Vec<ReplicaId> = self.progress.keys().copied().collect();
             for m in members {
                 self.send_commit(m, out);
@@ -993,7 +1099,8 @@ impl Replica {
     /// Entries after `position` (which must be at least `log_base`).
     fn entries_after(&self, position: u64) -> Vec<LogEntry> {
         let skip = usize::try_from(position.saturating_sub(self.log_base)).unwrap_or(usize::MAX);
-        self.entries.iter().skip(skip).cloned().collect()
+        let skip = skip.min(self.entries.len());
+        self.entries.range(skip..).cloned().collect()
     }
 
     // ----- view change and state transfer ------------------------------------
@@ -1054,7 +1161,7 @@ impl Replica {
             return false;
         }
         self.log_base = state.position;
-        self.entries = entries;
+        self.entries = entries.into();
         self.executed_position = state.position;
         self.commit_position = state.position;
         self.clients = state.clients.into_iter().collect();

@@ -516,3 +516,90 @@ fn with_the_view_service_a_call_survives_a_sequencer_crash() {
         assert_eq!(r.executed_position(), 2);
     }
 }
+
+#[test]
+fn inputs_are_ranked_by_their_groups_priority_and_control_work_first() {
+    let mut w = World::new(3);
+    // Group 1 (priority 0 by `spec`) and group 2 (priority 5), both on host 0.
+    let mut urgent = view(1, &[0, 1, 2], &[0, 1, 2]);
+    urgent.group = GroupId(2);
+    urgent.spec.priority = 5;
+    let mut out = Vec::new();
+    let decided = vec![
+        VsOutput::View(view(1, &[0, 1, 2], &[0, 1, 2])),
+        VsOutput::View(urgent),
+    ];
+    w.hosts[0].inject_view_service(0, decided, &mut out);
+    let host = &w.hosts[0];
+    let from = HostId(1);
+    let message = |msg| Input::Message {
+        from,
+        from_incarnation: Incarnation(1),
+        msg,
+    };
+    let prepare_ok = |group| {
+        Message::Group(GroupMessage::PrepareOk {
+            group,
+            view_id: 1,
+            position: 0,
+            executed_position: 0,
+        })
+    };
+    let call = |group| {
+        Input::Client(ClientRequest::Call {
+            token: 1,
+            client: local_client(0),
+            group,
+            payload: vec![],
+        })
+    };
+    // Control work: heartbeats, server starts, timers of other layers.
+    let heartbeat = Message::Heartbeat {
+        incarnation: Incarnation(1),
+    };
+    assert_eq!(host.input_priority(&message(heartbeat)), None);
+    assert_eq!(
+        host.input_priority(&Input::Client(ClientRequest::StartServer {
+            token: 2,
+            spec: spec()
+        })),
+        None
+    );
+    assert_eq!(
+        host.input_priority(&Input::Timer(TimerId::new(TimerSpace::ViewService, 1))),
+        None
+    );
+    // Group work, by the group's newest view.
+    assert_eq!(host.input_priority(&message(prepare_ok(GROUP))), Some(0));
+    assert_eq!(
+        host.input_priority(&message(prepare_ok(GroupId(2)))),
+        Some(5)
+    );
+    assert_eq!(host.input_priority(&call(GroupId(2))), Some(5));
+    assert_eq!(
+        host.input_priority(&call(GroupId(9))),
+        None,
+        "unknown group"
+    );
+    // A reply to a nested call counts for the calling group.
+    let nested_reply = Message::Group(GroupMessage::Reply {
+        group: GROUP,
+        request: RequestId {
+            client: ClientId::Group(GroupId(2)),
+            seq: 1,
+        },
+        payload: vec![],
+    });
+    assert_eq!(host.input_priority(&message(nested_reply)), Some(5));
+    // The replicas' timers: the host numbered them per group.
+    let group_timer = out
+        .iter()
+        .find_map(|o| match o {
+            Output::SetTimer { timer, .. } if timer.space() == Some(TimerSpace::Group) => {
+                Some(*timer)
+            }
+            _ => None,
+        })
+        .expect("a replica armed a timer");
+    assert!(host.input_priority(&Input::Timer(group_timer)).is_some());
+}

@@ -527,6 +527,10 @@ pub struct Executor {
     digest: u64,
     /// Why the thread is gone, when it is.
     crashed: Option<String>,
+    /// Commands handed to the thread and not replied to yet, in arrival order:
+    /// the first is the one running (one method runs at a time, in arrival
+    /// order), the others wait behind it.
+    unanswered: VecDeque<RequestId>,
 }
 
 fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>) -> Result<Link, String> {
@@ -590,6 +594,7 @@ impl Executor {
             link: None,
             digest: 0,
             crashed: None,
+            unanswered: VecDeque::new(),
         };
         // On failure `crashed` says why, and every command is answered with it.
         let _ = executor.connect(None);
@@ -636,11 +641,19 @@ impl Executor {
 impl StateMachine for Executor {
     fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
         let input = OwnedInput::of(input);
+        if let OwnedInput::Command { request, .. } = &input {
+            self.unanswered.push_back(*request);
+        }
         if let Some(link) = &self.link {
             if link.to_thread.send(ToThread::Input(input.clone())).is_ok() {
                 loop {
                     match link.from_thread.recv() {
-                        Ok(FromThread::Output(output)) => out.push(output),
+                        Ok(FromThread::Output(output)) => {
+                            if let AppOutput::Reply { request, .. } = &output {
+                                self.unanswered.retain(|r| r != request);
+                            }
+                            out.push(output)
+                        }
                         Ok(FromThread::Yielded { digest }) => {
                             self.digest = digest;
                             return;
@@ -657,6 +670,7 @@ impl StateMachine for Executor {
             self.link = None;
         }
         // The thread is gone: every command is answered with the reason.
+        self.unanswered.clear();
         if let OwnedInput::Command { request, .. } = input {
             let reason = self
                 .crashed
@@ -694,7 +708,12 @@ impl StateMachine for Executor {
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
         let snapshot: ExecSnapshot =
             decode(snapshot).map_err(|e| RestoreError(e.message.clone()))?;
+        self.unanswered.clear();
         self.connect(Some(snapshot)).map_err(RestoreError)
+    }
+
+    fn running(&self) -> Option<RequestId> {
+        self.unanswered.front().copied()
     }
 
     fn digest(&self) -> u64 {

@@ -224,7 +224,7 @@ fn run_client(
         let ret = now_us(clock);
         let reply = match result {
             Ok(bytes) => Some(KvReply::decode(&bytes).expect("a key-value reply")),
-            Err(CallError::ServerFailure(_)) | Err(CallError::NoAnswer { .. }) => None,
+            Err(CallError::ServerFailure(_)) => None,
             Err(e) => panic!("client {c}: {e}"),
         };
         let op = match (&command, &reply) {

@@ -3,7 +3,7 @@
 //! under `correct`, `crash tolerate (1)` and `crash tolerate (2)`.
 //!
 //! ```text
-//! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 4 --seconds 3 --clients 16]
+//! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 4 --seconds 3 --clients 16 --window 32]
 //! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
 //! cargo run --release -p ftc-runtime --bin ftbench -- --soak [--minutes 10]   # see soak.rs
 //! ```
@@ -16,7 +16,7 @@ use ftc_runtime::app::AppFactory;
 use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::{
-    serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle, TraceSink,
+    serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle, TaggedCall, TraceSink,
     FIRST_INCARNATION,
 };
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KV_CLASS};
@@ -30,6 +30,8 @@ struct Options {
     kernels: u32,
     seconds: u64,
     clients: u64,
+    /// Calls each throughput client keeps outstanding (1: closed loop).
+    window: u64,
     latency_calls: u64,
 }
 
@@ -38,6 +40,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         kernels: 4,
         seconds: 3,
         clients: 16,
+        window: 32,
         latency_calls: 500,
     };
     let mut it = args.iter();
@@ -50,6 +53,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--kernels" => o.kernels = value("--kernels")? as u32,
             "--seconds" => o.seconds = value("--seconds")?,
             "--clients" => o.clients = value("--clients")?,
+            "--window" => o.window = value("--window")?.max(1),
             "--latency-calls" => o.latency_calls = value("--latency-calls")?,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -80,7 +84,7 @@ impl Bench {
         .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel();
         let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
-        config.trace = TraceSink::Channel(tx);
+        config.trace = TraceSink::Views(tx);
         config.incarnation = Some(FIRST_INCARNATION);
         let kernel = Kernel::start(config, Arc::new(KvFactory)).map_err(|e| e.to_string())?;
         // This process's kernel (h0) boots with the kernel processes.
@@ -186,31 +190,54 @@ fn latency(h: &KernelHandle, group: GroupId, calls: u64) -> Result<(u64, u64), S
     Ok((percentile(&samples, 0.50), percentile(&samples, 0.99)))
 }
 
-/// Completed calls per second with `clients` closed-loop clients.
-fn throughput(h: &KernelHandle, group: GroupId, clients: u64, seconds: u64) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + Duration::from_secs(seconds);
+/// Completed calls per second with `clients` clients, each keeping `window`
+/// calls outstanding (pipelined; `window` 1 is a closed loop). One thread drives
+/// them all through [`KernelHandle::call_batch`]: it takes every answer that has
+/// arrived and submits as many new calls in one batch.
+fn throughput(h: &KernelHandle, group: GroupId, clients: u64, window: u64, seconds: u64) -> f64 {
+    let (tx, rx) = mpsc::channel();
+    let ids: Vec<_> = (0..clients).map(|_| h.new_client_id()).collect();
+    let mut next = vec![0u64; ids.len()];
+    let mut call = |c: usize| {
+        next[c] += 1;
+        TaggedCall {
+            client: ids[c],
+            group,
+            payload: put(c as u64 * 1_000_000 + next[c]),
+            tag: c as u64,
+        }
+    };
     let started = Instant::now();
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let h = h.clone();
-            let done = done.clone();
-            std::thread::spawn(move || {
-                let me = h.new_client_id();
-                let mut i = c * 1_000_000;
-                while Instant::now() < until {
-                    if h.call(me, group, put(i)).is_ok() {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    i += 1;
-                }
-            })
-        })
+    let until = started + Duration::from_secs(seconds);
+    let first: Vec<_> = (0..ids.len())
+        .flat_map(|c| std::iter::repeat_n(c, window as usize))
+        .map(&mut call)
         .collect();
-    for t in threads {
-        let _ = t.join();
+    h.call_batch(first, &tx);
+    let mut done: u64 = 0;
+    let mut batch = Vec::new();
+    while Instant::now() < until {
+        let Ok(first) = rx.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        for (tag, result) in std::iter::once(first).chain(rx.try_iter()) {
+            if result.is_ok() {
+                done += 1;
+            }
+            batch.push(call(tag as usize));
+        }
+        h.call_batch(std::mem::take(&mut batch), &tx);
     }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let elapsed = started.elapsed().as_secs_f64();
+    // Let the outstanding calls finish before the next measurement.
+    let drain_until = Instant::now() + Duration::from_secs(10);
+    let mut outstanding = ids.len() as u64 * window;
+    while outstanding > 0 && Instant::now() < drain_until {
+        if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
+            outstanding -= 1;
+        }
+    }
+    done as f64 / elapsed
 }
 
 /// Kills the sequencer's kernel under load; returns the time from the kill to
@@ -270,8 +297,8 @@ fn failover(
 
 fn run(o: &Options) -> Result<(), String> {
     println!(
-        "ftbench: {} kernel processes + this process on 127.0.0.1, {} s per throughput run, {} clients",
-        o.kernels, o.seconds, o.clients
+        "ftbench: {} kernel processes + this process on 127.0.0.1, {} s per throughput run, {} clients x {} outstanding calls",
+        o.kernels, o.seconds, o.clients, o.window
     );
     let mut bench = Bench::start(o.kernels)?;
     let configs = [
@@ -284,7 +311,7 @@ fn run(o: &Options) -> Result<(), String> {
         let group = bench.start_kv(model, t)?;
         let h = bench.handle();
         let (p50, p99) = latency(&h, group, o.latency_calls)?;
-        let ops = throughput(&h, group, o.clients, o.seconds);
+        let ops = throughput(&h, group, o.clients, o.window, o.seconds);
         let hosts: Vec<String> = bench
             .members(group)
             .iter()
@@ -337,8 +364,8 @@ fn transport_only() -> Result<(), String> {
     };
     let received = Arc::new(AtomicU64::new(0));
     let r = received.clone();
-    let deliver_b: DeliverFn = Arc::new(move |_| {
-        r.fetch_add(1, Ordering::Relaxed);
+    let deliver_b: DeliverFn = Arc::new(move |batch| {
+        r.fetch_add(batch.len() as u64, Ordering::Relaxed);
         true
     });
     let deliver_a: DeliverFn = Arc::new(|_| true);
@@ -363,12 +390,12 @@ fn transport_only() -> Result<(), String> {
     let elapsed = started.elapsed().as_secs_f64();
     let stats = a.stats();
     println!(
-        "transport: {} messages in {:.2} s = {:.0} msg/s one way; {} writes ({:.1} frames per write)",
+        "transport: {} messages in {:.2} s = {:.0} msg/s one way; {} writes ({:.1} messages per write)",
         received.load(Ordering::Relaxed),
         elapsed,
         received.load(Ordering::Relaxed) as f64 / elapsed,
         stats.batches_written,
-        stats.frames_sent as f64 / stats.batches_written.max(1) as f64
+        stats.messages_sent as f64 / stats.batches_written.max(1) as f64
     );
     Ok(())
 }
