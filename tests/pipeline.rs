@@ -1,7 +1,7 @@
 //! The pipeline commands' contracts: `emit` refuses programs with errors,
 //! writes a Cargo project otherwise; `run` reports an uncaught exception with
 //! its CMSL location on stderr and exit code 1; unsupported constructs are
-//! diagnostics, not crashes.
+//! diagnostics, not crashes; `--release` builds check the program first.
 
 use std::path::Path;
 use std::process::Command;
@@ -156,4 +156,22 @@ fn run_on_the_hosts_of_a_cluster_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "total: 15\n");
+}
+
+#[test]
+fn release_builds_refuse_a_program_with_errors_before_building() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("bad.cmsl");
+    std::fs::write(&src, "void main () { int x = \"text\"; }\n").expect("write");
+    for command in ["build", "run"] {
+        let out = ftc()
+            .args([command, "--release"])
+            .arg(&src)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run ftc");
+        assert_eq!(out.status.code(), Some(1), "ftc {command} --release");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error"), "{err}");
+    }
 }

@@ -6,7 +6,7 @@
 //! `Obj::read`, so no borrow outlives the read.
 
 use ftc_frontend::program::{Builtin, ListMethod, MapMethod, Resolution, VarKind};
-use ftc_frontend::types::{ClassId, ExceptionKind, FutureOf, Ty, VarId};
+use ftc_frontend::types::{ClassId, ExceptionKind, FnId, FutureOf, Ty, VarId};
 use ftc_frontend::CheckedProgram;
 use ftc_grammar::{
     AcceptTimeout, AssignOp, BinaryOp, Block, BoundOp, Expr, ExprKind, Stmt, StmtKind, TypeExpr,
@@ -842,7 +842,7 @@ impl<'a> Body<'a> {
                 let params = self.program.function(f).params.clone();
                 let a = self.args_for(args, &params);
                 match self.this {
-                    This::Server => self.q(quote!(self.#name(#(#a),*)), e.span),
+                    This::Server => self.self_call(e, f, args),
                     _ => {
                         let owner = self.program.function(f).owner;
                         let class = ident(
@@ -856,6 +856,42 @@ impl<'a> Body<'a> {
             }
             _ => quote!(()),
         }
+    }
+
+    /// A call of a server's own method, `self.m(…)`. The method takes
+    /// `&mut self`, so when an argument itself calls one of the server's
+    /// methods the arguments are evaluated first, in order, into locals named
+    /// after the parameters: `{ let (col, row) = (self.col_of(x)?, …); self.put(col, row)? }`.
+    fn self_call(&mut self, e: &'a Expr, f: FnId, args: &'a [Expr]) -> TokenStream {
+        let name = ident(self.ir.function_name(f));
+        let params = self.program.function(f).params.clone();
+        let a = self.args_for(args, &params);
+        if !args.iter().any(|a| self.calls_own_method(a)) {
+            return self.q(quote!(self.#name(#(#a),*)), e.span);
+        }
+        let locals: Vec<Ident> = params.iter().map(|p| self.var_name(*p)).collect();
+        let call = self.q(quote!(self.#name(#(#locals),*)), e.span);
+        if let ([one], [local]) = (a.as_slice(), locals.as_slice()) {
+            return quote!({ let #local = #one; #call });
+        }
+        quote!({ let (#(#locals),*) = (#(#a),*); #call })
+    }
+
+    /// Whether evaluating `e` in a server method calls one of the server's own
+    /// methods (which borrow `self` mutably).
+    fn calls_own_method(&self, e: &'a Expr) -> bool {
+        let mut found = false;
+        ftc_transforms::walk::expr(e, &mut |x| {
+            let own = match (&x.kind, self.program.resolution(x.id)) {
+                (ExprKind::Call { .. }, Some(Resolution::Method(_))) => true,
+                (ExprKind::MethodCall { receiver, .. }, Some(Resolution::Method(_))) => {
+                    matches!(receiver.kind, ExprKind::This)
+                }
+                _ => false,
+            };
+            found |= own;
+        });
+        found
     }
 
     fn builtin(&mut self, e: &'a Expr, b: Builtin, args: &'a [Expr]) -> TokenStream {
@@ -970,13 +1006,13 @@ impl<'a> Body<'a> {
                 }
             }
             Some(Resolution::Method(f)) => {
+                if matches!(receiver.kind, ExprKind::This) && self.this == This::Server {
+                    return self.self_call(e, f, args);
+                }
                 let name = ident(self.ir.function_name(f));
                 let params = self.program.function(f).params.clone();
                 let a = self.args_for(args, &params);
                 let owner = self.program.function(f).owner;
-                if matches!(receiver.kind, ExprKind::This) && self.this == This::Server {
-                    return self.q(quote!(self.#name(#(#a),*)), e.span);
-                }
                 let class = ident(
                     &owner
                         .map(|c| self.ir.class(c).rust_name.clone())

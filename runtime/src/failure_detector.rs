@@ -3,7 +3,13 @@
 //!
 //! One periodic timer every `heartbeat_us`: it sends a heartbeat to every other
 //! configured host and suspects each host silent for `suspect_after_us` (once
-//! per silence; hearing from the host again re-arms the suspicion). A host never
+//! per silence; hearing from the host again re-arms the suspicion).
+//!
+//! Silence is measured only while this host was listening: a tick that fires
+//! more than one period late means this host itself was stalled (descheduled,
+//! or its core busy), and heartbeats that arrived meanwhile are still waiting
+//! to be handled; the lateness is credited to every peer instead of being
+//! counted as their silence, so a stalled observer does not suspect everyone. A host never
 //! heard from is presumed to be in its first incarnation
 //! ([`crate::view_service::FIRST_INCARNATION`]), the one the initial
 //! configuration admits. State is one record per configured host.
@@ -129,6 +135,12 @@ impl FailureDetector {
             && timer.local() == TICK_TIMER
             && self.tick_at.is_some_and(|at| at <= now)
         {
+            let late = now - self.tick_at.unwrap_or(now);
+            if late > self.timing.heartbeat_us {
+                for peer in self.peers.values_mut() {
+                    peer.last_heard_us = (peer.last_heard_us + late).min(now);
+                }
+            }
             self.tick(now, out);
         }
     }
@@ -288,6 +300,45 @@ mod tests {
             fd.on_timer(at, tick_timer(), &mut out);
         }
         assert_eq!(out.iter().filter(|o| **o == suspect_1).count(), 1);
+    }
+
+    #[test]
+    fn a_stalled_observer_does_not_count_its_own_stall_as_silence() {
+        // Periods of 10, suspicion after 30. The tick due at 10 fires at 500:
+        // this host was stalled, so nobody is suspected then; heartbeats that
+        // arrived during the stall are handled next, and a peer that really
+        // stays silent is suspected once it has been silent for 30 of the
+        // time this host was listening (0–10, then 500–520).
+        let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1), HostId(2)], &timing());
+        let mut out = Vec::new();
+        fd.on_start(0, &mut out);
+        out.clear();
+        fd.on_timer(500, tick_timer(), &mut out);
+        assert_eq!(out, beats(510));
+        out.clear();
+        fd.on_heartbeat(501, HostId(1), FIRST_INCARNATION, &mut out);
+        out.clear();
+        fd.on_timer(510, tick_timer(), &mut out);
+        assert!(!out.iter().any(|o| matches!(o, FdOutput::Suspect { .. })));
+        out.clear();
+        fd.on_timer(520, tick_timer(), &mut out);
+        assert_eq!(
+            out.iter()
+                .filter(|o| matches!(o, FdOutput::Suspect { .. }))
+                .collect::<Vec<_>>(),
+            vec![&FdOutput::Suspect {
+                host: HostId(2),
+                incarnation: FIRST_INCARNATION
+            }]
+        );
+        // A tick at most one period late is on time: no credit.
+        let mut fd = FailureDetector::new(HostId(0), &[HostId(0), HostId(1)], &timing());
+        fd.on_start(0, &mut out);
+        out.clear();
+        for at in [20, 30] {
+            fd.on_timer(at, tick_timer(), &mut out);
+        }
+        assert!(out.iter().any(|o| matches!(o, FdOutput::Suspect { .. })));
     }
 
     #[test]

@@ -19,6 +19,18 @@
 //! larger than any earlier one of the same host and rejoins as a new member.
 //! [`claim_incarnation`] keeps the last one in a small file to tell the two apart.
 //!
+//! Liveness while the core is busy: a server method runs on the core's time
+//! (the group replica waits for the executor to yield), so a long method, or a
+//! process starved of CPU, would stop the core's heartbeats and get a live host
+//! suspected — every replica of a replicated server at once, since they all run
+//! the same method. The heartbeat pump, a small thread, sends the host's
+//! heartbeats itself whenever the core has not come round its loop for two
+//! periods. A paused or killed process stops the pump too, so both are still
+//! suspected; a method that never returns blocks its host's servers (their
+//! callers time out) without getting the host excluded. The receiving side is in
+//! [`crate::failure_detector`]: a stalled observer does not count its own stall
+//! as its peers' silence.
+//!
 //! Scheduling and `priority`: the core works in rounds. A round handles the
 //! messages the host sent to itself, then the due timers, then every event that
 //! is ready (up to [`EVENTS_PER_ROUND_MAX`]); at its end the replicas send
@@ -47,7 +59,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -371,6 +383,7 @@ pub struct Kernel {
     handle: KernelHandle,
     transport: Arc<Transport>,
     core: Option<JoinHandle<()>>,
+    pump: Option<HeartbeatPump>,
     local_addr: SocketAddr,
 }
 
@@ -478,8 +491,27 @@ impl Kernel {
             + Duration::from_millis(config.answer_margin_ms);
         let mut host_config = HostConfig::new(host, incarnation, config.cluster.host_ids(), seed);
         host_config.timing = config.timing;
+        let heartbeat = Duration::from_micros(host_config.timing.heartbeat_us.max(1));
         let core = Host::new(host_config, apps);
+        let epoch = Instant::now();
+        let core_alive_us = Arc::new(AtomicU64::new(0));
+        let pump = HeartbeatPump::start(
+            transport.clone(),
+            config
+                .cluster
+                .host_ids()
+                .into_iter()
+                .filter(|h| *h != host)
+                .collect(),
+            incarnation,
+            heartbeat,
+            epoch,
+            core_alive_us.clone(),
+        )
+        .map_err(|e| KernelError::Start(format!("heartbeat thread: {e}")))?;
         let driver = CoreDriver {
+            epoch,
+            core_alive_us,
             host: core,
             me: host,
             transport: transport.clone(),
@@ -513,6 +545,7 @@ impl Kernel {
             },
             transport,
             core: Some(core_thread),
+            pump: Some(pump),
             local_addr,
         })
     }
@@ -552,6 +585,9 @@ impl Kernel {
         if let Some(core) = self.core.take() {
             let _ = core.join();
         }
+        if let Some(pump) = self.pump.take() {
+            pump.stop();
+        }
         self.transport.shutdown();
     }
 }
@@ -562,8 +598,56 @@ impl Drop for Kernel {
     }
 }
 
+/// Sends the host's heartbeats while its core is busy; see the module documentation.
+struct HeartbeatPump {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl HeartbeatPump {
+    /// `core_alive_us`: microseconds since `epoch` when the core last came round
+    /// its loop, 0 before it starts (a core still in its boot barrier is not vouched for).
+    fn start(
+        transport: Arc<Transport>,
+        peers: Vec<HostId>,
+        incarnation: Incarnation,
+        period: Duration,
+        epoch: Instant,
+        core_alive_us: Arc<AtomicU64>,
+    ) -> std::io::Result<HeartbeatPump> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let busy_after = 2 * period.as_micros() as u64;
+        let thread = std::thread::Builder::new()
+            .name("ftc-heartbeat".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(period);
+                    let alive = core_alive_us.load(Ordering::Relaxed);
+                    let now = epoch.elapsed().as_micros() as u64;
+                    if alive == 0 || now.saturating_sub(alive) <= busy_after {
+                        continue;
+                    }
+                    for &peer in &peers {
+                        let beat = crate::message::Message::Heartbeat { incarnation };
+                        transport.send(peer, incarnation, beat);
+                    }
+                }
+            })?;
+        Ok(HeartbeatPump { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
 /// The core thread's state.
 struct CoreDriver {
+    /// Shared with the heartbeat pump: when the core last came round its loop.
+    epoch: Instant,
+    core_alive_us: Arc<AtomicU64>,
     host: Host,
     me: HostId,
     transport: Arc<Transport>,
@@ -634,6 +718,10 @@ impl CoreDriver {
         }
         self.handle_ready();
         loop {
+            self.core_alive_us.store(
+                (self.epoch.elapsed().as_micros() as u64).max(1),
+                Ordering::Relaxed,
+            );
             // Messages to itself first, then due timers.
             let mut handled = 0;
             while handled < EVENTS_PER_ROUND_MAX {

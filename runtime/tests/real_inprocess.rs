@@ -1,14 +1,20 @@
 //! Three kernels in one process on loopback: the kernel driver, transport and
 //! protocols together, without process management.
 
+use ftc_runtime::app::{AppFactory, AppInput, AppOutput, RestoreError, StateMachine};
 use ftc_runtime::cluster::ClusterConfig;
 use ftc_runtime::kernel::{Kernel, KernelConfig, FIRST_INCARNATION};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
 use ftc_runtime::types::{HostId, Model, ServerSpec};
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn kernels(n: u32) -> Vec<Kernel> {
+    kernels_with(n, Arc::new(KvFactory))
+}
+
+fn kernels_with(n: u32, apps: Arc<dyn AppFactory>) -> Vec<Kernel> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
         .collect();
@@ -26,7 +32,7 @@ fn kernels(n: u32) -> Vec<Kernel> {
         .map(|(i, l)| {
             let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
             config.incarnation = Some(FIRST_INCARNATION);
-            Kernel::start_on(config, Arc::new(KvFactory), l).expect("start kernel")
+            Kernel::start_on(config, apps.clone(), l).expect("start kernel")
         })
         .collect()
 }
@@ -83,5 +89,84 @@ fn three_kernels_serve_a_replicated_key_value_server() {
         for t in tickets {
             assert_eq!(t.wait().map(|r| KvReply::decode(&r)), Ok(Ok(KvReply::Done)));
         }
+    }
+}
+
+/// A server whose every command computes for the number of milliseconds it
+/// names (on the core's time, as a long server method does) and replies with
+/// how many commands it has run.
+struct Busy {
+    done: u64,
+}
+
+impl StateMachine for Busy {
+    fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+        if let AppInput::Command { request, payload } = input {
+            let ms = payload.first().copied().unwrap_or(0) as u64 * 10;
+            let until = Instant::now() + Duration::from_millis(ms);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            self.done += 1;
+            out.push(AppOutput::Reply {
+                request,
+                payload: self.done.to_be_bytes().to_vec(),
+            });
+        }
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        self.done.to_be_bytes().to_vec()
+    }
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
+        let bytes: [u8; 8] = snapshot
+            .try_into()
+            .map_err(|_| RestoreError("not 8 bytes".into()))?;
+        self.done = u64::from_be_bytes(bytes);
+        Ok(())
+    }
+    fn digest(&self) -> u64 {
+        self.done
+    }
+}
+
+struct BusyFactory;
+
+impl AppFactory for BusyFactory {
+    fn create(&self, class: &str) -> Option<Box<dyn StateMachine>> {
+        (class == "busy").then(|| Box::new(Busy { done: 0 }) as Box<dyn StateMachine>)
+    }
+}
+
+/// A method that runs for 800 ms on every replica (far past the 150 ms after
+/// which a silent host is suspected) is slow code, not a failure: the
+/// replicas' hosts keep heartbeating while their cores are busy, so neither is
+/// excluded and the server keeps its state and keeps answering.
+#[test]
+fn a_long_method_on_every_replica_does_not_get_their_hosts_excluded() {
+    let ks = kernels_with(5, Arc::new(BusyFactory));
+    let h = ks[0].handle();
+    let group = h
+        .start_server(ServerSpec {
+            class: "busy".into(),
+            model: Model::Crash,
+            tolerate: 1,
+            replicas: 0,
+            hosts: vec![HostId(3), HostId(4)],
+            disjoint_key: None,
+            priority: 0,
+        })
+        .expect("start server");
+    let client = h.new_client_id();
+    assert_eq!(
+        h.call(client, group, vec![0]),
+        Ok(1u64.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        h.call(client, group, vec![80]),
+        Ok(2u64.to_be_bytes().to_vec())
+    );
+    // Excluded hosts would have left the group without state: this would fail.
+    for n in 3..6u64 {
+        assert_eq!(h.call(client, group, vec![0]), Ok(n.to_be_bytes().to_vec()));
     }
 }

@@ -31,6 +31,10 @@ pub(crate) enum PipelineCommand {
         /// The CMSL programs.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Build optimized (cargo's release profile; the first build of the
+        /// runtime in this profile takes minutes).
+        #[arg(long)]
+        release: bool,
     },
     /// Build a program and run it on a local cluster of host kernels.
     Run(run::RunArgs),
@@ -42,7 +46,7 @@ pub(crate) enum PipelineCommand {
 pub(crate) fn run(command: PipelineCommand) -> ExitCode {
     let result = match command {
         PipelineCommand::Emit { file, out } => emit(&file, &out),
-        PipelineCommand::Build { files } => build::build_command(&files),
+        PipelineCommand::Build { files, release } => build::build_command(&files, release),
         PipelineCommand::Run(args) => run::run(args),
         PipelineCommand::Replicate(args) => replicate::replicate(args),
     };

@@ -34,6 +34,9 @@ pub(crate) struct RunArgs {
     /// SIGSTOP a host's kernel, then SIGCONT it: `h3@1+2` (at 1 s, for 2 s).
     #[arg(long = "pause", value_name = "HOST@SECONDS+SECONDS")]
     pauses: Vec<String>,
+    /// Build the program optimized (cargo's release profile).
+    #[arg(long)]
+    release: bool,
     /// Arguments for the program (`args()`).
     #[arg(last = true)]
     args: Vec<String>,
@@ -143,7 +146,7 @@ impl Drop for Kernels {
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let faults = faults(&args)?;
-    let binary = match build_programs(std::slice::from_ref(&args.file))? {
+    let binary = match build_programs(std::slice::from_ref(&args.file), args.release)? {
         Ok(mut b) => b.remove(0),
         Err(code) => return Ok(code),
     };

@@ -106,7 +106,7 @@ fn stmt<'a>(s: &'a Stmt, f: &mut dyn FnMut(&'a Expr)) {
 }
 
 /// Calls `f` on `e` and every expression inside it, outer before inner.
-pub(crate) fn expr<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
+pub fn expr<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
     f(e);
     match &e.kind {
         ExprKind::Unary { operand, .. } => expr(operand, f),
