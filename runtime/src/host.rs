@@ -440,6 +440,7 @@ impl Host {
                             let mut group_out = Vec::new();
                             replica.on_tick(now, &mut group_out);
                             self.on_group_outputs(group, group_out, out);
+                            self.note_state_held(now, group, out);
                         }
                     }
                 }
@@ -493,6 +494,7 @@ impl Host {
                     let mut group_out = Vec::new();
                     replica.on_message(now, from, msg, &mut group_out);
                     self.on_group_outputs(group, group_out, out);
+                    self.note_state_held(now, group, out);
                 }
                 None => self.dropped += 1,
             },
@@ -609,6 +611,7 @@ impl Host {
             self.replicas.insert(group, replica);
         }
         self.on_group_outputs(group, group_out, out);
+        self.note_state_held(now, group, out);
     }
 
     /// The view service declared this incarnation failed: drop every replica, keep
@@ -685,6 +688,17 @@ impl Host {
                 }
                 GroupOutput::Trace(trace) => out.push(Output::Trace(trace)),
             }
+        }
+    }
+
+    /// A replica that holds its group's state (a finished transfer) tells the
+    /// view service, which counts only state holders as carrying the group on.
+    /// Idempotent: once counted or pending this is a lookup.
+    fn note_state_held(&mut self, now: Micros, group: GroupId, out: &mut Vec<Output>) {
+        if self.replicas.get(&group).is_some_and(|r| r.holds_state()) {
+            let mut vs_out = Vec::new();
+            self.vs.state_held(now, group, &mut vs_out);
+            self.on_vs_outputs(now, vs_out, out);
         }
     }
 

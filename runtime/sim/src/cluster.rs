@@ -26,6 +26,8 @@ pub struct ClusterConfig {
     pub vary_links: bool,
     pub max_events: u64,
     pub verbose: bool,
+    /// When each host starts (staggered boots); unlisted hosts start at 0.
+    pub start_at: Vec<Micros>,
     /// Hosts with an odd node seed batch their replicas' sends as kernels do
     /// (see [`HostNode`]).
     pub batching: bool,
@@ -46,6 +48,7 @@ impl ClusterConfig {
             vary_links: true,
             max_events: 1_000_000,
             verbose: false,
+            start_at: Vec::new(),
             batching: false,
         }
     }
@@ -119,6 +122,7 @@ impl Cluster {
                 first_incarnation: ftc_runtime::view_service::FIRST_INCARNATION.0,
                 max_events: config.max_events,
                 verbose: config.verbose,
+                start_at: config.start_at.clone(),
             },
             factory,
         );

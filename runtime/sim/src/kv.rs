@@ -367,6 +367,13 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
             if healed && c.probed {
                 continue;
             }
+            if cluster.group_failed(group) {
+                // The server is gone for good (`server_failure` at once): a client
+                // stops calling it. (Each such call would be one more operation of
+                // unknown outcome for the judge, whose search grows with them.)
+                c.next_at = Micros::MAX;
+                continue;
+            }
             let probe = healed;
             let (command, op) = random_op(cluster, c, &keys, now);
             let Some(token) = cluster.call(c.host, c.local, group, command.encode()) else {

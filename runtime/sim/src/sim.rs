@@ -35,6 +35,9 @@ pub struct SimConfig {
     pub max_events: u64,
     /// Print every event to stderr.
     pub verbose: bool,
+    /// When each host starts (its process comes up); hosts not listed start at
+    /// 0. Until then a host receives nothing, like a process not yet running.
+    pub start_at: Vec<Micros>,
 }
 
 impl SimConfig {
@@ -48,6 +51,7 @@ impl SimConfig {
             first_incarnation: 0,
             max_events: 5_000_000,
             verbose: false,
+            start_at: Vec::new(),
         }
     }
 }
@@ -153,6 +157,8 @@ struct HostSlot<N: Node> {
     max_incarnation: u64,
     paused: bool,
     held: Vec<EventKind<N>>,
+    /// The host's first `Start` happened.
+    started: bool,
 }
 
 struct Disruption {
@@ -240,6 +246,8 @@ impl<N: Node> Simulator<N> {
                 max_incarnation: incarnation,
                 paused: false,
                 held: Vec::new(),
+                // A host starting at 0 counts as running from the outset.
+                started: config.start_at.get(host).copied().unwrap_or(0) == 0,
             });
         }
         let mut sim = Simulator {
@@ -264,7 +272,8 @@ impl<N: Node> Simulator<N> {
             limit_hit: false,
         };
         for host in 0..sim.hosts.len() {
-            sim.schedule(0, EventKind::Start { host, life: 1 });
+            let at = sim.config.start_at.get(host).copied().unwrap_or(0);
+            sim.schedule(at, EventKind::Start { host, life: 1 });
         }
         sim
     }
@@ -316,7 +325,7 @@ impl<N: Node> Simulator<N> {
 
     /// Whether the host is running (not crashed).
     pub fn is_up(&self, host: usize) -> bool {
-        self.hosts[host].node.is_some()
+        self.hosts[host].node.is_some() && self.hosts[host].started
     }
 
     /// Whether the host is paused.
@@ -405,6 +414,7 @@ impl<N: Node> Simulator<N> {
         match kind {
             EventKind::Start { host, life } => {
                 if self.hosts[host].life == life {
+                    self.hosts[host].started = true;
                     self.log(|| format!("host {host} starts"));
                     self.digest.write_u8(1);
                     self.dispatch(host, NodeInput::Start);
@@ -416,7 +426,7 @@ impl<N: Node> Simulator<N> {
                 from_incarnation,
                 msg,
             } => {
-                if self.hosts[to].node.is_none() {
+                if self.hosts[to].node.is_none() || !self.hosts[to].started {
                     self.stats.to_down_host += 1;
                 } else if self.net.blocked(from, to) {
                     self.stats.partitioned += 1;

@@ -250,6 +250,11 @@ impl Replica {
     pub fn is_stuck(&self) -> bool {
         self.stuck
     }
+    /// Whether this replica holds the group's state: it started with the group
+    /// or a state transfer to it completed (the host tells the view service).
+    pub fn holds_state(&self) -> bool {
+        self.initialized
+    }
     /// Malformed or unexpected messages dropped so far.
     pub fn dropped_messages(&self) -> u64 {
         self.dropped_messages

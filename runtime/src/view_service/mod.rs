@@ -15,6 +15,9 @@
 //!  ClusterState::apply (hosts, placement, views)        ──▶ View, StartDecided, Excluded
 //! ```
 //!
+//! The log is compacted behind checkpoints of the applied state; a peer that
+//! needs compacted entries gets [`VsMessage::Snapshot`] instead.
+//!
 //! There is no stable storage: a restarted host is a new, larger incarnation
 //! with an empty log. Votes and acknowledgements count per *memory*: each host
 //! has one voting identity, the incarnation of its newest committed
@@ -86,8 +89,15 @@ pub const FIRST_INCARNATION: Incarnation = Incarnation(1);
 
 /// Most entries one `Append` carries.
 const APPEND_BATCH_MAX: usize = 64;
-/// The log is not compacted: beyond this many entries nothing more is appended.
+/// Most entries a participant holds in memory (after the compacted prefix);
+/// beyond it nothing more is appended. Compaction keeps the log far below it.
 pub const LOG_ENTRIES_MAX: u64 = 1 << 16;
+/// No real log reaches this index; a snapshot claiming more is dropped.
+const LOG_INDEX_MAX: u64 = 1 << 62;
+/// A checkpoint of the applied state is taken every this many applied
+/// entries; taking one compacts the log up to the previous checkpoint, so
+/// between one and two such intervals of applied entries stay in the log.
+pub const COMPACT_EVERY: u64 = 1024;
 /// Most uncommitted entries a leader holds; further proposals wait (their origin retries).
 const UNCOMMITTED_MAX: u64 = 256;
 /// Most server creations of this host waiting for a decision.
@@ -117,6 +127,9 @@ pub enum Decision {
         token: u64,
         spec: ServerSpec,
     },
+    /// This member of the group holds the group's state: it is a recruit whose
+    /// state transfer completed. Only state holders carry a group on.
+    StateHeld { group: GroupId, replica: ReplicaId },
 }
 
 /// One entry of the view service's log.
@@ -183,6 +196,28 @@ pub enum VsMessage {
         entries: Vec<LogEntry>,
         commit_index: u64,
     },
+    /// The committed state after entry `last_index` (of term `last_term`), for a
+    /// participant that needs entries the sender has compacted away. From the
+    /// leader of `term` (`from_leader`, answered like an `Append`) or, without
+    /// a leader, in answer to a `CatchUpRequest`.
+    Snapshot {
+        term: u64,
+        from_leader: bool,
+        last_index: u64,
+        last_term: u64,
+        state: VsSnapshot,
+    },
+}
+
+/// A snapshot of the view service's replicated state (opaque outside it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VsSnapshot(Box<ClusterState>);
+
+/// The applied state at one log index, kept until the next checkpoint.
+struct Checkpoint {
+    index: u64,
+    term: u64,
+    state: ClusterState,
 }
 
 /// What the participant asks its host core to do or tells it.
@@ -199,7 +234,9 @@ pub enum VsOutput {
     },
     /// A newly committed view; for each group, views arrive in `view_id` order.
     /// A group's first view (`view_id` 1) has an empty `joining`: every member
-    /// starts with the initial state.
+    /// starts with the initial state. A participant that installs a snapshot
+    /// (it lagged behind a peer's compacted log) skips to each group's newest
+    /// view.
     View(GroupView),
     /// The `start_server` request with this token (made on this host) was decided.
     StartDecided {
@@ -251,8 +288,17 @@ pub struct ViewService {
     role: Role,
     leader: Option<ReplicaId>,
     votes: BTreeSet<HostId>,
-    /// `log[i]` holds index `i + 1`.
+    /// `log[i]` holds index `log_base + i + 1`; entries up to `log_base` are
+    /// compacted into `base_state`.
     log: Vec<LogEntry>,
+    log_base: u64,
+    base_term: u64,
+    /// The applied state after entry `log_base` (what a lagging peer is sent).
+    base_state: ClusterState,
+    /// The applied state at the newest multiple of `compact_every`: it becomes
+    /// the base when the next checkpoint is taken.
+    checkpoint: Option<Checkpoint>,
+    compact_every: u64,
     commit_index: u64,
     applied_index: u64,
     state: ClusterState,
@@ -271,12 +317,17 @@ pub struct ViewService {
     pending_joins: BTreeMap<HostId, Incarnation>,
     /// By token: the requesting incarnation (the decision's origin) and the spec.
     pending_creations: BTreeMap<u64, (ReplicaId, ServerSpec)>,
+    /// Groups whose local replica (this incarnation) reported that it holds
+    /// the state, until the committed log counts it (or it left the group).
+    pending_held: BTreeSet<GroupId>,
     next_forward_at: Micros,
 
     election_deadline: Micros,
     election_timer_at: Option<Micros>,
     tick_at: Option<Micros>,
     excluded_reported: bool,
+    /// Snapshots installed so far (for tests and traces).
+    snapshots_installed: u64,
 }
 
 impl ViewService {
@@ -314,6 +365,11 @@ impl ViewService {
             leader: None,
             votes: BTreeSet::new(),
             log: Vec::new(),
+            log_base: 0,
+            base_term: 0,
+            base_state: state.clone(),
+            checkpoint: None,
+            compact_every: COMPACT_EVERY,
             commit_index: 0,
             applied_index: 0,
             state,
@@ -324,11 +380,13 @@ impl ViewService {
             leader_heard_at: None,
             pending_joins,
             pending_creations: BTreeMap::new(),
+            pending_held: BTreeSet::new(),
             next_forward_at: 0,
             election_deadline: 0,
             election_timer_at: None,
             tick_at: None,
             excluded_reported: false,
+            snapshots_installed: 0,
         }
     }
 
@@ -363,6 +421,8 @@ impl ViewService {
         // it could not hear the others, which is also why it suspected them.
         self.pending_failures.clear();
         self.probes.clear();
+        // The host dropped its replicas: their state is gone with the old incarnation.
+        self.pending_held.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
             self.role = Role::Follower;
@@ -470,6 +530,22 @@ impl ViewService {
                 entries,
                 commit_index,
             } => self.on_catch_up(from, prev_index, prev_term, entries, commit_index, out),
+            VsMessage::Snapshot {
+                term,
+                from_leader,
+                last_index,
+                last_term,
+                state,
+            } => self.on_snapshot(
+                now,
+                sender,
+                term,
+                from_leader,
+                last_index,
+                last_term,
+                state,
+                out,
+            ),
         }
     }
 
@@ -581,6 +657,29 @@ impl ViewService {
         self.forward_pending(now, out);
     }
 
+    /// This host's replica of `group` holds the group's state (it was
+    /// recruited and its state transfer completed). Retried through the leader
+    /// until the committed log counts it as a state holder; idempotent and
+    /// cheap when already counted or pending, so a host core may call it after
+    /// every step of a replica that holds state.
+    pub fn state_held(&mut self, now: Micros, group: GroupId, out: &mut Vec<VsOutput>) {
+        let me = self.replica_id();
+        if self.pending_held.contains(&group)
+            || self.state.holds_state(group, me)
+            || !self.state.is_member(group, me)
+        {
+            return;
+        }
+        self.pending_held.insert(group);
+        self.forward_pending(now, out);
+    }
+
+    /// Whether the committed log counts this host's replica of `group` as a
+    /// holder of the group's state.
+    pub fn counts_state_holder(&self, group: GroupId) -> bool {
+        self.state.holds_state(group, self.replica_id())
+    }
+
     /// The newest committed view of `group` this participant knows.
     pub fn view(&self, group: GroupId) -> Option<&GroupView> {
         self.state.groups.get(&group)
@@ -630,19 +729,53 @@ impl ViewService {
     }
 
     fn last_index(&self) -> u64 {
-        self.log.len() as u64
+        self.log_base + self.log.len() as u64
     }
 
+    /// The term of the entry at `index`; `None` past the log's end or inside
+    /// the compacted prefix (except its last entry).
     fn term_at(&self, index: u64) -> Option<u64> {
-        if index == 0 {
-            return Some(0);
+        if index == self.log_base {
+            return Some(self.base_term);
         }
-        let position = usize::try_from(index - 1).ok()?;
+        if index < self.log_base {
+            return None;
+        }
+        let position = usize::try_from(index - self.log_base - 1).ok()?;
         self.log.get(position).map(|e| e.term)
     }
 
     fn last_term(&self) -> u64 {
-        self.log.last().map_or(0, |e| e.term)
+        self.log.last().map_or(self.base_term, |e| e.term)
+    }
+
+    /// Position in `log` of the entry at `index` (> `log_base`).
+    fn position(&self, index: u64) -> usize {
+        (index - self.log_base - 1) as usize
+    }
+
+    /// The entries after `after` (>= `log_base`) up to `end`, at most `max` of them.
+    fn entries_between(&self, after: u64, end: u64, max: usize) -> Vec<LogEntry> {
+        let from = ((after - self.log_base) as usize).min(self.log.len());
+        let to = ((end.min(self.last_index()) - self.log_base) as usize)
+            .min(from.saturating_add(max))
+            .max(from);
+        self.log[from..to].to_vec()
+    }
+
+    /// The entries not applied yet (the applied prefix is never compacted past).
+    fn unapplied(&self) -> &[LogEntry] {
+        &self.log[(self.applied_index - self.log_base) as usize..]
+    }
+
+    /// Keeps the entries up to `index` (>= `log_base`), drops the rest.
+    fn truncate_after(&mut self, index: u64) {
+        self.log.truncate((index - self.log_base) as usize);
+    }
+
+    /// Holds as many entries as allowed.
+    fn log_full(&self) -> bool {
+        self.log.len() as u64 >= LOG_ENTRIES_MAX
     }
 
     /// Records the incarnation heard from `host`; `false` if it is stale.
@@ -675,15 +808,13 @@ impl ViewService {
         if self.state.voters.get(&host) != Some(&voter) {
             return false;
         }
-        !self.log[self.applied_index as usize..]
-            .iter()
-            .any(|e| match &e.decision {
-                Decision::HostJoined {
-                    host: h,
-                    incarnation: i,
-                } => *h == host && *i > voter && *i > incarnation,
-                _ => false,
-            })
+        !self.unapplied().iter().any(|e| match &e.decision {
+            Decision::HostJoined {
+                host: h,
+                incarnation: i,
+            } => *h == host && *i > voter && *i > incarnation,
+            _ => false,
+        })
     }
 
     /// Whether this participant's own word counts.
@@ -781,9 +912,13 @@ impl ViewService {
         if commit_index >= self.commit_index {
             return;
         }
+        if commit_index < self.log_base {
+            // Compacted away: the committed state instead.
+            self.send(from, self.snapshot_message(false), out);
+            return;
+        }
         let prev_term = self.term_at(commit_index).unwrap_or(0);
-        let end = (commit_index as usize + APPEND_BATCH_MAX).min(self.commit_index as usize);
-        let entries = self.log[commit_index as usize..end].to_vec();
+        let entries = self.entries_between(commit_index, self.commit_index, APPEND_BATCH_MAX);
         self.send(
             from,
             VsMessage::CatchUp {
@@ -807,9 +942,15 @@ impl ViewService {
         commit_index: u64,
         out: &mut Vec<VsOutput>,
     ) {
-        if self.term_at(prev_index) != Some(prev_term)
-            || prev_index + entries.len() as u64 > commit_index
-        {
+        if prev_index.saturating_add(entries.len() as u64) > commit_index {
+            return;
+        }
+        let Some((prev_index, prev_term, entries)) =
+            self.skip_compacted(prev_index, prev_term, entries)
+        else {
+            return;
+        };
+        if self.term_at(prev_index) != Some(prev_term) {
             return;
         }
         let mut index = prev_index;
@@ -821,11 +962,11 @@ impl ViewService {
                     if index <= self.commit_index || self.role == Role::Leader {
                         return;
                     }
-                    self.log.truncate(index as usize - 1);
+                    self.truncate_after(index - 1);
                     self.log.push(entry);
                 }
                 None => {
-                    if self.last_index() >= LOG_ENTRIES_MAX {
+                    if self.log_full() {
                         index -= 1;
                         break;
                     }
@@ -1007,7 +1148,7 @@ impl ViewService {
                 },
             );
         }
-        if self.last_index() < LOG_ENTRIES_MAX {
+        if !self.log_full() {
             self.log.push(LogEntry {
                 term: self.term,
                 decision: Decision::Noop,
@@ -1043,11 +1184,19 @@ impl ViewService {
             acked_at: 0,
         });
         let next_index = progress.next_index.clamp(1, last_index + 1);
-        let prev_index = next_index - 1;
+        let mut prev_index = next_index - 1;
+        if prev_index < self.log_base {
+            if with_entries {
+                // The peer needs entries compacted away: send the state instead.
+                let msg = self.snapshot_message(true);
+                self.send(peer, msg, out);
+                return;
+            }
+            prev_index = self.log_base;
+        }
         let prev_term = self.term_at(prev_index).unwrap_or(0);
         let batch = if with_entries { APPEND_BATCH_MAX } else { 0 };
-        let end = (prev_index as usize + batch).min(self.log.len());
-        let entries = self.log[prev_index as usize..end].to_vec();
+        let entries = self.entries_between(prev_index, last_index, batch);
         out.push(VsOutput::Send {
             to: peer,
             msg: VsMessage::Append {
@@ -1094,6 +1243,22 @@ impl ViewService {
         self.leader = Some(leader);
         self.leader_heard_at = Some(now);
         self.reset_election_deadline(now, out);
+        let Some((prev_index, prev_term, entries)) =
+            self.skip_compacted(prev_index, prev_term, entries)
+        else {
+            // Everything it carries is in the compacted (committed) prefix.
+            self.send(
+                leader.host,
+                VsMessage::AppendReply {
+                    term: self.term,
+                    success: true,
+                    match_index: self.log_base,
+                    voter: self.voter,
+                },
+                out,
+            );
+            return;
+        };
         if self.term_at(prev_index) != Some(prev_term) {
             self.send(
                 leader.host,
@@ -1117,11 +1282,11 @@ impl ViewService {
                         // A committed entry never changes: the message is bogus.
                         return;
                     }
-                    self.log.truncate(index as usize - 1);
+                    self.truncate_after(index - 1);
                     self.log.push(entry);
                 }
                 None => {
-                    if self.last_index() >= LOG_ENTRIES_MAX {
+                    if self.log_full() {
                         index -= 1;
                         break;
                     }
@@ -1163,10 +1328,15 @@ impl ViewService {
             return;
         }
         let last_index = self.last_index();
+        // A peer not tracked yet resumes after what it reports holding.
         let fresh = Progress {
             incarnation: peer.incarnation,
             voter,
-            next_index: last_index + 1,
+            next_index: if success {
+                match_index.min(last_index) + 1
+            } else {
+                last_index + 1
+            },
             match_index: 0,
             acked_at: 0,
         };
@@ -1225,11 +1395,11 @@ impl ViewService {
     fn apply_committed(&mut self, out: &mut Vec<VsOutput>) {
         let mut events = Vec::new();
         while self.applied_index < self.commit_index {
-            let Some(entry) = self.log.get(self.applied_index as usize) else {
+            let Some(entry) = self.log.get(self.position(self.applied_index + 1)) else {
                 break;
             };
             self.applied_index += 1;
-            let decision = entry.decision.clone();
+            let (decision, term) = (entry.decision.clone(), entry.term);
             self.state.apply(&decision, &mut events);
             for event in events.drain(..) {
                 match event {
@@ -1259,7 +1429,175 @@ impl ViewService {
             if self.was_admitted_once() && self.state.admitted(self.me) != Some(self.incarnation) {
                 self.report_excluded(out);
             }
+            if self.applied_index % self.compact_every.max(1) == 0 {
+                self.take_checkpoint(term);
+            }
         }
+        self.drop_resolved();
+    }
+
+    // ---------------------------------------------------------------- compaction
+
+    /// Takes a checkpoint of the applied state and compacts the log up to the
+    /// previous one (so a peer a little behind still gets entries, not the state).
+    fn take_checkpoint(&mut self, term: u64) {
+        if let Some(previous) = self.checkpoint.take() {
+            if previous.index > self.log_base && previous.index <= self.applied_index {
+                self.log.drain(..(previous.index - self.log_base) as usize);
+                self.log_base = previous.index;
+                self.base_term = previous.term;
+                self.base_state = previous.state;
+            }
+        }
+        self.checkpoint = Some(Checkpoint {
+            index: self.applied_index,
+            term,
+            state: self.state.clone(),
+        });
+    }
+
+    fn snapshot_message(&self, from_leader: bool) -> VsMessage {
+        VsMessage::Snapshot {
+            term: self.term,
+            from_leader,
+            last_index: self.log_base,
+            last_term: self.base_term,
+            state: VsSnapshot(Box::new(self.base_state.clone())),
+        }
+    }
+
+    /// Drops the entries of a message that lie inside the compacted prefix
+    /// (committed, so held here alike). `None` if nothing is left after it.
+    fn skip_compacted(
+        &self,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<LogEntry>,
+    ) -> Option<(u64, u64, Vec<LogEntry>)> {
+        if prev_index >= self.log_base {
+            return Some((prev_index, prev_term, entries));
+        }
+        let skip = self.log_base - prev_index;
+        if (entries.len() as u64) < skip {
+            return None;
+        }
+        let entries = entries.into_iter().skip(skip as usize).collect();
+        Some((self.log_base, self.base_term, entries))
+    }
+
+    /// A peer's committed state after `last_index`: installed when it is ahead
+    /// of this participant's commit point. A leader's snapshot is answered like
+    /// an `Append`.
+    #[allow(clippy::too_many_arguments)]
+    fn on_snapshot(
+        &mut self,
+        now: Micros,
+        sender: ReplicaId,
+        term: u64,
+        from_leader: bool,
+        last_index: u64,
+        last_term: u64,
+        snapshot: VsSnapshot,
+        out: &mut Vec<VsOutput>,
+    ) {
+        let snapshot = *snapshot.0;
+        if snapshot.hosts.keys().copied().collect::<Vec<_>>() != self.cluster
+            || last_index > LOG_INDEX_MAX
+        {
+            return; // Another cluster's state, or an impossible index: never install it.
+        }
+        if from_leader {
+            self.observe_term(now, term, out);
+            if term < self.term || self.role == Role::Leader {
+                return;
+            }
+            self.role = Role::Follower;
+            self.leader = Some(sender);
+            self.leader_heard_at = Some(now);
+            self.reset_election_deadline(now, out);
+        }
+        if last_index > self.commit_index {
+            self.install_snapshot(last_index, last_term, snapshot, out);
+        }
+        if from_leader {
+            self.send(
+                sender.host,
+                VsMessage::AppendReply {
+                    term: self.term,
+                    success: true,
+                    match_index: last_index.min(self.commit_index),
+                    voter: self.voter,
+                },
+                out,
+            );
+        } else {
+            // More may be committed after it.
+            self.send(
+                sender.host,
+                VsMessage::CatchUpRequest {
+                    commit_index: self.commit_index,
+                },
+                out,
+            );
+        }
+    }
+
+    /// Replaces the applied state by a committed one after `last_index`; keeps
+    /// the entries after it if this log holds the same entry there.
+    fn install_snapshot(
+        &mut self,
+        last_index: u64,
+        last_term: u64,
+        snapshot: ClusterState,
+        out: &mut Vec<VsOutput>,
+    ) {
+        if self.term_at(last_index) == Some(last_term) {
+            self.log.drain(..(last_index - self.log_base) as usize);
+        } else {
+            self.log.clear();
+        }
+        self.log_base = last_index;
+        self.base_term = last_term;
+        self.base_state = snapshot.clone();
+        self.checkpoint = None;
+        self.commit_index = last_index;
+        self.applied_index = last_index;
+        let old = std::mem::replace(&mut self.state, snapshot);
+        // What applying the skipped entries would have told the host: the
+        // newest view of every group that changed (intermediate views are
+        // skipped), decisions of this host's creations, its exclusion.
+        for view in self.state.groups.values() {
+            if old
+                .groups
+                .get(&view.group)
+                .is_none_or(|v| v.view_id < view.view_id)
+            {
+                out.push(VsOutput::View(view.clone()));
+            }
+        }
+        let decided: Vec<(u64, Result<GroupId, String>)> = self
+            .pending_creations
+            .iter()
+            .filter_map(|(&token, (origin, _))| {
+                self.state
+                    .creations
+                    .get(&(*origin, token))
+                    .map(|r| (token, r.clone()))
+            })
+            .collect();
+        for (token, result) in decided {
+            self.pending_creations.remove(&token);
+            out.push(VsOutput::StartDecided { token, result });
+        }
+        if let Some(&voter) = self.state.voters.get(&self.me) {
+            if self.created_as <= voter && voter <= self.incarnation {
+                self.voter = voter;
+            }
+        }
+        if self.was_admitted_once() && self.state.admitted(self.me) != Some(self.incarnation) {
+            self.report_excluded(out);
+        }
+        self.snapshots_installed += 1;
         self.drop_resolved();
     }
 
@@ -1285,6 +1623,12 @@ impl ViewService {
             .retain(|host, inc| state.hosts.get(host).is_some_and(|r| r.incarnation < *inc));
         self.pending_creations
             .retain(|token, (origin, _)| !state.creations.contains_key(&(*origin, *token)));
+        let me = ReplicaId {
+            host: self.me,
+            incarnation: self.incarnation,
+        };
+        self.pending_held
+            .retain(|&group| state.is_member(group, me) && !state.holds_state(group, me));
     }
 
     /// Pending requests ready to be proposed: suspicions only once confirmed by
@@ -1314,6 +1658,12 @@ impl ViewService {
                     token,
                     spec: spec.clone(),
                 }),
+        );
+        let me = self.replica_id();
+        decisions.extend(
+            self.pending_held
+                .iter()
+                .map(|&group| Decision::StateHeld { group, replica: me }),
         );
         decisions
     }
@@ -1380,7 +1730,7 @@ impl ViewService {
     fn projected_host(&self, host: HostId) -> Option<(Incarnation, bool)> {
         let record = self.state.hosts.get(&host)?;
         let mut projected = (record.incarnation, record.alive);
-        for entry in &self.log[self.applied_index as usize..] {
+        for entry in self.unapplied() {
             match &entry.decision {
                 Decision::HostFailed {
                     host: h,
@@ -1400,7 +1750,7 @@ impl ViewService {
     /// `true` if it appended.
     fn propose(&mut self, from: ReplicaId, decision: Decision) -> bool {
         if self.role != Role::Leader
-            || self.last_index() >= LOG_ENTRIES_MAX
+            || self.log_full()
             || self.last_index() - self.commit_index >= UNCOMMITTED_MAX
         {
             return false;
@@ -1425,9 +1775,19 @@ impl ViewService {
                 .is_some_and(|p| p.0 < *incarnation),
             Decision::CreateGroup { origin, token, .. } => {
                 !self.state.creations.contains_key(&(*origin, *token))
-                    && !self.log[self.applied_index as usize..].iter().any(|e| {
+                    && !self.unapplied().iter().any(|e| {
                         matches!(&e.decision, Decision::CreateGroup { origin: o, token: t, .. }
                             if o == origin && t == token)
+                    })
+            }
+            Decision::StateHeld { group, replica } => {
+                // Only the replica itself says so (an admitted incarnation).
+                from == *replica
+                    && self.state.admitted(from.host) == Some(from.incarnation)
+                    && !self.state.holds_state(*group, *replica)
+                    && !self.unapplied().iter().any(|e| {
+                        matches!(&e.decision, Decision::StateHeld { group: g, replica: r }
+                            if g == group && r == replica)
                     })
             }
         };

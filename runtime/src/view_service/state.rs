@@ -3,10 +3,11 @@
 
 use super::{Decision, FIRST_INCARNATION};
 use crate::types::{GroupId, GroupView, HostId, Incarnation, ReplicaId, ServerSpec};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the view service knows of one configured host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct HostRecord {
     /// The newest incarnation the committed log mentions.
     pub incarnation: Incarnation,
@@ -25,8 +26,10 @@ pub(crate) enum ApplyEvent {
     },
 }
 
-/// The state machine replicated by the view service's log.
-#[derive(Clone, Debug)]
+/// The state machine replicated by the view service's log. It is small
+/// (configuration, hosts, newest views, state holders, decided creations), so
+/// a snapshot of it replaces a compacted log prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ClusterState {
     /// Every configured host; the initial configuration is each host's first incarnation, alive.
     pub hosts: BTreeMap<HostId, HostRecord>,
@@ -37,6 +40,11 @@ pub(crate) struct ClusterState {
     pub voters: BTreeMap<HostId, Incarnation>,
     /// The newest view of every group ever created.
     pub groups: BTreeMap<GroupId, GroupView>,
+    /// The members of each live group's newest view that hold the group's
+    /// state: every member of its first view, and a recruit once a committed
+    /// `StateHeld` says its state transfer completed. A group none of whose
+    /// state holders survives is failed, whatever recruits survive.
+    pub holders: BTreeMap<GroupId, BTreeSet<ReplicaId>>,
     pub next_group_id: u64,
     /// Decided creations, for idempotence by `(origin, token)`.
     pub creations: BTreeMap<(ReplicaId, u64), Result<GroupId, String>>,
@@ -64,6 +72,7 @@ impl ClusterState {
             hosts,
             voters,
             groups: BTreeMap::new(),
+            holders: BTreeMap::new(),
             next_group_id: 1,
             creations: BTreeMap::new(),
             quorum,
@@ -131,7 +140,26 @@ impl ClusterState {
                     result,
                 });
             }
+            Decision::StateHeld { group, replica } => {
+                if self.is_member(*group, *replica) {
+                    self.holders.entry(*group).or_default().insert(*replica);
+                }
+            }
         }
+    }
+
+    /// Whether `replica` is a member of `group`'s newest view (and the group lives).
+    pub fn is_member(&self, group: GroupId, replica: ReplicaId) -> bool {
+        self.groups
+            .get(&group)
+            .is_some_and(|v| !v.failed && v.members.contains(&replica))
+    }
+
+    /// Whether the committed log counts `replica` as holding `group`'s state.
+    pub fn holds_state(&self, group: GroupId, replica: ReplicaId) -> bool {
+        self.holders
+            .get(&group)
+            .is_some_and(|h| h.contains(&replica))
     }
 
     fn create(
@@ -168,6 +196,8 @@ impl ClusterState {
             spec: spec.clone(),
             failed: false,
         };
+        self.holders
+            .insert(group, view.members.iter().copied().collect());
         self.groups.insert(group, view.clone());
         events.push(ApplyEvent::View(view));
         Ok(group)
@@ -214,7 +244,9 @@ impl ClusterState {
     }
 
     /// After a host change: drop dead members, recruit replacements, mark groups
-    /// whose every member died as failed. Groups in id order.
+    /// whose every state holder died as failed (surviving recruits whose state
+    /// transfer is not known to be complete cannot carry the state on). Groups
+    /// in id order.
     fn reconfigure(&mut self, events: &mut Vec<ApplyEvent>) {
         let ids: Vec<GroupId> = self.groups.keys().copied().collect();
         for id in ids {
@@ -232,11 +264,21 @@ impl ClusterState {
                 .collect();
             let mut next = old.clone();
             next.view_id += 1;
-            if survivors.is_empty() {
+            let holders: BTreeSet<ReplicaId> = self
+                .holders
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&m| self.is_alive(m))
+                .collect();
+            if holders.is_empty() {
                 next.members = Vec::new();
                 next.joining = Vec::new();
                 next.failed = true;
+                self.holders.remove(&id);
             } else {
+                self.holders.insert(id, holders);
                 let wanted = old.spec.replica_count() as usize;
                 let recruits = if survivors.len() < wanted {
                     let used: BTreeSet<HostId> = survivors.iter().map(|m| m.host).collect();

@@ -955,6 +955,116 @@ fn a_group_whose_every_member_failed_is_marked_failed() {
     assert_eq!(views(&fail(&mut state, 1, F)), vec![]);
 }
 
+fn state_held(state: &mut ClusterState, group: GroupId, host: u32) -> Vec<ApplyEvent> {
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::StateHeld {
+            group,
+            replica: replica(host, F),
+        },
+        &mut events,
+    );
+    events
+}
+
+#[test]
+fn a_group_whose_state_holders_all_failed_is_marked_failed_though_a_recruit_survives() {
+    let mut state = ClusterState::new(&hosts(5));
+    let (_, v) = created(&mut state, 0, 1, spec("Db", 1));
+    let v = v.unwrap_or_else(|| unreachable!());
+    assert_eq!(v.members, vec![replica(0, F), replica(1, F)]);
+    // Every member of the first view holds the (initial) state.
+    assert!(state.holds_state(v.group, replica(0, F)) && state.holds_state(v.group, replica(1, F)));
+    let events = fail(&mut state, 1, F);
+    assert_eq!(
+        views(&events)[0].members,
+        vec![replica(0, F), replica(2, F)],
+        "host 2 is recruited"
+    );
+    assert!(!state.holds_state(v.group, replica(2, F)));
+    // The only state holder fails before the recruit's transfer is known to be
+    // complete: the group is failed, the surviving recruit notwithstanding.
+    let events = fail(&mut state, 0, F);
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 3,
+            members: vec![],
+            joining: vec![],
+            failed: true,
+            ..v.clone()
+        }]
+    );
+    // A late report for a failed group changes nothing.
+    assert_eq!(state_held(&mut state, v.group, 2), vec![]);
+    assert!(!state.holds_state(v.group, replica(2, F)));
+}
+
+#[test]
+fn a_recruit_whose_transfer_completed_carries_the_group_on() {
+    let mut state = ClusterState::new(&hosts(5));
+    let (_, v) = created(&mut state, 0, 1, spec("Db", 1));
+    let v = v.unwrap_or_else(|| unreachable!());
+    fail(&mut state, 1, F);
+    // A report from a non-member is ignored; the recruit's own is recorded, and
+    // applying it emits nothing (the view does not change).
+    assert_eq!(state_held(&mut state, v.group, 3), vec![]);
+    assert!(!state.holds_state(v.group, replica(3, F)));
+    assert_eq!(state_held(&mut state, v.group, 2), vec![]);
+    assert!(state.holds_state(v.group, replica(2, F)));
+    let events = fail(&mut state, 0, F);
+    assert_eq!(
+        views(&events),
+        vec![GroupView {
+            view_id: 3,
+            members: vec![replica(2, F), replica(3, F)],
+            joining: vec![replica(3, F)],
+            ..v
+        }]
+    );
+    // The failed holder is forgotten; the new recruit is not a holder yet.
+    assert!(!state.holds_state(v.group, replica(0, F)));
+    assert!(!state.holds_state(v.group, replica(3, F)));
+}
+
+#[test]
+fn only_the_replica_itself_reports_that_it_holds_the_state() {
+    let (mut leader, now) = elect_first(3);
+    let group = GroupId(1);
+    let before = leader.last_index();
+    // Host 2 cannot speak for host 1's replica.
+    deliver(
+        &mut leader,
+        2,
+        F,
+        VsMessage::Propose {
+            decision: Decision::StateHeld {
+                group,
+                replica: replica(1, F),
+            },
+        },
+        now,
+    );
+    assert_eq!(leader.last_index(), before);
+    let own = Decision::StateHeld {
+        group,
+        replica: replica(1, F),
+    };
+    deliver(
+        &mut leader,
+        1,
+        F,
+        VsMessage::Propose {
+            decision: own.clone(),
+        },
+        now,
+    );
+    assert_eq!(leader.last_index(), before + 1);
+    // A duplicate while it is uncommitted is not appended again.
+    deliver(&mut leader, 1, F, VsMessage::Propose { decision: own }, now);
+    assert_eq!(leader.last_index(), before + 1);
+}
+
 #[test]
 fn a_new_incarnation_replaces_the_old_one_in_its_groups() {
     let mut state = ClusterState::new(&hosts(3));
@@ -1009,7 +1119,7 @@ fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
             },
         })
         .collect::<Vec<_>>();
-    match rng.random_range(0..8) {
+    match rng.random_range(0..9) {
         0 => VsMessage::RequestVote {
             term: number(rng),
             last_index: number(rng),
@@ -1043,11 +1153,18 @@ fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
         6 => VsMessage::CatchUpRequest {
             commit_index: number(rng),
         },
-        _ => VsMessage::CatchUp {
+        7 => VsMessage::CatchUp {
             prev_index: number(rng),
             prev_term: number(rng),
             entries,
             commit_index: number(rng),
+        },
+        _ => VsMessage::Snapshot {
+            term: number(rng),
+            from_leader: rng.random(),
+            last_index: number(rng),
+            last_term: number(rng),
+            state: VsSnapshot(Box::new(ClusterState::new(&hosts(3)))),
         },
     }
 }
@@ -1216,4 +1333,186 @@ fn a_participant_learns_committed_entries_without_a_leader() {
     assert_eq!((c.commit_index, c.last_index()), (2, 2));
     // It still does not vote: its join is not committed.
     assert!(!c.counts_self());
+}
+
+/// Commits `count` server creations (origin host 0) on a leader elected by
+/// host 1's vote, host 1 acknowledging everything.
+fn commit_creations(leader: &mut ViewService, now: Micros, tokens: std::ops::Range<u64>) {
+    for token in tokens {
+        let mut out = Vec::new();
+        assert!(leader.propose(
+            replica(0, F),
+            Decision::CreateGroup {
+                origin: replica(0, F),
+                token,
+                spec: spec("C", 0),
+            },
+        ));
+        leader.replicate_new_entries(&mut out);
+        let last = leader.last_index();
+        deliver(leader, 1, F, ack(last), now);
+        assert_eq!(leader.commit_index, last);
+    }
+}
+
+#[test]
+fn the_log_is_compacted_behind_checkpoints() {
+    let (mut leader, now) = elect_first(3);
+    leader.compact_every = 4;
+    commit_creations(&mut leader, now, 1..20);
+    // 20 entries (the Noop and 19 creations): checkpoints at 4, 8, 12, 16, 20;
+    // the log is compacted up to the one before the newest.
+    assert_eq!(leader.last_index(), 20);
+    assert_eq!((leader.log_base, leader.base_term), (16, 1));
+    assert_eq!(leader.log.len(), 4);
+    assert_eq!(leader.checkpoint.as_ref().map(|c| c.index), Some(20));
+    // The base state is the state after entry 16: 15 groups created.
+    assert_eq!(leader.base_state.next_group_id, 16);
+    assert_eq!(leader.state.next_group_id, 20);
+    // The compacted prefix is still known by its last entry's term only.
+    assert_eq!(leader.term_at(16), Some(1));
+    assert_eq!(leader.term_at(15), None);
+}
+
+#[test]
+fn a_lagging_follower_gets_the_state_then_the_entries_after_it() {
+    let (mut leader, now) = elect_first(3);
+    leader.compact_every = 4;
+    commit_creations(&mut leader, now, 1..20);
+    // Host 2 never heard anything: it needs entry 1, long compacted.
+    let mut follower = participant(2, F, 3);
+    let mut out = Vec::new();
+    leader.send_append(HostId(2), &mut out);
+    let [VsOutput::Send { to, msg }] = &out[..] else {
+        panic!("one message: {out:?}");
+    };
+    assert_eq!(*to, HostId(2));
+    assert!(matches!(
+        msg,
+        VsMessage::Snapshot {
+            term: 1,
+            from_leader: true,
+            last_index: 16,
+            last_term: 1,
+            ..
+        }
+    ));
+    let got = deliver(&mut follower, 0, F, msg.clone(), now);
+    // It learns the newest view of every group of the snapshot and answers
+    // like an append.
+    let views: Vec<GroupId> = got
+        .iter()
+        .filter_map(|o| match o {
+            VsOutput::View(v) => Some(v.group),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(views, (1..16).map(GroupId).collect::<Vec<_>>());
+    let reply = got
+        .iter()
+        .find_map(|o| match o {
+            VsOutput::Send { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .expect("a reply");
+    assert_eq!(
+        reply,
+        VsMessage::AppendReply {
+            term: 1,
+            success: true,
+            match_index: 16,
+            voter: F,
+        }
+    );
+    assert_eq!((follower.log_base, follower.commit_index), (16, 16));
+    assert_eq!(follower.state, leader.base_state);
+    // The leader goes on with the entries after the snapshot.
+    let out = deliver(&mut leader, 2, F, reply, now);
+    let append = out
+        .iter()
+        .find_map(|o| match o {
+            VsOutput::Send { to, msg } if *to == HostId(2) => Some(msg.clone()),
+            _ => None,
+        })
+        .expect("the entries after the snapshot");
+    assert!(matches!(
+        &append,
+        VsMessage::Append { prev_index: 16, entries, commit_index: 20, .. } if entries.len() == 4
+    ));
+    deliver(&mut follower, 0, F, append, now);
+    assert_eq!(follower.commit_index, 20);
+    assert_eq!(follower.state, leader.state);
+}
+
+#[test]
+fn without_a_leader_a_catch_up_request_behind_the_compacted_prefix_gets_the_state() {
+    let (mut leader, now) = elect_first(3);
+    leader.compact_every = 4;
+    commit_creations(&mut leader, now, 1..20);
+    let mut behind = participant(2, F, 3);
+    let out = deliver(
+        &mut leader,
+        2,
+        F,
+        VsMessage::CatchUpRequest { commit_index: 0 },
+        now,
+    );
+    let [VsOutput::Send { msg, .. }] = &out[..] else {
+        panic!("one message: {out:?}");
+    };
+    assert!(matches!(
+        msg,
+        VsMessage::Snapshot {
+            from_leader: false,
+            last_index: 16,
+            ..
+        }
+    ));
+    let out = deliver(&mut behind, 0, F, msg.clone(), now);
+    // It does not follow the sender as a leader; it asks for what follows.
+    assert_eq!(behind.leader, None);
+    assert!(out.contains(&send(0, VsMessage::CatchUpRequest { commit_index: 16 })));
+    let out = deliver(
+        &mut leader,
+        2,
+        F,
+        VsMessage::CatchUpRequest { commit_index: 16 },
+        now,
+    );
+    let [VsOutput::Send { msg, .. }] = &out[..] else {
+        panic!("one message: {out:?}");
+    };
+    deliver(&mut behind, 0, F, msg.clone(), now);
+    assert_eq!(behind.commit_index, 20);
+    assert_eq!(behind.state, leader.state);
+    // A snapshot older than what it committed changes nothing.
+    let stale = VsMessage::Snapshot {
+        term: 1,
+        from_leader: false,
+        last_index: 8,
+        last_term: 1,
+        state: VsSnapshot(Box::new(ClusterState::new(&hosts(3)))),
+    };
+    let out = deliver(&mut behind, 0, F, stale, now);
+    assert!(!out.iter().any(|o| matches!(o, VsOutput::View(_))));
+    assert_eq!(behind.state, leader.state);
+}
+
+#[test]
+fn the_log_goes_on_past_log_entries_max_with_a_bounded_memory() {
+    let (mut leader, now) = elect_first(3);
+    let total = LOG_ENTRIES_MAX + 5_000;
+    while leader.last_index() < total {
+        for _ in 0..500 {
+            leader.log.push(entry(Decision::Noop));
+        }
+        let last = leader.last_index();
+        deliver(&mut leader, 1, F, ack(last), now);
+        assert_eq!(leader.commit_index, last);
+        assert!(leader.log.len() as u64 <= 2 * COMPACT_EVERY + 500);
+    }
+    assert!(leader.log_base >= total - 2 * COMPACT_EVERY);
+    // Still deciding.
+    commit_creations(&mut leader, now, 1..2);
+    assert_eq!(leader.state.next_group_id, 2);
 }
