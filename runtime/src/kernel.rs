@@ -220,11 +220,19 @@ enum Ready {
 /// work, first; then higher priorities first), arrival order among equals.
 /// Pure, so that the kernel's scheduling is tested without threads or timing.
 pub fn schedule<T>(ready: &mut [T], rank: impl Fn(&T) -> Option<i64>) {
-    // A stable sort keeps arrival order among equal ranks.
-    ready.sort_by_key(|r| match rank(r) {
+    let key = |r: &T| match rank(r) {
         None => (0u8, 0i64),
         Some(p) => (1u8, p.saturating_neg()),
-    });
+    };
+    // Usually every item has the same rank (one busy group): nothing to do.
+    let Some(first) = ready.first().map(&key) else {
+        return;
+    };
+    if ready.iter().all(|r| key(r) == first) {
+        return;
+    }
+    // Stable, and the rank is looked up once per item.
+    ready.sort_by_cached_key(key);
 }
 
 /// A pending answer from the kernel: the asynchronous form of a call (futures, `accept`).
