@@ -424,16 +424,9 @@ impl Client {
             .filter(|s| s.group.is_some())
             .map(|s| s.next_retry.min(s.deadline))
             .min();
-        let Some(at) = next_call.into_iter().chain(next_start).min() else {
-            return;
-        };
-        if self.armed_at.is_some_and(|armed| armed <= at) {
-            return;
+        if let Some(at) = next_call.into_iter().chain(next_start).min() {
+            self.arm_for(at, out);
         }
-        self.armed_at = Some(at);
-        self.next_timer += 1;
-        let timer = TimerId::new(TimerSpace::Client, self.next_timer);
-        out.push(ClientOutput::SetTimer { timer, at });
     }
 }
 

@@ -372,11 +372,7 @@ impl Transport {
             return true;
         }
         let Some(link) = self.links.get(&to) else {
-            self.shared
-                .counters
-                .messages_dropped
-                .fetch_add(count, Ordering::Relaxed);
-            return false;
+            return self.dropped(count);
         };
         let msgs = if msgs.len() <= DIRECT_BATCH_MAX {
             match self.send_direct(to, link, incarnation, msgs) {
@@ -389,15 +385,20 @@ impl Transport {
         self.enqueue(to, incarnation, msgs)
     }
 
+    /// Counts `count` dropped messages; `false`, for the sender to return.
+    fn dropped(&self, count: u64) -> bool {
+        self.shared
+            .counters
+            .messages_dropped
+            .fetch_add(count, Ordering::Relaxed);
+        false
+    }
+
     /// Queues `msgs` for `to`'s writer thread; `false` if they were dropped.
     fn enqueue(&self, to: HostId, incarnation: Incarnation, msgs: Vec<Message>) -> bool {
         let count = msgs.len() as u64;
         let Some(link) = self.links.get(&to) else {
-            self.shared
-                .counters
-                .messages_dropped
-                .fetch_add(count, Ordering::Relaxed);
-            return false;
+            return self.dropped(count);
         };
         let queues = match self.queues.lock() {
             Ok(q) => q,
@@ -413,12 +414,9 @@ impl Transport {
         };
         if !sent {
             link.queued.fetch_sub(1, Ordering::SeqCst);
-            self.shared
-                .counters
-                .messages_dropped
-                .fetch_add(count, Ordering::Relaxed);
+            return self.dropped(count);
         }
-        sent
+        true
     }
 
     /// Writes `msgs` on the calling thread if `to`'s connection is idle:

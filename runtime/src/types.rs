@@ -112,6 +112,26 @@ pub struct ServerSpec {
 }
 
 impl ServerSpec {
+    /// `server class model M tolerate (t)`: no preferred hosts, the replica
+    /// count the model needs, not `disjoint`, priority 0.
+    pub fn new(class: impl Into<String>, model: Model, tolerate: u32) -> ServerSpec {
+        ServerSpec {
+            class: class.into(),
+            model,
+            tolerate,
+            replicas: 0,
+            hosts: Vec::new(),
+            disjoint_key: None,
+            priority: 0,
+        }
+    }
+
+    /// `hosts (…)`: the preferred hosts, earlier preferred.
+    pub fn on_hosts(mut self, hosts: Vec<HostId>) -> ServerSpec {
+        self.hosts = hosts;
+        self
+    }
+
     /// Replica count actually used: `max(replicas, t+1)` for crash, `3t+1` for byzantine, 1 for correct.
     pub fn replica_count(&self) -> u32 {
         let need = match self.model {

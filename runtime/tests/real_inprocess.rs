@@ -47,15 +47,7 @@ fn three_kernels_serve_a_replicated_key_value_server() {
     let h = ks[0].handle();
     for (model, tolerate) in [(Model::Correct, 0), (Model::Crash, 1), (Model::Crash, 2)] {
         let group = h
-            .start_server(ServerSpec {
-                class: KV_CLASS.into(),
-                model,
-                tolerate,
-                replicas: 0,
-                hosts: vec![],
-                disjoint_key: None,
-                priority: 0,
-            })
+            .start_server(ServerSpec::new(KV_CLASS, model, tolerate))
             .expect("start server");
         // Clients on two different hosts see each other's writes.
         let a = h.new_client_id();
@@ -178,17 +170,8 @@ impl AppFactory for BusyFactory {
 fn a_long_method_on_every_replica_does_not_get_their_hosts_excluded() {
     let ks = kernels_with(5, Arc::new(BusyFactory), Timing::default());
     let h = ks[0].handle();
-    let group = h
-        .start_server(ServerSpec {
-            class: "busy".into(),
-            model: Model::Crash,
-            tolerate: 1,
-            replicas: 0,
-            hosts: vec![HostId(3), HostId(4)],
-            disjoint_key: None,
-            priority: 0,
-        })
-        .expect("start server");
+    let spec = ServerSpec::new("busy", Model::Crash, 1).on_hosts(vec![HostId(3), HostId(4)]);
+    let group = h.start_server(spec).expect("start server");
     let client = h.new_client_id();
     assert_eq!(
         h.call(client, group, vec![0]),
@@ -215,17 +198,8 @@ fn a_method_longer_than_the_call_deadline_still_answers() {
     };
     let ks = kernels_with(3, Arc::new(BusyFactory), timing);
     let h = ks[0].handle();
-    let group = h
-        .start_server(ServerSpec {
-            class: "busy".into(),
-            model: Model::Crash,
-            tolerate: 1,
-            replicas: 0,
-            hosts: vec![HostId(1), HostId(2)],
-            disjoint_key: None,
-            priority: 0,
-        })
-        .expect("start server");
+    let spec = ServerSpec::new("busy", Model::Crash, 1).on_hosts(vec![HostId(1), HostId(2)]);
+    let group = h.start_server(spec).expect("start server");
     let client = h.new_client_id();
     let started = Instant::now();
     assert_eq!(

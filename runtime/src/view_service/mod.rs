@@ -834,6 +834,20 @@ impl ViewService {
                 .count()
     }
 
+    /// After the applied state changed (an entry applied, a snapshot installed):
+    /// vote as a joined incarnation of this memory, and report an exclusion.
+    fn after_state_change(&mut self, out: &mut Vec<VsOutput>) {
+        if let Some(&voter) = self.state.voters.get(&self.me) {
+            if self.created_as <= voter && voter <= self.incarnation {
+                // A join of one of this memory's incarnations: vote as it.
+                self.voter = voter;
+            }
+        }
+        if self.was_admitted_once() && self.state.admitted(self.me) != Some(self.incarnation) {
+            self.report_excluded(out);
+        }
+    }
+
     fn report_excluded(&mut self, out: &mut Vec<VsOutput>) {
         if !self.excluded_reported {
             self.excluded_reported = true;
@@ -1420,15 +1434,7 @@ impl ViewService {
                     }
                 }
             }
-            if let Some(&voter) = self.state.voters.get(&self.me) {
-                if self.created_as <= voter && voter <= self.incarnation {
-                    // A join of one of this memory's incarnations: vote as it.
-                    self.voter = voter;
-                }
-            }
-            if self.was_admitted_once() && self.state.admitted(self.me) != Some(self.incarnation) {
-                self.report_excluded(out);
-            }
+            self.after_state_change(out);
             if self.applied_index % self.compact_every.max(1) == 0 {
                 self.take_checkpoint(term);
             }
@@ -1589,14 +1595,7 @@ impl ViewService {
             self.pending_creations.remove(&token);
             out.push(VsOutput::StartDecided { token, result });
         }
-        if let Some(&voter) = self.state.voters.get(&self.me) {
-            if self.created_as <= voter && voter <= self.incarnation {
-                self.voter = voter;
-            }
-        }
-        if self.was_admitted_once() && self.state.admitted(self.me) != Some(self.incarnation) {
-            self.report_excluded(out);
-        }
+        self.after_state_change(out);
         self.snapshots_installed += 1;
         self.drop_resolved();
     }

@@ -83,19 +83,12 @@ impl Driver {
     /// Starts the key-value server, retrying (bounded) while this host is still
     /// being admitted to the cluster.
     pub fn start_kv(&self, tolerate: u32, hosts: Vec<HostId>) -> GroupId {
-        let spec = ServerSpec {
-            class: KV_CLASS.into(),
-            model: if tolerate == 0 {
-                Model::Correct
-            } else {
-                Model::Crash
-            },
-            tolerate,
-            replicas: 0,
-            hosts,
-            disjoint_key: None,
-            priority: 0,
+        let model = if tolerate == 0 {
+            Model::Correct
+        } else {
+            Model::Crash
         };
+        let spec = ServerSpec::new(KV_CLASS, model, tolerate).on_hosts(hosts);
         let mut last = String::new();
         let until = Instant::now() + Duration::from_secs(30);
         for _ in 0..20 {

@@ -144,20 +144,7 @@ impl Bench {
     }
 
     fn sequencer(&self, group: GroupId) -> Option<HostId> {
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(views) = self.views.lock() {
-                if let Some(v) = views
-                    .iter()
-                    .filter(|v| v.group == group)
-                    .max_by_key(|v| v.view_id)
-                {
-                    return v.members.first().map(|m| m.host);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
+        self.members(group).first().copied()
     }
 }
 

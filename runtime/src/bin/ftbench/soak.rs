@@ -791,15 +791,7 @@ fn start_server(
     tolerate: u32,
     hosts: Vec<HostId>,
 ) -> Result<GroupId, String> {
-    let spec = ServerSpec {
-        class: class.into(),
-        model,
-        tolerate,
-        replicas: 0,
-        hosts,
-        disjoint_key: None,
-        priority: 0,
-    };
+    let spec = ServerSpec::new(class, model, tolerate).on_hosts(hosts);
     let mut last = String::new();
     let until = Instant::now() + Duration::from_secs(60);
     for _ in 0..20 {
