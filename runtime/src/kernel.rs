@@ -550,6 +550,43 @@ impl Kernel {
         })
     }
 
+    /// Starts `count` kernels in this process, hosts `first..first + count`, on
+    /// fresh 127.0.0.1 ports with a random cluster key, at the cluster's first
+    /// boot (every host in [`FIRST_INCARNATION`]). `configure` adjusts each
+    /// host's configuration before it starts (timing, traces). One process and
+    /// no process management: a program's `--local` mode, and tests.
+    pub fn start_in_process(
+        first: u32,
+        count: u32,
+        apps: Arc<dyn AppFactory>,
+        configure: impl Fn(&mut KernelConfig),
+    ) -> Result<Vec<Kernel>, KernelError> {
+        let listeners = (0..count)
+            .map(|_| TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| KernelError::Start(format!("cannot listen on loopback: {e}")))?;
+        let mut hosts = std::collections::BTreeMap::new();
+        for (host, l) in (first..).zip(&listeners) {
+            let addr = l
+                .local_addr()
+                .map_err(|e| KernelError::Start(e.to_string()))?;
+            hosts.insert(HostId(host), addr);
+        }
+        let cluster = ClusterConfig {
+            key: crate::cluster::random_key()?.into_bytes(),
+            hosts,
+        };
+        (first..)
+            .zip(listeners)
+            .map(|(host, listener)| {
+                let mut config = KernelConfig::new(HostId(host), cluster.clone());
+                config.incarnation = Some(FIRST_INCARNATION);
+                configure(&mut config);
+                Kernel::start_on(config, apps.clone(), listener)
+            })
+            .collect()
+    }
+
     pub fn handle(&self) -> KernelHandle {
         self.handle.clone()
     }

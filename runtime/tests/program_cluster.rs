@@ -3,16 +3,14 @@
 //! server calls another server (nested commands), sleeps and accepts with a
 //! timeout inside a replicated method.
 
-use ftc_runtime::cluster::ClusterConfig;
-use ftc_runtime::kernel::{Kernel, KernelConfig};
+use ftc_runtime::kernel::Kernel;
 use ftc_runtime::lang::{encode, int, Encoded, Failure, FailureKind, List, Obj, Res};
 use ftc_runtime::program::{
     accept, accept_timeout, run_main, sleep, Future, ProgramFactory, Props, Server, ServerClass,
     ServerClassDef,
 };
-use ftc_runtime::types::{HostId, Incarnation, Model};
+use ftc_runtime::types::Model;
 use serde::{Deserialize, Serialize};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 /// A bank account server.
@@ -117,31 +115,11 @@ fn log(line: String) {
 }
 
 fn kernels(n: u32) -> Vec<Kernel> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
-        .collect();
-    let cluster = ClusterConfig {
-        key: b"program-cluster-test-key-0123456789".to_vec(),
-        hosts: listeners
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (HostId(i as u32), l.local_addr().expect("addr")))
-            .collect(),
-    };
-    listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
-            // A cluster's first boot: every host in its first incarnation.
-            config.incarnation = Some(Incarnation(1));
-            let apps = Arc::new(ProgramFactory::new(vec![
-                ServerClassDef::of::<Account>(),
-                ServerClassDef::of::<Teller>(),
-            ]));
-            Kernel::start_on(config, apps, l).expect("start kernel")
-        })
-        .collect()
+    let apps = Arc::new(ProgramFactory::new(vec![
+        ServerClassDef::of::<Account>(),
+        ServerClassDef::of::<Teller>(),
+    ]));
+    Kernel::start_in_process(0, n, apps, |_| {}).expect("start kernels")
 }
 
 fn bank() -> Res<i64> {

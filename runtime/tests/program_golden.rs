@@ -7,14 +7,13 @@
 #[path = "../examples/golden.rs"]
 mod golden;
 
-use ftc_runtime::cluster::{ClusterConfig, LocalCluster, LocalClusterOptions};
+use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
-use ftc_runtime::kernel::{Kernel, KernelConfig, TraceSink};
+use ftc_runtime::kernel::{Kernel, TraceSink};
 use ftc_runtime::program::{run_main, set_print_sink, ProgramFactory, ServerClassDef};
-use ftc_runtime::types::{GroupView, HostId, Incarnation};
+use ftc_runtime::types::{GroupView, HostId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -59,32 +58,15 @@ impl Captured {
 /// `n` kernels in this process, at the cluster's first boot; every kernel
 /// reports its traces on `traces`.
 fn in_process_kernels(n: u32, traces: Option<mpsc::Sender<Trace>>) -> Vec<Kernel> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
-        .collect();
-    let cluster = ClusterConfig {
-        key: b"golden-in-process-key-0123456789".to_vec(),
-        hosts: listeners
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (HostId(i as u32), l.local_addr().expect("addr")))
-            .collect(),
-    };
-    listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
-            config.incarnation = Some(Incarnation(1));
-            if let Some(tx) = &traces {
-                config.trace = TraceSink::Channel(tx.clone());
-            }
-            let apps = Arc::new(ProgramFactory::new(vec![ServerClassDef::of::<
-                golden::Counter,
-            >()]));
-            Kernel::start_on(config, apps, l).expect("start kernel")
-        })
-        .collect()
+    let apps = Arc::new(ProgramFactory::new(vec![ServerClassDef::of::<
+        golden::Counter,
+    >()]));
+    Kernel::start_in_process(0, n, apps, |config| {
+        if let Some(tx) = &traces {
+            config.trace = TraceSink::Channel(tx.clone());
+        }
+    })
+    .expect("start kernels")
 }
 
 /// The cluster tests run one at a time: they capture the process-wide print

@@ -1,14 +1,11 @@
 //! Three kernels in one process on loopback: the kernel driver, transport and
 //! protocols together, without process management.
 
-use ftc_runtime::app::AppTimerId;
-use ftc_runtime::app::{AppFactory, AppInput, AppOutput, RestoreError, StateMachine};
-use ftc_runtime::cluster::ClusterConfig;
+use ftc_runtime::app::{AppFactory, AppInput, AppOutput, AppTimerId, RestoreError, StateMachine};
 use ftc_runtime::host::Timing;
-use ftc_runtime::kernel::{Kernel, KernelConfig, FIRST_INCARNATION};
+use ftc_runtime::kernel::Kernel;
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
 use ftc_runtime::types::{HostId, Model, ServerSpec};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,27 +14,8 @@ fn kernels(n: u32) -> Vec<Kernel> {
 }
 
 fn kernels_with(n: u32, apps: Arc<dyn AppFactory>, timing: Timing) -> Vec<Kernel> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
-        .collect();
-    let cluster = ClusterConfig {
-        key: b"in-process-test-key-0123456789".to_vec(),
-        hosts: listeners
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (HostId(i as u32), l.local_addr().expect("addr")))
-            .collect(),
-    };
-    listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let mut config = KernelConfig::new(HostId(i as u32), cluster.clone());
-            config.incarnation = Some(FIRST_INCARNATION);
-            config.timing = timing.clone();
-            Kernel::start_on(config, apps.clone(), l).expect("start kernel")
-        })
-        .collect()
+    Kernel::start_in_process(0, n, apps, |config| config.timing = timing.clone())
+        .expect("start kernels")
 }
 
 #[test]

@@ -208,45 +208,19 @@ pub fn run(program: ProgramDef) -> ExitCode {
 
 /// `--local N`: kernels `h1..hN` in this process (a first boot), `main` on `h1`.
 fn run_local(program: &ProgramDef, hosts: u32, args: Vec<String>) -> ExitCode {
-    let started = (|| -> Result<Vec<Kernel>, String> {
-        let listeners = (0..hosts)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("cannot listen on loopback: {e}"))?;
-        let mut addresses = std::collections::BTreeMap::new();
-        for (i, l) in listeners.iter().enumerate() {
-            let address = l.local_addr().map_err(|e| e.to_string())?;
-            addresses.insert(crate::types::HostId(i as u32 + 1), address);
-        }
-        let cluster = ClusterConfig {
-            key: crate::cluster::random_key()
-                .map_err(|e| e.to_string())?
-                .into_bytes(),
-            hosts: addresses,
-        };
-        let factory = Arc::new(ProgramFactory::new(program.servers.clone()));
-        let mut kernels = Vec::new();
-        for (i, listener) in listeners.into_iter().enumerate() {
-            let mut config = KernelConfig::new(crate::types::HostId(i as u32 + 1), cluster.clone());
-            config.incarnation = Some(crate::view_service::FIRST_INCARNATION);
-            kernels.push(
-                Kernel::start_on(config, factory.clone(), listener).map_err(|e| e.to_string())?,
-            );
-        }
-        set_process_info(ProcessInfo {
-            host: crate::types::HostId(1),
-            hosts: cluster.host_ids(),
-            args,
-        });
-        Ok(kernels)
-    })();
-    let kernels = match started {
+    let factory = Arc::new(ProgramFactory::new(program.servers.clone()));
+    let kernels = match Kernel::start_in_process(1, hosts, factory, |_| {}) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("{}: cannot start the local cluster: {e}", program.name);
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    set_process_info(ProcessInfo {
+        host: crate::types::HostId(1),
+        hosts: kernels.iter().map(Kernel::host).collect(),
+        args,
+    });
     let result = match kernels.first() {
         Some(first) => run_main(first.handle(), program.main),
         None => Err(Failure::program_error("no hosts")),
