@@ -9,8 +9,9 @@
 //! more than one period late means this host itself was stalled (descheduled,
 //! or its core busy), and heartbeats that arrived meanwhile are still waiting
 //! to be handled; the lateness is credited to every peer instead of being
-//! counted as their silence, so a stalled observer does not suspect everyone. A host never
-//! heard from is presumed to be in its first incarnation
+//! counted as their silence, so a stalled observer does not suspect everyone.
+//!
+//! A host never heard from is presumed to be in its first incarnation
 //! ([`crate::view_service::FIRST_INCARNATION`]), the one the initial
 //! configuration admits. State is one record per configured host.
 //!
