@@ -462,6 +462,7 @@ mod tests {
                 hosts: vec![],
                 disjoint_key: None,
                 priority: 0,
+                durable: None,
             },
             failed,
         }

@@ -1166,6 +1166,7 @@ mod tests {
                 hosts: vec![],
                 disjoint_key: None,
                 priority: 0,
+                durable: None,
             })
             .is_err());
     }

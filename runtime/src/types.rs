@@ -109,6 +109,9 @@ pub struct ServerSpec {
     pub disjoint_key: Option<u64>,
     /// Scheduling priority on its hosts (higher first).
     pub priority: i64,
+    /// `durable ("name")`: the server keeps its state on stable storage under
+    /// this name, and a later start of the same name re-attaches to it.
+    pub durable: Option<String>,
 }
 
 impl ServerSpec {
@@ -123,6 +126,7 @@ impl ServerSpec {
             hosts: Vec::new(),
             disjoint_key: None,
             priority: 0,
+            durable: None,
         }
     }
 

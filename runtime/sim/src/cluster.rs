@@ -416,15 +416,7 @@ pub fn answer_token(event: &ClientEvent) -> u64 {
 
 /// A crash-model server spec of `class` tolerating `tolerate` replica failures.
 pub fn crash_spec(class: &str, tolerate: u32) -> ServerSpec {
-    ServerSpec {
-        class: class.to_string(),
-        model: ftc_runtime::types::Model::Crash,
-        tolerate,
-        replicas: 0,
-        hosts: Vec::new(),
-        disjoint_key: None,
-        priority: 0,
-    }
+    ServerSpec::new(class, ftc_runtime::types::Model::Crash, tolerate)
 }
 
 impl Cluster {

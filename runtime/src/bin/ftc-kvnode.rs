@@ -56,6 +56,7 @@ fn client(args: &[String], kernel_args: &KernelArgs) -> Result<(), String> {
         hosts: Vec::new(),
         disjoint_key: None,
         priority: 0,
+        durable: None,
     })?;
     println!("started key-value server {group:?} (tolerate {tolerate})");
     let me = h.new_client_id();

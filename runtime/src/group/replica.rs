@@ -110,7 +110,7 @@ struct PendingCall {
 /// let me = ReplicaId { host: HostId(0), incarnation: Incarnation(0) };
 /// let spec = ServerSpec {
 ///     class: "Echo".into(), model: Model::Correct, tolerate: 0, replicas: 1,
-///     hosts: vec![], disjoint_key: None, priority: 0,
+///     hosts: vec![], disjoint_key: None, priority: 0, durable: None,
 /// };
 /// let view = GroupView {
 ///     group: GroupId(1), view_id: 1, members: vec![me], joining: vec![], spec, failed: false,

@@ -56,6 +56,7 @@ fn spec() -> ServerSpec {
         hosts: vec![],
         disjoint_key: None,
         priority: 0,
+        durable: None,
     }
 }
 

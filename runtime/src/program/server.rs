@@ -265,6 +265,8 @@ pub struct Props {
     pub disjoint: bool,
     /// `priority (p)`.
     pub priority: i64,
+    /// `durable ("name")`.
+    pub durable: Option<String>,
 }
 
 impl Default for Props {
@@ -276,6 +278,7 @@ impl Default for Props {
             hosts: Vec::new(),
             disjoint: false,
             priority: 0,
+            durable: None,
         }
     }
 }
@@ -322,6 +325,12 @@ impl Props {
         self
     }
 
+    /// `durable ("name")`.
+    pub fn durable(mut self, name: impl Into<String>) -> Props {
+        self.durable = Some(name.into());
+        self
+    }
+
     /// The runtime's specification of one server of class `class`.
     pub fn spec(&self, class: &str, disjoint_key: Option<u64>) -> Res<ServerSpec> {
         let tolerate = u32::try_from(self.tolerate).map_err(|_| {
@@ -346,6 +355,7 @@ impl Props {
             hosts: self.hosts.iter().map(|h| h.id()).collect(),
             disjoint_key,
             priority: self.priority,
+            durable: self.durable.clone(),
         })
     }
 }

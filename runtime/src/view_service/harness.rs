@@ -536,6 +536,7 @@ impl Sim {
             hosts,
             disjoint_key: self.rng.random_bool(0.3).then_some(7),
             priority: 0,
+            durable: None,
         }
     }
 
@@ -679,6 +680,7 @@ fn run(seed: u64) -> Result<String, String> {
         hosts: vec![],
         disjoint_key: None,
         priority: 0,
+        durable: None,
     };
     // It stays pending across a rejoin of the origin; a fresh participant
     // forgets it, so the client asks again.

@@ -59,6 +59,7 @@
 //!     hosts: vec![],
 //!     disjoint_key: None,
 //!     priority: 0,
+//!     durable: None,
 //! };
 //! vs.start_server(at, 1, spec, &mut out);
 //! assert!(out.iter().any(|o| matches!(o, VsOutput::StartDecided { token: 1, result: Ok(_) })));

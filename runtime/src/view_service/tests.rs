@@ -41,6 +41,7 @@ fn spec(class: &str, tolerate: u32) -> ServerSpec {
         hosts: vec![],
         disjoint_key: None,
         priority: 0,
+        durable: None,
     }
 }
 

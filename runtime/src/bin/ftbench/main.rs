@@ -122,6 +122,7 @@ impl Bench {
             hosts,
             disjoint_key: None,
             priority: 0,
+            durable: None,
         })
     }
 
