@@ -1,5 +1,7 @@
 //! The client side of server calls: request numbering, retransmission to the newest
-//! sequencer, first reply wins, deadlines, and waiting for a new server to run.
+//! sequencer (or, for a byzantine server, to every member), the reply rule of the
+//! server's model (first reply, or `t+1` matching ones: [`crate::vote`]),
+//! deadlines, and waiting for a new server to run.
 //!
 //! One [`Client`] per host serves every local client (e.g. `main` and its futures):
 //! any number of calls may be outstanding at once. It is pure like the protocol
@@ -23,17 +25,18 @@
 //!     request: RequestId { client: me, seq: 1 },
 //!     payload: b"42".to_vec(),
 //! };
-//! client.on_message(10, reply.clone(), &mut out);
+//! client.on_message(10, HostId(3), reply.clone(), &mut out);
 //! assert_eq!(out, vec![ClientOutput::Event(ClientEvent::Reply { token: 1, payload: b"42".to_vec() })]);
 //! // A second copy (from another replica) is dropped.
 //! out.clear();
-//! client.on_message(11, reply, &mut out);
+//! client.on_message(11, HostId(4), reply, &mut out);
 //! assert!(out.is_empty());
 //! ```
 
 use crate::group::GroupMessage;
 use crate::host::{ClientEvent, Trace};
 use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, RequestId, TimerId, TimerSpace};
+use crate::vote::{Notices, ReplyRule, Tally};
 use std::collections::BTreeMap;
 
 /// What the client engine asks its host core to do.
@@ -58,6 +61,10 @@ struct PendingCall {
     payload: Vec<u8>,
     deadline: Micros,
     next_retry: Micros,
+    /// Copies of the reply so far (byzantine servers: until `t+1` match).
+    replies: Tally,
+    /// Members that said "working" since the deadline last restarted.
+    working: Notices,
 }
 
 #[derive(Clone, Debug)]
@@ -66,13 +73,28 @@ struct PendingStart {
     group: Option<GroupId>,
     deadline: Micros,
     next_retry: Micros,
+    ready: Notices,
 }
 
 #[derive(Clone, Debug)]
 struct KnownView {
     view_id: u64,
-    sequencer: Option<HostId>,
+    /// Every member's host, sequencer first.
+    members: Vec<HostId>,
+    rule: ReplyRule,
     failed: bool,
+}
+
+impl KnownView {
+    /// Where requests and probes go: the sequencer, or every member when the
+    /// rule counts every member's reply.
+    fn destinations(&self) -> &[HostId] {
+        if self.rule.asks_every_member() {
+            &self.members
+        } else {
+            self.members.get(..1).unwrap_or(&[])
+        }
+    }
 }
 
 /// The client engine of one host. See the module documentation.
@@ -143,6 +165,8 @@ impl Client {
             payload,
             deadline: now + self.call_deadline_us,
             next_retry: now + self.retry_us,
+            replies: Tally::default(),
+            working: Notices::default(),
         };
         let at = call.next_retry.min(call.deadline);
         self.calls.insert((group, request), call);
@@ -157,6 +181,7 @@ impl Client {
             group: None,
             deadline: Micros::MAX,
             next_retry: Micros::MAX,
+            ready: Notices::default(),
         };
         self.starts.insert(token, start);
     }
@@ -185,6 +210,7 @@ impl Client {
                     group: Some(group),
                     deadline: now + self.call_deadline_us,
                     next_retry: now + self.retry_us,
+                    ready: Notices::default(),
                 };
                 self.starts.insert(token, start);
                 self.send_probe(group, out);
@@ -205,7 +231,8 @@ impl Client {
         }
         let known = KnownView {
             view_id: view.view_id,
-            sequencer: view.members.first().map(|m| m.host),
+            members: view.members.iter().map(|m| m.host).collect(),
+            rule: ReplyRule::of_view(view),
             failed: view.failed,
         };
         self.views.insert(view.group, known);
@@ -233,33 +260,52 @@ impl Client {
         self.arm(now, out);
     }
 
-    /// A reply or ready notice addressed to this host.
-    pub fn on_message(&mut self, now: Micros, msg: GroupMessage, out: &mut Vec<ClientOutput>) {
+    /// A reply or ready notice addressed to this host, sent by host `from`
+    /// (authenticated by the transport). It counts by the server's reply rule:
+    /// from a byzantine server only copies of its members count.
+    pub fn on_message(
+        &mut self,
+        now: Micros,
+        from: HostId,
+        msg: GroupMessage,
+        out: &mut Vec<ClientOutput>,
+    ) {
+        let rule = |group: GroupId| match self.views.get(&group) {
+            Some(v) if v.rule.asks_every_member() && !v.members.contains(&from) => None,
+            Some(v) => Some(v.rule),
+            None => Some(ReplyRule::First),
+        };
         match msg {
             GroupMessage::Reply {
                 group,
                 request,
                 payload,
             } => {
-                if let Some(call) = self.calls.remove(&(group, request)) {
-                    let event = ClientEvent::Reply {
-                        token: call.token,
-                        payload,
-                    };
-                    out.push(ClientOutput::Event(event));
+                let Some(rule) = rule(group) else { return };
+                let Some(call) = self.calls.get_mut(&(group, request)) else {
+                    return;
+                };
+                if let Some(payload) = call.replies.add(rule, from, &payload) {
+                    let token = call.token;
+                    self.calls.remove(&(group, request));
+                    out.push(ClientOutput::Event(ClientEvent::Reply { token, payload }));
                 }
             }
             GroupMessage::Working { group, request } => {
+                let Some(rule) = rule(group) else { return };
                 if let Some(call) = self.calls.get_mut(&(group, request)) {
-                    call.deadline = call.deadline.max(now + self.call_deadline_us);
+                    if call.working.add(rule, from) {
+                        call.deadline = call.deadline.max(now + self.call_deadline_us);
+                    }
                 }
             }
             GroupMessage::Ready { group, .. } => {
+                let Some(rule) = rule(group) else { return };
                 let tokens: Vec<u64> = self
                     .starts
-                    .iter()
+                    .iter_mut()
                     .filter(|(_, s)| s.group == Some(group))
-                    .map(|(t, _)| *t)
+                    .filter_map(|(t, s)| s.ready.add(rule, from).then_some(*t))
                     .collect();
                 for token in tokens {
                     self.starts.remove(&token);
@@ -285,8 +331,15 @@ impl Client {
             };
             if now >= call.deadline {
                 let token = call.token;
+                let reason = if call.replies.disagreed() {
+                    format!(
+                        "the replicas of server {} disagreed: no reply had enough matching copies within the call deadline",
+                        key.0 .0
+                    )
+                } else {
+                    format!("server {} gave no reply within the call deadline", key.0 .0)
+                };
                 self.calls.remove(&key);
-                let reason = format!("server {} gave no reply within the call deadline", key.0 .0);
                 out.push(ClientOutput::Event(ClientEvent::CallFailed {
                     token,
                     reason,
@@ -360,7 +413,7 @@ impl Client {
     }
 
     fn send_request(&self, group: GroupId, request: RequestId, out: &mut Vec<ClientOutput>) {
-        let Some(to) = self.views.get(&group).and_then(|v| v.sequencer) else {
+        let Some(view) = self.views.get(&group) else {
             return;
         };
         let Some(call) = self.calls.get(&(group, request)) else {
@@ -385,15 +438,12 @@ impl Client {
             payload: call.payload.clone(),
             low_water,
         };
-        out.push(ClientOutput::Send { to, msg });
+        send_to_all(view.destinations(), msg, out);
     }
 
     fn send_probe(&self, group: GroupId, out: &mut Vec<ClientOutput>) {
-        if let Some(to) = self.views.get(&group).and_then(|v| v.sequencer) {
-            out.push(ClientOutput::Send {
-                to,
-                msg: GroupMessage::ReadyProbe { group },
-            });
+        if let Some(view) = self.views.get(&group) {
+            send_to_all(view.destinations(), GroupMessage::ReadyProbe { group }, out);
         }
     }
 
@@ -428,6 +478,20 @@ impl Client {
             self.arm_for(at, out);
         }
     }
+}
+
+/// One copy of `msg` to each of `to` (the last one moved, not cloned).
+fn send_to_all(to: &[HostId], msg: GroupMessage, out: &mut Vec<ClientOutput>) {
+    let Some((last, rest)) = to.split_last() else {
+        return;
+    };
+    for &to in rest {
+        out.push(ClientOutput::Send {
+            to,
+            msg: msg.clone(),
+        });
+    }
+    out.push(ClientOutput::Send { to: *last, msg });
 }
 
 #[cfg(test)]
@@ -525,7 +589,7 @@ mod tests {
             },
             payload: b"ok".to_vec(),
         };
-        client.on_message(50, reply, &mut out);
+        client.on_message(50, HostId(5), reply, &mut out);
         client.on_view(60, &view(2, 6, false), &mut out);
         assert_eq!(
             out,
@@ -584,7 +648,7 @@ mod tests {
         // The method runs on: each retransmission is answered "working", so
         // the call outlives its first deadline (1,000) by far.
         for at in (900..5_000).step_by(900) {
-            client.on_message(at, working(), &mut out);
+            client.on_message(at, HostId(5), working(), &mut out);
             client.on_timer(at + 100, timer(1), &mut out);
         }
         assert!(!out
@@ -655,6 +719,7 @@ mod tests {
         out.clear();
         client.on_message(
             20,
+            HostId(4),
             GroupMessage::Ready {
                 group: G,
                 view_id: 1,
@@ -668,5 +733,104 @@ mod tests {
                 group: G
             })]
         );
+    }
+
+    fn byzantine_view(members: &[u32]) -> GroupView {
+        let mut v = view(1, members[0], false);
+        v.members = members
+            .iter()
+            .map(|&h| ReplicaId {
+                host: HostId(h),
+                incarnation: Incarnation(1),
+            })
+            .collect();
+        v.spec.model = Model::Byzantine;
+        v.spec.tolerate = 1;
+        v
+    }
+
+    fn reply_from(seq: u64, payload: &[u8]) -> GroupMessage {
+        GroupMessage::Reply {
+            group: G,
+            request: RequestId { client: me(), seq },
+            payload: payload.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_byzantine_server_is_asked_at_every_member_and_answers_on_t_plus_1_matching_copies() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &byzantine_view(&[1, 2, 3, 4]), &mut out);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        let sent: Vec<HostId> = out
+            .iter()
+            .filter_map(|o| match o {
+                ClientOutput::Send { to, .. } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent, vec![HostId(1), HostId(2), HostId(3), HostId(4)]);
+        out.clear();
+        // A liar, a non-member and one correct copy decide nothing.
+        client.on_message(10, HostId(1), reply_from(1, b"lie"), &mut out);
+        client.on_message(11, HostId(9), reply_from(1, b"42"), &mut out);
+        client.on_message(12, HostId(2), reply_from(1, b"42"), &mut out);
+        client.on_message(13, HostId(2), reply_from(1, b"42"), &mut out);
+        assert_eq!(out, vec![]);
+        // The second matching copy from a distinct member does.
+        client.on_message(14, HostId(3), reply_from(1, b"42"), &mut out);
+        assert_eq!(
+            out,
+            vec![ClientOutput::Event(ClientEvent::Reply {
+                token: 10,
+                payload: b"42".to_vec()
+            })]
+        );
+    }
+
+    #[test]
+    fn replicas_that_disagree_until_the_deadline_give_server_failure_saying_so() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &byzantine_view(&[1, 2, 3, 4]), &mut out);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        for (h, answer) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
+            client.on_message(10, HostId(h), reply_from(1, answer.as_bytes()), &mut out);
+        }
+        out.clear();
+        client.on_timer(1_000, timer(1), &mut out);
+        match out.as_slice() {
+            [ClientOutput::Event(ClientEvent::CallFailed { token: 10, reason })] => {
+                assert!(reason.contains("disagreed"), "{reason}")
+            }
+            other => panic!("expected a failed call, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_lying_member_saying_working_does_not_keep_a_call_alive() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &byzantine_view(&[1, 2, 3, 4]), &mut out);
+        client.call(0, 10, me(), G, b"x".to_vec(), &mut out);
+        let working = GroupMessage::Working {
+            group: G,
+            request: RequestId {
+                client: me(),
+                seq: 1,
+            },
+        };
+        client.on_message(900, HostId(4), working.clone(), &mut out);
+        client.on_message(950, HostId(4), working, &mut out);
+        out.clear();
+        client.on_timer(1_000, timer(1), &mut out);
+        assert!(matches!(
+            out.as_slice(),
+            [ClientOutput::Event(ClientEvent::CallFailed {
+                token: 10,
+                ..
+            })]
+        ));
     }
 }

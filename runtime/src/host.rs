@@ -15,8 +15,9 @@
 use crate::app::AppFactory;
 use crate::client::{Client, ClientOutput};
 use crate::failure_detector::{FailureDetector, FdOutput};
-use crate::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig};
+use crate::group::{GroupMessage, GroupOutput, ReplicaConfig};
 use crate::message::Message;
+use crate::protocol::{new_engine, EngineContext, GroupProtocol};
 use crate::types::{
     ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
     TimerId, TimerSpace,
@@ -230,8 +231,9 @@ pub struct Host {
     vs: ViewService,
     /// The newest committed view of every group this host learned.
     views: BTreeMap<GroupId, GroupView>,
-    /// The replicas of the current incarnation, one per group at most.
-    replicas: BTreeMap<GroupId, Replica>,
+    /// The replicas of the current incarnation, one per group at most, each
+    /// the engine of its group's model.
+    replicas: BTreeMap<GroupId, Box<dyn GroupProtocol>>,
     client: Client,
     /// Group timers in flight: local timer number → group.
     group_timers: BTreeMap<u64, GroupId>,
@@ -282,8 +284,8 @@ impl Host {
     }
 
     /// This host's replica of `group`, if it runs one.
-    pub fn replica(&self, group: GroupId) -> Option<&Replica> {
-        self.replicas.get(&group)
+    pub fn replica(&self, group: GroupId) -> Option<&dyn GroupProtocol> {
+        self.replicas.get(&group).map(|r| r.as_ref())
     }
 
     /// The newest committed view of `group` this host knows.
@@ -512,7 +514,7 @@ impl Host {
             },
             None => {
                 let mut client_out = Vec::new();
-                self.client.on_message(now, msg, &mut client_out);
+                self.client.on_message(now, from.host, msg, &mut client_out);
                 self.on_client_outputs(client_out, out);
             }
         }
@@ -614,8 +616,11 @@ impl Host {
                 #[cfg(feature = "planted-bugs")]
                 bugs: self.config.bugs.clone(),
             };
-            let fresh = is_first_view(&view);
-            let mut replica = Replica::new(now, config, app, view, fresh, &mut group_out);
+            let ctx = EngineContext {
+                config,
+                fresh: is_first_view(&view),
+            };
+            let mut replica = new_engine(now, ctx, app, view, &mut group_out);
             replica.set_batching(self.batching, now, &mut group_out);
             for failed in self.views.values().filter(|v| v.failed) {
                 replica.on_group_failed(now, failed.group, &mut group_out);

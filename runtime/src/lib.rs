@@ -12,8 +12,10 @@ pub mod failure_detector;
 pub mod group;
 pub mod host;
 pub mod message;
+pub mod protocol;
 pub mod types;
 pub mod view_service;
+pub mod vote;
 
 // Running the protocols across OS processes: transport, kernel, cluster launcher.
 pub mod cluster;

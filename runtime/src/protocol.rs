@@ -1,0 +1,106 @@
+//! The group-protocol seam: the interface every replication protocol's engine
+//! implements, so the host core composes replicas without knowing their model.
+//!
+//! One engine runs per group on each member host: the crash model's
+//! [`crate::group::Replica`] (sequencer, uniform delivery, view-change flush)
+//! and, as a later engine, the byzantine model's. Both are pure,
+//! take events and append [`GroupOutput`]s, and both are created by
+//! [`new_engine`] from the group's first view of this host. A third protocol
+//! is one new module plus one arm of [`new_engine`].
+
+use crate::app::StateMachine;
+use crate::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig};
+use crate::types::{GroupId, GroupView, Micros, Model, ReplicaId};
+
+/// What the host core asks of a group's engine on this host.
+pub trait GroupProtocol: Send {
+    /// A newly committed view of this group from the view service.
+    fn on_view(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>);
+    /// A message about this group, or a reply to one of its nested calls, from
+    /// `from` (authenticated by the transport: the host is who it says).
+    fn on_message(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        msg: GroupMessage,
+        out: &mut Vec<GroupOutput>,
+    );
+    /// A timer asked for with [`GroupOutput::SetTimer`] is due.
+    fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>);
+    /// The view service declared `group` (a server this one calls) failed.
+    fn on_group_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<GroupOutput>);
+    /// Batching on: normal-operation sends wait for [`GroupProtocol::flush`].
+    fn set_batching(&mut self, on: bool, now: Micros, out: &mut Vec<GroupOutput>);
+    /// Sends what batching held back.
+    fn flush(&mut self, now: Micros, out: &mut Vec<GroupOutput>);
+    /// Whether this replica holds the group's state (the view service counts
+    /// only state holders as carrying a crash-model group on).
+    fn holds_state(&self) -> bool;
+    /// The newest view of the view service this engine installed.
+    fn view(&self) -> &GroupView;
+    /// Log entries executed so far (1-based positions of the group's log).
+    fn executed_position(&self) -> u64;
+    /// The application's state digest now.
+    fn state_digest(&self) -> u64;
+}
+
+impl GroupProtocol for Replica {
+    fn on_view(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>) {
+        Replica::on_view(self, now, view, out)
+    }
+    fn on_message(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        msg: GroupMessage,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        Replica::on_message(self, now, from, msg, out)
+    }
+    fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        Replica::on_tick(self, now, out)
+    }
+    fn on_group_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<GroupOutput>) {
+        Replica::on_group_failed(self, now, group, out)
+    }
+    fn set_batching(&mut self, on: bool, now: Micros, out: &mut Vec<GroupOutput>) {
+        Replica::set_batching(self, on, now, out)
+    }
+    fn flush(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        Replica::flush(self, now, out)
+    }
+    fn holds_state(&self) -> bool {
+        Replica::holds_state(self)
+    }
+    fn view(&self) -> &GroupView {
+        Replica::view(self)
+    }
+    fn executed_position(&self) -> u64 {
+        Replica::executed_position(self)
+    }
+    fn state_digest(&self) -> u64 {
+        Replica::state_digest(self)
+    }
+}
+
+/// Everything the host core hands a new engine besides the application.
+pub struct EngineContext {
+    pub config: ReplicaConfig,
+    /// The group's first view: every member starts from the initial state.
+    pub fresh: bool,
+}
+
+/// Creates the engine of `view.spec.model` for this host's replica of the group.
+pub fn new_engine(
+    now: Micros,
+    ctx: EngineContext,
+    app: Box<dyn StateMachine>,
+    view: GroupView,
+    out: &mut Vec<GroupOutput>,
+) -> Box<dyn GroupProtocol> {
+    match view.spec.model {
+        Model::Correct | Model::Crash | Model::Byzantine => {
+            Box::new(Replica::new(now, ctx.config, app, view, ctx.fresh, out))
+        }
+    }
+}
