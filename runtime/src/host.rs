@@ -68,6 +68,9 @@ pub struct PlantedBugs {
     pub view_change_adopts_shorter: bool,
     /// State transfer sends the snapshot without the per-client duplicate table.
     pub state_transfer_without_dedup: bool,
+    /// The view service never holds a recovery election: once a majority of
+    /// voting identities is lost to restarts, it can decide nothing again.
+    pub no_recovery_election: bool,
 }
 
 /// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).
@@ -255,6 +258,12 @@ impl Host {
             timing,
             config.seed,
         );
+        #[cfg(feature = "planted-bugs")]
+        let vs = {
+            let mut vs = vs;
+            vs.plant_bugs(config.bugs.clone());
+            vs
+        };
         let client = Client::new(config.host, timing.retry_us, timing.call_deadline_us);
         Host {
             incarnation: config.incarnation,
@@ -291,6 +300,11 @@ impl Host {
     /// The newest committed view of `group` this host knows.
     pub fn view(&self, group: GroupId) -> Option<&GroupView> {
         self.views.get(&group)
+    }
+
+    /// This host's view-service participant (for traces and the simulator's checks).
+    pub fn view_service(&self) -> &ViewService {
+        &self.vs
     }
 
     /// How a driver that has several inputs ready at once should order them

@@ -61,7 +61,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The wire protocol version; a frame with another version closes the connection.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 /// The largest frame (version byte plus payload) a host sends or accepts.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
 const NONCE_BYTES: usize = 32;

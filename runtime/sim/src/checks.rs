@@ -29,6 +29,9 @@ pub enum Check {
     Submitted,
     /// A pending request did not complete in the liveness phase.
     Liveness,
+    /// After the heal, the view service cannot decide: a running host is not
+    /// admitted, or the running hosts do not follow one leader.
+    Wedged,
     /// The workload could not start (e.g. its server never started).
     Setup,
     /// The run hit its event limit.
@@ -49,6 +52,7 @@ impl Check {
             Check::StateDigest => "(d) equal state digests at equal positions",
             Check::Submitted => "(e) every executed command was submitted",
             Check::Liveness => "liveness",
+            Check::Wedged => "view service wedged",
             Check::Setup => "setup",
             Check::EventLimit => "event limit",
             Check::Scenario => "scenario expectation",

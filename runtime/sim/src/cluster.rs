@@ -12,7 +12,7 @@ use ftc_runtime::host::{ClientEvent, ClientRequest, HostConfig, PlantedBugs, Tim
 use ftc_runtime::types::{
     ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Everything a simulated cluster of runtime hosts needs.
@@ -394,6 +394,39 @@ impl Cluster {
     /// Highest executed position per group.
     pub fn log_lengths(&self) -> BTreeMap<GroupId, u64> {
         self.checker.log_lengths()
+    }
+
+    /// The wedge check, at the end of a healed run: let the cluster settle for
+    /// `settle_us`, then every running host's view-service participant must be
+    /// admitted and all of them must follow one leader (which can decide).
+    pub fn check_not_wedged(&mut self, settle_us: Micros) {
+        let until = self.now() + settle_us;
+        self.run_quietly_until(until);
+        if self.stopped() {
+            return;
+        }
+        let mut leaders = BTreeSet::new();
+        let mut problems = Vec::new();
+        for h in 0..self.sim().hosts() {
+            let Some(node) = self.sim().node(h) else {
+                continue;
+            };
+            let vs = node.host().view_service();
+            if !vs.is_admitted() {
+                problems.push(format!("host {h} is not admitted"));
+            }
+            leaders.insert(vs.leader());
+        }
+        if leaders.len() != 1 || leaders.contains(&None) {
+            problems.push(format!("the running hosts follow the leaders {leaders:?}"));
+        }
+        if !problems.is_empty() {
+            let now = self.now();
+            self.violate(
+                Check::Wedged,
+                format!("at t={now}us, {}", problems.join("; ")),
+            );
+        }
     }
 
     /// Ends the run: checks (b)–(e) plus every violation recorded meanwhile.

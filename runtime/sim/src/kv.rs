@@ -96,6 +96,32 @@ impl KvConfig {
         }
     }
 
+    /// Restart bursts on three hosts: hosts 1 and 2 crash (or are cut off,
+    /// paused) together or one right after the other, disruptions of
+    /// 50–250 ms with 60 ms gaps, far closer than a join takes to commit, so
+    /// most of the view service's memories are lost at once. Host 0 (where
+    /// the first clients live) is never disrupted: one memory always survives.
+    /// `crashes_only`: every disruption is a crash (restarted as a new incarnation).
+    pub fn restart_bursts(seed: u64, crashes_only: bool) -> KvConfig {
+        let mut config = KvConfig::chaos(seed);
+        config.cluster.hosts = 3;
+        config.faults = FaultConfig {
+            max_disrupted: 2,
+            cooldown_us: 60_000,
+            duration_min_us: 50_000,
+            duration_max_us: 250_000,
+            protected: vec![0],
+            ..config.faults
+        };
+        if crashes_only {
+            config.faults.pause_weight = 0;
+            config.faults.isolate_weight = 0;
+            config.faults.split_weight = 0;
+            config.faults.one_way_weight = 0;
+        }
+        config
+    }
+
     /// A calm run: no nemesis, reliable links.
     pub fn calm(seed: u64) -> KvConfig {
         let mut config = KvConfig::chaos(seed);
@@ -182,6 +208,9 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
     let mut run = Run::default();
     if let Some(group) = group {
         drive(&mut cluster, config, group, &mut run);
+        if config.check_liveness {
+            cluster.check_not_wedged(WEDGE_SETTLE_US);
+        }
     }
     let views = group
         .map(|g| {
@@ -465,6 +494,9 @@ fn drive(cluster: &mut Cluster, config: &KvConfig, group: GroupId, run: &mut Run
         }
     }
 }
+
+/// Before the wedge check, the healed cluster runs this much longer (elections settle).
+pub const WEDGE_SETTLE_US: Micros = 1_000_000;
 
 /// After the heal, clients wait this long before their new request (the probe).
 pub const PROBE_SETTLE_US: Micros = 1_000_000;

@@ -48,7 +48,9 @@
 //! come back, links stop misbehaving, and every pending request plus one new
 //! request per client (issued once decisions under way at the heal have landed)
 //! must complete within a bound, the new ones with a reply; finally the idle cluster
-//! must quiet down (no message storm). A run also stops at an event limit, so a
+//! must quiet down (no message storm), and the view service must not be wedged
+//! (every running host admitted, all following one leader, after a settling
+//! second; [`Check::Wedged`]). A run also stops at an event limit, so a
 //! livelock cannot hang a test. See [`checks`] and [`kv`].
 //!
 //! # Workloads and tests
@@ -61,10 +63,15 @@
 //! - [`nested::run_nested`]: a 3-replica `forwarder` whose commands arm an
 //!   application timer, then call a `counter` server (a nested command), and
 //!   reply with the counter's answer.
+//! - `tests/restart_bursts.rs`: restart bursts on three hosts (two crashed
+//!   together or 60 ms apart, before their joins commit; a majority of the view
+//!   service's memories lost), with the seed that wedged the view service before
+//!   recovery elections, and a long sweep (`FTC_BURST_SEEDS`);
 //! - `tests/sweeps.rs`: 3,200 safety seeds (survivable, bad-link, heavy and
 //!   beyond-majority chaos) and 750 liveness seeds, several tests so they run in
 //!   parallel;
-//!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds;
+//!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds
+//!   (`no_recovery_election` by the wedge check);
 //!   `tests/scenarios.rs`: stories (sequencer crash mid-burst, 3/2 split, state
 //!   transfer under load, a recruit whose donor dies, a paused or isolated old
 //!   sequencer, healed and rejoined hosts, a stale read planted in a recorded

@@ -159,3 +159,28 @@ fn untuned_chaos_catches_three_planted_bugs_within_300_seeds() {
         }
     }
 }
+
+/// Without recovery elections, restart bursts leave the view service wedged:
+/// the wedge check (a running host not admitted, or no common leader after the
+/// heal) catches it.
+#[test]
+fn no_recovery_election_is_caught_by_the_wedge_check() {
+    let bugs = PlantedBugs {
+        no_recovery_election: true,
+        ..PlantedBugs::default()
+    };
+    for seed in 0..200 {
+        let mut config = KvConfig::restart_bursts(seed, true);
+        config.cluster.bugs = bugs.clone();
+        let report = ftc_sim::run_kv(&config);
+        if let Some(v) = report
+            .violations
+            .iter()
+            .find(|v| v.check == ftc_sim::Check::Wedged)
+        {
+            eprintln!("no_recovery_election: caught at seed {seed} by {v}");
+            return;
+        }
+    }
+    panic!("the wedge check caught no run without recovery elections in 200 seeds");
+}

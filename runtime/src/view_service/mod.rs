@@ -26,6 +26,25 @@
 //! failure does not take the vote from a memory that still lives (see
 //! [`ViewService::rejoin`]).
 //!
+//! # Recovery
+//!
+//! Restarts in quick succession (a burst, or one host after another faster
+//! than joins commit) can leave fewer live memories than a majority: nothing
+//! could ever be committed again, not even the joins that would restore the
+//! majority. A candidate learns which identities are lost from the votes it
+//! is refused: a *fresh* participant (restarted, its join not applied) says
+//! so in its [`VsMessage::Vote`], and the identity its host had is gone for
+//! good (one process per host; an identity is never reused). When the hosts
+//! not known lost are fewer than a majority, the candidate holds a
+//! *recovery election*: fresh participants *stand in* for their hosts' lost
+//! identities, and the candidate wins with a majority of votes that includes
+//! **every** host not known lost (each grants only to a log at least as up
+//! to date as its own, once per term). So the recovered log is the most up to
+//! date of all surviving memories; only decisions that no surviving memory
+//! holds can be lost, which no protocol without stable storage can avoid.
+//! The recovery leader counts its stand-ins' acknowledgements for its term
+//! and commits their joins first; then they vote as themselves.
+//!
 //! # Example
 //!
 //! A single-host cluster elects itself and decides a server creation:
@@ -144,22 +163,27 @@ pub struct LogEntry {
 /// Messages of the view service's consensus protocol.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum VsMessage {
-    /// A candidate asks for a vote in `term`.
     /// A candidate asks for a vote in `term`. It also shares what it knows is
     /// committed (`commit_index`, whose entry has `commit_term`): a voter whose
     /// log holds that entry holds the same prefix, and learns it is committed.
+    /// `recovery`: a recovery election (a majority of voting identities is
+    /// known lost), in which fresh participants may stand in for their hosts'
+    /// lost identities (see "Recovery" in the module documentation).
     RequestVote {
         term: u64,
         last_index: u64,
         last_term: u64,
         commit_index: u64,
         commit_term: u64,
+        recovery: bool,
     },
-    /// `voter`: the voting identity whose memory the sender holds (see [`ViewService::rejoin`]).
+    /// `voter`: the voting identity whose memory the sender holds (see
+    /// [`ViewService::rejoin`]); `standing`: whether it holds one at all.
     Vote {
         term: u64,
         granted: bool,
         voter: Incarnation,
+        standing: Standing,
     },
     /// The leader's entries after `prev_index` (empty as a heartbeat) and its commit index.
     Append {
@@ -188,7 +212,11 @@ pub enum VsMessage {
     ProbeReply,
     /// "Send me committed entries after `commit_index`": sent when no leader is
     /// known, so a participant can learn (e.g. its own admission) without one.
-    CatchUpRequest { commit_index: u64 },
+    /// `standing` as in [`VsMessage::Vote`].
+    CatchUpRequest {
+        commit_index: u64,
+        standing: Standing,
+    },
     /// Entries after `prev_index` that the sender knows are committed (up to
     /// its `commit_index`).
     CatchUp {
@@ -208,6 +236,19 @@ pub enum VsMessage {
         last_term: u64,
         state: VsSnapshot,
     },
+}
+
+/// What a participant's memory is worth, as it tells candidates (see "Recovery").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Standing {
+    /// It holds a voting identity (its own or, after a rejoin, an earlier one).
+    Joined,
+    /// Restarted and not joined yet, but it stood in for its host's lost
+    /// identity: its log may hold decisions its word helped commit.
+    StoodIn,
+    /// Restarted, not joined, never stood in: its log counted for nothing,
+    /// and its host's earlier identity is lost.
+    Fresh,
 }
 
 /// A snapshot of the view service's replicated state (opaque outside it).
@@ -329,6 +370,25 @@ pub struct ViewService {
     excluded_reported: bool,
     /// Snapshots installed so far (for tests and traces).
     snapshots_installed: u64,
+    /// Hosts whose participant said it is unjoined, with that participant's
+    /// incarnation: their earlier voting identity is lost.
+    unjoined_hosts: BTreeMap<HostId, Incarnation>,
+    /// The current election is a recovery election.
+    recovery_election: bool,
+    /// Fresh participants (host, incarnation) that granted this term's
+    /// recovery election: they stand in for their hosts' lost identities in
+    /// this term.
+    stand_ins: BTreeMap<HostId, Incarnation>,
+    /// Hosts that said in this term's votes that they are fresh.
+    fresh_votes: BTreeSet<HostId>,
+    /// This unjoined participant granted a recovery vote or led a recovery:
+    /// its log may hold decisions its word helped commit, so it is not fresh.
+    stood_in: bool,
+    /// This unjoined participant won a recovery election of the current term
+    /// and stands in for its own host's lost identity.
+    self_stands_in: bool,
+    #[cfg(feature = "planted-bugs")]
+    bugs: crate::host::PlantedBugs,
 }
 
 impl ViewService {
@@ -388,7 +448,21 @@ impl ViewService {
             tick_at: None,
             excluded_reported: false,
             snapshots_installed: 0,
+            unjoined_hosts: BTreeMap::new(),
+            recovery_election: false,
+            stand_ins: BTreeMap::new(),
+            self_stands_in: false,
+            fresh_votes: BTreeSet::new(),
+            stood_in: false,
+            #[cfg(feature = "planted-bugs")]
+            bugs: crate::host::PlantedBugs::default(),
         }
+    }
+
+    /// Plants deliberately wrong behaviour (tests of the checks only).
+    #[cfg(feature = "planted-bugs")]
+    pub fn plant_bugs(&mut self, bugs: crate::host::PlantedBugs) {
+        self.bugs = bugs;
     }
 
     /// The host just started.
@@ -484,15 +558,17 @@ impl ViewService {
                 last_term,
                 commit_index,
                 commit_term,
+                recovery,
             } => {
                 self.learn_commit(commit_index, commit_term, out);
-                self.on_request_vote(now, sender, term, last_index, last_term, out)
+                self.on_request_vote(now, sender, term, last_index, last_term, recovery, out)
             }
             VsMessage::Vote {
                 term,
                 granted,
                 voter,
-            } => self.on_vote(now, sender, voter, term, granted, out),
+                standing,
+            } => self.on_vote(now, sender, voter, standing, term, granted, out),
             VsMessage::Append {
                 term,
                 prev_index,
@@ -522,7 +598,11 @@ impl ViewService {
             }
             VsMessage::Shunned { .. } | VsMessage::ProbeReply => {}
             VsMessage::Probe => self.send(from, VsMessage::ProbeReply, out),
-            VsMessage::CatchUpRequest { commit_index } => {
+            VsMessage::CatchUpRequest {
+                commit_index,
+                standing,
+            } => {
+                self.note_standing(from, from_incarnation, standing);
                 self.on_catch_up_request(from, commit_index, out);
             }
             VsMessage::CatchUp {
@@ -823,15 +903,103 @@ impl ViewService {
         !self.excluded_reported && self.counts(self.me, self.incarnation, self.voter)
     }
 
+    /// Whether this participant was created for a restarted incarnation and
+    /// holds no voting identity yet (its own join is not applied): it may
+    /// only stand in for its host's lost identity in recovery elections.
+    fn is_unjoined(&self) -> bool {
+        !self.excluded_reported
+            && self.created_as != FIRST_INCARNATION
+            && self.voter == self.created_as
+            && self.state.voters.get(&self.me) != Some(&self.voter)
+    }
+
+    /// What this participant tells candidates about its memory.
+    fn standing(&self) -> Standing {
+        if !self.is_unjoined() {
+            Standing::Joined
+        } else if self.stood_in {
+            Standing::StoodIn
+        } else {
+            Standing::Fresh
+        }
+    }
+
+    /// `host` in `incarnation` told its standing.
+    fn note_standing(&mut self, host: HostId, incarnation: Incarnation, standing: Standing) {
+        if standing == Standing::Joined {
+            self.unjoined_hosts.remove(&host);
+        } else {
+            self.unjoined_hosts.insert(host, incarnation);
+        }
+    }
+
+    /// Whether this participant's own acknowledgement counts: it holds its
+    /// host's voting identity, or it leads a recovery it won as a stand-in.
+    fn counts_self_ack(&self) -> bool {
+        self.counts_self() || (self.role == Role::Leader && self.self_stands_in)
+    }
+
+    /// Whether this participant may start an election: it holds its host's
+    /// voting identity, or it could stand in and only a recovery can elect.
+    fn may_stand(&self) -> bool {
+        self.counts_self() || (self.is_unjoined() && self.needs_recovery())
+    }
+
+    /// Whether `host`'s voting identity is known lost: its current
+    /// participant said it is unjoined (fresh or a stand-in).
+    fn known_lost(&self, host: HostId) -> bool {
+        if host == self.me {
+            return self.is_unjoined();
+        }
+        self.unjoined_hosts.get(&host).is_some_and(|&i| {
+            self.known_incarnation.get(&host) == Some(&i)
+                && self.state.voters.get(&host).is_none_or(|&v| v < i)
+        })
+    }
+
+    /// Whether fewer hosts than a majority may still hold a voting identity:
+    /// only a recovery election can elect a leader.
+    fn needs_recovery(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        if self.bugs.no_recovery_election {
+            return false;
+        }
+        let survivors = self
+            .cluster
+            .iter()
+            .filter(|&&h| !self.known_lost(h))
+            .count();
+        survivors < self.quorum()
+    }
+
+    /// Whether a peer's acknowledgement counts for this leader: it holds its
+    /// host's voting identity, or it stands in for a lost one in this term.
+    fn counts_peer(&self, host: HostId, p: &Progress) -> bool {
+        self.counts(host, p.incarnation, p.voter)
+            || self.stand_ins.get(&host) == Some(&p.incarnation)
+    }
+
+    /// Whether the votes of this term elect this candidate: a majority, and
+    /// in a recovery election every host that did not say in this term that
+    /// it is fresh among them (a surviving memory, or a stand-in that may
+    /// hold decisions it acknowledged, is never left out).
+    fn won(&self) -> bool {
+        self.votes.len() >= self.quorum()
+            && (!self.recovery_election
+                || self.cluster.iter().all(|&h| {
+                    self.votes.contains(&h) || (h != self.me && self.fresh_votes.contains(&h))
+                }))
+    }
+
     /// Counted participants that acknowledged the leader within an election
     /// timeout, the leader included.
     fn responsive(&self, now: Micros) -> usize {
         let horizon = now.saturating_sub(self.timing.election_max_us.max(1));
-        usize::from(self.counts_self())
+        usize::from(self.counts_self_ack())
             + self
                 .progress
                 .iter()
-                .filter(|(&h, p)| p.acked_at >= horizon && self.counts(h, p.incarnation, p.voter))
+                .filter(|(&h, p)| p.acked_at >= horizon && self.counts_peer(h, p))
                 .count()
     }
 
@@ -910,11 +1078,12 @@ impl ViewService {
                 peer,
                 VsMessage::CatchUpRequest {
                     commit_index: self.commit_index,
+                    standing: self.standing(),
                 },
                 out,
             );
         }
-        if self.counts_self() {
+        if self.may_stand() {
             self.start_election(now, out);
         } else {
             // Not admitted: wait to be caught up.
@@ -998,6 +1167,7 @@ impl ViewService {
                 from,
                 VsMessage::CatchUpRequest {
                     commit_index: self.commit_index,
+                    standing: self.standing(),
                 },
                 out,
             );
@@ -1044,8 +1214,15 @@ impl ViewService {
         self.leader = None;
         self.voted_for = Some(self.replica_id());
         self.votes = BTreeSet::from([self.me]);
+        self.stand_ins.clear();
+        self.fresh_votes.clear();
+        self.self_stands_in = false;
+        self.recovery_election = self.needs_recovery();
+        if self.recovery_election && self.is_unjoined() {
+            self.stood_in = true;
+        }
         self.reset_election_deadline(now, out);
-        if self.votes.len() >= self.quorum() {
+        if self.won() {
             self.become_leader(now, out);
             return;
         }
@@ -1060,6 +1237,7 @@ impl ViewService {
                     last_term,
                     commit_index: self.commit_index,
                     commit_term,
+                    recovery: self.recovery_election,
                 },
                 out,
             );
@@ -1084,12 +1262,16 @@ impl ViewService {
             self.voted_for = None;
             self.leader = None;
             self.role = Role::Follower;
+            self.stand_ins.clear();
+            self.fresh_votes.clear();
+            self.self_stands_in = false;
             if was_leader {
                 self.reset_election_deadline(now, out);
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_request_vote(
         &mut self,
         now: Micros,
@@ -1097,15 +1279,20 @@ impl ViewService {
         term: u64,
         last_index: u64,
         last_term: u64,
+        recovery: bool,
         out: &mut Vec<VsOutput>,
     ) {
         self.observe_term(now, term, out);
         let up_to_date = (last_term, last_index) >= (self.last_term(), self.last_index());
         let granted = term == self.term
-            && self.counts_self()
+            && (self.counts_self() || (recovery && self.is_unjoined()))
             && self.voted_for.is_none_or(|v| v == candidate)
             && up_to_date;
         if granted {
+            if !self.counts_self() {
+                // From now on its acknowledgements may count: not fresh any more.
+                self.stood_in = true;
+            }
             self.voted_for = Some(candidate);
             self.reset_election_deadline(now, out);
         }
@@ -1115,34 +1302,56 @@ impl ViewService {
                 term: self.term,
                 granted,
                 voter: self.voter,
+                standing: self.standing(),
             },
             out,
         );
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_vote(
         &mut self,
         now: Micros,
         from: ReplicaId,
         voter: Incarnation,
+        standing: Standing,
         term: u64,
         granted: bool,
         out: &mut Vec<VsOutput>,
     ) {
+        self.note_standing(from.host, from.incarnation, standing);
         self.observe_term(now, term, out);
-        if self.role != Role::Candidate || term != self.term || !granted {
+        if self.role != Role::Candidate || term != self.term {
+            return;
+        }
+        if standing == Standing::Fresh {
+            self.fresh_votes.insert(from.host);
+        }
+        if !granted {
+            if self.won() {
+                // The fresh refusal was the last host it waited to hear from.
+                self.become_leader(now, out);
+            }
             return;
         }
         if self.counts(from.host, from.incarnation, voter) {
             self.votes.insert(from.host);
-            if self.votes.len() >= self.quorum() {
-                self.become_leader(now, out);
-            }
+        } else if self.recovery_election && standing == Standing::StoodIn {
+            // An unjoined participant standing in for its host's lost identity.
+            self.votes.insert(from.host);
+            self.stand_ins.insert(from.host, from.incarnation);
+            self.fresh_votes.remove(&from.host);
+        } else {
+            return;
+        }
+        if self.won() {
+            self.become_leader(now, out);
         }
     }
 
     fn become_leader(&mut self, now: Micros, out: &mut Vec<VsOutput>) {
         self.role = Role::Leader;
+        self.self_stands_in = self.recovery_election && self.is_unjoined();
         self.leader = Some(self.replica_id());
         self.progress.clear();
         let next_index = self.last_index() + 1;
@@ -1392,9 +1601,9 @@ impl ViewService {
             if self.term_at(candidate) != Some(self.term) {
                 break;
             }
-            let mut holders = usize::from(self.counts_self());
+            let mut holders = usize::from(self.counts_self_ack());
             for (&host, p) in &self.progress {
-                if p.match_index >= candidate && self.counts(host, p.incarnation, p.voter) {
+                if p.match_index >= candidate && self.counts_peer(host, p) {
                     holders += 1;
                 }
             }
@@ -1543,6 +1752,7 @@ impl ViewService {
                 sender.host,
                 VsMessage::CatchUpRequest {
                     commit_index: self.commit_index,
+                    standing: self.standing(),
                 },
                 out,
             );

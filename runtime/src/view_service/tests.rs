@@ -90,6 +90,22 @@ fn vote(term: u64, granted: bool, voter: Incarnation) -> VsMessage {
         term,
         granted,
         voter,
+        standing: Standing::Joined,
+    }
+}
+
+/// A vote from a restarted participant not joined yet: a refusal of a
+/// fresh one, or the grant of a stand-in.
+fn fresh_vote(term: u64, granted: bool, voter: Incarnation) -> VsMessage {
+    VsMessage::Vote {
+        term,
+        granted,
+        voter,
+        standing: if granted {
+            Standing::StoodIn
+        } else {
+            Standing::Fresh
+        },
     }
 }
 
@@ -175,12 +191,25 @@ fn election_with_three_participants() {
         last_term: 0,
         commit_index: 0,
         commit_term: 0,
+        recovery: false,
     };
     assert_eq!(
         out,
         vec![
-            send(1, VsMessage::CatchUpRequest { commit_index: 0 }),
-            send(2, VsMessage::CatchUpRequest { commit_index: 0 }),
+            send(
+                1,
+                VsMessage::CatchUpRequest {
+                    commit_index: 0,
+                    standing: Standing::Joined
+                }
+            ),
+            send(
+                2,
+                VsMessage::CatchUpRequest {
+                    commit_index: 0,
+                    standing: Standing::Joined
+                }
+            ),
             VsOutput::SetTimer {
                 timer: election(),
                 at: a.election_deadline
@@ -239,6 +268,7 @@ fn a_vote_goes_to_one_candidate_per_term_and_to_up_to_date_logs_only() {
         last_term,
         commit_index: 0,
         commit_term: 0,
+        recovery: false,
     };
     let out = deliver(&mut c, 0, F, request(0, 0), 150);
     assert_eq!(without_timers(out), vec![send(0, vote(1, true, F))]);
@@ -264,6 +294,7 @@ fn a_vote_goes_to_one_candidate_per_term_and_to_up_to_date_logs_only() {
             last_term: 0,
             commit_index: 0,
             commit_term: 0,
+            recovery: false,
         },
         160,
     );
@@ -437,10 +468,19 @@ fn a_restarted_participant_cannot_vote_or_count_before_its_join_commits() {
         last_term: 0,
         commit_index: 0,
         commit_term: 0,
+        recovery: false,
     };
     let out = deliver(&mut c, 0, F, request, now);
-    assert_eq!(without_timers(out), vec![send(0, vote(1, false, NEW))]);
+    assert_eq!(
+        without_timers(out),
+        vec![send(0, fresh_vote(1, false, NEW))]
+    );
     assert_eq!(deliver(&mut a, 2, NEW, vote(1, true, NEW), now), vec![]);
+    // Nor would a fresh one: one host is lost, a majority survives (no recovery).
+    assert_eq!(
+        deliver(&mut a, 2, NEW, fresh_vote(1, true, NEW), now),
+        vec![]
+    );
     assert_eq!(a.role, Role::Candidate);
     deliver(&mut a, 1, F, vote(1, true, F), now);
     assert_eq!(a.role, Role::Leader);
@@ -516,6 +556,7 @@ fn a_restarted_participant_cannot_vote_or_count_before_its_join_commits() {
             last_term: 1,
             commit_index: 2,
             commit_term: 1,
+            recovery: false,
         },
         now + 1,
     );
@@ -684,6 +725,7 @@ fn stale_incarnations_and_unknown_hosts_are_ignored() {
         last_term: 0,
         commit_index: 0,
         commit_term: 0,
+        recovery: false,
     };
     assert!(!deliver(&mut b, 0, Incarnation(3), msg.clone(), 5).is_empty());
     assert_eq!(deliver(&mut b, 0, Incarnation(2), msg.clone(), 6), vec![]);
@@ -1127,6 +1169,7 @@ fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
             last_term: number(rng),
             commit_index: number(rng),
             commit_term: number(rng),
+            recovery: rng.random(),
         },
         1 => vote(number(rng), rng.random(), Incarnation(number(rng))),
         2 => VsMessage::Append {
@@ -1152,6 +1195,8 @@ fn random_message(rng: &mut ChaCha8Rng) -> VsMessage {
             incarnation: Incarnation(number(rng)),
         },
         6 => VsMessage::CatchUpRequest {
+            standing: [Standing::Joined, Standing::StoodIn, Standing::Fresh]
+                [rng.random_range(0..3)],
             commit_index: number(rng),
         },
         7 => VsMessage::CatchUp {
@@ -1254,6 +1299,7 @@ fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
         last_term: 1,
         commit_index: 2,
         commit_term: 1,
+        recovery: false,
     };
     let out = deliver(&mut c, 1, F, request, now + 2);
     assert_eq!(without_timers(out), vec![send(1, vote(2, true, F))]);
@@ -1312,7 +1358,10 @@ fn a_participant_learns_committed_entries_without_a_leader() {
     // With no leader around, the restarted host's election timer asks everybody.
     let mut c = participant(2, Incarnation(4), 3);
     let (t, out) = time_out(&mut c);
-    let request = VsMessage::CatchUpRequest { commit_index: 0 };
+    let request = VsMessage::CatchUpRequest {
+        commit_index: 0,
+        standing: Standing::Fresh,
+    };
     assert_eq!(
         without_timers(out),
         vec![send(0, request.clone()), send(1, request.clone())]
@@ -1455,7 +1504,10 @@ fn without_a_leader_a_catch_up_request_behind_the_compacted_prefix_gets_the_stat
         &mut leader,
         2,
         F,
-        VsMessage::CatchUpRequest { commit_index: 0 },
+        VsMessage::CatchUpRequest {
+            commit_index: 0,
+            standing: Standing::Joined,
+        },
         now,
     );
     let [VsOutput::Send { msg, .. }] = &out[..] else {
@@ -1472,12 +1524,21 @@ fn without_a_leader_a_catch_up_request_behind_the_compacted_prefix_gets_the_stat
     let out = deliver(&mut behind, 0, F, msg.clone(), now);
     // It does not follow the sender as a leader; it asks for what follows.
     assert_eq!(behind.leader, None);
-    assert!(out.contains(&send(0, VsMessage::CatchUpRequest { commit_index: 16 })));
+    assert!(out.contains(&send(
+        0,
+        VsMessage::CatchUpRequest {
+            commit_index: 16,
+            standing: Standing::Joined
+        }
+    )));
     let out = deliver(
         &mut leader,
         2,
         F,
-        VsMessage::CatchUpRequest { commit_index: 16 },
+        VsMessage::CatchUpRequest {
+            commit_index: 16,
+            standing: Standing::Joined,
+        },
         now,
     );
     let [VsOutput::Send { msg, .. }] = &out[..] else {
@@ -1516,4 +1577,146 @@ fn the_log_goes_on_past_log_entries_max_with_a_bounded_memory() {
     // Still deciding.
     commit_creations(&mut leader, now, 1..2);
     assert_eq!(leader.state.next_group_id, 2);
+}
+
+#[test]
+fn a_survivor_recovers_with_fresh_participants_standing_in_for_lost_identities() {
+    // Hosts 1 and 2 restarted together: only host 0's memory survives.
+    let (b_new, c_new) = (Incarnation(5), Incarnation(6));
+    let mut a = participant(0, F, 3);
+    let mut b = participant(1, b_new, 3);
+    let mut c = participant(2, c_new, 3);
+
+    // A plain election fails, and teaches the candidate that both identities are lost.
+    let (now, out) = time_out(&mut a);
+    let plain = VsMessage::RequestVote {
+        term: 1,
+        last_index: 0,
+        last_term: 0,
+        commit_index: 0,
+        commit_term: 0,
+        recovery: false,
+    };
+    assert!(without_timers(out).contains(&send(1, plain.clone())));
+    let out = deliver(&mut b, 0, F, plain.clone(), now);
+    assert_eq!(
+        without_timers(out),
+        vec![send(0, fresh_vote(1, false, b_new))]
+    );
+    deliver(&mut a, 1, b_new, fresh_vote(1, false, b_new), now);
+    deliver(&mut a, 2, c_new, fresh_vote(1, false, c_new), now);
+    assert_eq!(a.role, Role::Candidate);
+    assert!(a.needs_recovery());
+
+    // The next election is a recovery election; a fresh participant grants it.
+    let (now, out) = time_out(&mut a);
+    let recovery = VsMessage::RequestVote {
+        term: 2,
+        last_index: 0,
+        last_term: 0,
+        commit_index: 0,
+        commit_term: 0,
+        recovery: true,
+    };
+    assert!(without_timers(out).contains(&send(1, recovery.clone())));
+    let out = deliver(&mut b, 0, F, recovery.clone(), now);
+    assert_eq!(
+        without_timers(out),
+        vec![send(0, fresh_vote(2, true, b_new))]
+    );
+    // The same fresh participant votes once per term.
+    let out = deliver(&mut b, 2, F, recovery.clone(), now);
+    let refusal = VsMessage::Vote {
+        term: 2,
+        granted: false,
+        voter: b_new,
+        standing: Standing::StoodIn,
+    };
+    assert_eq!(without_timers(out), vec![send(2, refusal)]);
+    deliver(&mut a, 1, b_new, fresh_vote(2, true, b_new), now);
+    // A majority, but host 2 has not said in this term whether it is fresh.
+    assert_eq!(a.role, Role::Candidate);
+    let out = deliver(&mut c, 0, F, recovery.clone(), now);
+    assert_eq!(
+        without_timers(out),
+        vec![send(0, fresh_vote(2, true, c_new))]
+    );
+    deliver(&mut a, 2, c_new, fresh_vote(2, true, c_new), now);
+    assert_eq!(a.role, Role::Leader);
+
+    // The stand-in's acknowledgement commits the leader's entries, joins first.
+    let mut out = Vec::new();
+    a.heard_from(now, HostId(1), b_new, &mut out);
+    a.heard_from(now, HostId(2), c_new, &mut out);
+    let ack = |match_index| VsMessage::AppendReply {
+        term: 2,
+        success: true,
+        match_index,
+        voter: b_new,
+    };
+    let last = a.last_index();
+    deliver(&mut a, 1, b_new, ack(last), now);
+    assert_eq!(a.commit_index, a.last_index());
+    assert_eq!(a.state.voters.get(&HostId(1)), Some(&b_new));
+    assert_eq!(a.state.voters.get(&HostId(2)), Some(&c_new));
+    assert!(!a.needs_recovery());
+    // The joined participant learns it and votes as itself from then on.
+    let entries = a.log.clone();
+    let catch_up = VsMessage::Append {
+        term: 2,
+        prev_index: 0,
+        prev_term: 0,
+        entries,
+        commit_index: last,
+    };
+    deliver(&mut c, 0, F, catch_up, now);
+    assert!(c.is_admitted());
+    assert_eq!(c.standing(), Standing::Joined);
+}
+
+#[test]
+fn a_recovery_election_needs_every_host_not_known_lost() {
+    // Five hosts: 2, 3 and 4 restarted; 0 and 1 hold the surviving memories.
+    let mut a = participant(0, F, 5);
+    let (now, _) = time_out(&mut a);
+    for h in 2..5 {
+        let inc = Incarnation(5 + u64::from(h));
+        deliver(&mut a, h, inc, fresh_vote(1, false, inc), now);
+    }
+    assert!(a.needs_recovery());
+    let (now, _) = time_out(&mut a);
+    // Two stand-ins make a majority of five, but host 1 (a survivor) has not voted.
+    for h in 2..4 {
+        let inc = Incarnation(5 + u64::from(h));
+        deliver(&mut a, h, inc, fresh_vote(2, true, inc), now);
+    }
+    assert_eq!(a.role, Role::Candidate);
+    // Host 4 said it was fresh in the last term, but it may have stood in
+    // since: it must say so again in this one.
+    let inc = Incarnation(9);
+    deliver(&mut a, 4, inc, fresh_vote(2, false, inc), now);
+    assert_eq!(a.role, Role::Candidate);
+    // Host 1's refusal (its log is more up to date, say) keeps it so.
+    deliver(&mut a, 1, F, vote(2, false, F), now);
+    assert_eq!(a.role, Role::Candidate);
+    // Its grant elects the candidate.
+    deliver(&mut a, 1, F, vote(2, true, F), now);
+    assert_eq!(a.role, Role::Leader);
+}
+
+#[test]
+fn a_participant_holding_a_memory_never_stands_in() {
+    // Host 1 was admitted in an earlier life: a fresh vote is never claimed by a
+    // participant whose identity is its own.
+    let mut b = participant(1, F, 3);
+    let recovery = VsMessage::RequestVote {
+        term: 1,
+        last_index: 0,
+        last_term: 0,
+        commit_index: 0,
+        commit_term: 0,
+        recovery: true,
+    };
+    let out = deliver(&mut b, 0, F, recovery, 10);
+    assert_eq!(without_timers(out), vec![send(0, vote(1, true, F))]);
 }
