@@ -394,35 +394,75 @@ fn wall_clock_us() -> u64 {
         .unwrap_or(1)
 }
 
-/// Decides this start's incarnation from the file at `path`, which holds the
-/// previous one: no file means the host's first boot ([`FIRST_INCARNATION`]);
-/// otherwise the wall-clock time in microseconds, and at least the previous one
-/// plus one. The new value is written (and synced) before it is returned, so a
-/// crash right after cannot make the next start reuse it.
+/// This start's incarnation, decided from the file at `path` but not claimed
+/// yet: [`IncarnationClaim::commit`] writes it once the kernel's checks passed
+/// (its host is in the cluster file, its port is bound), so a start that fails
+/// them burns no incarnation ([`Kernel::start_claiming`] does both in order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncarnationClaim {
+    path: PathBuf,
+    incarnation: Incarnation,
+}
+
+impl IncarnationClaim {
+    /// Reads the file at `path`, which holds the previous incarnation: no file
+    /// means the host's first boot ([`FIRST_INCARNATION`]); otherwise the
+    /// wall-clock time in microseconds, and at least the previous one plus one.
+    pub fn prepare(path: &std::path::Path) -> Result<IncarnationClaim, String> {
+        let previous = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text.trim().parse::<u64>().map_err(|_| {
+                format!(
+                    "incarnation file {} does not hold a number; remove it only if this host never ran",
+                    path.display()
+                )
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let incarnation = match previous {
+            None => FIRST_INCARNATION,
+            Some(p) => Incarnation(wall_clock_us().max(p.saturating_add(1))),
+        };
+        Ok(IncarnationClaim {
+            path: path.to_path_buf(),
+            incarnation,
+        })
+    }
+
+    /// The incarnation this claim is for.
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
+    }
+
+    /// Writes the incarnation atomically and durably before it is used: a
+    /// temporary file beside it, synced, renamed over it, and the directory
+    /// synced, so neither a crash nor a power loss can bring back the previous
+    /// value and make the next start reuse this one.
+    pub fn commit(self) -> Result<Incarnation, String> {
+        let path = &self.path;
+        let tmp = path.with_extension("incarnation.tmp");
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            writeln!(f, "{}", self.incarnation.0)?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::rename(&tmp, path)?;
+            std::fs::File::open(&dir)?.sync_all()
+        };
+        write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(self.incarnation)
+    }
+}
+
+/// Decides and claims this start's incarnation from the file at `path` at
+/// once ([`IncarnationClaim::prepare`] then [`IncarnationClaim::commit`]); a
+/// kernel should rather use [`Kernel::start_claiming`].
 pub fn claim_incarnation(path: &std::path::Path) -> Result<Incarnation, String> {
-    let previous = match std::fs::read_to_string(path) {
-        Ok(text) => Some(text.trim().parse::<u64>().map_err(|_| {
-            format!(
-                "incarnation file {} does not hold a number; remove it only if this host never ran",
-                path.display()
-            )
-        })?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let incarnation = match previous {
-        None => FIRST_INCARNATION,
-        Some(p) => Incarnation(wall_clock_us().max(p.saturating_add(1))),
-    };
-    let tmp = path.with_extension("incarnation.tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        writeln!(f, "{}", incarnation.0)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(incarnation)
+    IncarnationClaim::prepare(path)?.commit()
 }
 
 impl Kernel {
@@ -436,6 +476,27 @@ impl Kernel {
             .ok_or(KernelError::UnknownHost(config.host.0))?;
         let listener =
             TcpListener::bind(addr).map_err(|source| KernelError::Listen { addr, source })?;
+        Kernel::start_on(config, apps, listener)
+    }
+
+    /// Like [`Kernel::start`], with the incarnation kept in the file at
+    /// `incarnation_file` (`config.incarnation` is ignored): the new one is
+    /// claimed only once the host is known to the cluster file and its port
+    /// is bound, so a start refused by those checks leaves the file as it was.
+    pub fn start_claiming(
+        mut config: KernelConfig,
+        apps: Arc<dyn AppFactory>,
+        incarnation_file: &std::path::Path,
+    ) -> Result<Kernel, KernelError> {
+        let claim = IncarnationClaim::prepare(incarnation_file).map_err(KernelError::Start)?;
+        let addr = *config
+            .cluster
+            .hosts
+            .get(&config.host)
+            .ok_or(KernelError::UnknownHost(config.host.0))?;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| KernelError::Listen { addr, source })?;
+        config.incarnation = Some(claim.commit().map_err(KernelError::Start)?);
         Kernel::start_on(config, apps, listener)
     }
 
@@ -1061,7 +1122,6 @@ impl KernelArgs {
 pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> Result<(), String> {
     let cluster = ClusterConfig::load(&args.cluster_file).map_err(|e| e.to_string())?;
     let mut config = KernelConfig::new(args.host, cluster);
-    config.incarnation = Some(claim_incarnation(&args.incarnation_path())?);
     if let Some(path) = &args.trace_file {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -1091,7 +1151,8 @@ pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> R
             })
             .map_err(|e| format!("cannot watch stdin: {e}"))?;
     }
-    let kernel = Kernel::start(config, apps).map_err(|e| e.to_string())?;
+    let kernel = Kernel::start_claiming(config, apps, &args.incarnation_path())
+        .map_err(|e| e.to_string())?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -1215,6 +1276,66 @@ mod tests {
             Kernel::start_on(config, Arc::new(NoApps), listener),
             Err(KernelError::UnknownHost(3))
         ));
+    }
+
+    #[test]
+    fn a_start_refused_by_its_checks_claims_no_incarnation() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("h1.incarnation");
+        // Not in the cluster file: no file written, the first boot stays the first.
+        let (cluster, _occupied) = one_host_cluster();
+        let config = KernelConfig::new(HostId(3), cluster.clone());
+        assert!(matches!(
+            Kernel::start_claiming(config, Arc::new(NoApps), &path),
+            Err(KernelError::UnknownHost(3))
+        ));
+        assert!(!path.exists());
+        // Its port is taken (the listener above still holds it): nothing written either.
+        let config = KernelConfig::new(HostId(0), cluster.clone());
+        assert!(matches!(
+            Kernel::start_claiming(config, Arc::new(NoApps), &path),
+            Err(KernelError::Listen { .. })
+        ));
+        assert!(!path.exists());
+        // Once a restart's checks fail, the file still holds the previous value.
+        std::fs::write(&path, "7\n").expect("write");
+        let config = KernelConfig::new(HostId(0), cluster);
+        assert!(Kernel::start_claiming(config, Arc::new(NoApps), &path).is_err());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "7\n");
+    }
+
+    #[test]
+    fn a_start_that_passes_its_checks_claims_its_incarnation_atomically() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("h1.incarnation");
+        let (cluster, listener) = one_host_cluster();
+        drop(listener);
+        let config = KernelConfig::new(HostId(0), cluster);
+        let kernel = Kernel::start_claiming(config, Arc::new(NoApps), &path).expect("start");
+        assert_eq!(kernel.incarnation(), FIRST_INCARNATION);
+        kernel.shutdown();
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("{}\n", FIRST_INCARNATION.0)
+        );
+        // Only the file itself is left: the temporary one was renamed over it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("h1.incarnation")]);
+        // A prepared claim writes nothing until committed.
+        let claim = IncarnationClaim::prepare(&path).expect("prepare");
+        assert!(claim.incarnation() > FIRST_INCARNATION);
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("{}\n", FIRST_INCARNATION.0)
+        );
+        let next = claim.commit().expect("commit");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("{}\n", next.0)
+        );
     }
 
     #[test]

@@ -11,9 +11,7 @@
 //! (`model crash tolerate (T)`, or `correct` with `--tolerate 0`), performs N
 //! put/get pairs and prints what it saw.
 
-use ftc_runtime::kernel::{
-    claim_incarnation, serve_until_terminated, Kernel, KernelArgs, KernelConfig,
-};
+use ftc_runtime::kernel::{serve_until_terminated, Kernel, KernelArgs, KernelConfig};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
 use ftc_runtime::types::{Model, ServerSpec};
 use std::process::ExitCode;
@@ -40,9 +38,10 @@ fn client(args: &[String], kernel_args: &KernelArgs) -> Result<(), String> {
         .unwrap_or(100);
     let cluster = ftc_runtime::cluster::ClusterConfig::load(&kernel_args.cluster_file)
         .map_err(|e| e.to_string())?;
-    let mut config = KernelConfig::new(kernel_args.host, cluster);
-    config.incarnation = Some(claim_incarnation(&kernel_args.incarnation_path())?);
-    let kernel = Kernel::start(config, Arc::new(KvFactory)).map_err(|e| e.to_string())?;
+    let config = KernelConfig::new(kernel_args.host, cluster);
+    let kernel =
+        Kernel::start_claiming(config, Arc::new(KvFactory), &kernel_args.incarnation_path())
+            .map_err(|e| e.to_string())?;
     let h = kernel.handle();
     let group = h.start_server(ServerSpec {
         class: KV_CLASS.into(),

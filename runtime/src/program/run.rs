@@ -24,9 +24,7 @@ use super::context::{self, Context, MainCtx};
 use super::server::ServerClassDef;
 use crate::app::{AppFactory, StateMachine};
 use crate::cluster::ClusterConfig;
-use crate::kernel::{
-    claim_incarnation, serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle,
-};
+use crate::kernel::{serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle};
 use crate::lang::{Failure, Res};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -189,12 +187,8 @@ pub fn run(program: ProgramDef) -> ExitCode {
             }
         };
     }
-    let mut config = KernelConfig::new(kernel_args.host, cluster);
-    config.incarnation = match claim_incarnation(&kernel_args.incarnation_path()) {
-        Ok(i) => Some(i),
-        Err(e) => return usage(program.name, &e),
-    };
-    let kernel = match Kernel::start(config, factory) {
+    let config = KernelConfig::new(kernel_args.host, cluster);
+    let kernel = match Kernel::start_claiming(config, factory, &kernel_args.incarnation_path()) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("{}: cannot start the kernel: {e}", program.name);
