@@ -42,7 +42,7 @@ fn restart_bursts_of_every_kind_seeds_0_to_400() {
     );
 }
 
-/// The long sweep: `FTC_BURST_SEEDS=2000 cargo test --release -p ftc-sim --test
+/// The long sweep: `FTC_BURST_SEEDS=5000 cargo test -p ftc-sim --test
 /// restart_bursts -- --ignored --nocapture` (seeds from 100,000 up, both kinds).
 #[test]
 #[ignore = "long: run with --ignored, FTC_BURST_SEEDS sets the seed count"]
@@ -52,6 +52,8 @@ fn restart_bursts_long() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2_000);
     let seeds = 100_000..100_000 + count;
-    sweep_kv(seeds.clone(), crashes).assert_clean("restart_bursts", "restart_bursts_long");
-    sweep_kv(seeds, every_kind).assert_clean("restart_bursts", "restart_bursts_long");
+    let of_crashes = sweep_kv(seeds.clone(), crashes);
+    let of_every_kind = sweep_kv(seeds, every_kind);
+    of_crashes.assert_clean("restart_bursts", "restart_bursts_long");
+    of_every_kind.assert_clean("restart_bursts", "restart_bursts_long");
 }
