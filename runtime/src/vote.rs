@@ -5,9 +5,9 @@
 //! ([`ReplyRule::First`]). A byzantine server's `3t+1` replicas may include `t`
 //! liars, so a copy decides only once `t+1` distinct members sent the same
 //! content ([`ReplyRule::Matching`]): at least one of them is correct. The
-//! client counts replies and "working" notices with it, and the host core
-//! counts a byzantine caller's nested requests and the replies its replicas
-//! receive ([`crate::host`]), so every reply crossing a trust boundary is voted.
+//! client ([`crate::client`]) counts replies, "working" and "ready" notices
+//! with it. Nested calls made by a server's replicas are not voted yet: the
+//! caller's sequencer sends them and logs the first reply.
 //!
 //! ```
 //! use ftc_runtime::types::HostId;

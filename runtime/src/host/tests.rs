@@ -270,6 +270,56 @@ fn start_server_call_and_reply() {
     assert_eq!(w.executed(0), w.executed(2));
 }
 
+/// A byzantine server (t = 1) on three hosts: the client asks every member and
+/// needs two matching copies of every answer, including "ready".
+#[test]
+fn byzantine_start_and_call_are_voted() {
+    let byzantine = ServerSpec {
+        model: Model::Byzantine,
+        tolerate: 1,
+        ..spec()
+    };
+    let mut w = World::new(3);
+    let start = ClientRequest::StartServer {
+        token: 1,
+        spec: byzantine.clone(),
+    };
+    w.input(0, Input::Client(start));
+    w.decide(
+        &[0],
+        vec![VsOutput::StartDecided {
+            token: 1,
+            result: Ok(GROUP),
+        }],
+    );
+    let first = GroupView {
+        spec: byzantine,
+        ..view(1, &[0, 1, 2], &[0, 1, 2])
+    };
+    w.decide(&[0, 1, 2], vec![VsOutput::View(first)]);
+    w.run_until(10_000);
+    let started = ClientEvent::ServerStarted {
+        token: 1,
+        group: GROUP,
+    };
+    assert_eq!(w.events, vec![(0, started)]);
+    w.events.clear();
+    let call = ClientRequest::Call {
+        token: 2,
+        client: local_client(0),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(0, Input::Client(call));
+    w.run_until(20_000);
+    let reply = ClientEvent::Reply {
+        token: 2,
+        payload: b"1".to_vec(),
+    };
+    assert_eq!(w.events, vec![(0, reply)]);
+    assert_eq!(w.executed(0).len(), 1);
+}
+
 #[test]
 fn call_survives_a_sequencer_crash() {
     let mut w = started_world();
