@@ -68,6 +68,8 @@ pub struct PlantedBugs {
     pub view_change_adopts_shorter: bool,
     /// State transfer sends the snapshot without the per-client duplicate table.
     pub state_transfer_without_dedup: bool,
+    /// Clients take a byzantine server's first reply instead of `t+1` matching ones.
+    pub first_reply_for_byzantine: bool,
 }
 
 /// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).
@@ -256,6 +258,8 @@ impl Host {
             config.seed,
         );
         let client = Client::new(config.host, timing.retry_us, timing.call_deadline_us);
+        #[cfg(feature = "planted-bugs")]
+        let client = client.with_first_reply_only(config.bugs.first_reply_for_byzantine);
         Host {
             incarnation: config.incarnation,
             config,

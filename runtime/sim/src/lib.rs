@@ -29,6 +29,9 @@
 //!   once, with a cooldown between disruptions; it favours the hosts of the
 //!   groups' newest views ([`sim::Simulator::set_favored`]), so sequencers and
 //!   backups are hit more often than bystanders.
+//! - **Liars** ([`kv::KvConfig::liars`], [`sim::Simulator::set_tamper`]):
+//!   chosen members of a byzantine server rewrite every reply they send into a
+//!   plausible wrong answer ([`kv::lie`]).
 //! - **Scripted faults** ([`kv::Action`]) for scenario tests, including
 //!   selective loss of one protocol's messages on chosen links
 //!   ([`sim::Simulator::set_drop_filter`]), e.g. "every reply to host 4 is lost".
@@ -65,6 +68,8 @@
 //!   beyond-majority chaos) and 750 liveness seeds, several tests so they run in
 //!   parallel;
 //!   `tests/planted.rs`: every `PlantedBugs` flag is caught within 1,000 seeds;
+//!   `tests/byzantine.rs`: a byzantine server with one lying member, calm and
+//!   under chaos, and the planted "first reply decides" caught by the judge;
 //!   `tests/scenarios.rs`: stories (sequencer crash mid-burst, 3/2 split, state
 //!   transfer under load, a recruit whose donor dies, a paused or isolated old
 //!   sequencer, healed and rejoined hosts, a stale read planted in a recorded
