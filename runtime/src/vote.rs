@@ -6,8 +6,10 @@
 //! liars, so a copy decides only once `t+1` distinct members sent the same
 //! content ([`ReplyRule::Matching`]): at least one of them is correct. The
 //! client ([`crate::client`]) counts replies, "working" and "ready" notices
-//! with it. Nested calls made by a server's replicas are not voted yet: the
-//! caller's sequencer sends them and logs the first reply.
+//! with it, and the host core counts the answers to a replicated caller's
+//! nested calls the same way before its replica sees them
+//! ([`crate::host`]). Not voted yet: the nested *requests* a byzantine
+//! server's replicas make (its sequencer sends them).
 //!
 //! ```
 //! use ftc_runtime::types::HostId;

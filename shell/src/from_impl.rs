@@ -222,12 +222,14 @@ fn owned(ty: &Type, what: &str) -> syn::Result<()> {
                         for arg in &args.args {
                             match arg {
                                 syn::GenericArgument::Type(t) => owned(t, what)?,
-                                syn::GenericArgument::Lifetime(l) => return Err(syn::Error::new(
-                                    l.span(),
-                                    format!(
+                                syn::GenericArgument::Lifetime(l) => {
+                                    return Err(syn::Error::new(
+                                        l.span(),
+                                        format!(
                                         "this {what} type borrows: a command carries owned values"
                                     ),
-                                )),
+                                    ))
+                                }
                                 _ => {}
                             }
                         }

@@ -4,12 +4,13 @@
 //! judge finds the history linearizable, no reply of the wrong shape), because
 //! a reply counts only with `t+1` matching copies from distinct members. The
 //! planted bug "take the first copy" must be caught, so the lie is visible to
-//! the checks.
+//! the checks. The same for nested calls: a replicated caller takes a
+//! byzantine callee's answer only on `t+1` matching copies.
 
 use ftc_runtime::host::PlantedBugs;
 use ftc_runtime::types::Model;
-use ftc_sim::report::{first_safety_failure, replay_command, sweep_kv};
-use ftc_sim::{FaultConfig, KvConfig};
+use ftc_sim::report::{first_safety_failure, replay_command, replay_seed, sweep_kv};
+use ftc_sim::{run_nested_byzantine, ClusterConfig, FaultConfig, KvConfig};
 
 /// A byzantine server tolerating one failure, with one liar among its members.
 fn one_liar(seed: u64) -> KvConfig {
@@ -63,5 +64,53 @@ fn first_reply_for_byzantine_is_caught() {
             violations[0]
         ),
         None => panic!("{test}: no check caught the planted bug in seeds 0..1000"),
+    }
+}
+
+/// A crash-model forwarder calls a byzantine counter whose sequencer lies in
+/// every reply: the forwarder's replicas log only the answer two counter
+/// members agree on, so ten calls count ten.
+#[test]
+fn nested_answers_from_a_byzantine_server_are_voted() {
+    let test = "nested_answers_from_a_byzantine_server_are_voted";
+    for seed in seeds(0..20) {
+        let mut config = ClusterConfig::new(seed);
+        config.verbose = replay_seed().is_some();
+        let report = run_nested_byzantine(&config, 10, 1);
+        assert!(
+            report.violations.is_empty(),
+            "{}\n{:#?}\nreplies {:?}, counter {:?}",
+            replay_command(seed, "byzantine", test),
+            report.violations,
+            report.replies,
+            report.counter
+        );
+    }
+}
+
+#[test]
+fn first_nested_reply_for_byzantine_is_caught() {
+    let test = "first_nested_reply_for_byzantine_is_caught";
+    let caught = (0..50).find(|&seed| {
+        let mut config = ClusterConfig::new(seed);
+        config.bugs = PlantedBugs {
+            first_reply_for_byzantine: true,
+            ..PlantedBugs::default()
+        };
+        !run_nested_byzantine(&config, 10, 1).violations.is_empty()
+    });
+    match caught {
+        Some(seed) => eprintln!(
+            "{test}: caught at {}",
+            replay_command(seed, "byzantine", test)
+        ),
+        None => panic!("{test}: no check caught the planted bug in seeds 0..50"),
+    }
+}
+
+fn seeds(range: std::ops::Range<u64>) -> Vec<u64> {
+    match replay_seed() {
+        Some(seed) => vec![seed],
+        None => range.collect(),
     }
 }
