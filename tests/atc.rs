@@ -262,7 +262,7 @@ fn atc_survives_a_track_database_replica_crash() {
     let killed = crash
         .lines
         .iter()
-        .find(|l| l.stderr && l.text == "ftc run: crashing h2")
+        .find(|l| l.stderr && l.text.starts_with("ftc run:") && l.text.ends_with(" s  killing h2"))
         .map(|l| l.at)
         .expect("ftc run reports the crash");
     let frames = crash.frames();

@@ -82,6 +82,8 @@ pub enum TraceSink {
     /// Only [`Trace::ViewInstalled`], for a driver that follows views (one
     /// channel send per call, e.g. `Submitted`, costs a thread wake-up).
     Views(Sender<Trace>),
+    /// View changes as `ftc run`'s timeline lines on stderr.
+    Timeline(crate::timeline::Timeline),
 }
 
 /// Everything a kernel needs to start.
@@ -968,6 +970,16 @@ impl CoreDriver {
             TraceSink::Views(tx) => {
                 if matches!(trace, Trace::ViewInstalled { .. }) && tx.send(trace).is_err() {
                     self.trace = TraceSink::Off;
+                }
+            }
+            TraceSink::Timeline(timeline) => {
+                if let Trace::ViewInstalled { view, .. } = &trace {
+                    let now_us = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+                    if let Some(line) = timeline.line(now_us, view) {
+                        eprintln!("{line}");
+                    }
                 }
             }
         }

@@ -21,6 +21,7 @@ pub mod vote;
 pub mod cluster;
 pub mod kernel;
 pub mod kv_app;
+pub mod timeline;
 pub mod transport;
 
 // The program-facing layer generated code calls: CMSL values and execution.

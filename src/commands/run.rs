@@ -1,12 +1,15 @@
 //! `ftc run`: builds a program, starts one kernel process per host on
 //! loopback (or the hosts of a cluster file), runs `main` on the first host,
 //! injects the requested crashes and pauses, stops everything and exits with
-//! `main`'s code. Only the program's output reaches stdout.
+//! `main`'s code. Only the program's output reaches stdout; stderr carries the
+//! timeline: each fault injected and, from `main`'s host, each server's view
+//! changes with the failover time (`ftc_runtime::timeline`).
 
 use super::build::build_programs;
 use anyhow::{bail, Context};
 use clap::Args;
 use ftc_runtime::cluster::{host_name, parse_host_name, random_key, ClusterConfig, READY_PREFIX};
+use ftc_runtime::timeline::{self, Disruption, Timeline};
 use ftc_runtime::types::HostId;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -16,7 +19,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Args)]
 pub(crate) struct RunArgs {
@@ -58,6 +61,21 @@ fn seconds(text: &str, what: &str) -> anyhow::Result<Duration> {
         .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
         .with_context(|| format!("{what}: `{text}` is not a number of seconds"))?;
     Ok(Duration::from_secs_f64(s))
+}
+
+/// The disruptions of the fault schedule, for the program's timeline.
+fn schedule(faults: &[(Duration, Fault)]) -> Vec<(HostId, Disruption, u64)> {
+    faults
+        .iter()
+        .filter_map(|(at, f)| {
+            let at = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
+            match f {
+                Fault::Crash(h) => Some((*h, Disruption::Killed, at)),
+                Fault::Stop(h) => Some((*h, Disruption::Paused, at)),
+                Fault::Cont(_) => None,
+            }
+        })
+        .collect()
 }
 
 fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
@@ -224,7 +242,14 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    let origin_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     let mut main = Command::new(&binary)
+        .env(
+            timeline::ENV,
+            Timeline::encode(origin_us, &schedule(&faults)),
+        )
         .args(["--host", &host_name(main_host), "--cluster"])
         .arg(&cluster_file)
         .args(["--incarnation", "1", "--"])
@@ -245,20 +270,14 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 break;
             }
             if let Some((_, f)) = pending.next() {
-                match f {
-                    Fault::Crash(h) => {
-                        eprintln!("ftc run: crashing {}", host_name(h));
-                        kernels.signal(h, Signal::SIGKILL)
-                    }
-                    Fault::Stop(h) => {
-                        eprintln!("ftc run: pausing {}", host_name(h));
-                        kernels.signal(h, Signal::SIGSTOP)
-                    }
-                    Fault::Cont(h) => {
-                        eprintln!("ftc run: resuming {}", host_name(h));
-                        kernels.signal(h, Signal::SIGCONT)
-                    }
-                }
+                let (verb, h, signal) = match f {
+                    Fault::Crash(h) => ("killing", h, Signal::SIGKILL),
+                    Fault::Stop(h) => ("pausing", h, Signal::SIGSTOP),
+                    Fault::Cont(h) => ("resuming", h, Signal::SIGCONT),
+                };
+                let at = started.elapsed().as_secs_f64();
+                eprintln!("ftc run: {at:>6.3} s  {verb} {}", host_name(h));
+                kernels.signal(h, signal);
             }
         }
         std::thread::sleep(Duration::from_millis(10));

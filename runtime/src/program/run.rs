@@ -190,6 +190,9 @@ pub fn run(program: ProgramDef) -> ExitCode {
         };
     }
     let mut config = KernelConfig::new(kernel_args.host, cluster);
+    if let Some(timeline) = crate::timeline::Timeline::from_env() {
+        config.trace = crate::kernel::TraceSink::Timeline(timeline);
+    }
     config.incarnation = match claim_incarnation(&kernel_args.incarnation_path()) {
         Ok(i) => Some(i),
         Err(e) => return usage(program.name, &e),
