@@ -85,6 +85,22 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn bad_fault_flags_exit_2_before_building() {
+    let p = file("faults.cmsl", OK.as_bytes());
+    let p = p.to_str().unwrap();
+    for (flag, value, says) in [
+        ("--byzantine", "h2@1=lol", "unknown behaviour `lol`"),
+        ("--byzantine", "h2", "expected HOST@SECONDS[=BEHAVIOUR]"),
+        ("--crash", "h2@soon", "is not a number of seconds"),
+        ("--pause", "h2@1", "expected HOST@SECONDS+SECONDS"),
+    ] {
+        let o = ftc(&["run", p, flag, value]);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{flag} {value}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn invalid_utf8_is_a_diagnostic() {
     let p = file("latin1.cmsl", b"void main () {\n  // caf\xe9\n}\n");
     let o = ftc(&["check", "--message-format", "json", p.to_str().unwrap()]);

@@ -21,6 +21,7 @@ pub mod vote;
 pub mod cluster;
 pub mod kernel;
 pub mod kv_app;
+pub mod lie;
 pub mod timeline;
 pub mod transport;
 
