@@ -203,12 +203,18 @@ impl World {
 }
 
 fn started_world() -> World {
+    started_world_with(spec())
+}
+
+/// Three hosts; host 0 starts a server of `spec`, placed on all three, and
+/// learns that it runs.
+fn started_world_with(spec: ServerSpec) -> World {
     let mut w = World::new(3);
     w.input(
         0,
         Input::Client(ClientRequest::StartServer {
             token: 1,
-            spec: spec(),
+            spec: spec.clone(),
         }),
     );
     w.decide(
@@ -218,10 +224,11 @@ fn started_world() -> World {
             result: Ok(GROUP),
         }],
     );
-    w.decide(
-        &[0, 1, 2],
-        vec![VsOutput::View(view(1, &[0, 1, 2], &[0, 1, 2]))],
-    );
+    let first = GroupView {
+        spec,
+        ..view(1, &[0, 1, 2], &[0, 1, 2])
+    };
+    w.decide(&[0, 1, 2], vec![VsOutput::View(first)]);
     w.run_until(10_000);
     assert_eq!(
         w.events,
@@ -279,31 +286,7 @@ fn byzantine_start_and_call_are_voted() {
         tolerate: 1,
         ..spec()
     };
-    let mut w = World::new(3);
-    let start = ClientRequest::StartServer {
-        token: 1,
-        spec: byzantine.clone(),
-    };
-    w.input(0, Input::Client(start));
-    w.decide(
-        &[0],
-        vec![VsOutput::StartDecided {
-            token: 1,
-            result: Ok(GROUP),
-        }],
-    );
-    let first = GroupView {
-        spec: byzantine,
-        ..view(1, &[0, 1, 2], &[0, 1, 2])
-    };
-    w.decide(&[0, 1, 2], vec![VsOutput::View(first)]);
-    w.run_until(10_000);
-    let started = ClientEvent::ServerStarted {
-        token: 1,
-        group: GROUP,
-    };
-    assert_eq!(w.events, vec![(0, started)]);
-    w.events.clear();
+    let mut w = started_world_with(byzantine);
     let call = ClientRequest::Call {
         token: 2,
         client: local_client(0),
