@@ -236,10 +236,7 @@ impl<'a> Body<'a> {
                     let ty = self.var_ty(v);
                     let value = match (init, &decl.array) {
                         (Some(e), _) => self.value_as(e, &self.program.var(v).ty.clone()),
-                        (None, Some(Some(len))) => {
-                            let n = self.expr(len);
-                            self.q(quote!(Array::new(#n)), len.span)
-                        }
+                        (None, Some(Some(len))) => self.new_array(v, len),
                         (None, _) => quote!(Default::default()),
                     };
                     out.extend(quote!(let mut #name: #ty = #value;));
@@ -1077,10 +1074,21 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// `T v[len]` declared without an initializer: `len` default elements,
+    /// typed as the variable (an array of server handles included).
+    pub fn new_array(&mut self, v: VarId, len: &'a Expr) -> TokenStream {
+        let n = self.value_as(len, &Ty::Int);
+        let ty = self.var_ty(v);
+        self.q(quote!(<#ty>::new(#n)), len.span)
+    }
+
     fn new_expr(&mut self, e: &'a Expr, ty: &TypeExpr, len: Option<&'a Expr>) -> TokenStream {
         if let Some(n) = len {
             let n = self.value_as(n, &Ty::Int);
-            return self.q(quote!(Array::new(#n)), e.span);
+            // The element type is spelled out: the array may be used directly
+            // (`len (new int[3])`), where nothing else fixes it.
+            let ty = self.rust_ty(&self.ty_of(e));
+            return self.q(quote!(<#ty>::new(#n)), e.span);
         }
         match &ty.kind {
             TypeKind::Named(_) => match self.ty_of(e) {
@@ -1164,11 +1172,12 @@ impl<'a> Body<'a> {
                     Some(b) => {
                         let waited = self.q(quote!(accept_timeout(&#f, #n, #s)), e.span);
                         let body = self.block(b);
+                        // The block may be empty, or leave (`break`): the
+                        // file allows unreachable code, so no attribute here.
                         quote!(match #waited {
                             Some(index) => index,
                             None => {
                                 #body
-                                #[allow(unreachable_code)]
                                 -1
                             }
                         })

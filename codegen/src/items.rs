@@ -94,10 +94,7 @@ fn global_inits(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> Token
             let ty = program.var(v).ty.clone();
             let value = match (init, &decl.array) {
                 (Some(e), _) => b.value_as(e, &ty),
-                (None, Some(Some(len))) => {
-                    let n = b.value_as(len, &Ty::Int);
-                    quote!(Array::new(#n)?)
-                }
+                (None, Some(Some(len))) => b.new_array(v, len),
                 _ => continue,
             };
             let marker = b.marker(d.span);
@@ -141,17 +138,29 @@ fn fields(
         .collect()
 }
 
-/// `(field, initializer)` for every state variable with one.
+/// How a state variable starts, beyond its type's default value.
+enum Init<'p> {
+    /// `= e`.
+    Value(&'p Expr),
+    /// `T a[n]` without an initializer: `n` default elements.
+    Sized(&'p Expr),
+}
+
+/// `(field, start)` for every state variable with an initializer or a
+/// declared array size.
 fn initializers<'p>(
     program: &'p CheckedProgram,
     class: &ClassIr,
-) -> Vec<(ftc_grammar::Span, &'p Expr)> {
+) -> Vec<(ftc_grammar::Span, Init<'p>)> {
     let mut out = Vec::new();
     if let Item::Class(c) = &program.ast.items[program.class(class.id).item] {
         for m in &c.members {
             if let MemberKind::State(s) = &m.kind {
-                if let Some(init) = &s.init {
-                    out.push((s.declarator.name.span, init));
+                let sized = s.declarator.array.as_ref().and_then(|a| a.as_ref());
+                match (&s.init, sized) {
+                    (Some(init), _) => out.push((s.declarator.name.span, Init::Value(init))),
+                    (None, Some(len)) => out.push((s.declarator.name.span, Init::Sized(len))),
+                    (None, None) => {}
                 }
             }
         }
@@ -172,8 +181,10 @@ fn init_code<'p>(
         let Some(v) = ir.var_at(span) else { continue };
         let name = ident(ir.var_name(v));
         let ty = program.var(v).ty.clone();
-        let marker = b.marker(init.span);
-        let value = b.value_as(init, &ty);
+        let (marker, value) = match init {
+            Init::Value(init) => (b.marker(init.span), b.value_as(init, &ty)),
+            Init::Sized(len) => (b.marker(len.span), b.new_array(v, len)),
+        };
         out.extend(match this {
             This::Server => quote!(#marker self.#name = #value;),
             _ => quote!(#marker { let value = #value; this.update(|o| o.#name = value)?; }),

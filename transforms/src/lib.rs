@@ -31,10 +31,32 @@ use std::collections::{HashMap, HashSet};
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Unsupported {
+    /// Its registered diagnostic code (`E04xx`, see `ftc explain`).
+    pub code: &'static str,
     /// What is not supported.
     pub message: String,
     /// Where in the source.
     pub span: Span,
+    /// How to write the program so that it is supported.
+    pub help: &'static str,
+}
+
+impl Unsupported {
+    /// The diagnostic `ftc check` and the pipeline commands report.
+    pub fn diagnostic(&self) -> ftc_frontend::Diagnostic {
+        ftc_frontend::Diagnostic::error(self.code, self.message.clone(), self.span)
+            .with_label("not supported by code generation yet")
+            .with_help(self.help)
+    }
+}
+
+/// Everything [`lower`] would refuse in a checked program, as diagnostics
+/// (empty when the program can be generated).
+pub fn unsupported(program: &CheckedProgram) -> Vec<ftc_frontend::Diagnostic> {
+    match support::check(program) {
+        Ok(()) => Vec::new(),
+        Err(found) => found.iter().map(Unsupported::diagnostic).collect(),
+    }
 }
 
 /// The replication IR of a whole program.
