@@ -5,6 +5,7 @@
 //! or `attempt!('try_N, …)` inside a `try` block. Object fields are read with
 //! `Obj::read`, so no borrow outlives the read.
 
+use crate::source::Source;
 use ftc_frontend::program::{Builtin, ListMethod, MapMethod, Resolution, VarKind};
 use ftc_frontend::types::{ClassId, ExceptionKind, FnId, FutureOf, Ty, VarId};
 use ftc_frontend::CheckedProgram;
@@ -38,7 +39,7 @@ struct Loop {
 pub(crate) struct Body<'a> {
     pub program: &'a CheckedProgram,
     pub ir: &'a ProgramIr,
-    pub source: &'a str,
+    pub source: &'a Source<'a>,
     pub this: This,
     /// The result type of the function (`Ty::Void` for void, `Int` for main).
     pub ret: Ty,
@@ -59,7 +60,7 @@ impl<'a> Body<'a> {
     pub fn new(
         program: &'a CheckedProgram,
         ir: &'a ProgramIr,
-        source: &'a str,
+        source: &'a Source<'a>,
         this: This,
     ) -> Self {
         Body {
@@ -77,7 +78,7 @@ impl<'a> Body<'a> {
     }
 
     pub fn line(&self, span: ftc_grammar::Span) -> u32 {
-        ftc_grammar::line_col(self.source, span.start).0 as u32
+        self.source.line(span.start) as u32
     }
 
     pub fn marker(&self, span: ftc_grammar::Span) -> TokenStream {
@@ -86,7 +87,7 @@ impl<'a> Body<'a> {
     }
 
     fn text(&self, span: ftc_grammar::Span) -> String {
-        self.source.get(span.range()).unwrap_or("").to_string()
+        self.source.slice(span).to_string()
     }
 
     /// A fallible operation: its value, or the failure propagated.

@@ -74,6 +74,9 @@ pub struct ProgramIr {
     pub decl_vars: HashMap<(u32, u32), VarId>,
     /// Every `server` expression.
     pub specs: HashMap<ExprId, ServerSpec>,
+    /// For each public method of a server class: its class's position in
+    /// `classes` and its command's position in the class's commands.
+    pub commands_by_method: HashMap<FnId, (usize, usize)>,
 }
 
 /// One class of the program.
@@ -164,9 +167,9 @@ pub fn lower(program: &CheckedProgram) -> Result<ProgramIr, Vec<Unsupported>> {
 }
 
 impl ProgramIr {
-    /// The IR of class `id`.
+    /// The IR of class `id` (classes are lowered in id order).
     pub fn class(&self, id: ClassId) -> &ClassIr {
-        let found = self.classes.iter().find(|c| c.id == id);
+        let found = self.classes.get(id.0 as usize).filter(|c| c.id == id);
         assert!(found.is_some(), "internal error: class {id:?} not lowered");
         found.expect("checked above")
     }
@@ -188,10 +191,9 @@ impl ProgramIr {
 
     /// The command that calls `method`, if it is a public method of a server class.
     pub fn command(&self, method: FnId) -> Option<(&ClassIr, &ServerIr, &CommandIr)> {
-        self.classes.iter().find_map(|c| {
-            let s = c.server.as_ref()?;
-            let cmd = s.commands.iter().find(|m| m.method == method)?;
-            Some((c, s, cmd))
-        })
+        let &(class, command) = self.commands_by_method.get(&method)?;
+        let c = &self.classes[class];
+        let s = c.server.as_ref()?;
+        Some((c, s, &s.commands[command]))
     }
 }

@@ -315,6 +315,7 @@ pub(crate) fn assign(program: &CheckedProgram) -> ProgramIr {
             .map(|(i, v)| ((v.span.start, v.span.end), VarId(i as u32)))
             .collect(),
         specs: HashMap::new(),
+        commands_by_method: HashMap::new(),
     }
 }
 
