@@ -905,10 +905,39 @@ impl<'a> Body<'a> {
                 let refs: Vec<TokenStream> = args.iter().map(|a| self.borrowed(a)).collect();
                 quote!(#f(&[#(&#refs),*]))
             }
-            Builtin::Sqrt | Builtin::Floor | Builtin::Sin | Builtin::Cos if ok(1) => {
+            Builtin::Sqrt
+            | Builtin::Floor
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Round
+            | Builtin::Ceil
+                if ok(1) =>
+            {
                 let f = ident(b.name());
                 let a = real(0);
                 quote!(#f(#a))
+            }
+            // An `int` is already whole: no round trip through `real`.
+            Builtin::ToInt if ok(1) && tys[0] == Ty::Int => vals[0].clone(),
+            Builtin::ToInt if ok(1) => {
+                let a = real(0);
+                self.q(quote!(to_int(#a)), e.span)
+            }
+            Builtin::ToReal if ok(1) => {
+                let a = &vals[0];
+                quote!(to_real(#a))
+            }
+            Builtin::Substr if ok(3) => {
+                let (s, start, length) = (&vals[0], &vals[1], &vals[2]);
+                self.q(quote!(substr(&#s, #start, #length)), e.span)
+            }
+            Builtin::IndexOf if ok(2) => {
+                let (s, t) = (&vals[0], &vals[1]);
+                quote!(index_of(&#s, &#t))
+            }
+            Builtin::CharAt if ok(2) => {
+                let (s, i) = (&vals[0], &vals[1]);
+                self.q(quote!(char_at(&#s, #i)), e.span)
             }
             Builtin::Atan2 if ok(2) => {
                 let (y, x) = (real(0), real(1));
