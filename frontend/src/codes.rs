@@ -1,9 +1,9 @@
 //! The registry of diagnostic codes: a title and a long explanation for each, for `ftc explain`.
 //!
 //! Ranges: `E00xx` input and syntax, `E01xx` names and declarations, `E02xx`
-//! types and statements, `E03xx` CMSL server rules, `E04xx` constructs code
-//! generation does not support yet (reported by `ftc-transforms`, checked by
-//! `ftc check`), `W0xxx` warnings.
+//! types and statements, `E03xx` CMSL server rules, `E04xx` constructs ftc
+//! does not support yet (`E0401`–`E0403` reported by `ftc-transforms` and
+//! checked by `ftc check`, `E0404` by the front end), `W0xxx` warnings.
 //! A code, once published, keeps its meaning.
 
 /// One registered diagnostic code.
@@ -719,6 +719,21 @@ Erroneous example:
 Fix: start the server in the client and pass its handle to the method:
 
     server class boss { public: int go (worker w) { return w->one (); } }
+";
+"E0404", "durable servers are not supported yet",
+"LANGUAGE.md lets a server keep its state on stable storage with the
+property `durable (\"name\")`, so that it survives the crash of all its
+replicas. ftc does not implement stable storage yet, and refuses the
+property rather than run the server without it.
+
+Erroneous example:
+
+    bank b = server bank model crash tolerate (1) durable (\"accounts\");
+
+Fix: remove the property (the server then survives as long as one of its
+replicas does), or raise the tolerance:
+
+    bank b = server bank model crash tolerate (2);
 ";
 "W0001", "replica count raised to what the model needs",
 "`replicas (r)` was written explicitly, but the failure model and tolerance
