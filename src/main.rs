@@ -138,7 +138,14 @@ fn check(files: &[PathBuf], format: MessageFormat) -> ExitCode {
             }
         };
         let name = path.display().to_string();
-        let (output, text) = ftc_frontend::check_bytes(&bytes);
+        let (mut output, text) = ftc_frontend::check_bytes(&bytes);
+        // What the checker accepts but code generation cannot handle yet is
+        // refused here too, so a program `check` calls clean also builds.
+        if let Some(program) = &output.program {
+            output
+                .diagnostics
+                .extend(ftc_transforms::unsupported(program));
+        }
         let file = SourceFile::new(&name, &text);
         match format {
             MessageFormat::Human => {

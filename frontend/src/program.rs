@@ -32,6 +32,13 @@ pub enum Builtin {
     Now,
     Random,
     Sleep,
+    ToInt,
+    ToReal,
+    Round,
+    Ceil,
+    Substr,
+    IndexOf,
+    CharAt,
 }
 
 impl Builtin {
@@ -63,12 +70,19 @@ impl Builtin {
             "now" => Now,
             "random" => Random,
             "sleep" => Sleep,
+            "to_int" => ToInt,
+            "to_real" => ToReal,
+            "round" => Round,
+            "ceil" => Ceil,
+            "substr" => Substr,
+            "index_of" => IndexOf,
+            "char_at" => CharAt,
             _ => return None,
         })
     }
 
     /// Every built-in, in the order of LANGUAGE.md §4.
-    pub const ALL: [Builtin; 24] = [
+    pub const ALL: [Builtin; 31] = [
         Builtin::Print,
         Builtin::Println,
         Builtin::Sqrt,
@@ -93,6 +107,13 @@ impl Builtin {
         Builtin::Now,
         Builtin::Random,
         Builtin::Sleep,
+        Builtin::ToInt,
+        Builtin::ToReal,
+        Builtin::Round,
+        Builtin::Ceil,
+        Builtin::Substr,
+        Builtin::IndexOf,
+        Builtin::CharAt,
     ];
 
     /// The name as written in CMSL.
@@ -123,6 +144,13 @@ impl Builtin {
             Now => "now",
             Random => "random",
             Sleep => "sleep",
+            ToInt => "to_int",
+            ToReal => "to_real",
+            Round => "round",
+            Ceil => "ceil",
+            Substr => "substr",
+            IndexOf => "index_of",
+            CharAt => "char_at",
         }
     }
 
