@@ -3,15 +3,13 @@
 //! agree with the lexer (keywords, literals, comments); every keyword of the
 //! language reference is highlighted by it and by the Vim syntax file.
 
+mod common;
+
+use common::{fixtures, root};
 use fancy_regex::Regex;
 use ftc_grammar::lexer::Token;
 use logos::Logos;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -213,27 +211,6 @@ fn highlight(rules: &[Rule], text: &str) -> Vec<String> {
         line_start += line.len() + 1;
     }
     scopes
-}
-
-/// Every `.cmsl` file of the project's fixtures and examples.
-fn fixtures() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![root()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            if path.is_dir() {
-                if !name.starts_with('.') && name != "target" && name != "fuzz" {
-                    dirs.push(path);
-                }
-            } else if name.ends_with(".cmsl") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn is_keyword_scope(scope: &str) -> bool {

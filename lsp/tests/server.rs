@@ -1,6 +1,8 @@
 //! Drives the language server in memory as an editor would, on a fixture,
 //! and checks its exact answers.
 
+mod common;
+
 use lsp_server::{Connection, Message, Notification, Request, RequestId};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -353,5 +355,52 @@ fn keystroke_on_a_ten_thousand_line_file() {
         edited.lines().count(),
         elapsed.as_secs_f64() * 1000.0
     );
+    c.stop();
+}
+
+/// Every request at the start, middle and end of every line of every fixture
+/// (broken ones included) is answered, never with an error, and the
+/// diagnostics are exactly `ftc check`'s.
+#[test]
+fn every_fixture_is_answered_everywhere() {
+    let mut c = Client::start();
+    let files = common::fixtures();
+    assert!(files.len() > 100, "only {} fixtures", files.len());
+    let mut requests = 0;
+    for (version, path) in files.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        // An editor sends text; a file that is not UTF-8 arrives decoded.
+        let text = String::from_utf8_lossy(&bytes);
+        let output = ftc_frontend::check_source(&text);
+        let got = c.change(version as i32 + 1, &text);
+        assert_eq!(
+            got.as_array().unwrap().len(),
+            output.diagnostics.len(),
+            "{}",
+            path.display()
+        );
+        for (d, g) in output.diagnostics.iter().zip(got.as_array().unwrap()) {
+            assert_eq!(g["code"], json!(d.code), "{}", path.display());
+        }
+        for (line, content) in text.lines().enumerate().take(400) {
+            let width = content.encode_utf16().count() as u32;
+            for column in [0, width / 2, width] {
+                for method in [
+                    "textDocument/hover",
+                    "textDocument/definition",
+                    "textDocument/references",
+                    "textDocument/completion",
+                ] {
+                    c.at(method, line as u32, column);
+                    requests += 1;
+                }
+            }
+        }
+        c.request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": URI } }),
+        );
+    }
+    assert!(requests > 10_000, "only {requests} requests");
     c.stop();
 }
