@@ -150,3 +150,34 @@ fn function_at(program: &CheckedProgram, loc: FnLoc) -> Option<&Function> {
         },
     }
 }
+
+/// The innermost expression around byte `offset` that has a type.
+pub fn expression_at(program: &CheckedProgram, offset: usize) -> Option<&ftc_grammar::Expr> {
+    let offset = offset as u32;
+    let mut best: Option<&ftc_grammar::Expr> = None;
+    ftc_transforms::walk::exprs(&program.ast, &mut |e| {
+        let inside = e.span.start <= offset && offset < e.span.end;
+        let smaller = best.is_none_or(|b| e.span.end - e.span.start <= b.span.end - b.span.start);
+        if inside && smaller && program.type_of(e.id).is_some() {
+            best = Some(e);
+        }
+    });
+    best
+}
+
+/// Hover text for an expression that names no symbol: its type, and what a
+/// built-in call or member is.
+pub fn describe_expr(program: &CheckedProgram, e: &ftc_grammar::Expr) -> Option<String> {
+    use ftc_frontend::program::Resolution;
+    let ty = program.show_type(program.type_of(e.id)?);
+    let what = match program.resolution(e.id) {
+        Some(Resolution::Builtin(b)) => format!("\nbuilt-in function `{}`", b.name()),
+        Some(Resolution::ListMethod(_)) => "\nmethod of a list".to_string(),
+        Some(Resolution::MapMethod(_)) => "\nmethod of a map".to_string(),
+        Some(Resolution::FutureResult) => "\nthe future's result (waits for it)".to_string(),
+        Some(Resolution::ExceptionMessage) => "\nthe exception's message".to_string(),
+        Some(Resolution::EnsuresResult) => "\nthe function's result".to_string(),
+        _ => String::new(),
+    };
+    Some(format!("```cmsl\n{ty}\n```{what}"))
+}

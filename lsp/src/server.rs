@@ -1,7 +1,7 @@
 //! The message loop: documents in, diagnostics and answers out.
 
 use crate::complete::complete;
-use crate::describe::describe;
+use crate::describe::{describe, describe_expr, expression_at};
 use crate::document::Document;
 use crate::index::{declaration, Symbol};
 use crate::symbols::document_symbols;
@@ -145,13 +145,20 @@ impl Server {
             .get(&at.text_document.uri)?
             .analyzed
             .as_ref()?;
-        let occurrence = a.index.at(a.lines.offset(&a.text, at.position))?;
+        let offset = a.lines.offset(&a.text, at.position);
+        let (value, span) = match a.index.at(offset) {
+            Some(o) => (describe(&a.program, &a.text, o.symbol), o.span),
+            None => {
+                let e = expression_at(&a.program, offset)?;
+                (describe_expr(&a.program, e)?, e.span)
+            }
+        };
         Some(Hover {
             contents: HoverContents::Markup(MarkupContent {
                 kind: MarkupKind::Markdown,
-                value: describe(&a.program, &a.text, occurrence.symbol),
+                value,
             }),
-            range: Some(a.lines.range(&a.text, occurrence.span)),
+            range: Some(a.lines.range(&a.text, span)),
         })
     }
 
