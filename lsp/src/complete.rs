@@ -90,40 +90,53 @@ impl Scope {
 #[derive(Debug, PartialEq)]
 enum Step<'t> {
     Name(&'t str),
+    Call(&'t str),
     Index,
 }
 
-/// `a->b[i]->` read backwards into `[a, b, Index]`; `None` for receivers that
-/// are not names, members and indexes (calls, parenthesized expressions).
+/// The text before the bracketed group that `text` ends with (`close`), or
+/// `None` when it is unbalanced.
+fn before_group(text: &str, open: char, close: char) -> Option<&str> {
+    let inner = text.strip_suffix(close)?;
+    let mut depth = 1usize;
+    for (i, c) in inner.char_indices().rev() {
+        if c == close {
+            depth += 1;
+        } else if c == open {
+            depth -= 1;
+            if depth == 0 {
+                return Some(inner[..i].trim_end());
+            }
+        }
+    }
+    None
+}
+
+/// `a->b[i]->c(x)->` read backwards into `[a, b, Index, Call(c)]`; `None` for
+/// receivers that are not names, members, indexes and calls (literals,
+/// parenthesized expressions).
 fn receiver_chain(text: &str) -> Option<Vec<Step<'_>>> {
     let mut steps = Vec::new();
     let mut rest = text.trim_end();
     for _ in 0..64 {
-        while let Some(inner) = rest.strip_suffix(']') {
-            let mut depth = 1usize;
-            let mut cut = None;
-            for (i, c) in inner.char_indices().rev() {
-                match c {
-                    ']' => depth += 1,
-                    '[' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            cut = Some(i);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            rest = inner[..cut?].trim_end();
+        while rest.ends_with(']') {
+            rest = before_group(rest, '[', ']')?;
             steps.push(Step::Index);
+        }
+        let call = rest.ends_with(')');
+        if call {
+            rest = before_group(rest, '(', ')')?;
         }
         let name_start = rest.trim_end_matches(is_ident_char).len();
         let name = &rest[name_start..];
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
             return None;
         }
-        steps.push(Step::Name(name));
+        steps.push(if call {
+            Step::Call(name)
+        } else {
+            Step::Name(name)
+        });
         rest = rest[..name_start].trim_end();
         match rest.strip_suffix("->") {
             Some(r) => rest = r.trim_end(),
@@ -142,6 +155,17 @@ fn chain_type(program: &CheckedProgram, scope: &Scope, chain: &[Step<'_>]) -> Op
     let mut ty = match first {
         Step::Name("this") => Ty::Class(scope.class?),
         Step::Name(name) => variable(program, scope, name)?,
+        // A call of a method of `this` or of a free function.
+        Step::Call(name) => {
+            let own = scope.class.and_then(|c| method(program, c, name));
+            let free = || {
+                program
+                    .functions
+                    .iter()
+                    .find(|f| f.owner.is_none() && f.name == *name)
+            };
+            own.or_else(free)?.ret.clone()
+        }
         Step::Index => return None,
     };
     for step in rest {
@@ -150,6 +174,11 @@ fn chain_type(program: &CheckedProgram, scope: &Scope, chain: &[Step<'_>]) -> Op
             // Indexing a server handle names one server of the array.
             (Step::Index, Ty::Class(c)) => Ty::Class(c),
             (Step::Name("result"), Ty::Future(f)) => program.result_of(&f)?.clone(),
+            (Step::Call(name), Ty::Class(c)) => method(program, c, name)?.ret.clone(),
+            (Step::Call("get"), Ty::List(t)) => *t,
+            (Step::Call("get"), Ty::Map(_, v)) => *v,
+            (Step::Call("keys"), Ty::Map(k, _)) => Ty::List(k),
+            (Step::Call("size"), Ty::List(_) | Ty::Map(..)) => Ty::Int,
             (Step::Name(name), Ty::Class(c)) => program
                 .all_state(c)
                 .into_iter()
@@ -161,6 +190,19 @@ fn chain_type(program: &CheckedProgram, scope: &Scope, chain: &[Step<'_>]) -> Op
         };
     }
     Some(ty)
+}
+
+/// The method `name` of objects of the class (inherited ones too).
+fn method<'p>(
+    program: &'p CheckedProgram,
+    class: ClassId,
+    name: &str,
+) -> Option<&'p ftc_frontend::program::FunctionInfo> {
+    program
+        .all_methods(class)
+        .into_iter()
+        .map(|f| program.function(f))
+        .find(|f| f.name == name)
 }
 
 /// The variable `name` visible at the scope: a local declared before the
@@ -373,7 +415,13 @@ mod tests {
             [Step::Name("a"), Step::Name("b"), Step::Index]
         );
         assert_eq!(receiver_chain("  this").unwrap(), [Step::Name("this")]);
-        assert_eq!(receiver_chain("f(x)"), None);
+        assert_eq!(
+            receiver_chain("return data->get(k)").unwrap(),
+            [Step::Name("data"), Step::Call("get")]
+        );
+        assert_eq!(receiver_chain("f(x)").unwrap(), [Step::Call("f")]);
+        assert_eq!(receiver_chain("(a + b)"), None);
+        assert_eq!(receiver_chain("x = b]"), None);
         assert_eq!(receiver_chain("1"), None);
     }
 

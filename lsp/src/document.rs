@@ -57,9 +57,4 @@ impl Document {
             analyzed,
         }
     }
-
-    /// True when the tables are those of the current text.
-    pub fn is_current(&self) -> bool {
-        self.analyzed.as_ref().is_some_and(|a| a.text == self.text)
-    }
 }

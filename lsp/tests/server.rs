@@ -268,9 +268,26 @@ fn completion_of_members_and_server_properties() {
         labels(c.at("textDocument/completion", line, col + 6)),
         ["total", "add"]
     );
+    // Chains of members, indexes and calls: the result of `c->add(1)` is an
+    // `int`, which has no members; a list's element has its class's.
+    let chained = FIXTURE.replace("println(sum);", "println(sum);\n  c->add(1)->");
+    c.change(4, &chained);
+    let (line, _) = find("println(sum)", 0, 0);
+    assert_eq!(c.at("textDocument/completion", line + 1, 14), json!([]));
+    // A map's element: `data->get(k)->` inside the key-value store.
+    let kv = include_str!("../../frontend/tests/data/ok/kvstore.cmsl");
+    let anchor = "    e = data->get(k);\n";
+    let typing = kv.replacen(anchor, &format!("{anchor}    data->get(k)->\n"), 1);
+    let line = typing[..typing.find(anchor).unwrap()].matches('\n').count() as u32 + 1;
+    assert_eq!(c.change(5, kv), json!([]));
+    c.change(6, &typing);
+    assert_eq!(
+        labels(c.at("textDocument/completion", line, 18)),
+        ["key", "value", "version"]
+    );
     // Properties of a `server` expression, and the models after `model`.
     let (line, col) = find("model crash", 0, 0);
-    c.change(4, FIXTURE);
+    c.change(7, FIXTURE);
     assert_eq!(
         labels(c.at("textDocument/completion", line, col)),
         ["model", "tolerate", "replicas", "priority", "hosts", "disjoint"]
