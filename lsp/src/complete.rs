@@ -212,7 +212,9 @@ fn variable(program: &CheckedProgram, scope: &Scope, name: &str) -> Option<Ty> {
     for var in program.vars.iter().filter(|v| v.name == name) {
         let rank = match var.kind {
             VarKind::Local | VarKind::CatchBinding => {
-                let body = scope.body?;
+                let Some(body) = scope.body else {
+                    continue;
+                };
                 if var.span.start < body.start || var.span.start > scope.at {
                     continue;
                 }
@@ -423,6 +425,21 @@ mod tests {
         assert_eq!(receiver_chain("(a + b)"), None);
         assert_eq!(receiver_chain("x = b]"), None);
         assert_eq!(receiver_chain("1"), None);
+    }
+
+    #[test]
+    fn a_global_is_found_outside_functions_despite_a_local_of_its_name() {
+        let clean = "class point { public: attribute int x; }\n\
+                     point origin = new point;\n\
+                     int y = 0;\n\
+                     void main () { point origin = new point; println(origin->x); }\n";
+        let first = Document::new(clean.to_string(), None);
+        assert!(first.diagnostics.is_empty(), "{:?}", first.diagnostics);
+        let typing = clean.replace("int y = 0;", "int y = origin->");
+        let doc = Document::new(typing, first.analyzed);
+        let items = complete(&doc, Position::new(2, 16));
+        let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+        assert_eq!(labels, ["x"]);
     }
 
     #[test]
