@@ -3,6 +3,8 @@
 //! Entry points: [`check_source`] (text in, diagnostics and — when there are
 //! no errors — the [`CheckedProgram`] out) and [`check_bytes`] (the same for
 //! raw file contents, which may not be UTF-8). Neither panics on any input.
+//! Editors use [`analyze_source`]: the same diagnostics, and the tables kept
+//! even when checking finds errors.
 //!
 //! # Design
 //!
