@@ -48,7 +48,26 @@ pub fn serve(connection: &Connection) -> Result<(), Error> {
     let mut server = Server {
         documents: HashMap::new(),
     };
-    for message in &connection.receiver {
+    let mut next: Option<Message> = None;
+    loop {
+        let message = match next.take() {
+            Some(m) => m,
+            None => match connection.receiver.recv() {
+                Ok(m) => m,
+                Err(_) => return Ok(()),
+            },
+        };
+        // A change already followed by another change of the same document
+        // is superseded (every change carries the whole text): skip checking it.
+        if is_change(&message) {
+            if let Ok(following) = connection.receiver.try_recv() {
+                let superseded = is_change(&following) && same_document(&message, &following);
+                next = Some(following);
+                if superseded {
+                    continue;
+                }
+            }
+        }
         match message {
             Message::Request(request) => {
                 if connection.handle_shutdown(&request)? {
@@ -65,7 +84,20 @@ pub fn serve(connection: &Connection) -> Result<(), Error> {
             Message::Response(_) => {}
         }
     }
-    Ok(())
+}
+
+fn is_change(message: &Message) -> bool {
+    matches!(message, Message::Notification(n) if n.method == DidChangeTextDocument::METHOD)
+}
+
+fn same_document(a: &Message, b: &Message) -> bool {
+    match (a, b) {
+        (Message::Notification(a), Message::Notification(b)) => {
+            let uri = |n: &Notification| n.params["textDocument"]["uri"].clone();
+            uri(a) == uri(b)
+        }
+        _ => false,
+    }
 }
 
 struct Server {

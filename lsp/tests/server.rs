@@ -338,6 +338,46 @@ fn document_symbols_outline_the_program() {
 }
 
 #[test]
+fn rapid_changes_end_with_the_last_text() {
+    let mut c = Client::start();
+    c.open(FIXTURE);
+    let broken = FIXTURE.replace("c->add(2)", "c->add(\"two\")");
+    for version in 2..40 {
+        let text = if version % 2 == 0 { &broken } else { FIXTURE };
+        c.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": URI, "version": version },
+                "contentChanges": [{ "text": text }]
+            }),
+        );
+    }
+    // Answered after every change before it: the last text (version 39, clean).
+    c.next_id += 1;
+    let id = RequestId::from(c.next_id);
+    let hover =
+        json!({ "textDocument": { "uri": URI }, "position": { "line": 0, "character": 0 } });
+    let r = Request::new(id.clone(), "textDocument/hover".into(), hover);
+    c.connection.sender.send(Message::Request(r)).unwrap();
+    let mut published = Vec::new();
+    loop {
+        match c.connection.receiver.recv_timeout(WAIT).expect("an answer") {
+            Message::Response(resp) if resp.id == id => break,
+            Message::Notification(n) => published.push(n.params["diagnostics"].clone()),
+            _ => {}
+        }
+    }
+    eprintln!("{} of 38 changes checked", published.len());
+    assert!(
+        !published.is_empty() && published.len() <= 38,
+        "{}",
+        published.len()
+    );
+    assert_eq!(published.last().unwrap(), &json!([]));
+    c.stop();
+}
+
+#[test]
 fn bad_requests_are_answered_with_errors() {
     let mut c = Client::start();
     c.next_id += 1;
