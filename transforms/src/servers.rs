@@ -25,7 +25,8 @@ pub(crate) fn commands(program: &CheckedProgram, ir: &mut ProgramIr) {
             }
             ir.commands_by_method.insert(m, (position, commands.len()));
             let mut variant = camel(&f.name);
-            while commands.iter().any(|c: &CommandIr| c.variant == variant) {
+            // `self` → `Self`, the one CamelCase keyword.
+            while variant == "Self" || commands.iter().any(|c: &CommandIr| c.variant == variant) {
                 variant.push('_');
             }
             commands.push(CommandIr {
