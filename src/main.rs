@@ -1,4 +1,4 @@
-//! The `ftc` command-line interface: check, explain (and later emit, build, run, replicate).
+//! The `ftc` command-line interface: check, explain, lsp, and the pipeline commands.
 
 mod commands;
 
@@ -44,6 +44,8 @@ enum Command {
         /// The code.
         code: String,
     },
+    /// Serve the CMSL language server (LSP) on stdin/stdout, for editors.
+    Lsp,
     #[command(flatten)]
     Pipeline(commands::PipelineCommand),
 }
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
             message_format,
         } => check(&files, message_format),
         Command::Explain { code } => explain(&code),
+        Command::Lsp => lsp(),
         Command::Pipeline(command) => commands::run(command),
     }
 }
@@ -112,6 +115,16 @@ fn explain(code: &str) -> ExitCode {
         }
         None => {
             eprintln!("error: `{code}` is not a diagnostic code of ftc");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn lsp() -> ExitCode {
+    match ftc_lsp::run_stdio() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the language server stopped: {e}");
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -138,7 +151,14 @@ fn check(files: &[PathBuf], format: MessageFormat) -> ExitCode {
             }
         };
         let name = path.display().to_string();
-        let (output, text) = ftc_frontend::check_bytes(&bytes);
+        let (mut output, text) = ftc_frontend::check_bytes(&bytes);
+        // What the checker accepts but code generation cannot handle yet is
+        // refused here too, so a program `check` calls clean also builds.
+        if let Some(program) = &output.program {
+            output
+                .diagnostics
+                .extend(ftc_transforms::unsupported(program));
+        }
         let file = SourceFile::new(&name, &text);
         match format {
             MessageFormat::Human => {

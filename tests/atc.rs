@@ -1,7 +1,8 @@
 //! The air-traffic-control example end to end: `examples/air_traffic/atc.cmsl`
-//! compiled by `ftc` and run on kernel processes on 127.0.0.1, once cleanly
-//! and once with the host of a track database replica killed mid-replay. Both
-//! runs print the expected summary of the example's README (so at least 95 of
+//! compiled by `ftc` and run on kernel processes on 127.0.0.1, once cleanly,
+//! once with the host of a track database replica killed mid-replay, and the
+//! byzantine variant (`atc_byzantine.cmsl`) with a replica lying mid-replay.
+//! All runs print the expected summary of the example's README (so at least 95 of
 //! the 99 aircraft tracked), the display keeps drawing through the crash with
 //! no frame more than one display period late and no error, and `atc.svg`
 //! holds one polyline per confirmed track. stdout and stderr are read line by
@@ -98,10 +99,15 @@ fn kill(child: &mut Child) {
 
 /// Runs `ftc run atc.cmsl FLAGS` in `dir` (where it writes `atc.svg`).
 fn run_atc(dir: &Path, flags: &[&str]) -> Run {
+    run_program(dir, "atc.cmsl", flags)
+}
+
+/// Runs `ftc run examples/air_traffic/PROGRAM FLAGS` in `dir`.
+fn run_program(dir: &Path, program: &str, flags: &[&str]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ftc"))
         .current_dir(dir)
         .arg("run")
-        .arg(root().join("examples/air_traffic/atc.cmsl"))
+        .arg(root().join("examples/air_traffic").join(program))
         .args(flags)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -242,7 +248,8 @@ fn check_run<'a>(name: &str, run: &'a Run, dir: &Path) -> Vec<&'a str> {
 fn atc_survives_a_track_database_replica_crash() {
     let clean_dir = tempfile::tempdir().expect("scratch directory");
     let crash_dir = tempfile::tempdir().expect("scratch directory");
-    for dir in [&clean_dir, &crash_dir] {
+    let lying_dir = tempfile::tempdir().expect("scratch directory");
+    for dir in [&clean_dir, &crash_dir, &lying_dir] {
         // The program reads the recording relative to its working directory.
         std::os::unix::fs::symlink(root().join("examples"), dir.path().join("examples"))
             .expect("link the examples into the scratch directory");
@@ -262,7 +269,7 @@ fn atc_survives_a_track_database_replica_crash() {
     let killed = crash
         .lines
         .iter()
-        .find(|l| l.stderr && l.text == "ftc run: crashing h2")
+        .find(|l| l.stderr && l.text.starts_with("ftc run:") && l.text.ends_with(" s  killing h2"))
         .map(|l| l.at)
         .expect("ftc run reports the crash");
     let frames = crash.frames();
@@ -270,5 +277,26 @@ fn atc_survives_a_track_database_replica_crash() {
         frames.iter().any(|f| f.0 < killed) && frames.iter().filter(|f| f.0 > killed).count() >= 3,
         "the crash did not fall in the middle of the replay\n{}",
         crash.transcript()
+    );
+
+    // The byzantine track database (four replicas) with the replica on h2
+    // answering wrongly from the crash time on: the same summary.
+    let lying = run_program(
+        lying_dir.path(),
+        "atc_byzantine.cmsl",
+        &["--byzantine", CRASH_AT],
+    );
+    let lying_summary = check_run("lying run", &lying, lying_dir.path());
+    assert_eq!(
+        clean_summary, lying_summary,
+        "a lying replica changed the summary"
+    );
+    assert!(
+        lying
+            .lines
+            .iter()
+            .any(|l| l.stderr && l.text.ends_with("from now on lying: h2 (wrong-replies)")),
+        "ftc run reports the lie\n{}",
+        lying.transcript()
     );
 }

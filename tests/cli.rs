@@ -85,6 +85,22 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn bad_fault_flags_exit_2_before_building() {
+    let p = file("faults.cmsl", OK.as_bytes());
+    let p = p.to_str().unwrap();
+    for (flag, value, says) in [
+        ("--byzantine", "h2@1=lol", "unknown behaviour `lol`"),
+        ("--byzantine", "h2", "expected HOST@SECONDS[=BEHAVIOUR]"),
+        ("--crash", "h2@soon", "is not a number of seconds"),
+        ("--pause", "h2@1", "expected HOST@SECONDS+SECONDS"),
+    ] {
+        let o = ftc(&["run", p, flag, value]);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{flag} {value}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn invalid_utf8_is_a_diagnostic() {
     let p = file("latin1.cmsl", b"void main () {\n  // caf\xe9\n}\n");
     let o = ftc(&["check", "--message-format", "json", p.to_str().unwrap()]);
@@ -180,4 +196,41 @@ fn explain_prints_the_long_text() {
     let o = ftc(&["explain", "E9999"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a diagnostic code"));
+}
+
+/// What code generation cannot handle yet is refused by `check` itself, with
+/// a code, the place and a hint: a program `check` calls clean also builds.
+#[test]
+fn check_refuses_what_code_generation_does_not_support() {
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "E0401",
+            "class a { public: attribute int x; }\nclass b : a { }\nvoid main () { b v = new b; }\n",
+            ":2:7",
+        ),
+        (
+            "E0402",
+            "server class node {\n  public:\n    node me () { return this; }\n}\n\
+             void main () { node n = server node; }\n",
+            ":3:25",
+        ),
+        (
+            "E0403",
+            "server class worker { public: int one () { return 1; } }\n\
+             server class boss {\n  public:\n    int go () { worker w = server worker; return w->one (); }\n}\n\
+             void main () { boss b = server boss; println (b->go ()); }\n",
+            ":4:28",
+        ),
+    ];
+    for (code, source, place) in cases {
+        let p = file(&format!("unsupported-{code}.cmsl"), source.as_bytes());
+        let o = ftc(&["check", p.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{code}: {err}");
+        assert!(err.contains(&format!("error[{code}]")), "{code}: {err}");
+        assert!(err.contains(place), "{code}: {err}");
+        assert!(err.contains("= help: "), "{code}: {err}");
+        let explained = ftc(&["explain", code]);
+        assert_eq!(explained.status.code(), Some(0), "{code}");
+    }
 }

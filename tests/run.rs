@@ -2,7 +2,9 @@
 //! build, sharing one target directory) and run with `ftc run` on kernel
 //! processes on 127.0.0.1. Each file keeps its expected stdout and exit code
 //! in a trailing `/* expected stdout: … exit: N */` block; a first line
-//! `// ftc-run: ARGS` gives extra `ftc run` flags (crashes, pauses).
+//! `// ftc-run: ARGS` gives extra `ftc run` flags (crashes, pauses), and each
+//! `// expect-stderr: TEXT` line a text the run's stderr must contain (the
+//! fault timeline).
 //! `UPDATE_EXPECT=1` rewrites the blocks.
 
 use std::path::{Path, PathBuf};
@@ -67,6 +69,19 @@ fn run_fixtures() {
             .output()
             .expect("run ftc run");
         let code = out.status.code().unwrap_or(-1);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for wanted in program
+            .lines()
+            .filter_map(|l| l.strip_prefix("// expect-stderr:"))
+            .map(str::trim)
+        {
+            if !stderr.contains(wanted) {
+                failures.push(format!(
+                    "{}: stderr lacks {wanted:?}:\n{stderr}",
+                    file.display()
+                ));
+            }
+        }
         let actual = format!("{}exit: {code}\n*/\n", String::from_utf8_lossy(&out.stdout));
         if update {
             std::fs::write(file, format!("{program}{MARK}{actual}")).expect("update fixture");

@@ -5,6 +5,7 @@
 //! or `attempt!('try_N, …)` inside a `try` block. Object fields are read with
 //! `Obj::read`, so no borrow outlives the read.
 
+use crate::source::Source;
 use ftc_frontend::program::{Builtin, ListMethod, MapMethod, Resolution, VarKind};
 use ftc_frontend::types::{ClassId, ExceptionKind, FnId, FutureOf, Ty, VarId};
 use ftc_frontend::CheckedProgram;
@@ -38,7 +39,7 @@ struct Loop {
 pub(crate) struct Body<'a> {
     pub program: &'a CheckedProgram,
     pub ir: &'a ProgramIr,
-    pub source: &'a str,
+    pub source: &'a Source<'a>,
     pub this: This,
     /// The result type of the function (`Ty::Void` for void, `Int` for main).
     pub ret: Ty,
@@ -59,7 +60,7 @@ impl<'a> Body<'a> {
     pub fn new(
         program: &'a CheckedProgram,
         ir: &'a ProgramIr,
-        source: &'a str,
+        source: &'a Source<'a>,
         this: This,
     ) -> Self {
         Body {
@@ -77,7 +78,7 @@ impl<'a> Body<'a> {
     }
 
     pub fn line(&self, span: ftc_grammar::Span) -> u32 {
-        ftc_grammar::line_col(self.source, span.start).0 as u32
+        self.source.line(span.start) as u32
     }
 
     pub fn marker(&self, span: ftc_grammar::Span) -> TokenStream {
@@ -86,7 +87,7 @@ impl<'a> Body<'a> {
     }
 
     fn text(&self, span: ftc_grammar::Span) -> String {
-        self.source.get(span.range()).unwrap_or("").to_string()
+        self.source.slice(span).to_string()
     }
 
     /// A fallible operation: its value, or the failure propagated.
@@ -236,10 +237,7 @@ impl<'a> Body<'a> {
                     let ty = self.var_ty(v);
                     let value = match (init, &decl.array) {
                         (Some(e), _) => self.value_as(e, &self.program.var(v).ty.clone()),
-                        (None, Some(Some(len))) => {
-                            let n = self.expr(len);
-                            self.q(quote!(Array::new(#n)), len.span)
-                        }
+                        (None, Some(Some(len))) => self.new_array(v, len),
                         (None, _) => quote!(Default::default()),
                     };
                     out.extend(quote!(let mut #name: #ty = #value;));
@@ -907,10 +905,39 @@ impl<'a> Body<'a> {
                 let refs: Vec<TokenStream> = args.iter().map(|a| self.borrowed(a)).collect();
                 quote!(#f(&[#(&#refs),*]))
             }
-            Builtin::Sqrt | Builtin::Floor | Builtin::Sin | Builtin::Cos if ok(1) => {
+            Builtin::Sqrt
+            | Builtin::Floor
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Round
+            | Builtin::Ceil
+                if ok(1) =>
+            {
                 let f = ident(b.name());
                 let a = real(0);
                 quote!(#f(#a))
+            }
+            // An `int` is already whole: no round trip through `real`.
+            Builtin::ToInt if ok(1) && tys[0] == Ty::Int => vals[0].clone(),
+            Builtin::ToInt if ok(1) => {
+                let a = real(0);
+                self.q(quote!(to_int(#a)), e.span)
+            }
+            Builtin::ToReal if ok(1) => {
+                let a = &vals[0];
+                quote!(to_real(#a))
+            }
+            Builtin::Substr if ok(3) => {
+                let (s, start, length) = (&vals[0], &vals[1], &vals[2]);
+                self.q(quote!(substr(&#s, #start, #length)), e.span)
+            }
+            Builtin::IndexOf if ok(2) => {
+                let (s, t) = (&vals[0], &vals[1]);
+                quote!(index_of(&#s, &#t))
+            }
+            Builtin::CharAt if ok(2) => {
+                let (s, i) = (&vals[0], &vals[1]);
+                self.q(quote!(char_at(&#s, #i)), e.span)
             }
             Builtin::Atan2 if ok(2) => {
                 let (y, x) = (real(0), real(1));
@@ -1077,10 +1104,21 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// `T v[len]` declared without an initializer: `len` default elements,
+    /// typed as the variable (an array of server handles included).
+    pub fn new_array(&mut self, v: VarId, len: &'a Expr) -> TokenStream {
+        let n = self.value_as(len, &Ty::Int);
+        let ty = self.var_ty(v);
+        self.q(quote!(<#ty>::new(#n)), len.span)
+    }
+
     fn new_expr(&mut self, e: &'a Expr, ty: &TypeExpr, len: Option<&'a Expr>) -> TokenStream {
         if let Some(n) = len {
             let n = self.value_as(n, &Ty::Int);
-            return self.q(quote!(Array::new(#n)), e.span);
+            // The element type is spelled out: the array may be used directly
+            // (`len (new int[3])`), where nothing else fixes it.
+            let ty = self.rust_ty(&self.ty_of(e));
+            return self.q(quote!(<#ty>::new(#n)), e.span);
         }
         match &ty.kind {
             TypeKind::Named(_) => match self.ty_of(e) {
@@ -1164,11 +1202,12 @@ impl<'a> Body<'a> {
                     Some(b) => {
                         let waited = self.q(quote!(accept_timeout(&#f, #n, #s)), e.span);
                         let body = self.block(b);
+                        // The block may be empty, or leave (`break`): the
+                        // file allows unreachable code, so no attribute here.
                         quote!(match #waited {
                             Some(index) => index,
                             None => {
                                 #body
-                                #[allow(unreachable_code)]
                                 -1
                             }
                         })

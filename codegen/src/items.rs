@@ -2,6 +2,7 @@
 //! dispatch, invariant), free functions, `main` and the process entry.
 
 use crate::body::{ident, Body, This};
+use crate::source::Source;
 use crate::Options;
 use ftc_frontend::program::FnLoc;
 use ftc_frontend::types::{FnId, Ty};
@@ -11,14 +12,17 @@ use ftc_transforms::{ClassIr, ProgramIr};
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
+/// The program's items, handed to `out` one at a time (the file header
+/// first), so each can be formatted and dropped before the next is built.
 pub(crate) fn program(
     program: &CheckedProgram,
     ir: &ProgramIr,
-    source: &str,
+    source: &Source<'_>,
     options: &Options,
-) -> TokenStream {
+    out: &mut dyn FnMut(TokenStream),
+) {
     let file = &options.file_name;
-    let mut out = quote! {
+    out(quote! {
         #![allow(unused_imports, unused_assignments, while_true, unused_mut, unused_variables, unused_labels, unreachable_code, unused_parens,
                  unused_braces, dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals,
                  clippy::all)]
@@ -27,18 +31,18 @@ pub(crate) fn program(
         use serde::{Deserialize, Serialize};
 
         const SRC: &str = #file;
-    };
-    out.extend(globals(program, ir, source));
+    });
+    out(globals(program, ir, source));
     for class in &ir.classes {
         if program.class(class.id).is_server {
-            out.extend(server_class(program, ir, source, class));
+            out(server_class(program, ir, source, class));
         } else {
-            out.extend(plain_class(program, ir, source, class));
+            out(plain_class(program, ir, source, class));
         }
     }
     for (i, f) in program.functions.iter().enumerate() {
         if f.owner.is_none() && f.def.is_some() {
-            out.extend(function(program, ir, source, FnId(i as u32), This::None));
+            out(function(program, ir, source, FnId(i as u32), This::None));
         }
     }
     let name = &options.package;
@@ -51,7 +55,7 @@ pub(crate) fn program(
             quote!(ServerClassDef::of::<#n>())
         })
         .collect();
-    out.extend(quote! {
+    out(quote! {
         fn main() -> std::process::ExitCode {
             run(ProgramDef {
                 name: #name,
@@ -60,11 +64,10 @@ pub(crate) fn program(
             })
         }
     });
-    out
 }
 
 /// Global variables: thread-locals of `main`'s thread (servers cannot use them).
-fn globals(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> TokenStream {
+fn globals(program: &CheckedProgram, ir: &ProgramIr, source: &Source<'_>) -> TokenStream {
     let b = Body::new(program, ir, source, This::None);
     let mut out = TokenStream::new();
     for &g in &program.globals {
@@ -82,7 +85,7 @@ fn globals(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> TokenStrea
 }
 
 /// `main`'s first statements: the globals' initializers, in declaration order.
-fn global_inits(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> TokenStream {
+fn global_inits(program: &CheckedProgram, ir: &ProgramIr, source: &Source<'_>) -> TokenStream {
     let mut b = Body::new(program, ir, source, This::None);
     let mut out = TokenStream::new();
     for item in &program.ast.items {
@@ -94,10 +97,7 @@ fn global_inits(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> Token
             let ty = program.var(v).ty.clone();
             let value = match (init, &decl.array) {
                 (Some(e), _) => b.value_as(e, &ty),
-                (None, Some(Some(len))) => {
-                    let n = b.value_as(len, &Ty::Int);
-                    quote!(Array::new(#n)?)
-                }
+                (None, Some(Some(len))) => b.new_array(v, len),
                 _ => continue,
             };
             let marker = b.marker(d.span);
@@ -108,20 +108,20 @@ fn global_inits(program: &CheckedProgram, ir: &ProgramIr, source: &str) -> Token
     out
 }
 
-fn class_marker(program: &CheckedProgram, source: &str, class: &ClassIr) -> TokenStream {
+fn class_marker(program: &CheckedProgram, source: &Source<'_>, class: &ClassIr) -> TokenStream {
     let item = &program.ast.items[program.class(class.id).item];
     let span = match item {
         Item::Class(c) => c.span,
         _ => program.class(class.id).name_span,
     };
-    let n = Literal::usize_unsuffixed(ftc_grammar::line_col(source, span.start).0);
+    let n = Literal::usize_unsuffixed(source.line(span.start));
     quote!(cmsl_line!(#n);)
 }
 
 fn fields(
     program: &CheckedProgram,
     ir: &ProgramIr,
-    source: &str,
+    source: &Source<'_>,
     class: &ClassIr,
     public: bool,
 ) -> Vec<TokenStream> {
@@ -141,17 +141,29 @@ fn fields(
         .collect()
 }
 
-/// `(field, initializer)` for every state variable with one.
+/// How a state variable starts, beyond its type's default value.
+enum Init<'p> {
+    /// `= e`.
+    Value(&'p Expr),
+    /// `T a[n]` without an initializer: `n` default elements.
+    Sized(&'p Expr),
+}
+
+/// `(field, start)` for every state variable with an initializer or a
+/// declared array size.
 fn initializers<'p>(
     program: &'p CheckedProgram,
     class: &ClassIr,
-) -> Vec<(ftc_grammar::Span, &'p Expr)> {
+) -> Vec<(ftc_grammar::Span, Init<'p>)> {
     let mut out = Vec::new();
     if let Item::Class(c) = &program.ast.items[program.class(class.id).item] {
         for m in &c.members {
             if let MemberKind::State(s) = &m.kind {
-                if let Some(init) = &s.init {
-                    out.push((s.declarator.name.span, init));
+                let sized = s.declarator.array.as_ref().and_then(|a| a.as_ref());
+                match (&s.init, sized) {
+                    (Some(init), _) => out.push((s.declarator.name.span, Init::Value(init))),
+                    (None, Some(len)) => out.push((s.declarator.name.span, Init::Sized(len))),
+                    (None, None) => {}
                 }
             }
         }
@@ -162,7 +174,7 @@ fn initializers<'p>(
 fn init_code<'p>(
     program: &'p CheckedProgram,
     ir: &'p ProgramIr,
-    source: &'p str,
+    source: &'p Source<'p>,
     class: &ClassIr,
     this: This,
 ) -> TokenStream {
@@ -172,8 +184,10 @@ fn init_code<'p>(
         let Some(v) = ir.var_at(span) else { continue };
         let name = ident(ir.var_name(v));
         let ty = program.var(v).ty.clone();
-        let marker = b.marker(init.span);
-        let value = b.value_as(init, &ty);
+        let (marker, value) = match init {
+            Init::Value(init) => (b.marker(init.span), b.value_as(init, &ty)),
+            Init::Sized(len) => (b.marker(len.span), b.new_array(v, len)),
+        };
         out.extend(match this {
             This::Server => quote!(#marker self.#name = #value;),
             _ => quote!(#marker { let value = #value; this.update(|o| o.#name = value)?; }),
@@ -185,7 +199,7 @@ fn init_code<'p>(
 fn plain_class(
     program: &CheckedProgram,
     ir: &ProgramIr,
-    source: &str,
+    source: &Source<'_>,
     class: &ClassIr,
 ) -> TokenStream {
     let name = ident(&class.rust_name);
@@ -233,7 +247,7 @@ fn plain_class(
 fn server_class(
     program: &CheckedProgram,
     ir: &ProgramIr,
-    source: &str,
+    source: &Source<'_>,
     class: &ClassIr,
 ) -> TokenStream {
     let Some(server) = &class.server else {
@@ -285,11 +299,8 @@ fn server_class(
         for m in &c.members {
             if let MemberKind::Invariant(e) = &m.kind {
                 let cond = inv.expr(e);
-                let text = format!(
-                    "invariant {}",
-                    source.get(e.span.range()).unwrap_or_default()
-                );
-                let line = Literal::usize_unsuffixed(ftc_grammar::line_col(source, e.span.start).0);
+                let text = format!("invariant {}", source.slice(e.span));
+                let line = Literal::usize_unsuffixed(source.line(e.span.start));
                 invariants.extend(quote!(check(#cond, #text).at(SRC, #line)?;));
             }
         }
@@ -360,7 +371,7 @@ fn function_at(program: &CheckedProgram, loc: FnLoc) -> Option<&Function> {
 fn function(
     program: &CheckedProgram,
     ir: &ProgramIr,
-    source: &str,
+    source: &Source<'_>,
     id: FnId,
     this: This,
 ) -> TokenStream {
@@ -401,11 +412,8 @@ fn function(
     let mut checks = TokenStream::new();
     for r in requires {
         let cond = b.expr(r);
-        let text = format!(
-            "requires {}",
-            source.get(r.span.range()).unwrap_or_default()
-        );
-        let line = Literal::usize_unsuffixed(ftc_grammar::line_col(source, r.span.start).0);
+        let text = format!("requires {}", source.slice(r.span));
+        let line = Literal::usize_unsuffixed(source.line(r.span.start));
         checks.extend(quote!(check(#cond, #text).at(SRC, #line)?;));
     }
     if is_main {
@@ -429,7 +437,7 @@ fn function(
         let msg = format!("`{}` ended without returning a value", info.name);
         quote!(Err(Failure::program_error(#msg)))
     };
-    let n = Literal::usize_unsuffixed(ftc_grammar::line_col(source, def.span.start).0);
+    let n = Literal::usize_unsuffixed(source.line(def.span.start));
     let marker = quote!(cmsl_line!(#n););
     let owner_ty = info
         .owner

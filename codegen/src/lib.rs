@@ -11,6 +11,7 @@
 
 mod body;
 mod items;
+mod source;
 
 use ftc_frontend::CheckedProgram;
 use ftc_transforms::ProgramIr;
@@ -85,8 +86,15 @@ pub fn generate(
     source: &str,
     options: &Options,
 ) -> Result<GeneratedCrate, CodegenError> {
-    let tokens = items::program(program, ir, source, options);
-    let main_rs = format(&tokens, source)?;
+    let mut printed = Printed::default();
+    items::program(
+        program,
+        ir,
+        &source::Source::new(source),
+        options,
+        &mut |item| printed.add(item),
+    );
+    let main_rs = comment_lines(&printed.finish()?, source);
     let cargo_toml = format!(
         "[package]\nname = \"{pkg}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
          [dependencies]\nftc-runtime = {{ path = \"{rt}\" }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n",
@@ -103,9 +111,42 @@ pub fn generate(
 /// Formats tokens with prettyplease and turns line markers into comments
 /// quoting the CMSL source line.
 pub fn format(tokens: &TokenStream, source: &str) -> Result<String, CodegenError> {
-    let file: syn::File =
-        syn::parse2(tokens.clone()).map_err(|e| CodegenError::Parse(e.to_string()))?;
-    let text = prettyplease::unparse(&file);
+    let mut printed = Printed::default();
+    printed.add(tokens.clone());
+    Ok(comment_lines(&printed.finish()?, source))
+}
+
+/// A file printed part by part (the header, then one part per item): each
+/// part is parsed, printed and dropped in turn, so the syntax trees of the
+/// whole file never coexist and the cost stays linear in the program's size.
+#[derive(Default)]
+struct Printed {
+    text: String,
+    error: Option<CodegenError>,
+}
+
+impl Printed {
+    fn add(&mut self, part: TokenStream) {
+        if self.error.is_some() {
+            return;
+        }
+        match syn::parse2::<syn::File>(part) {
+            Ok(file) => self.text.push_str(&prettyplease::unparse(&file)),
+            Err(e) => self.error = Some(CodegenError::Parse(e.to_string())),
+        }
+    }
+
+    fn finish(self) -> Result<String, CodegenError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.text),
+        }
+    }
+}
+
+/// Blank lines between items and methods, and every line marker turned into
+/// a comment quoting its CMSL line.
+fn comment_lines(text: &str, source: &str) -> String {
     let lines: Vec<&str> = source.lines().collect();
     let mut out = String::with_capacity(text.len() + 1024);
     let mut last: Option<usize> = None;
@@ -145,5 +186,5 @@ pub fn format(tokens: &TokenStream, source: &str) -> Result<String, CodegenError
         out.push_str(line);
         out.push('\n');
     }
-    Ok(out)
+    out
 }

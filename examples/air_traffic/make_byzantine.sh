@@ -5,8 +5,8 @@ cd "$(dirname "$0")" || exit 1
 {
     echo "// Generated from atc.cmsl by make_byzantine.sh: do not edit by hand."
     echo "// The same program with a track database that survives one replica failing"
-    echo "// arbitrarily (model byzantine: 4 replicas, replies voted). It runs once the"
-    echo "// runtime implements the byzantine model."
+    echo "// arbitrarily (model byzantine: 4 replicas, replies voted: tests/atc.rs runs it"
+    echo "// with a replica lying, ftc run --byzantine h2@4)."
     echo "//"
     sed -e 's/(model crash, tolerate 1)/(model byzantine, tolerate 1)/' \
         -e 's/survives one crashed replica\./survives one replica that fails arbitrarily./' \

@@ -1539,7 +1539,12 @@ impl<'a> Checker<'a> {
                 return Ty::Int;
             }
             ToString => fixed(vec![Ty::Unknown], Ty::Str),
-            Sqrt | Floor | Sin | Cos => fixed(vec![Ty::Real], Ty::Real),
+            Sqrt | Floor | Sin | Cos | Round | Ceil => fixed(vec![Ty::Real], Ty::Real),
+            ToInt => fixed(vec![Ty::Real], Ty::Int),
+            ToReal => fixed(vec![Ty::Int], Ty::Real),
+            Substr => fixed(vec![Ty::Str, Ty::Int, Ty::Int], Ty::Str),
+            IndexOf => fixed(vec![Ty::Str, Ty::Str], Ty::Int),
+            CharAt => fixed(vec![Ty::Str, Ty::Int], Ty::Str),
             Atan2 => fixed(vec![Ty::Real, Ty::Real], Ty::Real),
             Split => fixed(vec![Ty::Str, Ty::Str], Ty::List(Box::new(Ty::Str))),
             Trim => fixed(vec![Ty::Str], Ty::Str),

@@ -1,7 +1,9 @@
 //! The registry of diagnostic codes: a title and a long explanation for each, for `ftc explain`.
 //!
 //! Ranges: `E00xx` input and syntax, `E01xx` names and declarations, `E02xx`
-//! types and statements, `E03xx` CMSL server rules, `W0xxx` warnings.
+//! types and statements, `E03xx` CMSL server rules, `E04xx` constructs ftc
+//! does not support yet (`E0401`–`E0403` reported by `ftc-transforms` and
+//! checked by `ftc check`, `E0404` by the front end), `W0xxx` warnings.
 //! A code, once published, keeps its meaning.
 
 /// One registered diagnostic code.
@@ -678,6 +680,60 @@ Erroneous example:
     int h = 3; … server db hosts (h)
 
 Fix: `hosts (host(\"h3\"))` or a bare name that is not a variable.
+";
+"E0401", "inheritance is not supported by code generation yet",
+"The program is correct CMSL, but `ftc` cannot generate Rust for a class
+with a base class yet, so `ftc check` refuses it rather than let the build
+fail later.
+
+Erroneous example:
+
+    class shape { public: attribute real x; }
+    class circle : shape { public: attribute real r; }
+
+Fix: give the derived class the base's members itself:
+
+    class circle { public: attribute real x; attribute real r; }
+";
+"E0402", "a server's `this` used as a value is not supported by code generation yet",
+"Inside a server class, `this` may reach the server's own members
+(`this->x`, `this->m()`), but code generation cannot yet pass the server
+itself as a value (store it, pass it, return it).
+
+Erroneous example:
+
+    server class node { public: node me () { return this; } }
+
+Fix: use `this` only before `->`, and let the client pass the server's
+handle where it is needed.
+";
+"E0403", "a server starting servers is not supported by code generation yet",
+"A `server` expression inside a server class (a method, an invariant or a
+state initializer) is correct CMSL, but a replicated server must start the
+new server once for all its replicas, which code generation does not do yet.
+
+Erroneous example:
+
+    server class boss { public: int go () { worker w = server worker; return w->one (); } }
+
+Fix: start the server in the client and pass its handle to the method:
+
+    server class boss { public: int go (worker w) { return w->one (); } }
+";
+"E0404", "durable servers are not supported yet",
+"LANGUAGE.md lets a server keep its state on stable storage with the
+property `durable (\"name\")`, so that it survives the crash of all its
+replicas. ftc does not implement stable storage yet, and refuses the
+property rather than run the server without it.
+
+Erroneous example:
+
+    bank b = server bank model crash tolerate (1) durable (\"accounts\");
+
+Fix: remove the property (the server then survives as long as one of its
+replicas does), or raise the tolerance:
+
+    bank b = server bank model crash tolerate (2);
 ";
 "W0001", "replica count raised to what the model needs",
 "`replicas (r)` was written explicitly, but the failure model and tolerance

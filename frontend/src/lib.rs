@@ -3,6 +3,8 @@
 //! Entry points: [`check_source`] (text in, diagnostics and — when there are
 //! no errors — the [`CheckedProgram`] out) and [`check_bytes`] (the same for
 //! raw file contents, which may not be UTF-8). Neither panics on any input.
+//! Editors use [`analyze_source`]: the same diagnostics, and the tables kept
+//! even when checking finds errors.
 //!
 //! # Design
 //!
@@ -171,15 +173,67 @@ pub fn check_source(source: &str) -> CheckOutput {
 
 /// Checks a parsed program that has no syntax errors.
 pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
+    let (diagnostics, program) = check_tables(ast);
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    CheckOutput {
+        diagnostics,
+        program: (!failed).then_some(program),
+    }
+}
+
+/// What an editor needs from one source file: the same diagnostics as
+/// [`check_source`], and the tables whenever the text parsed — even when
+/// checking found errors.
+#[derive(Debug)]
+pub struct Analysis {
+    /// Every diagnostic, exactly as [`check_source`] reports them.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The program's tables when there were no syntax errors. With errors in
+    /// the program they are partial: an expression that was not checked has
+    /// no type or resolution, and erroneous ones have [`types::Ty::Unknown`].
+    /// Never lower a program from here; use [`check_source`].
+    pub program: Option<CheckedProgram>,
+}
+
+/// Checks one source file for an editor (see [`Analysis`]).
+pub fn analyze_source(source: &str) -> Analysis {
+    if source.len() > u32::MAX as usize {
+        let output = check_source(source);
+        return Analysis {
+            diagnostics: output.diagnostics,
+            program: None,
+        };
+    }
+    let parsed = ftc_grammar::parse(source);
+    if !parsed.errors.is_empty() {
+        let mut diagnostics: Vec<Diagnostic> = parsed
+            .errors
+            .iter()
+            .map(syntax::syntax_diagnostic)
+            .collect();
+        sort(&mut diagnostics);
+        return Analysis {
+            diagnostics,
+            program: None,
+        };
+    }
+    let (diagnostics, program) = check_tables(parsed.program);
+    Analysis {
+        diagnostics,
+        program: Some(program),
+    }
+}
+
+/// Runs the checker's passes; the tables are complete only without errors.
+fn check_tables(ast: ftc_grammar::Program) -> (Vec<Diagnostic>, CheckedProgram) {
     let mut checker = check::Checker::new(&ast);
     checker.collect();
     checker.check_bodies();
     checker.check_server_rules();
     let mut diagnostics = std::mem::take(&mut checker.diags);
     sort(&mut diagnostics);
-    let failed = diagnostics.iter().any(Diagnostic::is_error);
     let parts = checker.into_parts();
-    let program = (!failed).then_some(CheckedProgram {
+    let program = CheckedProgram {
         ast,
         classes: parts.classes,
         functions: parts.functions,
@@ -191,11 +245,8 @@ pub fn check_program(ast: ftc_grammar::Program) -> CheckOutput {
         future_results: parts.future_results,
         class_by_name: parts.class_by_name,
         server_sites: parts.server_sites,
-    });
-    CheckOutput {
-        diagnostics,
-        program,
-    }
+    };
+    (diagnostics, program)
 }
 
 /// Checks raw file contents (a leading byte-order mark is white space to the

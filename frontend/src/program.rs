@@ -32,6 +32,13 @@ pub enum Builtin {
     Now,
     Random,
     Sleep,
+    ToInt,
+    ToReal,
+    Round,
+    Ceil,
+    Substr,
+    IndexOf,
+    CharAt,
 }
 
 impl Builtin {
@@ -63,12 +70,19 @@ impl Builtin {
             "now" => Now,
             "random" => Random,
             "sleep" => Sleep,
+            "to_int" => ToInt,
+            "to_real" => ToReal,
+            "round" => Round,
+            "ceil" => Ceil,
+            "substr" => Substr,
+            "index_of" => IndexOf,
+            "char_at" => CharAt,
             _ => return None,
         })
     }
 
     /// Every built-in, in the order of LANGUAGE.md §4.
-    pub const ALL: [Builtin; 24] = [
+    pub const ALL: [Builtin; 31] = [
         Builtin::Print,
         Builtin::Println,
         Builtin::Sqrt,
@@ -93,6 +107,13 @@ impl Builtin {
         Builtin::Now,
         Builtin::Random,
         Builtin::Sleep,
+        Builtin::ToInt,
+        Builtin::ToReal,
+        Builtin::Round,
+        Builtin::Ceil,
+        Builtin::Substr,
+        Builtin::IndexOf,
+        Builtin::CharAt,
     ];
 
     /// The name as written in CMSL.
@@ -123,6 +144,13 @@ impl Builtin {
             Now => "now",
             Random => "random",
             Sleep => "sleep",
+            ToInt => "to_int",
+            ToReal => "to_real",
+            Round => "round",
+            Ceil => "ceil",
+            Substr => "substr",
+            IndexOf => "index_of",
+            CharAt => "char_at",
         }
     }
 
@@ -355,6 +383,33 @@ impl CheckedProgram {
             FutureOf::Known(t) => Some(t),
             FutureOf::Inferred(v) => self.future_result(*v),
             FutureOf::Any => None,
+        }
+    }
+
+    /// A type as the user writes it (plain futures with their inferred result).
+    pub fn show_type(&self, t: &Ty) -> String {
+        match t {
+            Ty::Int => "int".into(),
+            Ty::Real => "real".into(),
+            Ty::Bool => "boolean".into(),
+            Ty::Str => "string".into(),
+            Ty::Void => "void".into(),
+            Ty::Host => "host".into(),
+            Ty::Null => "null".into(),
+            Ty::List(e) => format!("list<{}>", self.show_type(e)),
+            Ty::Map(k, v) => format!("map<{}, {}>", self.show_type(k), self.show_type(v)),
+            Ty::Array(e) => format!("{}[]", self.show_type(e)),
+            Ty::Future(f) => match self.result_of(f) {
+                Some(r) => format!("future<{}>", self.show_type(r)),
+                None => "future".into(),
+            },
+            Ty::Class(c) => self
+                .classes
+                .get(c.0 as usize)
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| "{unknown}".into()),
+            Ty::Exception(k) => k.name().into(),
+            Ty::Unknown => "{unknown}".into(),
         }
     }
 

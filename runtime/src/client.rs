@@ -110,6 +110,9 @@ pub struct Client {
     next_timer: u64,
     /// The earliest timer already requested and not yet fired.
     armed_at: Option<Micros>,
+    /// Planted bug: every server's first copy decides, byzantine ones too.
+    #[cfg(feature = "planted-bugs")]
+    first_reply_only: bool,
 }
 
 impl Client {
@@ -124,6 +127,17 @@ impl Client {
             views: BTreeMap::new(),
             next_timer: 0,
             armed_at: None,
+            #[cfg(feature = "planted-bugs")]
+            first_reply_only: false,
+        }
+    }
+
+    /// Plants the bug "the first copy decides for every model" (simulator only).
+    #[cfg(feature = "planted-bugs")]
+    pub fn with_first_reply_only(self, on: bool) -> Client {
+        Client {
+            first_reply_only: on,
+            ..self
         }
     }
 
@@ -232,7 +246,7 @@ impl Client {
         let known = KnownView {
             view_id: view.view_id,
             members: view.members.iter().map(|m| m.host).collect(),
-            rule: ReplyRule::of_view(view),
+            rule: self.rule_of(view),
             failed: view.failed,
         };
         self.views.insert(view.group, known);
@@ -439,6 +453,14 @@ impl Client {
             low_water,
         };
         send_to_all(view.destinations(), msg, out);
+    }
+
+    fn rule_of(&self, view: &GroupView) -> ReplyRule {
+        #[cfg(feature = "planted-bugs")]
+        if self.first_reply_only {
+            return ReplyRule::First;
+        }
+        ReplyRule::of_view(view)
     }
 
     fn send_probe(&self, group: GroupId, out: &mut Vec<ClientOutput>) {

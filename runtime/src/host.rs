@@ -23,6 +23,7 @@ use crate::types::{
     TimerId, TimerSpace,
 };
 use crate::view_service::{ViewService, VsOutput};
+use crate::vote::{Notices, ReplyRule, Tally};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -71,6 +72,8 @@ pub struct PlantedBugs {
     /// The view service never holds a recovery election: once a majority of
     /// voting identities is lost to restarts, it can decide nothing again.
     pub no_recovery_election: bool,
+    /// Clients take a byzantine server's first reply instead of `t+1` matching ones.
+    pub first_reply_for_byzantine: bool,
 }
 
 /// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).
@@ -245,6 +248,20 @@ pub struct Host {
     dropped: u64,
     /// The replicas batch their normal-operation sends until [`Host::flush`].
     batching: bool,
+    /// Copies of nested-call answers from byzantine servers, counted until
+    /// `t+1` members agree (see [`Host::vote_nested`]).
+    nested_votes: BTreeMap<(GroupId, RequestId), NestedVote>,
+}
+
+/// Most nested answers a host counts at once; the oldest is forgotten beyond
+/// (its call retransmits, and the copies come again).
+const NESTED_VOTES_MAX: usize = 4096;
+
+/// The copies of one nested call's answer received so far.
+#[derive(Default)]
+struct NestedVote {
+    replies: Tally,
+    working: Notices,
 }
 
 impl Host {
@@ -265,6 +282,8 @@ impl Host {
             vs
         };
         let client = Client::new(config.host, timing.retry_us, timing.call_deadline_us);
+        #[cfg(feature = "planted-bugs")]
+        let client = client.with_first_reply_only(config.bugs.first_reply_for_byzantine);
         Host {
             incarnation: config.incarnation,
             config,
@@ -275,6 +294,7 @@ impl Host {
             replicas: BTreeMap::new(),
             client,
             group_timers: BTreeMap::new(),
+            nested_votes: BTreeMap::new(),
             next_group_timer: 0,
             dropped: 0,
             batching: false,
@@ -516,6 +536,13 @@ impl Host {
             GroupMessage::Ready { .. } => None,
             other => Some(other.group()),
         };
+        let msg = match for_replica {
+            Some(_) => match self.vote_nested(from, msg) {
+                Some(msg) => msg,
+                None => return,
+            },
+            None => msg,
+        };
         match for_replica {
             Some(group) => match self.replicas.get_mut(&group) {
                 Some(replica) => {
@@ -531,6 +558,60 @@ impl Host {
                 self.client.on_message(now, from.host, msg, &mut client_out);
                 self.on_client_outputs(client_out, out);
             }
+        }
+    }
+
+    /// A nested call's answer from a byzantine server passes on to the calling
+    /// replica only once `t+1` of the server's members sent the same one (a
+    /// reply) or said so (working); a copy from a non-member never counts.
+    /// Other messages pass unchanged.
+    fn vote_nested(&mut self, from: ReplicaId, msg: GroupMessage) -> Option<GroupMessage> {
+        let (callee, request) = match &msg {
+            GroupMessage::Reply { group, request, .. }
+            | GroupMessage::Working { group, request } => (*group, *request),
+            _ => return Some(msg),
+        };
+        let Some(view) = self.views.get(&callee) else {
+            return Some(msg);
+        };
+        let rule = ReplyRule::of_view(view);
+        #[cfg(feature = "planted-bugs")]
+        let rule = match self.config.bugs.first_reply_for_byzantine {
+            true => ReplyRule::First,
+            false => rule,
+        };
+        if !rule.asks_every_member() {
+            return Some(msg);
+        }
+        if !view.members.iter().any(|m| m.host == from.host) {
+            self.dropped += 1;
+            return None;
+        }
+        if !self.nested_votes.contains_key(&(callee, request))
+            && self.nested_votes.len() >= NESTED_VOTES_MAX
+        {
+            self.nested_votes.pop_first();
+        }
+        let vote = self.nested_votes.entry((callee, request)).or_default();
+        match msg {
+            GroupMessage::Reply { payload, .. } => {
+                let decided = vote.replies.add(rule, from.host, &payload)?;
+                self.nested_votes.remove(&(callee, request));
+                Some(GroupMessage::Reply {
+                    group: callee,
+                    request,
+                    payload: decided,
+                })
+            }
+            GroupMessage::Working { .. } => {
+                vote.working
+                    .add(rule, from.host)
+                    .then_some(GroupMessage::Working {
+                        group: callee,
+                        request,
+                    })
+            }
+            _ => unreachable!("only replies and working notices are counted"),
         }
     }
 

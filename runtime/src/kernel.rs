@@ -48,6 +48,7 @@
 use crate::app::AppFactory;
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
 use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
+use crate::lie::Behaviour;
 use crate::message::Message;
 use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
@@ -82,6 +83,8 @@ pub enum TraceSink {
     /// Only [`Trace::ViewInstalled`], for a driver that follows views (one
     /// channel send per call, e.g. `Submitted`, costs a thread wake-up).
     Views(Sender<Trace>),
+    /// View changes as `ftc run`'s timeline lines on stderr.
+    Timeline(crate::timeline::Timeline),
 }
 
 /// Everything a kernel needs to start.
@@ -104,6 +107,16 @@ pub struct KernelConfig {
     /// At the cluster's first boot ([`FIRST_INCARNATION`]) the core starts once
     /// every configured peer is connected, or after this long.
     pub boot_wait_ms: u64,
+    /// Fault injection: a lying host (see [`crate::lie`]).
+    pub lie: Option<Lying>,
+}
+
+/// A host that lies with `behaviour` once `active` is set (on SIGUSR1 in a
+/// kernel process).
+#[derive(Clone, Debug)]
+pub struct Lying {
+    pub behaviour: Behaviour,
+    pub active: Arc<AtomicBool>,
 }
 
 impl KernelConfig {
@@ -119,6 +132,7 @@ impl KernelConfig {
             trace: TraceSink::Off,
             answer_margin_ms: 5_000,
             boot_wait_ms: 10_000,
+            lie: None,
         }
     }
 }
@@ -591,6 +605,7 @@ impl Kernel {
             trace_dirty: false,
             peers: config.cluster.hosts.len().saturating_sub(1),
             boot_wait: Duration::from_millis(config.boot_wait_ms),
+            lie: config.lie,
         };
         let core_thread = std::thread::Builder::new()
             .name(format!("ftc-core-{}", host_name(host)))
@@ -769,6 +784,7 @@ struct CoreDriver {
     /// Configured peers, and how long a first boot waits for them.
     peers: usize,
     boot_wait: Duration,
+    lie: Option<Lying>,
 }
 
 impl CoreDriver {
@@ -973,7 +989,12 @@ impl CoreDriver {
         }
         for output in outputs.drain(..) {
             match output {
-                Output::Send { to, msg } => {
+                Output::Send { to, mut msg } => {
+                    if let Some(lie) = &self.lie {
+                        if lie.active.load(Ordering::Relaxed) && !lie.behaviour.apply(&mut msg) {
+                            continue;
+                        }
+                    }
                     if to == self.me {
                         self.local.push_back(msg);
                     } else {
@@ -1031,6 +1052,16 @@ impl CoreDriver {
                     self.trace = TraceSink::Off;
                 }
             }
+            TraceSink::Timeline(timeline) => {
+                if let Trace::ViewInstalled { view, .. } = &trace {
+                    let now_us = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+                    if let Some(line) = timeline.line(now_us, view) {
+                        eprintln!("{line}");
+                    }
+                }
+            }
         }
     }
 
@@ -1056,6 +1087,9 @@ pub struct KernelArgs {
     /// `--exit-on-stdin-eof`: stop when standard input closes, i.e. when the
     /// launching process is gone (used by the local launcher).
     pub exit_on_stdin_eof: bool,
+    /// `--byzantine BEHAVIOUR`: lie that way from the first SIGUSR1 on
+    /// (fault injection, [`crate::lie`]).
+    pub byzantine: Option<Behaviour>,
 }
 
 impl KernelArgs {
@@ -1081,6 +1115,7 @@ impl KernelArgs {
         let mut trace_file = None;
         let mut incarnation_file = None;
         let mut exit_on_stdin_eof = false;
+        let mut byzantine = None;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -1098,6 +1133,12 @@ impl KernelArgs {
                     trace_file = Some(PathBuf::from(it.next().ok_or("--trace needs a file")?))
                 }
                 "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
+                "--byzantine" => {
+                    let v = it.next().ok_or("--byzantine needs a behaviour")?;
+                    byzantine = Some(Behaviour::parse(v).ok_or_else(|| {
+                        format!("--byzantine {v}: expected one of {}", Behaviour::names())
+                    })?);
+                }
                 "--incarnation-file" => {
                     incarnation_file = Some(PathBuf::from(
                         it.next().ok_or("--incarnation-file needs a file")?,
@@ -1112,6 +1153,7 @@ impl KernelArgs {
             trace_file,
             incarnation_file,
             exit_on_stdin_eof,
+            byzantine,
         })
     }
 }
@@ -1129,6 +1171,12 @@ pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> R
             .open(path)
             .map_err(|e| format!("cannot open trace file {}: {e}", path.display()))?;
         config.trace = TraceSink::Writer(Box::new(std::io::BufWriter::new(file)));
+    }
+    if let Some(behaviour) = args.byzantine {
+        let active = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGUSR1, active.clone())
+            .map_err(|e| format!("cannot handle SIGUSR1: {e}"))?;
+        config.lie = Some(Lying { behaviour, active });
     }
     let terminate = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -21,8 +21,66 @@ pub mod vote;
 pub mod cluster;
 pub mod kernel;
 pub mod kv_app;
+pub mod lie;
+pub mod timeline;
 pub mod transport;
 
 // The program-facing layer generated code calls: CMSL values and execution.
 pub mod lang;
 pub mod program;
+
+/// The serialization crate generated code derives with (`#[serde(crate = "::ftc_runtime::serde")]`).
+pub use serde;
+
+/// Replicates a plain Rust type: put `#[ftc_runtime::server]` on its own `impl`
+/// block. Every `pub fn(&mut self, …) -> T` becomes a command and every
+/// `pub fn(&self, …) -> T` a query (also ordered); the type gets
+/// `start(&Props) -> Res<TypeClient>` and `server_class()` for the program's
+/// list of server classes, and `TypeClient` gets one method per command plus
+/// an `invoke_…` twin that returns a [`program::Future`]. The type must be
+/// `Default` (a new replica's state) and serializable (state transfer);
+/// parameters and replies must be owned, serializable values. A method that
+/// panics answers its caller with `program_error`; the replicas go on. A reply
+/// of type `Result<T, E>` reaches the caller as it is, inside the call's own
+/// `Res` (which carries replication failures such as `server_failure`).
+///
+/// ```no_run
+/// use ftc_runtime::lang::Res;
+/// use ftc_runtime::program::{run, ProgramDef, Props};
+/// use ftc_runtime::types::Model;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// pub struct Counter {
+///     total: i64,
+/// }
+///
+/// #[ftc_runtime::server]
+/// impl Counter {
+///     pub fn add(&mut self, by: i64) -> i64 {
+///         self.total += by;
+///         self.total
+///     }
+///     pub fn total(&self) -> i64 {
+///         self.total
+///     }
+/// }
+///
+/// fn program() -> Res<i64> {
+///     let counter = Counter::start(&Props::new().model(Model::Crash).tolerate(1))?;
+///     counter.add(5)?;
+///     let later = counter.invoke_add(2)?;
+///     assert_eq!(later.result()?, 7);
+///     Ok(if counter.total()? == 7 { 0 } else { 1 })
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     // `counter --local 3` runs it on three in-process kernels.
+///     run(ProgramDef {
+///         name: "counter",
+///         servers: vec![Counter::server_class()],
+///         main: program,
+///     })
+/// }
+/// ```
+pub use ftc_macros::server;

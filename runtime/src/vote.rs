@@ -5,9 +5,11 @@
 //! ([`ReplyRule::First`]). A byzantine server's `3t+1` replicas may include `t`
 //! liars, so a copy decides only once `t+1` distinct members sent the same
 //! content ([`ReplyRule::Matching`]): at least one of them is correct. The
-//! client counts replies and "working" notices with it, and the host core
-//! counts a byzantine caller's nested requests and the replies its replicas
-//! receive ([`crate::host`]), so every reply crossing a trust boundary is voted.
+//! client ([`crate::client`]) counts replies, "working" and "ready" notices
+//! with it, and the host core counts the answers to a replicated caller's
+//! nested calls the same way before its replica sees them
+//! ([`crate::host`]). Not voted yet: the nested *requests* a byzantine
+//! server's replicas make (its sequencer sends them).
 //!
 //! ```
 //! use ftc_runtime::types::HostId;

@@ -94,10 +94,9 @@ pub(crate) fn compile(path: &Path) -> anyhow::Result<Result<Compiled, ExitCode>>
     let ir = match ftc_transforms::lower(&program) {
         Ok(ir) => ir,
         Err(unsupported) => {
-            for u in &unsupported {
-                let (line, col) = ftc_grammar::line_col(&text, u.span.start);
-                eprintln!("error: {}\n  --> {name}:{line}:{col}", u.message);
-            }
+            let diagnostics: Vec<_> = unsupported.iter().map(|u| u.diagnostic()).collect();
+            report(&name, &text, &diagnostics);
+            eprintln!("error: could not compile `{name}` due to errors in the program");
             return Ok(Err(ExitCode::from(EXIT_PROGRAM_ERRORS)));
         }
     };

@@ -1,12 +1,16 @@
 //! `ftc run`: builds a program, starts one kernel process per host on
 //! loopback (or the hosts of a cluster file), runs `main` on the first host,
 //! injects the requested crashes and pauses, stops everything and exits with
-//! `main`'s code. Only the program's output reaches stdout.
+//! `main`'s code. Only the program's output reaches stdout; stderr carries the
+//! timeline: each fault injected and, from `main`'s host, each server's view
+//! changes with the failover time (`ftc_runtime::timeline`).
 
 use super::build::build_programs;
 use anyhow::{bail, Context};
 use clap::Args;
 use ftc_runtime::cluster::{host_name, parse_host_name, random_key, ClusterConfig, READY_PREFIX};
+use ftc_runtime::lie::Behaviour;
+use ftc_runtime::timeline::{self, Disruption, Timeline};
 use ftc_runtime::types::HostId;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -16,7 +20,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Args)]
 pub(crate) struct RunArgs {
@@ -34,6 +38,10 @@ pub(crate) struct RunArgs {
     /// SIGSTOP a host's kernel, then SIGCONT it: `h3@1+2` (at 1 s, for 2 s).
     #[arg(long = "pause", value_name = "HOST@SECONDS+SECONDS")]
     pauses: Vec<String>,
+    /// Make a host's replicas lie from this time on: `h2@0.5` (wrong replies)
+    /// or `h2@0.5=silent`; behaviours: wrong-replies, silent.
+    #[arg(long = "byzantine", value_name = "HOST@SECONDS[=BEHAVIOUR]")]
+    liars: Vec<String>,
     /// Build the program optimized (cargo's release profile).
     #[arg(long)]
     release: bool,
@@ -49,6 +57,8 @@ enum Fault {
     Crash(HostId),
     Stop(HostId),
     Cont(HostId),
+    /// Starts the lying armed with the kernel's `--byzantine` (SIGUSR1).
+    Lie(HostId),
 }
 
 fn seconds(text: &str, what: &str) -> anyhow::Result<Duration> {
@@ -60,6 +70,45 @@ fn seconds(text: &str, what: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(s))
 }
 
+/// The disruptions of the fault schedule, for the program's timeline.
+fn schedule(faults: &[(Duration, Fault)]) -> Vec<(HostId, Disruption, u64)> {
+    faults
+        .iter()
+        .filter_map(|(at, f)| {
+            let at = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
+            match f {
+                Fault::Crash(h) => Some((*h, Disruption::Killed, at)),
+                Fault::Stop(h) => Some((*h, Disruption::Paused, at)),
+                Fault::Cont(_) | Fault::Lie(_) => None,
+            }
+        })
+        .collect()
+}
+
+/// Each lying host's behaviour (`--byzantine hN@S=B`, default wrong-replies);
+/// a host lies one way only.
+fn behaviours(args: &RunArgs) -> anyhow::Result<BTreeMap<HostId, &'static str>> {
+    let mut out = BTreeMap::new();
+    for l in &args.liars {
+        let (h, rest) = l.split_once('@').unwrap_or((l, ""));
+        let name = rest.split_once('=').map_or("wrong-replies", |(_, b)| b);
+        let Some((name, _)) = Behaviour::ALL.iter().find(|(n, _)| *n == name) else {
+            bail!(
+                "--byzantine {l}: unknown behaviour `{name}` (expected one of {})",
+                Behaviour::names()
+            );
+        };
+        let host = parse_host_name(h).with_context(|| format!("--byzantine {l}: bad host name"))?;
+        if out
+            .insert(host, *name)
+            .is_some_and(|earlier| earlier != *name)
+        {
+            bail!("--byzantine: {} lies one way only", host_name(host));
+        }
+    }
+    Ok(out)
+}
+
 fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
     let mut out = Vec::new();
     for c in &args.crashes {
@@ -68,6 +117,14 @@ fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
             .with_context(|| format!("--crash {c}: expected HOST@SECONDS"))?;
         let host = parse_host_name(h).with_context(|| format!("--crash {c}: bad host name"))?;
         out.push((seconds(at, "--crash")?, Fault::Crash(host)));
+    }
+    for l in &args.liars {
+        let (h, rest) = l
+            .split_once('@')
+            .with_context(|| format!("--byzantine {l}: expected HOST@SECONDS[=BEHAVIOUR]"))?;
+        let (at, _) = rest.split_once('=').unwrap_or((rest, ""));
+        let host = parse_host_name(h).with_context(|| format!("--byzantine {l}: bad host name"))?;
+        out.push((seconds(at, "--byzantine")?, Fault::Lie(host)));
     }
     for p in &args.pauses {
         let (h, rest) = p
@@ -146,6 +203,7 @@ impl Drop for Kernels {
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let faults = faults(&args)?;
+    let behaviours = behaviours(&args)?;
     let binary = match build_programs(std::slice::from_ref(&args.file), args.release)? {
         Ok(mut b) => b.remove(0),
         Err(code) => return Ok(code),
@@ -159,7 +217,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         bail!("the cluster has no hosts");
     };
     for (_, f) in &faults {
-        let (Fault::Crash(h) | Fault::Stop(h) | Fault::Cont(h)) = f;
+        let (Fault::Crash(h) | Fault::Stop(h) | Fault::Cont(h) | Fault::Lie(h)) = f;
         if *h == main_host {
             bail!(
                 "{} runs main: it cannot be crashed or paused",
@@ -189,6 +247,13 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .args(["--kernel", "--host", &host_name(h), "--cluster"])
             .arg(&cluster_file)
             .args(["--incarnation", "1"])
+            .args(
+                behaviours
+                    .get(&h)
+                    .map(|b| ["--byzantine", b])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -224,7 +289,14 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    let origin_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     let mut main = Command::new(&binary)
+        .env(
+            timeline::ENV,
+            Timeline::encode(origin_us, &schedule(&faults)),
+        )
         .args(["--host", &host_name(main_host), "--cluster"])
         .arg(&cluster_file)
         .args(["--incarnation", "1", "--"])
@@ -245,20 +317,19 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 break;
             }
             if let Some((_, f)) = pending.next() {
-                match f {
-                    Fault::Crash(h) => {
-                        eprintln!("ftc run: crashing {}", host_name(h));
-                        kernels.signal(h, Signal::SIGKILL)
-                    }
-                    Fault::Stop(h) => {
-                        eprintln!("ftc run: pausing {}", host_name(h));
-                        kernels.signal(h, Signal::SIGSTOP)
-                    }
-                    Fault::Cont(h) => {
-                        eprintln!("ftc run: resuming {}", host_name(h));
-                        kernels.signal(h, Signal::SIGCONT)
-                    }
-                }
+                let (verb, h, signal) = match f {
+                    Fault::Crash(h) => ("killing", h, Signal::SIGKILL),
+                    Fault::Stop(h) => ("pausing", h, Signal::SIGSTOP),
+                    Fault::Cont(h) => ("resuming", h, Signal::SIGCONT),
+                    Fault::Lie(h) => ("from now on lying:", h, Signal::SIGUSR1),
+                };
+                let at = started.elapsed().as_secs_f64();
+                let how = match f {
+                    Fault::Lie(_) => format!(" ({})", behaviours.get(&h).map_or("", |b| b)),
+                    _ => String::new(),
+                };
+                eprintln!("ftc run: {at:>6.3} s  {verb} {}{how}", host_name(h));
+                kernels.signal(h, signal);
             }
         }
         std::thread::sleep(Duration::from_millis(10));

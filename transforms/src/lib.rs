@@ -31,10 +31,32 @@ use std::collections::{HashMap, HashSet};
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Unsupported {
+    /// Its registered diagnostic code (`E04xx`, see `ftc explain`).
+    pub code: &'static str,
     /// What is not supported.
     pub message: String,
     /// Where in the source.
     pub span: Span,
+    /// How to write the program so that it is supported.
+    pub help: &'static str,
+}
+
+impl Unsupported {
+    /// The diagnostic `ftc check` and the pipeline commands report.
+    pub fn diagnostic(&self) -> ftc_frontend::Diagnostic {
+        ftc_frontend::Diagnostic::error(self.code, self.message.clone(), self.span)
+            .with_label("not supported by code generation yet")
+            .with_help(self.help)
+    }
+}
+
+/// Everything [`lower`] would refuse in a checked program, as diagnostics
+/// (empty when the program can be generated).
+pub fn unsupported(program: &CheckedProgram) -> Vec<ftc_frontend::Diagnostic> {
+    match support::check(program) {
+        Ok(()) => Vec::new(),
+        Err(found) => found.iter().map(Unsupported::diagnostic).collect(),
+    }
 }
 
 /// The replication IR of a whole program.
@@ -52,6 +74,9 @@ pub struct ProgramIr {
     pub decl_vars: HashMap<(u32, u32), VarId>,
     /// Every `server` expression.
     pub specs: HashMap<ExprId, ServerSpec>,
+    /// For each public method of a server class: its class's position in
+    /// `classes` and its command's position in the class's commands.
+    pub commands_by_method: HashMap<FnId, (usize, usize)>,
 }
 
 /// One class of the program.
@@ -142,9 +167,9 @@ pub fn lower(program: &CheckedProgram) -> Result<ProgramIr, Vec<Unsupported>> {
 }
 
 impl ProgramIr {
-    /// The IR of class `id`.
+    /// The IR of class `id` (classes are lowered in id order).
     pub fn class(&self, id: ClassId) -> &ClassIr {
-        let found = self.classes.iter().find(|c| c.id == id);
+        let found = self.classes.get(id.0 as usize).filter(|c| c.id == id);
         assert!(found.is_some(), "internal error: class {id:?} not lowered");
         found.expect("checked above")
     }
@@ -166,10 +191,9 @@ impl ProgramIr {
 
     /// The command that calls `method`, if it is a public method of a server class.
     pub fn command(&self, method: FnId) -> Option<(&ClassIr, &ServerIr, &CommandIr)> {
-        self.classes.iter().find_map(|c| {
-            let s = c.server.as_ref()?;
-            let cmd = s.commands.iter().find(|m| m.method == method)?;
-            Some((c, s, cmd))
-        })
+        let &(class, command) = self.commands_by_method.get(&method)?;
+        let c = &self.classes[class];
+        let s = c.server.as_ref()?;
+        Some((c, s, &s.commands[command]))
     }
 }

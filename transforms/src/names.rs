@@ -45,6 +45,36 @@ const TYPE_NAMES: &[&str] = &[
     "Clone",
     "Debug",
     "Self",
+    // The rest of the Rust standard prelude: a struct of that name would
+    // shadow a trait or type the generated code or its derives may name.
+    "Box",
+    "Copy",
+    "Send",
+    "Sized",
+    "Sync",
+    "Unpin",
+    "Drop",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "AsMut",
+    "AsRef",
+    "From",
+    "Into",
+    "DoubleEndedIterator",
+    "ExactSizeIterator",
+    "Extend",
+    "IntoIterator",
+    "Iterator",
+    "Eq",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "ToOwned",
+    "ToString",
+    "TryFrom",
+    "TryInto",
+    "FromIterator",
 ];
 
 /// Value names the prelude and the generated code already use.
@@ -80,6 +110,13 @@ const VALUE_NAMES: &[&str] = &[
     "to_string",
     "trim",
     "write_file",
+    "to_int",
+    "to_real",
+    "round",
+    "ceil",
+    "substr",
+    "index_of",
+    "char_at",
     "check",
     "decode",
     "deep_copy",
@@ -103,11 +140,106 @@ const VALUE_NAMES: &[&str] = &[
     "attempt",
 ];
 
+/// Every Rust keyword (strict, reserved and weak, 2015 to 2024 editions),
+/// CMSL keywords included: none may name a Rust value.
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "const", "crate", "dyn", "enum", "extern", "fn", "impl", "in", "let",
-    "loop", "match", "mod", "move", "mut", "pub", "ref", "self", "static", "struct", "super",
-    "trait", "type", "unsafe", "use", "where", "abstract", "become", "box", "do", "final", "macro",
-    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "Self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "macro",
+    "override",
+    "priv",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "try",
+    "gen",
+    "union",
+    "raw",
+    "safe",
+    "macro_rules",
+    "_",
+];
+
+/// Method names of traits the generated types implement or derive
+/// (`Default`, `Clone`, `Debug`, serde's, the runtime's `Show` and
+/// `ServerClass`) and of the standard prelude's traits: an inherent method
+/// of one of these names would be shadowed by, or shadow, the trait's.
+const TRAIT_METHODS: &[&str] = &[
+    "default",
+    "clone",
+    "clone_from",
+    "fmt",
+    "serialize",
+    "deserialize",
+    "into",
+    "from",
+    "try_into",
+    "try_from",
+    "as_ref",
+    "as_mut",
+    "to_owned",
+    "eq",
+    "ne",
+    "cmp",
+    "partial_cmp",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "max",
+    "min",
+    "clamp",
+    "drop",
+    "new",
+    "into_iter",
+    "next",
+    "extend",
+    "hash",
+    "borrow",
+    "borrow_mut",
+    "type_id",
 ];
 
 /// `counter` → `Counter`, `air_traffic` → `AirTraffic`.
@@ -130,9 +262,16 @@ pub(crate) fn camel(name: &str) -> String {
     out
 }
 
-/// A value name: keywords are suffixed (`type` → `type_`), prelude names too.
+/// A value name: keywords are suffixed (`type` → `type_`), prelude and trait
+/// method names too. Names that already end in `_` get one more, so the
+/// mapping stays one to one (`type_` → `type__`).
 pub(crate) fn value_name(name: &str) -> String {
-    if KEYWORDS.contains(&name) || VALUE_NAMES.contains(&name) || name.starts_with("__") {
+    if KEYWORDS.contains(&name)
+        || VALUE_NAMES.contains(&name)
+        || TRAIT_METHODS.contains(&name)
+        || name.starts_with("__")
+        || name.ends_with('_')
+    {
         format!("{name}_")
     } else {
         name.to_string()
@@ -183,5 +322,40 @@ pub(crate) fn assign(program: &CheckedProgram) -> ProgramIr {
             .map(|(i, v)| ((v.span.start, v.span.end), VarId(i as u32)))
             .collect(),
         specs: HashMap::new(),
+        commands_by_method: HashMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_names_are_distinct_from_every_other_name() {
+        let mut names: Vec<String> = KEYWORDS
+            .iter()
+            .chain(VALUE_NAMES)
+            .chain(TRAIT_METHODS)
+            .map(|s| s.to_string())
+            .collect();
+        // The escapes themselves and plain names are CMSL names too.
+        let more: Vec<String> = names.iter().map(|n| format!("{n}_")).collect();
+        names.extend(more);
+        names.extend(["x", "x_", "x__", "_", "__", "___", "total"].map(String::from));
+        names.sort();
+        names.dedup();
+        let mut seen = HashSet::new();
+        for n in &names {
+            let rust = value_name(n);
+            assert!(seen.insert(rust.clone()), "`{n}` → `{rust}` clashes");
+            assert!(
+                !KEYWORDS.contains(&rust.as_str()),
+                "`{n}` → keyword `{rust}`"
+            );
+            assert!(!TRAIT_METHODS.contains(&rust.as_str()), "`{n}` → `{rust}`");
+        }
+        assert_eq!(value_name("total"), "total");
+        assert_eq!(value_name("default"), "default_");
+        assert_eq!(value_name("type_"), "type__");
     }
 }

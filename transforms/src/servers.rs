@@ -3,7 +3,8 @@
 //! After it: every server class has a [`ServerIr`]: one command per public
 //! method, numbered in declaration order (the method id the dispatch matches
 //! on), with its argument names and types and its reply type. Private
-//! methods have no command: they run only inside the server.
+//! methods have no command: they run only inside the server. Each command is
+//! found from its method in constant time (`ProgramIr::command`).
 
 use crate::names::{camel, value_name};
 use crate::{CommandIr, ProgramIr, ServerIr};
@@ -11,7 +12,7 @@ use ftc_frontend::CheckedProgram;
 use ftc_grammar::Visibility;
 
 pub(crate) fn commands(program: &CheckedProgram, ir: &mut ProgramIr) {
-    for class in &mut ir.classes {
+    for (position, class) in ir.classes.iter_mut().enumerate() {
         let info = program.class(class.id);
         if !info.is_server {
             continue;
@@ -22,8 +23,10 @@ pub(crate) fn commands(program: &CheckedProgram, ir: &mut ProgramIr) {
             if f.visibility != Visibility::Public {
                 continue;
             }
+            ir.commands_by_method.insert(m, (position, commands.len()));
             let mut variant = camel(&f.name);
-            while commands.iter().any(|c: &CommandIr| c.variant == variant) {
+            // `self` → `Self`, the one CamelCase keyword.
+            while variant == "Self" || commands.iter().any(|c: &CommandIr| c.variant == variant) {
                 variant.push('_');
             }
             commands.push(CommandIr {

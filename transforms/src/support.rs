@@ -18,11 +18,13 @@ pub(crate) fn check(program: &CheckedProgram) -> Result<(), Vec<Unsupported>> {
     for class in &program.classes {
         if class.base.is_some() {
             errors.push(Unsupported {
+                code: "E0401",
                 message: format!(
                     "code generation does not support inheritance yet (class `{}`)",
                     class.name
                 ),
                 span: class.name_span,
+                help: "copy the base class's members into the derived class",
             });
         }
     }
@@ -46,16 +48,20 @@ pub(crate) fn check(program: &CheckedProgram) -> Result<(), Vec<Unsupported>> {
     for (id, span) in server_this {
         if !as_base.contains(&id) {
             errors.push(Unsupported {
+                code: "E0402",
                 message: "code generation does not support using a server's `this` as a value yet"
                     .into(),
                 span,
+                help: "use `this` only to reach the server's own members (`this->x`, `this->m()`)",
             });
         }
     }
     for span in server_starts_in_servers(program) {
         errors.push(Unsupported {
+            code: "E0403",
             message: "code generation does not support a server starting servers yet".into(),
             span,
+            help: "start the server in the client and pass its handle to the method",
         });
     }
     if errors.is_empty() {

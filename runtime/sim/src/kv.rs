@@ -7,14 +7,15 @@
 use crate::apps::{KvCommand, KvReply};
 use crate::checks::ReplicaSummary;
 use crate::checks::{check_linearizable, Check, Violation};
-use crate::cluster::{crash_spec, Cluster, ClusterConfig, Happening};
+use crate::cluster::{Cluster, ClusterConfig, Happening};
 use crate::faults::FaultConfig;
 use crate::net::Partition;
 use crate::sim::SimStats;
 use ftc_judge::{OpKind, OpStatus, Operation};
+use ftc_runtime::group::GroupMessage;
 use ftc_runtime::host::ClientEvent;
 use ftc_runtime::message::Message;
-use ftc_runtime::types::{GroupId, GroupView, HostId, Micros, ReplicaId};
+use ftc_runtime::types::{GroupId, GroupView, HostId, Micros, Model, ReplicaId, ServerSpec};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,8 +23,13 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Clone, Debug)]
 pub struct KvConfig {
     pub cluster: ClusterConfig,
-    /// The `kv` server is `model crash tolerate (tolerate)`.
+    /// The `kv` server is `model <model> tolerate (tolerate)`.
     pub tolerate: u32,
+    pub model: Model,
+    /// How many members of the server's first view lie: every reply they send
+    /// carries a plausible wrong answer (see [`lie`]). Meaningful for
+    /// `model byzantine`, which must outvote up to `tolerate` of them.
+    pub liars: usize,
     /// Client count (each issues one operation at a time).
     pub clients: usize,
     pub keys: usize,
@@ -82,6 +88,8 @@ impl KvConfig {
         KvConfig {
             cluster: ClusterConfig::new(seed),
             tolerate,
+            model: Model::Crash,
+            liars: 0,
             clients: 3 + (seed / 2 % 6) as usize,
             keys: 5,
             think_max_us: 20_000,
@@ -164,6 +172,8 @@ pub struct KvReport {
     pub replicas: BTreeMap<ReplicaId, ReplicaSummary>,
     /// Each host's incarnation at the end (larger than its first: it crashed or was excluded).
     pub incarnations: Vec<Option<u64>>,
+    /// The hosts whose replies lied (see [`KvConfig::liars`]).
+    pub liars: Vec<usize>,
 }
 
 impl KvReport {
@@ -207,7 +217,7 @@ struct KvClient {
 pub fn run_kv(config: &KvConfig) -> KvReport {
     let mut cluster = Cluster::new(&config.cluster);
     let setup_deadline = 10_000_000;
-    let mut spec = crash_spec(&config.class, config.tolerate);
+    let mut spec = ServerSpec::new(&config.class, config.model, config.tolerate);
     spec.hosts = config
         .preferred_hosts
         .iter()
@@ -216,6 +226,7 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
     let group = cluster.start_group(0, spec, setup_deadline);
     let mut run = Run::default();
     if let Some(group) = group {
+        run.liars = plant_liars(&mut cluster, config, group);
         drive(&mut cluster, config, group, &mut run);
         if config.check_liveness {
             cluster.check_not_wedged(WEDGE_SETTLE_US);
@@ -240,6 +251,7 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
         op_hosts,
         actions,
         healed_at,
+        liars,
     } = run;
     let seed = config.cluster.seed;
     let digest = cluster.sim().digest();
@@ -268,6 +280,7 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
         op_hosts,
         replicas,
         incarnations,
+        liars,
     };
     crate::report::write_history(&report);
     report
@@ -279,6 +292,45 @@ struct Run {
     op_hosts: Vec<usize>,
     actions: Vec<(Micros, Action, Option<usize>)>,
     healed_at: Micros,
+    liars: Vec<usize>,
+}
+
+/// Picks `config.liars` members of the group's view at random and makes every
+/// reply they send from now on a lie.
+fn plant_liars(cluster: &mut Cluster, config: &KvConfig, group: GroupId) -> Vec<usize> {
+    let mut members = cluster.members(group);
+    let mut liars = Vec::new();
+    while liars.len() < config.liars && !members.is_empty() {
+        let i = cluster.sim_mut().rng().random_range(0..members.len());
+        liars.push(members.swap_remove(i));
+    }
+    if !liars.is_empty() {
+        let who = liars.clone();
+        cluster
+            .sim_mut()
+            .set_tamper(Some(Box::new(move |from, _to, msg| {
+                if who.contains(&from) {
+                    lie(msg);
+                }
+            })));
+    }
+    liars
+}
+
+/// Rewrites a reply to a client into a plausible wrong one: a value nobody
+/// wrote, the opposite cas outcome, or a write that did not happen said to be
+/// a read of nothing. Other messages pass unchanged.
+pub fn lie(msg: &mut Message) {
+    let Message::Group(GroupMessage::Reply { payload, .. }) = msg else {
+        return;
+    };
+    let wrong = match KvReply::decode(payload) {
+        Some(KvReply::Value(_)) => KvReply::Value(Some("lie".to_string())),
+        Some(KvReply::Cas(ok)) => KvReply::Cas(!ok),
+        Some(KvReply::Done) => KvReply::Value(None),
+        Some(KvReply::Malformed) | None => return,
+    };
+    *payload = wrong.encode();
 }
 
 fn perform(cluster: &mut Cluster, group: GroupId, action: &Action) -> Option<usize> {

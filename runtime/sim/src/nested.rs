@@ -6,8 +6,10 @@
 use crate::checks::{Check, Violation};
 use crate::cluster::{crash_spec, Cluster, ClusterConfig};
 use crate::faults::FaultConfig;
+use ftc_runtime::group::GroupMessage;
 use ftc_runtime::host::ClientEvent;
-use ftc_runtime::types::Micros;
+use ftc_runtime::message::Message;
+use ftc_runtime::types::{GroupId, Micros, Model, ServerSpec};
 
 /// What the nested run saw.
 #[derive(Clone, Debug)]
@@ -34,12 +36,41 @@ pub fn run_nested(
     crash_caller: bool,
     faults: Option<FaultConfig>,
 ) -> NestedReport {
+    run_nested_with(
+        config,
+        calls,
+        crash_caller,
+        faults,
+        crash_spec("counter", 1),
+        0,
+    )
+}
+
+/// [`run_nested`] with a `model byzantine tolerate (1)` counter, `liars` of
+/// whose members answer every nested call with a wrong count: the forwarder's
+/// replicas must take only what `t+1` counter members agree on.
+pub fn run_nested_byzantine(config: &ClusterConfig, calls: u64, liars: usize) -> NestedReport {
+    let counter = ServerSpec::new("counter", Model::Byzantine, 1);
+    run_nested_with(config, calls, false, None, counter, liars)
+}
+
+fn run_nested_with(
+    config: &ClusterConfig,
+    calls: u64,
+    crash_caller: bool,
+    faults: Option<FaultConfig>,
+    counter_spec: ServerSpec,
+    liars: usize,
+) -> NestedReport {
     let mut cluster = Cluster::new(config);
     let mut replies = Vec::new();
     let mut counter_value = None;
     let mut crashed = None;
     let deadline_per_call: Micros = 8_000_000;
-    let counter = cluster.start_group(0, crash_spec("counter", 1), 10_000_000);
+    let counter = cluster.start_group(0, counter_spec, 10_000_000);
+    if let Some(counter) = counter {
+        plant_liars(&mut cluster, counter, liars);
+    }
     let forwarder = counter.and_then(|_| {
         let until = cluster.now() + 10_000_000;
         cluster.start_group(0, crash_spec("forwarder", 2), until)
@@ -139,4 +170,22 @@ pub fn run_nested(
         digest,
         crashes,
     }
+}
+
+/// Makes the first `liars` members of `counter`'s view answer every call with
+/// a count nobody reached.
+fn plant_liars(cluster: &mut Cluster, counter: GroupId, liars: usize) {
+    let who: Vec<usize> = cluster.members(counter).into_iter().take(liars).collect();
+    if who.is_empty() {
+        return;
+    }
+    cluster
+        .sim_mut()
+        .set_tamper(Some(Box::new(move |from, _to, msg| {
+            if let Message::Group(GroupMessage::Reply { group, payload, .. }) = msg {
+                if *group == counter && who.contains(&from) {
+                    *payload = b"999".to_vec();
+                }
+            }
+        })));
 }

@@ -20,6 +20,10 @@ pub type NodeFactory<N> = Box<dyn FnMut(usize, u64, u64) -> N>;
 /// (e.g. only one protocol's replies on one link).
 pub type DropFilter<N> = Box<dyn FnMut(usize, usize, &<N as Node>::Message) -> bool>;
 
+/// A lying host: rewrites a message `(from, to, message)` at send time (e.g. a
+/// byzantine replica's replies). Unlike a drop filter it outlives the faults.
+pub type Tamper<N> = Box<dyn FnMut(usize, usize, &mut <N as Node>::Message)>;
+
 /// Limits and switches of one simulation.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -205,6 +209,7 @@ pub struct Simulator<N: Node> {
     stats: SimStats,
     faults: Option<FaultConfig>,
     drop_filter: Option<DropFilter<N>>,
+    tamper: Option<Tamper<N>>,
     favored: Vec<usize>,
     disruptions: Vec<Disruption>,
     next_disruption: u64,
@@ -265,6 +270,7 @@ impl<N: Node> Simulator<N> {
             stats: SimStats::default(),
             faults: None,
             drop_filter: None,
+            tamper: None,
             favored: Vec::new(),
             disruptions: Vec::new(),
             next_disruption: 1,
@@ -544,7 +550,7 @@ impl<N: Node> Simulator<N> {
         });
     }
 
-    fn send(&mut self, from: usize, from_incarnation: u64, to: usize, msg: N::Message) {
+    fn send(&mut self, from: usize, from_incarnation: u64, to: usize, mut msg: N::Message) {
         assert!(
             to < self.hosts.len(),
             "host {from} sent to unknown host {to}"
@@ -555,6 +561,9 @@ impl<N: Node> Simulator<N> {
                 self.stats.lost += 1;
                 return;
             }
+        }
+        if let Some(tamper) = self.tamper.as_mut() {
+            tamper(from, to, &mut msg);
         }
         match self.net.fate(from, to, &mut self.rng) {
             Fate::Partitioned => self.stats.partitioned += 1,
@@ -670,6 +679,12 @@ impl<N: Node> Simulator<N> {
     /// Installs (or removes) a selective-loss filter, applied at send time.
     pub fn set_drop_filter(&mut self, filter: Option<DropFilter<N>>) {
         self.drop_filter = filter;
+    }
+
+    /// Installs (or removes) a liar: every message sent from now on passes
+    /// through `tamper` before the network sees it.
+    pub fn set_tamper(&mut self, tamper: Option<Tamper<N>>) {
+        self.tamper = tamper;
     }
 
     /// Hosts the nemesis prefers as victims (see [`FaultConfig::favor`]).

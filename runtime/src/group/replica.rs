@@ -508,7 +508,9 @@ impl Replica {
                 }
             }
             GroupMessage::ReadyProbe { group } => {
-                if self.is_sequencer() && self.status == ReplicaStatus::Normal {
+                // Every running member answers: a crash-model client probes only
+                // the sequencer, a byzantine one needs t+1 members to say so.
+                if self.status == ReplicaStatus::Normal {
                     let msg = GroupMessage::Ready {
                         group,
                         view_id: self.view.view_id,
@@ -640,13 +642,15 @@ impl Replica {
         low_water: u64,
         out: &mut Vec<GroupOutput>,
     ) {
-        if !self.is_sequencer() || self.status != ReplicaStatus::Normal {
+        if self.status != ReplicaStatus::Normal {
             self.dropped_messages += 1;
             return;
         }
         if self.is_duplicate(request) {
             // Executed before: answer from the reply table; while the method is
-            // still running, say so (nothing when the reply was forgotten).
+            // still running, say so (nothing when the reply was forgotten). Any
+            // member answers a retransmission: a byzantine server's client asks
+            // every member and needs t+1 matching copies.
             let group = self.config.group;
             let msg = match self
                 .clients
@@ -671,6 +675,10 @@ impl Replica {
         }
         if self.requests_in_log.contains(&request) {
             return; // ordered, not yet executed: its reply will come
+        }
+        if !self.is_sequencer() {
+            self.dropped_messages += 1;
+            return; // only the sequencer orders new requests
         }
         if self.log_end() - self.commit_position >= UNCOMMITTED_MAX {
             self.dropped_messages += 1;

@@ -519,6 +519,26 @@ fn retried_request_is_answered_from_the_reply_table() {
     r0.on_message(c.now, replica_id(9), request(0, 1, b"inc"), &mut out);
     assert_eq!(out, vec![reply(0, 1, b"1")]);
 
+    // A backup answers a retransmission from its own table too (a byzantine
+    // server's client asks every member), but never orders a new request.
+    out.clear();
+    let r1 = c.replicas.get_mut(&1).unwrap();
+    r1.on_message(c.now, replica_id(9), request(0, 1, b"inc"), &mut out);
+    assert_eq!(out, vec![reply(0, 1, b"1")]);
+    out.clear();
+    r1.on_message(c.now, replica_id(9), request(0, 7, b"inc"), &mut out);
+    assert_eq!(out, vec![]);
+    assert_eq!(c.executed.len(), executions);
+
+    // Every running member says it is ready.
+    for host in 0..3 {
+        out.clear();
+        let r = c.replicas.get_mut(&host).unwrap();
+        let probe = GroupMessage::ReadyProbe { group: GroupId(1) };
+        r.on_message(c.now, replica_id(9), probe, &mut out);
+        assert_eq!(out.len(), 1, "member {host} answers the probe");
+    }
+
     // Ordered but not yet executed (member 2 is unreachable): a retry is ignored.
     c.cut.insert(2);
     c.client_request(0, request(0, 2, b"inc"));

@@ -203,12 +203,18 @@ impl World {
 }
 
 fn started_world() -> World {
+    started_world_with(spec())
+}
+
+/// Three hosts; host 0 starts a server of `spec`, placed on all three, and
+/// learns that it runs.
+fn started_world_with(spec: ServerSpec) -> World {
     let mut w = World::new(3);
     w.input(
         0,
         Input::Client(ClientRequest::StartServer {
             token: 1,
-            spec: spec(),
+            spec: spec.clone(),
         }),
     );
     w.decide(
@@ -218,10 +224,11 @@ fn started_world() -> World {
             result: Ok(GROUP),
         }],
     );
-    w.decide(
-        &[0, 1, 2],
-        vec![VsOutput::View(view(1, &[0, 1, 2], &[0, 1, 2]))],
-    );
+    let first = GroupView {
+        spec,
+        ..view(1, &[0, 1, 2], &[0, 1, 2])
+    };
+    w.decide(&[0, 1, 2], vec![VsOutput::View(first)]);
     w.run_until(10_000);
     assert_eq!(
         w.events,
@@ -268,6 +275,32 @@ fn start_server_call_and_reply() {
     assert_eq!(w.executed(0).len(), 1);
     assert_eq!(w.executed(0), w.executed(1));
     assert_eq!(w.executed(0), w.executed(2));
+}
+
+/// A byzantine server (t = 1) on three hosts: the client asks every member and
+/// needs two matching copies of every answer, including "ready".
+#[test]
+fn byzantine_start_and_call_are_voted() {
+    let byzantine = ServerSpec {
+        model: Model::Byzantine,
+        tolerate: 1,
+        ..spec()
+    };
+    let mut w = started_world_with(byzantine);
+    let call = ClientRequest::Call {
+        token: 2,
+        client: local_client(0),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(0, Input::Client(call));
+    w.run_until(20_000);
+    let reply = ClientEvent::Reply {
+        token: 2,
+        payload: b"1".to_vec(),
+    };
+    assert_eq!(w.events, vec![(0, reply)]);
+    assert_eq!(w.executed(0).len(), 1);
 }
 
 #[test]

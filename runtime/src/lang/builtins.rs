@@ -57,6 +57,115 @@ pub fn floor(x: f64) -> f64 {
     x.floor()
 }
 
+/// `ceil(x)` (a `real`).
+pub fn ceil(x: f64) -> f64 {
+    x.ceil()
+}
+
+/// `round(x)` (a `real`): halfway cases away from zero (`round(2.5)` is
+/// `3.0`, `round(-2.5)` is `-3.0`).
+pub fn round(x: f64) -> f64 {
+    x.round()
+}
+
+/// `to_int(x)`: `x` truncated toward zero; NaN, an infinity or a value out
+/// of the `int` range is a `program_error`.
+///
+/// ```
+/// use ftc_runtime::lang::builtins::to_int;
+/// assert_eq!(to_int(-2.9), Ok(-2));
+/// assert!(to_int(f64::NAN).is_err());
+/// assert!(to_int(9.3e18).is_err());
+/// ```
+pub fn to_int(x: f64) -> Res<i64> {
+    // Every `int` lies in [-2^63, 2^63), and both bounds are exact reals.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let t = x.trunc();
+    // NaN is in no range.
+    if !(-LIMIT..LIMIT).contains(&t) {
+        return Err(Failure::program_error(format!(
+            "to_int: {x:?} is not in the int range"
+        )));
+    }
+    Ok(t as i64)
+}
+
+/// `to_real(i)`: the nearest `real`.
+pub fn to_real(i: i64) -> f64 {
+    i as f64
+}
+
+/// The byte offset of character `index` of `s`, where `index == len` is the end.
+fn char_offset(s: &str, index: i64) -> Option<usize> {
+    let index = usize::try_from(index).ok()?;
+    s.char_indices()
+        .map(|(at, _)| at)
+        .chain(std::iter::once(s.len()))
+        .nth(index)
+}
+
+/// `substr(s, start, length)`: the characters `start .. start+length-1`
+/// (Unicode scalar values); a negative `start` or `length`, or a range past
+/// the end, is a `program_error`.
+///
+/// ```
+/// use ftc_runtime::lang::builtins::substr;
+/// assert_eq!(substr("héllo", 1, 3), Ok("éll".to_string()));
+/// assert_eq!(substr("abc", 3, 0), Ok(String::new()));
+/// assert!(substr("abc", 2, 2).is_err());
+/// ```
+pub fn substr(s: &str, start: i64, length: i64) -> Res<String> {
+    let out_of_range = || {
+        Failure::program_error(format!(
+            "substr: characters {start} .. {start}+{length} are not within a string of {} characters",
+            s.chars().count()
+        ))
+    };
+    if length < 0 {
+        return Err(out_of_range());
+    }
+    let from = char_offset(s, start).ok_or_else(out_of_range)?;
+    let rest = &s[from..];
+    let to = char_offset(rest, length).ok_or_else(out_of_range)?;
+    Ok(rest[..to].to_string())
+}
+
+/// `index_of(s, t)`: the character position of the first `t` in `s`, or -1
+/// (`index_of(s, "")` is 0).
+///
+/// ```
+/// use ftc_runtime::lang::builtins::index_of;
+/// assert_eq!(index_of("héllo", "llo"), 2);
+/// assert_eq!(index_of("abc", "x"), -1);
+/// ```
+pub fn index_of(s: &str, t: &str) -> i64 {
+    match s.find(t) {
+        Some(at) => s[..at].chars().count() as i64,
+        None => -1,
+    }
+}
+
+/// `char_at(s, i)`: character `i` of `s` as a one-character string; an
+/// index outside the string is a `program_error`.
+///
+/// ```
+/// use ftc_runtime::lang::builtins::char_at;
+/// assert_eq!(char_at("héllo", 1), Ok("é".to_string()));
+/// assert!(char_at("abc", 3).is_err());
+/// ```
+pub fn char_at(s: &str, i: i64) -> Res<String> {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| s.chars().nth(i))
+        .map(String::from)
+        .ok_or_else(|| {
+            Failure::program_error(format!(
+                "char_at: index {i} is not within a string of {} characters",
+                s.chars().count()
+            ))
+        })
+}
+
 /// `sin(x)`, radians.
 pub fn sin(x: f64) -> f64 {
     x.sin()

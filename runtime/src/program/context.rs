@@ -172,7 +172,7 @@ pub(crate) fn wait_for(slot: &Slot) -> Res<()> {
 }
 
 /// `accept` over `slots`: the index of the next reply not accepted before, or
-/// `None` when `timeout_seconds` passed first.
+/// `None` when `timeout_seconds` passed first (also when no future is left).
 pub(crate) fn accept(slots: &[Option<Slot>], timeout_seconds: Option<f64>) -> Res<Option<usize>> {
     let open: Vec<(usize, &Slot)> = slots
         .iter()
@@ -180,7 +180,10 @@ pub(crate) fn accept(slots: &[Option<Slot>], timeout_seconds: Option<f64>) -> Re
         .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
         .filter(|(_, s)| !s.borrow().accepted)
         .collect();
-    if open.is_empty() {
+    // With none left, nothing can arrive: with a timeout, `accept` waits it
+    // out and times out, as when the futures' replies are late; without
+    // one it would wait forever, which is a `program_error`.
+    if open.is_empty() && timeout_seconds.is_none() {
         return Err(Failure::program_error(
             "accept: every future is null or was accepted already",
         ));

@@ -229,7 +229,8 @@ fn first_n(futures: &dyn FutureSet, n: i64) -> Res<Vec<Option<Slot>>> {
 
 /// `accept (futures, n)`: waits for the next reply among the first `n` futures
 /// that has not been returned by an earlier `accept`, and returns its index.
-/// With none left to wait for (all accepted or `null`), a `program_error`.
+/// With none left to wait for (all accepted or `null`), a `program_error`
+/// (with a timeout, [`accept_timeout`] and [`accept_or_timeout`] time out).
 pub fn accept(futures: &dyn FutureSet, n: i64) -> Res<i64> {
     let slots = first_n(futures, n)?;
     match context::accept(&slots, None)? {

@@ -34,8 +34,9 @@ pub mod prelude {
         Future, ProgramDef, Props, Server, ServerClass, ServerClassDef,
     };
     pub use crate::lang::builtins::{
-        abs_int, abs_real, atan2, concat, cos, floor, max_int, max_real, min_int, min_real, now,
-        parse_int, parse_real, random, read_lines, sin, split, sqrt, to_string, trim, write_file,
+        abs_int, abs_real, atan2, ceil, char_at, concat, cos, floor, index_of, max_int, max_real,
+        min_int, min_real, now, parse_int, parse_real, random, read_lines, round, sin, split, sqrt,
+        substr, to_int, to_real, to_string, trim, write_file,
     };
     pub use crate::lang::{
         check, decode, deep_copy, encode, int, len, show_all, Array, Encoded, Failure, FailureKind,

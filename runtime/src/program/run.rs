@@ -187,7 +187,10 @@ pub fn run(program: ProgramDef) -> ExitCode {
             }
         };
     }
-    let config = KernelConfig::new(kernel_args.host, cluster);
+    let mut config = KernelConfig::new(kernel_args.host, cluster);
+    if let Some(timeline) = crate::timeline::Timeline::from_env() {
+        config.trace = crate::kernel::TraceSink::Timeline(timeline);
+    }
     let kernel = match Kernel::start_claiming(config, factory, &kernel_args.incarnation_path()) {
         Ok(k) => k,
         Err(e) => {

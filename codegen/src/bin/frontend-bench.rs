@@ -1,6 +1,9 @@
-//! Front-end benchmark: times lexing, parsing and `check_source` on a generated 100,000-line program.
+//! Front-end benchmark: times lexing, parsing, `check_source` and emitting Rust
+//! (check, lower, generate and format: `ftc emit` without the file writes) on
+//! a generated 100,000-line program.
 //!
-//! Run with `cargo run --release -p ftc-frontend --bin frontend-bench [LINES]`.
+//! Run with `cargo run --release -p ftc-codegen --bin frontend-bench [LINES]
+//! [--write FILE]` (`--write` also saves the generated CMSL program).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -119,11 +122,22 @@ fn report(what: &str, lines: usize, bytes: usize, elapsed: Duration) {
 }
 
 fn main() {
-    let lines_wanted = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let lines_wanted = args
+        .iter()
+        .find_map(|s| s.parse().ok())
         .unwrap_or(DEFAULT_LINES);
     let source = generate(lines_wanted);
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+    {
+        if let Err(e) = std::fs::write(path, &source) {
+            eprintln!("cannot write `{path}`: {e}");
+            std::process::exit(2);
+        }
+    }
     let lines = source.lines().count();
     let bytes = source.len();
     let parsed = ftc_grammar::parse(&source);
@@ -157,4 +171,21 @@ fn main() {
         std::hint::black_box(ftc_frontend::check_source(&source).has_errors());
     });
     report("check_source (all)", lines, bytes, check);
+    let options = ftc_codegen::Options {
+        file_name: "bench.cmsl".into(),
+        package: "bench".into(),
+        runtime_dir: ftc_codegen::DEFAULT_RUNTIME_DIR.into(),
+    };
+    let mut rust_lines = 0;
+    let emit = time(|| {
+        let checked = ftc_frontend::check_source(&source);
+        let program = checked.program.expect("the generated program checks");
+        let ir = ftc_transforms::lower(&program).expect("the generated program lowers");
+        let generated = ftc_codegen::generate(&program, &ir, &source, &options)
+            .expect("the generated program generates");
+        rust_lines = generated.main_rs.lines().count();
+        std::hint::black_box(generated);
+    });
+    report("emit (check + Rust)", lines, bytes, emit);
+    println!("({rust_lines} lines of Rust)");
 }

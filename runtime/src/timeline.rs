@@ -1,0 +1,174 @@
+//! The fault timeline `ftc run` prints on stderr: the faults it injects and,
+//! from the host that runs `main`, every view change of every server, with the
+//! failover time after a killed or paused host.
+//!
+//! `ftc run` passes the time origin (when `main` starts) and its fault schedule
+//! to the program in [`ENV`]; the program's kernel turns each view it installs
+//! into one line ([`Timeline::line`]):
+//!
+//! ```
+//! use ftc_runtime::timeline::{Disruption, Timeline};
+//! use ftc_runtime::types::{GroupId, GroupView, HostId, Incarnation, Model, ReplicaId, ServerSpec};
+//!
+//! let origin = 1_000_000_000;
+//! let schedule = Timeline::encode(origin, &[(HostId(2), Disruption::Killed, 1_000_000)]);
+//! let mut timeline = Timeline::parse(&schedule).unwrap();
+//! let replica = |h| ReplicaId { host: HostId(h), incarnation: Incarnation(1) };
+//! let view = |id, members: Vec<ReplicaId>, joining| GroupView {
+//!     group: GroupId(1), view_id: id, members, joining,
+//!     spec: ServerSpec::new("track_db", Model::Crash, 1), failed: false,
+//! };
+//! let first = timeline.line(origin + 20_000, &view(1, vec![replica(2), replica(3)], vec![]));
+//! assert_eq!(first.as_deref(), Some("ftc run:  0.020 s  track_db (server 1) runs on h2, h3"));
+//! let next = timeline.line(origin + 1_240_000, &view(2, vec![replica(3), replica(4)], vec![replica(4)]));
+//! assert_eq!(
+//!     next.as_deref(),
+//!     Some("ftc run:  1.240 s  track_db (server 1) continues on h3, h4 (view 2; h2 left, 240 ms after it was killed; h4 joins)")
+//! );
+//! ```
+
+use crate::cluster::{host_name, parse_host_name};
+use crate::types::{GroupId, GroupView, HostId};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The environment variable carrying the origin and the fault schedule.
+pub const ENV: &str = "FTC_TIMELINE";
+
+/// What `ftc run` did to a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disruption {
+    Killed,
+    Paused,
+}
+
+impl Disruption {
+    fn code(self) -> char {
+        match self {
+            Disruption::Killed => 'k',
+            Disruption::Paused => 'p',
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Disruption::Killed => "killed",
+            Disruption::Paused => "paused",
+        }
+    }
+}
+
+/// Formats view changes relative to an origin, knowing when hosts were disrupted.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    /// Wall-clock microseconds since the Unix epoch when `main` started.
+    origin_us: u64,
+    /// (host, what, microseconds after the origin).
+    schedule: Vec<(HostId, Disruption, u64)>,
+    /// The members of each server's last view printed.
+    last: BTreeMap<GroupId, Vec<HostId>>,
+}
+
+impl Timeline {
+    /// The value of [`ENV`]: `ORIGIN` then `;k:h2@1000000` per disruption.
+    pub fn encode(origin_us: u64, schedule: &[(HostId, Disruption, u64)]) -> String {
+        let mut text = origin_us.to_string();
+        for (host, what, at) in schedule {
+            let _ = write!(text, ";{}:{}@{at}", what.code(), host_name(*host));
+        }
+        text
+    }
+
+    /// Reads [`Timeline::encode`]'s format; `None` when malformed.
+    pub fn parse(text: &str) -> Option<Timeline> {
+        let mut parts = text.split(';');
+        let origin_us = parts.next()?.parse().ok()?;
+        let mut schedule = Vec::new();
+        for part in parts {
+            let (code, rest) = part.split_once(':')?;
+            let what = match code {
+                "k" => Disruption::Killed,
+                "p" => Disruption::Paused,
+                _ => return None,
+            };
+            let (host, at) = rest.split_once('@')?;
+            schedule.push((parse_host_name(host)?, what, at.parse().ok()?));
+        }
+        Some(Timeline {
+            origin_us,
+            schedule,
+            last: BTreeMap::new(),
+        })
+    }
+
+    /// The timeline `ftc run` asked for in the environment, if any.
+    pub fn from_env() -> Option<Timeline> {
+        std::env::var(ENV).ok().and_then(|t| Timeline::parse(&t))
+    }
+
+    /// The line for a view installed at `now_us` (wall clock), or `None` when it
+    /// repeats the members already printed.
+    pub fn line(&mut self, now_us: u64, view: &GroupView) -> Option<String> {
+        let members: Vec<HostId> = view.members.iter().map(|m| m.host).collect();
+        let previous = self.last.insert(view.group, members.clone());
+        if previous.as_ref() == Some(&members) && !view.failed {
+            return None;
+        }
+        let since = now_us.saturating_sub(self.origin_us);
+        let server = format!("{} (server {})", view.spec.class, view.group.0);
+        let mut line = format!("ftc run: {:>6.3} s  {server} ", since as f64 / 1e6);
+        if view.failed {
+            line.push_str("failed: every replica that held its state is gone");
+            return Some(line);
+        }
+        let on = names(&members);
+        let Some(previous) = previous else {
+            let _ = write!(line, "runs on {on}");
+            return Some(line);
+        };
+        let mut notes = vec![format!("view {}", view.view_id)];
+        for gone in previous.iter().filter(|h| !members.contains(h)) {
+            let cause = self
+                .schedule
+                .iter()
+                .filter(|(h, _, at)| h == gone && *at <= since)
+                .max_by_key(|(_, _, at)| *at)
+                .map(|(_, what, at)| {
+                    let ms = (since - at) / 1_000;
+                    format!(", {ms} ms after it was {}", what.verb())
+                })
+                .unwrap_or_default();
+            notes.push(format!("{} left{cause}", host_name(*gone)));
+        }
+        for joining in &view.joining {
+            notes.push(format!("{} joins", host_name(joining.host)));
+        }
+        let _ = write!(line, "continues on {on} ({})", notes.join("; "));
+        Some(line)
+    }
+}
+
+fn names(hosts: &[HostId]) -> String {
+    hosts
+        .iter()
+        .map(|h| host_name(*h))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_schedules_are_refused() {
+        for bad in ["", "x", "1;k:h2", "1;q:h2@5", "1;k:z@5", "1;k:h2@-1"] {
+            assert!(Timeline::parse(bad).is_none(), "{bad:?}");
+        }
+        let t = Timeline::parse(&Timeline::encode(7, &[(HostId(3), Disruption::Paused, 9)]));
+        assert_eq!(
+            t.map(|t| t.schedule),
+            Some(vec![(HostId(3), Disruption::Paused, 9)])
+        );
+    }
+}

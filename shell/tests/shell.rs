@@ -1,0 +1,144 @@
+//! The shell emitted for a Rust `impl` block (checked against
+//! `tests/expanded/counter.rs`, rewritten with `UPDATE_EXPECT=1`) and every
+//! refusal of the Rust front end, each with its message.
+
+use ftc_shell::{emit, from_impl::shell_of, Kind};
+
+fn expand(item: syn::ItemImpl) -> String {
+    let shell = shell_of(&item).unwrap_or_else(|e| panic!("refused: {e}"));
+    let file: syn::File = syn::parse2(emit(&shell)).expect("the shell parses as a file");
+    prettyplease::unparse(&file)
+}
+
+#[test]
+fn counter_shell_matches_the_golden_expansion() {
+    let item: syn::ItemImpl = syn::parse_quote! {
+        impl Counter {
+            pub fn add(&mut self, by: i64) -> i64 { self.total += by; self.total }
+            pub fn total(&self) -> i64 { self.total }
+            pub fn reset(&mut self) {}
+            pub fn checked_div(&self, by: i64) -> Result<i64, String> { Err(String::new()) }
+            pub fn forward(&mut self, to: CounterClient) -> Res<i64> { to.total() }
+            pub fn new() -> Counter { Counter::default() }
+            fn helper(&self) -> i64 { 0 }
+        }
+    };
+    let shell = shell_of(&item).expect("accepted");
+    let kinds: Vec<(String, Kind)> = shell
+        .commands
+        .iter()
+        .map(|c| (c.method.to_string(), c.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("add".to_string(), Kind::Command),
+            ("total".to_string(), Kind::Query),
+            ("reset".to_string(), Kind::Command),
+            ("checked_div".to_string(), Kind::Query),
+            ("forward".to_string(), Kind::Command),
+        ]
+    );
+    let actual = expand(item);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expanded/counter.rs");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &actual).expect("write the golden expansion");
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "the shell differs from {} (UPDATE_EXPECT=1 rewrites it):\n{actual}",
+        path.display()
+    );
+}
+
+fn refusal(item: syn::ItemImpl) -> String {
+    match shell_of(&item) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    }
+}
+
+#[test]
+fn what_cannot_be_replicated_is_refused_with_a_reason() {
+    let cases: Vec<(syn::ItemImpl, &str)> = vec![
+        (
+            syn::parse_quote! { impl Counter { pub fn name(&self, s: &str) -> i64 { 0 } } },
+            "a reference cannot cross the network",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn name(&self) -> &str { "" } } },
+            "reply type: a reference",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn all(&self, v: Vec<&'static str>) {} } },
+            "a reference cannot cross the network",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn take(self) {} } },
+            "takes `&self` (a query) or `&mut self` (a command)",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub async fn add(&mut self) {} } },
+            "not `async`",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn add<T>(&mut self, t: T) {} } },
+            "cannot be generic",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn add(&mut self, (a, b): (i64, i64)) {} } },
+            "plain names",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn start(&mut self) {} } },
+            "is generated for the server type",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn f(&self, x: impl Into<i64>) {} } },
+            "`impl Trait`",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn f(&self) -> Self { todo!() } } },
+            "`Self`",
+        ),
+        (
+            syn::parse_quote! { impl Counter { pub fn get_x(&self) {} pub fn get__x(&self) {} } },
+            "would both be the command `GetX`",
+        ),
+        (
+            syn::parse_quote! { impl<T> Holder<T> { pub fn f(&self) {} } },
+            "cannot be generic",
+        ),
+        (
+            syn::parse_quote! { impl Default for Counter { fn default() -> Self { todo!() } } },
+            "not on a trait implementation",
+        ),
+    ];
+    for (item, expected) in cases {
+        let message = refusal(item);
+        assert!(
+            message.contains(expected),
+            "expected {expected:?} in {message:?}"
+        );
+    }
+}
+
+#[test]
+fn every_error_of_a_block_is_reported() {
+    let item: syn::ItemImpl = syn::parse_quote! {
+        impl Counter {
+            pub fn a(&self, s: &str) {}
+            pub fn b(self) {}
+        }
+    };
+    let message = refusal(item);
+    assert!(
+        message.contains("reference") && message.contains("&mut self"),
+        "{message}"
+    );
+}
