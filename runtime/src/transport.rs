@@ -30,8 +30,17 @@
 //! altered, replayed or reordered on an established connection.
 //!
 //! Anything unexpected — garbage, a wrong version, an oversized length, a failed
-//! proof, a silent peer — closes that one connection and logs a line with the
-//! peer's address and the reason; nothing here panics on network input.
+//! proof, a silent peer — closes that one connection and is logged with the
+//! peer's address and the reason, rate-limited (`refusals.rs`: a few lines per
+//! interval, then a count); nothing here panics on network input.
+//!
+//! Strangers are cheap: before its handshake completes a connection costs one
+//! slot of the pre-auth budget (`budget.rs`: a share per source address and a
+//! total, separate from the bound on authenticated connections, so a flood
+//! from one address never locks out the cluster's own hosts), the handshake
+//! deadline, and a buffer of at most [`PREAUTH_MAX_FRAME_BYTES`]: a handshake
+//! frame announcing more is refused before anything is allocated, and the
+//! handshake is read without a read buffer.
 //! A writer drains its bounded queue and packs every message it found into one
 //! sealed `Data` frame written with one `write_all` (batching: one tag, one
 //! write and, at the receiver, one delivery for the whole batch); it never
@@ -44,11 +53,16 @@
 //! connection fails, the writer reconnects with exponential backoff; messages
 //! queued while the peer is unreachable are dropped (the protocols retransmit).
 
+mod budget;
+mod refusals;
+
 use crate::message::Message;
 use crate::types::{HostId, Incarnation};
+use budget::{NoSlot, PreAuthBudget, PreAuthSlot};
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::TryRngCore;
+use refusals::RefusalLog;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +78,9 @@ use std::time::{Duration, Instant};
 pub const PROTOCOL_VERSION: u8 = 2;
 /// The largest frame (version byte plus payload) a host sends or accepts.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
+/// The largest frame accepted before the peer has authenticated (handshake
+/// frames are well under 200 bytes).
+pub const PREAUTH_MAX_FRAME_BYTES: usize = 256;
 const NONCE_BYTES: usize = 32;
 const MAC_BYTES: usize = 32;
 /// Per-frame authentication tag after the handshake (truncated HMAC-SHA256).
@@ -121,8 +138,13 @@ pub struct TransportTuning {
     /// Batches (one per core round, or one per `send`) queued per peer; beyond it
     /// new ones are dropped.
     pub queue_capacity: usize,
-    /// Concurrent inbound connections; beyond it new ones are closed at once.
+    /// Concurrent authenticated inbound connections; beyond it a connection
+    /// that completes its handshake is closed.
     pub max_inbound_connections: usize,
+    /// Concurrent unauthenticated inbound connections, from all addresses.
+    pub max_preauth_connections: usize,
+    /// Concurrent unauthenticated inbound connections from one source address.
+    pub max_preauth_per_address: usize,
 }
 
 impl Default for TransportTuning {
@@ -137,6 +159,8 @@ impl Default for TransportTuning {
             backoff_max_ms: 200,
             queue_capacity: 65_536,
             max_inbound_connections: 64,
+            max_preauth_connections: 64,
+            max_preauth_per_address: 16,
         }
     }
 }
@@ -202,7 +226,11 @@ struct Shared {
     /// Open connections, so shutdown can close them.
     streams: Mutex<HashMap<u64, TcpStream>>,
     next_stream_id: AtomicU64,
+    /// Authenticated inbound connections open.
     inbound_open: AtomicUsize,
+    /// Slots of unauthenticated inbound connections.
+    preauth: Arc<PreAuthBudget>,
+    refusals: RefusalLog,
     /// Open authenticated connections per peer, by direction.
     inbound_from: Mutex<BTreeMap<HostId, usize>>,
     outbound_to: Mutex<BTreeMap<HostId, usize>>,
@@ -218,8 +246,8 @@ pub enum LinkError {
     TimedOut,
     #[error("peer closed the connection")]
     Closed,
-    #[error("frame length {0} exceeds the maximum {MAX_FRAME_BYTES}")]
-    Oversized(usize),
+    #[error("frame length {0} exceeds the maximum {1}")]
+    Oversized(usize, usize),
     #[error("empty frame")]
     Empty,
     #[error("wrong protocol version {0} (expected {PROTOCOL_VERSION})")]
@@ -234,6 +262,28 @@ pub enum LinkError {
     Random(String),
     #[error("handshake failed: {0}")]
     Handshake(Box<LinkError>),
+    #[error("refused: {0}")]
+    Refused(&'static str),
+}
+
+impl LinkError {
+    /// A short fixed category, for the counts of the rate-limited log.
+    fn kind(&self) -> &'static str {
+        match self {
+            LinkError::Io(_) => "i/o error",
+            LinkError::TimedOut => "timed out",
+            LinkError::Closed => "closed by the peer",
+            LinkError::Oversized(..) => "oversized frame",
+            LinkError::Empty => "empty frame",
+            LinkError::WrongVersion(_) => "wrong version",
+            LinkError::Malformed(_) => "malformed frame",
+            LinkError::Unexpected(_) => "unexpected frame",
+            LinkError::Auth(_) => "authentication failed",
+            LinkError::Random(_) => "no random source",
+            LinkError::Handshake(inner) => inner.kind(),
+            LinkError::Refused(why) => why,
+        }
+    }
 }
 
 /// One endpoint: the acceptor, per-peer writers and per-connection readers.
@@ -299,16 +349,21 @@ impl Transport {
     ) -> io::Result<Transport> {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            config,
             local_addr,
             stop: AtomicBool::new(false),
             counters: Counters::default(),
             streams: Mutex::new(HashMap::new()),
             next_stream_id: AtomicU64::new(0),
             inbound_open: AtomicUsize::new(0),
+            preauth: Arc::new(PreAuthBudget::new(
+                config.tuning.max_preauth_connections,
+                config.tuning.max_preauth_per_address,
+            )),
+            refusals: RefusalLog::new(),
             inbound_from: Mutex::new(BTreeMap::new()),
             outbound_to: Mutex::new(BTreeMap::new()),
             deliver,
+            config,
         });
         let mut threads = Vec::new();
         let mut queues = BTreeMap::new();
@@ -539,6 +594,9 @@ impl Transport {
         // Wake the acceptor, which blocks in `accept`.
         let _ = TcpStream::connect_timeout(&self.shared.local_addr, Duration::from_millis(200));
         close_all_streams(&self.shared);
+        if let Some(line) = self.shared.refusals.flush(Instant::now()) {
+            log_line(self.shared.config.me, format_args!("{line}"));
+        }
         let threads = match self.threads.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
@@ -592,15 +650,25 @@ fn log_line(me: HostId, text: std::fmt::Arguments<'_>) {
     eprintln!("ftc-transport h{}: {}", me.0, text);
 }
 
+/// Counts a refused connection and logs it, rate-limited.
 fn reject(shared: &Shared, peer: SocketAddr, reason: &LinkError) {
     shared
         .counters
         .connections_rejected
         .fetch_add(1, Ordering::Relaxed);
-    log_line(
-        shared.config.me,
-        format_args!("closed connection with {peer}: {reason}"),
-    );
+    for line in shared
+        .refusals
+        .note(Instant::now(), peer, reason.kind(), reason)
+    {
+        log_line(shared.config.me, format_args!("{line}"));
+    }
+}
+
+/// Writes the summary of refusals counted in an interval that is over.
+fn report_refusals(shared: &Shared) {
+    if let Some(line) = shared.refusals.tick(Instant::now()) {
+        log_line(shared.config.me, format_args!("{line}"));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -626,7 +694,7 @@ fn encode_frame(
     let len = buf.len() - start - 4 + if seal.is_some() { TAG_BYTES } else { 0 };
     if len > MAX_FRAME_BYTES {
         buf.truncate(start);
-        return Err((buf, LinkError::Oversized(len)));
+        return Err((buf, LinkError::Oversized(len, MAX_FRAME_BYTES)));
     }
     if let Some(seal) = seal {
         let tag = seal.tag(&buf[start + 5..]);
@@ -659,6 +727,12 @@ fn write_nonblocking(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
 
 fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {
     let buf = encode_frame(frame, Vec::new(), None).map_err(|(_, e)| e)?;
+    // Handshake frames are the only unsealed ones; the peer refuses larger.
+    assert!(
+        buf.len() - 4 <= PREAUTH_MAX_FRAME_BYTES,
+        "a handshake frame of {} bytes exceeds the pre-auth maximum",
+        buf.len() - 4
+    );
     stream.write_all(&buf)?;
     Ok(())
 }
@@ -666,8 +740,8 @@ fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {
 /// Reads exactly `buf.len()` bytes, giving up at `deadline`. Without a deadline
 /// the socket's read timeout, set once by the caller, bounds each read, so a
 /// frame costs no `setsockopt` (the data phase reads many frames per second).
-fn read_exact_by<R: Read>(
-    reader: &mut BufReader<R>,
+fn read_exact_by(
+    reader: &mut impl Read,
     socket: &TcpStream,
     buf: &mut [u8],
     deadline: Option<Instant>,
@@ -696,19 +770,21 @@ fn read_exact_by<R: Read>(
     Ok(())
 }
 
-/// Reads one frame; the length is checked before anything is allocated.
-fn read_frame<R: Read>(
-    reader: &mut BufReader<R>,
+/// Reads one frame of at most `max_len` bytes; the length is checked before
+/// anything is allocated.
+fn read_frame(
+    reader: &mut impl Read,
     socket: &TcpStream,
     deadline: Option<Instant>,
     payload: &mut Vec<u8>,
     seal: Option<&mut Seal>,
+    max_len: usize,
 ) -> Result<Frame, LinkError> {
     let mut header = [0u8; 5];
     read_exact_by(reader, socket, &mut header, deadline)?;
     let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(LinkError::Oversized(len));
+    if len > max_len {
+        return Err(LinkError::Oversized(len, max_len));
     }
     if len == 0 {
         return Err(LinkError::Empty);
@@ -868,17 +944,24 @@ fn dial(
             nonce: dialer_nonce,
         },
     )?;
-    let mut reader = BufReader::with_capacity(1024, stream.try_clone()?);
+    // Unbuffered: the handshake reads exactly its frames and nothing after them.
+    let mut reader: &TcpStream = &stream;
     let mut payload = Vec::new();
-    let (acceptor_incarnation, acceptor_nonce, proof) =
-        match read_frame(&mut reader, &stream, Some(deadline), &mut payload, None)? {
-            Frame::Challenge {
-                incarnation,
-                nonce,
-                proof,
-            } => (incarnation, nonce, proof),
-            _ => return Err(LinkError::Unexpected("expected Challenge")),
-        };
+    let (acceptor_incarnation, acceptor_nonce, proof) = match read_frame(
+        &mut reader,
+        &stream,
+        Some(deadline),
+        &mut payload,
+        None,
+        PREAUTH_MAX_FRAME_BYTES,
+    )? {
+        Frame::Challenge {
+            incarnation,
+            nonce,
+            proof,
+        } => (incarnation, nonce, proof),
+        _ => return Err(LinkError::Unexpected("expected Challenge")),
+    };
     let transcript = Transcript {
         dialer: me,
         dialer_incarnation: incarnation,
@@ -921,24 +1004,33 @@ pub fn probe(
 }
 
 /// The acceptor's half of the handshake; returns the authenticated dialer.
+///
+/// It reads the socket unbuffered, frames of at most [`PREAUTH_MAX_FRAME_BYTES`]:
+/// a stranger costs no read buffer and no allocation it announces.
 fn accept_handshake(
     shared: &Shared,
-    reader: &mut BufReader<TcpStream>,
     socket: &TcpStream,
     payload: &mut Vec<u8>,
 ) -> Result<(PeerIdentity, Seal), LinkError> {
     let config = &shared.config;
     let deadline = Instant::now() + Duration::from_millis(config.tuning.handshake_timeout_ms);
-    let (from, dialer_incarnation, to, dialer_nonce) =
-        match read_frame(reader, socket, Some(deadline), payload, None)? {
-            Frame::Hello {
-                from,
-                incarnation,
-                to,
-                nonce,
-            } => (from, incarnation, to, nonce),
-            _ => return Err(LinkError::Unexpected("expected Hello")),
-        };
+    let mut reader: &TcpStream = socket;
+    let (from, dialer_incarnation, to, dialer_nonce) = match read_frame(
+        &mut reader,
+        socket,
+        Some(deadline),
+        payload,
+        None,
+        PREAUTH_MAX_FRAME_BYTES,
+    )? {
+        Frame::Hello {
+            from,
+            incarnation,
+            to,
+            nonce,
+        } => (from, incarnation, to, nonce),
+        _ => return Err(LinkError::Unexpected("expected Hello")),
+    };
     if to != config.me {
         return Err(LinkError::Auth("Hello addressed to another host"));
     }
@@ -963,7 +1055,14 @@ fn accept_handshake(
             proof: transcript.proof(&config.key, ROLE_ACCEPTOR)?,
         },
     )?;
-    match read_frame(reader, socket, Some(deadline), payload, None)? {
+    match read_frame(
+        &mut reader,
+        socket,
+        Some(deadline),
+        payload,
+        None,
+        PREAUTH_MAX_FRAME_BYTES,
+    )? {
         Frame::Proof { proof } => transcript.verify(&config.key, ROLE_DIALER, &proof)?,
         _ => return Err(LinkError::Unexpected("expected Proof")),
     }
@@ -996,28 +1095,26 @@ fn run_acceptor(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        let limit = shared.config.tuning.max_inbound_connections;
-        if shared.inbound_open.load(Ordering::SeqCst) >= limit {
-            reject(
-                &shared,
-                peer,
-                &LinkError::Unexpected("too many inbound connections"),
-            );
-            let _ = stream.shutdown(Shutdown::Both);
-            continue;
-        }
-        shared.inbound_open.fetch_add(1, Ordering::SeqCst);
+        // A stranger gets a pre-auth slot or is closed at once, costing nothing more.
+        let slot = match shared.preauth.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                let why = match why {
+                    NoSlot::AddressFull => "unauthenticated connections from this address",
+                    NoSlot::TotalFull => "unauthenticated connections in all",
+                };
+                reject(&shared, peer, &LinkError::Refused(why));
+                let _ = stream.shutdown(Shutdown::Both);
+                continue;
+            }
+        };
         let s = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("ftc-reader".into())
-            .spawn(move || {
-                run_reader(&s, stream, peer);
-                s.inbound_open.fetch_sub(1, Ordering::SeqCst);
-            });
+            .spawn(move || run_reader(&s, stream, peer, slot));
         match spawned {
             Ok(h) => readers.push(h),
             Err(e) => {
-                shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
                 log_line(shared.config.me, format_args!("cannot start reader: {e}"));
             }
         }
@@ -1028,11 +1125,11 @@ fn run_acceptor(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr, slot: PreAuthSlot) {
     let Some(id) = register_stream(shared, &stream) else {
         return;
     };
-    if let Err(e) = read_connection(shared, &stream) {
+    if let Err(e) = read_connection(shared, &stream, slot) {
         if !shared.stop.load(Ordering::SeqCst) {
             match e {
                 // A peer that goes away (restart, crash) is routine, not an attack.
@@ -1048,22 +1145,35 @@ fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
     unregister_stream(shared, id);
 }
 
-fn read_connection(shared: &Shared, stream: &TcpStream) -> Result<(), LinkError> {
+/// Runs the handshake holding `slot`, then (authenticated, the slot returned)
+/// reads the connection's frames.
+fn read_connection(
+    shared: &Shared,
+    stream: &TcpStream,
+    slot: PreAuthSlot,
+) -> Result<(), LinkError> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(Duration::from_millis(
         shared.config.tuning.write_timeout_ms.max(1),
     )))?;
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.try_clone()?);
     let mut payload = Vec::new();
-    let (peer, seal) = accept_handshake(shared, &mut reader, stream, &mut payload)
-        .map_err(|e| LinkError::Handshake(Box::new(e)))?;
+    let handshake = accept_handshake(shared, stream, &mut payload);
+    drop(slot);
+    let (peer, seal) = handshake.map_err(|e| LinkError::Handshake(Box::new(e)))?;
     shared
         .counters
         .handshakes_completed
         .fetch_add(1, Ordering::Relaxed);
+    let limit = shared.config.tuning.max_inbound_connections;
+    if shared.inbound_open.fetch_add(1, Ordering::SeqCst) >= limit {
+        shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
+        return Err(LinkError::Refused("authenticated connections in all"));
+    }
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.try_clone()?);
     set_link(&shared.inbound_from, peer.host, 1);
     let result = read_frames(shared, &mut reader, stream, &mut payload, peer, seal);
     set_link(&shared.inbound_from, peer.host, -1);
+    shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
     result
 }
 
@@ -1080,7 +1190,14 @@ fn read_frames(
     // pings every `keepalive_ms`) is cut off.
     stream.set_read_timeout(Some(idle))?;
     loop {
-        match read_frame(reader, stream, None, payload, Some(&mut seal))? {
+        match read_frame(
+            reader,
+            stream,
+            None,
+            payload,
+            Some(&mut seal),
+            MAX_FRAME_BYTES,
+        )? {
             Frame::Data { incarnation, msgs } => {
                 if incarnation < peer.incarnation {
                     return Err(LinkError::Auth("data stamped with an older incarnation"));
@@ -1146,6 +1263,7 @@ fn run_writer(
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
+        report_refusals(&shared);
         // Dial eagerly, so peers know early that this host is up (see
         // `Transport::connected_peers`), and keep redialling with backoff.
         if lock_state(&link).conn.is_none() {
