@@ -75,9 +75,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The wire protocol version; a frame with another version closes the connection.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 /// The largest frame (version byte plus payload) a host sends or accepts.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
+pub use crate::message::MAX_MESSAGE_BYTES;
+/// The payload of one chunk of a message larger than a frame.
+const CHUNK_BYTES: usize = 256 << 10;
+/// A message whose byte payloads reach this size is *large*: large messages
+/// are queued as a batch of their own, at most one such batch per peer is
+/// queued or being written, and large messages are dropped meanwhile (the
+/// protocols retransmit), so retransmissions of a big state transfer or
+/// argument cannot pile up in memory; the small messages sent with them go on.
+const LARGE_BATCH_BYTES: usize = 1 << 20;
 /// The largest frame accepted before the peer has authenticated (handshake
 /// frames are well under 200 bytes).
 pub const PREAUTH_MAX_FRAME_BYTES: usize = 256;
@@ -117,6 +126,15 @@ enum Frame {
         msgs: Vec<Message>,
     },
     Ping,
+    /// One chunk of a `Data` frame too large for one frame: the receiver
+    /// appends the chunks and decodes the whole after the `last` one. Chunks
+    /// are interleaved with other frames, so a large message does not hold up
+    /// the rest of the traffic on the link.
+    Part {
+        last: bool,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 /// Timeouts and limits of the transport. Defaults suit a loopback or LAN cluster.
@@ -312,6 +330,14 @@ struct Link {
     /// Batches queued for the writer and not yet written: a direct send must
     /// not overtake them.
     queued: AtomicUsize,
+    /// A large batch is queued or being written (see [`LARGE_BATCH_BYTES`]).
+    large: AtomicBool,
+}
+
+/// An encoded `Data` frame too large for one frame, written a chunk at a time.
+struct Bulk {
+    body: Vec<u8>,
+    sent: usize,
 }
 
 #[derive(Default)]
@@ -321,6 +347,9 @@ struct LinkState {
     /// The part of a direct send the socket did not take at once; the writer
     /// writes it before anything else. Belongs to `conn`, cleared with it.
     leftover: Vec<u8>,
+    /// Messages too large for one frame, encoded, being written in chunks
+    /// between other frames. Belongs to `conn`, cleared with it.
+    bulk: std::collections::VecDeque<Bulk>,
 }
 
 fn lock_state(link: &Link) -> std::sync::MutexGuard<'_, LinkState> {
@@ -338,6 +367,21 @@ fn close_link(shared: &Shared, peer: HostId, state: &mut LinkState) {
         set_link(&shared.outbound_to, peer, -1);
     }
     state.leftover.clear();
+    let dropped: usize = state.bulk.drain(..).map(|b| b.body.len()).sum();
+    if dropped > 0 {
+        log_line(
+            shared.config.me,
+            format_args!(
+                "dropped {dropped} bytes of large messages to h{} with the connection",
+                peer.0
+            ),
+        );
+    }
+}
+
+/// Whether `msgs` hold a large message (see [`LARGE_BATCH_BYTES`]).
+fn is_large(msgs: &[Message]) -> bool {
+    msgs.iter().any(|m| m.bulk_bytes() >= LARGE_BATCH_BYTES)
 }
 
 impl Transport {
@@ -411,7 +455,32 @@ impl Transport {
     /// one by one in a loop. A caller that collects its messages per peer uses
     /// [`Transport::send_batch`].
     pub fn send(&self, to: HostId, incarnation: Incarnation, msg: Message) -> bool {
-        self.enqueue(to, incarnation, vec![msg])
+        self.send_batch_queued(to, incarnation, vec![msg])
+    }
+
+    /// Queues `msgs` for the writer thread; large messages go first, as a
+    /// batch of their own, and are dropped while another large batch for `to`
+    /// is queued or being written.
+    fn send_batch_queued(&self, to: HostId, incarnation: Incarnation, msgs: Vec<Message>) -> bool {
+        let Some(link) = self.links.get(&to) else {
+            return self.dropped(msgs.len() as u64);
+        };
+        let (large, small): (Vec<Message>, Vec<Message>) = msgs
+            .into_iter()
+            .partition(|m| m.bulk_bytes() >= LARGE_BATCH_BYTES);
+        let mut sent = true;
+        if !large.is_empty() {
+            if link.large.swap(true, Ordering::SeqCst) {
+                sent = self.dropped(large.len() as u64);
+            } else if !self.enqueue(to, incarnation, large) {
+                link.large.store(false, Ordering::SeqCst);
+                sent = false;
+            }
+        }
+        if !small.is_empty() {
+            sent &= self.enqueue(to, incarnation, small);
+        }
+        sent
     }
 
     /// Queues `msgs` for `to` in order, as one queue entry (one wake-up of the
@@ -429,7 +498,7 @@ impl Transport {
         let Some(link) = self.links.get(&to) else {
             return self.dropped(count);
         };
-        let msgs = if msgs.len() <= DIRECT_BATCH_MAX {
+        let msgs = if msgs.len() <= DIRECT_BATCH_MAX && !is_large(&msgs) {
             match self.send_direct(to, link, incarnation, msgs) {
                 Ok(sent) => return sent,
                 Err(msgs) => msgs,
@@ -437,7 +506,7 @@ impl Transport {
         } else {
             msgs
         };
-        self.enqueue(to, incarnation, msgs)
+        self.send_batch_queued(to, incarnation, msgs)
     }
 
     /// Counts `count` dropped messages; `false`, for the sender to return.
@@ -491,17 +560,25 @@ impl Transport {
         };
         let idle = link.queued.load(Ordering::SeqCst) == 0
             && state.leftover.is_empty()
+            && state.bulk.is_empty()
             && state.conn.is_some()
             && !shared.stop.load(Ordering::SeqCst);
         if !idle {
             return Err(msgs);
         }
-        let Some((stream, _, seal)) = state.conn.as_mut() else {
+        let LinkState {
+            conn,
+            leftover,
+            bulk,
+            ..
+        } = &mut *state;
+        let Some((stream, _, seal)) = conn.as_mut() else {
             return Err(msgs);
         };
         let mut batch = msgs;
         let mut buf = Vec::new();
-        let frames = encode_data(shared, to, incarnation, &mut batch, &mut buf, seal);
+        let frames = encode_data(shared, to, incarnation, &mut batch, &mut buf, seal, bulk);
+        let bulk_waiting = !bulk.is_empty();
         match write_nonblocking(stream, &buf) {
             Ok(written) => {
                 shared
@@ -512,9 +589,9 @@ impl Transport {
                     .counters
                     .batches_written
                     .fetch_add(1, Ordering::Relaxed);
-                if written < buf.len() {
+                if written < buf.len() || bulk_waiting {
                     // The writer thread writes the rest before anything else.
-                    state.leftover = buf.split_off(written);
+                    *leftover = buf.split_off(written);
                     drop(state);
                     self.wake_writer(to, link);
                 }
@@ -1189,15 +1266,34 @@ fn read_frames(
     // One timeout for the whole data phase: a peer silent for `idle` (its writer
     // pings every `keepalive_ms`) is cut off.
     stream.set_read_timeout(Some(idle))?;
+    // The chunks of a large message received so far.
+    let mut reassembly: Vec<u8> = Vec::new();
     loop {
-        match read_frame(
+        let mut frame = read_frame(
             reader,
             stream,
             None,
             payload,
             Some(&mut seal),
             MAX_FRAME_BYTES,
-        )? {
+        )?;
+        if let Frame::Part { last, bytes } = frame {
+            let len = reassembly.len() + bytes.len();
+            if len > MAX_MESSAGE_BYTES {
+                return Err(LinkError::Oversized(len, MAX_MESSAGE_BYTES));
+            }
+            reassembly.extend_from_slice(&bytes);
+            if !last {
+                continue;
+            }
+            let body = std::mem::take(&mut reassembly);
+            frame = match postcard::from_bytes::<Frame>(&body) {
+                Ok(f @ Frame::Data { .. }) => f,
+                Ok(_) => return Err(LinkError::Unexpected("chunks of a frame other than data")),
+                Err(e) => return Err(LinkError::Malformed(e.to_string())),
+            };
+        }
+        match frame {
             Frame::Data { incarnation, msgs } => {
                 if incarnation < peer.incarnation {
                     return Err(LinkError::Auth("data stamped with an older incarnation"));
@@ -1259,6 +1355,9 @@ fn run_writer(
     let mut pending: Option<QueuedBatch> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
     let mut last_failure_logged: Option<Instant> = None;
+    // This writer took the large batch of `link.large` off the queue and has
+    // not finished writing it.
+    let mut holding_large = false;
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             break;
@@ -1310,6 +1409,9 @@ fn run_writer(
                         taken += 1;
                     }
                     link.queued.fetch_sub(taken, Ordering::SeqCst);
+                    // No large batch is queued or being written any more.
+                    holding_large = false;
+                    link.large.store(false, Ordering::SeqCst);
                     shared
                         .counters
                         .messages_dropped
@@ -1321,15 +1423,28 @@ fn run_writer(
             }
         }
         if pending.is_none() {
-            match queue.recv_timeout(keepalive) {
-                Ok(item) => pending = Some(item),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            if lock_state(&link).bulk.is_empty() {
+                match queue.recv_timeout(keepalive) {
+                    Ok(item) => pending = Some(item),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                // Chunks of a large message wait: take what is queued, do not wait.
+                match queue.try_recv() {
+                    Ok(item) => pending = Some(item),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => break,
+                }
             }
         }
         // Everything below holds the link: direct sends wait behind these writes.
         let mut state = lock_state(&link);
-        let LinkState { conn, leftover } = &mut *state;
+        let LinkState {
+            conn,
+            leftover,
+            bulk,
+        } = &mut *state;
         let Some((stream, _, seal)) = conn.as_mut() else {
             continue;
         };
@@ -1342,7 +1457,7 @@ fn run_writer(
         let mut taken: usize = 0;
         let mut disconnected = false;
         let mut next = pending.take();
-        if next.is_none() {
+        if next.is_none() && bulk.is_empty() {
             match encode_frame(&Frame::Ping, std::mem::take(&mut buf), Some(seal)) {
                 Ok(b) => buf = b,
                 Err((b, _)) => buf = b,
@@ -1351,16 +1466,19 @@ fn run_writer(
         let mut batch: Vec<Message> = Vec::new();
         let mut stamp = Incarnation(0);
         loop {
-            // Take queued batches while they carry the same stamp and fit.
+            // Take queued batches while they carry the same stamp and fit; a
+            // large batch goes alone.
             let mut carry = None;
             if let Some((incarnation, msgs)) = next.take() {
-                if batch.is_empty() || incarnation == stamp {
+                let large = is_large(&msgs);
+                if batch.is_empty() || (incarnation == stamp && !large) {
                     taken += 1;
+                    holding_large |= large;
                     if !msgs.is_empty() {
                         stamp = incarnation;
                         batch.extend(msgs);
                     }
-                    if batch.len() < BATCH_FRAMES_MAX {
+                    if !large && batch.len() < BATCH_FRAMES_MAX {
                         match queue.try_recv() {
                             Ok(item) => {
                                 next = Some(item);
@@ -1375,12 +1493,28 @@ fn run_writer(
                 }
             }
             if !batch.is_empty() {
-                frames += encode_data(&shared, peer, stamp, &mut batch, &mut buf, seal);
+                frames += encode_data(&shared, peer, stamp, &mut batch, &mut buf, seal, bulk);
             }
             next = carry;
             if next.is_none() || buf.len() >= BATCH_BYTES_MAX {
                 pending = next.take();
                 break;
+            }
+        }
+        // One chunk of the oldest large message, between the other frames.
+        if let Some(b) = bulk.front_mut() {
+            let end = (b.sent + CHUNK_BYTES).min(b.body.len());
+            let part = Frame::Part {
+                last: end == b.body.len(),
+                bytes: b.body[b.sent..end].to_vec(),
+            };
+            b.sent = end;
+            if end == b.body.len() {
+                bulk.pop_front();
+            }
+            match encode_frame(&part, std::mem::take(&mut buf), Some(seal)) {
+                Ok(b) => buf = b,
+                Err((_, e)) => panic!("a chunk of {CHUNK_BYTES} bytes does not frame: {e}"),
             }
         }
         if !buf.is_empty() {
@@ -1414,6 +1548,10 @@ fn run_writer(
         }
         // Written (or dropped with the connection): later direct sends may go.
         link.queued.fetch_sub(taken, Ordering::SeqCst);
+        if holding_large && state.bulk.is_empty() {
+            holding_large = false;
+            link.large.store(false, Ordering::SeqCst);
+        }
         drop(state);
         if disconnected {
             break;
@@ -1424,8 +1562,9 @@ fn run_writer(
 }
 
 /// Appends `batch` (emptied) to `buf` as one sealed data frame; a batch too
-/// large for one frame goes one message per frame, and a message too large
-/// alone is dropped and logged. Returns how many messages were encoded.
+/// large for one frame is encoded into `bulk`, to be written in chunks, and
+/// one larger than [`MAX_MESSAGE_BYTES`] is dropped and logged. Returns how
+/// many messages were encoded.
 fn encode_data(
     shared: &Shared,
     peer: HostId,
@@ -1433,45 +1572,41 @@ fn encode_data(
     batch: &mut Vec<Message>,
     buf: &mut Vec<u8>,
     seal: &mut Seal,
+    bulk: &mut std::collections::VecDeque<Bulk>,
 ) -> u64 {
     let msgs = std::mem::take(batch);
     let count = msgs.len() as u64;
+    let payloads: usize = msgs.iter().map(Message::bulk_bytes).sum();
     let frame = Frame::Data { incarnation, msgs };
-    match encode_frame(&frame, std::mem::take(buf), Some(seal)) {
-        Ok(b) => {
-            *buf = b;
-            return count;
-        }
-        Err((b, _)) => *buf = b,
-    }
-    let Frame::Data { msgs, .. } = frame else {
-        return 0;
-    };
-    let mut encoded = 0;
-    for msg in msgs {
-        let one = Frame::Data {
-            incarnation,
-            msgs: vec![msg],
-        };
-        match encode_frame(&one, std::mem::take(buf), Some(seal)) {
+    if payloads < MAX_FRAME_BYTES {
+        match encode_frame(&frame, std::mem::take(buf), Some(seal)) {
             Ok(b) => {
                 *buf = b;
-                encoded += 1;
+                return count;
             }
-            Err((b, e)) => {
-                *buf = b;
-                shared
-                    .counters
-                    .messages_dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                log_line(
-                    shared.config.me,
-                    format_args!("dropped a message to h{}: {e}", peer.0),
-                );
-            }
+            Err((b, _)) => *buf = b,
         }
     }
-    encoded
+    let reason = match postcard::to_allocvec(&frame) {
+        Ok(body) if body.len() <= MAX_MESSAGE_BYTES => {
+            bulk.push_back(Bulk { body, sent: 0 });
+            return count;
+        }
+        Ok(body) => format!(
+            "{} bytes exceed the largest message, {MAX_MESSAGE_BYTES} bytes",
+            body.len()
+        ),
+        Err(e) => e.to_string(),
+    };
+    shared
+        .counters
+        .messages_dropped
+        .fetch_add(count, Ordering::Relaxed);
+    log_line(
+        shared.config.me,
+        format_args!("dropped {count} messages to h{}: {reason}", peer.0),
+    );
+    0
 }
 
 /// Counts open authenticated connections per peer (`delta` +1 or -1).

@@ -535,3 +535,63 @@ fn strangers_from_one_address_cannot_lock_out_a_cluster_host() {
     assert!(completed, "the host's handshake completed at the acceptor");
     drop(strangers);
 }
+
+fn request(bytes: usize, seq: u64) -> Message {
+    Message::Group(crate::group::GroupMessage::Request {
+        group: crate::types::GroupId(1),
+        request: crate::types::RequestId {
+            client: crate::types::ClientId::Host {
+                host: HostId(0),
+                incarnation: Incarnation(10),
+                local: 0,
+            },
+            seq,
+        },
+        payload: (0..bytes).map(|i| (i % 251) as u8).collect(),
+        low_water: 0,
+    })
+}
+
+#[test]
+fn a_message_larger_than_a_frame_arrives_in_chunks_with_other_traffic_going_on() {
+    let (a, b) = pair();
+    let big = request(MAX_FRAME_BYTES + (4 << 20), 1);
+    assert!(a.transport.send(HostId(1), Incarnation(10), big.clone()));
+    // A second large message while the first is on its way is dropped (the
+    // protocols retransmit), unless the first is written already; small
+    // messages go in any case.
+    let second = request(2 << 20, 2);
+    let second_sent = a.transport.send(HostId(1), Incarnation(10), second.clone());
+    for n in 0..10 {
+        assert!(a.transport.send(HostId(1), Incarnation(10), heartbeat(n)));
+    }
+    let mut got_big = false;
+    let mut beats = 0;
+    for _ in 0..(11 + usize::from(second_sent)) {
+        let d = b
+            .inbox
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a message within 30 s");
+        if d.msg == big {
+            got_big = true;
+        } else if d.msg == second {
+            assert!(second_sent && got_big, "large messages stay in order");
+        } else {
+            assert_eq!(d.msg, heartbeat(beats));
+            beats += 1;
+        }
+    }
+    assert!(got_big && beats == 10);
+    // Once it is written, the next large message goes.
+    let next = request(2 << 20, 3);
+    let mut sent = false;
+    for _ in 0..200 {
+        if a.transport.send(HostId(1), Incarnation(10), next.clone()) {
+            sent = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sent, "the large-message slot was released");
+    assert_eq!(recv(&b).msg, next);
+}
