@@ -465,6 +465,9 @@ impl Transport {
         let Some(link) = self.links.get(&to) else {
             return self.dropped(msgs.len() as u64);
         };
+        if !is_large(&msgs) {
+            return self.enqueue(to, incarnation, msgs);
+        }
         let (large, small): (Vec<Message>, Vec<Message>) = msgs
             .into_iter()
             .partition(|m| m.bulk_bytes() >= LARGE_BATCH_BYTES);
