@@ -27,7 +27,7 @@ pub struct AppTimerId(pub u64);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallOutcome {
     /// The server's reply (application-level exceptions are encoded inside it).
-    Reply(Vec<u8>),
+    Reply(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The server cannot answer: too many replicas failed, or no reply within the deadline.
     ServerFailure(String),
 }

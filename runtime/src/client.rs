@@ -35,6 +35,7 @@
 
 use crate::group::GroupMessage;
 use crate::host::{ClientEvent, Trace};
+use crate::message::MAX_CALL_BYTES;
 use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, RequestId, TimerId, TimerSpace};
 use crate::vote::{Notices, ReplyRule, Tally};
 use std::collections::BTreeMap;
@@ -166,6 +167,17 @@ impl Client {
         *seq += 1;
         let request = RequestId { client, seq: *seq };
         out.push(ClientOutput::Trace(Trace::Submitted { token, request }));
+        if payload.len() > MAX_CALL_BYTES {
+            let reason = format!(
+                "the call's arguments take {} bytes, more than the largest message allows ({MAX_CALL_BYTES} bytes)",
+                payload.len()
+            );
+            out.push(ClientOutput::Event(ClientEvent::CallFailed {
+                token,
+                reason,
+            }));
+            return;
+        }
         if self.views.get(&group).is_some_and(|v| v.failed) {
             let reason = format!("server {} failed: every replica is gone", group.0);
             out.push(ClientOutput::Event(ClientEvent::CallFailed {
@@ -828,6 +840,27 @@ mod tests {
             }
             other => panic!("expected a failed call, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_call_larger_than_the_largest_message_fails_at_once() {
+        let mut client = Client::new(HostId(0), 100, 1_000);
+        let mut out = Vec::new();
+        client.on_view(0, &byzantine_view(&[1, 2, 3, 4]), &mut out);
+        out.clear();
+        // Zeroed pages are not touched: this costs no gigabyte of memory.
+        let too_big = vec![0u8; MAX_CALL_BYTES + 1];
+        client.call(0, 10, me(), G, too_big, &mut out);
+        let failed = out.iter().find_map(|o| match o {
+            ClientOutput::Event(ClientEvent::CallFailed { token: 10, reason }) => Some(reason),
+            _ => None,
+        });
+        let reason = failed.expect("the call failed at once");
+        assert!(reason.contains("largest message"), "{reason}");
+        assert!(
+            !out.iter().any(|o| matches!(o, ClientOutput::Send { .. })),
+            "nothing was sent: {out:?}"
+        );
     }
 
     #[test]

@@ -46,13 +46,16 @@ pub enum ClusterError {
     Launch(String),
 }
 
+/// The file's layout; a key it does not name is an error, not ignored.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ClusterFile {
     cluster: ClusterSection,
     hosts: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ClusterSection {
     key: String,
 }
@@ -105,6 +108,12 @@ impl ClusterConfig {
                 .map_err(|e| ClusterError::Invalid(format!("{name} = \"{addr}\": {e}")))?
                 .next()
                 .ok_or_else(|| ClusterError::Invalid(format!("{name} = \"{addr}\": no address")))?;
+            if let Some((other, _)) = hosts.iter().find(|(_, a)| **a == resolved) {
+                return Err(ClusterError::Invalid(format!(
+                    "{name} and {} both listen at {resolved}",
+                    host_name(*other)
+                )));
+            }
             if hosts.insert(host, resolved).is_some() {
                 return Err(ClusterError::Invalid(format!("host {name} listed twice")));
             }
@@ -534,6 +543,11 @@ mod tests {
             "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nnode1 = \"127.0.0.1:1\"\n",
             "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"not an address\"\n",
             "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"127.0.0.1:1\"\nh01 = \"127.0.0.1:2\"\n",
+            // Unknown keys, in a section and at the top.
+            "[cluster]\nkey = \"0123456789abcdef0123\"\nhearbeat_ms = 5\n[hosts]\nh1 = \"127.0.0.1:1\"\n",
+            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"127.0.0.1:1\"\n[timing]\nx = 1\n",
+            // Two hosts at one address.
+            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"127.0.0.1:1\"\nh2 = \"127.0.0.1:1\"\n",
         ] {
             assert!(ClusterConfig::parse(bad).is_err(), "accepted {bad:?}");
         }

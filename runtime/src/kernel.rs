@@ -1077,19 +1077,57 @@ impl CoreDriver {
 
 /// Command-line arguments of a kernel process:
 /// `--kernel --host hN --cluster FILE [--trace FILE] [--incarnation-file FILE]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Binaries flatten them into their own clap parsers; unknown or malformed
+/// flags are errors (exit code 2), never ignored.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
 pub struct KernelArgs {
+    /// This host's name in the cluster file.
+    #[arg(long, value_name = "hN", value_parser = parse_host_arg)]
     pub host: HostId,
+    /// The cluster file.
+    #[arg(long = "cluster", value_name = "FILE")]
     pub cluster_file: PathBuf,
+    /// Append the host's protocol traces to FILE.
+    #[arg(long = "trace", value_name = "FILE")]
     pub trace_file: Option<PathBuf>,
     /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
+    #[arg(long, value_name = "FILE")]
     pub incarnation_file: Option<PathBuf>,
-    /// `--exit-on-stdin-eof`: stop when standard input closes, i.e. when the
-    /// launching process is gone (used by the local launcher).
+    /// Stop when standard input closes, i.e. when the launching process is
+    /// gone (used by the local launcher).
+    #[arg(long)]
     pub exit_on_stdin_eof: bool,
-    /// `--byzantine BEHAVIOUR`: lie that way from the first SIGUSR1 on
-    /// (fault injection, [`crate::lie`]).
+    /// Fault injection: lie this way (wrong-replies, silent) from the first
+    /// SIGUSR1 on ([`crate::lie`]).
+    #[arg(long, value_name = "BEHAVIOUR", value_parser = parse_behaviour)]
     pub byzantine: Option<Behaviour>,
+}
+
+/// A `--byzantine` behaviour name.
+pub fn parse_behaviour(text: &str) -> Result<Behaviour, String> {
+    Behaviour::parse(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a behaviour (one of {})",
+            Behaviour::names()
+        )
+    })
+}
+
+/// A host name argument: `h` followed by a number.
+pub fn parse_host_arg(text: &str) -> Result<HostId, String> {
+    crate::cluster::parse_host_name(text)
+        .ok_or_else(|| format!("`{text}` is not a host name (h followed by a number, e.g. h1)"))
+}
+
+/// A kernel-only command line: `--kernel` and the kernel's flags.
+#[derive(clap::Parser)]
+#[command(no_binary_name = true)]
+struct KernelCommandLine {
+    /// Serve as a kernel.
+    #[arg(long)]
+    kernel: bool,
+    #[command(flatten)]
+    args: KernelArgs,
 }
 
 impl KernelArgs {
@@ -1104,57 +1142,14 @@ impl KernelArgs {
                 .join(format!("{}.incarnation", host_name(self.host))),
         }
     }
-}
 
-impl KernelArgs {
-    /// Parses the arguments after the program name; `--kernel` may appear anywhere
-    /// and other flags are left to the caller.
+    /// Parses a kernel's arguments (after the program name): the kernel's
+    /// flags and `--kernel`, nothing else.
     pub fn parse(args: &[String]) -> Result<KernelArgs, String> {
-        let mut host = None;
-        let mut cluster_file = None;
-        let mut trace_file = None;
-        let mut incarnation_file = None;
-        let mut exit_on_stdin_eof = false;
-        let mut byzantine = None;
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--host" => {
-                    let v = it.next().ok_or("--host needs a host name, e.g. h1")?;
-                    host = Some(
-                        crate::cluster::parse_host_name(v)
-                            .ok_or_else(|| format!("--host {v}: expected h<number>"))?,
-                    );
-                }
-                "--cluster" => {
-                    cluster_file = Some(PathBuf::from(it.next().ok_or("--cluster needs a file")?))
-                }
-                "--trace" => {
-                    trace_file = Some(PathBuf::from(it.next().ok_or("--trace needs a file")?))
-                }
-                "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
-                "--byzantine" => {
-                    let v = it.next().ok_or("--byzantine needs a behaviour")?;
-                    byzantine = Some(Behaviour::parse(v).ok_or_else(|| {
-                        format!("--byzantine {v}: expected one of {}", Behaviour::names())
-                    })?);
-                }
-                "--incarnation-file" => {
-                    incarnation_file = Some(PathBuf::from(
-                        it.next().ok_or("--incarnation-file needs a file")?,
-                    ))
-                }
-                _ => {}
-            }
-        }
-        Ok(KernelArgs {
-            host: host.ok_or("missing --host hN")?,
-            cluster_file: cluster_file.ok_or("missing --cluster FILE")?,
-            trace_file,
-            incarnation_file,
-            exit_on_stdin_eof,
-            byzantine,
-        })
+        use clap::Parser;
+        KernelCommandLine::try_parse_from(args)
+            .map(|c| c.args)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -1420,5 +1415,10 @@ mod tests {
         assert_eq!(k.trace_file, Some(PathBuf::from("t")));
         assert!(KernelArgs::parse(&["--host".to_string(), "x".to_string()]).is_err());
         assert!(KernelArgs::parse(&[]).is_err());
+        // A misspelt flag is an error, not ignored.
+        let mut misspelt = args.clone();
+        misspelt.extend(["--incarnation-fle".to_string(), "f".to_string()]);
+        let e = KernelArgs::parse(&misspelt).expect_err("unknown flag");
+        assert!(e.contains("--incarnation-fle"), "{e}");
     }
 }

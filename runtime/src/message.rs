@@ -3,6 +3,15 @@
 use crate::types::Incarnation;
 use serde::{Deserialize, Serialize};
 
+/// The largest encoded message (or batch of messages) hosts exchange; the
+/// transport drops and logs anything larger. Anything up to it may exceed a
+/// frame: the transport sends it in chunks.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// The largest argument payload of a call: room is left for the rest of the
+/// request. A larger call fails at once with `server_failure`.
+pub const MAX_CALL_BYTES: usize = MAX_MESSAGE_BYTES - (1 << 20);
+
 /// A message between host cores (the driver adds sender id and incarnation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
@@ -13,4 +22,16 @@ pub enum Message {
     /// A server group's replication protocol (sequencer, flush, state transfer) and
     /// client requests and replies.
     Group(crate::group::GroupMessage),
+}
+
+impl Message {
+    /// A cheap lower bound of the message's encoded size: the lengths of the
+    /// byte payloads it carries (arguments, replies, snapshots). The transport
+    /// uses it to tell large messages from the rest without encoding them.
+    pub fn bulk_bytes(&self) -> usize {
+        match self {
+            Message::Heartbeat { .. } | Message::View(_) => 0,
+            Message::Group(g) => g.bulk_bytes(),
+        }
+    }
 }

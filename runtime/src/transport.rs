@@ -30,8 +30,17 @@
 //! altered, replayed or reordered on an established connection.
 //!
 //! Anything unexpected — garbage, a wrong version, an oversized length, a failed
-//! proof, a silent peer — closes that one connection and logs a line with the
-//! peer's address and the reason; nothing here panics on network input.
+//! proof, a silent peer — closes that one connection and is logged with the
+//! peer's address and the reason, rate-limited (`refusals.rs`: a few lines per
+//! interval, then a count); nothing here panics on network input.
+//!
+//! Strangers are cheap: before its handshake completes a connection costs one
+//! slot of the pre-auth budget (`budget.rs`: a share per source address and a
+//! total, separate from the bound on authenticated connections, so a flood
+//! from one address never locks out the cluster's own hosts), the handshake
+//! deadline, and a buffer of at most [`PREAUTH_MAX_FRAME_BYTES`]: a handshake
+//! frame announcing more is refused before anything is allocated, and the
+//! handshake is read without a read buffer.
 //! A writer drains its bounded queue and packs every message it found into one
 //! sealed `Data` frame written with one `write_all` (batching: one tag, one
 //! write and, at the receiver, one delivery for the whole batch); it never
@@ -44,11 +53,16 @@
 //! connection fails, the writer reconnects with exponential backoff; messages
 //! queued while the peer is unreachable are dropped (the protocols retransmit).
 
+mod budget;
+mod refusals;
+
 use crate::message::Message;
 use crate::types::{HostId, Incarnation};
+use budget::{NoSlot, PreAuthBudget, PreAuthSlot};
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::TryRngCore;
+use refusals::RefusalLog;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +78,18 @@ use std::time::{Duration, Instant};
 pub const PROTOCOL_VERSION: u8 = 3;
 /// The largest frame (version byte plus payload) a host sends or accepts.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
+pub use crate::message::MAX_MESSAGE_BYTES;
+/// The payload of one chunk of a message larger than a frame.
+const CHUNK_BYTES: usize = 256 << 10;
+/// A message whose byte payloads reach this size is *large*: large messages
+/// are queued as a batch of their own, at most one such batch per peer is
+/// queued or being written, and large messages are dropped meanwhile (the
+/// protocols retransmit), so retransmissions of a big state transfer or
+/// argument cannot pile up in memory; the small messages sent with them go on.
+const LARGE_BATCH_BYTES: usize = 1 << 20;
+/// The largest frame accepted before the peer has authenticated (handshake
+/// frames are well under 200 bytes).
+pub const PREAUTH_MAX_FRAME_BYTES: usize = 256;
 const NONCE_BYTES: usize = 32;
 const MAC_BYTES: usize = 32;
 /// Per-frame authentication tag after the handshake (truncated HMAC-SHA256).
@@ -100,6 +126,15 @@ enum Frame {
         msgs: Vec<Message>,
     },
     Ping,
+    /// One chunk of a `Data` frame too large for one frame: the receiver
+    /// appends the chunks and decodes the whole after the `last` one. Chunks
+    /// are interleaved with other frames, so a large message does not hold up
+    /// the rest of the traffic on the link.
+    Part {
+        last: bool,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 /// Timeouts and limits of the transport. Defaults suit a loopback or LAN cluster.
@@ -121,8 +156,13 @@ pub struct TransportTuning {
     /// Batches (one per core round, or one per `send`) queued per peer; beyond it
     /// new ones are dropped.
     pub queue_capacity: usize,
-    /// Concurrent inbound connections; beyond it new ones are closed at once.
+    /// Concurrent authenticated inbound connections; beyond it a connection
+    /// that completes its handshake is closed.
     pub max_inbound_connections: usize,
+    /// Concurrent unauthenticated inbound connections, from all addresses.
+    pub max_preauth_connections: usize,
+    /// Concurrent unauthenticated inbound connections from one source address.
+    pub max_preauth_per_address: usize,
 }
 
 impl Default for TransportTuning {
@@ -137,6 +177,8 @@ impl Default for TransportTuning {
             backoff_max_ms: 200,
             queue_capacity: 65_536,
             max_inbound_connections: 64,
+            max_preauth_connections: 64,
+            max_preauth_per_address: 16,
         }
     }
 }
@@ -202,7 +244,11 @@ struct Shared {
     /// Open connections, so shutdown can close them.
     streams: Mutex<HashMap<u64, TcpStream>>,
     next_stream_id: AtomicU64,
+    /// Authenticated inbound connections open.
     inbound_open: AtomicUsize,
+    /// Slots of unauthenticated inbound connections.
+    preauth: Arc<PreAuthBudget>,
+    refusals: RefusalLog,
     /// Open authenticated connections per peer, by direction.
     inbound_from: Mutex<BTreeMap<HostId, usize>>,
     outbound_to: Mutex<BTreeMap<HostId, usize>>,
@@ -218,8 +264,8 @@ pub enum LinkError {
     TimedOut,
     #[error("peer closed the connection")]
     Closed,
-    #[error("frame length {0} exceeds the maximum {MAX_FRAME_BYTES}")]
-    Oversized(usize),
+    #[error("frame length {0} exceeds the maximum {1}")]
+    Oversized(usize, usize),
     #[error("empty frame")]
     Empty,
     #[error("wrong protocol version {0} (expected {PROTOCOL_VERSION})")]
@@ -234,6 +280,28 @@ pub enum LinkError {
     Random(String),
     #[error("handshake failed: {0}")]
     Handshake(Box<LinkError>),
+    #[error("refused: {0}")]
+    Refused(&'static str),
+}
+
+impl LinkError {
+    /// A short fixed category, for the counts of the rate-limited log.
+    fn kind(&self) -> &'static str {
+        match self {
+            LinkError::Io(_) => "i/o error",
+            LinkError::TimedOut => "timed out",
+            LinkError::Closed => "closed by the peer",
+            LinkError::Oversized(..) => "oversized frame",
+            LinkError::Empty => "empty frame",
+            LinkError::WrongVersion(_) => "wrong version",
+            LinkError::Malformed(_) => "malformed frame",
+            LinkError::Unexpected(_) => "unexpected frame",
+            LinkError::Auth(_) => "authentication failed",
+            LinkError::Random(_) => "no random source",
+            LinkError::Handshake(inner) => inner.kind(),
+            LinkError::Refused(why) => why,
+        }
+    }
 }
 
 /// One endpoint: the acceptor, per-peer writers and per-connection readers.
@@ -262,6 +330,14 @@ struct Link {
     /// Batches queued for the writer and not yet written: a direct send must
     /// not overtake them.
     queued: AtomicUsize,
+    /// A large batch is queued or being written (see [`LARGE_BATCH_BYTES`]).
+    large: AtomicBool,
+}
+
+/// An encoded `Data` frame too large for one frame, written a chunk at a time.
+struct Bulk {
+    body: Vec<u8>,
+    sent: usize,
 }
 
 #[derive(Default)]
@@ -271,6 +347,9 @@ struct LinkState {
     /// The part of a direct send the socket did not take at once; the writer
     /// writes it before anything else. Belongs to `conn`, cleared with it.
     leftover: Vec<u8>,
+    /// Messages too large for one frame, encoded, being written in chunks
+    /// between other frames. Belongs to `conn`, cleared with it.
+    bulk: std::collections::VecDeque<Bulk>,
 }
 
 fn lock_state(link: &Link) -> std::sync::MutexGuard<'_, LinkState> {
@@ -288,6 +367,21 @@ fn close_link(shared: &Shared, peer: HostId, state: &mut LinkState) {
         set_link(&shared.outbound_to, peer, -1);
     }
     state.leftover.clear();
+    let dropped: usize = state.bulk.drain(..).map(|b| b.body.len()).sum();
+    if dropped > 0 {
+        log_line(
+            shared.config.me,
+            format_args!(
+                "dropped {dropped} bytes of large messages to h{} with the connection",
+                peer.0
+            ),
+        );
+    }
+}
+
+/// Whether `msgs` hold a large message (see [`LARGE_BATCH_BYTES`]).
+fn is_large(msgs: &[Message]) -> bool {
+    msgs.iter().any(|m| m.bulk_bytes() >= LARGE_BATCH_BYTES)
 }
 
 impl Transport {
@@ -299,16 +393,21 @@ impl Transport {
     ) -> io::Result<Transport> {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            config,
             local_addr,
             stop: AtomicBool::new(false),
             counters: Counters::default(),
             streams: Mutex::new(HashMap::new()),
             next_stream_id: AtomicU64::new(0),
             inbound_open: AtomicUsize::new(0),
+            preauth: Arc::new(PreAuthBudget::new(
+                config.tuning.max_preauth_connections,
+                config.tuning.max_preauth_per_address,
+            )),
+            refusals: RefusalLog::new(),
             inbound_from: Mutex::new(BTreeMap::new()),
             outbound_to: Mutex::new(BTreeMap::new()),
             deliver,
+            config,
         });
         let mut threads = Vec::new();
         let mut queues = BTreeMap::new();
@@ -356,7 +455,35 @@ impl Transport {
     /// one by one in a loop. A caller that collects its messages per peer uses
     /// [`Transport::send_batch`].
     pub fn send(&self, to: HostId, incarnation: Incarnation, msg: Message) -> bool {
-        self.enqueue(to, incarnation, vec![msg])
+        self.send_batch_queued(to, incarnation, vec![msg])
+    }
+
+    /// Queues `msgs` for the writer thread; large messages go first, as a
+    /// batch of their own, and are dropped while another large batch for `to`
+    /// is queued or being written.
+    fn send_batch_queued(&self, to: HostId, incarnation: Incarnation, msgs: Vec<Message>) -> bool {
+        let Some(link) = self.links.get(&to) else {
+            return self.dropped(msgs.len() as u64);
+        };
+        if !is_large(&msgs) {
+            return self.enqueue(to, incarnation, msgs);
+        }
+        let (large, small): (Vec<Message>, Vec<Message>) = msgs
+            .into_iter()
+            .partition(|m| m.bulk_bytes() >= LARGE_BATCH_BYTES);
+        let mut sent = true;
+        if !large.is_empty() {
+            if link.large.swap(true, Ordering::SeqCst) {
+                sent = self.dropped(large.len() as u64);
+            } else if !self.enqueue(to, incarnation, large) {
+                link.large.store(false, Ordering::SeqCst);
+                sent = false;
+            }
+        }
+        if !small.is_empty() {
+            sent &= self.enqueue(to, incarnation, small);
+        }
+        sent
     }
 
     /// Queues `msgs` for `to` in order, as one queue entry (one wake-up of the
@@ -374,7 +501,7 @@ impl Transport {
         let Some(link) = self.links.get(&to) else {
             return self.dropped(count);
         };
-        let msgs = if msgs.len() <= DIRECT_BATCH_MAX {
+        let msgs = if msgs.len() <= DIRECT_BATCH_MAX && !is_large(&msgs) {
             match self.send_direct(to, link, incarnation, msgs) {
                 Ok(sent) => return sent,
                 Err(msgs) => msgs,
@@ -382,7 +509,7 @@ impl Transport {
         } else {
             msgs
         };
-        self.enqueue(to, incarnation, msgs)
+        self.send_batch_queued(to, incarnation, msgs)
     }
 
     /// Counts `count` dropped messages; `false`, for the sender to return.
@@ -436,17 +563,25 @@ impl Transport {
         };
         let idle = link.queued.load(Ordering::SeqCst) == 0
             && state.leftover.is_empty()
+            && state.bulk.is_empty()
             && state.conn.is_some()
             && !shared.stop.load(Ordering::SeqCst);
         if !idle {
             return Err(msgs);
         }
-        let Some((stream, _, seal)) = state.conn.as_mut() else {
+        let LinkState {
+            conn,
+            leftover,
+            bulk,
+            ..
+        } = &mut *state;
+        let Some((stream, _, seal)) = conn.as_mut() else {
             return Err(msgs);
         };
         let mut batch = msgs;
         let mut buf = Vec::new();
-        let frames = encode_data(shared, to, incarnation, &mut batch, &mut buf, seal);
+        let frames = encode_data(shared, to, incarnation, &mut batch, &mut buf, seal, bulk);
+        let bulk_waiting = !bulk.is_empty();
         match write_nonblocking(stream, &buf) {
             Ok(written) => {
                 shared
@@ -457,9 +592,9 @@ impl Transport {
                     .counters
                     .batches_written
                     .fetch_add(1, Ordering::Relaxed);
-                if written < buf.len() {
+                if written < buf.len() || bulk_waiting {
                     // The writer thread writes the rest before anything else.
-                    state.leftover = buf.split_off(written);
+                    *leftover = buf.split_off(written);
                     drop(state);
                     self.wake_writer(to, link);
                 }
@@ -539,6 +674,9 @@ impl Transport {
         // Wake the acceptor, which blocks in `accept`.
         let _ = TcpStream::connect_timeout(&self.shared.local_addr, Duration::from_millis(200));
         close_all_streams(&self.shared);
+        if let Some(line) = self.shared.refusals.flush(Instant::now()) {
+            log_line(self.shared.config.me, format_args!("{line}"));
+        }
         let threads = match self.threads.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
@@ -592,15 +730,25 @@ fn log_line(me: HostId, text: std::fmt::Arguments<'_>) {
     eprintln!("ftc-transport h{}: {}", me.0, text);
 }
 
+/// Counts a refused connection and logs it, rate-limited.
 fn reject(shared: &Shared, peer: SocketAddr, reason: &LinkError) {
     shared
         .counters
         .connections_rejected
         .fetch_add(1, Ordering::Relaxed);
-    log_line(
-        shared.config.me,
-        format_args!("closed connection with {peer}: {reason}"),
-    );
+    for line in shared
+        .refusals
+        .note(Instant::now(), peer, reason.kind(), reason)
+    {
+        log_line(shared.config.me, format_args!("{line}"));
+    }
+}
+
+/// Writes the summary of refusals counted in an interval that is over.
+fn report_refusals(shared: &Shared) {
+    if let Some(line) = shared.refusals.tick(Instant::now()) {
+        log_line(shared.config.me, format_args!("{line}"));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -626,7 +774,7 @@ fn encode_frame(
     let len = buf.len() - start - 4 + if seal.is_some() { TAG_BYTES } else { 0 };
     if len > MAX_FRAME_BYTES {
         buf.truncate(start);
-        return Err((buf, LinkError::Oversized(len)));
+        return Err((buf, LinkError::Oversized(len, MAX_FRAME_BYTES)));
     }
     if let Some(seal) = seal {
         let tag = seal.tag(&buf[start + 5..]);
@@ -659,6 +807,12 @@ fn write_nonblocking(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
 
 fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {
     let buf = encode_frame(frame, Vec::new(), None).map_err(|(_, e)| e)?;
+    // Handshake frames are the only unsealed ones; the peer refuses larger.
+    assert!(
+        buf.len() - 4 <= PREAUTH_MAX_FRAME_BYTES,
+        "a handshake frame of {} bytes exceeds the pre-auth maximum",
+        buf.len() - 4
+    );
     stream.write_all(&buf)?;
     Ok(())
 }
@@ -666,8 +820,8 @@ fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {
 /// Reads exactly `buf.len()` bytes, giving up at `deadline`. Without a deadline
 /// the socket's read timeout, set once by the caller, bounds each read, so a
 /// frame costs no `setsockopt` (the data phase reads many frames per second).
-fn read_exact_by<R: Read>(
-    reader: &mut BufReader<R>,
+fn read_exact_by(
+    reader: &mut impl Read,
     socket: &TcpStream,
     buf: &mut [u8],
     deadline: Option<Instant>,
@@ -696,19 +850,21 @@ fn read_exact_by<R: Read>(
     Ok(())
 }
 
-/// Reads one frame; the length is checked before anything is allocated.
-fn read_frame<R: Read>(
-    reader: &mut BufReader<R>,
+/// Reads one frame of at most `max_len` bytes; the length is checked before
+/// anything is allocated.
+fn read_frame(
+    reader: &mut impl Read,
     socket: &TcpStream,
     deadline: Option<Instant>,
     payload: &mut Vec<u8>,
     seal: Option<&mut Seal>,
+    max_len: usize,
 ) -> Result<Frame, LinkError> {
     let mut header = [0u8; 5];
     read_exact_by(reader, socket, &mut header, deadline)?;
     let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(LinkError::Oversized(len));
+    if len > max_len {
+        return Err(LinkError::Oversized(len, max_len));
     }
     if len == 0 {
         return Err(LinkError::Empty);
@@ -868,17 +1024,24 @@ fn dial(
             nonce: dialer_nonce,
         },
     )?;
-    let mut reader = BufReader::with_capacity(1024, stream.try_clone()?);
+    // Unbuffered: the handshake reads exactly its frames and nothing after them.
+    let mut reader: &TcpStream = &stream;
     let mut payload = Vec::new();
-    let (acceptor_incarnation, acceptor_nonce, proof) =
-        match read_frame(&mut reader, &stream, Some(deadline), &mut payload, None)? {
-            Frame::Challenge {
-                incarnation,
-                nonce,
-                proof,
-            } => (incarnation, nonce, proof),
-            _ => return Err(LinkError::Unexpected("expected Challenge")),
-        };
+    let (acceptor_incarnation, acceptor_nonce, proof) = match read_frame(
+        &mut reader,
+        &stream,
+        Some(deadline),
+        &mut payload,
+        None,
+        PREAUTH_MAX_FRAME_BYTES,
+    )? {
+        Frame::Challenge {
+            incarnation,
+            nonce,
+            proof,
+        } => (incarnation, nonce, proof),
+        _ => return Err(LinkError::Unexpected("expected Challenge")),
+    };
     let transcript = Transcript {
         dialer: me,
         dialer_incarnation: incarnation,
@@ -921,24 +1084,33 @@ pub fn probe(
 }
 
 /// The acceptor's half of the handshake; returns the authenticated dialer.
+///
+/// It reads the socket unbuffered, frames of at most [`PREAUTH_MAX_FRAME_BYTES`]:
+/// a stranger costs no read buffer and no allocation it announces.
 fn accept_handshake(
     shared: &Shared,
-    reader: &mut BufReader<TcpStream>,
     socket: &TcpStream,
     payload: &mut Vec<u8>,
 ) -> Result<(PeerIdentity, Seal), LinkError> {
     let config = &shared.config;
     let deadline = Instant::now() + Duration::from_millis(config.tuning.handshake_timeout_ms);
-    let (from, dialer_incarnation, to, dialer_nonce) =
-        match read_frame(reader, socket, Some(deadline), payload, None)? {
-            Frame::Hello {
-                from,
-                incarnation,
-                to,
-                nonce,
-            } => (from, incarnation, to, nonce),
-            _ => return Err(LinkError::Unexpected("expected Hello")),
-        };
+    let mut reader: &TcpStream = socket;
+    let (from, dialer_incarnation, to, dialer_nonce) = match read_frame(
+        &mut reader,
+        socket,
+        Some(deadline),
+        payload,
+        None,
+        PREAUTH_MAX_FRAME_BYTES,
+    )? {
+        Frame::Hello {
+            from,
+            incarnation,
+            to,
+            nonce,
+        } => (from, incarnation, to, nonce),
+        _ => return Err(LinkError::Unexpected("expected Hello")),
+    };
     if to != config.me {
         return Err(LinkError::Auth("Hello addressed to another host"));
     }
@@ -963,7 +1135,14 @@ fn accept_handshake(
             proof: transcript.proof(&config.key, ROLE_ACCEPTOR)?,
         },
     )?;
-    match read_frame(reader, socket, Some(deadline), payload, None)? {
+    match read_frame(
+        &mut reader,
+        socket,
+        Some(deadline),
+        payload,
+        None,
+        PREAUTH_MAX_FRAME_BYTES,
+    )? {
         Frame::Proof { proof } => transcript.verify(&config.key, ROLE_DIALER, &proof)?,
         _ => return Err(LinkError::Unexpected("expected Proof")),
     }
@@ -996,28 +1175,26 @@ fn run_acceptor(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        let limit = shared.config.tuning.max_inbound_connections;
-        if shared.inbound_open.load(Ordering::SeqCst) >= limit {
-            reject(
-                &shared,
-                peer,
-                &LinkError::Unexpected("too many inbound connections"),
-            );
-            let _ = stream.shutdown(Shutdown::Both);
-            continue;
-        }
-        shared.inbound_open.fetch_add(1, Ordering::SeqCst);
+        // A stranger gets a pre-auth slot or is closed at once, costing nothing more.
+        let slot = match shared.preauth.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                let why = match why {
+                    NoSlot::AddressFull => "unauthenticated connections from this address",
+                    NoSlot::TotalFull => "unauthenticated connections in all",
+                };
+                reject(&shared, peer, &LinkError::Refused(why));
+                let _ = stream.shutdown(Shutdown::Both);
+                continue;
+            }
+        };
         let s = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("ftc-reader".into())
-            .spawn(move || {
-                run_reader(&s, stream, peer);
-                s.inbound_open.fetch_sub(1, Ordering::SeqCst);
-            });
+            .spawn(move || run_reader(&s, stream, peer, slot));
         match spawned {
             Ok(h) => readers.push(h),
             Err(e) => {
-                shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
                 log_line(shared.config.me, format_args!("cannot start reader: {e}"));
             }
         }
@@ -1028,11 +1205,11 @@ fn run_acceptor(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr, slot: PreAuthSlot) {
     let Some(id) = register_stream(shared, &stream) else {
         return;
     };
-    if let Err(e) = read_connection(shared, &stream) {
+    if let Err(e) = read_connection(shared, &stream, slot) {
         if !shared.stop.load(Ordering::SeqCst) {
             match e {
                 // A peer that goes away (restart, crash) is routine, not an attack.
@@ -1048,22 +1225,35 @@ fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
     unregister_stream(shared, id);
 }
 
-fn read_connection(shared: &Shared, stream: &TcpStream) -> Result<(), LinkError> {
+/// Runs the handshake holding `slot`, then (authenticated, the slot returned)
+/// reads the connection's frames.
+fn read_connection(
+    shared: &Shared,
+    stream: &TcpStream,
+    slot: PreAuthSlot,
+) -> Result<(), LinkError> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(Duration::from_millis(
         shared.config.tuning.write_timeout_ms.max(1),
     )))?;
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.try_clone()?);
     let mut payload = Vec::new();
-    let (peer, seal) = accept_handshake(shared, &mut reader, stream, &mut payload)
-        .map_err(|e| LinkError::Handshake(Box::new(e)))?;
+    let handshake = accept_handshake(shared, stream, &mut payload);
+    drop(slot);
+    let (peer, seal) = handshake.map_err(|e| LinkError::Handshake(Box::new(e)))?;
     shared
         .counters
         .handshakes_completed
         .fetch_add(1, Ordering::Relaxed);
+    let limit = shared.config.tuning.max_inbound_connections;
+    if shared.inbound_open.fetch_add(1, Ordering::SeqCst) >= limit {
+        shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
+        return Err(LinkError::Refused("authenticated connections in all"));
+    }
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.try_clone()?);
     set_link(&shared.inbound_from, peer.host, 1);
     let result = read_frames(shared, &mut reader, stream, &mut payload, peer, seal);
     set_link(&shared.inbound_from, peer.host, -1);
+    shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
     result
 }
 
@@ -1079,8 +1269,34 @@ fn read_frames(
     // One timeout for the whole data phase: a peer silent for `idle` (its writer
     // pings every `keepalive_ms`) is cut off.
     stream.set_read_timeout(Some(idle))?;
+    // The chunks of a large message received so far.
+    let mut reassembly: Vec<u8> = Vec::new();
     loop {
-        match read_frame(reader, stream, None, payload, Some(&mut seal))? {
+        let mut frame = read_frame(
+            reader,
+            stream,
+            None,
+            payload,
+            Some(&mut seal),
+            MAX_FRAME_BYTES,
+        )?;
+        if let Frame::Part { last, bytes } = frame {
+            let len = reassembly.len() + bytes.len();
+            if len > MAX_MESSAGE_BYTES {
+                return Err(LinkError::Oversized(len, MAX_MESSAGE_BYTES));
+            }
+            reassembly.extend_from_slice(&bytes);
+            if !last {
+                continue;
+            }
+            let body = std::mem::take(&mut reassembly);
+            frame = match postcard::from_bytes::<Frame>(&body) {
+                Ok(f @ Frame::Data { .. }) => f,
+                Ok(_) => return Err(LinkError::Unexpected("chunks of a frame other than data")),
+                Err(e) => return Err(LinkError::Malformed(e.to_string())),
+            };
+        }
+        match frame {
             Frame::Data { incarnation, msgs } => {
                 if incarnation < peer.incarnation {
                     return Err(LinkError::Auth("data stamped with an older incarnation"));
@@ -1142,10 +1358,14 @@ fn run_writer(
     let mut pending: Option<QueuedBatch> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
     let mut last_failure_logged: Option<Instant> = None;
+    // This writer took the large batch of `link.large` off the queue and has
+    // not finished writing it.
+    let mut holding_large = false;
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
+        report_refusals(&shared);
         // Dial eagerly, so peers know early that this host is up (see
         // `Transport::connected_peers`), and keep redialling with backoff.
         if lock_state(&link).conn.is_none() {
@@ -1192,6 +1412,9 @@ fn run_writer(
                         taken += 1;
                     }
                     link.queued.fetch_sub(taken, Ordering::SeqCst);
+                    // No large batch is queued or being written any more.
+                    holding_large = false;
+                    link.large.store(false, Ordering::SeqCst);
                     shared
                         .counters
                         .messages_dropped
@@ -1203,15 +1426,28 @@ fn run_writer(
             }
         }
         if pending.is_none() {
-            match queue.recv_timeout(keepalive) {
-                Ok(item) => pending = Some(item),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            if lock_state(&link).bulk.is_empty() {
+                match queue.recv_timeout(keepalive) {
+                    Ok(item) => pending = Some(item),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                // Chunks of a large message wait: take what is queued, do not wait.
+                match queue.try_recv() {
+                    Ok(item) => pending = Some(item),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => break,
+                }
             }
         }
         // Everything below holds the link: direct sends wait behind these writes.
         let mut state = lock_state(&link);
-        let LinkState { conn, leftover } = &mut *state;
+        let LinkState {
+            conn,
+            leftover,
+            bulk,
+        } = &mut *state;
         let Some((stream, _, seal)) = conn.as_mut() else {
             continue;
         };
@@ -1224,7 +1460,7 @@ fn run_writer(
         let mut taken: usize = 0;
         let mut disconnected = false;
         let mut next = pending.take();
-        if next.is_none() {
+        if next.is_none() && bulk.is_empty() {
             match encode_frame(&Frame::Ping, std::mem::take(&mut buf), Some(seal)) {
                 Ok(b) => buf = b,
                 Err((b, _)) => buf = b,
@@ -1233,16 +1469,19 @@ fn run_writer(
         let mut batch: Vec<Message> = Vec::new();
         let mut stamp = Incarnation(0);
         loop {
-            // Take queued batches while they carry the same stamp and fit.
+            // Take queued batches while they carry the same stamp and fit; a
+            // large batch goes alone.
             let mut carry = None;
             if let Some((incarnation, msgs)) = next.take() {
-                if batch.is_empty() || incarnation == stamp {
+                let large = is_large(&msgs);
+                if batch.is_empty() || (incarnation == stamp && !large) {
                     taken += 1;
+                    holding_large |= large;
                     if !msgs.is_empty() {
                         stamp = incarnation;
                         batch.extend(msgs);
                     }
-                    if batch.len() < BATCH_FRAMES_MAX {
+                    if !large && batch.len() < BATCH_FRAMES_MAX {
                         match queue.try_recv() {
                             Ok(item) => {
                                 next = Some(item);
@@ -1257,12 +1496,28 @@ fn run_writer(
                 }
             }
             if !batch.is_empty() {
-                frames += encode_data(&shared, peer, stamp, &mut batch, &mut buf, seal);
+                frames += encode_data(&shared, peer, stamp, &mut batch, &mut buf, seal, bulk);
             }
             next = carry;
             if next.is_none() || buf.len() >= BATCH_BYTES_MAX {
                 pending = next.take();
                 break;
+            }
+        }
+        // One chunk of the oldest large message, between the other frames.
+        if let Some(b) = bulk.front_mut() {
+            let end = (b.sent + CHUNK_BYTES).min(b.body.len());
+            let part = Frame::Part {
+                last: end == b.body.len(),
+                bytes: b.body[b.sent..end].to_vec(),
+            };
+            b.sent = end;
+            if end == b.body.len() {
+                bulk.pop_front();
+            }
+            match encode_frame(&part, std::mem::take(&mut buf), Some(seal)) {
+                Ok(b) => buf = b,
+                Err((_, e)) => panic!("a chunk of {CHUNK_BYTES} bytes does not frame: {e}"),
             }
         }
         if !buf.is_empty() {
@@ -1296,6 +1551,10 @@ fn run_writer(
         }
         // Written (or dropped with the connection): later direct sends may go.
         link.queued.fetch_sub(taken, Ordering::SeqCst);
+        if holding_large && state.bulk.is_empty() {
+            holding_large = false;
+            link.large.store(false, Ordering::SeqCst);
+        }
         drop(state);
         if disconnected {
             break;
@@ -1306,8 +1565,9 @@ fn run_writer(
 }
 
 /// Appends `batch` (emptied) to `buf` as one sealed data frame; a batch too
-/// large for one frame goes one message per frame, and a message too large
-/// alone is dropped and logged. Returns how many messages were encoded.
+/// large for one frame is encoded into `bulk`, to be written in chunks, and
+/// one larger than [`MAX_MESSAGE_BYTES`] is dropped and logged. Returns how
+/// many messages were encoded.
 fn encode_data(
     shared: &Shared,
     peer: HostId,
@@ -1315,45 +1575,41 @@ fn encode_data(
     batch: &mut Vec<Message>,
     buf: &mut Vec<u8>,
     seal: &mut Seal,
+    bulk: &mut std::collections::VecDeque<Bulk>,
 ) -> u64 {
     let msgs = std::mem::take(batch);
     let count = msgs.len() as u64;
+    let payloads: usize = msgs.iter().map(Message::bulk_bytes).sum();
     let frame = Frame::Data { incarnation, msgs };
-    match encode_frame(&frame, std::mem::take(buf), Some(seal)) {
-        Ok(b) => {
-            *buf = b;
-            return count;
-        }
-        Err((b, _)) => *buf = b,
-    }
-    let Frame::Data { msgs, .. } = frame else {
-        return 0;
-    };
-    let mut encoded = 0;
-    for msg in msgs {
-        let one = Frame::Data {
-            incarnation,
-            msgs: vec![msg],
-        };
-        match encode_frame(&one, std::mem::take(buf), Some(seal)) {
+    if payloads < MAX_FRAME_BYTES {
+        match encode_frame(&frame, std::mem::take(buf), Some(seal)) {
             Ok(b) => {
                 *buf = b;
-                encoded += 1;
+                return count;
             }
-            Err((b, e)) => {
-                *buf = b;
-                shared
-                    .counters
-                    .messages_dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                log_line(
-                    shared.config.me,
-                    format_args!("dropped a message to h{}: {e}", peer.0),
-                );
-            }
+            Err((b, _)) => *buf = b,
         }
     }
-    encoded
+    let reason = match postcard::to_allocvec(&frame) {
+        Ok(body) if body.len() <= MAX_MESSAGE_BYTES => {
+            bulk.push_back(Bulk { body, sent: 0 });
+            return count;
+        }
+        Ok(body) => format!(
+            "{} bytes exceed the largest message, {MAX_MESSAGE_BYTES} bytes",
+            body.len()
+        ),
+        Err(e) => e.to_string(),
+    };
+    shared
+        .counters
+        .messages_dropped
+        .fetch_add(count, Ordering::Relaxed);
+    log_line(
+        shared.config.me,
+        format_args!("dropped {count} messages to h{}: {reason}", peer.0),
+    );
+    0
 }
 
 /// Counts open authenticated connections per peer (`delta` +1 or -1).

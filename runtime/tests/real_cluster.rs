@@ -213,3 +213,46 @@ fn a_kernel_exits_when_its_launcher_goes_away() {
     }
     assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
 }
+
+#[test]
+fn unknown_or_malformed_flags_exit_with_2_and_say_which() {
+    for (args, needle) in [
+        (
+            &[
+                "--kernel",
+                "--host",
+                "h1",
+                "--cluster",
+                "c.toml",
+                "--incarnation",
+                "1",
+            ][..],
+            "--incarnation",
+        ),
+        (
+            &["--kernel", "--host", "node1", "--cluster", "c.toml"][..],
+            "node1",
+        ),
+        (&["--host", "h1", "--cluster", "c.toml"][..], "--kernel"),
+        (
+            &[
+                "--kernel",
+                "--host",
+                "h1",
+                "--cluster",
+                "c.toml",
+                "--ops",
+                "5",
+            ][..],
+            "--ops",
+        ),
+    ] {
+        let out = std::process::Command::new(real_support::kvnode())
+            .args(args)
+            .output()
+            .expect("run ftc-kvnode");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}

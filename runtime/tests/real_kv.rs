@@ -7,8 +7,8 @@ mod real_support;
 
 use ftc_runtime::types::{GroupView, HostId};
 use real_support::{
-    assert_spans, attack, judge, read_all, refusals, run_load, start_cluster, wait_replicas_agree,
-    Load,
+    assert_spans, attack, judge, read_all, run_load, start_cluster, wait_refusals,
+    wait_replicas_agree, Load,
 };
 use std::time::{Duration, Instant};
 
@@ -138,7 +138,7 @@ fn bad_frames_and_wrong_keys_are_refused_while_the_cluster_serves() {
     judge(&history, cluster.dir(), "attacked");
     for host in cluster.kernel_hosts() {
         assert!(
-            refusals(&cluster, host) >= 4 * rounds,
+            wait_refusals(&cluster, host, 4 * rounds, Duration::from_secs(10)) >= 4 * rounds,
             "{host:?} logged every refusal"
         );
     }

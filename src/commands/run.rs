@@ -246,7 +246,6 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let mut child = Command::new(&binary)
             .args(["--kernel", "--host", &host_name(h), "--cluster"])
             .arg(&cluster_file)
-            .args(["--incarnation", "1"])
             .args(
                 behaviours
                     .get(&h)
@@ -299,7 +298,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )
         .args(["--host", &host_name(main_host), "--cluster"])
         .arg(&cluster_file)
-        .args(["--incarnation", "1", "--"])
+        .arg("--")
         .args(&args.args)
         .stdin(Stdio::inherit())
         .stdout(Stdio::inherit())

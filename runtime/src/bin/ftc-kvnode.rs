@@ -18,24 +18,31 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-fn flag_value(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+/// `ftc-kvnode`'s command line.
+#[derive(clap::Parser)]
+#[command(about = "A host kernel with the built-in replicated key-value store")]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["kernel", "client"])))]
+struct CommandLine {
+    /// Serve as a kernel until SIGTERM.
+    #[arg(long)]
+    kernel: bool,
+    /// Start a key-value server, make put/get pairs and print what was seen.
+    #[arg(long)]
+    client: bool,
+    /// Client mode: the server tolerates T crashes (0: `correct`; default 1).
+    #[arg(long, value_name = "T", conflicts_with = "kernel")]
+    tolerate: Option<u32>,
+    /// Client mode: how many put/get pairs (default 100).
+    #[arg(long, value_name = "N", conflicts_with = "kernel")]
+    ops: Option<u64>,
+    #[command(flatten)]
+    kernel_args: KernelArgs,
 }
 
-fn client(args: &[String], kernel_args: &KernelArgs) -> Result<(), String> {
-    let tolerate: u32 = flag_value(args, "--tolerate")
-        .map(|v| {
-            v.parse()
-                .map_err(|_| format!("--tolerate {v}: not a number"))
-        })
-        .transpose()?
-        .unwrap_or(1);
-    let ops: u64 = flag_value(args, "--ops")
-        .map(|v| v.parse().map_err(|_| format!("--ops {v}: not a number")))
-        .transpose()?
-        .unwrap_or(100);
+fn client(cli: &CommandLine) -> Result<(), String> {
+    let tolerate = cli.tolerate.unwrap_or(1);
+    let ops = cli.ops.unwrap_or(100);
+    let kernel_args = &cli.kernel_args;
     let cluster = ftc_runtime::cluster::ClusterConfig::load(&kernel_args.cluster_file)
         .map_err(|e| e.to_string())?;
     let config = KernelConfig::new(kernel_args.host, cluster);
@@ -87,21 +94,13 @@ fn client(args: &[String], kernel_args: &KernelArgs) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let kernel_args = match KernelArgs::parse(&args) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("ftc-kvnode: {e}");
-            eprintln!("usage: ftc-kvnode (--kernel | --client) --host hN --cluster FILE [--trace FILE] [--tolerate T] [--ops N]");
-            return ExitCode::from(2);
-        }
-    };
-    let result = if args.iter().any(|a| a == "--kernel") {
-        serve_until_terminated(&kernel_args, Arc::new(KvFactory))
-    } else if args.iter().any(|a| a == "--client") {
-        client(&args, &kernel_args)
+    use clap::Parser;
+    // Unknown or malformed flags: clap's message and exit code 2.
+    let cli = CommandLine::parse();
+    let result = if cli.kernel {
+        serve_until_terminated(&cli.kernel_args, Arc::new(KvFactory))
     } else {
-        Err("say --kernel or --client".into())
+        client(&cli)
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,6 +32,7 @@ pub enum GroupMessage {
     Request {
         group: GroupId,
         request: RequestId,
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
         low_water: u64,
     },
@@ -39,6 +40,7 @@ pub enum GroupMessage {
     Reply {
         group: GroupId,
         request: RequestId,
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// Sequencer → client, answering a retransmitted request whose method is
@@ -108,6 +110,45 @@ pub enum GroupMessage {
 }
 
 impl GroupMessage {
+    /// The lengths of the byte payloads the message carries (a lower bound of
+    /// its encoded size, computed without encoding it).
+    pub fn bulk_bytes(&self) -> usize {
+        let entries =
+            |entries: &[LogEntry]| -> usize { entries.iter().map(LogEntry::bulk_bytes).sum() };
+        let state = |state: &Option<ReplicaState>| -> usize {
+            state.as_ref().map_or(0, |s| {
+                s.snapshot.len()
+                    + s.clients
+                        .iter()
+                        .flat_map(|(_, r)| r.executed.values())
+                        .map(|reply| reply.as_ref().map_or(0, Vec::len))
+                        .sum::<usize>()
+            })
+        };
+        match self {
+            GroupMessage::Request { payload, .. } | GroupMessage::Reply { payload, .. } => {
+                payload.len()
+            }
+            GroupMessage::Prepare { entries: e, .. } => entries(e),
+            GroupMessage::DoViewChange {
+                entries: e,
+                state: s,
+                ..
+            }
+            | GroupMessage::StartView {
+                entries: e,
+                state: s,
+                ..
+            } => entries(e) + state(s),
+            GroupMessage::Working { .. }
+            | GroupMessage::ReadyProbe { .. }
+            | GroupMessage::Ready { .. }
+            | GroupMessage::PrepareOk { .. }
+            | GroupMessage::Commit { .. }
+            | GroupMessage::StartViewOk { .. } => 0,
+        }
+    }
+
     /// The group the message is about.
     pub fn group(&self) -> GroupId {
         match self {
@@ -133,6 +174,7 @@ pub enum LogEntry {
     /// the same cached replies at the same position.
     Command {
         request: RequestId,
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
         low_water: u64,
     },
@@ -181,6 +223,18 @@ impl LogEntry {
             }
         }
         h.finish()
+    }
+
+    /// The length of the byte payload the entry carries.
+    pub fn bulk_bytes(&self) -> usize {
+        match self {
+            LogEntry::Command { payload, .. } => payload.len(),
+            LogEntry::NestedReply { outcome, .. } => match outcome {
+                CallOutcome::Reply(p) => p.len(),
+                CallOutcome::ServerFailure(r) => r.len(),
+            },
+            LogEntry::TimerFired { .. } => 0,
+        }
     }
 
     /// The client request of a command entry.
@@ -252,6 +306,7 @@ pub struct ClientRecord {
 pub struct NestedCall {
     pub call: NestedCallId,
     pub target: GroupId,
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
     /// Time left before it fails with `ServerFailure` (relative, so it survives
     /// transfer between hosts whose clocks differ).
@@ -265,6 +320,7 @@ pub struct NestedCall {
 pub struct ReplicaState {
     /// The state reflects every entry up to this position.
     pub position: u64,
+    #[serde(with = "serde_bytes")]
     pub snapshot: Vec<u8>,
     pub clients: Vec<(ClientId, ClientRecord)>,
     pub nested_calls: Vec<NestedCall>,

@@ -1123,14 +1123,16 @@ impl Replica {
     }
 
     fn send_report(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
-        self.report_sent = Some(now);
+        let state = self.initialized.then(|| self.package(now));
+        // Not again before a large state can have arrived.
+        self.report_sent = Some(now + state.as_ref().map_or(0, transfer_allowance_us));
         let msg = GroupMessage::DoViewChange {
             group: self.config.group,
             view_id: self.view.view_id,
             last_normal_view: self.last_normal_view.filter(|_| self.initialized),
             executed_position: self.executed_position,
             entries: self.entries_after(self.executed_position),
-            state: self.initialized.then(|| self.package(now)),
+            state,
         };
         out.push(GroupOutput::Send {
             to: self.view.members[0],
@@ -1312,6 +1314,9 @@ impl Replica {
             Some(position) => (position, None),
             None => {
                 let mut state = self.package(now);
+                // Not again before a large state can have arrived.
+                self.start_sent
+                    .insert(to, now + transfer_allowance_us(&state));
                 #[cfg(feature = "planted-bugs")]
                 if self.config.bugs.state_transfer_without_dedup {
                     state.clients.clear();
@@ -1455,4 +1460,14 @@ fn adopt_before(
     best_mine: bool,
 ) -> bool {
     key > best || (key == best && mine && !best_mine)
+}
+
+/// Extra time before a message carrying `state` is sent again: a state of
+/// more than 1 MiB is given a microsecond per 64 bytes beyond it (a transfer
+/// at 64 MB/s), so retransmissions do not repackage and resend a large state
+/// faster than it can travel. Smaller states get none.
+fn transfer_allowance_us(state: &ReplicaState) -> Micros {
+    const FREE_BYTES: usize = 1 << 20;
+    const BYTES_PER_US: usize = 64;
+    (state.snapshot.len().saturating_sub(FREE_BYTES) / BYTES_PER_US) as Micros
 }

@@ -141,32 +141,98 @@ pub fn exit_code(result: &Res<i64>) -> ExitCode {
 
 fn usage(program: &str, problem: &str) -> ExitCode {
     eprintln!("{program}: {problem}");
-    eprintln!("usage: {program} --host hN --cluster FILE [--incarnation-file FILE] [-- ARGS...]");
-    eprintln!("       {program} --local N [-- ARGS...]");
-    eprintln!(
-        "       {program} --kernel --host hN --cluster FILE [--incarnation-file FILE] [--trace FILE]"
-    );
     ExitCode::from(EXIT_USAGE)
+}
+
+/// A generated program's command line (see the module documentation).
+#[derive(clap::Parser, Debug)]
+#[command(about = "A CMSL program compiled by ftc: its main program and its host kernel")]
+struct ProgramCommandLine {
+    /// Run kernels h1..hN in this process and `main` on h1.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=64),
+        conflicts_with_all = ["kernel", "host", "cluster", "trace", "incarnation_file", "exit_on_stdin_eof", "byzantine"]
+    )]
+    local: Option<u32>,
+    /// Serve the program's server classes as a kernel; run no `main`.
+    #[arg(long)]
+    kernel: bool,
+    /// This host's name in the cluster file.
+    #[arg(long, value_name = "hN", value_parser = crate::kernel::parse_host_arg, required_unless_present = "local")]
+    host: Option<crate::types::HostId>,
+    /// The cluster file.
+    #[arg(long, value_name = "FILE", required_unless_present = "local")]
+    cluster: Option<std::path::PathBuf>,
+    /// Append the host's protocol traces to FILE.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
+    /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
+    #[arg(long, value_name = "FILE")]
+    incarnation_file: Option<std::path::PathBuf>,
+    /// Stop when standard input closes (used by the local launcher).
+    #[arg(long)]
+    exit_on_stdin_eof: bool,
+    /// Fault injection for a kernel: lie this way (wrong-replies, silent) from
+    /// the first SIGUSR1 on.
+    #[arg(long, value_name = "BEHAVIOUR", value_parser = crate::kernel::parse_behaviour, requires = "kernel")]
+    byzantine: Option<crate::lie::Behaviour>,
+    /// Arguments for the program's `main` (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+/// Parses a program's command line (the program name first).
+fn parse_args<I, T>(name: &'static str, args: I) -> Result<ProgramCommandLine, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = ProgramCommandLine::command()
+        .name(name)
+        .try_get_matches_from(args)?;
+    ProgramCommandLine::from_arg_matches(&matches)
+}
+
+/// Parses the process's command line; prints clap's message and gives the
+/// exit code (2 for a usage error, 0 for `--help`) when it is not a run.
+fn parse_command_line(name: &'static str) -> Result<ProgramCommandLine, ExitCode> {
+    parse_args(name, std::env::args_os()).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
 }
 
 /// The `main` of a generated program. See the module documentation.
 pub fn run(program: ProgramDef) -> ExitCode {
     install_panic_hook();
-    let all: Vec<String> = std::env::args().skip(1).collect();
-    let (flags, program_args) = match all.iter().position(|a| a == "--") {
-        Some(i) => (all[..i].to_vec(), all[i + 1..].to_vec()),
-        None => (all, Vec::new()),
+    let cli = match parse_command_line(program.name) {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
-    if let Some(i) = flags.iter().position(|f| f == "--local") {
-        let count = flags.get(i + 1).and_then(|n| n.parse::<u32>().ok());
-        return match count.filter(|n| (1..=64).contains(n)) {
-            Some(n) => run_local(&program, n, program_args),
-            None => usage(program.name, "--local needs a number of hosts, 1 to 64"),
-        };
+    let program_args = cli.args;
+    if let Some(n) = cli.local {
+        return run_local(&program, n, program_args);
     }
-    let kernel_args = match KernelArgs::parse(&flags) {
-        Ok(k) => k,
-        Err(e) => return usage(program.name, &e),
+    let (Some(host), Some(cluster_file)) = (cli.host, cli.cluster) else {
+        return usage(
+            program.name,
+            "--host and --cluster are required without --local",
+        );
+    };
+    let kernel_args = KernelArgs {
+        host,
+        cluster_file,
+        trace_file: cli.trace,
+        incarnation_file: cli.incarnation_file,
+        exit_on_stdin_eof: cli.exit_on_stdin_eof,
+        byzantine: cli.byzantine,
     };
     let cluster = match ClusterConfig::load(&kernel_args.cluster_file) {
         Ok(c) => c,
@@ -178,7 +244,7 @@ pub fn run(program: ProgramDef) -> ExitCode {
         args: program_args,
     });
     let factory = Arc::new(ProgramFactory::new(program.servers.clone()));
-    if flags.iter().any(|f| f == "--kernel") {
+    if cli.kernel {
         return match serve_until_terminated(&kernel_args, factory) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -226,4 +292,80 @@ fn run_local(program: &ProgramDef, hosts: u32, args: Vec<String>) -> ExitCode {
         kernel.shutdown();
     }
     exit_code(&result)
+}
+
+#[cfg(test)]
+mod command_line_tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<ProgramCommandLine, clap::Error> {
+        parse_args("prog", std::iter::once("prog").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_three_ways_to_run_a_program() {
+        let main = parse(&["--host", "h1", "--cluster", "c.toml", "--", "a", "--b"]).expect("main");
+        assert_eq!(main.host, Some(crate::types::HostId(1)));
+        assert!(!main.kernel);
+        assert_eq!(main.args, vec!["a".to_string(), "--b".to_string()]);
+        let kernel = parse(&[
+            "--kernel",
+            "--host",
+            "h2",
+            "--cluster",
+            "c.toml",
+            "--trace",
+            "t",
+        ])
+        .expect("kernel");
+        assert!(kernel.kernel);
+        let local = parse(&["--local", "3", "--", "x"]).expect("local");
+        assert_eq!(local.local, Some(3));
+        assert_eq!(local.args, vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn unknown_malformed_or_conflicting_flags_are_usage_errors() {
+        let cases: [(&[&str], ErrorKind); 7] = [
+            (
+                &["--host", "h1", "--cluster", "c", "--incarnation", "1"],
+                ErrorKind::UnknownArgument,
+            ),
+            (
+                &["--host", "h1", "--cluster", "c", "--incarnation-fle", "f"],
+                ErrorKind::UnknownArgument,
+            ),
+            (
+                &["--host", "node1", "--cluster", "c"],
+                ErrorKind::ValueValidation,
+            ),
+            (&["--local", "0"], ErrorKind::ValueValidation),
+            (&["--local", "65"], ErrorKind::ValueValidation),
+            (
+                &["--local", "2", "--host", "h1"],
+                ErrorKind::ArgumentConflict,
+            ),
+            (&["--host", "h1"], ErrorKind::MissingRequiredArgument),
+        ];
+        for (args, kind) in cases {
+            let e = parse(args).expect_err("refused");
+            assert_eq!(e.kind(), kind, "{args:?}: {e}");
+            assert!(e.use_stderr(), "{args:?} is an error, not help");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_non_utf8_argument_of_main_is_a_usage_error() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = std::ffi::OsString::from_vec(vec![0x66, 0x6f, 0xff]);
+        let args: Vec<std::ffi::OsString> = ["prog", "--host", "h1", "--cluster", "c", "--"]
+            .iter()
+            .map(std::ffi::OsString::from)
+            .chain([bad])
+            .collect();
+        let e = parse_args("prog", args).expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::InvalidUtf8);
+    }
 }

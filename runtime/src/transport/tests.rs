@@ -41,6 +41,17 @@ fn start_node(
     peers: &BTreeMap<HostId, SocketAddr>,
     key: &[u8],
 ) -> Node {
+    start_node_tuned(me, incarnation, listener, peers, key, tuning())
+}
+
+fn start_node_tuned(
+    me: u32,
+    incarnation: u64,
+    listener: TcpListener,
+    peers: &BTreeMap<HostId, SocketAddr>,
+    key: &[u8],
+    tuning: TransportTuning,
+) -> Node {
     let (tx, rx) = mpsc::sync_channel(100_000);
     let deliver: DeliverFn =
         Arc::new(move |batch: Vec<Delivery>| batch.into_iter().all(|d| tx.send(d).is_ok()));
@@ -50,7 +61,7 @@ fn start_node(
             incarnation: Incarnation(incarnation),
             peers: peers.clone(),
             key: key.to_vec(),
-            tuning: tuning(),
+            tuning,
         },
         listener,
         deliver,
@@ -281,8 +292,15 @@ fn a_forged_proof_is_refused() {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut payload = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(3);
-    let frame =
-        read_frame(&mut reader, &stream, Some(deadline), &mut payload, None).expect("challenge");
+    let frame = read_frame(
+        &mut reader,
+        &stream,
+        Some(deadline),
+        &mut payload,
+        None,
+        PREAUTH_MAX_FRAME_BYTES,
+    )
+    .expect("challenge");
     assert!(matches!(frame, Frame::Challenge { .. }));
     write_frame(
         &mut w,
@@ -451,4 +469,129 @@ fn a_direct_send_the_socket_cannot_take_at_once_is_finished_in_order() {
     for i in 0..10 {
         assert_eq!(recv(&b).msg, heartbeat(i));
     }
+}
+
+#[test]
+fn a_handshake_frame_larger_than_the_preauth_maximum_is_refused() {
+    let (a, b) = pair();
+    let mut raw = TcpStream::connect(b.transport.local_addr()).expect("connect");
+    let len = (PREAUTH_MAX_FRAME_BYTES + 1) as u32;
+    let mut header = len.to_be_bytes().to_vec();
+    header.push(PROTOCOL_VERSION);
+    raw.write_all(&header).expect("write");
+    assert!(closed_by_peer(&mut raw));
+    assert!(wait_rejected(&b, 1));
+    still_serves(&a, &b, 4);
+}
+
+/// Connects to `to` from the loopback address `from` and sends two bytes of a
+/// frame header, so the connection stalls in the handshake.
+fn stalled_stranger(from: [u8; 4], to: SocketAddr) -> Option<socket2::Socket> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+    socket
+        .bind(&SocketAddr::from((from, 0)).into())
+        .expect("bind a loopback source address");
+    socket
+        .connect_timeout(&to.into(), Duration::from_secs(1))
+        .ok()?;
+    let _ = socket.send(&[0, 0]);
+    Some(socket)
+}
+
+#[test]
+fn strangers_from_one_address_cannot_lock_out_a_cluster_host() {
+    let (mut ls, addrs) = listeners(2);
+    let tuned = TransportTuning {
+        // Long enough that no stalled stranger is cut off during the test.
+        handshake_timeout_ms: 20_000,
+        ..tuning()
+    };
+    let b = start_node_tuned(1, 20, ls.pop().expect("listener"), &addrs, KEY, tuned);
+    // h0 is not listening: b's writer fails fast instead of stalling in a handshake.
+    drop(ls);
+    let to = b.transport.local_addr();
+    let share = TransportTuning::default().max_preauth_per_address;
+    let flood = 100;
+    // More strangers than the old single bound on inbound connections (64).
+    let strangers: Vec<_> = (0..flood)
+        .filter_map(|_| stalled_stranger([127, 0, 0, 2], to))
+        .collect();
+    assert_eq!(strangers.len(), flood, "every stranger connected");
+    let refused = (flood - share) as u64;
+    assert!(
+        wait_rejected(&b, refused),
+        "strangers beyond the address's share are refused"
+    );
+    assert_eq!(b.transport.stats().connections_rejected, refused);
+    // A cluster host on another address still authenticates.
+    let identity = probe(HostId(0), Incarnation(3), HostId(1), to, KEY, &tuning())
+        .expect("a cluster host gets through the flood");
+    assert_eq!(identity.host, HostId(1));
+    let completed = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        b.transport.stats().handshakes_completed == 1
+    });
+    assert!(completed, "the host's handshake completed at the acceptor");
+    drop(strangers);
+}
+
+fn request(bytes: usize, seq: u64) -> Message {
+    Message::Group(crate::group::GroupMessage::Request {
+        group: crate::types::GroupId(1),
+        request: crate::types::RequestId {
+            client: crate::types::ClientId::Host {
+                host: HostId(0),
+                incarnation: Incarnation(10),
+                local: 0,
+            },
+            seq,
+        },
+        payload: (0..bytes).map(|i| (i % 251) as u8).collect(),
+        low_water: 0,
+    })
+}
+
+#[test]
+fn a_message_larger_than_a_frame_arrives_in_chunks_with_other_traffic_going_on() {
+    let (a, b) = pair();
+    let big = request(MAX_FRAME_BYTES + (4 << 20), 1);
+    assert!(a.transport.send(HostId(1), Incarnation(10), big.clone()));
+    // A second large message while the first is on its way is dropped (the
+    // protocols retransmit), unless the first is written already; small
+    // messages go in any case.
+    let second = request(2 << 20, 2);
+    let second_sent = a.transport.send(HostId(1), Incarnation(10), second.clone());
+    for n in 0..10 {
+        assert!(a.transport.send(HostId(1), Incarnation(10), heartbeat(n)));
+    }
+    let mut got_big = false;
+    let mut beats = 0;
+    for _ in 0..(11 + usize::from(second_sent)) {
+        let d = b
+            .inbox
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a message within 30 s");
+        if d.msg == big {
+            got_big = true;
+        } else if d.msg == second {
+            assert!(second_sent && got_big, "large messages stay in order");
+        } else {
+            assert_eq!(d.msg, heartbeat(beats));
+            beats += 1;
+        }
+    }
+    assert!(got_big && beats == 10);
+    // Once it is written, the next large message goes.
+    let next = request(2 << 20, 3);
+    let mut sent = false;
+    for _ in 0..200 {
+        if a.transport.send(HostId(1), Incarnation(10), next.clone()) {
+            sent = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sent, "the large-message slot was released");
+    assert_eq!(recv(&b).msg, next);
 }

@@ -404,11 +404,45 @@ pub fn attack(addr: SocketAddr, target: HostId) {
     assert!(wrong.is_err(), "a wrong cluster key was accepted");
 }
 
-/// Lines of a kernel's log that report refused connections.
+/// Refused connections a kernel's log reports: lines in full plus the counts
+/// of its rate-limited summaries ("refused N more connections …").
 pub fn refusals(cluster: &LocalCluster, host: HostId) -> usize {
-    std::fs::read_to_string(cluster.log_path(host))
-        .unwrap_or_default()
+    let log = std::fs::read_to_string(cluster.log_path(host)).unwrap_or_default();
+    log.lines()
+        .map(|l| {
+            if l.contains("closed connection with 127.0.0.") {
+                1
+            } else if let Some(rest) = l.split("refused ").nth(1) {
+                rest.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+/// Waits (bounded, `timeout`) until a kernel's log reports at least `n` refusals;
+/// returns how many it reports. Summaries are written once their interval is over.
+pub fn wait_refusals(cluster: &LocalCluster, host: HostId, n: usize, timeout: Duration) -> usize {
+    let until = Instant::now() + timeout;
+    loop {
+        let seen = refusals(cluster, host);
+        if seen >= n || Instant::now() >= until {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Resident set size of a process in KiB, from `/proc`.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
         .lines()
-        .filter(|l| l.contains("closed connection with 127.0.0.1:"))
-        .count()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }

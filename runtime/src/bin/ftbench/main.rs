@@ -388,7 +388,21 @@ fn transport_only() -> Result<(), String> {
     Ok(())
 }
 
+/// A benchmark kernel's command line: `--kernel [--soak]` and the kernel's flags.
+#[derive(clap::Parser)]
+#[command(no_binary_name = true)]
+struct BenchKernel {
+    #[arg(long)]
+    kernel: bool,
+    /// Also serve the soak's proxy server class.
+    #[arg(long)]
+    soak: bool,
+    #[command(flatten)]
+    args: KernelArgs,
+}
+
 fn main() -> ExitCode {
+    use clap::Parser;
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--kernel") {
         // The soak's kernels also run its proxy server class.
@@ -397,7 +411,12 @@ fn main() -> ExitCode {
         } else {
             Arc::new(KvFactory)
         };
-        let result = KernelArgs::parse(&args).and_then(|k| serve_until_terminated(&k, apps));
+        let kernel = match BenchKernel::try_parse_from(&args) {
+            Ok(k) => k,
+            // Unknown or malformed flags: clap's message and exit code 2.
+            Err(e) => e.exit(),
+        };
+        let result = serve_until_terminated(&kernel.args, apps);
         return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
