@@ -251,7 +251,8 @@ fn bad_arguments_exit_with_2_and_say_why() {
     let out = Command::new(golden()).output().expect("run golden");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("usage: golden"), "{stderr}");
+    assert!(stderr.contains("Usage: golden"), "{stderr}");
+    assert!(stderr.contains("--host"), "names what is missing: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
