@@ -242,20 +242,10 @@ const TRAIT_METHODS: &[&str] = &[
     "type_id",
 ];
 
-/// `counter` → `Counter`, `air_traffic` → `AirTraffic`.
+/// `counter` → `Counter`, `air_traffic` → `AirTraffic` (the shell's rule for
+/// command variants, so both front ends name them alike).
 pub(crate) fn camel(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
+    let mut out = ftc_shell::upper_camel(name);
     if out.is_empty() {
         out.push('X');
     }
