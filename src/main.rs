@@ -46,6 +46,19 @@ enum Command {
     },
     /// Serve the CMSL language server (LSP) on stdin/stdout, for editors.
     Lsp,
+    /// Make a host's key pair: write its private key file (mode 0600, never
+    /// over an existing file) and print its public key for the cluster file.
+    Keygen {
+        /// The host, `h` followed by its number (e.g. h3).
+        #[arg(value_parser = ftc_runtime::kernel::parse_host_arg)]
+        host: ftc_runtime::types::HostId,
+        /// Where to write the private key (default: `hN.key` here).
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the host's whole cluster-file line, with this address.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: Option<String>,
+    },
     #[command(flatten)]
     Pipeline(commands::PipelineCommand),
 }
@@ -96,6 +109,7 @@ fn main() -> ExitCode {
         } => check(&files, message_format),
         Command::Explain { code } => explain(&code),
         Command::Lsp => lsp(),
+        Command::Keygen { host, out, address } => keygen(host, out, address),
         Command::Pipeline(command) => commands::run(command),
     }
 }
@@ -115,6 +129,33 @@ fn explain(code: &str) -> ExitCode {
         }
         None => {
             eprintln!("error: `{code}` is not a diagnostic code of ftc");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn keygen(
+    host: ftc_runtime::types::HostId,
+    out: Option<PathBuf>,
+    address: Option<String>,
+) -> ExitCode {
+    let name = ftc_runtime::cluster::host_name(host);
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.key")));
+    match ftc_runtime::identity::keygen(host, &path) {
+        Ok(public) => {
+            let line = match address {
+                Some(a) => format!("{name} = {{ address = \"{a}\", public_key = \"{public}\" }}"),
+                None => public.to_string(),
+            };
+            let _ = writeln!(std::io::stdout(), "{line}");
+            eprintln!(
+                "wrote {name}'s private key to {} (mode 0600)",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -234,3 +234,72 @@ fn check_refuses_what_code_generation_does_not_support() {
         assert_eq!(explained.status.code(), Some(0), "{code}");
     }
 }
+
+#[test]
+fn keygen_writes_a_private_key_and_prints_a_cluster_file_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cluster = String::from("[hosts]\n");
+    for n in 0..2 {
+        let key = dir.path().join(format!("h{n}.key"));
+        let address = format!("127.0.0.1:{}", 7100 + n);
+        let out = ftc(&[
+            "keygen",
+            &format!("h{n}"),
+            "--out",
+            key.to_str().expect("utf-8 path"),
+            "--address",
+            &address,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        cluster.push_str(&String::from_utf8_lossy(&out.stdout));
+        let mode = std::fs::metadata(&key)
+            .expect("key file")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        // Never over an existing key.
+        let again = ftc(&[
+            "keygen",
+            &format!("h{n}"),
+            "--out",
+            key.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(again.status.code(), Some(2));
+    }
+    let config = ftc_runtime::cluster::ClusterConfig::parse(&cluster).expect("the lines parse");
+    let h1 = ftc_runtime::types::HostId(1);
+    config
+        .load_host_key(h1, &dir.path().join("h1.key"))
+        .expect("the key file matches its line");
+    // A bare public key without --address.
+    let out = ftc(&[
+        "keygen",
+        "h5",
+        "--out",
+        dir.path().join("h5.key").to_str().expect("utf-8"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim()
+            .parse::<ftc_runtime::identity::PublicKey>()
+            .is_ok(),
+        "{text}"
+    );
+    assert_eq!(ftc(&["keygen", "node5"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_deployment_guide_shows_no_key_the_loader_accepts() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deployment.md"))
+        .expect("the guide");
+    let mut blocks = 0;
+    for block in guide.split("```toml").skip(1) {
+        let toml = block.split("```").next().expect("a closed block");
+        blocks += 1;
+        let err = ftc_runtime::cluster::ClusterConfig::parse(toml).expect_err("a placeholder key");
+        assert!(err.to_string().contains("public_key"), "{err}");
+    }
+    assert!(blocks >= 1);
+}

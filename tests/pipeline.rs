@@ -135,10 +135,29 @@ fn run_on_the_hosts_of_a_cluster_file() {
         .iter()
         .map(|l| l.local_addr().expect("addr").port())
         .collect();
-    let mut toml =
-        String::from("[cluster]\nkey = \"0123456789abcdef0123456789abcdef\"\n\n[hosts]\n");
+    // As a user sets up real machines: `ftc keygen` per host, its lines make
+    // the cluster file, the key files sit beside it.
+    let mut toml = String::from("[hosts]\n");
     for (i, p) in ports.iter().enumerate() {
-        toml.push_str(&format!("h{} = \"127.0.0.1:{p}\"\n", i + 1));
+        let host = format!("h{}", i + 1);
+        let key = dir.path().join(format!("{host}.key"));
+        let made = ftc()
+            .args([
+                "keygen",
+                &host,
+                "--address",
+                &format!("127.0.0.1:{p}"),
+                "--out",
+            ])
+            .arg(&key)
+            .output()
+            .expect("run ftc keygen");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        toml.push_str(&String::from_utf8_lossy(&made.stdout));
     }
     let file = dir.path().join("cluster.toml");
     std::fs::write(&file, toml).expect("write cluster file");
@@ -156,6 +175,22 @@ fn run_on_the_hosts_of_a_cluster_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "total: 15\n");
+    // Without h2's private key its kernel refuses to start, and says why.
+    std::fs::remove_file(dir.path().join("h2.key")).expect("remove h2.key");
+    let out = ftc()
+        .arg("run")
+        .arg(&src)
+        .arg("--cluster")
+        .arg(&file)
+        .output()
+        .expect("run ftc");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("h2 did not start"), "{err}");
+    assert!(
+        err.contains("h2.key"),
+        "the reason names the key file: {err}"
+    );
 }
 
 #[test]

@@ -1,19 +1,20 @@
-//! The cluster file (which hosts exist, where they listen, the shared key) and a
-//! launcher that runs a whole cluster of kernel processes on loopback.
+//! The cluster file (which hosts exist, where they listen, each host's public
+//! key) and a launcher that runs a whole cluster of kernel processes on loopback.
 //!
 //! ```toml
-//! [cluster]
-//! key = "a long random secret shared by every host"
-//!
 //! [hosts]
-//! h0 = "10.0.0.10:7100"
-//! h1 = "10.0.0.11:7100"
-//! h2 = "10.0.0.12:7100"
+//! h0 = { address = "10.0.0.10:7100", public_key = "64 hex digits" }
+//! h1 = { address = "10.0.0.11:7100", public_key = "64 hex digits" }
+//! h2 = { address = "10.0.0.12:7100", public_key = "64 hex digits" }
 //! ```
 //!
 //! Host names are `h` followed by the host's number, which becomes its
-//! [`HostId`]. See `docs/deployment.md`.
+//! [`HostId`]. Each host's private key is in its own key file (`hN.key`, by
+//! default beside the cluster file; see [`crate::identity`]), made by `ftc
+//! keygen`. See `docs/deployment.md`.
 
+use crate::host::Timing;
+use crate::identity::{HostKey, PublicKey};
 use crate::types::HostId;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -25,9 +26,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// The shortest cluster key accepted.
-pub const MIN_KEY_BYTES: usize = 16;
 
 /// The line a kernel process prints on stdout once it accepts connections.
 pub const READY_PREFIX: &str = "ftc-kernel ready";
@@ -50,23 +48,128 @@ pub enum ClusterError {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClusterFile {
-    cluster: ClusterSection,
-    hosts: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterSection>,
+    hosts: BTreeMap<String, HostEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timing: Option<TimingSection>,
+}
+
+/// `[timing]`, in milliseconds; a value left out keeps its default (suited to
+/// a loopback or LAN cluster, [`Timing::default`]).
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TimingSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heartbeat_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suspect_after_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    election_min_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    election_max_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call_deadline_ms: Option<u64>,
+}
+
+impl TimingSection {
+    /// The timing it sets, over the defaults, checked for sanity.
+    fn timing(&self) -> Result<Timing, ClusterError> {
+        let d = Timing::default();
+        let ms = |v: Option<u64>, default_us: u64, name: &str| -> Result<u64, ClusterError> {
+            match v {
+                None => Ok(default_us),
+                Some(0) => Err(ClusterError::Invalid(format!(
+                    "[timing] {name} must be positive"
+                ))),
+                Some(ms) if ms > 3_600_000 => Err(ClusterError::Invalid(format!(
+                    "[timing] {name} = {ms}: more than an hour"
+                ))),
+                Some(ms) => Ok(ms * 1_000),
+            }
+        };
+        let t = Timing {
+            heartbeat_us: ms(self.heartbeat_ms, d.heartbeat_us, "heartbeat_ms")?,
+            suspect_after_us: ms(
+                self.suspect_after_ms,
+                d.suspect_after_us,
+                "suspect_after_ms",
+            )?,
+            election_min_us: ms(self.election_min_ms, d.election_min_us, "election_min_ms")?,
+            election_max_us: ms(self.election_max_ms, d.election_max_us, "election_max_ms")?,
+            retry_us: ms(self.retry_ms, d.retry_us, "retry_ms")?,
+            call_deadline_us: ms(
+                self.call_deadline_ms,
+                d.call_deadline_us,
+                "call_deadline_ms",
+            )?,
+        };
+        let bad = |why: String| Err(ClusterError::Invalid(format!("[timing] {why}")));
+        if t.suspect_after_us < 3 * t.heartbeat_us {
+            return bad(format!(
+                "suspect_after_ms ({} ms) must be at least 3 heartbeats ({} ms): \
+                 one late heartbeat would get a live host suspected",
+                t.suspect_after_us / 1_000,
+                3 * t.heartbeat_us / 1_000
+            ));
+        }
+        if t.election_min_us > t.election_max_us {
+            return bad("election_min_ms must not exceed election_max_ms".into());
+        }
+        if t.call_deadline_us <= t.suspect_after_us + t.election_max_us {
+            return bad(format!(
+                "call_deadline_ms ({} ms) must exceed suspect_after_ms + election_max_ms \
+                 ({} ms), or calls fail before a failover can finish",
+                t.call_deadline_us / 1_000,
+                (t.suspect_after_us + t.election_max_us) / 1_000
+            ));
+        }
+        Ok(t)
+    }
+
+    fn of(t: &Timing) -> Option<TimingSection> {
+        if *t == Timing::default() {
+            return None;
+        }
+        let ms = |us: u64| Some(us / 1_000);
+        Some(TimingSection {
+            heartbeat_ms: ms(t.heartbeat_us),
+            suspect_after_ms: ms(t.suspect_after_us),
+            election_min_ms: ms(t.election_min_us),
+            election_max_ms: ms(t.election_max_us),
+            retry_ms: ms(t.retry_us),
+            call_deadline_ms: ms(t.call_deadline_us),
+        })
+    }
+}
+
+/// `[cluster]`: nothing is settable there yet; it is read only to explain a
+/// file of the older format, which held a shared `key`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ClusterSection {
-    key: String,
+struct HostEntry {
+    address: String,
+    public_key: String,
 }
 
 /// A parsed cluster file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterConfig {
-    /// The shared secret every kernel authenticates with.
-    pub key: Vec<u8>,
     /// Every host and the address it listens on.
     pub hosts: BTreeMap<HostId, SocketAddr>,
+    /// Every host's public key (the same hosts as `hosts`).
+    pub keys: BTreeMap<HostId, PublicKey>,
+    /// The protocol timeouts every kernel of the cluster uses (`[timing]`).
+    pub timing: Timing,
 }
 
 /// `h3` → `HostId(3)`.
@@ -86,18 +189,25 @@ pub fn host_name(host: HostId) -> String {
 impl ClusterConfig {
     /// Parses the TOML text of a cluster file, resolving host addresses.
     pub fn parse(text: &str) -> Result<ClusterConfig, ClusterError> {
-        let file: ClusterFile =
-            toml::from_str(text).map_err(|e| ClusterError::Invalid(e.to_string()))?;
-        if file.cluster.key.len() < MIN_KEY_BYTES {
+        let file: ClusterFile = toml::from_str(text).map_err(|e| {
+            let mut why = e.to_string();
+            if text.contains("[cluster]") && text.lines().any(|l| l.trim().starts_with("key")) {
+                why.push_str(OLD_FORMAT_HINT);
+            }
+            ClusterError::Invalid(why)
+        })?;
+        if file.cluster.is_some_and(|c| c.key.is_some()) {
             return Err(ClusterError::Invalid(format!(
-                "[cluster] key must be at least {MIN_KEY_BYTES} bytes"
+                "[cluster] key: a shared key is no longer accepted{OLD_FORMAT_HINT}"
             )));
         }
         if file.hosts.is_empty() {
             return Err(ClusterError::Invalid("[hosts] lists no host".into()));
         }
         let mut hosts = BTreeMap::new();
-        for (name, addr) in &file.hosts {
+        let mut keys = BTreeMap::new();
+        for (name, entry) in &file.hosts {
+            let addr = &entry.address;
             let host = parse_host_name(name).ok_or_else(|| {
                 ClusterError::Invalid(format!(
                     "host name `{name}` is not `h` followed by a number"
@@ -117,10 +227,23 @@ impl ClusterConfig {
             if hosts.insert(host, resolved).is_some() {
                 return Err(ClusterError::Invalid(format!("host {name} listed twice")));
             }
+            let key: PublicKey = entry
+                .public_key
+                .parse()
+                .map_err(|e| ClusterError::Invalid(format!("{name}: public_key: {e}")))?;
+            if let Some((other, _)) = keys.iter().find(|(_, k)| **k == key) {
+                return Err(ClusterError::Invalid(format!(
+                    "{name} and {} have the same public key",
+                    host_name(*other)
+                )));
+            }
+            keys.insert(host, key);
         }
+        let timing = file.timing.unwrap_or_default().timing()?;
         Ok(ClusterConfig {
-            key: file.cluster.key.into_bytes(),
             hosts,
+            keys,
+            timing,
         })
     }
 
@@ -132,20 +255,83 @@ impl ClusterConfig {
         ClusterConfig::parse(&text)
     }
 
-    /// The TOML form; `key` must be valid UTF-8 (launcher keys are hex).
+    /// The TOML form.
     pub fn to_toml(&self) -> Result<String, ClusterError> {
+        let mut hosts = BTreeMap::new();
+        for (h, a) in &self.hosts {
+            let key = self.keys.get(h).ok_or_else(|| {
+                ClusterError::Invalid(format!("{} has no public key", host_name(*h)))
+            })?;
+            hosts.insert(
+                host_name(*h),
+                HostEntry {
+                    address: a.to_string(),
+                    public_key: key.to_string(),
+                },
+            );
+        }
         let file = ClusterFile {
-            cluster: ClusterSection {
-                key: String::from_utf8(self.key.clone())
-                    .map_err(|_| ClusterError::Invalid("key is not UTF-8".into()))?,
-            },
-            hosts: self
-                .hosts
-                .iter()
-                .map(|(h, a)| (host_name(*h), a.to_string()))
-                .collect(),
+            cluster: None,
+            hosts,
+            timing: TimingSection::of(&self.timing),
         };
         toml::to_string(&file).map_err(|e| ClusterError::Invalid(e.to_string()))
+    }
+
+    /// A cluster of `hosts` with a fresh key pair for each: the configuration
+    /// and every host's private key (`ftc run`, the local launcher, tests).
+    pub fn with_fresh_keys(
+        hosts: BTreeMap<HostId, SocketAddr>,
+    ) -> Result<(ClusterConfig, BTreeMap<HostId, HostKey>), ClusterError> {
+        let mut private = BTreeMap::new();
+        for h in hosts.keys() {
+            let key = HostKey::generate().map_err(|e| ClusterError::Launch(e.to_string()))?;
+            private.insert(*h, key);
+        }
+        let keys = private.iter().map(|(h, k)| (*h, k.public())).collect();
+        let config = ClusterConfig {
+            hosts,
+            keys,
+            timing: Timing::default(),
+        };
+        Ok((config, private))
+    }
+
+    /// Writes the cluster file `cluster.toml` and every key file `hN.key`
+    /// (mode 0600) of `private` into `dir`; returns the cluster file's path.
+    pub fn write_with_keys(
+        &self,
+        dir: &Path,
+        private: &BTreeMap<HostId, HostKey>,
+    ) -> Result<PathBuf, ClusterError> {
+        let cluster_file = dir.join("cluster.toml");
+        std::fs::write(&cluster_file, self.to_toml()?)
+            .map_err(|e| ClusterError::Launch(format!("cannot write the cluster file: {e}")))?;
+        for (h, key) in private {
+            key.write_file(*h, &key_path_beside(&cluster_file, *h))
+                .map_err(|e| ClusterError::Launch(e.to_string()))?;
+        }
+        Ok(cluster_file)
+    }
+
+    /// `host`'s private key from `path`, checked against its public key here.
+    pub fn load_host_key(&self, host: HostId, path: &Path) -> Result<HostKey, ClusterError> {
+        let key =
+            HostKey::load_file(host, path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+        match self.keys.get(&host) {
+            Some(public) if *public == key.public() => Ok(key),
+            Some(public) => Err(ClusterError::Invalid(format!(
+                "the key in {} does not match {}'s public key in the cluster file \
+                 (file: {}, cluster file: {public})",
+                path.display(),
+                host_name(host),
+                key.public()
+            ))),
+            None => Err(ClusterError::Invalid(format!(
+                "{} is not in the cluster file",
+                host_name(host)
+            ))),
+        }
     }
 
     /// Every configured host, in id order.
@@ -154,14 +340,17 @@ impl ClusterConfig {
     }
 }
 
-/// A fresh random key of 64 hex digits.
-pub fn random_key() -> Result<String, ClusterError> {
-    use rand::TryRngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| ClusterError::Launch(format!("no random source: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+const OLD_FORMAT_HINT: &str = "; every host now has its own key pair: make one with \
+     `ftc keygen hN` and list each host as `hN = { address = \"…\", public_key = \"…\" }` \
+     (see docs/deployment.md)";
+
+/// `hN.key` in the cluster file's directory: where a kernel looks for its
+/// private key when no `--key-file` is given.
+pub fn key_path_beside(cluster_file: &Path, host: HostId) -> PathBuf {
+    cluster_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{}.key", host_name(host)))
 }
 
 /// Free TCP ports on 127.0.0.1 (free when probed; the kernels bind them right after).
@@ -222,6 +411,8 @@ pub struct LocalCluster {
     dir: tempfile::TempDir,
     cluster_file: PathBuf,
     config: ClusterConfig,
+    /// Every host's private key (also in `hN.key` beside the cluster file).
+    private: BTreeMap<HostId, HostKey>,
     options: LocalClusterOptions,
     running: BTreeMap<HostId, KernelProcess>,
     /// Ready lines seen per host, e.g. with the incarnation the kernel chose.
@@ -262,18 +453,14 @@ impl LocalCluster {
             .zip(ports)
             .map(|(h, p)| (*h, SocketAddr::from(([127, 0, 0, 1], p))))
             .collect();
-        let config = ClusterConfig {
-            key: random_key()?.into_bytes(),
-            hosts,
-        };
-        let cluster_file = dir.path().join("cluster.toml");
-        std::fs::write(&cluster_file, config.to_toml()?)
-            .map_err(|e| ClusterError::Launch(format!("cannot write the cluster file: {e}")))?;
+        let (config, private) = ClusterConfig::with_fresh_keys(hosts)?;
+        let cluster_file = config.write_with_keys(dir.path(), &private)?;
         Ok(LocalCluster {
             binary: binary.to_path_buf(),
             dir,
             cluster_file,
             config,
+            private,
             options,
             running: BTreeMap::new(),
             ready_lines: BTreeMap::new(),
@@ -296,6 +483,24 @@ impl LocalCluster {
 
     pub fn config(&self) -> &ClusterConfig {
         &self.config
+    }
+
+    /// `host`'s private key, e.g. for the launching process's own kernel (h0).
+    pub fn host_key(&self, host: HostId) -> Option<&HostKey> {
+        self.private.get(&host)
+    }
+
+    /// A kernel configuration for `host` of this cluster with its key, for a
+    /// kernel the launching process runs itself (h0).
+    pub fn kernel_config(&self, host: HostId) -> Result<crate::kernel::KernelConfig, ClusterError> {
+        let key = self.host_key(host).ok_or_else(|| {
+            ClusterError::Launch(format!("{} is not in this cluster", host_name(host)))
+        })?;
+        Ok(crate::kernel::KernelConfig::new(
+            host,
+            self.config.clone(),
+            key.clone(),
+        ))
     }
 
     pub fn cluster_file(&self) -> &Path {
@@ -521,36 +726,130 @@ impl Drop for LocalCluster {
 mod tests {
     use super::*;
 
+    const K1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+    const K2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn hosts_file(entries: &[(&str, &str, &str)]) -> String {
+        let mut text = String::from("[hosts]\n");
+        for (name, addr, key) in entries {
+            text.push_str(&format!(
+                "{name} = {{ address = \"{addr}\", public_key = \"{key}\" }}\n"
+            ));
+        }
+        text
+    }
+
     #[test]
     fn parses_a_cluster_file() {
-        let c = ClusterConfig::parse(
-            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh0 = \"127.0.0.1:7100\"\nh2 = \"127.0.0.1:7102\"\n",
-        )
+        let c = ClusterConfig::parse(&hosts_file(&[
+            ("h0", "127.0.0.1:7100", K1),
+            ("h2", "127.0.0.1:7102", K2),
+        ]))
         .expect("valid");
-        assert_eq!(c.key, b"0123456789abcdef0123".to_vec());
         assert_eq!(c.host_ids(), vec![HostId(0), HostId(2)]);
         assert_eq!(c.hosts[&HostId(2)].port(), 7102);
+        assert_eq!(c.keys[&HostId(2)].to_string(), K2);
         let again = ClusterConfig::parse(&c.to_toml().expect("toml")).expect("round trip");
         assert_eq!(again, c);
     }
 
     #[test]
     fn rejects_bad_cluster_files() {
+        let one = |name: &str, addr: &str, key: &str| hosts_file(&[(name, addr, key)]);
         for bad in [
-            "",
-            "[cluster]\nkey = \"short\"\n[hosts]\nh1 = \"127.0.0.1:1\"\n",
-            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\n",
-            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nnode1 = \"127.0.0.1:1\"\n",
-            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"not an address\"\n",
-            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"127.0.0.1:1\"\nh01 = \"127.0.0.1:2\"\n",
-            // Unknown keys, in a section and at the top.
-            "[cluster]\nkey = \"0123456789abcdef0123\"\nhearbeat_ms = 5\n[hosts]\nh1 = \"127.0.0.1:1\"\n",
-            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"127.0.0.1:1\"\n[timing]\nx = 1\n",
-            // Two hosts at one address.
-            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"127.0.0.1:1\"\nh2 = \"127.0.0.1:1\"\n",
+            String::new(),
+            "[hosts]\n".to_string(),
+            one("node1", "127.0.0.1:1", K1),
+            one("h1", "not an address", K1),
+            one("h1", "127.0.0.1:1", "not a key"),
+            one("h1", "127.0.0.1:1", &K1[2..]),
+            hosts_file(&[("h1", "127.0.0.1:1", K1), ("h01", "127.0.0.1:2", K2)]),
+            // Two hosts at one address, or with one key.
+            hosts_file(&[("h1", "127.0.0.1:1", K1), ("h2", "127.0.0.1:1", K2)]),
+            hosts_file(&[("h1", "127.0.0.1:1", K1), ("h2", "127.0.0.1:2", K1)]),
+            // Unknown keys: in a host, in a section, at the top.
+            "[hosts]\nh1 = { address = \"127.0.0.1:1\", public_key = \"K\", port = 1 }\n"
+                .replace('K', K1),
+            format!(
+                "[cluster]\nhearbeat_ms = 5\n{}",
+                one("h1", "127.0.0.1:1", K1)
+            ),
+            format!("{}[timimg]\nx = 1\n", one("h1", "127.0.0.1:1", K1)),
+            // A host without its key.
+            "[hosts]\nh1 = { address = \"127.0.0.1:1\" }\n".to_string(),
         ] {
-            assert!(ClusterConfig::parse(bad).is_err(), "accepted {bad:?}");
+            assert!(ClusterConfig::parse(&bad).is_err(), "accepted {bad:?}");
         }
+    }
+
+    #[test]
+    fn timing_is_settable_with_sane_values_only() {
+        let hosts = hosts_file(&[("h1", "127.0.0.1:1", K1)]);
+        let c = ClusterConfig::parse(&hosts).expect("defaults");
+        assert_eq!(c.timing, Timing::default());
+        let c = ClusterConfig::parse(&format!(
+            "{hosts}[timing]\nheartbeat_ms = 100\nsuspect_after_ms = 1000\ncall_deadline_ms = 30000\n"
+        ))
+        .expect("a WAN setting");
+        assert_eq!(c.timing.heartbeat_us, 100_000);
+        assert_eq!(c.timing.suspect_after_us, 1_000_000);
+        assert_eq!(c.timing.retry_us, Timing::default().retry_us);
+        let again = ClusterConfig::parse(&c.to_toml().expect("toml")).expect("round trip");
+        assert_eq!(again, c);
+        for bad in [
+            "heartbeat_ms = 0",
+            "heartbeat_ms = 100",
+            "election_min_ms = 500\nelection_max_ms = 400",
+            "call_deadline_ms = 300",
+            "retry_ms = 99999999",
+            "heartbeat = 5",
+        ] {
+            let text = format!("{hosts}[timing]\n{bad}\n");
+            assert!(ClusterConfig::parse(&text).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_shared_key_format_is_refused_with_the_way_forward() {
+        for old in [
+            "[cluster]\nkey = \"0123456789abcdef0123\"\n[hosts]\nh1 = \"127.0.0.1:1\"\n"
+                .to_string(),
+            format!(
+                "[cluster]\nkey = \"0123456789abcdef0123\"\n{}",
+                hosts_file(&[("h1", "127.0.0.1:1", K1)])
+            ),
+        ] {
+            let err = ClusterConfig::parse(&old).expect_err("refused").to_string();
+            assert!(err.contains("ftc keygen"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_kernel_key_must_match_the_cluster_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hosts = [(HostId(1), "127.0.0.1:1"), (HostId(2), "127.0.0.1:2")]
+            .into_iter()
+            .map(|(h, a)| (h, a.parse().expect("addr")))
+            .collect();
+        let (config, private) = ClusterConfig::with_fresh_keys(hosts).expect("keys");
+        let file = config.write_with_keys(dir.path(), &private).expect("write");
+        let path = key_path_beside(&file, HostId(1));
+        let key = config.load_host_key(HostId(1), &path).expect("matches");
+        assert_eq!(key.public(), config.keys[&HostId(1)]);
+        // h2's file as h1's key: named for another host.
+        assert!(config
+            .load_host_key(HostId(1), &key_path_beside(&file, HostId(2)))
+            .is_err());
+        // A cluster file listing another public key for h1.
+        let mut other = config.clone();
+        other
+            .keys
+            .insert(HostId(1), HostKey::generate().expect("key").public());
+        let err = other.load_host_key(HostId(1), &path).expect_err("mismatch");
+        assert!(err.to_string().contains("does not match"), "{err}");
+        assert!(config
+            .load_host_key(HostId(3), &dir.path().join("h3.key"))
+            .is_err());
     }
 
     #[test]

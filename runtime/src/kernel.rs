@@ -48,6 +48,7 @@
 use crate::app::AppFactory;
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
 use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
+use crate::identity::HostKey;
 use crate::lie::Behaviour;
 use crate::message::Message;
 use crate::transport::{
@@ -91,10 +92,13 @@ pub enum TraceSink {
 pub struct KernelConfig {
     pub host: HostId,
     pub cluster: ClusterConfig,
+    /// This host's key pair; its public half must be the cluster file's.
+    pub identity: HostKey,
     /// `None`: the wall-clock time in microseconds, i.e. a host rejoining a running
     /// cluster. At the cluster's first boot pass [`FIRST_INCARNATION`] (or use
     /// [`claim_incarnation`], which decides for you).
     pub incarnation: Option<Incarnation>,
+    /// The protocol timeouts; by default the cluster file's `[timing]`.
     pub timing: Timing,
     /// `None`: drawn from the OS random source.
     pub seed: Option<u64>,
@@ -120,13 +124,14 @@ pub struct Lying {
 }
 
 impl KernelConfig {
-    /// Defaults for host `host` of `cluster`.
-    pub fn new(host: HostId, cluster: ClusterConfig) -> KernelConfig {
+    /// Defaults for host `host` of `cluster`, holding `identity`.
+    pub fn new(host: HostId, cluster: ClusterConfig, identity: HostKey) -> KernelConfig {
         KernelConfig {
             host,
+            timing: cluster.timing.clone(),
             cluster,
+            identity,
             incarnation: None,
-            timing: Timing::default(),
             seed: None,
             transport: TransportTuning::default(),
             trace: TraceSink::Off,
@@ -134,6 +139,17 @@ impl KernelConfig {
             boot_wait_ms: 10_000,
             lie: None,
         }
+    }
+
+    /// The kernel's key pair must be the one the cluster file names for its host.
+    fn check_identity(&self) -> Result<(), KernelError> {
+        if self.cluster.keys.get(&self.host) == Some(&self.identity.public()) {
+            return Ok(());
+        }
+        Err(KernelError::Start(format!(
+            "this kernel's key is not {}'s public key in the cluster file",
+            host_name(self.host)
+        )))
     }
 }
 
@@ -508,6 +524,7 @@ impl Kernel {
             .hosts
             .get(&config.host)
             .ok_or(KernelError::UnknownHost(config.host.0))?;
+        config.check_identity()?;
         let listener =
             TcpListener::bind(addr).map_err(|source| KernelError::Listen { addr, source })?;
         config.incarnation = Some(claim.commit().map_err(KernelError::Start)?);
@@ -524,6 +541,7 @@ impl Kernel {
         if !config.cluster.hosts.contains_key(&host) {
             return Err(KernelError::UnknownHost(host.0));
         }
+        config.check_identity()?;
         let incarnation = config
             .incarnation
             .unwrap_or_else(|| Incarnation(wall_clock_us()));
@@ -554,7 +572,14 @@ impl Kernel {
                         .filter(|(h, _)| **h != host)
                         .map(|(h, a)| (*h, *a))
                         .collect(),
-                    key: config.cluster.key.clone(),
+                    identity: config.identity.clone(),
+                    peer_keys: config
+                        .cluster
+                        .keys
+                        .iter()
+                        .filter(|(h, _)| **h != host)
+                        .map(|(h, k)| (*h, *k))
+                        .collect(),
                     tuning: config.transport.clone(),
                 },
                 listener,
@@ -648,14 +673,14 @@ impl Kernel {
                 .map_err(|e| KernelError::Start(e.to_string()))?;
             hosts.insert(HostId(host), addr);
         }
-        let cluster = ClusterConfig {
-            key: crate::cluster::random_key()?.into_bytes(),
-            hosts,
-        };
+        let (cluster, mut private) = ClusterConfig::with_fresh_keys(hosts)?;
         (first..)
             .zip(listeners)
             .map(|(host, listener)| {
-                let mut config = KernelConfig::new(HostId(host), cluster.clone());
+                let identity = private
+                    .remove(&HostId(host))
+                    .expect("a fresh key for every host");
+                let mut config = KernelConfig::new(HostId(host), cluster.clone(), identity);
                 config.incarnation = Some(FIRST_INCARNATION);
                 configure(&mut config);
                 Kernel::start_on(config, apps.clone(), listener)
@@ -1093,6 +1118,9 @@ pub struct KernelArgs {
     /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
     #[arg(long, value_name = "FILE")]
     pub incarnation_file: Option<PathBuf>,
+    /// This host's private key file (default: `hN.key` beside the cluster file).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     /// Stop when standard input closes, i.e. when the launching process is
     /// gone (used by the local launcher).
     #[arg(long)]
@@ -1143,6 +1171,25 @@ impl KernelArgs {
         }
     }
 
+    /// The key file to use: the one given, or `hN.key` beside the cluster file.
+    pub fn key_path(&self) -> PathBuf {
+        match &self.key_file {
+            Some(p) => p.clone(),
+            None => crate::cluster::key_path_beside(&self.cluster_file, self.host),
+        }
+    }
+
+    /// The cluster file and this host's key, checked against each other: a
+    /// missing key file, one others can read, or one whose public key is not
+    /// the cluster file's for this host is refused.
+    pub fn load(&self) -> Result<(ClusterConfig, HostKey), String> {
+        let cluster = ClusterConfig::load(&self.cluster_file).map_err(|e| e.to_string())?;
+        let key = cluster
+            .load_host_key(self.host, &self.key_path())
+            .map_err(|e| e.to_string())?;
+        Ok((cluster, key))
+    }
+
     /// Parses a kernel's arguments (after the program name): the kernel's
     /// flags and `--kernel`, nothing else.
     pub fn parse(args: &[String]) -> Result<KernelArgs, String> {
@@ -1157,8 +1204,8 @@ impl KernelArgs {
 /// the kernel, prints the ready line ([`crate::cluster::READY_PREFIX`]) on stdout,
 /// and shuts down cleanly on the signal.
 pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> Result<(), String> {
-    let cluster = ClusterConfig::load(&args.cluster_file).map_err(|e| e.to_string())?;
-    let mut config = KernelConfig::new(args.host, cluster);
+    let (cluster, identity) = args.load()?;
+    let mut config = KernelConfig::new(args.host, cluster, identity);
     if let Some(path) = &args.trace_file {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -1226,22 +1273,20 @@ mod tests {
             None
         }
     }
-    fn one_host_cluster() -> (ClusterConfig, TcpListener) {
+    fn one_host_cluster() -> (ClusterConfig, HostKey, TcpListener) {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().expect("addr");
-        (
-            ClusterConfig {
-                key: b"kernel-test-key-0123456789".to_vec(),
-                hosts: [(HostId(0), addr)].into_iter().collect(),
-            },
-            l,
-        )
+        let (cluster, mut keys) =
+            ClusterConfig::with_fresh_keys([(HostId(0), addr)].into_iter().collect())
+                .expect("keys");
+        let key = keys.remove(&HostId(0)).expect("h0's key");
+        (cluster, key, l)
     }
 
     #[test]
     fn starts_and_stops_promptly_and_pending_calls_end() {
-        let (cluster, listener) = one_host_cluster();
-        let mut config = KernelConfig::new(HostId(0), cluster);
+        let (cluster, key, listener) = one_host_cluster();
+        let mut config = KernelConfig::new(HostId(0), cluster, key);
         config.incarnation = Some(Incarnation(7));
         let kernel = Kernel::start_on(config, Arc::new(NoApps), listener).expect("start");
         let h = kernel.handle();
@@ -1313,8 +1358,8 @@ mod tests {
 
     #[test]
     fn unknown_host_is_refused() {
-        let (cluster, listener) = one_host_cluster();
-        let config = KernelConfig::new(HostId(3), cluster);
+        let (cluster, key, listener) = one_host_cluster();
+        let config = KernelConfig::new(HostId(3), cluster, key);
         assert!(matches!(
             Kernel::start_on(config, Arc::new(NoApps), listener),
             Err(KernelError::UnknownHost(3))
@@ -1322,19 +1367,34 @@ mod tests {
     }
 
     #[test]
+    fn a_key_that_is_not_the_cluster_files_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("h0.incarnation");
+        let (cluster, _key, listener) = one_host_cluster();
+        drop(listener);
+        let stranger = HostKey::generate().expect("key");
+        let config = KernelConfig::new(HostId(0), cluster, stranger);
+        let err = Kernel::start_claiming(config, Arc::new(NoApps), &path)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("public key"), "{err}");
+        assert!(!path.exists(), "no incarnation claimed");
+    }
+
+    #[test]
     fn a_start_refused_by_its_checks_claims_no_incarnation() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("h1.incarnation");
         // Not in the cluster file: no file written, the first boot stays the first.
-        let (cluster, _occupied) = one_host_cluster();
-        let config = KernelConfig::new(HostId(3), cluster.clone());
+        let (cluster, key, _occupied) = one_host_cluster();
+        let config = KernelConfig::new(HostId(3), cluster.clone(), key.clone());
         assert!(matches!(
             Kernel::start_claiming(config, Arc::new(NoApps), &path),
             Err(KernelError::UnknownHost(3))
         ));
         assert!(!path.exists());
         // Its port is taken (the listener above still holds it): nothing written either.
-        let config = KernelConfig::new(HostId(0), cluster.clone());
+        let config = KernelConfig::new(HostId(0), cluster.clone(), key.clone());
         assert!(matches!(
             Kernel::start_claiming(config, Arc::new(NoApps), &path),
             Err(KernelError::Listen { .. })
@@ -1342,7 +1402,7 @@ mod tests {
         assert!(!path.exists());
         // Once a restart's checks fail, the file still holds the previous value.
         std::fs::write(&path, "7\n").expect("write");
-        let config = KernelConfig::new(HostId(0), cluster);
+        let config = KernelConfig::new(HostId(0), cluster, key);
         assert!(Kernel::start_claiming(config, Arc::new(NoApps), &path).is_err());
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "7\n");
     }
@@ -1351,9 +1411,9 @@ mod tests {
     fn a_start_that_passes_its_checks_claims_its_incarnation_atomically() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("h1.incarnation");
-        let (cluster, listener) = one_host_cluster();
+        let (cluster, key, listener) = one_host_cluster();
         drop(listener);
-        let config = KernelConfig::new(HostId(0), cluster);
+        let config = KernelConfig::new(HostId(0), cluster, key);
         let kernel = Kernel::start_claiming(config, Arc::new(NoApps), &path).expect("start");
         assert_eq!(kernel.incarnation(), FIRST_INCARNATION);
         kernel.shutdown();

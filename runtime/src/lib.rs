@@ -19,6 +19,7 @@ pub mod vote;
 
 // Running the protocols across OS processes: transport, kernel, cluster launcher.
 pub mod cluster;
+pub mod identity;
 pub mod kernel;
 pub mod kv_app;
 pub mod lie;

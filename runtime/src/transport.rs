@@ -11,23 +11,31 @@
 //! connection per peer, used only for sending) and accepts inbound connections
 //! (used only for receiving), so no connection ever needs de-duplicating.
 //!
-//! A connection is usable only after a mutual HMAC-SHA256 challenge–response
-//! keyed with the cluster key:
+//! A connection is usable only after a Noise `KK` handshake
+//! (`Noise_KK_25519_ChaChaPoly_BLAKE2s`, by the `snow` crate) with the hosts'
+//! static keys from the cluster file ([`crate::identity`]): each side already
+//! knows the other's public key, so a peer is accepted as `h3` only if it holds
+//! `h3`'s private key.
 //!
 //! ```text
-//!   dialer  ── Hello { from, incarnation, to, nonce_c }                    ──▶ acceptor
-//!   dialer  ◀── Challenge { incarnation, nonce_s, mac("acceptor", T) }    ── acceptor
-//!   dialer  ── Proof { mac("dialer", T) }                                  ──▶ acceptor
-//!   T = version, dialer host and incarnation, acceptor host and incarnation, nonce_c, nonce_s
+//!   dialer  ── Hello { from, to, noise: → e, es, ss + dialer incarnation }   ──▶ acceptor
+//!   dialer  ◀── Challenge { noise: ← e, ee, se + acceptor incarnation }     ── acceptor
+//!   dialer  ── Proof { noise: first transport message, empty }              ──▶ acceptor
+//!   prologue = "ftc-transport", version, dialer host, acceptor host
 //! ```
 //!
-//! Nonces come from the OS random source, proofs are compared in constant time
-//! (`Mac::verify_slice`). After the handshake the dialer streams `Data` frames,
-//! each carrying the sender's incarnation at send time, and `Ping`s when idle.
-//! Every frame after the handshake is sealed: its payload is followed by a
-//! 16-byte tag, HMAC-SHA256 under a session key derived from the transcript,
-//! over the frame's sequence number and payload, so frames cannot be injected,
-//! altered, replayed or reordered on an established connection.
+//! The host names travel in the clear but are bound by the prologue (a Hello
+//! whose names were changed does not decrypt). The first Noise message can be
+//! replayed by someone who recorded it, so the acceptor trusts nothing of a
+//! connection until the `Proof`, which only the holder of the dialer's private
+//! key can make for *this* acceptor's fresh ephemeral key; a recorded session
+//! replayed to a kernel therefore fails at the `Proof`. After the handshake
+//! the dialer streams `Data` frames, each carrying the sender's incarnation at
+//! send time, and `Ping`s when idle. Every frame after the handshake is sealed:
+//! encrypted and authenticated as Noise transport messages (ChaCha20-Poly1305
+//! with the counter nonce, one 16-byte tag per 64 KiB segment), so frames
+//! cannot be read, injected, altered, replayed or reordered on an established
+//! connection.
 //!
 //! Anything unexpected — garbage, a wrong version, an oversized length, a failed
 //! proof, a silent peer — closes that one connection and is logged with the
@@ -56,15 +64,12 @@
 mod budget;
 mod refusals;
 
+use crate::identity::{HostKey, PublicKey};
 use crate::message::Message;
 use crate::types::{HostId, Incarnation};
 use budget::{NoSlot, PreAuthBudget, PreAuthSlot};
-use hmac::{Hmac, Mac};
-use rand::rngs::OsRng;
-use rand::TryRngCore;
 use refusals::RefusalLog;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -75,7 +80,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The wire protocol version; a frame with another version closes the connection.
-pub const PROTOCOL_VERSION: u8 = 3;
+pub const PROTOCOL_VERSION: u8 = 4;
 /// The largest frame (version byte plus payload) a host sends or accepts.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
 pub use crate::message::MAX_MESSAGE_BYTES;
@@ -90,34 +95,40 @@ const LARGE_BATCH_BYTES: usize = 1 << 20;
 /// The largest frame accepted before the peer has authenticated (handshake
 /// frames are well under 200 bytes).
 pub const PREAUTH_MAX_FRAME_BYTES: usize = 256;
-const NONCE_BYTES: usize = 32;
-const MAC_BYTES: usize = 32;
-/// Per-frame authentication tag after the handshake (truncated HMAC-SHA256).
-const TAG_BYTES: usize = 16;
+/// The Noise protocol of every link.
+const NOISE_PARAMS: &str = "Noise_KK_25519_ChaChaPoly_BLAKE2s";
+/// The largest Noise message, and its tag.
+const NOISE_MESSAGE_MAX: usize = 65_535;
+const NOISE_TAG_BYTES: usize = 16;
+/// A sealed frame's plaintext is encrypted in segments of at most this many bytes.
+const SEGMENT_PLAIN_MAX: usize = NOISE_MESSAGE_MAX - NOISE_TAG_BYTES;
+/// Room for one handshake message (ephemeral key, incarnation, tags).
+const HANDSHAKE_MESSAGE_MAX: usize = 128;
 /// A writer stops adding frames to one write once it holds this many bytes.
 const BATCH_BYTES_MAX: usize = 256 << 10;
 /// A writer stops adding frames to one write once it holds this many frames.
 const BATCH_FRAMES_MAX: usize = 4096;
 const READ_BUFFER_BYTES: usize = 64 << 10;
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// What travels in one frame.
 #[derive(Debug, Serialize, Deserialize)]
 enum Frame {
+    /// The dialer's first handshake message; the names select the keys.
     Hello {
         from: HostId,
-        incarnation: Incarnation,
         to: HostId,
-        nonce: [u8; NONCE_BYTES],
+        #[serde(with = "serde_bytes")]
+        noise: Vec<u8>,
     },
+    /// The acceptor's handshake message.
     Challenge {
-        incarnation: Incarnation,
-        nonce: [u8; NONCE_BYTES],
-        proof: [u8; MAC_BYTES],
+        #[serde(with = "serde_bytes")]
+        noise: Vec<u8>,
     },
+    /// The dialer's first transport message: it holds its key, now.
     Proof {
-        proof: [u8; MAC_BYTES],
+        #[serde(with = "serde_bytes")]
+        noise: Vec<u8>,
     },
     /// Every message the writer found queued for this peer, in order: one frame,
     /// one tag and one delivery per batch, however many messages it holds.
@@ -191,8 +202,10 @@ pub struct TransportConfig {
     pub incarnation: Incarnation,
     /// Every other host and where it listens.
     pub peers: BTreeMap<HostId, SocketAddr>,
-    /// The cluster key (shared secret) for the handshake.
-    pub key: Vec<u8>,
+    /// This host's static key pair.
+    pub identity: HostKey,
+    /// Every other host's public key (the same hosts as `peers`).
+    pub peer_keys: BTreeMap<HostId, PublicKey>,
     pub tuning: TransportTuning,
 }
 
@@ -276,8 +289,8 @@ pub enum LinkError {
     Unexpected(&'static str),
     #[error("authentication failed: {0}")]
     Auth(&'static str),
-    #[error("no random source: {0}")]
-    Random(String),
+    #[error("noise: {0}")]
+    Noise(String),
     #[error("handshake failed: {0}")]
     Handshake(Box<LinkError>),
     #[error("refused: {0}")]
@@ -297,7 +310,7 @@ impl LinkError {
             LinkError::Malformed(_) => "malformed frame",
             LinkError::Unexpected(_) => "unexpected frame",
             LinkError::Auth(_) => "authentication failed",
-            LinkError::Random(_) => "no random source",
+            LinkError::Noise(_) => "noise error",
             LinkError::Handshake(inner) => inner.kind(),
             LinkError::Refused(why) => why,
         }
@@ -392,6 +405,16 @@ impl Transport {
         deliver: DeliverFn,
     ) -> io::Result<Transport> {
         let local_addr = listener.local_addr()?;
+        if let Some(peer) = config
+            .peers
+            .keys()
+            .find(|p| **p != config.me && !config.peer_keys.contains_key(p))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("no public key for h{}", peer.0),
+            ));
+        }
         let shared = Arc::new(Shared {
             local_addr,
             stop: AtomicBool::new(false),
@@ -754,8 +777,9 @@ fn report_refusals(shared: &Shared) {
 // ---------------------------------------------------------------------------
 // Framing
 
-/// Appends one frame to `buf`. Fails (leaving `buf` as it was) when the frame
-/// would exceed [`MAX_FRAME_BYTES`] or cannot be encoded.
+/// Appends one frame to `buf`, sealed when `seal` is given. Fails (leaving
+/// `buf` as it was) when the frame would exceed [`MAX_FRAME_BYTES`] or cannot
+/// be encoded.
 fn encode_frame(
     frame: &Frame,
     buf: Vec<u8>,
@@ -763,26 +787,44 @@ fn encode_frame(
 ) -> Result<Vec<u8>, (Vec<u8>, LinkError)> {
     let start = buf.len();
     let mut buf = buf;
-    buf.extend_from_slice(&[0, 0, 0, 0, PROTOCOL_VERSION]);
-    let mut buf = match postcard::to_extend(frame, buf) {
-        Ok(b) => b,
-        Err(e) => {
+    let Some(seal) = seal else {
+        buf.extend_from_slice(&[0, 0, 0, 0, PROTOCOL_VERSION]);
+        let mut buf = match postcard::to_extend(frame, buf) {
+            Ok(b) => b,
             // postcard consumed the buffer; start a fresh one.
-            return Err((Vec::new(), LinkError::Malformed(e.to_string())));
+            Err(e) => return Err((Vec::new(), LinkError::Malformed(e.to_string()))),
+        };
+        let len = buf.len() - start - 4;
+        if len > MAX_FRAME_BYTES {
+            buf.truncate(start);
+            return Err((buf, LinkError::Oversized(len, MAX_FRAME_BYTES)));
         }
+        // `len` fits in u32: MAX_FRAME_BYTES does.
+        buf[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+        return Ok(buf);
     };
-    let len = buf.len() - start - 4 + if seal.is_some() { TAG_BYTES } else { 0 };
+    let mut plain = std::mem::take(&mut seal.scratch);
+    plain.clear();
+    let plain = match postcard::to_extend(frame, plain) {
+        Ok(p) => p,
+        Err(e) => return Err((buf, LinkError::Malformed(e.to_string()))),
+    };
+    let len = 1 + Seal::sealed_len(plain.len());
     if len > MAX_FRAME_BYTES {
-        buf.truncate(start);
+        seal.scratch = plain;
         return Err((buf, LinkError::Oversized(len, MAX_FRAME_BYTES)));
     }
-    if let Some(seal) = seal {
-        let tag = seal.tag(&buf[start + 5..]);
-        buf.extend_from_slice(&tag);
+    buf.extend_from_slice(&(len as u32).to_be_bytes());
+    buf.push(PROTOCOL_VERSION);
+    let sealed = seal.seal(&plain, &mut buf);
+    seal.scratch = plain;
+    match sealed {
+        Ok(()) => Ok(buf),
+        Err(e) => {
+            buf.truncate(start);
+            Err((buf, e))
+        }
     }
-    // `len` fits in u32: MAX_FRAME_BYTES does.
-    buf[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
-    Ok(buf)
 }
 
 /// Writes what the socket takes without waiting; returns how many bytes it took.
@@ -876,14 +918,7 @@ fn read_frame(
     payload.resize(len - 1, 0);
     read_exact_by(reader, socket, payload, deadline)?;
     let body = match seal {
-        Some(seal) => {
-            if payload.len() < TAG_BYTES {
-                return Err(LinkError::Malformed("frame shorter than its tag".into()));
-            }
-            let (body, tag) = payload.split_at(payload.len() - TAG_BYTES);
-            seal.verify(body, tag)?;
-            body
-        }
+        Some(seal) => seal.open(payload)?,
         None => &payload[..],
     };
     let (frame, rest) = postcard::take_from_bytes::<Frame>(body)
@@ -897,100 +932,122 @@ fn read_frame(
     Ok(frame)
 }
 
-/// Authenticates the frames of one established connection: each carries a tag
-/// `HMAC-SHA256(session key, sequence number ‖ payload)` truncated to
-/// [`TAG_BYTES`], so frames cannot be forged, altered, replayed or reordered.
+/// Seals the frames of one established connection: Noise transport messages,
+/// whose counter nonces make a frame that was altered, injected, replayed or
+/// reordered fail to decrypt. A frame's plaintext is encrypted in segments of
+/// at most [`SEGMENT_PLAIN_MAX`] bytes (a Noise message is at most 64 KiB), so
+/// its ciphertext is a run of full-size segments and a last shorter one.
 struct Seal {
-    mac: HmacSha256,
-    seq: u64,
+    noise: snow::TransportState,
+    /// The decrypted payload of the last frame opened.
+    plain: Vec<u8>,
+    /// Encoding space for the next frame sealed.
+    scratch: Vec<u8>,
 }
 
 impl Seal {
-    fn new(session_key: &[u8; MAC_BYTES]) -> Result<Seal, LinkError> {
-        Ok(Seal {
-            mac: <HmacSha256 as Mac>::new_from_slice(session_key)
-                .map_err(|_| LinkError::Auth("unusable session key"))?,
-            seq: 0,
-        })
+    fn new(noise: snow::TransportState) -> Seal {
+        Seal {
+            noise,
+            plain: Vec::new(),
+            scratch: Vec::new(),
+        }
     }
 
-    fn next_mac(&mut self, body: &[u8]) -> HmacSha256 {
-        let mut mac = self.mac.clone();
-        mac.update(&self.seq.to_be_bytes());
-        mac.update(body);
-        self.seq = self.seq.wrapping_add(1);
-        mac
+    /// Bytes of `plain` bytes sealed.
+    fn sealed_len(plain: usize) -> usize {
+        plain + NOISE_TAG_BYTES * plain.div_ceil(SEGMENT_PLAIN_MAX).max(1)
     }
 
-    fn tag(&mut self, body: &[u8]) -> [u8; TAG_BYTES] {
-        let full = self.next_mac(body).finalize().into_bytes();
-        let mut tag = [0u8; TAG_BYTES];
-        tag.copy_from_slice(&full[..TAG_BYTES]);
-        tag
+    fn seal(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), LinkError> {
+        let segments: Vec<&[u8]> = if plain.is_empty() {
+            vec![&[]]
+        } else {
+            plain.chunks(SEGMENT_PLAIN_MAX).collect()
+        };
+        for segment in segments {
+            let at = out.len();
+            out.resize(at + segment.len() + NOISE_TAG_BYTES, 0);
+            let n = self
+                .noise
+                .write_message(segment, &mut out[at..])
+                .map_err(|e| LinkError::Noise(e.to_string()))?;
+            assert_eq!(
+                n,
+                segment.len() + NOISE_TAG_BYTES,
+                "a sealed segment's size"
+            );
+        }
+        Ok(())
     }
 
-    fn verify(&mut self, body: &[u8], tag: &[u8]) -> Result<(), LinkError> {
-        self.next_mac(body)
-            .verify_truncated_left(tag)
-            .map_err(|_| LinkError::Auth("frame tag does not verify"))
+    /// Decrypts one sealed frame payload; the plaintext stays in `self.plain`.
+    fn open(&mut self, sealed: &[u8]) -> Result<&[u8], LinkError> {
+        self.plain.clear();
+        if sealed.is_empty() {
+            return Err(LinkError::Malformed(
+                "a sealed frame without its tag".into(),
+            ));
+        }
+        for segment in sealed.chunks(NOISE_MESSAGE_MAX) {
+            if segment.len() < NOISE_TAG_BYTES {
+                return Err(LinkError::Malformed(
+                    "a segment shorter than its tag".into(),
+                ));
+            }
+            let at = self.plain.len();
+            self.plain.resize(at + segment.len() - NOISE_TAG_BYTES, 0);
+            self.noise
+                .read_message(segment, &mut self.plain[at..])
+                .map_err(|_| LinkError::Auth("a frame does not decrypt"))?;
+        }
+        Ok(&self.plain)
     }
 }
 
 // ---------------------------------------------------------------------------
 // Handshake
 
-fn nonce() -> Result<[u8; NONCE_BYTES], LinkError> {
-    let mut n = [0u8; NONCE_BYTES];
-    OsRng
-        .try_fill_bytes(&mut n)
-        .map_err(|e| LinkError::Random(e.to_string()))?;
-    Ok(n)
+/// Binds the handshake to the protocol version and both host names.
+fn prologue(dialer: HostId, acceptor: HostId) -> Vec<u8> {
+    let mut p = b"ftc-transport".to_vec();
+    p.push(PROTOCOL_VERSION);
+    p.extend_from_slice(&dialer.0.to_be_bytes());
+    p.extend_from_slice(&acceptor.0.to_be_bytes());
+    p
 }
 
-/// The facts both proofs bind: version, both hosts and incarnations, both nonces.
-struct Transcript {
-    dialer: HostId,
-    dialer_incarnation: Incarnation,
-    acceptor: HostId,
-    acceptor_incarnation: Incarnation,
-    dialer_nonce: [u8; NONCE_BYTES],
-    acceptor_nonce: [u8; NONCE_BYTES],
-}
-
-impl Transcript {
-    fn mac(&self, key: &[u8], role: &[u8]) -> Result<HmacSha256, LinkError> {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
-            .map_err(|_| LinkError::Auth("unusable cluster key"))?;
-        mac.update(b"ftc-transport-handshake");
-        mac.update(&[PROTOCOL_VERSION]);
-        mac.update(role);
-        mac.update(&self.dialer.0.to_be_bytes());
-        mac.update(&self.dialer_incarnation.0.to_be_bytes());
-        mac.update(&self.acceptor.0.to_be_bytes());
-        mac.update(&self.acceptor_incarnation.0.to_be_bytes());
-        mac.update(&self.dialer_nonce);
-        mac.update(&self.acceptor_nonce);
-        Ok(mac)
-    }
-
-    fn proof(&self, key: &[u8], role: &[u8]) -> Result<[u8; MAC_BYTES], LinkError> {
-        let bytes = self.mac(key, role)?.finalize().into_bytes();
-        let mut out = [0u8; MAC_BYTES];
-        out.copy_from_slice(&bytes);
-        Ok(out)
-    }
-
-    fn verify(&self, key: &[u8], role: &[u8], proof: &[u8]) -> Result<(), LinkError> {
-        self.mac(key, role)?
-            .verify_slice(proof)
-            .map_err(|_| LinkError::Auth("wrong proof (is the cluster key the same?)"))
+/// The Noise handshake state of one side of a link.
+fn handshake_state(
+    initiator: bool,
+    prologue: &[u8],
+    identity: &HostKey,
+    remote: &PublicKey,
+) -> Result<snow::HandshakeState, LinkError> {
+    let noise = |e: snow::Error| LinkError::Noise(e.to_string());
+    let params: snow::params::NoiseParams = NOISE_PARAMS.parse().map_err(noise)?;
+    let private = identity.private_bytes();
+    let builder = snow::Builder::new(params)
+        .local_private_key(&private)
+        .map_err(noise)?
+        .remote_public_key(&remote.0)
+        .map_err(noise)?
+        .prologue(prologue)
+        .map_err(noise)?;
+    if initiator {
+        builder.build_initiator().map_err(noise)
+    } else {
+        builder.build_responder().map_err(noise)
     }
 }
 
-const ROLE_DIALER: &[u8] = b"dialer";
-/// Derives the session key that seals the frames after the handshake.
-const ROLE_SESSION: &[u8] = b"session";
-const ROLE_ACCEPTOR: &[u8] = b"acceptor";
+/// The incarnation a handshake payload carries.
+fn incarnation_payload(payload: &[u8]) -> Result<Incarnation, LinkError> {
+    let bytes: [u8; 8] = payload
+        .try_into()
+        .map_err(|_| LinkError::Malformed("a handshake payload is not an incarnation".into()))?;
+    Ok(Incarnation(u64::from_be_bytes(bytes)))
+}
 
 /// What the dialer learned about the acceptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -999,13 +1056,21 @@ pub struct PeerIdentity {
     pub incarnation: Incarnation,
 }
 
-/// Dials `addr`, expecting host `to`, and runs the dialer's half of the handshake.
+/// Who dials: a host, its incarnation and its key pair.
+#[derive(Clone, Copy)]
+pub struct Dialer<'a> {
+    pub me: HostId,
+    pub incarnation: Incarnation,
+    pub identity: &'a HostKey,
+}
+
+/// Dials `addr`, expecting host `to` holding `to_key`, and runs the dialer's
+/// half of the handshake.
 fn dial(
-    me: HostId,
-    incarnation: Incarnation,
+    dialer: Dialer<'_>,
     to: HostId,
+    to_key: &PublicKey,
     addr: SocketAddr,
-    key: &[u8],
     tuning: &TransportTuning,
 ) -> Result<(TcpStream, PeerIdentity, Seal), LinkError> {
     let stream =
@@ -1013,21 +1078,24 @@ fn dial(
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(Duration::from_millis(tuning.write_timeout_ms.max(1))))?;
     let deadline = Instant::now() + Duration::from_millis(tuning.handshake_timeout_ms);
-    let dialer_nonce = nonce()?;
+    let mut handshake = handshake_state(true, &prologue(dialer.me, to), dialer.identity, to_key)?;
+    let mut message = [0u8; HANDSHAKE_MESSAGE_MAX];
+    let n = handshake
+        .write_message(&dialer.incarnation.0.to_be_bytes(), &mut message)
+        .map_err(|e| LinkError::Noise(e.to_string()))?;
     let mut writer = stream.try_clone()?;
     write_frame(
         &mut writer,
         &Frame::Hello {
-            from: me,
-            incarnation,
+            from: dialer.me,
             to,
-            nonce: dialer_nonce,
+            noise: message[..n].to_vec(),
         },
     )?;
     // Unbuffered: the handshake reads exactly its frames and nothing after them.
     let mut reader: &TcpStream = &stream;
     let mut payload = Vec::new();
-    let (acceptor_incarnation, acceptor_nonce, proof) = match read_frame(
+    let noise = match read_frame(
         &mut reader,
         &stream,
         Some(deadline),
@@ -1035,50 +1103,46 @@ fn dial(
         None,
         PREAUTH_MAX_FRAME_BYTES,
     )? {
-        Frame::Challenge {
-            incarnation,
-            nonce,
-            proof,
-        } => (incarnation, nonce, proof),
+        Frame::Challenge { noise } => noise,
         _ => return Err(LinkError::Unexpected("expected Challenge")),
     };
-    let transcript = Transcript {
-        dialer: me,
-        dialer_incarnation: incarnation,
-        acceptor: to,
-        acceptor_incarnation,
-        dialer_nonce,
-        acceptor_nonce,
-    };
-    transcript.verify(key, ROLE_ACCEPTOR, &proof)?;
+    let mut received = [0u8; HANDSHAKE_MESSAGE_MAX];
+    let n = handshake.read_message(&noise, &mut received).map_err(|_| {
+        LinkError::Auth("the peer does not hold the key of the host it was dialled as")
+    })?;
+    let acceptor_incarnation = incarnation_payload(&received[..n])?;
+    let mut transport = handshake
+        .into_transport_mode()
+        .map_err(|e| LinkError::Noise(e.to_string()))?;
+    let n = transport
+        .write_message(&[], &mut message)
+        .map_err(|e| LinkError::Noise(e.to_string()))?;
     write_frame(
         &mut writer,
         &Frame::Proof {
-            proof: transcript.proof(key, ROLE_DIALER)?,
+            noise: message[..n].to_vec(),
         },
     )?;
-    let seal = Seal::new(&transcript.proof(key, ROLE_SESSION)?)?;
     Ok((
         stream,
         PeerIdentity {
             host: to,
             incarnation: acceptor_incarnation,
         },
-        seal,
+        Seal::new(transport),
     ))
 }
 
 /// Connects to a kernel, authenticates as `me`, and returns the identity it
 /// proved, then closes. A liveness and key check for tools and tests.
 pub fn probe(
-    me: HostId,
-    incarnation: Incarnation,
+    dialer: Dialer<'_>,
     to: HostId,
+    to_key: &PublicKey,
     addr: SocketAddr,
-    key: &[u8],
     tuning: &TransportTuning,
 ) -> Result<PeerIdentity, LinkError> {
-    let (stream, identity, _) = dial(me, incarnation, to, addr, key, tuning)?;
+    let (stream, identity, _) = dial(dialer, to, to_key, addr, tuning)?;
     let _ = stream.shutdown(Shutdown::Both);
     Ok(identity)
 }
@@ -1095,7 +1159,7 @@ fn accept_handshake(
     let config = &shared.config;
     let deadline = Instant::now() + Duration::from_millis(config.tuning.handshake_timeout_ms);
     let mut reader: &TcpStream = socket;
-    let (from, dialer_incarnation, to, dialer_nonce) = match read_frame(
+    let (from, to, noise) = match read_frame(
         &mut reader,
         socket,
         Some(deadline),
@@ -1103,38 +1167,41 @@ fn accept_handshake(
         None,
         PREAUTH_MAX_FRAME_BYTES,
     )? {
-        Frame::Hello {
-            from,
-            incarnation,
-            to,
-            nonce,
-        } => (from, incarnation, to, nonce),
+        Frame::Hello { from, to, noise } => (from, to, noise),
         _ => return Err(LinkError::Unexpected("expected Hello")),
     };
     if to != config.me {
         return Err(LinkError::Auth("Hello addressed to another host"));
     }
-    if from == config.me || !config.peers.contains_key(&from) {
+    let Some(from_key) = config.peer_keys.get(&from).filter(|_| from != config.me) else {
         return Err(LinkError::Auth("Hello from a host not in the cluster"));
-    }
-    let acceptor_nonce = nonce()?;
-    let transcript = Transcript {
-        dialer: from,
-        dialer_incarnation,
-        acceptor: config.me,
-        acceptor_incarnation: config.incarnation,
-        dialer_nonce,
-        acceptor_nonce,
     };
+    let mut handshake = handshake_state(
+        false,
+        &prologue(from, config.me),
+        &config.identity,
+        from_key,
+    )?;
+    let mut received = [0u8; HANDSHAKE_MESSAGE_MAX];
+    let n = handshake
+        .read_message(&noise, &mut received)
+        .map_err(|_| LinkError::Auth("a Hello that does not decrypt (wrong key or names)"))?;
+    // Not trusted until the Proof: a recorded Hello can be replayed.
+    let dialer_incarnation = incarnation_payload(&received[..n])?;
+    let mut message = [0u8; HANDSHAKE_MESSAGE_MAX];
+    let n = handshake
+        .write_message(&config.incarnation.0.to_be_bytes(), &mut message)
+        .map_err(|e| LinkError::Noise(e.to_string()))?;
     let mut writer = socket.try_clone()?;
     write_frame(
         &mut writer,
         &Frame::Challenge {
-            incarnation: config.incarnation,
-            nonce: acceptor_nonce,
-            proof: transcript.proof(&config.key, ROLE_ACCEPTOR)?,
+            noise: message[..n].to_vec(),
         },
     )?;
+    let mut transport = handshake
+        .into_transport_mode()
+        .map_err(|e| LinkError::Noise(e.to_string()))?;
     match read_frame(
         &mut reader,
         socket,
@@ -1143,16 +1210,22 @@ fn accept_handshake(
         None,
         PREAUTH_MAX_FRAME_BYTES,
     )? {
-        Frame::Proof { proof } => transcript.verify(&config.key, ROLE_DIALER, &proof)?,
+        Frame::Proof { noise } => {
+            let n = transport
+                .read_message(&noise, &mut received)
+                .map_err(|_| LinkError::Auth("wrong proof"))?;
+            if n != 0 {
+                return Err(LinkError::Malformed("a proof with a payload".into()));
+            }
+        }
         _ => return Err(LinkError::Unexpected("expected Proof")),
     }
-    let seal = Seal::new(&transcript.proof(&config.key, ROLE_SESSION)?)?;
     Ok((
         PeerIdentity {
             host: from,
             incarnation: dialer_incarnation,
         },
-        seal,
+        Seal::new(transport),
     ))
 }
 
@@ -1369,14 +1442,16 @@ fn run_writer(
         // Dial eagerly, so peers know early that this host is up (see
         // `Transport::connected_peers`), and keep redialling with backoff.
         if lock_state(&link).conn.is_none() {
-            match dial(
-                config.me,
-                config.incarnation,
-                peer,
-                addr,
-                &config.key,
-                tuning,
-            ) {
+            let dialer = Dialer {
+                me: config.me,
+                incarnation: config.incarnation,
+                identity: &config.identity,
+            };
+            let dialled = match config.peer_keys.get(&peer) {
+                Some(key) => dial(dialer, peer, key, addr, tuning),
+                None => Err(LinkError::Auth("no public key for this peer")),
+            };
+            match dialled {
                 Ok((stream, _, seal)) => {
                     backoff = backoff_min;
                     let Some(id) = register_stream(&shared, &stream) else {

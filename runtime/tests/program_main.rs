@@ -30,13 +30,14 @@ impl ServerClass for Nothing {
 
 fn one_kernel() -> Kernel {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let cluster = ClusterConfig {
-        key: b"program-main-test-key-0123456789".to_vec(),
-        hosts: [(HostId(0), listener.local_addr().expect("addr"))]
+    let (cluster, mut keys) = ClusterConfig::with_fresh_keys(
+        [(HostId(0), listener.local_addr().expect("addr"))]
             .into_iter()
             .collect(),
-    };
-    let mut config = KernelConfig::new(HostId(0), cluster);
+    )
+    .expect("keys");
+    let key = keys.remove(&HostId(0)).expect("h0's key");
+    let mut config = KernelConfig::new(HostId(0), cluster, key);
     config.timing.call_deadline_us = 300_000;
     config.answer_margin_ms = 300;
     let apps = Arc::new(ProgramFactory::new(vec![ServerClassDef::of::<Nothing>()]));

@@ -125,7 +125,7 @@ fn bad_frames_and_wrong_keys_are_refused_while_the_cluster_serves() {
     let mut rounds = 0;
     while Instant::now() < until && rounds < 20 {
         for host in cluster.kernel_hosts() {
-            attack(cluster.config().hosts[&host], host);
+            attack(&cluster, host);
         }
         rounds += 1;
     }

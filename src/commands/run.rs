@@ -8,7 +8,10 @@
 use super::build::build_programs;
 use anyhow::{bail, Context};
 use clap::Args;
-use ftc_runtime::cluster::{host_name, parse_host_name, random_key, ClusterConfig, READY_PREFIX};
+use ftc_runtime::cluster::{
+    host_name, key_path_beside, parse_host_name, ClusterConfig, READY_PREFIX,
+};
+use ftc_runtime::identity::HostKey;
 use ftc_runtime::lie::Behaviour;
 use ftc_runtime::timeline::{self, Disruption, Timeline};
 use ftc_runtime::types::HostId;
@@ -142,7 +145,8 @@ fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
     Ok(out)
 }
 
-fn local_cluster(hosts: u32) -> anyhow::Result<ClusterConfig> {
+/// `hosts` loopback hosts on free ports, each with a fresh key pair.
+fn local_cluster(hosts: u32) -> anyhow::Result<(ClusterConfig, BTreeMap<HostId, HostKey>)> {
     if hosts == 0 || hosts > 64 {
         bail!("--hosts {hosts}: expected 1 to 64 hosts");
     }
@@ -158,10 +162,7 @@ fn local_cluster(hosts: u32) -> anyhow::Result<ClusterConfig> {
             SocketAddr::from(([127, 0, 0, 1], port)),
         );
     }
-    Ok(ClusterConfig {
-        key: random_key()?.into_bytes(),
-        hosts: map,
-    })
+    ClusterConfig::with_fresh_keys(map).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 struct Kernels {
@@ -169,6 +170,13 @@ struct Kernels {
 }
 
 impl Kernels {
+    /// A kernel process that has exited, if any.
+    fn exited(&mut self) -> Option<HostId> {
+        self.children
+            .iter_mut()
+            .find_map(|(h, c)| matches!(c.try_wait(), Ok(Some(_))).then_some(*h))
+    }
+
     fn signal(&mut self, host: HostId, signal: Signal) {
         if let Some(c) = self.children.get(&host) {
             let _ = kill(Pid::from_raw(c.id() as i32), signal);
@@ -208,9 +216,17 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(mut b) => b.remove(0),
         Err(code) => return Ok(code),
     };
-    let config = match &args.cluster {
-        Some(f) => ClusterConfig::load(f).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => local_cluster(args.hosts)?,
+    // A given cluster file's hosts use their key files beside it; a local
+    // cluster gets fresh keys, written beside its own cluster file below.
+    let (config, fresh_keys) = match &args.cluster {
+        Some(f) => (
+            ClusterConfig::load(f).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None,
+        ),
+        None => {
+            let (config, keys) = local_cluster(args.hosts)?;
+            (config, Some(keys))
+        }
     };
     let hosts = config.host_ids();
     let Some(&main_host) = hosts.first() else {
@@ -232,11 +248,13 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .prefix("ftc-run-")
         .tempdir()
         .context("cannot create a temporary directory")?;
-    let cluster_file = dir.path().join("cluster.toml");
-    std::fs::write(
-        &cluster_file,
-        config.to_toml().map_err(|e| anyhow::anyhow!("{e}"))?,
-    )?;
+    let cluster_file = config
+        .write_with_keys(dir.path(), fresh_keys.as_ref().unwrap_or(&BTreeMap::new()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key_file = |h: HostId| match &args.cluster {
+        Some(given) => key_path_beside(given, h),
+        None => key_path_beside(&cluster_file, h),
+    };
     let mut kernels = Kernels {
         children: BTreeMap::new(),
     };
@@ -246,6 +264,8 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let mut child = Command::new(&binary)
             .args(["--kernel", "--host", &host_name(h), "--cluster"])
             .arg(&cluster_file)
+            .arg("--key-file")
+            .arg(key_file(h))
             .args(
                 behaviours
                     .get(&h)
@@ -278,14 +298,28 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut ready = 0;
     while ready < hosts.len() - 1 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match ready_rx.recv_timeout(left) {
-            Ok(_) => ready += 1,
-            Err(_) => bail!(
+        if Instant::now() >= deadline {
+            bail!(
                 "the host kernels did not start within {} s (logs in {})",
                 READY_TIMEOUT.as_secs(),
                 dir.path().display()
-            ),
+            );
+        }
+        match ready_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(_) => ready += 1,
+            Err(_) => {
+                // A kernel that exited will never be ready: say why, from its log.
+                if let Some(h) = kernels.exited() {
+                    let log =
+                        std::fs::read_to_string(dir.path().join(format!("{}.log", host_name(h))))
+                            .unwrap_or_default();
+                    bail!(
+                        "the kernel of {} did not start: {}",
+                        host_name(h),
+                        log.trim()
+                    );
+                }
+            }
         }
     }
     let origin_us = SystemTime::now()
@@ -298,6 +332,8 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )
         .args(["--host", &host_name(main_host), "--cluster"])
         .arg(&cluster_file)
+        .arg("--key-file")
+        .arg(key_file(main_host))
         .arg("--")
         .args(&args.args)
         .stdin(Stdio::inherit())

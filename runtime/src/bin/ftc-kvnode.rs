@@ -43,9 +43,8 @@ fn client(cli: &CommandLine) -> Result<(), String> {
     let tolerate = cli.tolerate.unwrap_or(1);
     let ops = cli.ops.unwrap_or(100);
     let kernel_args = &cli.kernel_args;
-    let cluster = ftc_runtime::cluster::ClusterConfig::load(&kernel_args.cluster_file)
-        .map_err(|e| e.to_string())?;
-    let config = KernelConfig::new(kernel_args.host, cluster);
+    let (cluster, identity) = kernel_args.load()?;
+    let config = KernelConfig::new(kernel_args.host, cluster, identity);
     let kernel =
         Kernel::start_claiming(config, Arc::new(KvFactory), &kernel_args.incarnation_path())
             .map_err(|e| e.to_string())?;

@@ -23,7 +23,6 @@ use super::builtins::{set_process_info, ProcessInfo};
 use super::context::{self, Context, MainCtx};
 use super::server::ServerClassDef;
 use crate::app::{AppFactory, StateMachine};
-use crate::cluster::ClusterConfig;
 use crate::kernel::{serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle};
 use crate::lang::{Failure, Res};
 use std::cell::Cell;
@@ -153,17 +152,26 @@ struct ProgramCommandLine {
         long,
         value_name = "N",
         value_parser = clap::value_parser!(u32).range(1..=64),
-        conflicts_with_all = ["kernel", "host", "cluster", "trace", "incarnation_file", "exit_on_stdin_eof", "byzantine"]
+        conflicts_with_all = ["kernel", "host", "cluster", "trace", "incarnation_file", "key_file", "exit_on_stdin_eof", "byzantine"]
     )]
     local: Option<u32>,
+    /// Make host hN's key pair: write its private key file (`--key-file`, by
+    /// default `hN.key` here; never overwritten) and print its public key.
+    #[arg(
+        long,
+        value_name = "hN",
+        value_parser = crate::kernel::parse_host_arg,
+        conflicts_with_all = ["local", "kernel", "host", "cluster", "trace", "incarnation_file", "exit_on_stdin_eof", "byzantine"]
+    )]
+    keygen: Option<crate::types::HostId>,
     /// Serve the program's server classes as a kernel; run no `main`.
     #[arg(long)]
     kernel: bool,
     /// This host's name in the cluster file.
-    #[arg(long, value_name = "hN", value_parser = crate::kernel::parse_host_arg, required_unless_present = "local")]
+    #[arg(long, value_name = "hN", value_parser = crate::kernel::parse_host_arg, required_unless_present_any = ["local", "keygen"])]
     host: Option<crate::types::HostId>,
     /// The cluster file.
-    #[arg(long, value_name = "FILE", required_unless_present = "local")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["local", "keygen"])]
     cluster: Option<std::path::PathBuf>,
     /// Append the host's protocol traces to FILE.
     #[arg(long, value_name = "FILE")]
@@ -171,6 +179,9 @@ struct ProgramCommandLine {
     /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
     #[arg(long, value_name = "FILE")]
     incarnation_file: Option<std::path::PathBuf>,
+    /// This host's private key file (default: `hN.key` beside the cluster file).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<std::path::PathBuf>,
     /// Stop when standard input closes (used by the local launcher).
     #[arg(long)]
     exit_on_stdin_eof: bool,
@@ -220,6 +231,9 @@ pub fn run(program: ProgramDef) -> ExitCode {
     if let Some(n) = cli.local {
         return run_local(&program, n, program_args);
     }
+    if let Some(host) = cli.keygen {
+        return keygen(program.name, host, cli.key_file);
+    }
     let (Some(host), Some(cluster_file)) = (cli.host, cli.cluster) else {
         return usage(
             program.name,
@@ -231,12 +245,13 @@ pub fn run(program: ProgramDef) -> ExitCode {
         cluster_file,
         trace_file: cli.trace,
         incarnation_file: cli.incarnation_file,
+        key_file: cli.key_file,
         exit_on_stdin_eof: cli.exit_on_stdin_eof,
         byzantine: cli.byzantine,
     };
-    let cluster = match ClusterConfig::load(&kernel_args.cluster_file) {
-        Ok(c) => c,
-        Err(e) => return usage(program.name, &e.to_string()),
+    let (cluster, identity) = match kernel_args.load() {
+        Ok(loaded) => loaded,
+        Err(e) => return usage(program.name, &e),
     };
     set_process_info(ProcessInfo {
         host: kernel_args.host,
@@ -253,7 +268,7 @@ pub fn run(program: ProgramDef) -> ExitCode {
             }
         };
     }
-    let mut config = KernelConfig::new(kernel_args.host, cluster);
+    let mut config = KernelConfig::new(kernel_args.host, cluster, identity);
     if let Some(timeline) = crate::timeline::Timeline::from_env() {
         config.trace = crate::kernel::TraceSink::Timeline(timeline);
     }
@@ -267,6 +282,21 @@ pub fn run(program: ProgramDef) -> ExitCode {
     let result = run_main(kernel.handle(), program.main);
     kernel.shutdown();
     exit_code(&result)
+}
+
+/// `--keygen hN`: writes the key file and prints the public key.
+fn keygen(name: &str, host: crate::types::HostId, path: Option<std::path::PathBuf>) -> ExitCode {
+    let path = path.unwrap_or_else(|| format!("{}.key", crate::cluster::host_name(host)).into());
+    match crate::identity::keygen(host, &path) {
+        Ok(public) => {
+            println!("{public}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
 }
 
 /// `--local N`: kernels `h1..hN` in this process (a first boot), `main` on `h1`.
@@ -323,6 +353,11 @@ mod command_line_tests {
         let local = parse(&["--local", "3", "--", "x"]).expect("local");
         assert_eq!(local.local, Some(3));
         assert_eq!(local.args, vec!["x".to_string()]);
+        let keygen = parse(&["--keygen", "h4", "--key-file", "h4.key"]).expect("keygen");
+        assert_eq!(keygen.keygen, Some(crate::types::HostId(4)));
+        assert!(parse(&["--keygen", "h4", "--kernel"]).is_err());
+        let keyed = parse(&["--host", "h1", "--cluster", "c", "--key-file", "k"]).expect("key");
+        assert_eq!(keyed.key_file, Some(std::path::PathBuf::from("k")));
     }
 
     #[test]

@@ -3,7 +3,39 @@
 use super::*;
 use std::sync::mpsc::Receiver;
 
-const KEY: &[u8] = b"test-cluster-key-0123456789abcdef";
+/// Key pairs of hosts h0..h3, made once per test process.
+fn keys() -> &'static BTreeMap<HostId, HostKey> {
+    static KEYS: std::sync::OnceLock<BTreeMap<HostId, HostKey>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        (0..4)
+            .map(|h| (HostId(h), HostKey::generate().expect("a key")))
+            .collect()
+    })
+}
+
+fn public_keys() -> BTreeMap<HostId, PublicKey> {
+    keys().iter().map(|(h, k)| (*h, k.public())).collect()
+}
+
+fn key(h: u32) -> &'static HostKey {
+    &keys()[&HostId(h)]
+}
+
+/// Dials `to` as `me` holding `identity`.
+fn dial_as(
+    me: u32,
+    incarnation: u64,
+    identity: &HostKey,
+    to: u32,
+    addr: SocketAddr,
+) -> Result<(TcpStream, PeerIdentity, Seal), LinkError> {
+    let dialer = Dialer {
+        me: HostId(me),
+        incarnation: Incarnation(incarnation),
+        identity,
+    };
+    dial(dialer, HostId(to), &key(to).public(), addr, &tuning())
+}
 
 fn tuning() -> TransportTuning {
     TransportTuning {
@@ -39,9 +71,9 @@ fn start_node(
     incarnation: u64,
     listener: TcpListener,
     peers: &BTreeMap<HostId, SocketAddr>,
-    key: &[u8],
+    identity: &HostKey,
 ) -> Node {
-    start_node_tuned(me, incarnation, listener, peers, key, tuning())
+    start_node_tuned(me, incarnation, listener, peers, identity, tuning())
 }
 
 fn start_node_tuned(
@@ -49,7 +81,7 @@ fn start_node_tuned(
     incarnation: u64,
     listener: TcpListener,
     peers: &BTreeMap<HostId, SocketAddr>,
-    key: &[u8],
+    identity: &HostKey,
     tuning: TransportTuning,
 ) -> Node {
     let (tx, rx) = mpsc::sync_channel(100_000);
@@ -60,7 +92,8 @@ fn start_node_tuned(
             me: HostId(me),
             incarnation: Incarnation(incarnation),
             peers: peers.clone(),
-            key: key.to_vec(),
+            identity: identity.clone(),
+            peer_keys: public_keys(),
             tuning,
         },
         listener,
@@ -75,8 +108,8 @@ fn start_node_tuned(
 
 fn pair() -> (Node, Node) {
     let (mut ls, addrs) = listeners(2);
-    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, KEY);
-    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, KEY);
+    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, key(1));
+    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, key(0));
     (a, b)
 }
 
@@ -242,83 +275,233 @@ fn data_before_the_handshake_is_refused() {
 }
 
 #[test]
-fn wrong_key_is_refused_on_both_sides() {
+fn a_wrong_key_is_refused_on_both_sides() {
     let (mut ls, addrs) = listeners(2);
-    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, KEY);
-    let intruder = start_node(
-        0,
-        10,
-        ls.pop().expect("listener"),
-        &addrs,
-        b"another-key-entirely-0123456789",
-    );
+    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, key(1));
+    // h0 holding h2's key: b cannot complete h0's handshake.
+    let intruder = start_node(0, 10, ls.pop().expect("listener"), &addrs, key(2));
     assert!(intruder
         .transport
         .send(HostId(1), Incarnation(10), heartbeat(1)));
-    // The dialer finds the acceptor's proof wrong; the acceptor sees the handshake fail.
+    // The dialer finds the acceptor's answer undecryptable; the acceptor sees
+    // the Hello fail.
     assert!(wait_rejected(&intruder, 1));
     assert!(wait_rejected(&b, 1));
     assert!(b.inbox.recv_timeout(Duration::from_millis(300)).is_err());
-    // `probe` with the wrong key fails, with the right key succeeds.
     let addr = b.transport.local_addr();
-    assert!(probe(
-        HostId(0),
-        Incarnation(1),
-        HostId(1),
-        addr,
-        b"wrong-key-wrong-key",
-        &tuning()
-    )
-    .is_err());
-    let id = probe(HostId(0), Incarnation(1), HostId(1), addr, KEY, &tuning()).expect("probe");
+    // A stranger's key, another host's key (h3's key posing as h2), and a
+    // dialer that expects another acceptor key all fail; the right one succeeds.
+    let stranger = HostKey::generate().expect("key");
+    assert!(dial_as(0, 1, &stranger, 1, addr).is_err());
+    assert!(dial_as(2, 1, key(3), 1, addr).is_err());
+    let dialer = Dialer {
+        me: HostId(0),
+        incarnation: Incarnation(1),
+        identity: key(0),
+    };
+    assert!(probe(dialer, HostId(1), &stranger.public(), addr, &tuning()).is_err());
+    let id = probe(dialer, HostId(1), &key(1).public(), addr, &tuning()).expect("probe");
     assert_eq!(id.incarnation, Incarnation(20));
 }
 
-#[test]
-fn a_forged_proof_is_refused() {
-    let (_a, b) = pair();
-    let stream = TcpStream::connect(b.transport.local_addr()).expect("connect");
-    let mut w = stream.try_clone().expect("clone");
-    write_frame(
-        &mut w,
+/// Runs the dialer's side by hand up to the Challenge; returns the socket, the
+/// bytes of the Hello frame, and the handshake state.
+fn hello_by_hand(addr: SocketAddr) -> (TcpStream, Vec<u8>, snow::HandshakeState) {
+    let stream = TcpStream::connect(addr).expect("connect");
+    let mut hs = handshake_state(
+        true,
+        &prologue(HostId(0), HostId(1)),
+        key(0),
+        &key(1).public(),
+    )
+    .expect("handshake state");
+    let mut msg = [0u8; HANDSHAKE_MESSAGE_MAX];
+    let n = hs
+        .write_message(&5u64.to_be_bytes(), &mut msg)
+        .expect("msg1");
+    let hello = encode_frame(
         &Frame::Hello {
             from: HostId(0),
-            incarnation: Incarnation(5),
             to: HostId(1),
-            nonce: [7; NONCE_BYTES],
+            noise: msg[..n].to_vec(),
         },
+        Vec::new(),
+        None,
     )
-    .expect("hello");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    .expect("encode");
+    (stream, hello, hs)
+}
+
+fn read_challenge(stream: &TcpStream) -> Vec<u8> {
+    let mut reader: &TcpStream = stream;
     let mut payload = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(3);
-    let frame = read_frame(
+    match read_frame(
         &mut reader,
-        &stream,
+        stream,
         Some(deadline),
         &mut payload,
         None,
         PREAUTH_MAX_FRAME_BYTES,
     )
-    .expect("challenge");
-    assert!(matches!(frame, Frame::Challenge { .. }));
+    .expect("challenge")
+    {
+        Frame::Challenge { noise } => noise,
+        _ => panic!("expected a Challenge"),
+    }
+}
+
+/// Host h1 alone (h0 does not listen): every handshake it completes is the test's.
+fn lone_b() -> Node {
+    let (mut ls, addrs) = listeners(2);
+    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, key(1));
+    drop(ls);
+    b
+}
+
+#[test]
+fn a_forged_proof_is_refused() {
+    let b = lone_b();
+    let (mut stream, hello, _hs) = hello_by_hand(b.transport.local_addr());
+    stream.write_all(&hello).expect("hello");
+    let _ = read_challenge(&stream);
     write_frame(
-        &mut w,
+        &mut stream,
         &Frame::Proof {
-            proof: [0; MAC_BYTES],
+            noise: vec![0; NOISE_TAG_BYTES],
         },
     )
     .expect("proof");
-    write_frame(
-        &mut w,
-        &Frame::Data {
-            incarnation: Incarnation(5),
-            msgs: vec![heartbeat(9)],
-        },
-    )
-    .ok();
+    assert!(closed_by_peer(&mut stream));
     assert!(wait_rejected(&b, 1));
     assert!(b.inbox.recv_timeout(Duration::from_millis(300)).is_err());
+    assert_eq!(b.transport.stats().handshakes_completed, 0);
+}
+
+#[test]
+fn a_recorded_handshake_replayed_is_refused() {
+    let b = lone_b();
+    let addr = b.transport.local_addr();
+    // A real session: Hello, Challenge, Proof, one data frame; everything the
+    // dialer sent is recorded.
+    let (mut stream, hello, mut hs) = hello_by_hand(addr);
+    stream.write_all(&hello).expect("hello");
+    let challenge = read_challenge(&stream);
+    let mut payload = [0u8; HANDSHAKE_MESSAGE_MAX];
+    hs.read_message(&challenge, &mut payload)
+        .expect("the acceptor proves its key");
+    let mut seal = Seal::new(hs.into_transport_mode().expect("transport"));
+    let mut proof = [0u8; HANDSHAKE_MESSAGE_MAX];
+    let n = seal.noise.write_message(&[], &mut proof).expect("proof");
+    let mut recorded = hello.clone();
+    recorded.extend(
+        encode_frame(
+            &Frame::Proof {
+                noise: proof[..n].to_vec(),
+            },
+            Vec::new(),
+            None,
+        )
+        .expect("encode"),
+    );
+    let data = Frame::Data {
+        incarnation: Incarnation(5),
+        msgs: vec![heartbeat(7)],
+    };
+    recorded.extend(encode_frame(&data, Vec::new(), Some(&mut seal)).expect("seal"));
+    stream.write_all(&recorded[hello.len()..]).expect("rest");
+    assert_eq!(recv(&b).msg, heartbeat(7));
+    drop(stream);
+    // The same bytes on a new connection: the acceptor's fresh ephemeral key
+    // makes the recorded Proof fail.
+    let rejected_before = b.transport.stats().connections_rejected;
+    let mut replay = TcpStream::connect(addr).expect("connect");
+    replay.write_all(&recorded).expect("replay");
+    assert!(closed_by_peer(&mut replay));
+    assert!(wait_rejected(&b, rejected_before + 1));
+    assert!(b.inbox.recv_timeout(Duration::from_millis(300)).is_err());
+    assert_eq!(b.transport.stats().handshakes_completed, 1);
+}
+
+#[test]
+fn a_hello_whose_names_were_changed_does_not_decrypt() {
+    let (_a, b) = pair();
+    let (mut stream, hello, _) = hello_by_hand(b.transport.local_addr());
+    // h0's Noise message, in a frame that says h2 sent it.
+    let noise = match postcard::from_bytes::<Frame>(&hello[5..]).expect("frame") {
+        Frame::Hello { noise, .. } => noise,
+        _ => panic!("a Hello"),
+    };
+    write_frame(
+        &mut stream,
+        &Frame::Hello {
+            from: HostId(2),
+            to: HostId(1),
+            noise,
+        },
+    )
+    .expect("hello");
+    assert!(closed_by_peer(&mut stream));
+    assert!(wait_rejected(&b, 1));
+}
+
+/// Forwards one connection from a listener to `to`, keeping a copy of every
+/// byte that passed; returns the proxy's address and the copy.
+fn recording_proxy(to: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let copy = seen.clone();
+    std::thread::spawn(move || {
+        let Ok((mut inbound, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(mut outbound) = TcpStream::connect(to) else {
+            return;
+        };
+        let mut back_in = inbound.try_clone().expect("clone");
+        let mut back_out = outbound.try_clone().expect("clone");
+        // The acceptor's answers go back unrecorded.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut back_out, &mut back_in);
+        });
+        let mut buf = [0u8; 16 << 10];
+        while let Ok(n) = inbound.read(&mut buf) {
+            if n == 0 || outbound.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            copy.lock().expect("copy").extend_from_slice(&buf[..n]);
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn traffic_on_the_wire_does_not_show_what_it_carries() {
+    let (mut ls, mut addrs) = listeners(2);
+    let b = start_node(1, 20, ls.pop().expect("listener"), &addrs, key(1));
+    let (proxy, seen) = recording_proxy(addrs[&HostId(1)]);
+    addrs.insert(HostId(1), proxy);
+    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, key(0));
+    let secret = b"a known plaintext argument: flight BA117 at FL350";
+    let msg = Message::Group(crate::group::GroupMessage::Request {
+        group: crate::types::GroupId(1),
+        request: crate::types::RequestId {
+            client: crate::types::ClientId::Group(crate::types::GroupId(2)),
+            seq: 1,
+        },
+        payload: secret.to_vec(),
+        low_water: 0,
+    });
+    assert!(a.transport.send(HostId(1), Incarnation(10), msg.clone()));
+    assert_eq!(recv(&b).msg, msg, "delivered through the proxy");
+    let seen = seen.lock().expect("copy").clone();
+    assert!(seen.len() > secret.len(), "the proxy saw the traffic");
+    assert!(
+        !seen.windows(secret.len()).any(|w| w == secret),
+        "the plaintext crossed the wire"
+    );
+    assert!(!seen.windows(8).any(|w| w == b"BA117 at"));
 }
 
 #[test]
@@ -334,9 +517,8 @@ fn hello_for_another_host_or_from_a_stranger_is_refused() {
             &mut raw,
             &Frame::Hello {
                 from,
-                incarnation: Incarnation(5),
                 to,
-                nonce: [1; NONCE_BYTES],
+                noise: vec![1; 56],
             },
         )
         .expect("hello");
@@ -361,8 +543,8 @@ fn the_writer_reconnects_after_the_peer_restarts() {
     let (mut ls, addrs) = listeners(2);
     let b_listener = ls.pop().expect("listener");
     let b_addr = addrs[&HostId(1)];
-    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, KEY);
-    let b = start_node(1, 20, b_listener, &addrs, KEY);
+    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, key(0));
+    let b = start_node(1, 20, b_listener, &addrs, key(1));
     still_serves(&a, &b, 1);
     drop(b);
     // The restarted peer listens on the same address with a larger incarnation.
@@ -381,7 +563,7 @@ fn the_writer_reconnects_after_the_peer_restarts() {
         30,
         relisten.expect("rebind the peer's address"),
         &addrs,
-        KEY,
+        key(1),
     );
     let mut delivered = None;
     for i in 0..200u64 {
@@ -412,8 +594,7 @@ fn after_the_handshake_unsealed_or_replayed_frames_are_refused() {
     let (_a, b) = pair();
     let addr = b.transport.local_addr();
     // An unsealed frame on an authenticated connection.
-    let (mut stream, _, _) =
-        dial(HostId(0), Incarnation(10), HostId(1), addr, KEY, &tuning()).expect("handshake");
+    let (mut stream, _, _) = dial_as(0, 10, key(0), 1, addr).expect("handshake");
     let data = |n| Frame::Data {
         incarnation: Incarnation(10),
         msgs: vec![heartbeat(n)],
@@ -424,8 +605,7 @@ fn after_the_handshake_unsealed_or_replayed_frames_are_refused() {
     assert!(wait_rejected(&b, 1));
     assert!(b.inbox.recv_timeout(Duration::from_millis(200)).is_err());
     // A sealed frame is delivered once; the same bytes again (a replay) are refused.
-    let (mut stream, _, mut seal) =
-        dial(HostId(0), Incarnation(10), HostId(1), addr, KEY, &tuning()).expect("handshake");
+    let (mut stream, _, mut seal) = dial_as(0, 10, key(0), 1, addr).expect("handshake");
     let sealed = encode_frame(&data(2), Vec::new(), Some(&mut seal)).expect("encode");
     stream.write_all(&sealed).expect("write");
     assert_eq!(recv(&b).msg, heartbeat(2));
@@ -507,7 +687,7 @@ fn strangers_from_one_address_cannot_lock_out_a_cluster_host() {
         handshake_timeout_ms: 20_000,
         ..tuning()
     };
-    let b = start_node_tuned(1, 20, ls.pop().expect("listener"), &addrs, KEY, tuned);
+    let b = start_node_tuned(1, 20, ls.pop().expect("listener"), &addrs, key(1), tuned);
     // h0 is not listening: b's writer fails fast instead of stalling in a handshake.
     drop(ls);
     let to = b.transport.local_addr();
@@ -525,7 +705,12 @@ fn strangers_from_one_address_cannot_lock_out_a_cluster_host() {
     );
     assert_eq!(b.transport.stats().connections_rejected, refused);
     // A cluster host on another address still authenticates.
-    let identity = probe(HostId(0), Incarnation(3), HostId(1), to, KEY, &tuning())
+    let dialer = Dialer {
+        me: HostId(0),
+        incarnation: Incarnation(3),
+        identity: key(0),
+    };
+    let identity = probe(dialer, HostId(1), &key(1).public(), to, &tuning())
         .expect("a cluster host gets through the flood");
     assert_eq!(identity.host, HostId(1));
     let completed = (0..200).any(|_| {

@@ -7,14 +7,17 @@
 use ftc_judge::Operation;
 use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
-use ftc_runtime::kernel::{CallError, Kernel, KernelConfig, KernelHandle, TraceSink};
+use ftc_runtime::identity::HostKey;
+use ftc_runtime::kernel::{CallError, Kernel, KernelHandle, TraceSink};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
-use ftc_runtime::transport::{probe, TransportTuning, PROTOCOL_VERSION};
+use ftc_runtime::transport::{
+    probe, Dialer, LinkError, PeerIdentity, TransportTuning, PROTOCOL_VERSION,
+};
 use ftc_runtime::types::{GroupId, GroupView, HostId, Incarnation, Model, ServerSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -57,7 +60,9 @@ pub struct Driver {
 impl Driver {
     pub fn start(cluster: &LocalCluster) -> Driver {
         let (tx, rx) = mpsc::channel::<Trace>();
-        let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
+        let mut config = cluster
+            .kernel_config(HostId(0))
+            .expect("h0's configuration");
         config.trace = TraceSink::Channel(tx);
         config.incarnation = Some(ftc_runtime::kernel::FIRST_INCARNATION);
         let kernel = Kernel::start(config, Arc::new(KvFactory)).expect("start the driver kernel");
@@ -373,8 +378,43 @@ pub fn wait_replicas_agree(
     None
 }
 
-/// Throws garbage, an oversized length, a wrong version and a wrong key at `addr`.
-pub fn attack(addr: SocketAddr, target: HostId) {
+/// Connects to kernel `target` as host `me` holding `key`, and authenticates.
+pub fn probe_as(
+    cluster: &LocalCluster,
+    me: HostId,
+    key: &HostKey,
+    target: HostId,
+    tuning: &TransportTuning,
+) -> Result<PeerIdentity, LinkError> {
+    let dialer = Dialer {
+        me,
+        incarnation: Incarnation(1),
+        identity: key,
+    };
+    let config = cluster.config();
+    probe(
+        dialer,
+        target,
+        &config.keys[&target],
+        config.hosts[&target],
+        tuning,
+    )
+}
+
+/// Connects to kernel `target` as h0 with h0's key: an authenticated probe.
+pub fn probe_host(
+    cluster: &LocalCluster,
+    target: HostId,
+    tuning: &TransportTuning,
+) -> Result<PeerIdentity, LinkError> {
+    let key = cluster.host_key(HostId(0)).expect("h0's key");
+    probe_as(cluster, HostId(0), key, target, tuning)
+}
+
+/// Throws garbage, an oversized length, a wrong version, a stranger's key and
+/// another host's key at kernel `target`.
+pub fn attack(cluster: &LocalCluster, target: HostId) {
+    let addr = cluster.config().hosts[&target];
     let payloads: [&[u8]; 3] = [
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         &[0xff, 0xff, 0xff, 0xf0, PROTOCOL_VERSION],
@@ -393,15 +433,19 @@ pub fn attack(addr: SocketAddr, target: HostId) {
         handshake_timeout_ms: 1_000,
         ..TransportTuning::default()
     };
-    let wrong = probe(
-        HostId(0),
-        Incarnation(1),
-        target,
-        addr,
-        b"not-the-cluster-key!",
-        &tuning,
-    );
-    assert!(wrong.is_err(), "a wrong cluster key was accepted");
+    let stranger = HostKey::generate().expect("a key");
+    let wrong = probe_as(cluster, HostId(0), &stranger, target, &tuning);
+    assert!(wrong.is_err(), "a stranger's key was accepted as h0");
+    // A host holding another host's key cannot speak as h0.
+    let other = cluster
+        .config()
+        .host_ids()
+        .into_iter()
+        .find(|h| *h != target && *h != HostId(0))
+        .expect("a third host");
+    let borrowed = cluster.host_key(other).expect("its key");
+    let posing = probe_as(cluster, HostId(0), borrowed, target, &tuning);
+    assert!(posing.is_err(), "{other:?}'s key was accepted as h0");
 }
 
 /// Refused connections a kernel's log reports: lines in full plus the counts

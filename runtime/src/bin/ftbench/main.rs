@@ -13,10 +13,10 @@
 mod soak;
 
 use ftc_runtime::app::AppFactory;
-use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
+use ftc_runtime::cluster::{ClusterConfig, LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::{
-    serve_until_terminated, Kernel, KernelArgs, KernelConfig, KernelHandle, TaggedCall, TraceSink,
+    serve_until_terminated, Kernel, KernelArgs, KernelHandle, TaggedCall, TraceSink,
     FIRST_INCARNATION,
 };
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KV_CLASS};
@@ -83,7 +83,9 @@ impl Bench {
         )
         .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel();
-        let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
+        let mut config = cluster
+            .kernel_config(HostId(0))
+            .map_err(|e| e.to_string())?;
         config.trace = TraceSink::Views(tx);
         config.incarnation = Some(FIRST_INCARNATION);
         let kernel = Kernel::start(config, Arc::new(KvFactory)).map_err(|e| e.to_string())?;
@@ -343,11 +345,14 @@ fn transport_only() -> Result<(), String> {
     ]
     .into_iter()
     .collect();
+    let (cluster, keys) =
+        ClusterConfig::with_fresh_keys(peers.clone()).map_err(|e| e.to_string())?;
     let config = |me: u32| TransportConfig {
         me: HostId(me),
         incarnation: Incarnation(1),
         peers: peers.clone(),
-        key: b"ftbench-transport-key-0123456789".to_vec(),
+        identity: keys[&HostId(me)].clone(),
+        peer_keys: cluster.keys.clone(),
         tuning: TransportTuning::default(),
     };
     let received = Arc::new(AtomicU64::new(0));

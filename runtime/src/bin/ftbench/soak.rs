@@ -32,7 +32,7 @@ use ftc_runtime::app::{RestoreError, StateMachine};
 use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::FIRST_INCARNATION;
-use ftc_runtime::kernel::{CallError, Kernel, KernelConfig, KernelHandle, TraceSink};
+use ftc_runtime::kernel::{CallError, Kernel, KernelHandle, TraceSink};
 use ftc_runtime::kv_app::{KvCommand, KvReply, KvStore, KV_CLASS};
 use ftc_runtime::types::{GroupId, GroupView, HostId, Model, RequestId, ServerSpec};
 use rand::{Rng, SeedableRng};
@@ -823,7 +823,9 @@ pub fn run(o: &SoakOptions) -> Result<bool, String> {
     )
     .map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::channel();
-    let mut config = KernelConfig::new(HostId(0), cluster.config().clone());
+    let mut config = cluster
+        .kernel_config(HostId(0))
+        .map_err(|e| e.to_string())?;
     config.trace = TraceSink::Channel(tx);
     config.incarnation = Some(FIRST_INCARNATION);
     let kernel = Kernel::start(config, apps()).map_err(|e| e.to_string())?;
