@@ -3,7 +3,7 @@
 mod commands;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use ftc_frontend::render::{render_human, render_json, SourceFile};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -20,13 +20,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum MessageFormat {
-    /// rustc-like text on stderr.
-    Human,
-    /// One JSON object per diagnostic per line on stdout.
-    Json,
-}
+use commands::messages::MessageFormat;
 
 #[derive(Subcommand)]
 enum Command {

@@ -210,3 +210,43 @@ fn release_builds_refuse_a_program_with_errors_before_building() {
         assert!(err.contains("error"), "{err}");
     }
 }
+
+#[test]
+fn a_new_project_checks_and_runs_through_a_crash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let made = ftc()
+        .args(["new", "bank"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run ftc new");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let project = dir.path().join("bank");
+    for file in ["bank.cmsl", "README.md", "expected.txt", "test.sh"] {
+        let text = std::fs::read_to_string(project.join(file)).expect(file);
+        assert!(!text.contains("NAME"), "{file} still says NAME");
+    }
+    // Not over an existing directory, and only with a usable name.
+    for args in [["new", "bank"], ["new", "Bad-Name"]] {
+        let again = ftc()
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run");
+        assert_eq!(again.status.code(), Some(2), "{args:?}");
+    }
+    let out = ftc()
+        .arg("run")
+        .arg(project.join("bank.cmsl"))
+        .args(["--crash", "h2@0.5"])
+        .output()
+        .expect("run ftc run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let expected = std::fs::read_to_string(project.join("expected.txt")).expect("expected");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{stderr}");
+    assert!(stderr.contains("killing h2"), "{stderr}");
+}

@@ -4,7 +4,8 @@
 //! in a trailing `/* expected stdout: … exit: N */` block; a first line
 //! `// ftc-run: ARGS` gives extra `ftc run` flags (crashes, pauses), and each
 //! `// expect-stderr: TEXT` line a text the run's stderr must contain (the
-//! fault timeline).
+//! fault timeline). Whatever the faults, the kernels' connection notices
+//! stay in their log files: stderr never shows them, and names the files.
 //! `UPDATE_EXPECT=1` rewrites the blocks.
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,18 @@ fn run_fixtures() {
             .expect("run ftc run");
         let code = out.status.code().unwrap_or(-1);
         let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("ftc::transport") || stderr.contains("cannot reach h") {
+            failures.push(format!(
+                "{}: transport notices on the terminal:\n{stderr}",
+                file.display()
+            ));
+        }
+        if !stderr.contains("ftc run: kernel logs in ") {
+            failures.push(format!(
+                "{}: no log directory named:\n{stderr}",
+                file.display()
+            ));
+        }
         for wanted in program
             .lines()
             .filter_map(|l| l.strip_prefix("// expect-stderr:"))

@@ -178,14 +178,20 @@ fn label_json(label: &DiagLabel, primary: bool, file: &SourceFile<'_>) -> serde_
 
 /// Renders one diagnostic as a single-line JSON object (no trailing newline).
 ///
-/// Fields: `code, severity, message, file, line, column` (1-based, of the
+/// Fields: `type` (`"diagnostic"`), `code, severity, message, file, line, column` (1-based, of the
 /// primary span's start), `labels` (each `line, column, end_line, end_column,
 /// message, primary`), `notes` (strings) and `help` (string or null).
 pub fn render_json(d: &Diagnostic, file: &SourceFile<'_>) -> String {
+    render_json_value(d, file).to_string()
+}
+
+/// [`render_json`] as a value, `"type": "diagnostic"` included.
+pub fn render_json_value(d: &Diagnostic, file: &SourceFile<'_>) -> serde_json::Value {
     let (line, column) = file.line_column(file.range(d.primary.span).start);
     let mut labels = vec![label_json(&d.primary, true, file)];
     labels.extend(d.secondary.iter().map(|l| label_json(l, false, file)));
     serde_json::json!({
+        "type": "diagnostic",
         "code": d.code,
         "severity": d.severity.as_str(),
         "message": d.message,
@@ -196,5 +202,4 @@ pub fn render_json(d: &Diagnostic, file: &SourceFile<'_>) -> String {
         "notes": d.notes,
         "help": d.help,
     })
-    .to_string()
 }

@@ -1062,7 +1062,7 @@ impl CoreDriver {
             TraceSink::Stderr => eprintln!("{now} {trace:?}"),
             TraceSink::Writer(w) => {
                 if writeln!(w, "{now} {trace:?}").is_err() {
-                    eprintln!("{}: trace writer failed; traces off", host_name(self.me));
+                    tracing::error!(target: "ftc::kernel", "{}: trace writer failed; traces off", host_name(self.me));
                     self.trace = TraceSink::Off;
                 }
                 self.trace_dirty = true;
@@ -1121,6 +1121,9 @@ pub struct KernelArgs {
     /// This host's private key file (default: `hN.key` beside the cluster file).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Append the kernel's log to FILE instead of stderr (filter: `RUST_LOG`).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     /// Stop when standard input closes, i.e. when the launching process is
     /// gone (used by the local launcher).
     #[arg(long)]
@@ -1204,6 +1207,7 @@ impl KernelArgs {
 /// the kernel, prints the ready line ([`crate::cluster::READY_PREFIX`]) on stdout,
 /// and shuts down cleanly on the signal.
 pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> Result<(), String> {
+    crate::logging::init(args.log_file.as_deref())?;
     let (cluster, identity) = args.load()?;
     let mut config = KernelConfig::new(args.host, cluster, identity);
     if let Some(path) = &args.trace_file {

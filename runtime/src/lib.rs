@@ -23,6 +23,7 @@ pub mod identity;
 pub mod kernel;
 pub mod kv_app;
 pub mod lie;
+pub mod logging;
 pub mod timeline;
 pub mod transport;
 

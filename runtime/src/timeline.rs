@@ -34,6 +34,9 @@ use std::fmt::Write as _;
 
 /// The environment variable carrying the origin and the fault schedule.
 pub const ENV: &str = "FTC_TIMELINE";
+/// `json` here makes every timeline line a JSON object (`ftc run
+/// --message-format json`; the schema is the project's `docs/json.md`).
+pub const FORMAT_ENV: &str = "FTC_TIMELINE_FORMAT";
 
 /// What `ftc run` did to a host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +70,8 @@ pub struct Timeline {
     schedule: Vec<(HostId, Disruption, u64)>,
     /// The members of each server's last view printed.
     last: BTreeMap<GroupId, Vec<HostId>>,
+    /// Lines are JSON objects instead of text.
+    json: bool,
 }
 
 impl Timeline {
@@ -98,45 +103,97 @@ impl Timeline {
             origin_us,
             schedule,
             last: BTreeMap::new(),
+            json: false,
         })
+    }
+
+    /// The same timeline, printing JSON objects.
+    pub fn json(mut self) -> Timeline {
+        self.json = true;
+        self
     }
 
     /// The timeline `ftc run` asked for in the environment, if any.
     pub fn from_env() -> Option<Timeline> {
-        std::env::var(ENV).ok().and_then(|t| Timeline::parse(&t))
+        let timeline = std::env::var(ENV).ok().and_then(|t| Timeline::parse(&t))?;
+        Some(match std::env::var(FORMAT_ENV).as_deref() {
+            Ok("json") => timeline.json(),
+            _ => timeline,
+        })
     }
 
     /// The line for a view installed at `now_us` (wall clock), or `None` when it
     /// repeats the members already printed.
     pub fn line(&mut self, now_us: u64, view: &GroupView) -> Option<String> {
+        let change = self.change(now_us, view)?;
+        Some(if self.json {
+            change.json(view).to_string()
+        } else {
+            change.human(view)
+        })
+    }
+
+    fn change(&mut self, now_us: u64, view: &GroupView) -> Option<Change> {
         let members: Vec<HostId> = view.members.iter().map(|m| m.host).collect();
         let previous = self.last.insert(view.group, members.clone());
         if previous.as_ref() == Some(&members) && !view.failed {
             return None;
         }
         let since = now_us.saturating_sub(self.origin_us);
+        let left = previous
+            .as_ref()
+            .map(|previous| {
+                previous
+                    .iter()
+                    .filter(|h| !members.contains(h))
+                    .map(|gone| {
+                        let cause = self
+                            .schedule
+                            .iter()
+                            .filter(|(h, _, at)| h == gone && *at <= since)
+                            .max_by_key(|(_, _, at)| *at)
+                            .map(|(_, what, at)| (*what, (since - at) / 1_000));
+                        (*gone, cause)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Change {
+            since_us: since,
+            first: previous.is_none(),
+            members,
+            left,
+        })
+    }
+}
+
+/// One view change as the timeline reports it.
+struct Change {
+    since_us: u64,
+    /// The server's first view printed.
+    first: bool,
+    members: Vec<HostId>,
+    /// Hosts that left, each with the disruption before it and how many ms later.
+    left: Vec<(HostId, Option<(Disruption, u64)>)>,
+}
+
+impl Change {
+    fn human(&self, view: &GroupView) -> String {
         let server = format!("{} (server {})", view.spec.class, view.group.0);
-        let mut line = format!("ftc run: {:>6.3} s  {server} ", since as f64 / 1e6);
+        let mut line = format!("ftc run: {:>6.3} s  {server} ", self.since_us as f64 / 1e6);
         if view.failed {
             line.push_str("failed: every replica that held its state is gone");
-            return Some(line);
+            return line;
         }
-        let on = names(&members);
-        let Some(previous) = previous else {
+        let on = names(&self.members);
+        if self.first {
             let _ = write!(line, "runs on {on}");
-            return Some(line);
-        };
+            return line;
+        }
         let mut notes = vec![format!("view {}", view.view_id)];
-        for gone in previous.iter().filter(|h| !members.contains(h)) {
-            let cause = self
-                .schedule
-                .iter()
-                .filter(|(h, _, at)| h == gone && *at <= since)
-                .max_by_key(|(_, _, at)| *at)
-                .map(|(_, what, at)| {
-                    let ms = (since - at) / 1_000;
-                    format!(", {ms} ms after it was {}", what.verb())
-                })
+        for (gone, cause) in &self.left {
+            let cause = cause
+                .map(|(what, ms)| format!(", {ms} ms after it was {}", what.verb()))
                 .unwrap_or_default();
             notes.push(format!("{} left{cause}", host_name(*gone)));
         }
@@ -144,7 +201,34 @@ impl Timeline {
             notes.push(format!("{} joins", host_name(joining.host)));
         }
         let _ = write!(line, "continues on {on} ({})", notes.join("; "));
-        Some(line)
+        line
+    }
+
+    fn json(&self, view: &GroupView) -> serde_json::Value {
+        let hosts = |hs: &[HostId]| hs.iter().map(|h| host_name(*h)).collect::<Vec<_>>();
+        let left: Vec<serde_json::Value> = self
+            .left
+            .iter()
+            .map(|(h, cause)| {
+                serde_json::json!({
+                    "host": host_name(*h),
+                    "after": cause.map(|(what, _)| what.verb()),
+                    "after_ms": cause.map(|(_, ms)| ms),
+                })
+            })
+            .collect();
+        let joined: Vec<HostId> = view.joining.iter().map(|r| r.host).collect();
+        serde_json::json!({
+            "type": "view",
+            "time_s": (self.since_us / 1_000) as f64 / 1e3,
+            "server": view.spec.class,
+            "group": view.group.0,
+            "view": view.view_id,
+            "members": hosts(&self.members),
+            "left": left,
+            "joined": hosts(&joined),
+            "failed": view.failed,
+        })
     }
 }
 
@@ -159,6 +243,40 @@ fn names(hosts: &[HostId]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_carry_the_same_facts() {
+        use crate::types::{GroupView, Incarnation, Model, ReplicaId, ServerSpec};
+        let origin = 1_000_000_000;
+        let schedule = Timeline::encode(origin, &[(HostId(2), Disruption::Killed, 1_000_000)]);
+        let mut t = Timeline::parse(&schedule).expect("parses").json();
+        let r = |h| ReplicaId {
+            host: HostId(h),
+            incarnation: Incarnation(1),
+        };
+        let view = |id, members: Vec<ReplicaId>, joining| GroupView {
+            group: GroupId(1),
+            view_id: id,
+            members,
+            joining,
+            spec: ServerSpec::new("track_db", Model::Crash, 1),
+            failed: false,
+        };
+        t.line(origin + 20_000, &view(1, vec![r(2), r(3)], vec![]))
+            .expect("first view");
+        let line = t
+            .line(origin + 1_240_000, &view(2, vec![r(3), r(4)], vec![r(4)]))
+            .expect("a change");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["type"], "view");
+        assert_eq!(v["time_s"], 1.24);
+        assert_eq!(v["members"], serde_json::json!(["h3", "h4"]));
+        assert_eq!(
+            v["left"],
+            serde_json::json!([{ "host": "h2", "after": "killed", "after_ms": 240 }])
+        );
+        assert_eq!(v["joined"], serde_json::json!(["h4"]));
+    }
 
     #[test]
     fn malformed_schedules_are_refused() {

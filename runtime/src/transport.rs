@@ -749,8 +749,9 @@ fn unregister_stream(shared: &Shared, id: u64) {
     streams.remove(&id);
 }
 
+/// A connection notice (a peer unreachable, a link lost, a refusal summary).
 fn log_line(me: HostId, text: std::fmt::Arguments<'_>) {
-    eprintln!("ftc-transport h{}: {}", me.0, text);
+    tracing::warn!(target: "ftc::transport", "h{}: {}", me.0, text);
 }
 
 /// Counts a refused connection and logs it, rate-limited.
@@ -1317,6 +1318,13 @@ fn read_connection(
         .counters
         .handshakes_completed
         .fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(
+        target: "ftc::transport",
+        "h{}: h{} (incarnation {}) connected",
+        shared.config.me.0,
+        peer.host.0,
+        peer.incarnation.0
+    );
     let limit = shared.config.tuning.max_inbound_connections;
     if shared.inbound_open.fetch_add(1, Ordering::SeqCst) >= limit {
         shared.inbound_open.fetch_sub(1, Ordering::SeqCst);

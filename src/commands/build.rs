@@ -4,6 +4,7 @@
 
 use super::{compile, write_if_changed, EXIT_PROGRAM_ERRORS};
 use anyhow::Context;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
@@ -50,10 +51,24 @@ pub(crate) fn build_programs(
         packages.push(compiled.crate_.package);
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let profile = if release { "release" } else { "debug" };
+    if !dir.join("target").join(profile).exists() {
+        super::messages::say(
+            format_args!(
+                "ftc: first {profile} build in {}: the runtime compiles once, which takes a few minutes",
+                dir.display()
+            ),
+            || serde_json::json!({ "type": "first-build", "profile": profile, "dir": dir.display().to_string() }),
+        );
+    }
     let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--quiet")
-        .arg("--manifest-path")
+    cmd.arg("build");
+    // On a terminal cargo shows its own progress bar; elsewhere (logs, tests)
+    // only warnings and errors.
+    if !std::io::stderr().is_terminal() || super::messages::json() {
+        cmd.arg("--quiet");
+    }
+    cmd.arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(dir.join("target"));
@@ -70,10 +85,9 @@ pub(crate) fn build_programs(
         .status()
         .context("cannot run cargo")?;
     if !status.success() {
-        eprintln!("error: the generated Rust did not build (this is a bug in ftc)");
+        super::messages::error("the generated Rust did not build (this is a bug in ftc)");
         return Ok(Err(ExitCode::from(EXIT_PROGRAM_ERRORS)));
     }
-    let profile = if release { "release" } else { "debug" };
     Ok(Ok(packages
         .iter()
         .map(|p| dir.join("target").join(profile).join(p))
@@ -84,7 +98,10 @@ pub(crate) fn build_command(files: &[PathBuf], release: bool) -> anyhow::Result<
     match build_programs(files, release)? {
         Ok(binaries) => {
             for b in binaries {
-                eprintln!("built {}", b.display());
+                super::messages::say(
+                    format_args!("built {}", b.display()),
+                    || serde_json::json!({ "type": "built", "binary": b.display().to_string() }),
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

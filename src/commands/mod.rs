@@ -1,13 +1,14 @@
-//! The pipeline commands: `emit`, `build`, `run`, `replicate`.
+//! The pipeline commands: `emit`, `build`, `run`, `replicate`, `new`.
 
 mod build;
+pub(crate) mod messages;
+mod new;
 mod replicate;
 mod run;
 
 use anyhow::Context;
 use clap::Subcommand;
-use ftc_frontend::render::{render_human, SourceFile};
-use std::io::{IsTerminal, Write};
+use messages::MessageFormat;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ pub(crate) enum PipelineCommand {
         /// The directory to write `Cargo.toml` and `src/main.rs` to.
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
+        #[command(flatten)]
+        format: FormatArg,
     },
     /// Compile CMSL programs to executables (one shared target directory).
     Build {
@@ -35,25 +38,52 @@ pub(crate) enum PipelineCommand {
         /// runtime in this profile takes minutes).
         #[arg(long)]
         release: bool,
+        #[command(flatten)]
+        format: FormatArg,
     },
     /// Build a program and run it on a local cluster of host kernels.
     Run(run::RunArgs),
     /// Rewrite a program so that a class becomes a replicated server.
     Replicate(replicate::ReplicateArgs),
+    /// Start a project: NAME/ with a program whose server is replicated, its
+    /// README, expected output and a test script.
+    New {
+        /// The project's name (lowercase letters, digits, `_`).
+        name: String,
+    },
+}
+
+/// `--message-format`, shared by the pipeline commands.
+#[derive(clap::Args, Clone, Copy)]
+pub(crate) struct FormatArg {
+    /// How diagnostics and events are printed (json: one object per line on
+    /// stderr; schema in docs/json.md).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
 }
 
 /// Runs a pipeline command.
 pub(crate) fn run(command: PipelineCommand) -> ExitCode {
+    let format = match &command {
+        PipelineCommand::Emit { format, .. } | PipelineCommand::Build { format, .. } => *format,
+        PipelineCommand::Run(args) => args.format,
+        PipelineCommand::Replicate(args) => args.format,
+        PipelineCommand::New { .. } => FormatArg {
+            message_format: MessageFormat::Human,
+        },
+    };
+    messages::set(format.message_format);
     let result = match command {
-        PipelineCommand::Emit { file, out } => emit(&file, &out),
-        PipelineCommand::Build { files, release } => build::build_command(&files, release),
+        PipelineCommand::Emit { file, out, .. } => emit(&file, &out),
+        PipelineCommand::Build { files, release, .. } => build::build_command(&files, release),
         PipelineCommand::Run(args) => run::run(args),
         PipelineCommand::Replicate(args) => replicate::replicate(args),
+        PipelineCommand::New { name } => new::new_project(&name),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            messages::error(format_args!("{e:#}"));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -64,15 +94,9 @@ pub(crate) struct Compiled {
     pub crate_: ftc_codegen::GeneratedCrate,
 }
 
-/// Prints diagnostics (warnings too) on stderr; true when there were errors.
+/// Prints diagnostics (warnings too); true when there were errors.
 fn report(name: &str, text: &str, diagnostics: &[ftc_frontend::Diagnostic]) -> bool {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let file = SourceFile::new(name, text);
-    let rendered = render_human(diagnostics, &file, color);
-    let _ = std::io::stderr().lock().write_all(rendered.as_bytes());
-    diagnostics
-        .iter()
-        .any(|d| d.severity == ftc_frontend::Severity::Error)
+    messages::diagnostics(name, text, diagnostics)
 }
 
 /// Reads, checks, lowers and generates; `Err(code)` after printing why not.
@@ -84,11 +108,13 @@ pub(crate) fn compile(path: &Path) -> anyhow::Result<Result<Compiled, ExitCode>>
     let name = path.display().to_string();
     let (output, text) = ftc_frontend::check_bytes(&bytes);
     if report(&name, &text, &output.diagnostics) {
-        eprintln!("error: could not compile `{name}` due to errors in the program");
+        messages::error(format_args!(
+            "could not compile `{name}` due to errors in the program"
+        ));
         return Ok(Err(ExitCode::from(EXIT_PROGRAM_ERRORS)));
     }
     let Some(program) = output.program else {
-        eprintln!("error: could not compile `{name}`");
+        messages::error(format_args!("could not compile `{name}`"));
         return Ok(Err(ExitCode::from(EXIT_PROGRAM_ERRORS)));
     };
     let ir = match ftc_transforms::lower(&program) {
@@ -96,7 +122,9 @@ pub(crate) fn compile(path: &Path) -> anyhow::Result<Result<Compiled, ExitCode>>
         Err(unsupported) => {
             let diagnostics: Vec<_> = unsupported.iter().map(|u| u.diagnostic()).collect();
             report(&name, &text, &diagnostics);
-            eprintln!("error: could not compile `{name}` due to errors in the program");
+            messages::error(format_args!(
+                "could not compile `{name}` due to errors in the program"
+            ));
             return Ok(Err(ExitCode::from(EXIT_PROGRAM_ERRORS)));
         }
     };
@@ -137,5 +165,12 @@ fn emit(file: &Path, out: &Path) -> anyhow::Result<ExitCode> {
     let toml = format!("{}\n[workspace]\n", compiled.crate_.cargo_toml);
     write_if_changed(&out.join("Cargo.toml"), &toml)?;
     write_if_changed(&out.join("src/main.rs"), &compiled.crate_.main_rs)?;
+    if messages::json() {
+        messages::emit_json(serde_json::json!({
+            "type": "emitted",
+            "file": file.display().to_string(),
+            "dir": out.display().to_string(),
+        }));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,8 @@ pub(crate) struct ReplicateArgs {
     /// Number of replicas (raised if the model needs more).
     #[arg(long)]
     replicas: Option<u32>,
+    #[command(flatten)]
+    pub(crate) format: super::FormatArg,
 }
 
 /// The rewritten text, or a message saying why not.
@@ -102,13 +104,15 @@ pub(crate) fn replicate(args: ReplicateArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let (output, text) = ftc_frontend::check_bytes(&bytes);
     if report(&name, &text, &output.diagnostics) {
-        eprintln!("error: `{name}` has errors; fix them before replicating");
+        super::messages::error(format_args!(
+            "`{name}` has errors; fix them before replicating"
+        ));
         return Ok(ExitCode::from(EXIT_PROGRAM_ERRORS));
     }
     let rewritten = match rewrite(&text, &args) {
         Ok(r) => r,
         Err(m) => {
-            eprintln!("error: {m}");
+            super::messages::error(m);
             return Ok(ExitCode::from(EXIT_PROGRAM_ERRORS));
         }
     };
@@ -120,13 +124,20 @@ pub(crate) fn replicate(args: ReplicateArgs) -> anyhow::Result<ExitCode> {
         .cloned()
         .collect();
     if !errors.is_empty() {
-        eprintln!(
-            "error: class `{}` cannot be a replicated server; the rewritten program has these errors:",
+        super::messages::error(format_args!(
+            "class `{}` cannot be a replicated server; the rewritten program has these errors:",
             args.class
-        );
+        ));
         report(&format!("{name} (replicated)"), &rewritten, &errors);
         return Ok(ExitCode::from(EXIT_PROGRAM_ERRORS));
     }
     let _ = std::io::stdout().lock().write_all(rewritten.as_bytes());
+    if super::messages::json() {
+        super::messages::emit_json(serde_json::json!({
+            "type": "replicated",
+            "file": name,
+            "class": args.class,
+        }));
+    }
     Ok(ExitCode::SUCCESS)
 }

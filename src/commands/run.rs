@@ -3,9 +3,12 @@
 //! injects the requested crashes and pauses, stops everything and exits with
 //! `main`'s code. Only the program's output reaches stdout; stderr carries the
 //! timeline: each fault injected and, from `main`'s host, each server's view
-//! changes with the failover time (`ftc_runtime::timeline`).
+//! changes with the failover time (`ftc_runtime::timeline`). The kernels'
+//! own logs (connection notices, refusals; `RUST_LOG` sets the level) go to
+//! `hN.log` in a run directory that is kept, and whose path is printed first.
 
 use super::build::build_programs;
+use super::messages;
 use anyhow::{bail, Context};
 use clap::Args;
 use ftc_runtime::cluster::{
@@ -48,6 +51,8 @@ pub(crate) struct RunArgs {
     /// Build the program optimized (cargo's release profile).
     #[arg(long)]
     release: bool,
+    #[command(flatten)]
+    pub(crate) format: super::FormatArg,
     /// Arguments for the program (`args()`).
     #[arg(last = true)]
     args: Vec<String>,
@@ -244,12 +249,21 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             bail!("{} is not a host of the cluster", host_name(*h));
         }
     }
+    // Kept after the run: every host's log (`hN.log`) stays for reading.
     let dir = tempfile::Builder::new()
         .prefix("ftc-run-")
         .tempdir()
-        .context("cannot create a temporary directory")?;
+        .context("cannot create a temporary directory")?
+        .keep();
+    messages::say(
+        format_args!("ftc run: kernel logs in {}", dir.display()),
+        || serde_json::json!({ "type": "logs", "dir": dir.display().to_string() }),
+    );
     let cluster_file = config
-        .write_with_keys(dir.path(), fresh_keys.as_ref().unwrap_or(&BTreeMap::new()))
+        .write_with_keys(
+            dir.as_path(),
+            fresh_keys.as_ref().unwrap_or(&BTreeMap::new()),
+        )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let key_file = |h: HostId| match &args.cluster {
         Some(given) => key_path_beside(given, h),
@@ -260,7 +274,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (ready_tx, ready_rx) = mpsc::channel();
     for &h in &hosts[1..] {
-        let log = std::fs::File::create(dir.path().join(format!("{}.log", host_name(h))))?;
+        let log = std::fs::File::create(dir.as_path().join(format!("{}.log", host_name(h))))?;
         let mut child = Command::new(&binary)
             .args(["--kernel", "--host", &host_name(h), "--cluster"])
             .arg(&cluster_file)
@@ -290,7 +304,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 if line.starts_with(READY_PREFIX) {
                     let _ = tx.send(h);
                 } else {
-                    eprintln!("[{}] {line}", host_name(h));
+                    messages::say(
+                        format_args!("[{}] {line}", host_name(h)),
+                        || serde_json::json!({ "type": "output", "host": host_name(h), "line": line }),
+                    );
                 }
             }
         });
@@ -302,7 +319,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             bail!(
                 "the host kernels did not start within {} s (logs in {})",
                 READY_TIMEOUT.as_secs(),
-                dir.path().display()
+                dir.as_path().display()
             );
         }
         match ready_rx.recv_timeout(Duration::from_millis(100)) {
@@ -310,9 +327,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Err(_) => {
                 // A kernel that exited will never be ready: say why, from its log.
                 if let Some(h) = kernels.exited() {
-                    let log =
-                        std::fs::read_to_string(dir.path().join(format!("{}.log", host_name(h))))
-                            .unwrap_or_default();
+                    let log = std::fs::read_to_string(
+                        dir.as_path().join(format!("{}.log", host_name(h))),
+                    )
+                    .unwrap_or_default();
                     bail!(
                         "the kernel of {} did not start: {}",
                         host_name(h),
@@ -330,10 +348,16 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             timeline::ENV,
             Timeline::encode(origin_us, &schedule(&faults)),
         )
+        .env(
+            timeline::FORMAT_ENV,
+            if messages::json() { "json" } else { "human" },
+        )
         .args(["--host", &host_name(main_host), "--cluster"])
         .arg(&cluster_file)
         .arg("--key-file")
         .arg(key_file(main_host))
+        .arg("--log-file")
+        .arg(dir.join(format!("{}.log", host_name(main_host))))
         .arg("--")
         .args(&args.args)
         .stdin(Stdio::inherit())
@@ -352,18 +376,30 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 break;
             }
             if let Some((_, f)) = pending.next() {
-                let (verb, h, signal) = match f {
-                    Fault::Crash(h) => ("killing", h, Signal::SIGKILL),
-                    Fault::Stop(h) => ("pausing", h, Signal::SIGSTOP),
-                    Fault::Cont(h) => ("resuming", h, Signal::SIGCONT),
-                    Fault::Lie(h) => ("from now on lying:", h, Signal::SIGUSR1),
+                let (verb, action, h, signal) = match f {
+                    Fault::Crash(h) => ("killing", "kill", h, Signal::SIGKILL),
+                    Fault::Stop(h) => ("pausing", "pause", h, Signal::SIGSTOP),
+                    Fault::Cont(h) => ("resuming", "resume", h, Signal::SIGCONT),
+                    Fault::Lie(h) => ("from now on lying:", "lie", h, Signal::SIGUSR1),
                 };
                 let at = started.elapsed().as_secs_f64();
-                let how = match f {
-                    Fault::Lie(_) => format!(" ({})", behaviours.get(&h).map_or("", |b| b)),
-                    _ => String::new(),
+                let behaviour = match f {
+                    Fault::Lie(_) => behaviours.get(&h).copied(),
+                    _ => None,
                 };
-                eprintln!("ftc run: {at:>6.3} s  {verb} {}{how}", host_name(h));
+                let how = behaviour.map(|b| format!(" ({b})")).unwrap_or_default();
+                messages::say(
+                    format_args!("ftc run: {at:>6.3} s  {verb} {}{how}", host_name(h)),
+                    || {
+                        serde_json::json!({
+                            "type": "fault",
+                            "time_s": (at * 1000.0).round() / 1000.0,
+                            "action": action,
+                            "host": host_name(h),
+                            "behaviour": behaviour,
+                        })
+                    },
+                );
                 kernels.signal(h, signal);
             }
         }
@@ -371,5 +407,8 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     kernels.stop_all();
     let code = status.code().unwrap_or(1);
+    if messages::json() {
+        messages::emit_json(serde_json::json!({ "type": "exit", "code": code }));
+    }
     Ok(ExitCode::from((code & 0xff) as u8))
 }

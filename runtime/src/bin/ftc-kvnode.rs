@@ -40,6 +40,7 @@ struct CommandLine {
 }
 
 fn client(cli: &CommandLine) -> Result<(), String> {
+    ftc_runtime::logging::init(cli.kernel_args.log_file.as_deref())?;
     let tolerate = cli.tolerate.unwrap_or(1);
     let ops = cli.ops.unwrap_or(100);
     let kernel_args = &cli.kernel_args;

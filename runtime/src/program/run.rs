@@ -182,6 +182,9 @@ struct ProgramCommandLine {
     /// This host's private key file (default: `hN.key` beside the cluster file).
     #[arg(long, value_name = "FILE")]
     key_file: Option<std::path::PathBuf>,
+    /// Append the kernel's log to FILE instead of stderr (filter: `RUST_LOG`).
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<std::path::PathBuf>,
     /// Stop when standard input closes (used by the local launcher).
     #[arg(long)]
     exit_on_stdin_eof: bool,
@@ -228,6 +231,9 @@ pub fn run(program: ProgramDef) -> ExitCode {
         Err(code) => return code,
     };
     let program_args = cli.args;
+    if let Err(e) = crate::logging::init(cli.log_file.as_deref()) {
+        return usage(program.name, &e);
+    }
     if let Some(n) = cli.local {
         return run_local(&program, n, program_args);
     }
@@ -246,6 +252,7 @@ pub fn run(program: ProgramDef) -> ExitCode {
         trace_file: cli.trace,
         incarnation_file: cli.incarnation_file,
         key_file: cli.key_file,
+        log_file: cli.log_file,
         exit_on_stdin_eof: cli.exit_on_stdin_eof,
         byzantine: cli.byzantine,
     };

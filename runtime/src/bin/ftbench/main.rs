@@ -430,6 +430,8 @@ fn main() -> ExitCode {
             }
         };
     }
+    // The benchmark's own kernel logs to stderr.
+    let _ = ftc_runtime::logging::init(None);
     if args.iter().any(|a| a == "--soak") {
         return match soak::parse_options(&args).and_then(|o| soak::run(&o)) {
             Ok(true) => ExitCode::SUCCESS,
