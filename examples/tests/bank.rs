@@ -156,3 +156,27 @@ fn bank_keeps_serving_exactly_once_while_a_replica_host_is_killed() {
         host_name(victim)
     );
 }
+
+/// The fenced block of `kind` (`rust`, `text`) that follows `after` in `text`.
+fn fenced<'a>(text: &'a str, after: &str, kind: &str) -> Option<&'a str> {
+    let from = text.find(after)? + after.len();
+    let open = format!("```{kind}\n");
+    let start = text[from..].find(&open)? + from + open.len();
+    let len = text[start..].find("```\n")?;
+    Some(&text[start..start + len])
+}
+
+#[test]
+fn readme_shows_the_bank_example_as_it_is_and_its_output() {
+    let root = ftc_examples::workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let source = std::fs::read_to_string(root.join("examples/bank/bank.rs")).expect("bank.rs");
+    let heading = "### Replicating a Rust type";
+    assert_eq!(
+        fenced(&readme, heading, "rust"),
+        Some(source.as_str()),
+        "the README's snippet under {heading:?} must be examples/bank/bank.rs, verbatim"
+    );
+    let shown = fenced(&readme, "--bin bank -- --local 3", "text");
+    assert_eq!(shown, Some(EXPECTED), "the README's output of the bank");
+}
