@@ -1,8 +1,11 @@
-//! Example CMSL programs and the tests that check them.
+//! Example programs (CMSL, and a replicated Rust type) and the tests that check them.
 //!
 //! The flagship example is the air-traffic-control system in
 //! `examples/air_traffic/` (see its README): a replicated track database, a
 //! radar client replaying recorded traffic and a display client.
+//!
+//! The `bank` binary (`examples/bank/bank.rs`) is the other kind of example: a
+//! plain Rust type replicated with `#[ftc_runtime::server]`, no CMSL involved.
 
 use std::path::PathBuf;
 

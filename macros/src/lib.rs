@@ -8,39 +8,34 @@
 //! the example; this crate is its proc-macro half.
 
 use proc_macro::TokenStream;
-use quote::quote;
 
 /// Makes the type of this `impl` block a replicated server class. See the
 /// crate documentation and `ftc_runtime::server`.
 #[proc_macro_attribute]
 pub fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = proc_macro2::TokenStream::from(attr);
-    if !attr.is_empty() {
-        let error = syn::Error::new_spanned(
+    let attr_error = (!attr.is_empty()).then(|| {
+        syn::Error::new_spanned(
             attr,
-            "#[server] takes no arguments: the model and tolerance are chosen when the server starts (`Type::start(&Props::new()…)`)",
-        );
-        return error.to_compile_error().into();
-    }
-    let item = match syn::parse::<syn::ItemImpl>(item) {
-        Ok(item) => item,
-        Err(e) => {
-            let e = syn::Error::new(
-                e.span(),
-                "#[server] goes on an `impl` block of the server's state type",
-            );
-            return e.to_compile_error().into();
+            "#[server] takes no arguments: the model and tolerance are chosen when the server starts\n\
+             = help: write `#[ftc_runtime::server]`, and `Type::start(&Props::new().model(Model::Crash).tolerate(1))`",
+        )
+        .to_compile_error()
+    });
+    let tokens = proc_macro2::TokenStream::from(item);
+    let expansion = match syn::parse2::<syn::ItemImpl>(tokens.clone()) {
+        Ok(item) => ftc_shell::from_impl::expand(&item),
+        Err(_) => {
+            // Keep the item as it is, so its other uses report nothing more.
+            let error = syn::Error::new_spanned(
+                &tokens,
+                "#[server] goes on an `impl` block of the server's state type\n\
+                 = help: derive `Default`, `Serialize` and `Deserialize` on the type, and put \
+                 `#[ftc_runtime::server]` on its `impl` block",
+            )
+            .to_compile_error();
+            quote::quote! { #tokens #error }
         }
     };
-    match ftc_shell::from_impl::shell_of(&item) {
-        Ok(shell) => {
-            let generated = ftc_shell::emit(&shell);
-            quote! { #item #generated }.into()
-        }
-        Err(e) => {
-            let error = e.to_compile_error();
-            // Keep the user's impl so its own errors and uses still resolve.
-            quote! { #item #error }.into()
-        }
-    }
+    quote::quote! { #expansion #attr_error }.into()
 }

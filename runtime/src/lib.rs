@@ -31,6 +31,9 @@ pub mod transport;
 pub mod lang;
 pub mod program;
 
+#[doc(hidden)]
+pub mod macro_support;
+
 /// The serialization crate generated code derives with (`#[serde(crate = "::ftc_runtime::serde")]`).
 pub use serde;
 
@@ -45,6 +48,31 @@ pub use serde;
 /// panics answers its caller with `program_error`; the replicas go on. A reply
 /// of type `Result<T, E>` reaches the caller as it is, inside the call's own
 /// `Res` (which carries replication failures such as `server_failure`).
+///
+/// What cannot be replicated is a compile error at the offending tokens, with
+/// a suggested fix: a parameter or reply that is a reference (or borrows, or is
+/// `impl Trait`, a slice, a pointer), `self` by value, a generic or `async`
+/// method, and a parameter, reply or state type that is not serializable (the
+/// last asserted by trait bounds on the type as written: "`Letter` cannot cross
+/// the network in a command or a reply: it is not serializable"). On an error
+/// the rest of the type is still generated (a refused method keeps a client
+/// stub), so one mistake does not cascade.
+///
+/// Every replica must compute the same state and reply, so replicated methods
+/// are scanned for the usual sources of nondeterminism: `HashMap`/`HashSet`
+/// (per-process iteration order), `rand::…`, `Instant::now`,
+/// `SystemTime::now`, `std::fs`, `thread::sleep` (use [`program::sleep`],
+/// ordered through the group's log) and `env::var`. Each is an error unless the
+/// method says why its replicas still agree:
+///
+/// ```ignore
+/// #[ftc(nondeterministic = "the map is only looked up, never iterated")]
+/// pub fn price(&self, name: String) -> Option<i64> { … }
+/// ```
+///
+/// The scan is syntactic: it reads the method's own tokens (macro arguments
+/// included), not the helpers it calls, nor the state type, which should hold
+/// `BTreeMap`s rather than `HashMap`s for the same reason.
 ///
 /// ```no_run
 /// use ftc_runtime::lang::Res;

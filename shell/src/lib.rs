@@ -26,7 +26,8 @@
 pub mod from_impl;
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 /// One replicated server class, as every front end describes it.
 #[derive(Clone)]
@@ -168,7 +169,28 @@ pub fn emit(shell: &ServerShell) -> TokenStream {
         " A handle on a replicated `{state}` server: one method per command, each \
          an exactly-once call answered by the server's reply rule."
     );
+    // What only the type checker can tell, asserted at the user's tokens so the
+    // error names the type and the fix (`ftc_runtime::macro_support`).
+    let snapshot = quote_spanned! {state.span()=>
+        #rt::macro_support::snapshot::<#state>();
+        #rt::macro_support::initial::<#state>();
+    };
+    let wire = shell.commands.iter().flat_map(|c| {
+        c.params
+            .iter()
+            .map(|p| &p.ty)
+            .chain(std::iter::once(&c.reply))
+            .map(|ty| quote_spanned! {ty.span()=> #rt::macro_support::wire::<#ty>(); })
+    });
     quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            fn checks() {
+                #snapshot
+                #(#wire)*
+            }
+        };
+
         #[doc = #enum_doc]
         #[derive(#rt::serde::Serialize, #rt::serde::Deserialize)]
         #[serde(crate = #serde_crate)]

@@ -80,7 +80,7 @@ fn what_cannot_be_replicated_is_refused_with_a_reason() {
         ),
         (
             syn::parse_quote! { impl Counter { pub fn take(self) {} } },
-            "takes `&self` (a query) or `&mut self` (a command)",
+            "cannot take `self` by value",
         ),
         (
             syn::parse_quote! { impl Counter { pub async fn add(&mut self) {} } },
@@ -118,6 +118,26 @@ fn what_cannot_be_replicated_is_refused_with_a_reason() {
             syn::parse_quote! { impl Default for Counter { fn default() -> Self { todo!() } } },
             "not on a trait implementation",
         ),
+        (
+            syn::parse_quote! { impl Counter { pub fn f(self: Box<Self>) {} } },
+            "cannot take `self` by value (or boxed)",
+        ),
+        (
+            syn::parse_quote! { impl Counter { #[ftc(deterministic = "x")] pub fn f(&self) {} } },
+            "unknown `ftc` attribute",
+        ),
+        (
+            syn::parse_quote! { impl Counter { #[ftc(nondeterministic)] pub fn f(&self) {} } },
+            "needs the reason",
+        ),
+        (
+            syn::parse_quote! { impl Counter { #[ftc(nondeterministic = " ")] pub fn f(&self) {} } },
+            "the reason is empty",
+        ),
+        (
+            syn::parse_quote! { impl Counter { #[ftc(nondeterministic = "x")] fn f(&self) {} } },
+            "which is not replicated",
+        ),
     ];
     for (item, expected) in cases {
         let message = refusal(item);
@@ -126,6 +146,107 @@ fn what_cannot_be_replicated_is_refused_with_a_reason() {
             "expected {expected:?} in {message:?}"
         );
     }
+}
+
+#[test]
+fn nondeterminism_in_a_replicated_method_is_refused_unless_the_method_says_why() {
+    let cases: Vec<(syn::ItemImpl, &str)> = vec![
+        (
+            syn::parse_quote! { impl S { pub fn f(&mut self) -> i64 {
+                let m: std::collections::HashMap<i64, i64> = Default::default();
+                m.values().sum()
+            } } },
+            "`std::collections::HashMap` in the replicated method `f`",
+        ),
+        (
+            syn::parse_quote! { impl S { pub fn f(&self) -> HashSet<i64> { todo!() } } },
+            "`HashSet` in the replicated method `f`",
+        ),
+        (
+            syn::parse_quote! { impl S { pub fn f(&mut self) { self.x = rand::random(); } } },
+            "`rand::random` in the replicated method `f`: random numbers",
+        ),
+        (
+            syn::parse_quote! { impl S { pub fn f(&mut self) { self.at = format!("{:?}", Instant::now()); } } },
+            "`Instant::now`",
+        ),
+        (
+            syn::parse_quote! { impl S { pub fn f(&mut self) { let t = std::time::SystemTime::now(); } } },
+            "`std::time::SystemTime::now`",
+        ),
+        (
+            syn::parse_quote! { impl S { pub fn f(&mut self) { self.x = std::fs::read("a").unwrap(); } } },
+            "`std::fs::read` in the replicated method `f`: files are not replicated",
+        ),
+        (
+            syn::parse_quote! { impl S { pub fn f(&mut self) { std::thread::sleep(d); } } },
+            "`std::thread::sleep`",
+        ),
+        (
+            syn::parse_quote! { impl S { pub fn f(&self) -> String { std::env::var("X").unwrap() } } },
+            "environment variables",
+        ),
+    ];
+    for (item, expected) in cases {
+        let message = refusal(item);
+        assert!(
+            message.contains(expected) && message.contains("#[ftc(nondeterministic = "),
+            "expected {expected:?} and the opt-out in {message:?}"
+        );
+    }
+    // Said why: accepted, and the attribute is gone from the emitted block.
+    let item: syn::ItemImpl = syn::parse_quote! {
+        impl S {
+            #[ftc(nondeterministic = "the map is only looked up, never iterated")]
+            pub fn f(&mut self, k: i64) -> Option<i64> {
+                let m: HashMap<i64, i64> = HashMap::new();
+                m.get(&k).copied()
+            }
+            fn helper(&self) -> Instant { Instant::now() }
+            pub fn sleeping(&self) -> i64 { self.sleep_count() }
+        }
+    };
+    assert!(shell_of(&item).is_ok());
+    let expanded = ftc_shell::from_impl::expand(&item).to_string();
+    assert!(!expanded.contains("# [ftc"), "{expanded}");
+    assert!(!expanded.contains("compile_error"), "{expanded}");
+}
+
+#[test]
+fn a_refused_method_still_gets_a_client_stub_so_its_calls_add_no_error() {
+    let item: syn::ItemImpl = syn::parse_quote! {
+        impl Counter {
+            pub fn add(&mut self, by: i64) -> i64 { by }
+            pub fn name(&self, prefix: &str) -> Self { todo!() }
+        }
+    };
+    let expanded = ftc_shell::from_impl::expand(&item);
+    let text = expanded.to_string();
+    let file: syn::File = syn::parse2(expanded).expect("the fallback parses");
+    let stubs: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Impl(i) if quote::quote!(#i).to_string().contains("refused by") => {
+                Some(prettyplease::unparse(&syn::File {
+                    shebang: None,
+                    attrs: vec![],
+                    items: vec![syn::Item::Impl(i.clone())],
+                }))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stubs.len(), 1, "{text}");
+    assert!(
+        stubs[0].contains("impl CounterClient")
+            && stubs[0]
+                .contains("pub fn name(&self, prefix: &str) -> ::ftc_runtime::lang::Res<Counter>"),
+        "{}",
+        stubs[0]
+    );
+    assert!(text.contains("pub enum CounterCommand"), "{text}");
+    assert!(text.contains("compile_error"), "{text}");
 }
 
 #[test]

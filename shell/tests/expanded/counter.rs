@@ -1,3 +1,18 @@
+const _: () = {
+    #[allow(dead_code)]
+    fn checks() {
+        ::ftc_runtime::macro_support::snapshot::<Counter>();
+        ::ftc_runtime::macro_support::initial::<Counter>();
+        ::ftc_runtime::macro_support::wire::<i64>();
+        ::ftc_runtime::macro_support::wire::<i64>();
+        ::ftc_runtime::macro_support::wire::<i64>();
+        ::ftc_runtime::macro_support::wire::<()>();
+        ::ftc_runtime::macro_support::wire::<i64>();
+        ::ftc_runtime::macro_support::wire::<Result<i64, String>>();
+        ::ftc_runtime::macro_support::wire::<CounterClient>();
+        ::ftc_runtime::macro_support::wire::<i64>();
+    }
+};
 /// One variant per public method of `Counter`.
 #[derive(::ftc_runtime::serde::Serialize, ::ftc_runtime::serde::Deserialize)]
 #[serde(crate = "::ftc_runtime::serde")]
