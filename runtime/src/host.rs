@@ -142,6 +142,17 @@ pub enum ClientRequest {
         group: GroupId,
         payload: Vec<u8>,
     },
+    /// Send `payload` to host `to`, whose core sends it straight back: answered
+    /// by a [`ClientEvent::Reply`] with the same payload, or a
+    /// [`ClientEvent::CallFailed`] when `to` is not in the cluster or more than
+    /// [`ECHOES_MAX`] echoes are outstanding (the oldest gives way). No
+    /// retransmission and no deadline: a lost echo is never answered, so the
+    /// client waits with a timeout. Measures the round trip under every protocol.
+    Echo {
+        token: u64,
+        to: HostId,
+        payload: Vec<u8>,
+    },
 }
 
 /// An answer to a local client.
@@ -251,7 +262,13 @@ pub struct Host {
     /// Copies of nested-call answers from byzantine servers, counted until
     /// `t+1` members agree (see [`Host::vote_nested`]).
     nested_votes: BTreeMap<(GroupId, RequestId), NestedVote>,
+    /// Echoes sent and not answered yet: token → the host asked.
+    echoes: BTreeMap<u64, HostId>,
 }
+
+/// Most echoes ([`ClientRequest::Echo`]) outstanding at once; beyond, the
+/// oldest fails.
+pub const ECHOES_MAX: usize = 1024;
 
 /// Most nested answers a host counts at once; the oldest is forgotten beyond
 /// (its call retransmits, and the copies come again).
@@ -295,6 +312,7 @@ impl Host {
             client,
             group_timers: BTreeMap::new(),
             nested_votes: BTreeMap::new(),
+            echoes: BTreeMap::new(),
             next_group_timer: 0,
             dropped: 0,
             batching: false,
@@ -336,7 +354,8 @@ impl Host {
     /// reply to a nested call counts for the calling group.
     pub fn input_priority(&self, input: &Input) -> Option<i64> {
         match input {
-            Input::Start | Input::Client(ClientRequest::StartServer { .. }) => None,
+            Input::Start
+            | Input::Client(ClientRequest::StartServer { .. } | ClientRequest::Echo { .. }) => None,
             Input::Message { msg, .. } => self.message_priority(msg),
             Input::Timer(timer) => match timer.space() {
                 Some(TimerSpace::Group) => self
@@ -352,7 +371,10 @@ impl Host {
     /// [`Host::input_priority`] of a received message.
     pub fn message_priority(&self, msg: &Message) -> Option<i64> {
         match msg {
-            Message::Heartbeat { .. } | Message::View(_) => None,
+            Message::Heartbeat { .. }
+            | Message::View(_)
+            | Message::Echo { .. }
+            | Message::Echoed { .. } => None,
             Message::Group(
                 GroupMessage::Reply {
                     request:
@@ -466,6 +488,11 @@ impl Host {
                         };
                         self.on_group_message(now, sender, group_msg, out);
                     }
+                    Message::Echo { token, payload } => out.push(Output::Send {
+                        to: from,
+                        msg: Message::Echoed { token, payload },
+                    }),
+                    Message::Echoed { token, payload } => self.on_echoed(from, token, payload, out),
                 }
             }
             Input::Timer(timer) => match timer.space() {
@@ -514,7 +541,45 @@ impl Host {
                     .call(now, token, client, group, payload, &mut client_out);
                 self.on_client_outputs(client_out, out);
             }
+            Input::Client(ClientRequest::Echo { token, to, payload }) => {
+                self.echo(token, to, payload, out)
+            }
         }
+    }
+
+    /// Sends an echo to `to` (see [`ClientRequest::Echo`]).
+    fn echo(&mut self, token: u64, to: HostId, payload: Vec<u8>, out: &mut Vec<Output>) {
+        if !self.config.cluster.contains(&to) {
+            let reason = format!("cannot echo: h{} is not in the cluster", to.0);
+            out.push(Output::Client(ClientEvent::CallFailed { token, reason }));
+            return;
+        }
+        if self.echoes.len() >= ECHOES_MAX {
+            if let Some((oldest, _)) = self.echoes.pop_first() {
+                let reason = "echo given up: too many outstanding".to_string();
+                let event = ClientEvent::CallFailed {
+                    token: oldest,
+                    reason,
+                };
+                out.push(Output::Client(event));
+            }
+        }
+        self.echoes.insert(token, to);
+        out.push(Output::Send {
+            to,
+            msg: Message::Echo { token, payload },
+        });
+        debug_assert!(self.echoes.len() <= ECHOES_MAX);
+    }
+
+    /// An echo came back: answers its client if it is ours and from the host asked.
+    fn on_echoed(&mut self, from: HostId, token: u64, payload: Vec<u8>, out: &mut Vec<Output>) {
+        if self.echoes.get(&token) != Some(&from) {
+            self.dropped += 1;
+            return;
+        }
+        self.echoes.remove(&token);
+        out.push(Output::Client(ClientEvent::Reply { token, payload }));
     }
 
     fn on_group_message(

@@ -174,6 +174,10 @@ enum LocalRequest {
         group: GroupId,
         payload: Vec<u8>,
     },
+    Echo {
+        to: HostId,
+        payload: Vec<u8>,
+    },
 }
 
 /// One call of a batch submitted with [`KernelHandle::call_batch`].
@@ -369,6 +373,17 @@ impl KernelHandle {
                 group,
                 payload,
             }),
+        }
+    }
+
+    /// Sends `payload` to host `to`, whose core sends it straight back: one
+    /// round trip over the transport and through both cores, with no group
+    /// protocol, ordering or application (the floor a call is measured
+    /// against; [`ClientRequest::Echo`]). A lost echo is never answered: wait
+    /// with [`CallTicket::wait_timeout`].
+    pub fn echo(&self, to: HostId, payload: Vec<u8>) -> CallTicket {
+        CallTicket {
+            answer: self.submit(LocalRequest::Echo { to, payload }),
         }
     }
 
@@ -958,6 +973,9 @@ impl CoreDriver {
                             group,
                             payload,
                         },
+                        LocalRequest::Echo { to, payload } => {
+                            ClientRequest::Echo { token, to, payload }
+                        }
                     };
                     self.handle(Input::Client(request));
                 }
