@@ -1,19 +1,27 @@
 //! Benchmark over real kernel processes on loopback: single-client latency,
 //! saturated throughput and failover time of the replicated key-value server
-//! under `correct`, `crash tolerate (1)` and `crash tolerate (2)`, every
-//! latency also as a multiple of the floor (a bare echo between this
-//! process's kernel and the sequencer's, [`measure::floor`]).
+//! under `correct` and `crash tolerate (1..=4)`, every latency also as a
+//! multiple of the floor (a bare echo between this process's kernel and the
+//! sequencer's, [`measure::floor`]), and many small servers at once
+//! ([`scale`]).
 //!
 //! ```text
-//! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 4 --seconds 3 --clients 16 --window 32
-//!     --latency-calls 500]
+//! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 5 --seconds 3 --clients 16 --window 32
+//!     --latency-calls 500 --max-tolerate 4 --groups 1000]
 //! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
 //! cargo run --release -p ftc-runtime --bin ftbench -- --soak [--minutes 10]   # see soak.rs
 //! ```
 //!
+//! `--max-tolerate T`: rows for `crash tolerate (1..=T)`; a row whose `T + 1`
+//! replicas do not fit on the kernels is skipped with a line saying so.
+//! `--groups N`: after the failover, `N` small `crash tolerate (1)` servers
+//! spread over the surviving kernels, their aggregate throughput and the
+//! kernels' memory per group (0: skip).
+//!
 //! The binary is also its own kernel: the launcher runs `ftbench --kernel …`.
 
 mod measure;
+mod scale;
 mod soak;
 
 use measure::Samples;
@@ -39,15 +47,21 @@ struct Options {
     /// Calls each throughput client keeps outstanding (1: closed loop).
     window: u64,
     latency_calls: u64,
+    /// Rows for `crash tolerate (1..=max_tolerate)`.
+    max_tolerate: u32,
+    /// Small servers of the scale row (0: no scale row).
+    groups: u64,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
-        kernels: 4,
+        kernels: 5,
         seconds: 3,
         clients: 16,
         window: 32,
         latency_calls: 500,
+        max_tolerate: 4,
+        groups: 1000,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -61,6 +75,11 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--clients" => o.clients = value("--clients")?,
             "--window" => o.window = value("--window")?.max(1),
             "--latency-calls" => o.latency_calls = value("--latency-calls")?,
+            "--max-tolerate" => {
+                o.max_tolerate = u32::try_from(value("--max-tolerate")?)
+                    .map_err(|_| "--max-tolerate: too large".to_string())?
+            }
+            "--groups" => o.groups = value("--groups")?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -163,6 +182,31 @@ impl Bench {
     fn sequencer(&self, group: GroupId) -> Option<HostId> {
         self.members(group).first().copied()
     }
+
+    /// The kernel processes still running.
+    fn live_kernels(&mut self) -> Vec<HostId> {
+        let hosts = self.cluster.kernel_hosts();
+        hosts
+            .into_iter()
+            .filter(|h| self.cluster.is_running(*h))
+            .collect()
+    }
+
+    /// Resident memory of the kernel processes of `hosts`, in KiB (`VmRSS` of
+    /// `/proc/PID/status`); `None` when one cannot be read (not Linux).
+    fn rss_kib(&self, hosts: &[HostId]) -> Option<u64> {
+        hosts
+            .iter()
+            .map(|h| self.cluster.pid(*h).and_then(process_rss_kib))
+            .sum()
+    }
+}
+
+/// `VmRSS` of process `pid`, in KiB.
+fn process_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// One row of the main table.
@@ -180,7 +224,15 @@ fn run(o: &Options) -> Result<(), String> {
     );
     let mut bench = Bench::start(o.kernels)?;
     let mut configs = vec![("correct".to_string(), Model::Correct, 0)];
-    for t in 1..=2 {
+    for t in 1..=o.max_tolerate {
+        if t + 1 > o.kernels {
+            println!(
+                "crash tolerate({t}) skipped: needs {} kernels (--kernels {})",
+                t + 1,
+                o.kernels
+            );
+            continue;
+        }
         configs.push((format!("crash tolerate({t})"), Model::Crash, t));
     }
     // Every model's sequencer is h1: the floor is the echo h0 -> h1 -> h0.
@@ -254,6 +306,9 @@ fn run(o: &Options) -> Result<(), String> {
         next.as_millis(),
         gap.as_millis()
     );
+    if o.groups > 0 {
+        scale::many_groups(&mut bench, o)?;
+    }
     Ok(())
 }
 
