@@ -126,7 +126,15 @@ pub enum Input {
     Timer(TimerId),
     /// A request from a local client (e.g. `main`).
     Client(ClientRequest),
+    /// The application of `group`'s replica has outputs ready for the input
+    /// it runs off the core's time (see [`Host::set_app_waker`]). Spurious
+    /// ones are harmless.
+    AppReady { group: GroupId },
 }
+
+/// Called from any thread with a group whose replica's application has
+/// outputs ready; the driver then feeds [`Input::AppReady`].
+pub type GroupWaker = Arc<dyn Fn(GroupId) + Send + Sync>;
 
 /// What a local client asks of its host. `token` is the client's own correlation id,
 /// echoed in the matching [`ClientEvent`].
@@ -264,6 +272,8 @@ pub struct Host {
     nested_votes: BTreeMap<(GroupId, RequestId), NestedVote>,
     /// Echoes sent and not answered yet: token → the host asked.
     echoes: BTreeMap<u64, HostId>,
+    /// Set: replicas' applications run inputs off the core's time.
+    app_waker: Option<GroupWaker>,
 }
 
 /// Most echoes ([`ClientRequest::Echo`]) outstanding at once; beyond, the
@@ -313,6 +323,7 @@ impl Host {
             group_timers: BTreeMap::new(),
             nested_votes: BTreeMap::new(),
             echoes: BTreeMap::new(),
+            app_waker: None,
             next_group_timer: 0,
             dropped: 0,
             batching: false,
@@ -328,6 +339,25 @@ impl Host {
     /// core rejoined as a new incarnation.
     pub fn incarnation(&self) -> Incarnation {
         self.incarnation
+    }
+
+    /// Lets the applications of the replicas created from now on run their
+    /// inputs off the core's time ([`crate::app::StateMachine::set_waker`]):
+    /// a long method then delays only its own group, and its outputs come back
+    /// as [`Input::AppReady`] once `waker` was called with the group. A
+    /// kernel sets it; the simulator does not (every input completes within
+    /// [`Host::handle`], deterministically).
+    pub fn set_app_waker(&mut self, waker: GroupWaker) {
+        self.app_waker = Some(waker);
+    }
+
+    /// The replicas whose application has been running an input off the
+    /// core's time: group, since when (the core's time), what it runs.
+    pub fn busy_replicas(&self) -> Vec<(GroupId, Micros, String)> {
+        self.replicas
+            .iter()
+            .filter_map(|(g, r)| r.busy().map(|(since, what)| (*g, since, what)))
+            .collect()
     }
 
     /// This host's replica of `group`, if it runs one.
@@ -364,7 +394,9 @@ impl Host {
                     .and_then(|g| self.group_priority(*g)),
                 _ => None,
             },
-            Input::Client(ClientRequest::Call { group, .. }) => self.group_priority(*group),
+            Input::Client(ClientRequest::Call { group, .. }) | Input::AppReady { group } => {
+                self.group_priority(*group)
+            }
         }
     }
 
@@ -543,6 +575,15 @@ impl Host {
             }
             Input::Client(ClientRequest::Echo { token, to, payload }) => {
                 self.echo(token, to, payload, out)
+            }
+            Input::AppReady { group } => {
+                // A replica that is gone no longer wants it.
+                if let Some(replica) = self.replicas.get_mut(&group) {
+                    let mut group_out = Vec::new();
+                    replica.on_app_ready(now, &mut group_out);
+                    self.on_group_outputs(group, group_out, out);
+                    self.note_state_held(now, group, out);
+                }
             }
         }
     }
@@ -764,10 +805,14 @@ impl Host {
         if let Some(replica) = self.replicas.get_mut(&group) {
             replica.on_view(now, view, &mut group_out);
         } else {
-            let Some(app) = self.apps.create(&view.spec.class) else {
+            let Some(mut app) = self.apps.create(&view.spec.class) else {
                 self.dropped += 1;
                 return;
             };
+            if let Some(waker) = &self.app_waker {
+                let waker = waker.clone();
+                app.set_waker(Arc::new(move || waker(group)));
+            }
             let config = ReplicaConfig {
                 group,
                 me,
