@@ -142,6 +142,8 @@ struct ExecSnapshot {
 
 enum ToThread {
     Input(OwnedInput),
+    /// Only debug builds ask: they check the executor's record against it.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     Snapshot,
 }
 
@@ -159,6 +161,7 @@ enum FromThread {
         base_meta: Meta,
         covered: usize,
     },
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     Snapshot(Encoded),
     /// The thread ended without being asked to (it cannot serve any more).
     Crashed(String),
