@@ -8,6 +8,12 @@
 
 use crate::types::{GroupId, Micros, RequestId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Called (from any thread) when an application that took an input off the
+/// core's time ([`StateMachine::start_apply`]) has outputs ready for
+/// [`StateMachine::poll`].
+pub type AppWaker = Arc<dyn Fn() + Send + Sync>;
 
 /// Identifies a nested call issued by a replicated application. Assigned by the
 /// application deterministically (e.g. a counter kept in its state), so every
@@ -94,6 +100,38 @@ pub trait StateMachine: Send {
     /// part of the replicated state (a replica restored from a snapshot may
     /// answer `None` until its next command).
     fn running(&self) -> Option<RequestId> {
+        None
+    }
+
+    /// Asks for the asynchronous mode: from now on [`StateMachine::start_apply`]
+    /// may leave an input running off the caller's thread and call `waker`
+    /// once its outputs are ready. A kernel asks; the simulator never does,
+    /// and an application that ignores it stays synchronous (the default).
+    fn set_waker(&mut self, waker: AppWaker) {
+        let _ = waker;
+    }
+
+    /// Applies one input like [`StateMachine::apply`] and returns true, or (in
+    /// the asynchronous mode) returns false while the input is still running:
+    /// then nothing is in `out` yet, the state (snapshot, digest) is still the
+    /// state before the input, and the outputs come from [`StateMachine::poll`]
+    /// after the waker was called. No other input is given meanwhile.
+    fn start_apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) -> bool {
+        self.apply(input, out);
+        true
+    }
+
+    /// For an input left running by [`StateMachine::start_apply`]: true once it
+    /// completed, with all its outputs appended to `out` in order; false
+    /// while it still runs (nothing appended).
+    fn poll(&mut self, out: &mut Vec<AppOutput>) -> bool {
+        let _ = out;
+        true
+    }
+
+    /// What the input left running is doing, for the kernel log (e.g. the
+    /// server class and method); `None` when unknown.
+    fn describe_running(&self) -> Option<String> {
         None
     }
 }

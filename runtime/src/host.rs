@@ -126,7 +126,15 @@ pub enum Input {
     Timer(TimerId),
     /// A request from a local client (e.g. `main`).
     Client(ClientRequest),
+    /// The application of `group`'s replica has outputs ready for the input
+    /// it runs off the core's time (see [`Host::set_app_waker`]). Spurious
+    /// ones are harmless.
+    AppReady { group: GroupId },
 }
+
+/// Called from any thread with a group whose replica's application has
+/// outputs ready; the driver then feeds [`Input::AppReady`].
+pub type GroupWaker = Arc<dyn Fn(GroupId) + Send + Sync>;
 
 /// What a local client asks of its host. `token` is the client's own correlation id,
 /// echoed in the matching [`ClientEvent`].
@@ -140,6 +148,17 @@ pub enum ClientRequest {
         token: u64,
         client: ClientId,
         group: GroupId,
+        payload: Vec<u8>,
+    },
+    /// Send `payload` to host `to`, whose core sends it straight back: answered
+    /// by a [`ClientEvent::Reply`] with the same payload, or a
+    /// [`ClientEvent::CallFailed`] when `to` is not in the cluster or more than
+    /// [`ECHOES_MAX`] echoes are outstanding (the oldest gives way). No
+    /// retransmission and no deadline: a lost echo is never answered, so the
+    /// client waits with a timeout. Measures the round trip under every protocol.
+    Echo {
+        token: u64,
+        to: HostId,
         payload: Vec<u8>,
     },
 }
@@ -251,7 +270,15 @@ pub struct Host {
     /// Copies of nested-call answers from byzantine servers, counted until
     /// `t+1` members agree (see [`Host::vote_nested`]).
     nested_votes: BTreeMap<(GroupId, RequestId), NestedVote>,
+    /// Echoes sent and not answered yet: token → the host asked.
+    echoes: BTreeMap<u64, HostId>,
+    /// Set: replicas' applications run inputs off the core's time.
+    app_waker: Option<GroupWaker>,
 }
+
+/// Most echoes ([`ClientRequest::Echo`]) outstanding at once; beyond, the
+/// oldest fails.
+pub const ECHOES_MAX: usize = 1024;
 
 /// Most nested answers a host counts at once; the oldest is forgotten beyond
 /// (its call retransmits, and the copies come again).
@@ -295,6 +322,8 @@ impl Host {
             client,
             group_timers: BTreeMap::new(),
             nested_votes: BTreeMap::new(),
+            echoes: BTreeMap::new(),
+            app_waker: None,
             next_group_timer: 0,
             dropped: 0,
             batching: false,
@@ -310,6 +339,25 @@ impl Host {
     /// core rejoined as a new incarnation.
     pub fn incarnation(&self) -> Incarnation {
         self.incarnation
+    }
+
+    /// Lets the applications of the replicas created from now on run their
+    /// inputs off the core's time ([`crate::app::StateMachine::set_waker`]):
+    /// a long method then delays only its own group, and its outputs come back
+    /// as [`Input::AppReady`] once `waker` was called with the group. A
+    /// kernel sets it; the simulator does not (every input completes within
+    /// [`Host::handle`], deterministically).
+    pub fn set_app_waker(&mut self, waker: GroupWaker) {
+        self.app_waker = Some(waker);
+    }
+
+    /// The replicas whose application has been running an input off the
+    /// core's time: group, since when (the core's time), what it runs.
+    pub fn busy_replicas(&self) -> Vec<(GroupId, Micros, String)> {
+        self.replicas
+            .iter()
+            .filter_map(|(g, r)| r.busy().map(|(since, what)| (*g, since, what)))
+            .collect()
     }
 
     /// This host's replica of `group`, if it runs one.
@@ -336,7 +384,8 @@ impl Host {
     /// reply to a nested call counts for the calling group.
     pub fn input_priority(&self, input: &Input) -> Option<i64> {
         match input {
-            Input::Start | Input::Client(ClientRequest::StartServer { .. }) => None,
+            Input::Start
+            | Input::Client(ClientRequest::StartServer { .. } | ClientRequest::Echo { .. }) => None,
             Input::Message { msg, .. } => self.message_priority(msg),
             Input::Timer(timer) => match timer.space() {
                 Some(TimerSpace::Group) => self
@@ -345,14 +394,19 @@ impl Host {
                     .and_then(|g| self.group_priority(*g)),
                 _ => None,
             },
-            Input::Client(ClientRequest::Call { group, .. }) => self.group_priority(*group),
+            Input::Client(ClientRequest::Call { group, .. }) | Input::AppReady { group } => {
+                self.group_priority(*group)
+            }
         }
     }
 
     /// [`Host::input_priority`] of a received message.
     pub fn message_priority(&self, msg: &Message) -> Option<i64> {
         match msg {
-            Message::Heartbeat { .. } | Message::View(_) => None,
+            Message::Heartbeat { .. }
+            | Message::View(_)
+            | Message::Echo { .. }
+            | Message::Echoed { .. } => None,
             Message::Group(
                 GroupMessage::Reply {
                     request:
@@ -466,6 +520,11 @@ impl Host {
                         };
                         self.on_group_message(now, sender, group_msg, out);
                     }
+                    Message::Echo { token, payload } => out.push(Output::Send {
+                        to: from,
+                        msg: Message::Echoed { token, payload },
+                    }),
+                    Message::Echoed { token, payload } => self.on_echoed(from, token, payload, out),
                 }
             }
             Input::Timer(timer) => match timer.space() {
@@ -514,7 +573,54 @@ impl Host {
                     .call(now, token, client, group, payload, &mut client_out);
                 self.on_client_outputs(client_out, out);
             }
+            Input::Client(ClientRequest::Echo { token, to, payload }) => {
+                self.echo(token, to, payload, out)
+            }
+            Input::AppReady { group } => {
+                // A replica that is gone no longer wants it.
+                if let Some(replica) = self.replicas.get_mut(&group) {
+                    let mut group_out = Vec::new();
+                    replica.on_app_ready(now, &mut group_out);
+                    self.on_group_outputs(group, group_out, out);
+                    self.note_state_held(now, group, out);
+                }
+            }
         }
+    }
+
+    /// Sends an echo to `to` (see [`ClientRequest::Echo`]).
+    fn echo(&mut self, token: u64, to: HostId, payload: Vec<u8>, out: &mut Vec<Output>) {
+        if !self.config.cluster.contains(&to) {
+            let reason = format!("cannot echo: h{} is not in the cluster", to.0);
+            out.push(Output::Client(ClientEvent::CallFailed { token, reason }));
+            return;
+        }
+        if self.echoes.len() >= ECHOES_MAX {
+            if let Some((oldest, _)) = self.echoes.pop_first() {
+                let reason = "echo given up: too many outstanding".to_string();
+                let event = ClientEvent::CallFailed {
+                    token: oldest,
+                    reason,
+                };
+                out.push(Output::Client(event));
+            }
+        }
+        self.echoes.insert(token, to);
+        out.push(Output::Send {
+            to,
+            msg: Message::Echo { token, payload },
+        });
+        debug_assert!(self.echoes.len() <= ECHOES_MAX);
+    }
+
+    /// An echo came back: answers its client if it is ours and from the host asked.
+    fn on_echoed(&mut self, from: HostId, token: u64, payload: Vec<u8>, out: &mut Vec<Output>) {
+        if self.echoes.get(&token) != Some(&from) {
+            self.dropped += 1;
+            return;
+        }
+        self.echoes.remove(&token);
+        out.push(Output::Client(ClientEvent::Reply { token, payload }));
     }
 
     fn on_group_message(
@@ -699,10 +805,14 @@ impl Host {
         if let Some(replica) = self.replicas.get_mut(&group) {
             replica.on_view(now, view, &mut group_out);
         } else {
-            let Some(app) = self.apps.create(&view.spec.class) else {
+            let Some(mut app) = self.apps.create(&view.spec.class) else {
                 self.dropped += 1;
                 return;
             };
+            if let Some(waker) = &self.app_waker {
+                let waker = waker.clone();
+                app.set_waker(Arc::new(move || waker(group)));
+            }
             let config = ReplicaConfig {
                 group,
                 me,

@@ -33,17 +33,27 @@
 //! within a round and nothing starves; with one core thread per host there is
 //! no other place where the groups of a host compete.
 //!
-//! Liveness while the core is busy: a server method runs on the core's time
-//! (the group replica waits for the executor to yield), so a long method, or a
-//! process starved of CPU, would stop the core's heartbeats and get a live host
-//! suspected — every replica of a replicated server at once, since they all run
-//! the same method. The heartbeat pump, a small thread, sends the host's
-//! heartbeats itself whenever the core has not come round its loop for two
-//! periods. A paused or killed process stops the pump too, so both are still
-//! suspected; a method that never returns blocks its host's servers (their
-//! callers time out) without getting the host excluded. The receiving side is in
-//! [`crate::failure_detector`]: a stalled observer does not count its own stall
-//! as its peers' silence.
+//! Server methods run off the core's time: the host's replicas' applications
+//! are in their asynchronous mode ([`Host::set_app_waker`]). The core gives a
+//! server thread an input and waits for it at most
+//! [`crate::program::executor::SLICE`]; a method that has not yielded by then
+//! keeps running on its own thread while the core serves everything else, and
+//! its outputs come back as an [`Input::AppReady`] event (the thread wakes the
+//! core through the event channel). Only its own group waits for it. A method
+//! that runs longer than [`LONG_METHOD_WARN_MS`] without yielding is named in
+//! the kernel log (then again each time its running time doubles); it is not
+//! reported as "working", so past the call deadline its callers get
+//! `server_failure`. (A thread cannot be stopped: an endless method's thread
+//! runs on until the process ends, even once its replica is gone.)
+//!
+//! Liveness while the core is busy: construction and state restoration still
+//! run on the core's time, and a process starved of CPU stalls the core too;
+//! either would stop the core's heartbeats and get a live host suspected. The
+//! heartbeat pump, a small thread, sends the host's heartbeats itself whenever
+//! the core has not come round its loop for two periods. A paused or killed
+//! process stops the pump too, so both are still suspected. The receiving side
+//! is in [`crate::failure_detector`]: a stalled observer does not count its own
+//! stall as its peers' silence.
 
 use crate::app::AppFactory;
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
@@ -74,6 +84,11 @@ const EVENT_QUEUE_CAPACITY: usize = 65_536;
 pub const EVENTS_PER_ROUND_MAX: usize = 1_024;
 /// The longest the core sleeps without looking at the clock.
 const IDLE_WAIT_MS_MAX: u64 = 1_000;
+/// A server method running this long without yielding is named in the kernel
+/// log (and again each time its running time doubles).
+pub const LONG_METHOD_WARN_MS: u64 = 1_000;
+/// How often the core looks for long-running methods.
+const LONG_METHOD_CHECK_MS: u64 = 250;
 
 /// Where protocol traces go: one line per trace, `<time_us> <trace>`.
 pub enum TraceSink {
@@ -190,6 +205,10 @@ enum LocalRequest {
         group: GroupId,
         payload: Vec<u8>,
     },
+    Echo {
+        to: HostId,
+        payload: Vec<u8>,
+    },
 }
 
 /// One call of a batch submitted with [`KernelHandle::call_batch`].
@@ -234,6 +253,8 @@ enum Event {
         calls: Vec<TaggedCall>,
         answers: AnswerSender,
     },
+    /// A server thread has outputs ready for `group`'s replica.
+    AppReady(GroupId),
     Shutdown,
 }
 
@@ -244,6 +265,7 @@ enum Ready {
         request: LocalRequest,
         answer: Answer,
     },
+    AppOutputs(GroupId),
 }
 
 /// The order a round handles its ready work in: by `rank` (`None`, control
@@ -385,6 +407,17 @@ impl KernelHandle {
                 group,
                 payload,
             }),
+        }
+    }
+
+    /// Sends `payload` to host `to`, whose core sends it straight back: one
+    /// round trip over the transport and through both cores, with no group
+    /// protocol, ordering or application (the floor a call is measured
+    /// against; [`ClientRequest::Echo`]). A lost echo is never answered: wait
+    /// with [`CallTicket::wait_timeout`].
+    pub fn echo(&self, to: HostId, payload: Vec<u8>) -> CallTicket {
+        CallTicket {
+            answer: self.submit(LocalRequest::Echo { to, payload }),
         }
     }
 
@@ -592,7 +625,8 @@ impl Kernel {
         let mut host_config = HostConfig::new(host, incarnation, config.cluster.host_ids(), seed);
         host_config.timing = config.timing;
         let heartbeat = Duration::from_micros(host_config.timing.heartbeat_us.max(1));
-        let core = Host::new(host_config, apps);
+        let mut core = Host::new(host_config, apps);
+        core.set_app_waker(app_waker(events_tx.clone()));
         let epoch = Instant::now();
         let core_alive_us = Arc::new(AtomicU64::new(0));
         let pump = HeartbeatPump::start(
@@ -631,6 +665,7 @@ impl Kernel {
             peers: config.cluster.hosts.len().saturating_sub(1),
             boot_wait: Duration::from_millis(config.boot_wait_ms),
             lie: config.lie,
+            long_methods: LongMethods::default(),
         };
         let core_thread = std::thread::Builder::new()
             .name(format!("ftc-core-{}", host_name(host)))
@@ -810,6 +845,47 @@ struct CoreDriver {
     peers: usize,
     boot_wait: Duration,
     lie: Option<Lying>,
+    long_methods: LongMethods,
+}
+
+/// Wakes the core when a server thread has outputs ready: the thread itself
+/// puts the event in the core's queue (waiting when it is full).
+fn app_waker(events: SyncSender<Event>) -> crate::host::GroupWaker {
+    Arc::new(move |group| {
+        let _ = events.send(Event::AppReady(group));
+    })
+}
+
+/// The kernel log's record of methods running without yielding.
+#[derive(Default)]
+struct LongMethods {
+    checked_at_us: Micros,
+    /// Per busy group: since when its method runs, and the running time
+    /// (microseconds) at which it is named next.
+    warned: HashMap<GroupId, (Micros, Micros)>,
+}
+
+impl LongMethods {
+    /// The log lines due at `now` for the host's busy replicas.
+    fn due(&mut self, now: Micros, busy: Vec<(GroupId, Micros, String)>) -> Vec<String> {
+        self.warned
+            .retain(|g, (since, _)| busy.iter().any(|(b, s, _)| b == g && s == since));
+        let mut lines = Vec::new();
+        for (group, since, what) in busy {
+            let first = LONG_METHOD_WARN_MS * 1_000;
+            let entry = self.warned.entry(group).or_insert((since, first));
+            let running_us = now.saturating_sub(since);
+            if running_us >= entry.1 {
+                entry.1 = running_us.saturating_mul(2).max(first);
+                lines.push(format!(
+                    "server {what} (group {}) has run for {:.1} s without yielding; only its group waits for it, and its callers get server_failure past the call deadline",
+                    group.0,
+                    running_us as f64 / 1e6
+                ));
+            }
+        }
+        lines
+    }
 }
 
 impl CoreDriver {
@@ -876,6 +952,7 @@ impl CoreDriver {
                 handled += 1;
             }
             let now = self.now_us();
+            self.log_long_methods(now);
             while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
                 if at > now {
                     break;
@@ -926,6 +1003,19 @@ impl CoreDriver {
         self.waiting.clear();
     }
 
+    /// Names the methods running long without yielding in the kernel log
+    /// (stderr), at most every [`LONG_METHOD_CHECK_MS`].
+    fn log_long_methods(&mut self, now: Micros) {
+        let watch = &mut self.long_methods;
+        if now < watch.checked_at_us + LONG_METHOD_CHECK_MS * 1_000 {
+            return;
+        }
+        watch.checked_at_us = now;
+        for line in watch.due(now, self.host.busy_replicas()) {
+            eprintln!("{}: {line}", host_name(self.me));
+        }
+    }
+
     /// Adds an event's work to the round; `false` means stop.
     fn take(&mut self, event: Event) -> bool {
         match event {
@@ -941,6 +1031,7 @@ impl CoreDriver {
                     answer: Answer::Tagged(answers.clone(), c.tag),
                 }))
             }
+            Event::AppReady(group) => self.ready.push(Ready::AppOutputs(group)),
             Event::Shutdown => return false,
         }
         true
@@ -957,6 +1048,7 @@ impl CoreDriver {
                 ..
             } => host.group_priority(*group),
             Ready::Client { .. } => None,
+            Ready::AppOutputs(group) => host.group_priority(*group),
         });
         for r in ready.drain(..) {
             match r {
@@ -965,6 +1057,7 @@ impl CoreDriver {
                     from_incarnation: d.from_incarnation,
                     msg: d.msg,
                 }),
+                Ready::AppOutputs(group) => self.handle(Input::AppReady { group }),
                 Ready::Client { request, answer } => {
                     let token = self.next_token;
                     self.next_token += 1;
@@ -983,6 +1076,9 @@ impl CoreDriver {
                             group,
                             payload,
                         },
+                        LocalRequest::Echo { to, payload } => {
+                            ClientRequest::Echo { token, to, payload }
+                        }
                     };
                     self.handle(Input::Client(request));
                 }

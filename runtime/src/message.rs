@@ -22,6 +22,21 @@ pub enum Message {
     /// A server group's replication protocol (sequencer, flush, state transfer) and
     /// client requests and replies.
     Group(crate::group::GroupMessage),
+    /// A bare request to another host's core, answered at once with
+    /// [`Message::Echoed`] carrying the same token and payload: a round trip
+    /// through the transport and both cores without any protocol (the floor
+    /// `ftbench` measures calls against).
+    Echo {
+        token: u64,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// The answer to a [`Message::Echo`].
+    Echoed {
+        token: u64,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
 }
 
 impl Message {
@@ -32,6 +47,7 @@ impl Message {
         match self {
             Message::Heartbeat { .. } | Message::View(_) => 0,
             Message::Group(g) => g.bulk_bytes(),
+            Message::Echo { payload, .. } | Message::Echoed { payload, .. } => payload.len(),
         }
     }
 }

@@ -42,6 +42,12 @@ pub trait GroupProtocol: Send {
     fn executed_position(&self) -> u64;
     /// The application's state digest now.
     fn state_digest(&self) -> u64;
+    /// The application has outputs ready for an input it ran off the core's
+    /// time ([`StateMachine::start_apply`]).
+    fn on_app_ready(&mut self, now: Micros, out: &mut Vec<GroupOutput>);
+    /// Since when the application has been running an input off the core's
+    /// time, and what it runs.
+    fn busy(&self) -> Option<(Micros, String)>;
 }
 
 impl GroupProtocol for Replica {
@@ -80,6 +86,12 @@ impl GroupProtocol for Replica {
     }
     fn state_digest(&self) -> u64 {
         Replica::state_digest(self)
+    }
+    fn on_app_ready(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        Replica::on_app_ready(self, now, out)
+    }
+    fn busy(&self) -> Option<(Micros, String)> {
+        Replica::busy(self)
     }
 }
 

@@ -75,6 +75,20 @@ impl ViewChangeReport {
     }
 }
 
+/// The committed entry the application works on off the core's time (its
+/// asynchronous mode, [`StateMachine::start_apply`]): the entry after
+/// `executed_position`, executed when the application's outputs come back
+/// ([`Replica::on_app_ready`]). The replica's tables change only then, so
+/// that everything it packages meanwhile is the state at `executed_position`.
+#[derive(Clone, Debug)]
+struct Running {
+    position: u64,
+    entry: LogEntry,
+    /// Whether the application was given the entry (false: a duplicate).
+    applied: bool,
+    since: Micros,
+}
+
 #[derive(Clone, Debug)]
 struct PendingCall {
     target: GroupId,
@@ -147,6 +161,8 @@ pub struct Replica {
     entries: VecDeque<LogEntry>,
     commit_position: u64,
     executed_position: u64,
+    /// The entry after `executed_position`, while the application runs it.
+    running: Option<Running>,
     clients: BTreeMap<ClientId, ClientRecord>,
     /// Requests, nested outcomes and timer firings in the log after `executed_position`.
     requests_in_log: BTreeSet<RequestId>,
@@ -200,6 +216,7 @@ impl Replica {
             entries: VecDeque::new(),
             commit_position: 0,
             executed_position: 0,
+            running: None,
             clients: BTreeMap::new(),
             requests_in_log: BTreeSet::new(),
             calls_in_log: BTreeSet::new(),
@@ -680,7 +697,10 @@ impl Replica {
             self.dropped_messages += 1;
             return; // only the sequencer orders new requests
         }
-        if self.log_end() - self.commit_position >= UNCOMMITTED_MAX {
+        // Counted from the executed position, so that an application busy
+        // with one method (asynchronous mode) does not make the log grow
+        // without bound; when it is not, executed and committed are equal here.
+        if self.log_end() - self.executed_position >= UNCOMMITTED_MAX {
             self.dropped_messages += 1;
             return;
         }
@@ -913,58 +933,136 @@ impl Replica {
 
     fn execute_committed(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         let upto = self.commit_position.min(self.log_end());
-        while self.executed_position < upto {
+        while self.running.is_none() && self.executed_position < upto {
             let position = self.executed_position + 1;
             let Some(entry) = self.entry(position).cloned() else {
                 break;
             };
-            self.executed_position = position;
-            self.apply(now, position, entry, out);
+            self.start(now, position, entry, out);
         }
         self.collect_garbage();
     }
 
-    fn apply(&mut self, now: Micros, position: u64, entry: LogEntry, out: &mut Vec<GroupOutput>) {
+    /// Gives the entry at `position` to the application; executes it now if
+    /// the application completed it, or keeps it [`Running`].
+    fn start(&mut self, now: Micros, position: u64, entry: LogEntry, out: &mut Vec<GroupOutput>) {
+        debug_assert_eq!(position, self.executed_position + 1);
         let mut app_out = Vec::new();
+        let (applied, done) = match &entry {
+            LogEntry::Command {
+                request, payload, ..
+            } => {
+                if self.is_duplicate(*request) {
+                    (false, true)
+                } else {
+                    let input = AppInput::Command {
+                        request: *request,
+                        payload,
+                    };
+                    (true, self.app.start_apply(input, &mut app_out))
+                }
+            }
+            LogEntry::NestedReply { call, outcome } => {
+                if self.calls.contains_key(call) {
+                    let input = AppInput::NestedReply {
+                        call: *call,
+                        outcome,
+                    };
+                    (true, self.app.start_apply(input, &mut app_out))
+                } else {
+                    (false, true)
+                }
+            }
+            LogEntry::TimerFired { timer } => {
+                let input = AppInput::TimerFired { timer: *timer };
+                (true, self.app.start_apply(input, &mut app_out))
+            }
+        };
+        let running = Running {
+            position,
+            entry,
+            applied,
+            since: now,
+        };
+        if done {
+            self.execute(now, running, app_out, out);
+        } else {
+            debug_assert!(app_out.is_empty());
+            self.running = Some(running);
+        }
+    }
+
+    /// The application completed the entry it was running: execute it, and go
+    /// on with the committed entries after it.
+    pub fn on_app_ready(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.running.is_none() {
+            return;
+        }
+        let mut app_out = Vec::new();
+        if !self.app.poll(&mut app_out) {
+            return;
+        }
+        if let Some(running) = self.running.take() {
+            self.execute(now, running, app_out, out);
+            self.execute_committed(now, out);
+        }
+        self.check_invariants();
+    }
+
+    /// Since when the application has been running an entry off the core's
+    /// time, and what it runs (for the kernel log).
+    pub fn busy(&self) -> Option<(Micros, String)> {
+        let running = self.running.as_ref()?;
+        let what = self
+            .app
+            .describe_running()
+            .unwrap_or_else(|| "a method".to_string());
+        Some((running.since, what))
+    }
+
+    /// Executes a completed entry: the replica's tables, the trace, then the
+    /// application's outputs.
+    fn execute(
+        &mut self,
+        now: Micros,
+        running: Running,
+        app_out: Vec<AppOutput>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let Running {
+            position,
+            entry,
+            applied,
+            ..
+        } = running;
+        debug_assert_eq!(position, self.executed_position + 1);
+        // Committed entries never change: the log still holds this one.
+        #[cfg(not(feature = "planted-bugs"))]
+        debug_assert!(self.entry(position).is_none_or(|e| *e == entry));
+        self.executed_position = position;
         let mut executed_request = None;
         match &entry {
             LogEntry::Command {
-                request,
-                payload,
-                low_water,
+                request, low_water, ..
             } => {
                 self.requests_in_log.remove(request);
-                let duplicate = self.is_duplicate(*request);
                 let record = self.clients.entry(request.client).or_default();
                 if *low_water > record.forgotten_below {
                     record.forgotten_below = *low_water;
                     record.executed = record.executed.split_off(low_water);
                 }
-                if !duplicate {
+                if applied {
                     record.executed.insert(request.seq, None);
-                    let input = AppInput::Command {
-                        request: *request,
-                        payload,
-                    };
-                    self.app.apply(input, &mut app_out);
                     executed_request = Some(*request);
                 }
             }
-            LogEntry::NestedReply { call, outcome } => {
+            LogEntry::NestedReply { call, .. } => {
                 self.calls_in_log.remove(call);
-                if self.calls.remove(call).is_some() {
-                    let input = AppInput::NestedReply {
-                        call: *call,
-                        outcome,
-                    };
-                    self.app.apply(input, &mut app_out);
-                }
+                self.calls.remove(call);
             }
             LogEntry::TimerFired { timer } => {
                 self.timers_in_log.remove(timer);
                 self.timers.remove(timer);
-                self.app
-                    .apply(AppInput::TimerFired { timer: *timer }, &mut app_out);
             }
         }
         out.push(GroupOutput::Trace(Trace::Executed {
@@ -1170,6 +1268,8 @@ impl Replica {
             self.dropped_messages += 1;
             return false;
         }
+        // The application was replaced: what it was running is gone with it.
+        self.running = None;
         self.log_base = state.position;
         self.entries = entries.into();
         self.executed_position = state.position;
@@ -1259,7 +1359,7 @@ impl Replica {
             .values()
             .filter(|r| r.holds_state())
             .map(|r| r.executed_position)
-            .fold(self.executed_position, u64::max);
+            .fold(self.started_position(), u64::max);
         if chosen_id != me {
             let Some(report) = self.reports.get(&chosen_id).cloned() else {
                 return;
@@ -1432,8 +1532,20 @@ impl Replica {
         }
     }
 
+    /// The last position given to the application: executed, or running.
+    fn started_position(&self) -> u64 {
+        self.running
+            .as_ref()
+            .map_or(self.executed_position, |r| r.position)
+    }
+
     fn check_invariants(&self) {
         debug_assert!(self.log_base <= self.executed_position);
+        debug_assert!(self.started_position() <= self.commit_position);
+        debug_assert!(self
+            .running
+            .as_ref()
+            .is_none_or(|r| r.position == self.executed_position + 1));
         debug_assert!(self.executed_position <= self.commit_position);
         debug_assert!(self.commit_position <= self.log_end());
         debug_assert!(self.status != ReplicaStatus::Normal || self.initialized);

@@ -1188,3 +1188,152 @@ fn joiner_gets_snapshot_table_and_suffix() {
     assert_eq!(r3.executed_position(), 1);
     assert_eq!(r3.state_digest(), 1000);
 }
+
+/// An application in the asynchronous mode: `slow` is left running until the
+/// test lets it finish; everything else completes at once.
+struct Slow {
+    value: u64,
+    running: Option<RequestId>,
+    finish: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StateMachine for Slow {
+    fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+        assert!(self.start_apply(input, out), "only `slow` runs long");
+    }
+    fn start_apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) -> bool {
+        assert!(self.running.is_none(), "an input while another runs");
+        if let AppInput::Command { request, payload } = input {
+            self.value += 1;
+            if payload == b"slow" {
+                self.running = Some(request);
+                return false;
+            }
+            let payload = self.value.to_string().into_bytes();
+            out.push(AppOutput::Reply { request, payload });
+        }
+        true
+    }
+    fn poll(&mut self, out: &mut Vec<AppOutput>) -> bool {
+        if !self.finish.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
+        if let Some(request) = self.running.take() {
+            out.push(AppOutput::Reply {
+                request,
+                payload: b"slow done".to_vec(),
+            });
+        }
+        true
+    }
+    fn describe_running(&self) -> Option<String> {
+        self.running.map(|_| "Slow.slow".to_string())
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        self.value.to_le_bytes().to_vec()
+    }
+    fn restore(&mut self, _: &[u8]) -> Result<(), RestoreError> {
+        Ok(())
+    }
+    fn digest(&self) -> u64 {
+        self.value
+    }
+}
+
+/// A method left running delays its group's later commands (ordered, not
+/// executed) without blocking the replica: a retransmission of it is neither
+/// ordered again nor answered "working", and once the application is ready
+/// everything executes in log order.
+#[test]
+fn an_entry_running_off_the_core_holds_back_execution_but_not_ordering() {
+    let me = replica_id(0);
+    let view = GroupView {
+        group: GROUP,
+        view_id: 1,
+        members: vec![me],
+        joining: vec![],
+        spec: ServerSpec {
+            model: Model::Correct,
+            tolerate: 0,
+            replicas: 1,
+            ..spec()
+        },
+        failed: false,
+    };
+    let config = ReplicaConfig {
+        group: GROUP,
+        me,
+        retry_us: RETRY_US,
+        call_deadline_us: DEADLINE_US,
+        #[cfg(feature = "planted-bugs")]
+        bugs: Default::default(),
+    };
+    let finish = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let app = Slow {
+        value: 0,
+        running: None,
+        finish: finish.clone(),
+    };
+    let mut out = Vec::new();
+    let mut replica = Replica::new(0, config, Box::new(app), view, true, &mut out);
+    let request = |seq| RequestId {
+        client: client(0),
+        seq,
+    };
+    let send = |replica: &mut Replica, seq, payload: &[u8], now| {
+        let mut out = Vec::new();
+        let msg = GroupMessage::Request {
+            group: GROUP,
+            request: request(seq),
+            payload: payload.to_vec(),
+            low_water: 1,
+        };
+        replica.on_message(now, replica_id(9), msg, &mut out);
+        out
+    };
+    let replies = |out: &[GroupOutput]| -> Vec<(u64, Vec<u8>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                GroupOutput::Reply {
+                    msg:
+                        GroupMessage::Reply {
+                            request, payload, ..
+                        },
+                    ..
+                } => Some((request.seq, payload.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let out = send(&mut replica, 1, b"slow", 10);
+    assert!(replies(&out).is_empty());
+    assert_eq!(replica.executed_position(), 0);
+    assert_eq!(replica.busy(), Some((10, "Slow.slow".to_string())));
+    // Ordered and committed behind it, not executed.
+    let out = send(&mut replica, 2, b"inc", 20);
+    assert!(replies(&out).is_empty());
+    assert_eq!(
+        (replica.commit_position(), replica.executed_position()),
+        (2, 0)
+    );
+    // A retransmission of the running command: no second entry, no "working".
+    let out = send(&mut replica, 1, b"slow", 30);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(replica.log_end(), 2);
+    // A wake-up before it is ready changes nothing.
+    let mut out = Vec::new();
+    replica.on_app_ready(40, &mut out);
+    assert!(out.is_empty());
+    finish.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut out = Vec::new();
+    replica.on_app_ready(50, &mut out);
+    assert_eq!(
+        replies(&out),
+        vec![(1, b"slow done".to_vec()), (2, b"2".to_vec())]
+    );
+    assert_eq!(replica.executed_position(), 2);
+    assert_eq!(replica.busy(), None);
+    // Executed now: a retransmission is answered from the reply table.
+    let out = send(&mut replica, 1, b"slow", 60);
+    assert_eq!(replies(&out), vec![(1, b"slow done".to_vec())]);
+}

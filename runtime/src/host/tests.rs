@@ -637,3 +637,98 @@ fn inputs_are_ranked_by_their_groups_priority_and_control_work_first() {
         .expect("a replica armed a timer");
     assert!(host.input_priority(&Input::Timer(group_timer)).is_some());
 }
+
+/// An echo crosses to the host asked and straight back, with no protocol;
+/// answers nobody asked for (or from another host) are dropped.
+#[test]
+fn an_echo_comes_back_from_the_host_asked_and_nothing_else_answers() {
+    let mut w = World::new(3);
+    w.run_until(1_000);
+    w.events.clear();
+    let echo = |token, to| {
+        Input::Client(ClientRequest::Echo {
+            token,
+            to: HostId(to),
+            payload: vec![token as u8; 3],
+        })
+    };
+    w.input(0, echo(5, 1));
+    w.input(0, echo(6, 7));
+    w.run_until(2_000);
+    assert_eq!(
+        w.events,
+        vec![
+            (
+                0,
+                ClientEvent::CallFailed {
+                    token: 6,
+                    reason: "cannot echo: h7 is not in the cluster".into()
+                }
+            ),
+            (
+                0,
+                ClientEvent::Reply {
+                    token: 5,
+                    payload: vec![5; 3]
+                }
+            ),
+        ]
+    );
+    w.events.clear();
+    // Unsolicited, repeated, or from a host that was not asked: dropped.
+    let dropped = w.hosts[0].dropped_inputs();
+    w.input(0, echo(8, 1));
+    let forged = |from| Input::Message {
+        from: HostId(from),
+        from_incarnation: Incarnation(1),
+        msg: Message::Echoed {
+            token: 8,
+            payload: vec![],
+        },
+    };
+    w.input(0, forged(2));
+    w.input(0, forged(1));
+    w.input(0, forged(1));
+    assert_eq!(w.hosts[0].dropped_inputs(), dropped + 2);
+    assert_eq!(
+        w.events,
+        vec![(
+            0,
+            ClientEvent::Reply {
+                token: 8,
+                payload: vec![]
+            }
+        )]
+    );
+}
+
+#[test]
+fn outstanding_echoes_are_bounded_and_the_oldest_gives_way() {
+    let mut w = World::new(2);
+    w.run_until(1_000);
+    w.events.clear();
+    for token in 0..=ECHOES_MAX as u64 {
+        w.input(
+            0,
+            Input::Client(ClientRequest::Echo {
+                token,
+                to: HostId(1),
+                payload: vec![],
+            }),
+        );
+    }
+    assert_eq!(
+        w.events,
+        vec![(
+            0,
+            ClientEvent::CallFailed {
+                token: 0,
+                reason: "echo given up: too many outstanding".into()
+            }
+        )]
+    );
+    assert_eq!(w.hosts[0].echoes.len(), ECHOES_MAX);
+    w.run_until(2_000);
+    assert_eq!(w.events.len(), 1 + ECHOES_MAX);
+    assert!(w.hosts[0].echoes.is_empty());
+}

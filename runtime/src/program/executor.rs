@@ -15,6 +15,15 @@
 //! same outputs. One method runs at a time: commands that arrive while a method
 //! waits are queued and run, in arrival order, after it returns.
 //!
+//! **Asynchronous mode** (a kernel, [`StateMachine::set_waker`]):
+//! `start_apply` waits for the thread at most [`SLICE`]; a method still
+//! computing then is left *in flight* (its outputs are collected as they come,
+//! and handed on together by `poll` once the thread yielded), and the thread
+//! calls the waker after that yield. Without a waker (the simulator) every
+//! input completes before `start_apply` returns, exactly as `apply`. While an
+//! input is in flight the executor reports no running method, so a method
+//! computing without yielding is bounded by its caller's deadline.
+//!
 //! Nested call ids and timer ids come from counters in the replicated state.
 //!
 //! **Snapshots** are consistent even while a method waits: a snapshot is the
@@ -27,14 +36,20 @@
 //! duplicate suppression. After each input, when no method runs and at least
 //! [`COMPACT_AFTER_INPUTS`] inputs were recorded, the object is encoded again
 //! and the record is cleared; an object that cannot be encoded (it holds a cycle
-//! or a future) keeps the longer record, which stays correct.
+//! or a future) keeps the longer record, which stays correct. The executor
+//! keeps its own copy of that record from the thread's messages (each completed
+//! input, and `Compacted` when the thread encodes its object again), so a
+//! snapshot never waits for the thread: with an input in flight it is the
+//! state before that input, which is what the replica packages (debug builds
+//! check the copy against the thread's own whenever the thread is idle).
 //!
 //! The digest is a hash chained over every input and output, carried in snapshots.
 
 use super::context::{self, Context, WireReply};
 use super::server::ServerClass;
 use crate::app::{
-    AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, RestoreError, StateMachine,
+    AppInput, AppOutput, AppTimerId, AppWaker, CallOutcome, NestedCallId, RestoreError,
+    StateMachine,
 };
 use crate::lang::{decode, encode, Encoded, Failure, Res};
 use crate::types::{GroupId, RequestId};
@@ -43,8 +58,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Inputs recorded since the last encoded object before the executor encodes it again.
 pub const COMPACT_AFTER_INPUTS: usize = 32;
@@ -125,6 +142,8 @@ struct ExecSnapshot {
 
 enum ToThread {
     Input(OwnedInput),
+    /// Only debug builds ask: they check the executor's record against it.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     Snapshot,
 }
 
@@ -134,6 +153,15 @@ enum FromThread {
     Yielded {
         digest: u64,
     },
+    /// The thread encoded its object again (at a quiescent point): `base` is
+    /// the state after the first `covered` inputs of its record, which it
+    /// dropped. Sent before the `Yielded` of the input it follows.
+    Compacted {
+        base: Option<Encoded>,
+        base_meta: Meta,
+        covered: usize,
+    },
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     Snapshot(Encoded),
     /// The thread ended without being asked to (it cannot serve any more).
     Crashed(String),
@@ -142,10 +170,31 @@ enum FromThread {
 /// Unwinds a server thread whose executor was dropped or replaced.
 struct Abandoned;
 
+/// How a server thread wakes its executor's driver in the asynchronous mode:
+/// after it yielded, if the executor stopped waiting for it (`wanted`).
+#[derive(Default)]
+struct Wake {
+    wanted: AtomicBool,
+    waker: Mutex<Option<AppWaker>>,
+}
+
+impl Wake {
+    /// Called by the thread after each `Yielded` or `Crashed` it sent.
+    fn notify(&self) {
+        if self.wanted.swap(false, Ordering::SeqCst) {
+            let waker = self.waker.lock().ok().and_then(|w| w.clone());
+            if let Some(waker) = waker {
+                waker();
+            }
+        }
+    }
+}
+
 /// The thread side: what a server method's runtime operations use.
 pub(crate) struct ServerCtx {
     to_adapter: Sender<FromThread>,
     from_adapter: Receiver<ToThread>,
+    wake: Arc<Wake>,
     st: RefCell<ThreadState>,
 }
 
@@ -217,6 +266,7 @@ impl ServerCtx {
                     let _ = self.to_adapter.send(FromThread::Yielded {
                         digest: st.meta.digest,
                     });
+                    self.wake.notify();
                 }
             }
             match self.from_adapter.recv() {
@@ -387,6 +437,11 @@ impl ServerCtx {
         let mut st = self.st.borrow_mut();
         st.base = base;
         st.base_meta = st.meta;
+        let _ = self.to_adapter.send(FromThread::Compacted {
+            base: st.base.clone(),
+            base_meta: st.base_meta,
+            covered: st.since.len(),
+        });
         st.since.clear();
         // An encodable object holds no futures: nobody waits for these any more.
         st.arrived.clear();
@@ -517,26 +572,69 @@ fn serve<C: ServerClass>(ctx: &ServerCtx, restore: Option<ExecSnapshot>) -> Resu
 struct Link {
     to_thread: Sender<ToThread>,
     from_thread: Receiver<FromThread>,
+    wake: Arc<Wake>,
+}
+
+/// How long [`StateMachine::start_apply`] waits for the thread in the
+/// asynchronous mode before it leaves the input running: a method that
+/// yields within it costs no extra trip through the driver.
+pub const SLICE: Duration = Duration::from_millis(1);
+
+/// The executor's own copy of the thread's record: what [`Executor::snapshot`]
+/// returns, kept from the thread's messages, so that a snapshot never waits
+/// for the thread (it is the state after the last completed input).
+#[derive(Clone, Debug, Default)]
+struct Record {
+    base: Option<Encoded>,
+    base_meta: Meta,
+    since: Vec<OwnedInput>,
+}
+
+impl Record {
+    fn encode(&self) -> Vec<u8> {
+        encode(&ExecSnapshot {
+            base: self.base.clone(),
+            base_meta: self.base_meta,
+            since: self.since.clone(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// The input the thread is working on.
+struct InFlight {
+    input: OwnedInput,
+    /// Its outputs so far, handed on together when it completes.
+    outputs: Vec<AppOutput>,
+    /// A compaction after it already covers it (it is in the new base).
+    covered: bool,
 }
 
 /// One replica's server object as a [`StateMachine`]. See the module documentation.
 pub struct Executor {
     class: &'static str,
-    spawn: fn(Option<ExecSnapshot>) -> Result<Link, String>,
+    /// The method names of the class, by command variant (for the log).
+    methods: &'static [&'static str],
+    spawn: fn(Option<ExecSnapshot>, Arc<Wake>) -> Result<Link, String>,
     link: Option<Link>,
     digest: u64,
     /// Why the thread is gone, when it is.
     crashed: Option<String>,
-    /// Commands handed to the thread and not replied to yet, in arrival order:
-    /// the first is the one running (one method runs at a time, in arrival
-    /// order), the others wait behind it.
-    unanswered: VecDeque<RequestId>,
+    /// Commands handed to the thread and not replied to yet, in arrival order,
+    /// with their command variant: the first is the one running (one method
+    /// runs at a time, in arrival order), the others wait behind it.
+    unanswered: VecDeque<(RequestId, Option<u32>)>,
+    record: Record,
+    in_flight: Option<InFlight>,
+    /// Set: the asynchronous mode ([`StateMachine::set_waker`]).
+    waker: Option<AppWaker>,
 }
 
-fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>) -> Result<Link, String> {
+fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>, wake: Arc<Wake>) -> Result<Link, String> {
     let (to_thread, from_adapter) = channel();
     let (to_adapter, from_thread) = channel();
     let crash_report = to_adapter.clone();
+    let thread_wake = wake.clone();
     std::thread::Builder::new()
         .name(format!("ftc-server-{}", C::NAME))
         .stack_size(SERVER_STACK_BYTES)
@@ -544,6 +642,7 @@ fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>) -> Result<Link, String> 
             let ctx = Rc::new(ServerCtx {
                 to_adapter,
                 from_adapter,
+                wake: thread_wake.clone(),
                 st: RefCell::new(ThreadState {
                     owes_yield: true,
                     ..ThreadState::default()
@@ -558,12 +657,73 @@ fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>) -> Result<Link, String> 
                 Err(p) => format!("internal error: {}", panic_message(&*p)),
             };
             let _ = crash_report.send(FromThread::Crashed(reason));
+            thread_wake.notify();
         })
         .map_err(|e| format!("cannot start a server thread: {e}"))?;
     Ok(Link {
         to_thread,
         from_thread,
+        wake,
     })
+}
+
+/// The variant names of an enum type, read from its `Deserialize`
+/// implementation (which names them to the deserializer before reading
+/// anything); empty when the type is not an enum.
+fn variant_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    #[derive(Debug)]
+    enum Probe {
+        Variants(&'static [&'static str]),
+        Other,
+    }
+    impl std::fmt::Display for Probe {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{self:?}")
+        }
+    }
+    impl std::error::Error for Probe {}
+    impl serde::de::Error for Probe {
+        fn custom<M: std::fmt::Display>(_: M) -> Probe {
+            Probe::Other
+        }
+    }
+    struct Names;
+    impl<'de> serde::Deserializer<'de> for Names {
+        type Error = Probe;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Probe> {
+            Err(Probe::Other)
+        }
+        fn deserialize_enum<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            variants: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Probe> {
+            Err(Probe::Variants(variants))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct identifier ignored_any
+        }
+    }
+    match T::deserialize(Names) {
+        Err(Probe::Variants(names)) => names,
+        _ => &[],
+    }
+}
+
+/// The command variant of an encoded command: postcard writes an enum's
+/// variant index first, as a LEB128 varint.
+fn command_variant(payload: &[u8]) -> Option<u32> {
+    let mut value: u32 = 0;
+    for (i, byte) in payload.iter().take(5).enumerate() {
+        value |= u32::from(byte & 0x7f).checked_shl(7 * i as u32)?;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 impl Executor {
@@ -590,11 +750,15 @@ impl Executor {
     pub fn new<C: ServerClass>() -> Executor {
         let mut executor = Executor {
             class: C::NAME,
+            methods: variant_names::<C::Command>(),
             spawn: spawn::<C>,
             link: None,
             digest: 0,
             crashed: None,
             unanswered: VecDeque::new(),
+            record: Record::default(),
+            in_flight: None,
+            waker: None,
         };
         // On failure `crashed` says why, and every command is answered with it.
         let _ = executor.connect(None);
@@ -611,10 +775,25 @@ impl Executor {
         self.class
     }
 
-    /// Starts a thread and waits until it is ready for input.
+    /// Starts a thread and waits until it is ready for input (constructed, or
+    /// restored and the record replayed). An input in flight on the old
+    /// thread is abandoned with it.
     fn connect(&mut self, restore: Option<ExecSnapshot>) -> Result<(), String> {
         self.link = None;
-        let link = (self.spawn)(restore).inspect_err(|e| self.crashed = Some(e.clone()))?;
+        self.in_flight = None;
+        self.record = match &restore {
+            None => Record::default(),
+            Some(s) => Record {
+                base: s.base.clone(),
+                base_meta: s.base_meta,
+                since: s.since.clone(),
+            },
+        };
+        let wake = Arc::new(Wake {
+            wanted: AtomicBool::new(false),
+            waker: Mutex::new(self.waker.clone()),
+        });
+        let link = (self.spawn)(restore, wake).inspect_err(|e| self.crashed = Some(e.clone()))?;
         loop {
             match link.from_thread.recv() {
                 Ok(FromThread::Yielded { digest }) => {
@@ -623,6 +802,11 @@ impl Executor {
                     self.crashed = None;
                     return Ok(());
                 }
+                Ok(FromThread::Compacted {
+                    base,
+                    base_meta,
+                    covered,
+                }) => self.compacted(base, base_meta, covered),
                 Ok(FromThread::Crashed(reason)) => {
                     self.crashed = Some(reason.clone());
                     return Err(reason);
@@ -636,42 +820,69 @@ impl Executor {
             }
         }
     }
-}
 
-impl StateMachine for Executor {
-    fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
-        let input = OwnedInput::of(input);
-        if let OwnedInput::Command { request, .. } = &input {
-            self.unanswered.push_back(*request);
-        }
-        if let Some(link) = &self.link {
-            if link.to_thread.send(ToThread::Input(input.clone())).is_ok() {
-                loop {
-                    match link.from_thread.recv() {
-                        Ok(FromThread::Output(output)) => {
-                            if let AppOutput::Reply { request, .. } = &output {
-                                self.unanswered.retain(|r| r != request);
-                            }
-                            out.push(output)
-                        }
-                        Ok(FromThread::Yielded { digest }) => {
-                            self.digest = digest;
-                            return;
-                        }
-                        Ok(FromThread::Snapshot(_)) => {}
-                        Ok(FromThread::Crashed(reason)) => {
-                            self.crashed = Some(reason);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
+    fn compacted(&mut self, base: Option<Encoded>, base_meta: Meta, covered: usize) {
+        self.record.base = base;
+        self.record.base_meta = base_meta;
+        let dropped = covered.min(self.record.since.len());
+        self.record.since.drain(..dropped);
+        if covered > dropped {
+            if let Some(f) = &mut self.in_flight {
+                f.covered = true;
             }
-            self.link = None;
         }
-        // The thread is gone: every command is answered with the reason.
+    }
+
+    /// Takes one message of the thread; true when the input in flight completed
+    /// (its outputs are then in `out`).
+    fn take(&mut self, message: FromThread, out: &mut Vec<AppOutput>) -> bool {
+        match message {
+            FromThread::Output(output) => {
+                if let AppOutput::Reply { request, .. } = &output {
+                    self.unanswered.retain(|(r, _)| r != request);
+                }
+                if let Some(f) = &mut self.in_flight {
+                    f.outputs.push(output);
+                }
+                false
+            }
+            FromThread::Compacted {
+                base,
+                base_meta,
+                covered,
+            } => {
+                self.compacted(base, base_meta, covered);
+                false
+            }
+            FromThread::Snapshot(_) => false,
+            FromThread::Yielded { digest } => {
+                self.digest = digest;
+                if let Some(f) = self.in_flight.take() {
+                    if !f.covered {
+                        self.record.since.push(f.input);
+                    }
+                    out.extend(f.outputs);
+                }
+                true
+            }
+            FromThread::Crashed(reason) => {
+                self.crashed = Some(reason);
+                self.thread_gone(out);
+                true
+            }
+        }
+    }
+
+    /// The thread is gone: the input in flight ends, every command is answered
+    /// with the reason.
+    fn thread_gone(&mut self, out: &mut Vec<AppOutput>) {
+        self.link = None;
         self.unanswered.clear();
-        if let OwnedInput::Command { request, .. } = input {
+        let Some(f) = self.in_flight.take() else {
+            return;
+        };
+        out.extend(f.outputs);
+        if let OwnedInput::Command { request, .. } = f.input {
             let reason = self
                 .crashed
                 .clone()
@@ -686,23 +897,139 @@ impl StateMachine for Executor {
         }
     }
 
-    fn snapshot(&self) -> Vec<u8> {
-        if let Some(link) = &self.link {
-            if link.to_thread.send(ToThread::Snapshot).is_ok() {
-                while let Ok(message) = link.from_thread.recv() {
-                    if let FromThread::Snapshot(bytes) = message {
-                        return bytes;
+    /// Takes the thread's messages until the input in flight completes (true),
+    /// waiting for it until `until` (`None`: as long as it takes). When it has
+    /// not completed by then the thread is asked to wake the driver (false).
+    fn pump(&mut self, until: Option<Instant>, out: &mut Vec<AppOutput>) -> bool {
+        debug_assert!(self.in_flight.is_some());
+        loop {
+            let Some(link) = &self.link else {
+                self.thread_gone(out);
+                return true;
+            };
+            let next = match until {
+                None => link
+                    .from_thread
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+                Some(t) => link
+                    .from_thread
+                    .recv_timeout(t.saturating_duration_since(Instant::now())),
+            };
+            let message = match next {
+                Ok(message) => message,
+                Err(RecvTimeoutError::Timeout) => {
+                    // Ask for a wake-up first, then look once more: a yield in
+                    // between is either seen here or followed by the wake-up.
+                    link.wake.wanted.store(true, Ordering::SeqCst);
+                    match link.from_thread.try_recv() {
+                        Ok(message) => message,
+                        Err(TryRecvError::Empty) => return false,
+                        Err(TryRecvError::Disconnected) => {
+                            self.thread_gone(out);
+                            return true;
+                        }
                     }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.thread_gone(out);
+                    return true;
+                }
+            };
+            if self.take(message, out) {
+                return true;
+            }
+        }
+    }
+}
+
+impl StateMachine for Executor {
+    fn apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) {
+        if !self.start_apply(input, out) {
+            // Only reachable in the asynchronous mode: wait after all.
+            self.pump(None, out);
+        }
+    }
+
+    fn start_apply(&mut self, input: AppInput<'_>, out: &mut Vec<AppOutput>) -> bool {
+        assert!(
+            self.in_flight.is_none(),
+            "an input was given while another one is running"
+        );
+        let input = OwnedInput::of(input);
+        if let OwnedInput::Command { request, payload } = &input {
+            self.unanswered
+                .push_back((*request, command_variant(payload)));
+        }
+        let sent = self.link.as_ref().is_some_and(|link| {
+            link.wake.wanted.store(false, Ordering::SeqCst);
+            link.to_thread.send(ToThread::Input(input.clone())).is_ok()
+        });
+        self.in_flight = Some(InFlight {
+            input,
+            outputs: Vec::new(),
+            covered: false,
+        });
+        if !sent {
+            self.thread_gone(out);
+            return true;
+        }
+        let until = self.waker.as_ref().map(|_| Instant::now() + SLICE);
+        self.pump(until, out)
+    }
+
+    fn poll(&mut self, out: &mut Vec<AppOutput>) -> bool {
+        if self.in_flight.is_none() {
+            return true;
+        }
+        self.pump(Some(Instant::now()), out)
+    }
+
+    fn set_waker(&mut self, waker: AppWaker) {
+        if let Some(link) = &self.link {
+            if let Ok(mut w) = link.wake.waker.lock() {
+                *w = Some(waker.clone());
+            }
+        }
+        self.waker = Some(waker);
+    }
+
+    fn describe_running(&self) -> Option<String> {
+        self.in_flight.as_ref()?;
+        let method = self
+            .unanswered
+            .front()
+            .and_then(|(_, variant)| *variant)
+            .and_then(|v| self.methods.get(usize::try_from(v).ok()?))
+            .copied()
+            .unwrap_or("?");
+        Some(format!("{}.{method}", self.class))
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let Some(link) = &self.link else {
+            // No thread: the state of a server that cannot run is its construction.
+            return Record::default().encode();
+        };
+        let bytes = self.record.encode();
+        // Tests check the record against the thread's own when it is idle.
+        #[cfg(debug_assertions)]
+        if self.in_flight.is_none()
+            && bytes.len() <= 1 << 20
+            && link.to_thread.send(ToThread::Snapshot).is_ok()
+        {
+            // Bounded: the thread may be waiting for room in the driver's
+            // queue to wake it (a late answer is ignored by `take`).
+            while let Ok(message) = link.from_thread.recv_timeout(Duration::from_secs(1)) {
+                if let FromThread::Snapshot(thread_bytes) = message {
+                    debug_assert!(thread_bytes == bytes, "the executor's record drifted");
+                    break;
                 }
             }
         }
-        // No thread: the state of a server that cannot run is its construction.
-        encode(&ExecSnapshot {
-            base: None,
-            base_meta: Meta::default(),
-            since: Vec::new(),
-        })
-        .unwrap_or_default()
+        #[cfg(not(debug_assertions))]
+        let _ = link;
+        bytes
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
@@ -713,7 +1040,12 @@ impl StateMachine for Executor {
     }
 
     fn running(&self) -> Option<RequestId> {
-        self.unanswered.front().copied()
+        // A method computing without yielding is not reported as running: its
+        // caller's deadline then bounds it.
+        if self.in_flight.is_some() {
+            return None;
+        }
+        self.unanswered.front().map(|(r, _)| *r)
     }
 
     fn digest(&self) -> u64 {

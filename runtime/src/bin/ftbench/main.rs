@@ -1,28 +1,41 @@
 //! Benchmark over real kernel processes on loopback: single-client latency,
 //! saturated throughput and failover time of the replicated key-value server
-//! under `correct`, `crash tolerate (1)` and `crash tolerate (2)`.
+//! under `correct` and `crash tolerate (1..=4)`, every latency also as a
+//! multiple of the floor (a bare echo between this process's kernel and the
+//! sequencer's, [`measure::floor`]), and many small servers at once
+//! ([`scale`]).
 //!
 //! ```text
-//! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 4 --seconds 3 --clients 16 --window 32]
+//! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 5 --seconds 3 --clients 16 --window 32
+//!     --latency-calls 500 --max-tolerate 4 --groups 1000]
 //! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
 //! cargo run --release -p ftc-runtime --bin ftbench -- --soak [--minutes 10]   # see soak.rs
 //! ```
 //!
+//! `--max-tolerate T`: rows for `crash tolerate (1..=T)`; a row whose `T + 1`
+//! replicas do not fit on the kernels is skipped with a line saying so.
+//! `--groups N`: after the failover, `N` small `crash tolerate (1)` servers
+//! spread over the surviving kernels, their aggregate throughput and the
+//! kernels' memory per group (0: skip).
+//!
 //! The binary is also its own kernel: the launcher runs `ftbench --kernel …`.
 
+mod measure;
+mod scale;
 mod soak;
+
+use measure::Samples;
 
 use ftc_runtime::app::AppFactory;
 use ftc_runtime::cluster::{ClusterConfig, LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::Trace;
 use ftc_runtime::kernel::{
-    serve_until_terminated, Kernel, KernelArgs, KernelHandle, TaggedCall, TraceSink,
-    FIRST_INCARNATION,
+    serve_until_terminated, Kernel, KernelArgs, KernelHandle, TraceSink, FIRST_INCARNATION,
 };
-use ftc_runtime::kv_app::{KvCommand, KvFactory, KV_CLASS};
+use ftc_runtime::kv_app::{KvFactory, KV_CLASS};
 use ftc_runtime::types::{GroupId, GroupView, HostId, Model, ServerSpec};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,15 +46,21 @@ struct Options {
     /// Calls each throughput client keeps outstanding (1: closed loop).
     window: u64,
     latency_calls: u64,
+    /// Rows for `crash tolerate (1..=max_tolerate)`.
+    max_tolerate: u32,
+    /// Small servers of the scale row (0: no scale row).
+    groups: u64,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
-        kernels: 4,
+        kernels: 5,
         seconds: 3,
         clients: 16,
         window: 32,
         latency_calls: 500,
+        max_tolerate: 4,
+        groups: 1000,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -55,6 +74,11 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--clients" => o.clients = value("--clients")?,
             "--window" => o.window = value("--window")?.max(1),
             "--latency-calls" => o.latency_calls = value("--latency-calls")?,
+            "--max-tolerate" => {
+                o.max_tolerate = u32::try_from(value("--max-tolerate")?)
+                    .map_err(|_| "--max-tolerate: too large".to_string())?
+            }
+            "--groups" => o.groups = value("--groups")?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -116,6 +140,16 @@ impl Bench {
     fn start_kv(&self, model: Model, tolerate: u32) -> Result<GroupId, String> {
         // Replicas on kernel processes, not on the benchmark's own host.
         let hosts = (1..=tolerate + 1).map(HostId).collect();
+        self.start_kv_on(model, tolerate, hosts)
+    }
+
+    /// A key-value server with its replicas on `hosts`, the first its sequencer.
+    fn start_kv_on(
+        &self,
+        model: Model,
+        tolerate: u32,
+        hosts: Vec<HostId>,
+    ) -> Result<GroupId, String> {
         self.handle().start_server(ServerSpec {
             class: KV_CLASS.into(),
             model,
@@ -149,140 +183,39 @@ impl Bench {
     fn sequencer(&self, group: GroupId) -> Option<HostId> {
         self.members(group).first().copied()
     }
+
+    /// The kernel processes still running.
+    fn live_kernels(&mut self) -> Vec<HostId> {
+        let hosts = self.cluster.kernel_hosts();
+        hosts
+            .into_iter()
+            .filter(|h| self.cluster.is_running(*h))
+            .collect()
+    }
+
+    /// Resident memory of the kernel processes of `hosts`, in KiB (`VmRSS` of
+    /// `/proc/PID/status`); `None` when one cannot be read (not Linux).
+    fn rss_kib(&self, hosts: &[HostId]) -> Option<u64> {
+        hosts
+            .iter()
+            .map(|h| self.cluster.pid(*h).and_then(process_rss_kib))
+            .sum()
+    }
 }
 
-fn put(i: u64) -> Vec<u8> {
-    KvCommand::Put {
-        key: format!("k{}", i % 16),
-        value: i.to_string(),
-    }
-    .encode()
+/// `VmRSS` of process `pid`, in KiB.
+fn process_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn percentile(sorted_us: &[u64], p: f64) -> u64 {
-    if sorted_us.is_empty() {
-        return 0;
-    }
-    let i = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
-    sorted_us[i.min(sorted_us.len() - 1)]
-}
-
-/// (p50 µs, p99 µs) of sequential calls by one client.
-fn latency(h: &KernelHandle, group: GroupId, calls: u64) -> Result<(u64, u64), String> {
-    let me = h.new_client_id();
-    let mut samples = Vec::with_capacity(calls as usize);
-    for i in 0..calls {
-        let t = Instant::now();
-        h.call(me, group, put(i)).map_err(|e| e.to_string())?;
-        samples.push(t.elapsed().as_micros() as u64);
-    }
-    samples.sort_unstable();
-    Ok((percentile(&samples, 0.50), percentile(&samples, 0.99)))
-}
-
-/// Completed calls per second with `clients` clients, each keeping `window`
-/// calls outstanding (pipelined; `window` 1 is a closed loop). One thread drives
-/// them all through [`KernelHandle::call_batch`]: it takes every answer that has
-/// arrived and submits as many new calls in one batch.
-fn throughput(h: &KernelHandle, group: GroupId, clients: u64, window: u64, seconds: u64) -> f64 {
-    let (tx, rx) = mpsc::channel();
-    let ids: Vec<_> = (0..clients).map(|_| h.new_client_id()).collect();
-    let mut next = vec![0u64; ids.len()];
-    let mut call = |c: usize| {
-        next[c] += 1;
-        TaggedCall {
-            client: ids[c],
-            group,
-            payload: put(c as u64 * 1_000_000 + next[c]),
-            tag: c as u64,
-        }
-    };
-    let started = Instant::now();
-    let until = started + Duration::from_secs(seconds);
-    let first: Vec<_> = (0..ids.len())
-        .flat_map(|c| std::iter::repeat_n(c, window as usize))
-        .map(&mut call)
-        .collect();
-    h.call_batch(first, &tx);
-    let mut done: u64 = 0;
-    let mut batch = Vec::new();
-    while Instant::now() < until {
-        let Ok(first) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        for (tag, result) in std::iter::once(first).chain(rx.try_iter()) {
-            if result.is_ok() {
-                done += 1;
-            }
-            batch.push(call(tag as usize));
-        }
-        h.call_batch(std::mem::take(&mut batch), &tx);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    // Let the outstanding calls finish before the next measurement.
-    let drain_until = Instant::now() + Duration::from_secs(10);
-    let mut outstanding = ids.len() as u64 * window;
-    while outstanding > 0 && Instant::now() < drain_until {
-        if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
-            outstanding -= 1;
-        }
-    }
-    done as f64 / elapsed
-}
-
-/// Kills the sequencer's kernel under load; returns the time from the kill to
-/// the next completed call, and the longest gap between completions.
-fn failover(
-    bench: &mut Bench,
-    group: GroupId,
-    clients: u64,
-) -> Result<(Duration, Duration), String> {
-    let victim = bench.sequencer(group).ok_or("no view of the group")?;
-    let h = bench.handle();
-    let stop = Arc::new(AtomicBool::new(false));
-    let completions = Arc::new(Mutex::new(Vec::<Instant>::new()));
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let h = h.clone();
-            let stop = stop.clone();
-            let completions = completions.clone();
-            std::thread::spawn(move || {
-                let me = h.new_client_id();
-                let mut i = c * 1_000_000;
-                let until = Instant::now() + Duration::from_secs(30);
-                while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-                    if h.call(me, group, put(i)).is_ok() {
-                        if let Ok(mut v) = completions.lock() {
-                            v.push(Instant::now());
-                        }
-                    }
-                    i += 1;
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(1));
-    let killed_at = Instant::now();
-    bench.cluster.kill(victim);
-    std::thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
-    let mut times = completions.lock().map_err(|e| e.to_string())?.clone();
-    times.sort_unstable();
-    let next = times
-        .iter()
-        .find(|t| **t > killed_at)
-        .ok_or("no call completed after the kill")?;
-    // The longest pause in completions that ended after the kill.
-    let max_gap = times
-        .windows(2)
-        .filter(|w| w[1] > killed_at)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or_default();
-    Ok((*next - killed_at, max_gap))
+/// One row of the main table.
+struct ModelResult {
+    name: String,
+    tolerate: Option<u32>,
+    calls: Samples,
+    ops: f64,
 }
 
 fn run(o: &Options) -> Result<(), String> {
@@ -291,43 +224,92 @@ fn run(o: &Options) -> Result<(), String> {
         o.kernels, o.seconds, o.clients, o.window
     );
     let mut bench = Bench::start(o.kernels)?;
-    let configs = [
-        ("correct", Model::Correct, 0),
-        ("crash tolerate(1)", Model::Crash, 1),
-        ("crash tolerate(2)", Model::Crash, 2),
-    ];
-    let mut results = Vec::new();
+    let mut configs = vec![("correct".to_string(), Model::Correct, 0)];
+    for t in 1..=o.max_tolerate {
+        if t + 1 > o.kernels {
+            println!(
+                "crash tolerate({t}) skipped: needs {} kernels (--kernels {})",
+                t + 1,
+                o.kernels
+            );
+            continue;
+        }
+        configs.push((format!("crash tolerate({t})"), Model::Crash, t));
+    }
+    // Every model's sequencer is h1: the floor is the echo h0 -> h1 -> h0.
+    let floor_host = HostId(1);
+    let mut floor = Samples::default();
+    let mut results: Vec<ModelResult> = Vec::new();
     for (name, model, t) in configs {
         let group = bench.start_kv(model, t)?;
         let h = bench.handle();
-        let (p50, p99) = latency(&h, group, o.latency_calls)?;
-        let ops = throughput(&h, group, o.clients, o.window, o.seconds);
+        // The floor in a block of its own just before the model's calls, so
+        // that both see the same machine load.
+        floor.extend(measure::floor(&h, floor_host, o.latency_calls)?);
+        let calls = measure::latency(&h, group, o.latency_calls)?;
+        let ops = measure::throughput(&h, &[group], o.clients, o.window, o.seconds);
         let hosts: Vec<String> = bench
             .members(group)
             .iter()
             .map(|h| format!("h{}", h.0))
             .collect();
         println!(
-            "{name:<18} on [{}]: latency p50 {p50:>6} us  p99 {p99:>6} us  throughput {ops:>9.0} calls/s",
-            hosts.join(",")
+            "{name:<18} on [{}]: latency p50 {:>6} us  p99 {:>6} us  throughput {ops:>9.0} calls/s",
+            hosts.join(","),
+            calls.p50(),
+            calls.p99()
         );
-        results.push((name, p50, ops));
+        let tolerate = (model == Model::Crash).then_some(t);
+        results.push(ModelResult {
+            name,
+            tolerate,
+            calls,
+            ops,
+        });
     }
-    let (_, base_p50, base_ops) = results[0];
-    for (name, p50, ops) in &results[1..] {
-        println!(
-            "{name:<18} vs correct: latency x{:.2}, throughput x{:.2}",
-            *p50 as f64 / base_p50.max(1) as f64,
-            ops / base_ops.max(1e-9)
+    println!(
+        "{:<18} h0->h1->h0, no protocol: latency p50 {:>6} us  p99 {:>6} us  (before each model's calls)",
+        "floor (echo)",
+        floor.p50(),
+        floor.p99()
+    );
+    let ratio = |a: f64, b: f64| a / b.max(1e-9);
+    let base_p50 = results[0].calls.p50() as f64;
+    let base_ops = results[0].ops;
+    for (i, r) in results.iter().enumerate() {
+        let mut line = format!(
+            "{:<18} vs floor: p50 x{:.2} p99 x{:.2}",
+            r.name,
+            ratio(r.calls.p50() as f64, floor.p50() as f64),
+            ratio(r.calls.p99() as f64, floor.p99() as f64)
         );
+        if i > 0 {
+            line += &format!(
+                "; vs correct: latency x{:.2}, throughput x{:.2}",
+                ratio(r.calls.p50() as f64, base_p50),
+                ratio(r.ops, base_ops)
+            );
+        }
+        let previous = r.tolerate.and_then(|t| {
+            results
+                .iter()
+                .find(|p| p.tolerate.is_some_and(|pt| pt + 1 == t))
+        });
+        if let Some(p) = previous {
+            line += &format!("; vs {}: throughput x{:.2}", p.name, ratio(r.ops, p.ops));
+        }
+        println!("{line}");
     }
     let group = bench.start_kv(Model::Crash, 1)?;
-    let (next, gap) = failover(&mut bench, group, o.clients.min(8))?;
+    let (next, gap) = measure::failover(&mut bench, group, o.clients.min(8))?;
     println!(
         "failover (crash tolerate(1), sequencer SIGKILLed under load): first completion after the kill {} ms, longest pause in completions {} ms",
         next.as_millis(),
         gap.as_millis()
     );
+    if o.groups > 0 {
+        scale::many_groups(&mut bench, o)?;
+    }
     Ok(())
 }
 
