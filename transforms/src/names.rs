@@ -138,6 +138,11 @@ const VALUE_NAMES: &[&str] = &[
     "p",
     "SRC",
     "attempt",
+    // The prelude's enum variants: a `let` binding cannot shadow them.
+    "Some",
+    "None",
+    "Ok",
+    "Err",
 ];
 
 /// Every Rust keyword (strict, reserved and weak, 2015 to 2024 editions),
