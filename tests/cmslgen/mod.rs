@@ -1162,7 +1162,8 @@ impl Gen {
             Ty::Obj,
         ] {
             let name = self.fresh("x");
-            let e = self.expr(&ctx, &ty, 2);
+            // Outside every segment's `try`: nothing that may raise.
+            let e = self.expr(&ctx, &ty, 0);
             let t = self.ty_text(&ty);
             writeln!(m, "  {t} {name} = {e};").unwrap();
             ctx.vars.push(Var {
