@@ -1126,10 +1126,16 @@ impl<'a> Body<'a> {
                     let name = ident(&self.ir.class(c).rust_name);
                     self.q(quote!(#name::construct()), e.span)
                 }
-                _ => quote!(Default::default()),
+                other => self.typed_default(&other),
             },
-            _ => quote!(Default::default()),
+            // Spelled out: `println (new list<int>)` has nothing else to fix it.
+            _ => self.typed_default(&self.ty_of(e)),
         }
+    }
+
+    fn typed_default(&self, ty: &Ty) -> TokenStream {
+        let ty = self.rust_ty(ty);
+        quote!(<#ty as Default>::default())
     }
 
     fn operand(&mut self, o: &Operand) -> Option<TokenStream> {

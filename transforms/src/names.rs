@@ -138,6 +138,13 @@ const VALUE_NAMES: &[&str] = &[
     "p",
     "SRC",
     "attempt",
+    // The generated code's temporary in element and field stores.
+    "value",
+    // The prelude's enum variants: a `let` binding cannot shadow them.
+    "Some",
+    "None",
+    "Ok",
+    "Err",
 ];
 
 /// Every Rust keyword (strict, reserved and weak, 2015 to 2024 editions),
