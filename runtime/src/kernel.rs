@@ -130,6 +130,14 @@ pub struct KernelConfig {
     pub lie: Option<Lying>,
 }
 
+/// Every entry of `map` but `me`'s: a host's peers, or their keys.
+fn others<V: Copy>(map: &BTreeMap<HostId, V>, me: HostId) -> BTreeMap<HostId, V> {
+    map.iter()
+        .filter(|(h, _)| **h != me)
+        .map(|(h, v)| (*h, *v))
+        .collect()
+}
+
 /// A host that lies with `behaviour` once `active` is set (on SIGUSR1 in a
 /// kernel process).
 #[derive(Clone, Debug)]
@@ -598,21 +606,9 @@ impl Kernel {
                 TransportConfig {
                     me: host,
                     incarnation,
-                    peers: config
-                        .cluster
-                        .hosts
-                        .iter()
-                        .filter(|(h, _)| **h != host)
-                        .map(|(h, a)| (*h, *a))
-                        .collect(),
+                    peers: others(&config.cluster.hosts, host),
                     identity: config.identity.clone(),
-                    peer_keys: config
-                        .cluster
-                        .keys
-                        .iter()
-                        .filter(|(h, _)| **h != host)
-                        .map(|(h, k)| (*h, *k))
-                        .collect(),
+                    peer_keys: others(&config.cluster.keys, host),
                     tuning: config.transport.clone(),
                 },
                 listener,

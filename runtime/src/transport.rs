@@ -961,24 +961,28 @@ impl Seal {
     }
 
     fn seal(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), LinkError> {
-        let segments: Vec<&[u8]> = if plain.is_empty() {
-            vec![&[]]
-        } else {
-            plain.chunks(SEGMENT_PLAIN_MAX).collect()
-        };
-        for segment in segments {
-            let at = out.len();
-            out.resize(at + segment.len() + NOISE_TAG_BYTES, 0);
-            let n = self
-                .noise
-                .write_message(segment, &mut out[at..])
-                .map_err(|e| LinkError::Noise(e.to_string()))?;
-            assert_eq!(
-                n,
-                segment.len() + NOISE_TAG_BYTES,
-                "a sealed segment's size"
-            );
+        if plain.is_empty() {
+            return self.seal_segment(&[], out);
         }
+        for segment in plain.chunks(SEGMENT_PLAIN_MAX) {
+            self.seal_segment(segment, out)?;
+        }
+        Ok(())
+    }
+
+    /// Appends one Noise transport message holding `segment`.
+    fn seal_segment(&mut self, segment: &[u8], out: &mut Vec<u8>) -> Result<(), LinkError> {
+        let at = out.len();
+        out.resize(at + segment.len() + NOISE_TAG_BYTES, 0);
+        let n = self
+            .noise
+            .write_message(segment, &mut out[at..])
+            .map_err(|e| LinkError::Noise(e.to_string()))?;
+        assert_eq!(
+            n,
+            segment.len() + NOISE_TAG_BYTES,
+            "a sealed segment's size"
+        );
         Ok(())
     }
 
