@@ -5,7 +5,9 @@
 //! All runs print the expected summary of the example's README (so at least 95 of
 //! the 99 aircraft tracked), the display keeps drawing through the crash with
 //! no frame more than one display period late and no error, and `atc.svg`
-//! holds one polyline per confirmed track. stdout and stderr are read line by
+//! holds one polyline per confirmed track and renders to a PNG (resvg) with
+//! the tracks, the alerts and, after the crash, the radar update that waited
+//! for the failover. stdout and stderr are read line by
 //! line as they arrive and timestamped here; every wait is bounded.
 
 use std::io::{BufRead, BufReader, Read};
@@ -181,8 +183,8 @@ fn tracked(summary: &[&str]) -> Option<(u32, u32)> {
     Some((n, of))
 }
 
-/// What both runs must show; returns the summary.
-fn check_run<'a>(name: &str, run: &'a Run, dir: &Path) -> Vec<&'a str> {
+/// What every run must show; returns the summary and what the picture drew.
+fn check_run<'a>(name: &str, run: &'a Run, dir: &Path) -> (Vec<&'a str>, Drawn) {
     let transcript = run.transcript();
     assert_eq!(run.code, 0, "{name}: exit code\n{transcript}");
     let summary = run.summary();
@@ -241,7 +243,63 @@ fn check_run<'a>(name: &str, run: &'a Run, dir: &Path) -> Vec<&'a str> {
         confirmed,
         "{name}: one polyline per confirmed track"
     );
-    summary
+    let alerts = summary
+        .iter()
+        .find_map(|l| l.strip_prefix("conflict pairs:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .expect("a 'conflict pairs' line");
+    let png = dir.join("atc.png");
+    let drawn = render(&svg, &png);
+    assert!(
+        drawn.track > 2_000,
+        "{name}: {} track pixels in {}",
+        drawn.track,
+        png.display()
+    );
+    assert_eq!(
+        drawn.alert > 0,
+        alerts > 0,
+        "{name}: {} alert pixels for {alerts} conflict pairs in {}",
+        drawn.alert,
+        png.display()
+    );
+    (summary, drawn)
+}
+
+/// Pixels of the picture's content colours.
+struct Drawn {
+    /// Track histories (`#40e070`).
+    track: usize,
+    /// Conflict alerts (`#ff3030`).
+    alert: usize,
+    /// The plots of an update that waited for a failover (`#ffb030`).
+    stall: usize,
+}
+
+/// Renders `atc.svg` to a PNG at `png` with resvg (proof that the picture is
+/// valid SVG a renderer draws; its labels need fonts and are left out) and
+/// counts the pixels of the content colours.
+fn render(svg: &str, png: &Path) -> Drawn {
+    use resvg::{tiny_skia, usvg};
+    let tree = usvg::Tree::from_str(svg, &usvg::Options::default()).expect("atc.svg parses");
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap.save_png(png).expect("write the PNG");
+    let near = |p: &tiny_skia::PremultipliedColorU8, (r, g, b): (u8, u8, u8)| {
+        p.red().abs_diff(r) < 24 && p.green().abs_diff(g) < 24 && p.blue().abs_diff(b) < 24
+    };
+    let mut drawn = Drawn {
+        track: 0,
+        alert: 0,
+        stall: 0,
+    };
+    for p in pixmap.pixels() {
+        drawn.track += usize::from(near(p, (0x40, 0xe0, 0x70)));
+        drawn.alert += usize::from(near(p, (0xff, 0x30, 0x30)));
+        drawn.stall += usize::from(near(p, (0xff, 0xb0, 0x30)));
+    }
+    drawn
 }
 
 #[test]
@@ -256,13 +314,20 @@ fn atc_survives_a_track_database_replica_crash() {
     }
 
     let clean = run_atc(clean_dir.path(), &[]);
-    let clean_summary = check_run("clean run", &clean, clean_dir.path());
+    let (clean_summary, _) = check_run("clean run", &clean, clean_dir.path());
 
     let crash = run_atc(crash_dir.path(), &["--crash", CRASH_AT]);
-    let crash_summary = check_run("crash run", &crash, crash_dir.path());
+    let (crash_summary, crash_drawn) = check_run("crash run", &crash, crash_dir.path());
     assert_eq!(
         clean_summary, crash_summary,
         "the two runs' summaries differ"
+    );
+
+    // The radar's update that waited for the failover is marked in the picture.
+    assert!(
+        crash_drawn.stall > 0,
+        "the picture of the crash run marks no update that waited\n{}",
+        crash.transcript()
     );
 
     // The crash happened while the display was drawing: frames before and after.
@@ -286,7 +351,7 @@ fn atc_survives_a_track_database_replica_crash() {
         "atc_byzantine.cmsl",
         &["--byzantine", CRASH_AT],
     );
-    let lying_summary = check_run("lying run", &lying, lying_dir.path());
+    let (lying_summary, _) = check_run("lying run", &lying, lying_dir.path());
     assert_eq!(
         clean_summary, lying_summary,
         "a lying replica changed the summary"
