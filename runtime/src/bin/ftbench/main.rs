@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 5 --seconds 3 --clients 16 --window 32
-//!     --latency-calls 500 --max-tolerate 4 --groups 1000]
+//!     --latency-calls 500 --max-tolerate 4 --groups 1000 --svg ftbench.svg]
 //! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
 //! cargo run --release -p ftc-runtime --bin ftbench -- --soak [--minutes 10]   # see soak.rs
 //! ```
@@ -17,10 +17,13 @@
 //! `--groups N`: after the failover, `N` small `crash tolerate (1)` servers
 //! spread over the surviving kernels, their aggregate throughput and the
 //! kernels' memory per group (0: skip).
+//! `--svg FILE`: also draws the latency distributions and the failover's
+//! completions over time ([`plot`]).
 //!
 //! The binary is also its own kernel: the launcher runs `ftbench --kernel …`.
 
 mod measure;
+mod plot;
 mod scale;
 mod soak;
 
@@ -50,6 +53,8 @@ struct Options {
     max_tolerate: u32,
     /// Small servers of the scale row (0: no scale row).
     groups: u64,
+    /// Where to write the picture of the run, if anywhere.
+    svg: Option<std::path::PathBuf>,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -61,6 +66,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         latency_calls: 500,
         max_tolerate: 4,
         groups: 1000,
+        svg: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -79,6 +85,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                     .map_err(|_| "--max-tolerate: too large".to_string())?
             }
             "--groups" => o.groups = value("--groups")?,
+            "--svg" => o.svg = Some(it.next().ok_or("--svg needs a file name")?.into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -301,12 +308,18 @@ fn run(o: &Options) -> Result<(), String> {
         println!("{line}");
     }
     let group = bench.start_kv(Model::Crash, 1)?;
-    let (next, gap) = measure::failover(&mut bench, group, o.clients.min(8))?;
+    let failover = measure::failover(&mut bench, group, o.clients.min(8))?;
     println!(
-        "failover (crash tolerate(1), sequencer SIGKILLed under load): first completion after the kill {} ms, longest pause in completions {} ms",
-        next.as_millis(),
-        gap.as_millis()
+        "failover (crash tolerate(1), sequencer SIGKILLed under load): service resumed {:.0} ms after the kill, at the end of a pause in completions of {:.0} ms",
+        failover.resumed_ms, failover.gap_ms
     );
+    if let Some(path) = &o.svg {
+        let rows: Vec<(String, &Samples)> =
+            results.iter().map(|r| (r.name.clone(), &r.calls)).collect();
+        let svg = plot::picture(&floor, &rows, Some(&failover));
+        std::fs::write(path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("picture: {}", path.display());
+    }
     if o.groups > 0 {
         scale::many_groups(&mut bench, o)?;
     }

@@ -48,6 +48,30 @@ impl Samples {
     pub fn p99(&self) -> u64 {
         self.percentile(0.99)
     }
+
+    /// The samples in increasing order.
+    pub fn sorted(&self) -> Vec<u64> {
+        let mut sorted = self.0.clone();
+        sorted.sort_unstable();
+        sorted
+    }
+}
+
+impl From<Vec<u64>> for Samples {
+    fn from(samples: Vec<u64>) -> Samples {
+        Samples(samples)
+    }
+}
+
+/// What the failover run saw, in ms from the kill.
+pub struct FailoverRun {
+    /// Service resumed: the end of the longest pause in completions that
+    /// ended after the kill.
+    pub resumed_ms: f64,
+    /// The longest pause in completions that ended after the kill.
+    pub gap_ms: f64,
+    /// Every completion, before and after the kill.
+    pub completions_ms: Vec<f64>,
 }
 
 /// Sequential calls by one client to `group`, in microseconds.
@@ -141,13 +165,10 @@ pub fn throughput(
     done as f64 / elapsed
 }
 
-/// Kills the sequencer's kernel under load; returns the time from the kill to
-/// the next completed call, and the longest gap between completions.
-pub fn failover(
-    bench: &mut Bench,
-    group: GroupId,
-    clients: u64,
-) -> Result<(Duration, Duration), String> {
+/// Kills the sequencer's kernel under load; returns when service resumed (the
+/// end of the longest pause in completions after the kill), that pause, and
+/// every completion's time.
+pub fn failover(bench: &mut Bench, group: GroupId, clients: u64) -> Result<FailoverRun, String> {
     let victim = bench.sequencer(group).ok_or("no view of the group")?;
     let h = bench.handle();
     let stop = Arc::new(AtomicBool::new(false));
@@ -182,16 +203,26 @@ pub fn failover(
     }
     let mut times = completions.lock().map_err(|e| e.to_string())?.clone();
     times.sort_unstable();
-    let next = times
-        .iter()
-        .find(|t| **t > killed_at)
-        .ok_or("no call completed after the kill")?;
-    // The longest pause in completions that ended after the kill.
-    let max_gap = times
+    // The longest pause in completions that ended after the kill: calls
+    // already answered when the kill came may still complete just after it,
+    // so the failover is where that pause ends, not the first completion.
+    let (paused, resumed) = times
         .windows(2)
         .filter(|w| w[1] > killed_at)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or_default();
-    Ok((*next - killed_at, max_gap))
+        .map(|w| (w[0], w[1]))
+        .max_by_key(|(a, b)| *b - *a)
+        .ok_or("no call completed after the kill")?;
+    let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
+    let completions_ms = times
+        .iter()
+        .map(|t| match t.checked_duration_since(killed_at) {
+            Some(after) => ms(after),
+            None => -ms(killed_at - *t),
+        })
+        .collect();
+    Ok(FailoverRun {
+        resumed_ms: ms(resumed - killed_at),
+        gap_ms: ms(resumed - paused),
+        completions_ms,
+    })
 }
