@@ -53,4 +53,32 @@ pub(crate) fn commands(program: &CheckedProgram, ir: &mut ProgramIr) {
             commands,
         });
     }
+    // A base-typed handle sends the base's commands to a subclass's server:
+    // the subclass's commands begin with its base's, with the same types.
+    for class in &ir.classes {
+        let (Some(base), Some(server)) = (program.class(class.id).base, &class.server) else {
+            continue;
+        };
+        let Some(base_server) = &ir.class(base).server else {
+            continue;
+        };
+        let prefix = base_server.commands.len() <= server.commands.len()
+            && base_server
+                .commands
+                .iter()
+                .zip(&server.commands)
+                .all(|(b, d)| {
+                    program.function(b.method).name == program.function(d.method).name
+                        && b.result == d.result
+                        && b.params
+                            .iter()
+                            .map(|p| &p.1)
+                            .eq(d.params.iter().map(|p| &p.1))
+                });
+        assert!(
+            prefix,
+            "internal error: the commands of `{}` do not begin with those of its base",
+            class.cmsl_name
+        );
+    }
 }
