@@ -86,11 +86,11 @@ fn emit_refusal(file: &str, source: &str) -> String {
 #[test]
 fn unsupported_constructs_are_diagnostics() {
     let err = emit_refusal(
-        "derived.cmsl",
-        "class a { public: attribute int x; }\nclass b : a { }\nvoid main () { b v = new b; }\n",
+        "self_at_start.cmsl",
+        "server class node {\n  public:\n    attribute node me = this;\n}\nvoid main () { node n = server node; }\n",
     );
-    assert!(err.contains("inheritance"), "{err}");
-    assert!(err.contains("derived.cmsl:2"), "{err}");
+    assert!(err.contains("E0402"), "{err}");
+    assert!(err.contains("self_at_start.cmsl:3"), "{err}");
 }
 
 #[test]

@@ -151,7 +151,8 @@ impl<'a> Body<'a> {
     }
 
     fn class_ty(&self, c: ClassId) -> TokenStream {
-        let name = ident(&self.ir.class(c).rust_name);
+        // Every class of an inheritance tree shares its root's Rust type.
+        let name = ident(self.ir.type_name(c));
         if self.program.class(c).is_server {
             quote!(Server<#name>)
         } else {
@@ -585,7 +586,15 @@ impl<'a> Body<'a> {
             ExprKind::Null => quote!(Default::default()),
             ExprKind::This => match self.this {
                 This::Plain => quote!(this.clone()),
-                _ => quote!(()),
+                // A server's `this` as a value: the handle of its own group.
+                This::Server => match self.ty_of(e) {
+                    Ty::Class(c) => {
+                        let root = ident(self.ir.type_name(c));
+                        self.q(quote!(Server::<#root>::this()), e.span)
+                    }
+                    _ => quote!(()),
+                },
+                This::None => quote!(()),
             },
             ExprKind::Name(_) => match self.program.resolution(e.id) {
                 Some(Resolution::Var(v)) => self.load_var(*v, e.span),
@@ -1016,8 +1025,22 @@ impl<'a> Body<'a> {
         let r = self.borrowed(receiver);
         match self.program.resolution(e.id).cloned() {
             Some(Resolution::ServerMethod(f)) => {
-                let Some((_, server, cmd)) = self.ir.command(f) else {
+                // The command of the receiver's class (a subclass's command
+                // enum begins with its base's: the server named may be of
+                // any subclass).
+                let class = match self.ty_of(receiver) {
+                    Ty::Class(c) => Some(c),
+                    _ => self.program.function(f).owner,
+                };
+                let Some((class_ir, server, cmd)) = class.and_then(|c| self.ir.command(c, f))
+                else {
                     return quote!(());
+                };
+                let r = if class_ir.root == class_ir.id {
+                    r
+                } else {
+                    let c = ident(&class_ir.rust_name);
+                    quote!(#r.cast::<#c>())
                 };
                 let enum_name = ident(&server.command_enum);
                 let variant = ident(&cmd.variant);
@@ -1184,9 +1207,16 @@ impl<'a> Body<'a> {
         if spec.disjoint {
             props.extend(quote!(.disjoint()));
         }
-        match spec.count.as_ref().and_then(|c| self.operand(c)) {
-            Some(n) => self.q(quote!(Server::<#class>::start_array(#n, &#props)), e.span),
-            None => self.q(quote!(Server::<#class>::start(&#props)), e.span),
+        let root = ident(self.ir.type_name(spec.class));
+        let same = self.ir.class(spec.class).root == spec.class;
+        match (spec.count.as_ref().and_then(|c| self.operand(c)), same) {
+            (Some(n), true) => self.q(quote!(Server::<#class>::start_array(#n, &#props)), e.span),
+            (Some(n), false) => self.q(
+                quote!(Server::<#class>::start_array_as::<#root>(#n, &#props)),
+                e.span,
+            ),
+            (None, true) => self.q(quote!(Server::<#class>::start(&#props)), e.span),
+            (None, false) => self.q(quote!(Server::<#class>::start_as::<#root>(&#props)), e.span),
         }
     }
 

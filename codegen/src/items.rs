@@ -5,11 +5,11 @@ use crate::body::{ident, Body, This};
 use crate::source::Source;
 use crate::Options;
 use ftc_frontend::program::FnLoc;
-use ftc_frontend::types::{FnId, Ty};
+use ftc_frontend::types::{ClassId, FnId, Ty};
 use ftc_frontend::CheckedProgram;
 use ftc_grammar::{Expr, Function, Item, MemberKind};
 use ftc_transforms::{ClassIr, ProgramIr};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
 /// The program's items, handed to `out` one at a time (the file header
@@ -151,12 +151,9 @@ enum Init<'p> {
 
 /// `(field, start)` for every state variable with an initializer or a
 /// declared array size.
-fn initializers<'p>(
-    program: &'p CheckedProgram,
-    class: &ClassIr,
-) -> Vec<(ftc_grammar::Span, Init<'p>)> {
+fn initializers(program: &CheckedProgram, class: ClassId) -> Vec<(ftc_grammar::Span, Init<'_>)> {
     let mut out = Vec::new();
-    if let Item::Class(c) = &program.ast.items[program.class(class.id).item] {
+    if let Item::Class(c) = &program.ast.items[program.class(class).item] {
         for m in &c.members {
             if let MemberKind::State(s) = &m.kind {
                 let sized = s.declarator.array.as_ref().and_then(|a| a.as_ref());
@@ -171,6 +168,8 @@ fn initializers<'p>(
     out
 }
 
+/// The initializers of the class and its bases, the root's first (a base's
+/// state is initialized before its subclass's, as in Java).
 fn init_code<'p>(
     program: &'p CheckedProgram,
     ir: &'p ProgramIr,
@@ -180,7 +179,9 @@ fn init_code<'p>(
 ) -> TokenStream {
     let mut b = Body::new(program, ir, source, this);
     let mut out = TokenStream::new();
-    for (span, init) in initializers(program, class) {
+    let chain = program.class_chain(class.id);
+    let inits = chain.iter().rev().flat_map(|c| initializers(program, *c));
+    for (span, init) in inits {
         let Some(v) = ir.var_at(span) else { continue };
         let name = ident(ir.var_name(v));
         let ty = program.var(v).ty.clone();
@@ -203,42 +204,116 @@ fn plain_class(
     class: &ClassIr,
 ) -> TokenStream {
     let name = ident(&class.rust_name);
+    let root = ident(ir.type_name(class.id));
     let marker = class_marker(program, source, class);
-    let fields = fields(program, ir, source, class, true);
-    let cmsl = &class.cmsl_name;
-    let shows: Vec<TokenStream> = class
-        .fields
-        .iter()
-        .map(|v| {
-            let f = ident(ir.var_name(*v));
-            let n = &program.var(*v).name;
-            quote!((#n, &self.#f))
-        })
-        .collect();
     let inits = init_code(program, ir, source, class, This::Plain);
     let methods: Vec<TokenStream> = class
         .methods
         .iter()
         .map(|m| function(program, ir, source, *m, This::Plain))
         .collect();
+    let root_ir = ir.class(class.root);
+    let new_object = match &root_ir.kind_enum {
+        Some(kind) => {
+            let kind = ident(kind);
+            quote!(#root { class: #kind::#name, ..Default::default() })
+        }
+        None => quote!(#name::default()),
+    };
+    let construct = quote! {
+        /// `new`: default values, then the initializers (a base's first).
+        pub fn construct() -> Res<Obj<#root>> {
+            let this = &Obj::new(#new_object);
+            #inits
+            Ok(this.clone())
+        }
+    };
+    if class.root != class.id {
+        // A subclass: its objects are its root's struct with `class` naming
+        // it; the unit struct only names its constructor and methods.
+        let doc = format!(
+            "`{}`, a subclass of `{}`: its objects are `{}`s whose `class` is `{}::{}`.",
+            class.cmsl_name,
+            root_ir.cmsl_name,
+            root_ir.rust_name,
+            root_ir.kind_enum.as_deref().unwrap_or_default(),
+            class.rust_name
+        );
+        return quote! {
+            #marker
+            #[doc = #doc]
+            pub struct #name;
+
+            impl #name {
+                #construct
+                #(#methods)*
+            }
+        };
+    }
+    let fields = fields(program, ir, source, class, true);
+    let show_of = |c: ClassId| {
+        let cmsl = &program.class(c).name;
+        let shows: Vec<TokenStream> = program
+            .all_state(c)
+            .iter()
+            .map(|v| {
+                let f = ident(ir.var_name(*v));
+                let n = &program.var(*v).name;
+                quote!((#n, &self.#f))
+            })
+            .collect();
+        quote!(p.object(#cmsl, &[#(#shows),*]))
+    };
+    let (kind_field, kind_enum, show) = match &class.kind_enum {
+        Some(kind) => {
+            let kind = ident(kind);
+            let variants: Vec<Ident> = class
+                .family
+                .iter()
+                .map(|c| ident(&ir.class(*c).rust_name))
+                .collect();
+            let arms: Vec<TokenStream> = class
+                .family
+                .iter()
+                .map(|c| {
+                    let v = ident(&ir.class(*c).rust_name);
+                    let show = show_of(*c);
+                    quote!(#kind::#v => #show,)
+                })
+                .collect();
+            let first = &variants[0];
+            let rest = &variants[1..];
+            let doc = format!(
+                "The class of a `{}` object: `{}` or one of its subclasses.",
+                class.cmsl_name, class.cmsl_name
+            );
+            (
+                quote!(pub class: #kind,),
+                quote! {
+                    #[doc = #doc]
+                    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+                    pub enum #kind { #[default] #first, #(#rest),* }
+                },
+                quote!(match self.class { #(#arms)* }),
+            )
+        }
+        None => (quote!(), quote!(), show_of(class.id)),
+    };
     quote! {
         #marker
         #[derive(Debug, Default, Serialize, Deserialize)]
-        pub struct #name { #(#fields),* }
+        pub struct #name { #kind_field #(#fields),* }
+
+        #kind_enum
 
         impl #name {
-            /// `new`: default values, then the initializers.
-            pub fn construct() -> Res<Obj<#name>> {
-                let this = &Obj::new(#name::default());
-                #inits
-                Ok(this.clone())
-            }
+            #construct
             #(#methods)*
         }
 
         impl Show for #name {
             fn show(&self, p: &mut Printer) {
-                p.object(#cmsl, &[#(#shows),*]);
+                #show;
             }
         }
     }
@@ -295,7 +370,13 @@ fn server_class(
     let inits = init_code(program, ir, source, class, This::Server);
     let mut inv = Body::new(program, ir, source, This::Server);
     let mut invariants = TokenStream::new();
-    if let Item::Class(c) = &program.ast.items[program.class(class.id).item] {
+    let chain = program.class_chain(class.id);
+    for item in chain
+        .iter()
+        .rev()
+        .map(|c| &program.ast.items[program.class(*c).item])
+    {
+        let Item::Class(c) = item else { continue };
         for m in &c.members {
             if let MemberKind::Invariant(e) = &m.kind {
                 let cond = inv.expr(e);
@@ -439,9 +520,13 @@ fn function(
     };
     let n = Literal::usize_unsuffixed(source.line(def.span.start));
     let marker = quote!(cmsl_line!(#n););
+    if this == This::Plain {
+        let dispatch = overrides(program, ir, id, &n);
+        checks = quote!(#dispatch #checks);
+    }
     let owner_ty = info
         .owner
-        .map(|c| ident(&ir.class(c).rust_name))
+        .map(|c| ident(ir.type_name(c)))
         .map(|c| quote!(#c));
     let receiver = match this {
         This::Server => quote!(&mut self,),
@@ -459,6 +544,67 @@ fn function(
             #checks
             #code
             #tail
+        }
+    }
+}
+
+/// The dynamic dispatch at the start of a plain-class method that a subclass
+/// overrides: an object of such a subclass runs the override instead (the
+/// method the object's class answers by that name).
+fn overrides(program: &CheckedProgram, ir: &ProgramIr, id: FnId, line: &Literal) -> TokenStream {
+    let info = program.function(id);
+    let Some(owner) = info.owner else {
+        return TokenStream::new();
+    };
+    let root = ir.class(ir.class(owner).root);
+    let Some(kind) = &root.kind_enum else {
+        return TokenStream::new();
+    };
+    let kind = ident(kind);
+    // Each implementation and the classes whose objects run it, in order.
+    let mut arms: Vec<(FnId, Vec<Ident>)> = Vec::new();
+    for &k in &root.family {
+        if k == owner || !program.is_subclass(k, owner) {
+            continue;
+        }
+        let implementation = program.class_chain(k).into_iter().find_map(|c| {
+            program
+                .class(c)
+                .methods
+                .iter()
+                .copied()
+                .find(|m| program.function(*m).name == info.name)
+        });
+        match implementation {
+            Some(m) if m != id => {
+                let v = ident(&ir.class(k).rust_name);
+                match arms.iter_mut().find(|(f, _)| *f == m) {
+                    Some((_, kinds)) => kinds.push(v),
+                    None => arms.push((m, vec![v])),
+                }
+            }
+            _ => {}
+        }
+    }
+    if arms.is_empty() {
+        return TokenStream::new();
+    }
+    let args: Vec<Ident> = info.params.iter().map(|p| ident(ir.var_name(*p))).collect();
+    let arms: Vec<TokenStream> = arms
+        .into_iter()
+        .map(|(m, kinds)| {
+            let class = program
+                .function(m)
+                .owner
+                .map(|c| ident(&ir.class(c).rust_name));
+            let name = ident(ir.function_name(m));
+            quote!(#(#kind::#kinds)|* => return #class::#name(this, #(#args),*),)
+        })
+        .collect();
+    quote! {
+        match this.read(|o| o.class).at(SRC, #line)? {
+            #(#arms)*
+            _ => {}
         }
     }
 }

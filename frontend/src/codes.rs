@@ -2,9 +2,11 @@
 //!
 //! Ranges: `E00xx` input and syntax, `E01xx` names and declarations, `E02xx`
 //! types and statements, `E03xx` CMSL server rules, `E04xx` constructs ftc
-//! does not support yet (`E0401`–`E0403` reported by `ftc-transforms` and
+//! does not support yet (`E0402`–`E0403` reported by `ftc-transforms` and
 //! checked by `ftc check`, `E0404` by the front end), `W0xxx` warnings.
-//! A code, once published, keeps its meaning.
+//! A code, once published, keeps its meaning: a code no longer reported
+//! (`E0401`) stays registered, its title saying it is retired, and
+//! `frontend/tests/fixtures.rs` lists it among the codes no fixture reaches.
 
 /// One registered diagnostic code.
 #[derive(Clone, Copy, Debug)]
@@ -323,7 +325,8 @@ Fix: declare the method in the class, or correct the name.
 "E0116", "definition does not match its declaration",
 "The parameter types or the result type of a definition differ from those of
 its earlier declaration, or a method overriding a base class method has a
-different signature from it.
+different signature from it or is declared in the other section (`public:`
+against `private:`).
 
 Erroneous example:
 
@@ -380,9 +383,10 @@ Erroneous example:
 Fix: break the cycle.
 ";
 "E0122", "a plain class cannot inherit from a server class",
-"Inheritance is single. A `server class` may inherit from a plain class or a
-server class, but a plain class may not inherit from a server class: its
-objects would be local, while its inherited members belong to a server.
+"Inheritance is single, and a class inherits from a class of its own kind: a
+plain class from a plain class, a `server class` from a server class (E0124).
+A plain class may not inherit from a server class: its objects would be
+local, while its inherited members belong to a server.
 
 Erroneous example:
 
@@ -390,6 +394,20 @@ Erroneous example:
     class local_db : db { }
 
 Fix: make the derived class a `server class`, or inherit from a plain class.
+";
+"E0124", "a server class cannot inherit from a plain class",
+"Inheritance is single, and a class inherits from a class of its own kind: a
+`server class` from a server class, a plain class from a plain class (E0122).
+A server class extending a plain class would make a server whose handle a
+plain-class variable could hold, which names no object.
+
+Erroneous example:
+
+    class record { public: attribute int id; }
+    server class registry : record { }
+
+Fix: declare the base a `server class`, or keep a `record` in a state
+variable of the server class instead of inheriting from it.
 ";
 "E0123", "unknown exception kind",
 "`catch` names one of the predefined exception kinds: `failure` (the root,
@@ -681,31 +699,35 @@ Erroneous example:
 
 Fix: `hosts (host(\"h3\"))` or a bare name that is not a variable.
 ";
-"E0401", "inheritance is not supported by code generation yet",
-"The program is correct CMSL, but `ftc` cannot generate Rust for a class
-with a base class yet, so `ftc check` refuses it rather than let the build
-fail later.
+"E0401", "inheritance was not supported by code generation (retired: no longer reported)",
+"Earlier versions of `ftc` refused a class with a base class here, because
+code generation could not handle inheritance. It now generates single
+inheritance of plain and server classes with dynamic dispatch, so this code
+is no longer reported; it stays registered so that its number keeps its
+meaning.
 
-Erroneous example:
+Example that earlier versions refused and `ftc` now builds:
 
-    class shape { public: attribute real x; }
-    class circle : shape { public: attribute real r; }
+    class shape { public: attribute real x; real area () { return 0.0; } }
+    class circle : shape { public: attribute real r; real area () { return 3.14 * r * r; } }
 
-Fix: give the derived class the base's members itself:
-
-    class circle { public: attribute real x; attribute real r; }
+Fix: none needed; a program refused with E0401 builds with this version.
 ";
-"E0402", "a server's `this` used as a value is not supported by code generation yet",
-"Inside a server class, `this` may reach the server's own members
-(`this->x`, `this->m()`), but code generation cannot yet pass the server
-itself as a value (store it, pass it, return it).
+"E0402", "a server's `this` used as a value in a state initializer or invariant is not supported by code generation yet",
+"Inside a server method, `this` used as a value (stored, passed to another
+server, returned) is the handle of the server itself. State initializers and
+invariants also run while a replica is being constructed, before it knows
+which server it belongs to, so there code generation cannot make that handle
+yet; there `this` may only reach the server's own members (`this->x`,
+`this->m()`).
 
 Erroneous example:
 
-    server class node { public: node me () { return this; } }
+    server class node { public: attribute node me = this; }
 
-Fix: use `this` only before `->`, and let the client pass the server's
-handle where it is needed.
+Fix: take the handle in a method:
+
+    server class node { public: void init () { me = this; } private: attribute node me; }
 ";
 "E0403", "a server starting servers is not supported by code generation yet",
 "A `server` expression inside a server class (a method, an invariant or a

@@ -289,6 +289,20 @@ impl<'a> Checker<'a> {
                             .with_help(format!("declare `server class {}`", decl.name.name)),
                         );
                     }
+                    if !self.classes[b.0 as usize].is_server && decl.is_server {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0124",
+                                format!(
+                                    "server class `{}` cannot inherit from plain class `{}`",
+                                    decl.name.name, base.name
+                                ),
+                                base.span,
+                            )
+                            .with_label("a plain class")
+                            .with_help(format!("declare `server class {}`", base.name)),
+                        );
+                    }
                     self.classes[ci].base = Some(b);
                 }
             }
@@ -349,6 +363,32 @@ impl<'a> Checker<'a> {
                         format!("overridden method: `{}`", self.signature_text(&bparams, &bret)),
                     )
                     .with_note("CMSL has no overloading: an override has the signature of the method it replaces"),
+                );
+            } else if self.functions[fi].visibility != self.functions[over.0 as usize].visibility {
+                let section = |v: Visibility| match v {
+                    Visibility::Public => "public",
+                    Visibility::Private => "private",
+                };
+                let bclass = self.functions[over.0 as usize]
+                    .owner
+                    .map_or(String::new(), |c| self.classes[c.0 as usize].name.clone());
+                let (mine, theirs) = (
+                    section(self.functions[fi].visibility),
+                    section(self.functions[over.0 as usize].visibility),
+                );
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0116",
+                        format!("`{name}` overrides {theirs} `{bclass}::{name}` as {mine}"),
+                        self.functions[fi].name_span,
+                    )
+                    .with_label(format!("declared {mine}"))
+                    .with_secondary(
+                        self.functions[over.0 as usize].name_span,
+                        format!("overridden method: {theirs}"),
+                    )
+                    .with_help(format!("declare `{name}` in the `{theirs}:` section, as the method it overrides"))
+                    .with_note("an override keeps the section of the method it replaces, so a server's commands are the same through a handle of its base class"),
                 );
             }
         }

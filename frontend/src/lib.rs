@@ -70,13 +70,16 @@
 //! - `==`/`!=` compare numbers, booleans, strings, hosts, references of
 //!   related classes, futures, and `null` with a reference.
 //! - Inheritance is supported: single, members inherited, methods may be
-//!   overridden with the same signature (calls are resolved to the nearest
-//!   declaration; the server rules also follow overriding methods of plain
-//!   classes), state variables may not be redeclared; a plain class may not
-//!   inherit from a server class.
+//!   overridden with the same signature and in the same section, `public:`
+//!   or `private:` (`E0116`; calls are resolved to the nearest declaration,
+//!   code generation dispatches on the actual class; the server rules also
+//!   follow overriding methods of plain classes), state variables may not be
+//!   redeclared; a plain class may not inherit from a server class (`E0122`)
+//!   nor a server class from a plain class (`E0124`).
 //! - A declared function or method that is never defined is an error
 //!   whether or not it is called (`E0114`).
-//! - Private members are visible only in their own class (not subclasses).
+//! - Private methods are visible only in their own class (not subclasses);
+//!   private state variables also in the methods of subclasses.
 //! - A function body shares its parameters' scope: a local of the body's
 //!   outermost block may not redeclare a parameter (inner blocks may shadow).
 //! - Inside a method, an unqualified call looks for a method of `this`

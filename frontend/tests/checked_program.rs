@@ -9,7 +9,8 @@ const SOURCE: &str = r#"
 int limit = 10;
 class base { public: attribute int n; int get () { return n; } }
 class derived : base { public: int twice () { return get() * 2; } }
-server class counter : base {
+server class sbase { public: attribute int n; int get () { return n; } }
+server class counter : sbase {
   public:
     int bump (int by) { n += by; return n; }
     string label ();
@@ -54,9 +55,9 @@ fn init(p: &CheckedProgram, i: usize) -> &Expr {
 fn classes_functions_and_globals() {
     let p = checked();
     let counter = p.class_by_name("counter").expect("counter");
-    let base = p.class_by_name("base").expect("base");
+    let sbase = p.class_by_name("sbase").expect("sbase");
     assert!(p.class(counter).is_server);
-    assert_eq!(p.class(counter).base, Some(base));
+    assert_eq!(p.class(counter).base, Some(sbase));
     let names: Vec<&str> = p
         .class(counter)
         .methods
@@ -84,9 +85,10 @@ fn inherited_state_and_methods() {
     let counter = p.class_by_name("counter").expect("counter");
     let base = p.class_by_name("base").expect("base");
     let derived = p.class_by_name("derived").expect("derived");
-    assert_eq!(p.class_chain(counter), [counter, base]);
+    let sbase = p.class_by_name("sbase").expect("sbase");
+    assert_eq!(p.class_chain(counter), [counter, sbase]);
     assert!(p.is_subclass(derived, base) && !p.is_subclass(base, derived));
-    assert_eq!(p.server_classes().collect::<Vec<_>>(), [counter]);
+    assert_eq!(p.server_classes().collect::<Vec<_>>(), [sbase, counter]);
     let state: Vec<&str> = p
         .all_state(counter)
         .iter()

@@ -111,6 +111,13 @@ pub trait StateMachine: Send {
         let _ = waker;
     }
 
+    /// Tells the replica which group it belongs to, once, right after the
+    /// factory created it (before any input): a server that names itself
+    /// (`this` as a value) needs it. The default ignores it.
+    fn set_group(&mut self, group: crate::types::GroupId) {
+        let _ = group;
+    }
+
     /// Applies one input like [`StateMachine::apply`] and returns true, or (in
     /// the asynchronous mode) returns false while the input is still running:
     /// then nothing is in `out` yet, the state (snapshot, digest) is still the

@@ -809,6 +809,7 @@ impl Host {
                 self.dropped += 1;
                 return;
             };
+            app.set_group(group);
             if let Some(waker) = &self.app_waker {
                 let waker = waker.clone();
                 app.set_waker(Arc::new(move || waker(group)));

@@ -1,8 +1,11 @@
 //! A seeded generator of well-typed, terminating, deterministic CMSL programs
-//! (globals, functions, a plain class, server classes started with every
-//! property, synchronous calls, invoke/accept/futures, exceptions, arrays,
-//! lists, maps, strings and the built-ins), for `tests/generated.rs`: every
-//! program must pass `ftc check`, build and run.
+//! (globals, functions, a plain class and maybe a subclass overriding one of
+//! its methods, server classes started with every property and maybe a
+//! server subclass overriding a command (started through base-typed handles
+//! too), a server's `this` as a value, synchronous calls,
+//! invoke/accept/futures, exceptions, arrays, lists, maps, strings and the
+//! built-ins), for `tests/generated.rs`: every program must pass `ftc
+//! check`, build and run.
 //!
 //! Runtime errors are allowed but always expected: main's work is split into
 //! segments, each inside a `try` that catches `program_error` (overflow,
@@ -84,6 +87,10 @@ struct Ctx {
 struct Server {
     name: String,
     methods: Vec<Sig>,
+    /// Its state variables (a subclass's methods use its base's too).
+    vars: Vec<Var>,
+    /// The server classes that extend it (indices into `servers`).
+    subclasses: Vec<usize>,
 }
 
 /// Names that are Rust keywords, prelude items or generated-code names:
@@ -123,6 +130,8 @@ struct Gen {
     /// (attribute name, type) of the plain class.
     class_attrs: Vec<(String, Ty)>,
     class_methods: Vec<Sig>,
+    /// The subclass of the plain class, if the program has one.
+    sub_name: Option<String>,
     servers: Vec<Server>,
     out: String,
     /// Out-of-class definitions, written after the classes.
@@ -140,6 +149,7 @@ pub fn generate(seed: u64) -> Generated {
         class_name: String::new(),
         class_attrs: Vec::new(),
         class_methods: Vec::new(),
+        sub_name: None,
         servers: Vec::new(),
         out: String::new(),
         later: String::new(),
@@ -246,6 +256,10 @@ impl Gen {
         for i in 0..nservers {
             self.server_class(i);
         }
+        if self.chance(0.5) {
+            let base = self.below(nservers);
+            self.server_subclass(base);
+        }
         let later = std::mem::take(&mut self.later);
         self.out.push_str(&later);
         self.main()
@@ -318,6 +332,74 @@ impl Gen {
         }
         writeln!(body, "}}\n").unwrap();
         self.out.push_str(&body);
+        if self.chance(0.6) {
+            self.plain_subclass(vars);
+        }
+    }
+
+    /// `class sub : base`: a state variable of its own, an override of one of
+    /// the base's methods (same signature, another body) and maybe a method
+    /// of its own. Base-typed references then hold either class.
+    fn plain_subclass(&mut self, base_vars: Vec<Var>) {
+        let sub = self.fresh("sub");
+        let own_attr = (self.fresh("extra"), Ty::Int);
+        let mut vars = base_vars;
+        vars.push(Var {
+            name: own_attr.0.clone(),
+            ty: Ty::Int,
+            assignable: true,
+        });
+        let mut body = String::new();
+        writeln!(body, "class {sub} : {} {{", self.class_name).unwrap();
+        writeln!(body, "  public:").unwrap();
+        writeln!(
+            body,
+            "    attribute int {} = {};",
+            own_attr.0,
+            self.below(9)
+        )
+        .unwrap();
+        // Overriding method k may call the base's methods before it only, as
+        // the base's own methods do, so dispatch cannot recurse.
+        let k = self.below(self.class_methods.len());
+        let sig = self.class_methods[k].clone();
+        let ctx = Ctx {
+            place: Place::PlainMethod,
+            vars: vars.clone(),
+            handles: vec![],
+            funcs: self.funcs.len(),
+            own: self.class_methods[..k].to_vec(),
+            in_loop: false,
+            arrays: vec![],
+        };
+        let fn_body = self.fn_body(&sig, ctx, 2);
+        let head = self.sig_head(&sig, None);
+        if self.chance(0.3) {
+            writeln!(body, "    {}", declaration(&head)).unwrap();
+            let qualified = self.sig_head(&sig, Some(&sub));
+            writeln!(self.later, "{qualified} {fn_body}\n").unwrap();
+        } else {
+            writeln!(body, "    {head} {}", indent(&fn_body, 4)).unwrap();
+        }
+        if self.chance(0.5) {
+            let ret = self.pick(&[Ty::Int, Ty::Str, Ty::Bool]).clone();
+            let sig = self.signature("sm", ret, 1, false);
+            let ctx = Ctx {
+                place: Place::PlainMethod,
+                vars,
+                handles: vec![],
+                funcs: self.funcs.len(),
+                own: self.class_methods.clone(),
+                in_loop: false,
+                arrays: vec![],
+            };
+            let fn_body = self.fn_body(&sig, ctx, 2);
+            let head = self.sig_head(&sig, None);
+            writeln!(body, "    {head} {}", indent(&fn_body, 4)).unwrap();
+        }
+        writeln!(body, "}}\n").unwrap();
+        self.out.push_str(&body);
+        self.sub_name = Some(sub);
     }
 
     /// A signature: `arity` parameters at most, of value types (no handles).
@@ -413,7 +495,7 @@ impl Gen {
         for (n, t) in &attrs {
             let tt = self.ty_text(t);
             let init = match t {
-                Ty::Obj => format!(" = new {}", self.class_name),
+                Ty::Obj => format!(" = {}", self.literal(&Ty::Obj)),
                 Ty::Int => format!(" = {}", self.below(5)),
                 Ty::Str => "= \"srv\"".to_string(),
                 _ => String::new(),
@@ -492,12 +574,106 @@ impl Gen {
             own.push(sig.clone());
             methods.push(sig);
         }
+        // `this` as a value: the server compares a handle with itself.
+        if self.chance(0.35) {
+            let other = self.fresh("other");
+            let me = self.fresh("me");
+            let sig = Sig {
+                name: self.fresh("is_self"),
+                params: vec![(other.clone(), Ty::Handle(index))],
+                ret: Ty::Bool,
+                requires_nonneg: false,
+            };
+            writeln!(
+                public,
+                "    boolean {} ({name} {other}) {{ {name} {me} = this; return {me} == {other} && {other} == this; }}",
+                sig.name
+            )
+            .unwrap();
+            methods.push(sig);
+        }
         writeln!(
             self.out,
             "server class {name} {{\n  public:\n{public}  private:\n{private}}}\n"
         )
         .unwrap();
-        self.servers.push(Server { name, methods });
+        self.servers.push(Server {
+            name,
+            methods,
+            vars,
+            subclasses: Vec::new(),
+        });
+    }
+
+    /// `server class sub : base`: an override of one of the base's commands
+    /// (same signature, another body, run through base-typed handles too)
+    /// and a command of its own.
+    fn server_subclass(&mut self, base: usize) {
+        let name = self.fresh("ssub");
+        let base_name = self.servers[base].name.clone();
+        let vars = self.servers[base].vars.clone();
+        let methods = self.servers[base].methods.clone();
+        // Commands that take a handle of their own class (`this` as a value)
+        // are not overridden: their body is fixed.
+        let plain: Vec<usize> = (0..methods.len())
+            .filter(|i| !methods[*i].name.starts_with("is_self"))
+            .collect();
+        let k = plain[self.below(plain.len())];
+        let sig = methods[k].clone();
+        // The base's private helper is not visible in a subclass (E0118;
+        // its private state variables are).
+        let own: Vec<Sig> = methods[..k]
+            .iter()
+            .filter(|m| !m.name.starts_with("is_self"))
+            .cloned()
+            .collect();
+        let mut ctx = Ctx {
+            place: Place::ServerMethod,
+            vars: vars.clone(),
+            handles: vec![],
+            funcs: self.funcs.len(),
+            own,
+            in_loop: false,
+            arrays: vec![],
+        };
+        for (p, t) in &sig.params {
+            if let Ty::Handle(s) = t {
+                ctx.handles.push((p.clone(), *s));
+            }
+        }
+        let body = self.fn_body(&sig, ctx, 1);
+        let head = self.sig_head(&sig, None);
+        let mut public = String::new();
+        writeln!(public, "    {head} {}", indent(&body, 4)).unwrap();
+        let mut all = methods.clone();
+        let ret = self.pick(&[Ty::Int, Ty::Str, Ty::Real]).clone();
+        let extra = self.signature("scmd", ret, 1, false);
+        let ctx = Ctx {
+            place: Place::ServerMethod,
+            vars,
+            handles: vec![],
+            funcs: self.funcs.len(),
+            own: vec![],
+            in_loop: false,
+            arrays: vec![],
+        };
+        let body = self.fn_body(&extra, ctx, 1);
+        let head = self.sig_head(&extra, None);
+        writeln!(public, "    {head} {}", indent(&body, 4)).unwrap();
+        all.push(extra);
+        writeln!(
+            self.out,
+            "server class {name} : {base_name} {{\n  public:\n{public}}}\n"
+        )
+        .unwrap();
+        let index = self.servers.len();
+        self.servers[base].subclasses.push(index);
+        self.servers.push(Server {
+            name,
+            methods: all,
+            vars: Vec::new(),
+            subclasses: Vec::new(),
+        });
     }
 
     // ----- bodies -----
@@ -551,7 +727,11 @@ impl Gen {
             Ty::Str => format!("\"{}\"", self.pick(STRINGS)),
             Ty::ListInt => "new list<int>".into(),
             Ty::MapStrInt => "new map<string, int>".into(),
-            Ty::Obj => format!("new {}", self.class_name),
+            Ty::Obj => match self.sub_name.clone() {
+                // A base-typed reference to a subclass object.
+                Some(sub) if self.chance(0.5) => format!("new {sub}"),
+                _ => format!("new {}", self.class_name),
+            },
             Ty::Void | Ty::Handle(_) => unreachable!("no literal of {ty:?}"),
         }
     }
@@ -1189,7 +1369,15 @@ impl Gen {
                     ctx.handles.push((format!("{h}[{k}]"), i));
                 }
             } else {
-                let start = self.start(&class, None);
+                // A base-typed handle may name a server of a subclass.
+                let subs = self.servers[i].subclasses.clone();
+                let started = if !subs.is_empty() && self.chance(0.5) {
+                    let pick = subs[self.below(subs.len())];
+                    self.servers[pick].name.clone()
+                } else {
+                    class.clone()
+                };
+                let start = self.start(&started, None);
                 writeln!(m, "  {class} {h} = {start};").unwrap();
                 ctx.handles.push((h, i));
             }

@@ -3,9 +3,11 @@
 //! [`lower`] runs the passes in this order; each module states what holds after it:
 //!
 //! 1. [`support`]: the program uses only constructs code generation supports.
-//! 2. [`names`]: every class, field, method and command has its Rust name.
-//! 3. [`servers`]: every server class has its commands (one per public method,
-//!    numbered in declaration order), the replies they carry and its dispatch.
+//! 2. [`names`]: every class, field, method and command has its Rust name;
+//!    every class knows its inheritance tree (root, members, fields).
+//! 3. [`servers`]: every server class has its commands (one per public method
+//!    it answers, inherited ones first, numbered in that order), the replies
+//!    they carry and its dispatch.
 //! 4. [`handles`]: every variable of server class type is known to hold one
 //!    server handle or an array of them.
 //! 5. [`specs`]: every `server` expression is a [`ServerSpec`] with its
@@ -74,9 +76,9 @@ pub struct ProgramIr {
     pub decl_vars: HashMap<(u32, u32), VarId>,
     /// Every `server` expression.
     pub specs: HashMap<ExprId, ServerSpec>,
-    /// For each public method of a server class: its class's position in
-    /// `classes` and its command's position in the class's commands.
-    pub commands_by_method: HashMap<FnId, (usize, usize)>,
+    /// For each server class and each public method it answers (inherited
+    /// ones included): the command's position in the class's commands.
+    pub commands_by_method: HashMap<(ClassId, FnId), usize>,
 }
 
 /// One class of the program.
@@ -88,12 +90,37 @@ pub struct ClassIr {
     pub cmsl_name: String,
     /// Its Rust type name (`counter` → `Counter`).
     pub rust_name: String,
-    /// Its state variables, in declaration order.
+    /// The fields of its Rust struct: for a server class every state
+    /// variable of the class and its bases (inherited ones first); for a
+    /// plain class that is the root of an inheritance tree, the state
+    /// variables of every class of the tree (one struct holds the objects of
+    /// all of them); for a plain class with a base, none (it has no struct).
     pub fields: Vec<VarId>,
-    /// Its methods, in declaration order.
+    /// The methods its Rust `impl` defines: for a server class every method
+    /// it answers, inherited ones included (an override in place of the
+    /// method it overrides), each generated with `self` of this class; for a
+    /// plain class its own methods.
     pub methods: Vec<FnId>,
     /// For a server class, its commands and replies.
     pub server: Option<ServerIr>,
+    /// The root of its inheritance tree (itself when it has no base class):
+    /// a reference or handle of any class of the tree has the root's Rust
+    /// type (`Obj<Root>`, `Server<Root>`).
+    pub root: ClassId,
+    /// Every class of the tree it is the root of, itself first, in
+    /// declaration order; empty when it is not a root or has no subclass.
+    pub family: Vec<ClassId>,
+    /// For a plain class that is the root of a tree with subclasses: the Rust
+    /// enum naming each class of the tree (the `class` field of its struct
+    /// says which class an object is).
+    pub kind_enum: Option<String>,
+}
+
+impl ClassIr {
+    /// True when the class has a base class or subclasses.
+    pub fn in_family(&self) -> bool {
+        self.root != self.id || !self.family.is_empty()
+    }
 }
 
 /// The replicated-state-machine view of a server class.
@@ -189,11 +216,22 @@ impl ProgramIr {
         &self.function_names[id.0 as usize]
     }
 
-    /// The command that calls `method`, if it is a public method of a server class.
-    pub fn command(&self, method: FnId) -> Option<(&ClassIr, &ServerIr, &CommandIr)> {
-        let &(class, command) = self.commands_by_method.get(&method)?;
-        let c = &self.classes[class];
+    /// The command of server class `class` that calls `method`, if `method`
+    /// is a public method that class answers (its own or inherited).
+    pub fn command(
+        &self,
+        class: ClassId,
+        method: FnId,
+    ) -> Option<(&ClassIr, &ServerIr, &CommandIr)> {
+        let &command = self.commands_by_method.get(&(class, method))?;
+        let c = self.class(class);
         let s = c.server.as_ref()?;
         Some((c, s, &s.commands[command]))
+    }
+
+    /// The Rust type name of references or handles of class `class`: its
+    /// tree's root's.
+    pub fn type_name(&self, class: ClassId) -> &str {
+        &self.class(self.class(class).root).rust_name
     }
 }

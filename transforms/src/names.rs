@@ -3,10 +3,14 @@
 //! After it: classes are CamelCase type names that clash with nothing the
 //! runtime prelude exports; variables, fields and functions keep their CMSL
 //! names, escaped when they are Rust keywords or clash with a prelude
-//! function; `main` is `cmsl_main`.
+//! function; `main` is `cmsl_main`. Every class knows the root of its
+//! inheritance tree; a plain root with subclasses has a kind enum and a
+//! struct holding the fields of the whole tree, each under a name unique in
+//! it (a field named like one of another branch is prefixed by its class).
 
 use crate::{ClassIr, ProgramIr};
-use ftc_frontend::types::VarId;
+use ftc_frontend::program::VarKind;
+use ftc_frontend::types::{ClassId, VarId};
 use ftc_frontend::CheckedProgram;
 use std::collections::{HashMap, HashSet};
 
@@ -284,14 +288,80 @@ pub(crate) fn assign(program: &CheckedProgram) -> ProgramIr {
             rust.push_str("Class");
         }
         used.insert(rust.clone());
+        let id = ClassId(i as u32);
+        let chain = program.class_chain(id);
+        let root = chain[chain.len() - 1];
+        let (fields, methods) = if class.is_server {
+            (program.all_state(id), program.all_methods(id))
+        } else if root == id {
+            (class.state.clone(), class.methods.clone())
+        } else {
+            (Vec::new(), class.methods.clone())
+        };
         classes.push(ClassIr {
-            id: ftc_frontend::types::ClassId(i as u32),
+            id,
             cmsl_name: class.name.clone(),
             rust_name: rust,
-            fields: class.state.clone(),
-            methods: class.methods.clone(),
+            fields,
+            methods,
             server: None,
+            root,
+            family: Vec::new(),
+            kind_enum: None,
         });
+    }
+    // Trees: every class joins its root's family, in declaration order.
+    for i in 0..classes.len() {
+        let root = classes[i].root;
+        if root != classes[i].id {
+            let r = root.0 as usize;
+            if classes[r].family.is_empty() {
+                classes[r].family.push(root);
+            }
+            let id = classes[i].id;
+            classes[r].family.push(id);
+        }
+    }
+    let mut var_names: Vec<String> = program.vars.iter().map(|v| value_name(&v.name)).collect();
+    for class in classes.iter_mut() {
+        if class.family.is_empty() || program.class(class.id).is_server {
+            continue;
+        }
+        let mut kind = format!("{}Kind", class.rust_name);
+        while used.contains(&kind) {
+            kind.push_str("Kind");
+        }
+        used.insert(kind.clone());
+        class.kind_enum = Some(kind);
+        // One struct holds the fields of every class of the tree: a field
+        // named like one of another branch gets its class's name in front.
+        let family = class.family.clone();
+        let all: Vec<VarId> = family
+            .iter()
+            .flat_map(|c| program.class(*c).state.iter().copied())
+            .collect();
+        let natural: HashSet<String> = all
+            .iter()
+            .map(|v| var_names[v.0 as usize].clone())
+            .collect();
+        let mut taken: HashSet<String> = HashSet::new();
+        for v in &all {
+            let name = var_names[v.0 as usize].clone();
+            if taken.insert(name.clone()) {
+                continue;
+            }
+            let owner = match program.var(*v).kind {
+                VarKind::State { class, .. } => program.class(class).name.clone(),
+                _ => String::new(),
+            };
+            let mut unique = format!("{owner}_{name}");
+            while natural.contains(&unique) || taken.contains(&unique) {
+                unique.push('_');
+            }
+            taken.insert(unique.clone());
+            var_names[v.0 as usize] = unique;
+        }
+        class.fields = all;
     }
     let mut function_names = Vec::new();
     let mut free: HashMap<String, usize> = HashMap::new();
@@ -306,7 +376,6 @@ pub(crate) fn assign(program: &CheckedProgram) -> ProgramIr {
         }
         function_names.push(name);
     }
-    let var_names = program.vars.iter().map(|v| value_name(&v.name)).collect();
     ProgramIr {
         classes,
         function_names,

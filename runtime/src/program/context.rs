@@ -74,6 +74,18 @@ pub(crate) fn start_server(spec: ServerSpec) -> Res<GroupId> {
     }
 }
 
+/// The group of the server whose method is running (`this` as a value).
+pub(crate) fn own_group() -> Res<GroupId> {
+    match current()? {
+        Context::Server(s) => s.own_group().ok_or_else(|| {
+            Failure::program_error("this server's group is not known yet (during construction)")
+        }),
+        Context::Main(_) => Err(Failure::program_error(
+            "`this` names a server only inside its methods",
+        )),
+    }
+}
+
 /// A key no other `disjoint` server array of this cluster uses.
 pub(crate) fn fresh_key() -> Res<u64> {
     match current()? {

@@ -58,7 +58,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -176,7 +176,13 @@ struct Abandoned;
 struct Wake {
     wanted: AtomicBool,
     waker: Mutex<Option<AppWaker>>,
+    /// The replica's group ([`StateMachine::set_group`]), shared with every
+    /// thread the executor starts; [`NO_GROUP`] until the host says.
+    group: Arc<AtomicU64>,
 }
+
+/// [`Wake::group`] before the host named the group.
+const NO_GROUP: u64 = u64::MAX;
 
 impl Wake {
     /// Called by the thread after each `Yielded` or `Crashed` it sent.
@@ -327,6 +333,14 @@ impl ServerCtx {
     }
 
     /// Sends a nested call; its reply arrives as a `NestedReply` input.
+    /// The group this replica belongs to, once the host named it.
+    pub(crate) fn own_group(&self) -> Option<GroupId> {
+        match self.wake.group.load(Ordering::SeqCst) {
+            NO_GROUP => None,
+            g => Some(GroupId(g)),
+        }
+    }
+
     pub(crate) fn issue_call(&self, group: GroupId, payload: Vec<u8>) -> NestedCallId {
         let call = {
             let mut st = self.st.borrow_mut();
@@ -366,7 +380,18 @@ impl ServerCtx {
     }
 
     /// A synchronous nested call.
+    ///
+    /// A call of the replica's own group could only be served after the
+    /// running method returns (one method runs at a time), so it fails at
+    /// once with `server_failure` rather than wait for the call deadline;
+    /// every replica knows its group, so every replica fails alike.
     pub(crate) fn call(&self, group: GroupId, payload: Vec<u8>) -> Res<Encoded> {
+        if self.own_group() == Some(group) {
+            return Err(Failure::server_failure(
+                "a server cannot wait for a call to itself: its running method must return first \
+                 (one method runs at a time); use `invoke` without waiting, or call the method directly",
+            ));
+        }
         let call = self.issue_call(group, payload);
         self.wait_reply(call)
     }
@@ -628,6 +653,8 @@ pub struct Executor {
     in_flight: Option<InFlight>,
     /// Set: the asynchronous mode ([`StateMachine::set_waker`]).
     waker: Option<AppWaker>,
+    /// The replica's group, once known ([`StateMachine::set_group`]).
+    group: Arc<AtomicU64>,
 }
 
 fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>, wake: Arc<Wake>) -> Result<Link, String> {
@@ -759,6 +786,7 @@ impl Executor {
             record: Record::default(),
             in_flight: None,
             waker: None,
+            group: Arc::new(AtomicU64::new(NO_GROUP)),
         };
         // On failure `crashed` says why, and every command is answered with it.
         let _ = executor.connect(None);
@@ -792,6 +820,7 @@ impl Executor {
         let wake = Arc::new(Wake {
             wanted: AtomicBool::new(false),
             waker: Mutex::new(self.waker.clone()),
+            group: self.group.clone(),
         });
         let link = (self.spawn)(restore, wake).inspect_err(|e| self.crashed = Some(e.clone()))?;
         loop {
@@ -983,6 +1012,10 @@ impl StateMachine for Executor {
             return true;
         }
         self.pump(Some(Instant::now()), out)
+    }
+
+    fn set_group(&mut self, group: GroupId) {
+        self.group.store(group.0, Ordering::SeqCst);
     }
 
     fn set_waker(&mut self, waker: AppWaker) {

@@ -127,6 +127,24 @@ impl<C> Server<C> {
         self.group
     }
 
+    /// The same server named through a handle of another class of its
+    /// inheritance tree: references of every class of a tree share the
+    /// root's handle type, and a call through the handle of class `D` sends
+    /// `D`'s commands, which every subclass of `D` answers alike (its command
+    /// enum starts with `D`'s).
+    pub fn cast<D>(self) -> Server<D> {
+        Server {
+            group: self.group,
+            class: PhantomData,
+        }
+    }
+
+    /// `this` as a value inside a server method: the handle of the server
+    /// whose method is running (its whole group).
+    pub fn this() -> Res<Server<C>> {
+        context::own_group().map(Server::from_group)
+    }
+
     fn target(&self) -> Res<GroupId> {
         self.group
             .ok_or_else(|| Failure::program_error("null dereference (server handle)"))
@@ -138,6 +156,12 @@ impl<C: ServerClass> Server<C> {
     /// Too few hosts (or any other reason the cluster cannot start it) raise
     /// `server_failure` with the reason.
     pub fn start(props: &Props) -> Res<Server<C>> {
+        Server::<C>::start_as(props)
+    }
+
+    /// [`Server::start`] of class `C`, the handle typed as `H`, the root of
+    /// `C`'s inheritance tree (see [`Server::cast`]).
+    pub fn start_as<H>(props: &Props) -> Res<Server<H>> {
         let spec = props.spec(C::NAME, None)?;
         context::start_server(spec).map(Server::from_group)
     }
@@ -145,6 +169,12 @@ impl<C: ServerClass> Server<C> {
     /// `server C [n] props…`: starts `n` servers, one after another; with
     /// `disjoint` they use pairwise disjoint host sets where the cluster allows it.
     pub fn start_array(size: i64, props: &Props) -> Res<Array<Server<C>>> {
+        Server::<C>::start_array_as(size, props)
+    }
+
+    /// [`Server::start_array`] of class `C`, the handles typed as `H`, the
+    /// root of `C`'s inheritance tree.
+    pub fn start_array_as<H>(size: i64, props: &Props) -> Res<Array<Server<H>>> {
         let n = usize::try_from(size)
             .map_err(|_| Failure::program_error(format!("negative server array size {size}")))?;
         let key = if props.disjoint {
