@@ -61,6 +61,7 @@ use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, T
 use crate::identity::HostKey;
 use crate::lie::Behaviour;
 use crate::message::Message;
+use crate::storage::{open_store, FsDisk, HostStorage, StorageError, StorageOp, Store};
 use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
 };
@@ -128,6 +129,10 @@ pub struct KernelConfig {
     pub boot_wait_ms: u64,
     /// Fault injection: a lying host (see [`crate::lie`]).
     pub lie: Option<Lying>,
+    /// The host's stable storage (`--data-dir`): the view service keeps its
+    /// term, vote and log there, so a restart resumes its decisions.
+    /// `None`: nothing survives the process.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Every entry of `map` but `me`'s: a host's peers, or their keys.
@@ -161,6 +166,7 @@ impl KernelConfig {
             answer_margin_ms: 5_000,
             boot_wait_ms: 10_000,
             lie: None,
+            data_dir: None,
         }
     }
 
@@ -622,6 +628,10 @@ impl Kernel {
         host_config.timing = config.timing;
         let heartbeat = Duration::from_micros(host_config.timing.heartbeat_us.max(1));
         let mut core = Host::new(host_config, apps);
+        let storage = match &config.data_dir {
+            Some(dir) => Some(open_host_storage(host, dir, &mut core)?),
+            None => None,
+        };
         core.set_app_waker(app_waker(events_tx.clone()));
         let epoch = Instant::now();
         let core_alive_us = Arc::new(AtomicU64::new(0));
@@ -662,6 +672,8 @@ impl Kernel {
             boot_wait: Duration::from_millis(config.boot_wait_ms),
             lie: config.lie,
             long_methods: LongMethods::default(),
+            storage,
+            storage_failed: false,
         };
         let core_thread = std::thread::Builder::new()
             .name(format!("ftc-core-{}", host_name(host)))
@@ -842,6 +854,29 @@ struct CoreDriver {
     boot_wait: Duration,
     lie: Option<Lying>,
     long_methods: LongMethods,
+    /// `--data-dir`: the logs the core's [`Output::Persist`]s go to.
+    storage: Option<HostStorage<FsDisk>>,
+    /// Stable storage failed: the core stops without sending anything that
+    /// may depend on what it could not keep.
+    storage_failed: bool,
+}
+
+/// Opens the host's stores under `dir` and restores the view service from
+/// them (an empty directory is a first start).
+fn open_host_storage(
+    host: HostId,
+    dir: &std::path::Path,
+    core: &mut Host,
+) -> Result<HostStorage<FsDisk>, KernelError> {
+    let place = |e: String| KernelError::Start(format!("data directory {}: {e}", dir.display()));
+    let (log, recovered) = open_store(dir, Store::ViewService).map_err(|e| place(e.to_string()))?;
+    if recovered.cut_bytes > 0 {
+        tracing::warn!(target: "ftc::kernel", "{}: cut {} bytes of a torn write from the view service's log", host_name(host), recovered.cut_bytes);
+    }
+    core.restore_view_service(recovered).map_err(place)?;
+    let mut storage = HostStorage::new();
+    storage.insert(Store::ViewService, log);
+    Ok(storage)
 }
 
 /// Wakes the core when a server thread has outputs ready: the thread itself
@@ -960,6 +995,9 @@ impl CoreDriver {
             // commands per `Prepare`), and everything leaves, one batch per peer.
             self.flush_host();
             self.flush_outbox();
+            if self.storage_failed {
+                break;
+            }
             let wait = if !self.local.is_empty() {
                 Duration::ZERO
             } else {
@@ -1122,7 +1160,12 @@ impl CoreDriver {
                     self.timer_seq += 1;
                     self.timers.push(Reverse((at, self.timer_seq, timer)));
                 }
+                Output::Persist { store, op } => self.persist(store, op),
                 Output::Client(event) => {
+                    // An answer may depend on what was persisted.
+                    if !self.sync_storage() {
+                        continue;
+                    }
                     let token = match &event {
                         ClientEvent::ServerStarted { token, .. }
                         | ClientEvent::ServerStartFailed { token, .. }
@@ -1142,10 +1185,52 @@ impl CoreDriver {
     /// Hands every peer what the round produced for it, as one batch. A full
     /// queue or an unknown host drops the batch; the protocols retransmit.
     fn flush_outbox(&mut self) {
+        // Group commit: one sync for the round, before anything leaves.
+        if !self.sync_storage() {
+            self.outbox.clear();
+            return;
+        }
         let incarnation = self.outbox_incarnation;
         for (to, msgs) in std::mem::take(&mut self.outbox) {
             self.transport.send_batch(to, incarnation, msgs);
         }
+    }
+
+    fn persist(&mut self, store: Store, op: StorageOp) {
+        if self.storage_failed {
+            return;
+        }
+        let result = match &mut self.storage {
+            Some(storage) => storage.apply(store, op),
+            None => Err(StorageError::Broken),
+        };
+        if let Err(e) = result {
+            self.fail_storage(e);
+        }
+    }
+
+    /// Syncs what was persisted; `false` once stable storage failed.
+    fn sync_storage(&mut self) -> bool {
+        if self.storage_failed {
+            return false;
+        }
+        let result = match &mut self.storage {
+            Some(storage) if storage.needs_sync() => storage.sync(),
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail_storage(e);
+                false
+            }
+        }
+    }
+
+    fn fail_storage(&mut self, e: StorageError) {
+        tracing::error!(target: "ftc::kernel", "{}: {e}; the kernel stops", host_name(self.me));
+        eprintln!("{}: {e}; the kernel stops", host_name(self.me));
+        self.storage_failed = true;
     }
 
     fn on_trace(&mut self, now: Micros, trace: Trace) {
@@ -1193,7 +1278,7 @@ impl CoreDriver {
 }
 
 /// Command-line arguments of a kernel process:
-/// `--kernel --host hN --cluster FILE [--trace FILE] [--incarnation-file FILE]`.
+/// `--kernel --host hN --cluster FILE [--trace FILE] [--incarnation-file FILE] [--data-dir DIR]`.
 /// Binaries flatten them into their own clap parsers; unknown or malformed
 /// flags are errors (exit code 2), never ignored.
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
@@ -1224,6 +1309,10 @@ pub struct KernelArgs {
     /// SIGUSR1 on ([`crate::lie`]).
     #[arg(long, value_name = "BEHAVIOUR", value_parser = parse_behaviour)]
     pub byzantine: Option<Behaviour>,
+    /// Keep the host's stable storage in DIR (created if missing), so a
+    /// restart resumes the view service's decisions.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A `--byzantine` behaviour name.
@@ -1302,6 +1391,7 @@ pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> R
     crate::logging::init(args.log_file.as_deref())?;
     let (cluster, identity) = args.load()?;
     let mut config = KernelConfig::new(args.host, cluster, identity);
+    config.data_dir = args.data_dir.clone();
     if let Some(path) = &args.trace_file {
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -19,6 +19,7 @@
 
 mod crc;
 mod disk;
+mod host_storage;
 mod log;
 mod mem_disk;
 #[cfg(test)]
@@ -26,6 +27,7 @@ mod tests;
 
 pub use crc::{crc32c, Crc32c};
 pub use disk::{Disk, FsDisk};
+pub use host_storage::{open_store, HostStorage};
 pub use log::{DurableLog, Recovered, StorageError, RECORD_BYTES_MAX};
 pub use mem_disk::{DiskStats, MemDisk};
 
