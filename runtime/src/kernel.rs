@@ -61,7 +61,9 @@ use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, T
 use crate::identity::HostKey;
 use crate::lie::Behaviour;
 use crate::message::Message;
-use crate::storage::{open_store, FsDisk, HostStorage, StorageError, StorageOp, Store};
+use crate::storage::{
+    open_store, DurableLog, FsDisk, HostStorage, Recovered, StorageError, StorageOp, Store,
+};
 use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
 };
@@ -574,6 +576,11 @@ impl Kernel {
         config.check_identity()?;
         let listener =
             TcpListener::bind(addr).map_err(|source| KernelError::Listen { addr, source })?;
+        if let Some(dir) = &config.data_dir {
+            // The incarnation file may live in it.
+            std::fs::create_dir_all(dir)
+                .map_err(|e| KernelError::Start(format!("cannot create {}: {e}", dir.display())))?;
+        }
         config.incarnation = Some(claim.commit().map_err(KernelError::Start)?);
         Kernel::start_on(config, apps, listener)
     }
@@ -604,6 +611,11 @@ impl Kernel {
         let local_addr = listener
             .local_addr()
             .map_err(|e| KernelError::Start(e.to_string()))?;
+        // Read before anything starts: an unreadable data directory stops here.
+        let stored = match &config.data_dir {
+            Some(dir) => Some((dir.clone(), open_view_service_store(host, dir)?)),
+            None => None,
+        };
         let (events_tx, events_rx) = mpsc::sync_channel(EVENT_QUEUE_CAPACITY);
         let net_tx = events_tx.clone();
         let deliver: DeliverFn = Arc::new(move |batch| net_tx.send(Event::Net(batch)).is_ok());
@@ -628,8 +640,15 @@ impl Kernel {
         host_config.timing = config.timing;
         let heartbeat = Duration::from_micros(host_config.timing.heartbeat_us.max(1));
         let mut core = Host::new(host_config, apps);
-        let storage = match &config.data_dir {
-            Some(dir) => Some(open_host_storage(host, dir, &mut core)?),
+        let storage = match stored {
+            Some((dir, (log, recovered))) => {
+                core.restore_view_service(recovered).map_err(|e| {
+                    KernelError::Start(format!("data directory {}: {e}", dir.display()))
+                })?;
+                let mut storage = HostStorage::new();
+                storage.insert(Store::ViewService, log);
+                Some(storage)
+            }
             None => None,
         };
         core.set_app_waker(app_waker(events_tx.clone()));
@@ -861,22 +880,18 @@ struct CoreDriver {
     storage_failed: bool,
 }
 
-/// Opens the host's stores under `dir` and restores the view service from
-/// them (an empty directory is a first start).
-fn open_host_storage(
+/// Opens the view service's store under the data directory `dir` (an
+/// empty directory is a first start).
+fn open_view_service_store(
     host: HostId,
     dir: &std::path::Path,
-    core: &mut Host,
-) -> Result<HostStorage<FsDisk>, KernelError> {
-    let place = |e: String| KernelError::Start(format!("data directory {}: {e}", dir.display()));
-    let (log, recovered) = open_store(dir, Store::ViewService).map_err(|e| place(e.to_string()))?;
+) -> Result<(DurableLog<FsDisk>, Recovered), KernelError> {
+    let (log, recovered) = open_store(dir, Store::ViewService)
+        .map_err(|e| KernelError::Start(format!("data directory {}: {e}", dir.display())))?;
     if recovered.cut_bytes > 0 {
         tracing::warn!(target: "ftc::kernel", "{}: cut {} bytes of a torn write from the view service's log", host_name(host), recovered.cut_bytes);
     }
-    core.restore_view_service(recovered).map_err(place)?;
-    let mut storage = HostStorage::new();
-    storage.insert(Store::ViewService, log);
-    Ok(storage)
+    Ok((log, recovered))
 }
 
 /// Wakes the core when a server thread has outputs ready: the thread itself
@@ -1292,7 +1307,8 @@ pub struct KernelArgs {
     /// Append the host's protocol traces to FILE.
     #[arg(long = "trace", value_name = "FILE")]
     pub trace_file: Option<PathBuf>,
-    /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
+    /// Where the last incarnation is kept (default: `host.incarnation` in
+    /// the data directory, else `hN.incarnation` beside the cluster file).
     #[arg(long, value_name = "FILE")]
     pub incarnation_file: Option<PathBuf>,
     /// This host's private key file (default: `hN.key` beside the cluster file).
@@ -1343,8 +1359,13 @@ struct KernelCommandLine {
 }
 
 impl KernelArgs {
-    /// The incarnation file to use: the one given, or `hN.incarnation` beside the cluster file.
+    /// The incarnation file to use: the one given, `host.incarnation` in the
+    /// data directory (it must outlive the host's runs with its storage), or
+    /// `hN.incarnation` beside the cluster file.
     pub fn incarnation_path(&self) -> PathBuf {
+        if let (None, Some(dir)) = (&self.incarnation_file, &self.data_dir) {
+            return dir.join("host.incarnation");
+        }
         match &self.incarnation_file {
             Some(p) => p.clone(),
             None => self
