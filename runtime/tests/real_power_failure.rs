@@ -90,7 +90,11 @@ fn a_whole_cluster_killed_and_restarted_from_its_data_directories_resumes_the_vi
     );
     more.sort();
     more.dedup();
-    assert_eq!(more.len(), MEASURED_STARTS as usize, "every server a new group");
+    assert_eq!(
+        more.len(),
+        MEASURED_STARTS as usize,
+        "every server a new group"
+    );
     assert!(!more.contains(&first) && !more.contains(&second));
     // The new server serves.
     let h = driver.handle();
