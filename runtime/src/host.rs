@@ -78,6 +78,10 @@ pub struct PlantedBugs {
     /// The view service restores its term, vote and snapshot from stable
     /// storage but not the log records after the snapshot.
     pub restore_without_log_tail: bool,
+    /// For drivers (the simulator's host node honours it): what an input
+    /// persisted is synced only at the next input, after the messages and
+    /// answers that depend on it left (an acknowledgement before the fsync).
+    pub sync_after_send: bool,
 }
 
 /// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).

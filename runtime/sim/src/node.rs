@@ -73,6 +73,8 @@ pub struct HostNode {
     host: Host,
     /// With stable storage: the host's logs on its simulated disk.
     storage: Option<HostStorage<SharedDisk>>,
+    /// The planted bug `sync_after_send`.
+    sync_late: bool,
     scratch: Vec<Output>,
     /// 0: not batching.
     batch_every: u32,
@@ -88,12 +90,14 @@ impl HostNode {
         } else {
             0
         };
+        let sync_late = config.bugs.sync_after_send;
         let mut host = Host::new(config, apps);
         let mut scratch = Vec::new();
         host.set_batching(batch_every > 0, 0, &mut scratch);
         HostNode {
             host,
             storage: None,
+            sync_late,
             scratch,
             batch_every,
             unflushed: 0,
@@ -133,6 +137,11 @@ impl Node for HostNode {
     type Trace = Trace;
 
     fn handle(&mut self, now: Micros, input: NodeInput<Self>, out: &mut Vec<NodeOutput<Self>>) {
+        if self.sync_late {
+            if let Some(storage) = &mut self.storage {
+                storage.sync().expect("simulated disk sync");
+            }
+        }
         let timer = matches!(input, NodeInput::Timer(_));
         let input = match input {
             NodeInput::Start => Input::Start,
@@ -188,7 +197,7 @@ impl Node for HostNode {
             });
         }
         if let Some(storage) = &mut self.storage {
-            if leaves && storage.needs_sync() {
+            if leaves && storage.needs_sync() && !self.sync_late {
                 storage.sync().expect("simulated disk sync");
             }
         }
