@@ -3,18 +3,21 @@
 //!
 //! Engines never touch files. An engine that keeps something durable outputs
 //! [`StorageOp`]s (append records, cut a conflicting suffix, save a snapshot
-//! or its metadata) and learns from its driver, as an input, up to which
-//! record its log is synced ([`Synced`]); it acts on a record (acknowledges,
-//! votes, replies) only once the record is synced. The drivers carry the
+//! or its metadata) in order with its other outputs (the host core's
+//! `Output::Persist`). The contract with drivers: an operation is durable
+//! before any *later* send or answer leaves the host. So an engine may act
+//! on a record in the same step that wrote it (acknowledge, vote, reply),
+//! and the disk still sees one `fsync` per batch (group commit): a kernel
+//! syncs once per round of its core, before the round's messages go out;
+//! the simulator once per input that sends anything. The drivers carry the
 //! operations out on a [`DurableLog`]: the kernel on an [`FsDisk`] under its
 //! data directory, the simulator on a [`MemDisk`] that loses unsynced writes
-//! and tears the last one at a crash. Many operations are synced together
-//! (group commit: one `fsync` per batch).
+//! and tears the last one at a crash. [`apply_ops`] reports what is durable
+//! as [`Synced`], for an engine that would rather keep working while a sync
+//! is in flight and learn of it as an input (none does yet).
 //!
 //! ```text
-//!  engine ──StorageOp──▶ driver ──append/sync──▶ DurableLog<Disk> ──▶ files
-//!     ▲                    │
-//!     └─────Synced(index)──┘
+//!  engine ──StorageOp, then Send──▶ driver ──append…, sync, then send──▶ DurableLog<Disk> ──▶ files
 //! ```
 
 mod crc;

@@ -30,6 +30,9 @@ struct HardState {
     voted_for: Option<ReplicaId>,
     created_as: Incarnation,
     stood_in: bool,
+    /// The newest incarnation that held this memory: a later start must
+    /// claim a larger one.
+    incarnation: Incarnation,
 }
 
 /// What is on stable storage already, to emit only the difference.
@@ -60,10 +63,10 @@ impl ViewService {
         assert!(self.stable.is_none(), "restored twice");
         if let Some(meta) = &recovered.meta {
             let hard: HardState = decode("metadata", meta)?;
-            if hard.created_as > self.incarnation {
+            if hard.incarnation >= self.incarnation {
                 return Err(format!(
-                    "the view service's memory was created by incarnation {}, newer than this one ({})",
-                    hard.created_as.0, self.incarnation.0
+                    "the stored view service was already used by incarnation {}; this start must claim a larger one than {} (was the incarnation file lost?)",
+                    hard.incarnation.0, self.incarnation.0
                 ));
             }
             self.term = hard.term;
@@ -108,7 +111,8 @@ impl ViewService {
         let mut ignored = Vec::new();
         self.after_state_change(&mut ignored);
         self.stable = Some(Tracker {
-            hard: recovered.meta.as_ref().map(|_| self.hard_state()),
+            // Written at once: it records this incarnation.
+            hard: None,
             base: self.log_base,
             last: self.last_index(),
             cut_after: None,
@@ -127,6 +131,7 @@ impl ViewService {
             voted_for: self.voted_for,
             created_as: self.created_as,
             stood_in: self.stood_in,
+            incarnation: self.incarnation,
         }
     }
 
@@ -170,5 +175,51 @@ impl ViewService {
         t.last = self.last_index();
         self.stable = Some(t);
         ops
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::host::Timing;
+    use crate::storage::{apply_ops, DurableLog, MemDisk};
+    use crate::types::{HostId, Incarnation};
+    use crate::view_service::{ViewService, FIRST_INCARNATION};
+
+    fn participant(incarnation: Incarnation) -> ViewService {
+        ViewService::new(
+            HostId(0),
+            incarnation,
+            &[HostId(0), HostId(1), HostId(2)],
+            &Timing::default(),
+            1,
+        )
+    }
+
+    /// Runs a participant's first start on `disk` and returns the disk.
+    fn first_life(incarnation: Incarnation, disk: MemDisk) -> MemDisk {
+        let (mut log, recovered) = DurableLog::open(disk).expect("open");
+        let mut vs = participant(incarnation);
+        vs.restore(recovered).expect("restore");
+        let mut out = Vec::new();
+        vs.on_start(0, &mut out);
+        apply_ops(&mut log, vs.take_storage_ops()).expect("persist");
+        log.into_disk()
+    }
+
+    #[test]
+    fn a_stored_memory_refuses_an_incarnation_it_already_had() {
+        let disk = first_life(FIRST_INCARNATION, MemDisk::new());
+        for reused in [FIRST_INCARNATION, Incarnation(0)] {
+            let (_, recovered) = DurableLog::open(disk.clone()).expect("open");
+            let err = participant(reused).restore(recovered).unwrap_err();
+            assert!(err.contains("already used by incarnation 1"), "{err}");
+        }
+        // A larger one resumes the memory, and records itself at once.
+        let disk = first_life(Incarnation(7), disk);
+        let (_, recovered) = DurableLog::open(disk.clone()).expect("open");
+        let err = participant(Incarnation(5)).restore(recovered).unwrap_err();
+        assert!(err.contains("already used by incarnation 7"), "{err}");
+        let (_, recovered) = DurableLog::open(disk).expect("open");
+        assert!(participant(Incarnation(8)).restore(recovered).is_ok());
     }
 }
