@@ -250,3 +250,51 @@ fn a_new_project_checks_and_runs_through_a_crash() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{stderr}");
     assert!(stderr.contains("killing h2"), "{stderr}");
 }
+
+/// `ftc run --data-dir DIR` twice: every host keeps its stable storage and
+/// incarnation file in `DIR/hN`, and the second run's kernels, later
+/// incarnations restored from it, form the cluster again and serve.
+#[test]
+fn a_second_run_on_a_data_directory_resumes_the_first_runs_cluster() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/counter.cmsl");
+    let mut incarnations = Vec::new();
+    for run in 1..=2 {
+        let out = ftc()
+            .arg("run")
+            .arg(&src)
+            .args(["--hosts", "3", "--data-dir"])
+            .arg(data.path())
+            .output()
+            .expect("run ftc");
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "total: 15\n");
+        let mut of_run = Vec::new();
+        for host in 1..=3 {
+            let dir = data.path().join(format!("h{host}"));
+            let logs = std::fs::read_dir(dir.join("view-service"))
+                .expect("the view service's directory")
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("log-"))
+                .count();
+            assert!(logs > 0, "run {run}: h{host} keeps a view-service log");
+            let text = std::fs::read_to_string(dir.join("host.incarnation"))
+                .expect("the incarnation file lives in the data directory");
+            of_run.push(text.trim().parse::<u64>().expect("a number"));
+        }
+        incarnations.push(of_run);
+    }
+    assert_eq!(
+        incarnations[0],
+        vec![1, 1, 1],
+        "the first run is a first boot"
+    );
+    assert!(
+        incarnations[1].iter().all(|&i| i > 1),
+        "the second run's hosts are later incarnations: {incarnations:?}"
+    );
+}

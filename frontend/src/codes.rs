@@ -745,8 +745,9 @@ Fix: start the server in the client and pass its handle to the method:
 "E0404", "durable servers are not supported yet",
 "LANGUAGE.md lets a server keep its state on stable storage with the
 property `durable (\"name\")`, so that it survives the crash of all its
-replicas. ftc does not implement stable storage yet, and refuses the
-property rather than run the server without it.
+replicas. ftc keeps the view service on stable storage (`--data-dir`) but
+not yet a server's state, and refuses the property rather than run the
+server without it.
 
 Erroneous example:
 

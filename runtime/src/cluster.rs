@@ -385,6 +385,9 @@ pub struct LocalClusterOptions {
     pub extra_args: Vec<String>,
     /// Pass `--trace FILE` so each kernel writes its protocol traces to `hN.trace`.
     pub traces: bool,
+    /// Pass `--data-dir ROOT/hN`: each kernel keeps its stable storage (and
+    /// its incarnation file) there, across restarts.
+    pub data_root: Option<PathBuf>,
 }
 
 impl Default for LocalClusterOptions {
@@ -395,6 +398,7 @@ impl Default for LocalClusterOptions {
             ready_timeout_ms: 10_000,
             extra_args: Vec::new(),
             traces: false,
+            data_root: None,
         }
     }
 }
@@ -570,6 +574,9 @@ impl LocalCluster {
             .arg("--exit-on-stdin-eof");
         if self.options.traces {
             cmd.arg("--trace").arg(self.trace_path(host));
+        }
+        if let Some(root) = &self.options.data_root {
+            cmd.arg("--data-dir").arg(root.join(host_name(host)));
         }
         cmd.args(&self.options.extra_args)
             .stdin(Stdio::piped())

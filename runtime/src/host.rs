@@ -18,6 +18,7 @@ use crate::failure_detector::{FailureDetector, FdOutput};
 use crate::group::{GroupMessage, GroupOutput, ReplicaConfig};
 use crate::message::Message;
 use crate::protocol::{new_engine, EngineContext, GroupProtocol};
+use crate::storage::{Recovered, StorageOp, Store};
 use crate::types::{
     ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
     TimerId, TimerSpace,
@@ -74,6 +75,13 @@ pub struct PlantedBugs {
     pub no_recovery_election: bool,
     /// Clients take a byzantine server's first reply instead of `t+1` matching ones.
     pub first_reply_for_byzantine: bool,
+    /// The view service restores its term, vote and snapshot from stable
+    /// storage but not the log records after the snapshot.
+    pub restore_without_log_tail: bool,
+    /// For drivers (the simulator's host node honours it): what an input
+    /// persisted is synced only at the next input, after the messages and
+    /// answers that depend on it left (an acknowledgement before the fsync).
+    pub sync_after_send: bool,
 }
 
 /// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).
@@ -210,10 +218,23 @@ pub enum Trace {
 /// Something the driver must do.
 #[derive(Clone, Debug)]
 pub enum Output {
-    Send { to: HostId, msg: Message },
-    SetTimer { timer: TimerId, at: Micros },
+    Send {
+        to: HostId,
+        msg: Message,
+    },
+    SetTimer {
+        timer: TimerId,
+        at: Micros,
+    },
     Client(ClientEvent),
     Trace(Trace),
+    /// Only with stable storage ([`Host::restore_view_service`]): carry the
+    /// operation out on `store`'s log; it must be durable (synced) before
+    /// any later `Send` or `Client` output leaves the host.
+    Persist {
+        store: Store,
+        op: StorageOp,
+    },
 }
 
 /// The host core. See the module documentation.
@@ -245,6 +266,7 @@ pub enum Output {
 ///         Output::SetTimer { timer, at } => { /* feed Input::Timer(timer) at `at` */ let _ = (timer, at); }
 ///         Output::Client(event) => { /* answer the local client */ let _ = event; }
 ///         Output::Trace(_) => {}
+///         Output::Persist { store, op } => { /* write, and sync before the next send */ let _ = (store, op); }
 ///     }
 /// }
 /// ```
@@ -332,6 +354,14 @@ impl Host {
 
     pub fn config(&self) -> &HostConfig {
         &self.config
+    }
+
+    /// Keeps the view service's participant on stable storage, restored
+    /// from what its log held (`Recovered::default()` at a first start);
+    /// call before [`Input::Start`]. From then on the core emits
+    /// [`Output::Persist`].
+    pub fn restore_view_service(&mut self, recovered: Recovered) -> Result<(), String> {
+        self.vs.restore(recovered)
     }
 
     /// The current incarnation. Drivers stamp every sent message with it at send
@@ -746,6 +776,13 @@ impl Host {
     }
 
     fn on_vs_outputs(&mut self, now: Micros, vs_out: Vec<VsOutput>, out: &mut Vec<Output>) {
+        // Durable before the sends that depend on it.
+        for op in self.vs.take_storage_ops() {
+            out.push(Output::Persist {
+                store: Store::ViewService,
+                op,
+            });
+        }
         for o in vs_out {
             match o {
                 VsOutput::Send { to, msg } => out.push(Output::Send {

@@ -61,6 +61,9 @@ use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, T
 use crate::identity::HostKey;
 use crate::lie::Behaviour;
 use crate::message::Message;
+use crate::storage::{
+    open_store, DurableLog, FsDisk, HostStorage, Recovered, StorageError, StorageOp, Store,
+};
 use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
 };
@@ -128,6 +131,10 @@ pub struct KernelConfig {
     pub boot_wait_ms: u64,
     /// Fault injection: a lying host (see [`crate::lie`]).
     pub lie: Option<Lying>,
+    /// The host's stable storage (`--data-dir`): the view service keeps its
+    /// term, vote and log there, so a restart resumes its decisions.
+    /// `None`: nothing survives the process.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Every entry of `map` but `me`'s: a host's peers, or their keys.
@@ -161,6 +168,7 @@ impl KernelConfig {
             answer_margin_ms: 5_000,
             boot_wait_ms: 10_000,
             lie: None,
+            data_dir: None,
         }
     }
 
@@ -568,6 +576,11 @@ impl Kernel {
         config.check_identity()?;
         let listener =
             TcpListener::bind(addr).map_err(|source| KernelError::Listen { addr, source })?;
+        if let Some(dir) = &config.data_dir {
+            // The incarnation file may live in it.
+            std::fs::create_dir_all(dir)
+                .map_err(|e| KernelError::Start(format!("cannot create {}: {e}", dir.display())))?;
+        }
         config.incarnation = Some(claim.commit().map_err(KernelError::Start)?);
         Kernel::start_on(config, apps, listener)
     }
@@ -598,6 +611,11 @@ impl Kernel {
         let local_addr = listener
             .local_addr()
             .map_err(|e| KernelError::Start(e.to_string()))?;
+        // Read before anything starts: an unreadable data directory stops here.
+        let stored = match &config.data_dir {
+            Some(dir) => Some((dir.clone(), open_view_service_store(host, dir)?)),
+            None => None,
+        };
         let (events_tx, events_rx) = mpsc::sync_channel(EVENT_QUEUE_CAPACITY);
         let net_tx = events_tx.clone();
         let deliver: DeliverFn = Arc::new(move |batch| net_tx.send(Event::Net(batch)).is_ok());
@@ -622,6 +640,17 @@ impl Kernel {
         host_config.timing = config.timing;
         let heartbeat = Duration::from_micros(host_config.timing.heartbeat_us.max(1));
         let mut core = Host::new(host_config, apps);
+        let storage = match stored {
+            Some((dir, (log, recovered))) => {
+                core.restore_view_service(recovered).map_err(|e| {
+                    KernelError::Start(format!("data directory {}: {e}", dir.display()))
+                })?;
+                let mut storage = HostStorage::new();
+                storage.insert(Store::ViewService, log);
+                Some(storage)
+            }
+            None => None,
+        };
         core.set_app_waker(app_waker(events_tx.clone()));
         let epoch = Instant::now();
         let core_alive_us = Arc::new(AtomicU64::new(0));
@@ -662,6 +691,8 @@ impl Kernel {
             boot_wait: Duration::from_millis(config.boot_wait_ms),
             lie: config.lie,
             long_methods: LongMethods::default(),
+            storage,
+            storage_failed: false,
         };
         let core_thread = std::thread::Builder::new()
             .name(format!("ftc-core-{}", host_name(host)))
@@ -842,6 +873,25 @@ struct CoreDriver {
     boot_wait: Duration,
     lie: Option<Lying>,
     long_methods: LongMethods,
+    /// `--data-dir`: the logs the core's [`Output::Persist`]s go to.
+    storage: Option<HostStorage<FsDisk>>,
+    /// Stable storage failed: the core stops without sending anything that
+    /// may depend on what it could not keep.
+    storage_failed: bool,
+}
+
+/// Opens the view service's store under the data directory `dir` (an
+/// empty directory is a first start).
+fn open_view_service_store(
+    host: HostId,
+    dir: &std::path::Path,
+) -> Result<(DurableLog<FsDisk>, Recovered), KernelError> {
+    let (log, recovered) = open_store(dir, Store::ViewService)
+        .map_err(|e| KernelError::Start(format!("data directory {}: {e}", dir.display())))?;
+    if recovered.cut_bytes > 0 {
+        tracing::warn!(target: "ftc::kernel", "{}: cut {} bytes of a torn write from the view service's log", host_name(host), recovered.cut_bytes);
+    }
+    Ok((log, recovered))
 }
 
 /// Wakes the core when a server thread has outputs ready: the thread itself
@@ -960,6 +1010,9 @@ impl CoreDriver {
             // commands per `Prepare`), and everything leaves, one batch per peer.
             self.flush_host();
             self.flush_outbox();
+            if self.storage_failed {
+                break;
+            }
             let wait = if !self.local.is_empty() {
                 Duration::ZERO
             } else {
@@ -1122,7 +1175,12 @@ impl CoreDriver {
                     self.timer_seq += 1;
                     self.timers.push(Reverse((at, self.timer_seq, timer)));
                 }
+                Output::Persist { store, op } => self.persist(store, op),
                 Output::Client(event) => {
+                    // An answer may depend on what was persisted.
+                    if !self.sync_storage() {
+                        continue;
+                    }
                     let token = match &event {
                         ClientEvent::ServerStarted { token, .. }
                         | ClientEvent::ServerStartFailed { token, .. }
@@ -1142,10 +1200,52 @@ impl CoreDriver {
     /// Hands every peer what the round produced for it, as one batch. A full
     /// queue or an unknown host drops the batch; the protocols retransmit.
     fn flush_outbox(&mut self) {
+        // Group commit: one sync for the round, before anything leaves.
+        if !self.sync_storage() {
+            self.outbox.clear();
+            return;
+        }
         let incarnation = self.outbox_incarnation;
         for (to, msgs) in std::mem::take(&mut self.outbox) {
             self.transport.send_batch(to, incarnation, msgs);
         }
+    }
+
+    fn persist(&mut self, store: Store, op: StorageOp) {
+        if self.storage_failed {
+            return;
+        }
+        let result = match &mut self.storage {
+            Some(storage) => storage.apply(store, op),
+            None => Err(StorageError::Broken),
+        };
+        if let Err(e) = result {
+            self.fail_storage(e);
+        }
+    }
+
+    /// Syncs what was persisted; `false` once stable storage failed.
+    fn sync_storage(&mut self) -> bool {
+        if self.storage_failed {
+            return false;
+        }
+        let result = match &mut self.storage {
+            Some(storage) if storage.needs_sync() => storage.sync(),
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail_storage(e);
+                false
+            }
+        }
+    }
+
+    fn fail_storage(&mut self, e: StorageError) {
+        tracing::error!(target: "ftc::kernel", "{}: {e}; the kernel stops", host_name(self.me));
+        eprintln!("{}: {e}; the kernel stops", host_name(self.me));
+        self.storage_failed = true;
     }
 
     fn on_trace(&mut self, now: Micros, trace: Trace) {
@@ -1193,7 +1293,7 @@ impl CoreDriver {
 }
 
 /// Command-line arguments of a kernel process:
-/// `--kernel --host hN --cluster FILE [--trace FILE] [--incarnation-file FILE]`.
+/// `--kernel --host hN --cluster FILE [--trace FILE] [--incarnation-file FILE] [--data-dir DIR]`.
 /// Binaries flatten them into their own clap parsers; unknown or malformed
 /// flags are errors (exit code 2), never ignored.
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
@@ -1207,7 +1307,8 @@ pub struct KernelArgs {
     /// Append the host's protocol traces to FILE.
     #[arg(long = "trace", value_name = "FILE")]
     pub trace_file: Option<PathBuf>,
-    /// Where the last incarnation is kept (default: `hN.incarnation` beside the cluster file).
+    /// Where the last incarnation is kept (default: `host.incarnation` in
+    /// the data directory, else `hN.incarnation` beside the cluster file).
     #[arg(long, value_name = "FILE")]
     pub incarnation_file: Option<PathBuf>,
     /// This host's private key file (default: `hN.key` beside the cluster file).
@@ -1224,6 +1325,10 @@ pub struct KernelArgs {
     /// SIGUSR1 on ([`crate::lie`]).
     #[arg(long, value_name = "BEHAVIOUR", value_parser = parse_behaviour)]
     pub byzantine: Option<Behaviour>,
+    /// Keep the host's stable storage in DIR (created if missing), so a
+    /// restart resumes the view service's decisions.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A `--byzantine` behaviour name.
@@ -1254,8 +1359,13 @@ struct KernelCommandLine {
 }
 
 impl KernelArgs {
-    /// The incarnation file to use: the one given, or `hN.incarnation` beside the cluster file.
+    /// The incarnation file to use: the one given, `host.incarnation` in the
+    /// data directory (it must outlive the host's runs with its storage), or
+    /// `hN.incarnation` beside the cluster file.
     pub fn incarnation_path(&self) -> PathBuf {
+        if let (None, Some(dir)) = (&self.incarnation_file, &self.data_dir) {
+            return dir.join("host.incarnation");
+        }
         match &self.incarnation_file {
             Some(p) => p.clone(),
             None => self
@@ -1302,6 +1412,7 @@ pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> R
     crate::logging::init(args.log_file.as_deref())?;
     let (cluster, identity) = args.load()?;
     let mut config = KernelConfig::new(args.host, cluster, identity);
+    config.data_dir = args.data_dir.clone();
     if let Some(path) = &args.trace_file {
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -13,6 +13,7 @@ pub mod group;
 pub mod host;
 pub mod message;
 pub mod protocol;
+pub mod storage;
 pub mod types;
 pub mod view_service;
 pub mod vote;

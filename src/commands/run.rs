@@ -1,11 +1,14 @@
 //! `ftc run`: builds a program, starts one kernel process per host on
 //! loopback (or the hosts of a cluster file), runs `main` on the first host,
-//! injects the requested crashes and pauses, stops everything and exits with
+//! injects the requested crashes, restarts and pauses, stops everything and exits with
 //! `main`'s code. Only the program's output reaches stdout; stderr carries the
 //! timeline: each fault injected and, from `main`'s host, each server's view
 //! changes with the failover time (`ftc_runtime::timeline`). The kernels'
 //! own logs (connection notices, refusals; `RUST_LOG` sets the level) go to
 //! `hN.log` in a run directory that is kept, and whose path is printed first.
+//! With `--data-dir DIR` every host keeps its stable storage (and its
+//! incarnation file) in `DIR/hN`, so a later run on the same directory
+//! resumes the view service's decisions.
 
 use super::build::build_programs;
 use super::messages;
@@ -44,6 +47,15 @@ pub(crate) struct RunArgs {
     /// SIGSTOP a host's kernel, then SIGCONT it: `h3@1+2` (at 1 s, for 2 s).
     #[arg(long = "pause", value_name = "HOST@SECONDS+SECONDS")]
     pauses: Vec<String>,
+    /// Start a killed host's kernel again: `h2@3` (a new incarnation; with
+    /// `--data-dir`, from what its storage kept).
+    #[arg(long = "restart", value_name = "HOST@SECONDS")]
+    restarts: Vec<String>,
+    /// Keep every host's stable storage under DIR (`DIR/hN`), so the view
+    /// service's decisions and durable servers outlive the run; without it
+    /// nothing does.
+    #[arg(long = "data-dir", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Make a host's replicas lie from this time on: `h2@0.5` (wrong replies)
     /// or `h2@0.5=silent`; behaviours: wrong-replies, silent.
     #[arg(long = "byzantine", value_name = "HOST@SECONDS[=BEHAVIOUR]")]
@@ -63,6 +75,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 enum Fault {
     Crash(HostId),
+    /// Starts the host's kernel process again.
+    Restart(HostId),
     Stop(HostId),
     Cont(HostId),
     /// Starts the lying armed with the kernel's `--byzantine` (SIGUSR1).
@@ -87,7 +101,7 @@ fn schedule(faults: &[(Duration, Fault)]) -> Vec<(HostId, Disruption, u64)> {
             match f {
                 Fault::Crash(h) => Some((*h, Disruption::Killed, at)),
                 Fault::Stop(h) => Some((*h, Disruption::Paused, at)),
-                Fault::Cont(_) | Fault::Lie(_) => None,
+                Fault::Cont(_) | Fault::Lie(_) | Fault::Restart(_) => None,
             }
         })
         .collect()
@@ -133,6 +147,13 @@ fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
         let (at, _) = rest.split_once('=').unwrap_or((rest, ""));
         let host = parse_host_name(h).with_context(|| format!("--byzantine {l}: bad host name"))?;
         out.push((seconds(at, "--byzantine")?, Fault::Lie(host)));
+    }
+    for r in &args.restarts {
+        let (h, at) = r
+            .split_once('@')
+            .with_context(|| format!("--restart {r}: expected HOST@SECONDS"))?;
+        let host = parse_host_name(h).with_context(|| format!("--restart {r}: bad host name"))?;
+        out.push((seconds(at, "--restart")?, Fault::Restart(host)));
     }
     for p in &args.pauses {
         let (h, rest) = p
@@ -188,6 +209,24 @@ impl Kernels {
         }
     }
 
+    /// Starts `host`'s kernel again once its process is gone (killed).
+    fn restart(
+        &mut self,
+        host: HostId,
+        spawn: &dyn Fn(HostId) -> anyhow::Result<Child>,
+    ) -> anyhow::Result<()> {
+        if let Some(mut old) = self.children.remove(&host) {
+            if matches!(old.try_wait(), Ok(None)) {
+                // Still running: a restart follows a kill.
+                let _ = old.kill();
+            }
+            let _ = old.wait();
+        }
+        let child = spawn(host)?;
+        self.children.insert(host, child);
+        Ok(())
+    }
+
     fn stop_all(&mut self) {
         for c in self.children.values() {
             let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
@@ -238,7 +277,8 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         bail!("the cluster has no hosts");
     };
     for (_, f) in &faults {
-        let (Fault::Crash(h) | Fault::Stop(h) | Fault::Cont(h) | Fault::Lie(h)) = f;
+        let (Fault::Crash(h) | Fault::Stop(h) | Fault::Cont(h) | Fault::Lie(h) | Fault::Restart(h)) =
+            f;
         if *h == main_host {
             bail!(
                 "{} runs main: it cannot be crashed or paused",
@@ -272,14 +312,28 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut kernels = Kernels {
         children: BTreeMap::new(),
     };
+    if let Some(data) = &args.data_dir {
+        std::fs::create_dir_all(data)
+            .with_context(|| format!("cannot create {}", data.display()))?;
+    }
+    let storage_args = |h: HostId| -> Vec<std::ffi::OsString> {
+        match &args.data_dir {
+            Some(data) => vec!["--data-dir".into(), data.join(host_name(h)).into()],
+            None => Vec::new(),
+        }
+    };
     let (ready_tx, ready_rx) = mpsc::channel();
-    for &h in &hosts[1..] {
-        let log = std::fs::File::create(dir.as_path().join(format!("{}.log", host_name(h))))?;
+    let spawn_kernel = |h: HostId| -> anyhow::Result<Child> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.as_path().join(format!("{}.log", host_name(h))))?;
         let mut child = Command::new(&binary)
             .args(["--kernel", "--host", &host_name(h), "--cluster"])
             .arg(&cluster_file)
             .arg("--key-file")
             .arg(key_file(h))
+            .args(storage_args(h))
             .args(
                 behaviours
                     .get(&h)
@@ -293,7 +347,6 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let stdout = child.stdout.take();
-        kernels.children.insert(h, child);
         let tx = ready_tx.clone();
         // Reads the ready line, then passes the replicas' prints on to stderr,
         // marked with the host: they are not the program's output.
@@ -311,6 +364,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         });
+        Ok(child)
+    };
+    for &h in &hosts[1..] {
+        let child = spawn_kernel(h)?;
+        kernels.children.insert(h, child);
     }
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut ready = 0;
@@ -358,6 +416,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .arg(key_file(main_host))
         .arg("--log-file")
         .arg(dir.join(format!("{}.log", host_name(main_host))))
+        .args(storage_args(main_host))
         .arg("--")
         .args(&args.args)
         .stdin(Stdio::inherit())
@@ -381,6 +440,23 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     Fault::Stop(h) => ("pausing", "pause", h, Signal::SIGSTOP),
                     Fault::Cont(h) => ("resuming", "resume", h, Signal::SIGCONT),
                     Fault::Lie(h) => ("from now on lying:", "lie", h, Signal::SIGUSR1),
+                    Fault::Restart(h) => {
+                        let at = started.elapsed().as_secs_f64();
+                        messages::say(
+                            format_args!("ftc run: {at:>6.3} s  restarting {}", host_name(h)),
+                            || {
+                                serde_json::json!({
+                                    "type": "fault",
+                                    "time_s": (at * 1000.0).round() / 1000.0,
+                                    "action": "restart",
+                                    "host": host_name(h),
+                                    "behaviour": null,
+                                })
+                            },
+                        );
+                        kernels.restart(h, &spawn_kernel)?;
+                        continue;
+                    }
                 };
                 let at = started.elapsed().as_secs_f64();
                 let behaviour = match f {

@@ -5,6 +5,7 @@
 
 use crate::apps::SimApps;
 use crate::checks::{Check, ExecutionChecker, Violation};
+use crate::disk::SharedDisk;
 use crate::net::LinkConfig;
 use crate::node::{host_index_u32, HostNode};
 use crate::sim::{Observed, SimConfig, Simulator};
@@ -12,6 +13,8 @@ use ftc_runtime::host::{ClientEvent, ClientRequest, HostConfig, PlantedBugs, Tim
 use ftc_runtime::types::{
     ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
 };
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -31,6 +34,10 @@ pub struct ClusterConfig {
     pub batching: bool,
     /// When each host starts (staggered boots); unlisted hosts start at 0.
     pub start_at: Vec<Micros>,
+    /// Every host has a simulated disk (`disk.rs`) and keeps its view
+    /// service on it; a restart is a power failure of that disk (unsynced
+    /// writes lost, the last one torn) followed by recovery from it.
+    pub stable_storage: bool,
 }
 
 impl ClusterConfig {
@@ -50,6 +57,7 @@ impl ClusterConfig {
             verbose: false,
             batching: false,
             start_at: Vec::new(),
+            stable_storage: false,
         }
     }
 }
@@ -99,19 +107,29 @@ impl Cluster {
         let timing = config.timing.clone();
         let bugs = config.bugs.clone();
         let batching = config.batching;
+        let disks: Option<Vec<SharedDisk>> = config
+            .stable_storage
+            // One disk per host (not clones of one handle).
+            .then(|| (0..config.hosts).map(|_| SharedDisk::default()).collect());
         let factory = Box::new(move |host: usize, incarnation: u64, seed: u64| {
-            HostNode::new(
-                HostConfig {
-                    host: HostId(host_index_u32(host)),
-                    incarnation: Incarnation(incarnation),
-                    cluster: cluster_ids.clone(),
-                    timing: timing.clone(),
-                    seed,
-                    bugs: bugs.clone(),
-                },
-                apps.clone(),
-                batching,
-            )
+            let host_config = HostConfig {
+                host: HostId(host_index_u32(host)),
+                incarnation: Incarnation(incarnation),
+                cluster: cluster_ids.clone(),
+                timing: timing.clone(),
+                seed,
+                bugs: bugs.clone(),
+            };
+            match &disks {
+                None => HostNode::new(host_config, apps.clone(), batching),
+                Some(disks) => {
+                    // The host's last life ended in a power failure.
+                    let disk = disks[host].clone();
+                    disk.crash(&mut ChaCha8Rng::seed_from_u64(seed), true);
+                    HostNode::with_storage(host_config, apps.clone(), batching, disk)
+                        .unwrap_or_else(|e| panic!("host {host}'s disk is unreadable: {e}"))
+                }
+            }
         });
         let sim = Simulator::new(
             SimConfig {

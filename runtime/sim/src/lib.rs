@@ -118,6 +118,7 @@
 pub mod apps;
 pub mod checks;
 pub mod cluster;
+pub mod disk;
 pub mod faults;
 pub mod kv;
 pub mod nested;

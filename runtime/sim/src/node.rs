@@ -5,9 +5,11 @@
 //! timers and passes client requests to anything implementing [`Node`]. The
 //! harness tests itself with a toy node (`crate::toy`) through the same trait.
 
+use crate::disk::SharedDisk;
 use ftc_runtime::app::AppFactory;
 use ftc_runtime::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Trace};
 use ftc_runtime::message::Message;
+use ftc_runtime::storage::{DurableLog, HostStorage, Store};
 use ftc_runtime::types::{HostId, Incarnation, Micros, TimerId};
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -69,6 +71,10 @@ pub trait Node {
 /// the simulator injects, next to hosts that send at once.
 pub struct HostNode {
     host: Host,
+    /// With stable storage: the host's logs on its simulated disk.
+    storage: Option<HostStorage<SharedDisk>>,
+    /// The planted bug `sync_after_send`.
+    sync_late: bool,
     scratch: Vec<Output>,
     /// 0: not batching.
     batch_every: u32,
@@ -84,15 +90,37 @@ impl HostNode {
         } else {
             0
         };
+        let sync_late = config.bugs.sync_after_send;
         let mut host = Host::new(config, apps);
         let mut scratch = Vec::new();
         host.set_batching(batch_every > 0, 0, &mut scratch);
         HostNode {
             host,
+            storage: None,
+            sync_late,
             scratch,
             batch_every,
             unflushed: 0,
         }
+    }
+
+    /// Like [`HostNode::new`], with stable storage on `disk`: the view
+    /// service resumes from what an earlier life of the host left there
+    /// (after [`SharedDisk::crash`], what survived). An unreadable disk is
+    /// refused.
+    pub fn with_storage(
+        config: HostConfig,
+        apps: Arc<dyn AppFactory>,
+        batching: bool,
+        disk: SharedDisk,
+    ) -> Result<HostNode, String> {
+        let mut node = HostNode::new(config, apps, batching);
+        let (log, recovered) = DurableLog::open(disk).map_err(|e| e.to_string())?;
+        node.host.restore_view_service(recovered)?;
+        let mut storage = HostStorage::new();
+        storage.insert(Store::ViewService, log);
+        node.storage = Some(storage);
+        Ok(node)
     }
 
     /// The host core.
@@ -109,6 +137,11 @@ impl Node for HostNode {
     type Trace = Trace;
 
     fn handle(&mut self, now: Micros, input: NodeInput<Self>, out: &mut Vec<NodeOutput<Self>>) {
+        if self.sync_late {
+            if let Some(storage) = &mut self.storage {
+                storage.sync().expect("simulated disk sync");
+            }
+        }
         let timer = matches!(input, NodeInput::Timer(_));
         let input = match input {
             NodeInput::Start => Input::Start,
@@ -132,15 +165,42 @@ impl Node for HostNode {
                 self.unflushed = 0;
             }
         }
-        out.extend(self.scratch.drain(..).map(|output| match output {
-            Output::Send { to, msg } => NodeOutput::Send {
-                to: to.0 as usize,
-                msg,
-            },
-            Output::SetTimer { timer, at } => NodeOutput::SetTimer { timer, at },
-            Output::Client(event) => NodeOutput::Client(event),
-            Output::Trace(trace) => NodeOutput::Trace(trace),
-        }));
+        // Everything leaves when this returns: what was persisted is synced
+        // first if anything leaves at all (one sync per input, like a
+        // kernel's per round); otherwise it stays unsynced, and a crash may
+        // lose or tear it.
+        let mut leaves = false;
+        for output in self.scratch.drain(..) {
+            out.push(match output {
+                Output::Send { to, msg } => {
+                    leaves = true;
+                    NodeOutput::Send {
+                        to: to.0 as usize,
+                        msg,
+                    }
+                }
+                Output::SetTimer { timer, at } => NodeOutput::SetTimer { timer, at },
+                Output::Client(event) => {
+                    leaves = true;
+                    NodeOutput::Client(event)
+                }
+                Output::Trace(trace) => NodeOutput::Trace(trace),
+                Output::Persist { store, op } => {
+                    let storage = self
+                        .storage
+                        .as_mut()
+                        .expect("the core persists only with stable storage");
+                    // A simulated disk does not fail.
+                    storage.apply(store, op).expect("simulated disk write");
+                    continue;
+                }
+            });
+        }
+        if let Some(storage) = &mut self.storage {
+            if leaves && storage.needs_sync() && !self.sync_late {
+                storage.sync().expect("simulated disk sync");
+            }
+        }
     }
 
     fn incarnation(&self) -> u64 {

@@ -129,6 +129,7 @@ impl World {
                 Output::SetTimer { timer, at } => self.timers.push((at, host, timer)),
                 Output::Client(event) => self.events.push((host, event)),
                 Output::Trace(trace) => self.traces.push(trace),
+                Output::Persist { .. } => unreachable!("no stable storage in these tests"),
             }
         }
     }

@@ -152,7 +152,7 @@ struct ProgramCommandLine {
         long,
         value_name = "N",
         value_parser = clap::value_parser!(u32).range(1..=64),
-        conflicts_with_all = ["kernel", "host", "cluster", "trace", "incarnation_file", "key_file", "exit_on_stdin_eof", "byzantine"]
+        conflicts_with_all = ["kernel", "host", "cluster", "trace", "incarnation_file", "key_file", "exit_on_stdin_eof", "byzantine", "data_dir"]
     )]
     local: Option<u32>,
     /// Make host hN's key pair: write its private key file (`--key-file`, by
@@ -161,7 +161,7 @@ struct ProgramCommandLine {
         long,
         value_name = "hN",
         value_parser = crate::kernel::parse_host_arg,
-        conflicts_with_all = ["local", "kernel", "host", "cluster", "trace", "incarnation_file", "exit_on_stdin_eof", "byzantine"]
+        conflicts_with_all = ["local", "kernel", "host", "cluster", "trace", "incarnation_file", "exit_on_stdin_eof", "byzantine", "data_dir"]
     )]
     keygen: Option<crate::types::HostId>,
     /// Serve the program's server classes as a kernel; run no `main`.
@@ -192,6 +192,9 @@ struct ProgramCommandLine {
     /// the first SIGUSR1 on.
     #[arg(long, value_name = "BEHAVIOUR", value_parser = crate::kernel::parse_behaviour, requires = "kernel")]
     byzantine: Option<crate::lie::Behaviour>,
+    /// Keep the host's stable storage in DIR (created if missing).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
     /// Arguments for the program's `main` (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -255,6 +258,7 @@ pub fn run(program: ProgramDef) -> ExitCode {
         log_file: cli.log_file,
         exit_on_stdin_eof: cli.exit_on_stdin_eof,
         byzantine: cli.byzantine,
+        data_dir: cli.data_dir,
     };
     let (cluster, identity) = match kernel_args.load() {
         Ok(loaded) => loaded,
@@ -276,6 +280,7 @@ pub fn run(program: ProgramDef) -> ExitCode {
         };
     }
     let mut config = KernelConfig::new(kernel_args.host, cluster, identity);
+    config.data_dir = kernel_args.data_dir.clone();
     if let Some(timeline) = crate::timeline::Timeline::from_env() {
         config.trace = crate::kernel::TraceSink::Timeline(timeline);
     }

@@ -18,8 +18,9 @@
 //! The log is compacted behind checkpoints of the applied state; a peer that
 //! needs compacted entries gets [`VsMessage::Snapshot`] instead.
 //!
-//! There is no stable storage: a restarted host is a new, larger incarnation
-//! with an empty log. Votes and acknowledgements count per *memory*: each host
+//! Without stable storage a restarted host is a new, larger incarnation
+//! with an empty log; with it (`stable.rs`), the same memory in a new
+//! incarnation, like a participant that rejoined. Votes and acknowledgements count per *memory*: each host
 //! has one voting identity, the incarnation of its newest committed
 //! `HostJoined` (initially [`FIRST_INCARNATION`]). A restarted participant
 //! neither votes nor counts until its own join is committed and known to it; a
@@ -86,6 +87,7 @@
 
 #[cfg(test)]
 mod harness;
+mod stable;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -387,6 +389,8 @@ pub struct ViewService {
     /// This unjoined participant won a recovery election of the current term
     /// and stands in for its own host's lost identity.
     self_stands_in: bool,
+    /// Set when the participant keeps its state on stable storage (see `stable.rs`).
+    stable: Option<stable::Tracker>,
     #[cfg(feature = "planted-bugs")]
     bugs: crate::host::PlantedBugs,
 }
@@ -454,6 +458,7 @@ impl ViewService {
             self_stands_in: false,
             fresh_votes: BTreeSet::new(),
             stood_in: false,
+            stable: None,
             #[cfg(feature = "planted-bugs")]
             bugs: crate::host::PlantedBugs::default(),
         }
@@ -851,6 +856,7 @@ impl ViewService {
 
     /// Keeps the entries up to `index` (>= `log_base`), drops the rest.
     fn truncate_after(&mut self, index: u64) {
+        self.note_cut(index);
         self.log.truncate((index - self.log_base) as usize);
     }
 
@@ -1771,6 +1777,7 @@ impl ViewService {
         if self.term_at(last_index) == Some(last_term) {
             self.log.drain(..(last_index - self.log_base) as usize);
         } else {
+            self.note_cut(self.log_base);
             self.log.clear();
         }
         self.log_base = last_index;

@@ -59,12 +59,23 @@ pub struct Driver {
 
 impl Driver {
     pub fn start(cluster: &LocalCluster) -> Driver {
+        Driver::start_with(cluster, ftc_runtime::kernel::FIRST_INCARNATION, None)
+    }
+
+    /// The driver kernel in `incarnation`, keeping its stable storage in
+    /// `data_dir` if given.
+    pub fn start_with(
+        cluster: &LocalCluster,
+        incarnation: Incarnation,
+        data_dir: Option<PathBuf>,
+    ) -> Driver {
         let (tx, rx) = mpsc::channel::<Trace>();
         let mut config = cluster
             .kernel_config(HostId(0))
             .expect("h0's configuration");
         config.trace = TraceSink::Channel(tx);
-        config.incarnation = Some(ftc_runtime::kernel::FIRST_INCARNATION);
+        config.incarnation = Some(incarnation);
+        config.data_dir = data_dir;
         let kernel = Kernel::start(config, Arc::new(KvFactory)).expect("start the driver kernel");
         let views = Arc::new(Mutex::new(Vec::new()));
         let v = views.clone();
