@@ -51,14 +51,7 @@ impl<D: Disk> HostStorage<D> {
                 format!("no log for the {store:?} store"),
             ))
         })?;
-        match op {
-            StorageOp::Append(record) => {
-                log.append(&record)?;
-            }
-            StorageOp::TruncateAfter(index) => log.truncate_after(index)?,
-            StorageOp::Snapshot { index, state } => log.save_snapshot(index, &state)?,
-            StorageOp::Meta(meta) => log.save_meta(&meta)?,
-        }
+        super::apply_op(log, op)?;
         self.unsynced |= log.last_index() > log.synced_index();
         Ok(())
     }

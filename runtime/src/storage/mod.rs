@@ -70,20 +70,23 @@ pub struct Synced {
     pub index: u64,
 }
 
+/// Carries out one operation on `log`; appended records wait for its next sync.
+pub fn apply_op<D: Disk>(log: &mut DurableLog<D>, op: StorageOp) -> Result<(), StorageError> {
+    match op {
+        StorageOp::Append(record) => log.append(&record).map(|_| ()),
+        StorageOp::TruncateAfter(index) => log.truncate_after(index),
+        StorageOp::Snapshot { index, state } => log.save_snapshot(index, &state),
+        StorageOp::Meta(meta) => log.save_meta(&meta),
+    }
+}
+
 /// Carries out `ops` on `log` in order and syncs them with one `fsync`.
 pub fn apply_ops<D: Disk>(
     log: &mut DurableLog<D>,
     ops: impl IntoIterator<Item = StorageOp>,
 ) -> Result<Synced, StorageError> {
     for op in ops {
-        match op {
-            StorageOp::Append(record) => {
-                log.append(&record)?;
-            }
-            StorageOp::TruncateAfter(index) => log.truncate_after(index)?,
-            StorageOp::Snapshot { index, state } => log.save_snapshot(index, &state)?,
-            StorageOp::Meta(meta) => log.save_meta(&meta)?,
-        }
+        apply_op(log, op)?;
     }
     log.sync()?;
     Ok(Synced {
