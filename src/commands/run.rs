@@ -131,14 +131,20 @@ fn behaviours(args: &RunArgs) -> anyhow::Result<BTreeMap<HostId, &'static str>> 
     Ok(out)
 }
 
+/// A `HOST@SECONDS` fault argument of `flag`.
+fn host_at(spec: &str, flag: &str) -> anyhow::Result<(HostId, Duration)> {
+    let (h, at) = spec
+        .split_once('@')
+        .with_context(|| format!("{flag} {spec}: expected HOST@SECONDS"))?;
+    let host = parse_host_name(h).with_context(|| format!("{flag} {spec}: bad host name"))?;
+    Ok((host, seconds(at, flag)?))
+}
+
 fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
     let mut out = Vec::new();
     for c in &args.crashes {
-        let (h, at) = c
-            .split_once('@')
-            .with_context(|| format!("--crash {c}: expected HOST@SECONDS"))?;
-        let host = parse_host_name(h).with_context(|| format!("--crash {c}: bad host name"))?;
-        out.push((seconds(at, "--crash")?, Fault::Crash(host)));
+        let (host, at) = host_at(c, "--crash")?;
+        out.push((at, Fault::Crash(host)));
     }
     for l in &args.liars {
         let (h, rest) = l
@@ -149,11 +155,8 @@ fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
         out.push((seconds(at, "--byzantine")?, Fault::Lie(host)));
     }
     for r in &args.restarts {
-        let (h, at) = r
-            .split_once('@')
-            .with_context(|| format!("--restart {r}: expected HOST@SECONDS"))?;
-        let host = parse_host_name(h).with_context(|| format!("--restart {r}: bad host name"))?;
-        out.push((seconds(at, "--restart")?, Fault::Restart(host)));
+        let (host, at) = host_at(r, "--restart")?;
+        out.push((at, Fault::Restart(host)));
     }
     for p in &args.pauses {
         let (h, rest) = p

@@ -310,15 +310,7 @@ impl Gen {
                 .pick(&[Ty::Int, Ty::Str, Ty::Void, Ty::Real, Ty::Bool])
                 .clone();
             let sig = self.signature("m", ret, 1, false);
-            let ctx = Ctx {
-                place: Place::PlainMethod,
-                vars: vars.clone(),
-                handles: vec![],
-                funcs: self.funcs.len(),
-                own: self.class_methods.clone(),
-                in_loop: false,
-                arrays: vec![],
-            };
+            let ctx = self.body_ctx(Place::PlainMethod, vars.clone(), self.class_methods.clone());
             let fn_body = self.fn_body(&sig, ctx, 2);
             let head = self.sig_head(&sig, None);
             if self.chance(0.3) {
@@ -363,15 +355,11 @@ impl Gen {
         // the base's own methods do, so dispatch cannot recurse.
         let k = self.below(self.class_methods.len());
         let sig = self.class_methods[k].clone();
-        let ctx = Ctx {
-            place: Place::PlainMethod,
-            vars: vars.clone(),
-            handles: vec![],
-            funcs: self.funcs.len(),
-            own: self.class_methods[..k].to_vec(),
-            in_loop: false,
-            arrays: vec![],
-        };
+        let ctx = self.body_ctx(
+            Place::PlainMethod,
+            vars.clone(),
+            self.class_methods[..k].to_vec(),
+        );
         let fn_body = self.fn_body(&sig, ctx, 2);
         let head = self.sig_head(&sig, None);
         if self.chance(0.3) {
@@ -384,15 +372,7 @@ impl Gen {
         if self.chance(0.5) {
             let ret = self.pick(&[Ty::Int, Ty::Str, Ty::Bool]).clone();
             let sig = self.signature("sm", ret, 1, false);
-            let ctx = Ctx {
-                place: Place::PlainMethod,
-                vars,
-                handles: vec![],
-                funcs: self.funcs.len(),
-                own: self.class_methods.clone(),
-                in_loop: false,
-                arrays: vec![],
-            };
+            let ctx = self.body_ctx(Place::PlainMethod, vars, self.class_methods.clone());
             let fn_body = self.fn_body(&sig, ctx, 2);
             let head = self.sig_head(&sig, None);
             writeln!(body, "    {head} {}", indent(&fn_body, 4)).unwrap();
@@ -445,15 +425,7 @@ impl Gen {
     fn function(&mut self, forward: bool) {
         let ret = self.value_ty();
         let sig = self.signature("f", ret, 2, true);
-        let ctx = Ctx {
-            place: Place::Function,
-            vars: vec![],
-            handles: vec![],
-            funcs: self.funcs.len(),
-            own: vec![],
-            in_loop: false,
-            arrays: vec![],
-        };
+        let ctx = self.body_ctx(Place::Function, vec![], vec![]);
         let body = self.fn_body(&sig, ctx, 2);
         let head = self.sig_head(&sig, None);
         if forward {
@@ -514,15 +486,7 @@ impl Gen {
         // A private helper, callable from the commands.
         if self.chance(0.5) {
             let sig = self.signature("helper", Ty::Int, 1, false);
-            let ctx = Ctx {
-                place: Place::ServerMethod,
-                vars: vars.clone(),
-                handles: vec![],
-                funcs: self.funcs.len(),
-                own: vec![],
-                in_loop: false,
-                arrays: vec![],
-            };
+            let ctx = self.body_ctx(Place::ServerMethod, vars.clone(), vec![]);
             let body = self.fn_body(&sig, ctx, 2);
             let head = self.sig_head(&sig, None);
             writeln!(private, "    {head} {}", indent(&body, 4)).unwrap();
@@ -545,15 +509,7 @@ impl Gen {
                 ])
                 .clone();
             let mut sig = self.signature("cmd", ret, 2, true);
-            let mut ctx = Ctx {
-                place: Place::ServerMethod,
-                vars: vars.clone(),
-                handles: vec![],
-                funcs: self.funcs.len(),
-                own: own.clone(),
-                in_loop: false,
-                arrays: vec![],
-            };
+            let mut ctx = self.body_ctx(Place::ServerMethod, vars.clone(), own.clone());
             // Servers calling servers: a handle of an earlier server class.
             if index > 0 && m == 0 && self.chance(0.7) {
                 let target = self.below(index);
@@ -648,15 +604,7 @@ impl Gen {
         let mut all = methods.clone();
         let ret = self.pick(&[Ty::Int, Ty::Str, Ty::Real]).clone();
         let extra = self.signature("scmd", ret, 1, false);
-        let ctx = Ctx {
-            place: Place::ServerMethod,
-            vars,
-            handles: vec![],
-            funcs: self.funcs.len(),
-            own: vec![],
-            in_loop: false,
-            arrays: vec![],
-        };
+        let ctx = self.body_ctx(Place::ServerMethod, vars, vec![]);
         let body = self.fn_body(&extra, ctx, 1);
         let head = self.sig_head(&extra, None);
         writeln!(public, "    {head} {}", indent(&body, 4)).unwrap();
@@ -677,6 +625,20 @@ impl Gen {
     }
 
     // ----- bodies -----
+
+    /// The context at the start of a function's or method's body: its
+    /// variables and the methods it may call without a receiver.
+    fn body_ctx(&self, place: Place, vars: Vec<Var>, own: Vec<Sig>) -> Ctx {
+        Ctx {
+            place,
+            vars,
+            handles: vec![],
+            funcs: self.funcs.len(),
+            own,
+            in_loop: false,
+            arrays: vec![],
+        }
+    }
 
     fn fn_body(&mut self, sig: &Sig, mut ctx: Ctx, stmts: usize) -> String {
         for (n, t) in &sig.params {

@@ -152,16 +152,22 @@ fn acknowledging_before_the_fsync_is_caught() {
     }
 }
 
-#[test]
-fn without_stable_storage_a_power_failure_loses_the_decisions() {
+/// Every one of seeds 0..5 of the power failure must fail the check.
+fn caught_in_every_seed(stable_storage: bool, bugs: PlantedBugs, missed: &str) {
     for seed in 0..5 {
-        let outcome = power_failure(seed, false, PlantedBugs::default());
-        assert!(
-            outcome.is_err(),
-            "seed {seed}: the check missed the lost decisions: {outcome:?}"
-        );
+        let outcome = power_failure(seed, stable_storage, bugs.clone());
+        assert!(outcome.is_err(), "seed {seed}: {missed}: {outcome:?}");
         eprintln!("caught: {}", outcome.unwrap_err());
     }
+}
+
+#[test]
+fn without_stable_storage_a_power_failure_loses_the_decisions() {
+    caught_in_every_seed(
+        false,
+        PlantedBugs::default(),
+        "the check missed the lost decisions",
+    );
 }
 
 #[test]
@@ -170,14 +176,7 @@ fn restoring_without_the_log_tail_is_caught() {
         restore_without_log_tail: true,
         ..PlantedBugs::default()
     };
-    for seed in 0..5 {
-        let outcome = power_failure(seed, true, bugs.clone());
-        assert!(
-            outcome.is_err(),
-            "seed {seed}: the planted bug went unnoticed: {outcome:?}"
-        );
-        eprintln!("caught: {}", outcome.unwrap_err());
-    }
+    caught_in_every_seed(true, bugs, "the planted bug went unnoticed");
 }
 
 /// The restart-burst sweep with every host on stable storage: restarted

@@ -32,13 +32,7 @@ impl Samples {
 
     /// The `p` quantile (0..=1), 0 when there is no sample.
     pub fn percentile(&self, p: f64) -> u64 {
-        let mut sorted = self.0.clone();
-        sorted.sort_unstable();
-        if sorted.is_empty() {
-            return 0;
-        }
-        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted[i.min(sorted.len() - 1)]
+        quantile(&self.sorted(), p)
     }
 
     pub fn p50(&self) -> u64 {
@@ -55,6 +49,15 @@ impl Samples {
         sorted.sort_unstable();
         sorted
     }
+}
+
+/// The `p` quantile (0..=1) of samples in increasing order, 0 when there is none.
+pub fn quantile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }
 
 impl From<Vec<u64>> for Samples {

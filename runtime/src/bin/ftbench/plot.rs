@@ -2,7 +2,7 @@
 //! latency distribution beside the floor's, and the failover run's completed
 //! calls over time around the kill.
 
-use crate::measure::{FailoverRun, Samples};
+use crate::measure::{quantile, FailoverRun, Samples};
 use std::fmt::Write;
 
 /// Width of the picture, in SVG units (pixels at 100 %).
@@ -128,13 +128,12 @@ fn latency_panel(svg: &mut String, floor: &Samples, rows: &[(String, &Samples)])
     line(svg, (x0, y0), (x0, y1), AXIS);
 
     for (k, (name, colour, sorted)) in curves.iter().enumerate() {
-        let n = sorted.len();
         let mut d = String::new();
         for p in 0..=CURVE_POINTS {
             let share = p as f64 / CURVE_POINTS as f64;
-            let i = ((n - 1) as f64 * share).round() as usize;
             let cmd = if p == 0 { 'M' } else { 'L' };
-            let _ = write!(d, "{cmd}{:.1},{:.1} ", x_of(sorted[i]), y_of(share));
+            let x = x_of(quantile(sorted, share));
+            let _ = write!(d, "{cmd}{x:.1},{:.1} ", y_of(share));
         }
         let _ = writeln!(
             svg,
@@ -150,8 +149,7 @@ fn latency_panel(svg: &mut String, floor: &Samples, rows: &[(String, &Samples)])
             (lx + 24.0, ly - 4.0),
             &format!("stroke=\"{colour}\" stroke-width=\"2\""),
         );
-        let p50 = sorted[(n - 1) / 2];
-        let p99 = sorted[((n - 1) as f64 * 0.99).round() as usize];
+        let (p50, p99) = (quantile(sorted, 0.5), quantile(sorted, 0.99));
         text(
             svg,
             lx + 30.0,
