@@ -74,7 +74,8 @@ pub struct PlantedBugs {
     pub no_recovery_election: bool,
     /// Clients take a byzantine server's first reply instead of `t+1` matching ones.
     pub first_reply_for_byzantine: bool,
-    /// Byzantine groups commit a pre-prepared batch without a prepare quorum.
+    /// Byzantine replicas commit a batch as soon as they accept its
+    /// pre-prepare: no prepare quorum (and so no commit quorum built on one).
     pub commit_without_prepare_quorum: bool,
     /// A byzantine replica installs a transferred state without checking its digest.
     pub state_transfer_skips_digest_check: bool,

@@ -8,6 +8,7 @@
 //! byzantine callee's answer only on `t+1` matching copies.
 
 use ftc_runtime::host::PlantedBugs;
+use ftc_runtime::lie::Behaviour;
 use ftc_runtime::types::Model;
 use ftc_sim::report::{first_safety_failure, replay_command, replay_seed, sweep_kv};
 use ftc_sim::{run_nested_byzantine, ClusterConfig, FaultConfig, KvConfig};
@@ -44,6 +45,101 @@ fn a_liar_is_outvoted_on_calm_links() {
     let outcome = sweep_kv(61_000..61_100, one_liar_calm);
     outcome.assert_clean("byzantine", "a_liar_is_outvoted_on_calm_links");
     assert!(outcome.ok_ops > 0, "the calm runs completed operations");
+}
+
+/// The primary of the first view lies: `behaviour` besides wrong replies.
+fn lying_primary(seed: u64, behaviour: Behaviour) -> KvConfig {
+    let mut config = one_liar_calm(seed);
+    config.liar_is_primary = true;
+    config.behaviour = Some(behaviour);
+    config
+}
+
+/// An equivocating primary sends the backups with odd host numbers other
+/// batches than the rest: no batch gathers a prepare quorum until a view
+/// change replaces it, and every correct replica executes the same sequence.
+#[test]
+fn an_equivocating_primary_is_survived() {
+    let outcome = sweep_kv(62_000..62_150, |seed| lying_primary(seed, Behaviour::Equivocate));
+    outcome.assert_clean("byzantine", "an_equivocating_primary_is_survived");
+    assert!(outcome.ok_ops > 0, "operations completed after the view change");
+}
+
+/// A mute primary heartbeats (the view service keeps it) but sends no
+/// protocol message: the backups' request timers replace it.
+#[test]
+fn a_mute_primary_is_replaced() {
+    let outcome = sweep_kv(63_000..63_150, |seed| lying_primary(seed, Behaviour::Mute));
+    outcome.assert_clean("byzantine", "a_mute_primary_is_replaced");
+    assert!(outcome.ok_ops > 0, "operations completed after the view change");
+}
+
+/// An equivocating primary under chaos (crashes, partitions, loss).
+#[test]
+fn an_equivocating_primary_is_survived_under_chaos() {
+    let outcome = sweep_kv(64_000..64_100, |seed| {
+        let mut config = one_liar(seed);
+        config.liar_is_primary = true;
+        config.behaviour = Some(Behaviour::Equivocate);
+        config
+    });
+    outcome.assert_clean("byzantine", "an_equivocating_primary_is_survived_under_chaos");
+}
+
+/// `tolerate (2)`: seven replicas, the primary equivocates and another
+/// member is mute.
+#[test]
+fn two_liars_are_survived_with_t_2() {
+    let outcome = sweep_kv(65_000..65_040, |seed| {
+        let mut config = lying_primary(seed, Behaviour::Equivocate);
+        config.tolerate = 2;
+        config.liars = 2;
+        config.cluster.hosts = 8;
+        config
+    });
+    outcome.assert_clean("byzantine", "two_liars_are_survived_with_t_2");
+    assert!(outcome.ok_ops > 0);
+}
+
+/// `t+1` liars telling the same lie outvote the truth: the checks see it
+/// (the bound is real).
+#[test]
+fn t_plus_1_liars_are_detected() {
+    let test = "t_plus_1_liars_are_detected";
+    let two = |seed| {
+        let mut config = one_liar_calm(seed);
+        config.liars = 2;
+        config
+    };
+    match first_safety_failure(0..200, two) {
+        Some((seed, violations)) => eprintln!(
+            "{test}: caught at {} by {}",
+            replay_command(seed, "byzantine", test),
+            violations[0]
+        ),
+        None => panic!("{test}: no check saw two agreeing liars in seeds 0..200"),
+    }
+}
+
+#[test]
+fn commit_without_prepare_quorum_is_caught() {
+    let test = "commit_without_prepare_quorum_is_caught";
+    let planted = |seed| {
+        let mut config = lying_primary(seed, Behaviour::Equivocate);
+        config.cluster.bugs = PlantedBugs {
+            commit_without_prepare_quorum: true,
+            ..PlantedBugs::default()
+        };
+        config
+    };
+    match first_safety_failure(0..300, planted) {
+        Some((seed, violations)) => eprintln!(
+            "{test}: caught at {} by {}",
+            replay_command(seed, "byzantine", test),
+            violations[0]
+        ),
+        None => panic!("{test}: no check caught the planted bug in seeds 0..300"),
+    }
 }
 
 #[test]

@@ -385,7 +385,7 @@ impl Pbft {
         let Some(slot) = self.slots.get_mut(&seq) else {
             return;
         };
-        if slot.commit_quorum(quorum) {
+        if slot.commit_quorum(quorum) || no_quorum {
             // Never two different batches committed at one sequence number.
             debug_assert!(
                 slot.committed.is_none_or(|d| d == digest) || cfg!(feature = "planted-bugs"),
