@@ -24,7 +24,7 @@ use crate::types::{
 };
 use crate::view_service::{ViewService, VsOutput};
 use crate::vote::{Notices, ReplyRule, Tally};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Protocol timeouts. Units are microseconds (`_us`).
@@ -280,6 +280,10 @@ pub struct Host {
     /// Copies of nested commands from byzantine callers, counted until `t+1`
     /// caller members agree (see [`Host::vote_nested_request`]).
     nested_requests: BTreeMap<(GroupId, RequestId), Tally>,
+    /// Nested commands that passed their vote: later copies (from caller
+    /// replicas that lag) go straight to the callee, which answers them from
+    /// its duplicate table.
+    nested_passed: BTreeSet<(GroupId, RequestId)>,
     /// Echoes sent and not answered yet: token → the host asked.
     echoes: BTreeMap<u64, HostId>,
     /// Set: replicas' applications run inputs off the core's time.
@@ -333,6 +337,7 @@ impl Host {
             group_timers: BTreeMap::new(),
             nested_votes: BTreeMap::new(),
             nested_requests: BTreeMap::new(),
+            nested_passed: BTreeSet::new(),
             echoes: BTreeMap::new(),
             app_waker: None,
             next_group_timer: 0,
@@ -717,6 +722,9 @@ impl Host {
             return None;
         }
         let key = (*callee, *request);
+        if self.nested_passed.contains(&key) {
+            return Some(msg);
+        }
         if !self.nested_requests.contains_key(&key)
             && self.nested_requests.len() >= NESTED_VOTES_MAX
         {
@@ -727,6 +735,10 @@ impl Host {
         let tally = self.nested_requests.entry(key).or_default();
         tally.add(rule, from.host, &content)?;
         self.nested_requests.remove(&key);
+        if self.nested_passed.len() >= NESTED_VOTES_MAX {
+            self.nested_passed.pop_first();
+        }
+        self.nested_passed.insert(key);
         Some(msg)
     }
 

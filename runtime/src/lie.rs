@@ -23,7 +23,7 @@
 use crate::group::{GroupMessage, LogEntry};
 use crate::message::Message;
 use crate::pbft::PbftMessage;
-use crate::types::HostId;
+use crate::types::{ClientId, HostId};
 
 /// What a lying host does to the messages its replicas send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,15 +40,24 @@ pub enum Behaviour {
     /// while it keeps heartbeating: a silent primary the view service does
     /// not exclude.
     Mute,
+    /// Every nested command its replicas send carries other arguments (the
+    /// last byte of the payload changed).
+    WrongNested,
+    /// Every state it sends in a state transfer is altered (its log position
+    /// moved by one), while its checkpoint digests stay true, so a recruit
+    /// picks it as a donor.
+    CorruptState,
 }
 
 impl Behaviour {
     /// Every behaviour with its name, as `--byzantine` takes it.
-    pub const ALL: [(&'static str, Behaviour); 4] = [
+    pub const ALL: [(&'static str, Behaviour); 6] = [
         ("wrong-replies", Behaviour::WrongReplies),
         ("silent", Behaviour::Silent),
         ("equivocate", Behaviour::Equivocate),
         ("mute", Behaviour::Mute),
+        ("wrong-nested", Behaviour::WrongNested),
+        ("corrupt-state", Behaviour::CorruptState),
     ];
 
     /// The behaviour called `name`.
@@ -97,10 +106,28 @@ impl Behaviour {
                 | GroupMessage::Ready { .. },
             ) => false,
             (Behaviour::WrongReplies, GroupMessage::Reply { payload, .. }) => {
-                match payload.last_mut() {
-                    Some(last) => *last ^= 1,
-                    None => payload.push(1),
+                twist_last_byte(payload);
+                true
+            }
+            (
+                Behaviour::WrongNested,
+                GroupMessage::Request {
+                    request, payload, ..
+                },
+            ) => {
+                if matches!(request.client, ClientId::Group(_)) {
+                    twist_last_byte(payload);
                 }
+                true
+            }
+            (
+                Behaviour::CorruptState,
+                GroupMessage::Pbft {
+                    msg: PbftMessage::State { state },
+                    ..
+                },
+            ) => {
+                state.position = state.position.wrapping_add(1);
                 true
             }
             (
@@ -111,5 +138,13 @@ impl Behaviour {
             ) => false,
             _ => true,
         }
+    }
+}
+
+/// A plausible wrong value: the last byte changed (one added to an empty payload).
+fn twist_last_byte(payload: &mut Vec<u8>) {
+    match payload.last_mut() {
+        Some(last) => *last ^= 1,
+        None => payload.push(1),
     }
 }

@@ -325,14 +325,7 @@ fn plant_liars(cluster: &mut Cluster, config: &KvConfig, group: GroupId) -> Vec<
                 }
                 lie(msg);
                 if let Some(b) = behaviour {
-                    if !b.apply(HostId(crate::node::host_index_u32(to)), msg) {
-                        // Not sent: becomes a notice about no group, which
-                        // every receiver drops.
-                        *msg = Message::Group(GroupMessage::Ready {
-                            group: GroupId(u64::MAX),
-                            view_id: 0,
-                        });
-                    }
+                    crate::nested::behave(b, to, msg);
                 }
             })));
     }

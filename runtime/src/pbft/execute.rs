@@ -34,6 +34,7 @@ impl Pbft {
             self.exec_index = 0;
             self.exec_at = now;
             self.attempts = 0;
+            self.maybe_heal();
             if seq % CHECKPOINT_INTERVAL == 0 {
                 self.take_checkpoint(now, out);
             }
@@ -236,6 +237,7 @@ impl Pbft {
         });
         self.initialized = true;
         self.exec_at = now;
+        self.maybe_heal();
         true
     }
 }

@@ -85,10 +85,23 @@ impl Slot {
 
     /// What a view change reports about this slot.
     pub fn report(&self, seq: u64) -> ReportedSlot {
-        let pre_prepared: Vec<(u64, Digest)> =
+        let mut pre_prepared: Vec<(u64, Digest)> =
             self.pre_prepared.iter().map(|(d, v)| (*v, *d)).collect();
+        // A batch known committed (by its own certificate, or because `t+1`
+        // replicas executed it) is never reported as "nothing prepared here":
+        // a replica that caught up by fetching holds no prepare certificate.
+        let mut prepared = self.prepared;
+        if let Some(d) = self.committed {
+            if prepared.is_none_or(|(_, p)| p != d) {
+                let view = self.pre_prepared.get(&d).copied().unwrap_or(0);
+                prepared = Some((view, d));
+                if !self.pre_prepared.contains_key(&d) {
+                    pre_prepared.push((view, d));
+                }
+            }
+        }
         let mut batches = Vec::new();
-        for (_, d) in pre_prepared.iter().chain(self.prepared.iter()) {
+        for (_, d) in pre_prepared.iter().chain(prepared.iter()) {
             if let Some(b) = self.batches.get(d) {
                 if !batches.contains(b) {
                     batches.push(b.clone());
@@ -97,7 +110,7 @@ impl Slot {
         }
         ReportedSlot {
             seq,
-            prepared: self.prepared,
+            prepared,
             pre_prepared,
             batches,
         }

@@ -46,6 +46,10 @@ pub struct ViewChange {
     pub checkpoints: Vec<(u64, Digest)>,
     /// Sequence numbers above `stable` it knows something about.
     pub slots: Vec<ReportedSlot>,
+    /// The sender is a recruit that has not yet installed a new view: it
+    /// replaced a member whose log it never saw, so "nothing prepared here"
+    /// from it says nothing about what the old members committed.
+    pub amnesiac: bool,
 }
 
 /// The state of a replica after executing sequence number `seq`: what a

@@ -99,6 +99,12 @@ pub struct Pbft {
     pview: u64,
     status: PbftStatus,
     initialized: bool,
+    /// A recruit: it replaced a member whose log it never saw, so its view
+    /// changes abstain about what that member may have prepared. It heals
+    /// once it has executed every batch of a new view decided by `2t+1`
+    /// replicas that kept their logs (`heal_at`: that view's last batch).
+    amnesiac: bool,
+    heal_at: Option<u64>,
     slots: BTreeMap<u64, Slot>,
     /// Primary: the last sequence number assigned.
     next_seq: u64,
@@ -175,6 +181,8 @@ impl Pbft {
             pview: 0,
             status: PbftStatus::Normal,
             initialized: fresh,
+            amnesiac: !fresh,
+            heal_at: None,
             slots: BTreeMap::new(),
             next_seq: 0,
             last_exec: 0,
@@ -405,7 +413,9 @@ impl Pbft {
                 }
             }
             PbftStatus::ViewChange => {
-                if now >= self.view_since + self.view_timeout() {
+                // A replica without a state has no say: it follows the others' view.
+                self.report_view_change(out);
+                if self.initialized && now >= self.view_since + self.view_timeout() {
                     self.attempts = self.attempts.saturating_add(1);
                     self.start_view_change(now, self.pview + 1, out);
                 } else {
@@ -421,10 +431,20 @@ impl Pbft {
         self.check_invariants();
     }
 
+    /// A recruit that executed past the new view it installed knows the
+    /// fate of every sequence number its predecessor may have prepared.
+    fn maybe_heal(&mut self) {
+        if self.amnesiac && self.initialized && self.heal_at.is_some_and(|h| self.last_exec >= h) {
+            self.amnesiac = false;
+            self.heal_at = None;
+        }
+    }
+
     fn check_invariants(&self) {
         debug_assert!(self.stable <= self.last_exec || !self.initialized);
         debug_assert!(self.slots.keys().all(|s| *s > self.stable));
         debug_assert!(self.running.is_none() || self.initialized);
+        debug_assert!(self.heal_at.is_none() || self.amnesiac);
     }
 }
 

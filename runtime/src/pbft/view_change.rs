@@ -25,6 +25,11 @@ pub struct NewViewDecision {
 /// The decision of a new view from the view changes `vcs` of a group that
 /// tolerates `t` liars, or `None` when these reports do not settle it yet.
 ///
+/// At least `2t+1` reports must come from replicas that kept their logs
+/// (not [`ViewChange::amnesiac`]): a recruit that replaced a member cannot
+/// speak for what that member prepared, so the safety argument below needs
+/// `2t+1` others, and only they count towards a null request.
+///
 /// The checkpoint is the highest `(s, d)` that `t+1` reports hold (one is
 /// correct) and at or above which `2t+1` reports start. A sequence number
 /// `n` above it gets the batch `(v, d)` one report prepared when `2t+1`
@@ -37,6 +42,9 @@ pub struct NewViewDecision {
 pub fn decide_new_view(vcs: &BTreeMap<ReplicaId, ViewChange>, t: usize) -> Option<NewViewDecision> {
     let quorum = 2 * t + 1;
     let weak = t + 1;
+    if vcs.values().filter(|vc| !vc.amnesiac).count() < quorum {
+        return None;
+    }
     let mut checkpoints: Vec<(u64, Digest)> = vcs
         .values()
         .flat_map(|vc| vc.checkpoints.iter().copied())
@@ -99,7 +107,7 @@ pub fn decide_new_view(vcs: &BTreeMap<ReplicaId, ViewChange>, t: usize) -> Optio
             None => {
                 let empty = participants
                     .iter()
-                    .filter(|vc| prepared_at(vc).is_none())
+                    .filter(|vc| !vc.amnesiac && prepared_at(vc).is_none())
                     .count();
                 if empty >= quorum {
                     batches.push(Vec::new());
@@ -134,29 +142,43 @@ impl Pbft {
         }
         self.view_changes.retain(|v, _| *v >= view);
         self.my_view_change = None;
-        if self.initialized {
-            let mut checkpoints = vec![(self.stable, self.stable_digest)];
-            checkpoints.extend(self.own_checkpoints.iter().map(|(s, (d, _))| (*s, *d)));
-            let vc = ViewChange {
-                view,
-                stable: self.stable,
-                checkpoints,
-                slots: self
-                    .slots
-                    .iter()
-                    .filter(|(seq, _)| **seq <= self.stable + WINDOW)
-                    .filter(|(_, s)| s.prepared.is_some() || !s.pre_prepared.is_empty())
-                    .map(|(seq, s)| s.report(*seq))
-                    .collect(),
-            };
-            self.view_changes
-                .entry(view)
-                .or_default()
-                .insert(self.config.me, vc.clone());
-            self.broadcast(PbftMessage::ViewChange(vc.clone()), out);
-            self.my_view_change = Some(vc);
-        }
+        self.report_view_change(out);
         self.try_new_view(now, out);
+    }
+
+    /// Sends this replica's report for the view it moves to, once it holds a
+    /// state (a recruit reports when its state transfer completes).
+    pub(super) fn report_view_change(&mut self, out: &mut Vec<GroupOutput>) {
+        if !self.initialized || self.status != PbftStatus::ViewChange {
+            return;
+        }
+        if self.my_view_change.as_ref().is_some_and(|vc| vc.view == self.pview) {
+            return;
+        }
+        let view = self.pview;
+        let mut checkpoints = vec![(self.stable, self.stable_digest)];
+        checkpoints.extend(self.own_checkpoints.iter().map(|(s, (d, _))| (*s, *d)));
+        let vc = ViewChange {
+            view,
+            stable: self.stable,
+            checkpoints,
+            slots: self
+                .slots
+                .iter()
+                .filter(|(seq, _)| **seq <= self.stable + WINDOW)
+                .filter(|(_, s)| {
+                    s.prepared.is_some() || !s.pre_prepared.is_empty() || s.committed.is_some()
+                })
+                .map(|(seq, s)| s.report(*seq))
+                .collect(),
+            amnesiac: self.amnesiac,
+        };
+        self.view_changes
+            .entry(view)
+            .or_default()
+            .insert(self.config.me, vc.clone());
+        self.broadcast(PbftMessage::ViewChange(vc.clone()), out);
+        self.my_view_change = Some(vc);
     }
 
     pub(super) fn on_view_change(
@@ -234,6 +256,9 @@ impl Pbft {
             return;
         }
         let Some(decision) = decide_new_view(vcs, self.t) else {
+            if std::env::var_os("PBFT_DEBUG").is_some() {
+                eprintln!("DEBUG {:?} view {} undecided from {:?}", self.config.me, self.pview, vcs.values().map(|vc| (vc.stable, vc.amnesiac, vc.slots.iter().map(|s| (s.seq, s.prepared.map(|p| (p.0, p.1[0])), s.pre_prepared.iter().map(|p| (p.0, p.1[0])).collect::<Vec<_>>())).collect::<Vec<_>>())).collect::<Vec<_>>());
+            }
             return;
         };
         let msg = PbftMessage::NewView {
@@ -343,6 +368,13 @@ impl Pbft {
     ) {
         self.status = PbftStatus::Normal;
         self.view_since = now;
+        // Decided from 2t+1 reports of replicas that kept their logs: every
+        // batch the old members may have committed is in this decision, so a
+        // recruit heals once it has executed up to its end.
+        if self.amnesiac {
+            let end = decision.stable + decision.batches.len() as u64;
+            self.heal_at = Some(self.heal_at.map_or(end, |h| h.max(end)));
+        }
         let view = self.pview;
         let me = self.config.me;
         let primary = self.is_primary();
@@ -387,6 +419,7 @@ impl Pbft {
             }
         }
         self.next_seq = seq.max(self.last_exec).max(self.stable);
+        self.maybe_heal();
         for r in self.requests.values_mut() {
             r.since = now;
         }
