@@ -83,6 +83,9 @@ struct KnownView {
     /// Every member's host, sequencer first.
     members: Vec<HostId>,
     rule: ReplyRule,
+    /// Every member is asked (by the server's own rule, even when a planted
+    /// bug counts replies by another).
+    asks_all: bool,
     failed: bool,
 }
 
@@ -90,7 +93,7 @@ impl KnownView {
     /// Where requests and probes go: the sequencer, or every member when the
     /// rule counts every member's reply.
     fn destinations(&self) -> &[HostId] {
-        if self.rule.asks_every_member() {
+        if self.asks_all {
             &self.members
         } else {
             self.members.get(..1).unwrap_or(&[])
@@ -259,6 +262,7 @@ impl Client {
             view_id: view.view_id,
             members: view.members.iter().map(|m| m.host).collect(),
             rule: self.rule_of(view),
+            asks_all: ReplyRule::of_view(view).asks_every_member(),
             failed: view.failed,
         };
         self.views.insert(view.group, known);

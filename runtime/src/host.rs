@@ -25,7 +25,7 @@ use crate::types::{
 };
 use crate::view_service::{ViewService, VsOutput};
 use crate::vote::{Notices, ReplyRule, Tally};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Protocol timeouts. Units are microseconds (`_us`).
@@ -82,6 +82,13 @@ pub struct PlantedBugs {
     /// persisted is synced only at the next input, after the messages and
     /// answers that depend on it left (an acknowledgement before the fsync).
     pub sync_after_send: bool,
+    /// Byzantine replicas commit a batch as soon as they accept its
+    /// pre-prepare: no prepare quorum (and so no commit quorum built on one).
+    pub commit_without_prepare_quorum: bool,
+    /// A byzantine replica installs a transferred state without checking its digest.
+    pub state_transfer_skips_digest_check: bool,
+    /// A byzantine callee executes a byzantine caller's nested command on one copy.
+    pub nested_command_on_one_copy: bool,
 }
 
 /// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).
@@ -292,6 +299,13 @@ pub struct Host {
     /// Copies of nested-call answers from byzantine servers, counted until
     /// `t+1` members agree (see [`Host::vote_nested`]).
     nested_votes: BTreeMap<(GroupId, RequestId), NestedVote>,
+    /// Copies of nested commands from byzantine callers, counted until `t+1`
+    /// caller members agree (see [`Host::vote_nested_request`]).
+    nested_requests: BTreeMap<(GroupId, RequestId), Tally>,
+    /// Nested commands that passed their vote: later copies (from caller
+    /// replicas that lag) go straight to the callee, which answers them from
+    /// its duplicate table.
+    nested_passed: BTreeSet<(GroupId, RequestId)>,
     /// Echoes sent and not answered yet: token → the host asked.
     echoes: BTreeMap<u64, HostId>,
     /// Set: replicas' applications run inputs off the core's time.
@@ -344,6 +358,8 @@ impl Host {
             client,
             group_timers: BTreeMap::new(),
             nested_votes: BTreeMap::new(),
+            nested_requests: BTreeMap::new(),
+            nested_passed: BTreeSet::new(),
             echoes: BTreeMap::new(),
             app_waker: None,
             next_group_timer: 0,
@@ -672,6 +688,10 @@ impl Host {
             GroupMessage::Ready { .. } => None,
             other => Some(other.group()),
         };
+        let msg = match self.vote_nested_request(from, msg) {
+            Some(msg) => msg,
+            None => return,
+        };
         let msg = match for_replica {
             Some(_) => match self.vote_nested(from, msg) {
                 Some(msg) => msg,
@@ -695,6 +715,61 @@ impl Host {
                 self.on_client_outputs(client_out, out);
             }
         }
+    }
+
+    /// A nested command from a byzantine caller passes on to the callee's
+    /// replica only once `t+1` of the caller's members sent it with the same
+    /// content; a copy from a non-member never counts. Every later copy is
+    /// counted again (retransmissions decide again; the callee's duplicate
+    /// table executes it once). Other messages pass unchanged.
+    fn vote_nested_request(&mut self, from: ReplicaId, msg: GroupMessage) -> Option<GroupMessage> {
+        let GroupMessage::Request {
+            group: callee,
+            request,
+            payload,
+            low_water,
+        } = &msg
+        else {
+            return Some(msg);
+        };
+        let ClientId::Group(caller) = request.client else {
+            return Some(msg);
+        };
+        let Some(view) = self.views.get(&caller) else {
+            return Some(msg);
+        };
+        let rule = ReplyRule::of_view(view);
+        #[cfg(feature = "planted-bugs")]
+        let rule = match self.config.bugs.nested_command_on_one_copy {
+            true => ReplyRule::First,
+            false => rule,
+        };
+        if !rule.asks_every_member() {
+            return Some(msg);
+        }
+        if !view.members.iter().any(|m| m.host == from.host) {
+            self.dropped += 1;
+            return None;
+        }
+        let key = (*callee, *request);
+        if self.nested_passed.contains(&key) {
+            return Some(msg);
+        }
+        if !self.nested_requests.contains_key(&key)
+            && self.nested_requests.len() >= NESTED_VOTES_MAX
+        {
+            self.nested_requests.pop_first();
+        }
+        let mut content = payload.clone();
+        content.extend_from_slice(&low_water.to_le_bytes());
+        let tally = self.nested_requests.entry(key).or_default();
+        tally.add(rule, from.host, &content)?;
+        self.nested_requests.remove(&key);
+        if self.nested_passed.len() >= NESTED_VOTES_MAX {
+            self.nested_passed.pop_first();
+        }
+        self.nested_passed.insert(key);
+        Some(msg)
     }
 
     /// A nested call's answer from a byzantine server passes on to the calling
@@ -928,15 +1003,20 @@ impl Host {
                     }
                 },
                 GroupOutput::Call { target, msg } => {
-                    let sequencer = self
-                        .views
-                        .get(&target)
-                        .filter(|v| !v.failed)
-                        .and_then(|v| v.members.first());
-                    if let Some(sequencer) = sequencer {
+                    // A byzantine server orders at its primary, which may lie:
+                    // every member gets the request. Others: the sequencer.
+                    let Some(view) = self.views.get(&target).filter(|v| !v.failed) else {
+                        continue;
+                    };
+                    let to: &[ReplicaId] = if ReplyRule::of_view(view).asks_every_member() {
+                        &view.members
+                    } else {
+                        view.members.get(..1).unwrap_or(&[])
+                    };
+                    for m in to {
                         out.push(Output::Send {
-                            to: sequencer.host,
-                            msg: Message::Group(msg),
+                            to: m.host,
+                            msg: Message::Group(msg.clone()),
                         });
                     }
                 }

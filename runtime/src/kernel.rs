@@ -1161,7 +1161,7 @@ impl CoreDriver {
             match output {
                 Output::Send { to, mut msg } => {
                     if let Some(lie) = &self.lie {
-                        if lie.active.load(Ordering::Relaxed) && !lie.behaviour.apply(&mut msg) {
+                        if lie.active.load(Ordering::Relaxed) && !lie.behaviour.apply(to, &mut msg) {
                             continue;
                         }
                     }

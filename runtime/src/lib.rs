@@ -12,6 +12,7 @@ pub mod failure_detector;
 pub mod group;
 pub mod host;
 pub mod message;
+pub mod pbft;
 pub mod protocol;
 pub mod storage;
 pub mod types;

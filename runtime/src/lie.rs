@@ -1,5 +1,5 @@
 //! Byzantine behaviours for fault injection: what a lying host does to the
-//! answers its replicas send (`ftc run --byzantine hN@S=behaviour`, a kernel's
+//! messages its replicas send (`ftc run --byzantine hN@S=behaviour`, a kernel's
 //! `--byzantine BEHAVIOUR`). A lying kernel starts lying when it receives
 //! SIGUSR1; until then it is correct. The protocols never call this module.
 //!
@@ -14,30 +14,50 @@
 //!     seq: 1,
 //! };
 //! let mut msg = Message::Group(GroupMessage::Reply { group: GroupId(1), request, payload: vec![0, 42] });
-//! assert!(Behaviour::WrongReplies.apply(&mut msg), "sent, but changed");
+//! assert!(Behaviour::WrongReplies.apply(HostId(2), &mut msg), "sent, but changed");
 //! let Message::Group(GroupMessage::Reply { payload, .. }) = &msg else { unreachable!() };
 //! assert_ne!(payload, &vec![0, 42]);
-//! assert!(!Behaviour::Silent.apply(&mut msg), "not sent at all");
+//! assert!(!Behaviour::Silent.apply(HostId(2), &mut msg), "not sent at all");
 //! ```
 
-use crate::group::GroupMessage;
+use crate::group::{GroupMessage, LogEntry};
 use crate::message::Message;
+use crate::pbft::PbftMessage;
+use crate::types::{ClientId, HostId};
 
-/// What a lying host does to the replies (and "working" and "ready" notices)
-/// its replicas send.
+/// What a lying host does to the messages its replicas send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Behaviour {
     /// Every reply carries a different, plausible answer (its last byte changed).
     WrongReplies,
     /// No reply, "working" or "ready" notice leaves the host.
     Silent,
+    /// As a byzantine group's primary, orders differently for different
+    /// backups: hosts with an odd number get every batch reversed (or, for a
+    /// batch of one entry, the null batch) in pre-prepares and new views.
+    Equivocate,
+    /// No message of the byzantine agreement (nor a reply) leaves the host,
+    /// while it keeps heartbeating: a silent primary the view service does
+    /// not exclude.
+    Mute,
+    /// Every nested command its replicas send carries other arguments (the
+    /// last byte of the payload changed).
+    WrongNested,
+    /// Every state it sends in a state transfer is altered (its log position
+    /// moved by one), while its checkpoint digests stay true, so a recruit
+    /// picks it as a donor.
+    CorruptState,
 }
 
 impl Behaviour {
     /// Every behaviour with its name, as `--byzantine` takes it.
-    pub const ALL: [(&'static str, Behaviour); 2] = [
+    pub const ALL: [(&'static str, Behaviour); 6] = [
         ("wrong-replies", Behaviour::WrongReplies),
         ("silent", Behaviour::Silent),
+        ("equivocate", Behaviour::Equivocate),
+        ("mute", Behaviour::Mute),
+        ("wrong-nested", Behaviour::WrongNested),
+        ("corrupt-state", Behaviour::CorruptState),
     ];
 
     /// The behaviour called `name`.
@@ -53,17 +73,61 @@ impl Behaviour {
         Behaviour::ALL.map(|(n, _)| n).join(", ")
     }
 
-    /// Applies the behaviour to an outgoing message; false when it is not sent.
-    pub fn apply(self, msg: &mut Message) -> bool {
+    /// Applies the behaviour to a message for host `to`; false when it is not sent.
+    pub fn apply(self, to: HostId, msg: &mut Message) -> bool {
         let Message::Group(group_msg) = msg else {
             return true;
         };
         match (self, group_msg) {
-            (Behaviour::WrongReplies, GroupMessage::Reply { payload, .. }) => {
-                match payload.last_mut() {
-                    Some(last) => *last ^= 1,
-                    None => payload.push(1),
+            (Behaviour::Equivocate, GroupMessage::Pbft { msg, .. }) => {
+                if to.0 % 2 == 1 {
+                    let twist = |batch: &mut Vec<LogEntry>| {
+                        if batch.len() >= 2 {
+                            batch.reverse();
+                        } else {
+                            batch.clear();
+                        }
+                    };
+                    match msg {
+                        PbftMessage::PrePrepare { batch, .. } => twist(batch),
+                        PbftMessage::NewView { batches, .. } => {
+                            batches.iter_mut().for_each(twist)
+                        }
+                        _ => {}
+                    }
                 }
+                true
+            }
+            (
+                Behaviour::Mute,
+                GroupMessage::Pbft { .. }
+                | GroupMessage::Reply { .. }
+                | GroupMessage::Working { .. }
+                | GroupMessage::Ready { .. },
+            ) => false,
+            (Behaviour::WrongReplies, GroupMessage::Reply { payload, .. }) => {
+                twist_last_byte(payload);
+                true
+            }
+            (
+                Behaviour::WrongNested,
+                GroupMessage::Request {
+                    request, payload, ..
+                },
+            ) => {
+                if matches!(request.client, ClientId::Group(_)) {
+                    twist_last_byte(payload);
+                }
+                true
+            }
+            (
+                Behaviour::CorruptState,
+                GroupMessage::Pbft {
+                    msg: PbftMessage::State { state },
+                    ..
+                },
+            ) => {
+                state.position = state.position.wrapping_add(1);
                 true
             }
             (
@@ -74,5 +138,13 @@ impl Behaviour {
             ) => false,
             _ => true,
         }
+    }
+}
+
+/// A plausible wrong value: the last byte changed (one added to an empty payload).
+fn twist_last_byte(payload: &mut Vec<u8>) {
+    match payload.last_mut() {
+        Some(last) => *last ^= 1,
+        None => payload.push(1),
     }
 }

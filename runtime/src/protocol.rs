@@ -3,13 +3,15 @@
 //!
 //! One engine runs per group on each member host: the crash model's
 //! [`crate::group::Replica`] (sequencer, uniform delivery, view-change flush)
-//! and, as a later engine, the byzantine model's. Both are pure,
+//! and the byzantine model's [`crate::pbft::Pbft`] (PBFT agreement among
+//! `3t+1`). Both are pure,
 //! take events and append [`GroupOutput`]s, and both are created by
 //! [`new_engine`] from the group's first view of this host. A third protocol
 //! is one new module plus one arm of [`new_engine`].
 
 use crate::app::StateMachine;
 use crate::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig};
+use crate::pbft::Pbft;
 use crate::types::{GroupId, GroupView, Micros, Model, ReplicaId};
 
 /// What the host core asks of a group's engine on this host.
@@ -111,8 +113,9 @@ pub fn new_engine(
     out: &mut Vec<GroupOutput>,
 ) -> Box<dyn GroupProtocol> {
     match view.spec.model {
-        Model::Correct | Model::Crash | Model::Byzantine => {
+        Model::Correct | Model::Crash => {
             Box::new(Replica::new(now, ctx.config, app, view, ctx.fresh, out))
         }
+        Model::Byzantine => Box::new(Pbft::new(now, ctx.config, app, view, ctx.fresh, out)),
     }
 }

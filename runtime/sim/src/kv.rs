@@ -14,6 +14,7 @@ use crate::sim::SimStats;
 use ftc_judge::{OpKind, OpStatus, Operation};
 use ftc_runtime::group::GroupMessage;
 use ftc_runtime::host::ClientEvent;
+use ftc_runtime::lie::Behaviour;
 use ftc_runtime::message::Message;
 use ftc_runtime::types::{GroupId, GroupView, HostId, Micros, Model, ReplicaId, ServerSpec};
 use rand::Rng;
@@ -30,6 +31,10 @@ pub struct KvConfig {
     /// carries a plausible wrong answer (see [`lie`]). Meaningful for
     /// `model byzantine`, which must outvote up to `tolerate` of them.
     pub liars: usize,
+    /// What the liars do besides lying in replies (see [`Behaviour`]).
+    pub behaviour: Option<Behaviour>,
+    /// The first liar is the primary of the byzantine group's first view.
+    pub liar_is_primary: bool,
     /// Client count (each issues one operation at a time).
     pub clients: usize,
     pub keys: usize,
@@ -90,6 +95,8 @@ impl KvConfig {
             tolerate,
             model: Model::Crash,
             liars: 0,
+            behaviour: None,
+            liar_is_primary: false,
             clients: 3 + (seed / 2 % 6) as usize,
             keys: 5,
             think_max_us: 20_000,
@@ -300,17 +307,25 @@ struct Run {
 fn plant_liars(cluster: &mut Cluster, config: &KvConfig, group: GroupId) -> Vec<usize> {
     let mut members = cluster.members(group);
     let mut liars = Vec::new();
+    if config.liar_is_primary && config.liars > 0 && !members.is_empty() {
+        liars.push(members.remove(0));
+    }
     while liars.len() < config.liars && !members.is_empty() {
         let i = cluster.sim_mut().rng().random_range(0..members.len());
         liars.push(members.swap_remove(i));
     }
     if !liars.is_empty() {
         let who = liars.clone();
+        let behaviour = config.behaviour;
         cluster
             .sim_mut()
-            .set_tamper(Some(Box::new(move |from, _to, msg| {
-                if who.contains(&from) {
-                    lie(msg);
+            .set_tamper(Some(Box::new(move |from, to, msg| {
+                if !who.contains(&from) {
+                    return;
+                }
+                lie(msg);
+                if let Some(b) = behaviour {
+                    crate::nested::behave(b, to, msg);
                 }
             })));
     }

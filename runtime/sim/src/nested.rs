@@ -8,6 +8,7 @@ use crate::cluster::{crash_spec, Cluster, ClusterConfig};
 use crate::faults::FaultConfig;
 use ftc_runtime::group::GroupMessage;
 use ftc_runtime::host::ClientEvent;
+use ftc_runtime::lie::Behaviour;
 use ftc_runtime::message::Message;
 use ftc_runtime::types::{GroupId, Micros, Model, ServerSpec};
 
@@ -36,13 +37,14 @@ pub fn run_nested(
     crash_caller: bool,
     faults: Option<FaultConfig>,
 ) -> NestedReport {
+    let forwarder = crash_spec("forwarder", 2);
     run_nested_with(
         config,
         calls,
         crash_caller,
         faults,
-        crash_spec("counter", 1),
-        0,
+        (crash_spec("counter", 1), forwarder),
+        Liars::None,
     )
 }
 
@@ -51,7 +53,27 @@ pub fn run_nested(
 /// replicas must take only what `t+1` counter members agree on.
 pub fn run_nested_byzantine(config: &ClusterConfig, calls: u64, liars: usize) -> NestedReport {
     let counter = ServerSpec::new("counter", Model::Byzantine, 1);
-    run_nested_with(config, calls, false, None, counter, liars)
+    let specs = (counter, crash_spec("forwarder", 2));
+    run_nested_with(config, calls, false, None, specs, Liars::Counter(liars))
+}
+
+/// [`run_nested`] through a `model byzantine tolerate (1)` forwarder (four
+/// replicas) one of whose members sends every nested command with other
+/// arguments (`dec` for `inc`): the counter's host must execute a nested
+/// command only once `t+1` forwarder members sent the same one.
+pub fn run_nested_lying_caller(config: &ClusterConfig, calls: u64) -> NestedReport {
+    let forwarder = ServerSpec::new("forwarder", Model::Byzantine, 1);
+    let specs = (crash_spec("counter", 1), forwarder);
+    run_nested_with(config, calls, false, None, specs, Liars::Caller)
+}
+
+/// Who lies in a nested run.
+enum Liars {
+    None,
+    /// The first members of the counter answer with a count nobody reached.
+    Counter(usize),
+    /// The first member of the forwarder sends wrong nested commands.
+    Caller,
 }
 
 fn run_nested_with(
@@ -59,28 +81,38 @@ fn run_nested_with(
     calls: u64,
     crash_caller: bool,
     faults: Option<FaultConfig>,
-    counter_spec: ServerSpec,
-    liars: usize,
+    (counter_spec, forwarder_spec): (ServerSpec, ServerSpec),
+    liars: Liars,
 ) -> NestedReport {
     let mut cluster = Cluster::new(config);
     let mut replies = Vec::new();
     let mut counter_value = None;
     let mut crashed = None;
     let deadline_per_call: Micros = 8_000_000;
+    let replicas = match forwarder_spec.model {
+        Model::Byzantine => 3 * forwarder_spec.tolerate + 1,
+        _ => forwarder_spec.tolerate + 1,
+    };
     let counter = cluster.start_group(0, counter_spec, 10_000_000);
-    if let Some(counter) = counter {
-        plant_liars(&mut cluster, counter, liars);
+    if let (Some(counter), Liars::Counter(n)) = (counter, &liars) {
+        plant_liars(&mut cluster, counter, *n);
     }
     let forwarder = counter.and_then(|_| {
         let until = cluster.now() + 10_000_000;
-        cluster.start_group(0, crash_spec("forwarder", 2), until)
+        cluster.start_group(0, forwarder_spec, until)
     });
+    if let (Some(forwarder), Liars::Caller) = (forwarder, &liars) {
+        let who = cluster.members(forwarder).into_iter().take(1).collect();
+        cluster
+            .sim_mut()
+            .set_tamper(Some(lie_tamper(who, Behaviour::WrongNested)));
+    }
     if let (Some(counter), Some(forwarder)) = (counter, forwarder) {
         let members = cluster.members(forwarder);
-        if members.len() != 3 {
+        if members.len() as u64 != u64::from(replicas) {
             cluster.violate(
                 Check::Setup,
-                format!("the forwarder has members {members:?}, not 3"),
+                format!("the forwarder has members {members:?}, not {replicas}"),
             );
         }
         // The client lives on a host without a forwarder replica, so a crash cannot take it.
@@ -188,4 +220,25 @@ fn plant_liars(cluster: &mut Cluster, counter: GroupId, liars: usize) {
                 }
             }
         })));
+}
+
+/// A tamper that makes the hosts `who` lie with `behaviour`.
+fn lie_tamper(who: Vec<usize>, behaviour: Behaviour) -> crate::sim::Tamper<crate::node::HostNode> {
+    Box::new(move |from, to, msg| {
+        if who.contains(&from) {
+            behave(behaviour, to, msg);
+        }
+    })
+}
+
+/// Applies `behaviour` to a message for host `to`; a message the behaviour
+/// does not send becomes a notice about no group, which every receiver drops.
+pub(crate) fn behave(behaviour: Behaviour, to: usize, msg: &mut Message) {
+    let to = ftc_runtime::types::HostId(crate::node::host_index_u32(to));
+    if !behaviour.apply(to, msg) {
+        *msg = Message::Group(GroupMessage::Ready {
+            group: GroupId(u64::MAX),
+            view_id: 0,
+        });
+    }
 }

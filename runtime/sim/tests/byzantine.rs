@@ -8,9 +8,13 @@
 //! byzantine callee's answer only on `t+1` matching copies.
 
 use ftc_runtime::host::PlantedBugs;
+use ftc_runtime::lie::Behaviour;
 use ftc_runtime::types::Model;
 use ftc_sim::report::{first_safety_failure, replay_command, replay_seed, sweep_kv};
-use ftc_sim::{run_nested_byzantine, ClusterConfig, FaultConfig, KvConfig};
+use ftc_sim::{
+    run_nested_byzantine, run_nested_lying_caller, ClusterConfig, FaultConfig, KvConfig,
+    NestedReport,
+};
 
 /// A byzantine server tolerating one failure, with one liar among its members.
 fn one_liar(seed: u64) -> KvConfig {
@@ -19,6 +23,9 @@ fn one_liar(seed: u64) -> KvConfig {
     config.tolerate = 1;
     config.liars = 1;
     config.safety_us = 2_000_000;
+    // One host disrupted at a time: a split can cut two hosts off at once,
+    // and two replaced members plus a liar are more faults than `t = 1`.
+    config.faults.split_weight = 0;
     config
 }
 
@@ -44,6 +51,144 @@ fn a_liar_is_outvoted_on_calm_links() {
     let outcome = sweep_kv(61_000..61_100, one_liar_calm);
     outcome.assert_clean("byzantine", "a_liar_is_outvoted_on_calm_links");
     assert!(outcome.ok_ops > 0, "the calm runs completed operations");
+}
+
+/// The primary of the first view lies: `behaviour` besides wrong replies.
+fn lying_primary(seed: u64, behaviour: Behaviour) -> KvConfig {
+    let mut config = one_liar_calm(seed);
+    config.liar_is_primary = true;
+    config.behaviour = Some(behaviour);
+    config
+}
+
+/// An equivocating primary sends the backups with odd host numbers other
+/// batches than the rest: no batch gathers a prepare quorum until a view
+/// change replaces it, and every correct replica executes the same sequence.
+#[test]
+fn an_equivocating_primary_is_survived() {
+    let outcome = sweep_kv(62_000..62_150, |seed| lying_primary(seed, Behaviour::Equivocate));
+    outcome.assert_clean("byzantine", "an_equivocating_primary_is_survived");
+    assert!(outcome.ok_ops > 0, "operations completed after the view change");
+}
+
+/// A mute primary heartbeats (the view service keeps it) but sends no
+/// protocol message: the backups' request timers replace it.
+#[test]
+fn a_mute_primary_is_replaced() {
+    let outcome = sweep_kv(63_000..63_150, |seed| lying_primary(seed, Behaviour::Mute));
+    outcome.assert_clean("byzantine", "a_mute_primary_is_replaced");
+    assert!(outcome.ok_ops > 0, "operations completed after the view change");
+}
+
+/// An equivocating primary under chaos (crashes, partitions, loss).
+#[test]
+fn an_equivocating_primary_is_survived_under_chaos() {
+    let outcome = sweep_kv(64_000..64_100, |seed| {
+        let mut config = one_liar(seed);
+        config.liar_is_primary = true;
+        config.behaviour = Some(Behaviour::Equivocate);
+        config
+    });
+    outcome.assert_clean("byzantine", "an_equivocating_primary_is_survived_under_chaos");
+}
+
+/// A member that sends altered states to recruits, under chaos (crashes
+/// make recruits, which fetch a state): a state counts only with the digest
+/// `t+1` members vouched for, so the altered ones are refused.
+#[test]
+fn a_corrupt_state_donor_is_refused() {
+    let outcome = sweep_kv(66_000..66_100, corrupt_state_donor);
+    outcome.assert_clean("byzantine", "a_corrupt_state_donor_is_refused");
+}
+
+#[test]
+fn state_transfer_skips_digest_check_is_caught() {
+    let test = "state_transfer_skips_digest_check_is_caught";
+    let planted = |seed| {
+        let mut config = corrupt_state_donor(seed);
+        config.cluster.bugs = PlantedBugs {
+            state_transfer_skips_digest_check: true,
+            ..PlantedBugs::default()
+        };
+        config
+    };
+    match first_safety_failure(66_000..66_300, planted) {
+        Some((seed, violations)) => eprintln!(
+            "{test}: caught at {} by {}",
+            replay_command(seed, "byzantine", test),
+            violations[0]
+        ),
+        None => panic!("{test}: no check caught the planted bug in seeds 66000..66300"),
+    }
+}
+
+/// One liar that corrupts the states it sends, crashes only (so replicas
+/// are recruited and fetch states).
+fn corrupt_state_donor(seed: u64) -> KvConfig {
+    let mut config = one_liar(seed);
+    config.behaviour = Some(Behaviour::CorruptState);
+    config.faults.pause_weight = 0;
+    config.faults.isolate_weight = 0;
+    config.faults.one_way_weight = 0;
+    config
+}
+
+/// `tolerate (2)`: seven replicas, the primary equivocates and another
+/// member is mute.
+#[test]
+fn two_liars_are_survived_with_t_2() {
+    let outcome = sweep_kv(65_000..65_040, |seed| {
+        let mut config = lying_primary(seed, Behaviour::Equivocate);
+        config.tolerate = 2;
+        config.liars = 2;
+        config.cluster.hosts = 8;
+        config
+    });
+    outcome.assert_clean("byzantine", "two_liars_are_survived_with_t_2");
+    assert!(outcome.ok_ops > 0);
+}
+
+/// `t+1` liars telling the same lie outvote the truth: the checks see it
+/// (the bound is real).
+#[test]
+fn t_plus_1_liars_are_detected() {
+    let test = "t_plus_1_liars_are_detected";
+    let two = |seed| {
+        let mut config = one_liar_calm(seed);
+        config.liars = 2;
+        config
+    };
+    match first_safety_failure(0..200, two) {
+        Some((seed, violations)) => eprintln!(
+            "{test}: caught at {} by {}",
+            replay_command(seed, "byzantine", test),
+            violations[0]
+        ),
+        None => panic!("{test}: no check saw two agreeing liars in seeds 0..200"),
+    }
+}
+
+#[test]
+fn commit_without_prepare_quorum_is_caught() {
+    let test = "commit_without_prepare_quorum_is_caught";
+    let planted = |seed| {
+        let mut config = lying_primary(seed, Behaviour::Equivocate);
+        // Batches of several requests, which the liar reverses for odd hosts.
+        config.cluster.batching = true;
+        config.cluster.bugs = PlantedBugs {
+            commit_without_prepare_quorum: true,
+            ..PlantedBugs::default()
+        };
+        config
+    };
+    match first_safety_failure(0..300, planted) {
+        Some((seed, violations)) => eprintln!(
+            "{test}: caught at {} by {}",
+            replay_command(seed, "byzantine", test),
+            violations[0]
+        ),
+        None => panic!("{test}: no check caught the planted bug in seeds 0..300"),
+    }
 }
 
 #[test]
@@ -72,11 +217,53 @@ fn first_reply_for_byzantine_is_caught() {
 /// members agree on, so ten calls count ten.
 #[test]
 fn nested_answers_from_a_byzantine_server_are_voted() {
-    let test = "nested_answers_from_a_byzantine_server_are_voted";
-    for seed in seeds(0..20) {
+    nested_clean(
+        "nested_answers_from_a_byzantine_server_are_voted",
+        0..20,
+        |config| run_nested_byzantine(config, 10, 1),
+    );
+}
+
+#[test]
+fn first_nested_reply_for_byzantine_is_caught() {
+    let bugs = PlantedBugs {
+        first_reply_for_byzantine: true,
+        ..PlantedBugs::default()
+    };
+    nested_caught("first_nested_reply_for_byzantine_is_caught", bugs, |config| {
+        run_nested_byzantine(config, 10, 1)
+    });
+}
+
+/// A byzantine forwarder (four replicas) one of whose members sends `dec`
+/// where the others send `inc`: the counter's host executes a nested command
+/// only once two forwarder members sent the same one, so ten calls count ten.
+#[test]
+fn nested_commands_from_a_lying_caller_are_voted() {
+    nested_clean(
+        "nested_commands_from_a_lying_caller_are_voted",
+        0..20,
+        |config| run_nested_lying_caller(config, 10),
+    );
+}
+
+#[test]
+fn nested_command_on_one_copy_is_caught() {
+    let bugs = PlantedBugs {
+        nested_command_on_one_copy: true,
+        ..PlantedBugs::default()
+    };
+    nested_caught("nested_command_on_one_copy_is_caught", bugs, |config| {
+        run_nested_lying_caller(config, 10)
+    });
+}
+
+/// Every seed of `range` runs `run` without a violation.
+fn nested_clean(test: &str, range: std::ops::Range<u64>, run: impl Fn(&ClusterConfig) -> NestedReport) {
+    for seed in seeds(range) {
         let mut config = ClusterConfig::new(seed);
         config.verbose = replay_seed().is_some();
-        let report = run_nested_byzantine(&config, 10, 1);
+        let report = run(&config);
         assert!(
             report.violations.is_empty(),
             "{}\n{:#?}\nreplies {:?}, counter {:?}",
@@ -88,16 +275,12 @@ fn nested_answers_from_a_byzantine_server_are_voted() {
     }
 }
 
-#[test]
-fn first_nested_reply_for_byzantine_is_caught() {
-    let test = "first_nested_reply_for_byzantine_is_caught";
+/// With the planted `bugs`, some seed of 0..50 shows a violation.
+fn nested_caught(test: &str, bugs: PlantedBugs, run: impl Fn(&ClusterConfig) -> NestedReport) {
     let caught = (0..50).find(|&seed| {
         let mut config = ClusterConfig::new(seed);
-        config.bugs = PlantedBugs {
-            first_reply_for_byzantine: true,
-            ..PlantedBugs::default()
-        };
-        !run_nested_byzantine(&config, 10, 1).violations.is_empty()
+        config.bugs = bugs.clone();
+        !run(&config).violations.is_empty()
     });
     match caught {
         Some(seed) => eprintln!(

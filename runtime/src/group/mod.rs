@@ -107,6 +107,11 @@ pub enum GroupMessage {
         view_id: u64,
         position: u64,
     },
+    /// The byzantine model's agreement protocol (see [`crate::pbft`]).
+    Pbft {
+        group: GroupId,
+        msg: crate::pbft::PbftMessage,
+    },
 }
 
 impl GroupMessage {
@@ -140,6 +145,7 @@ impl GroupMessage {
                 state: s,
                 ..
             } => entries(e) + state(s),
+            GroupMessage::Pbft { msg, .. } => msg.bulk_bytes(),
             GroupMessage::Working { .. }
             | GroupMessage::ReadyProbe { .. }
             | GroupMessage::Ready { .. }
@@ -162,7 +168,8 @@ impl GroupMessage {
             | GroupMessage::Commit { group, .. }
             | GroupMessage::DoViewChange { group, .. }
             | GroupMessage::StartView { group, .. }
-            | GroupMessage::StartViewOk { group, .. } => *group,
+            | GroupMessage::StartViewOk { group, .. }
+            | GroupMessage::Pbft { group, .. } => *group,
         }
     }
 }

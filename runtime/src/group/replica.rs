@@ -535,7 +535,7 @@ impl Replica {
                     out.push(GroupOutput::SendHost { to: from.host, msg });
                 }
             }
-            GroupMessage::Ready { .. } => self.dropped_messages += 1,
+            GroupMessage::Ready { .. } | GroupMessage::Pbft { .. } => self.dropped_messages += 1,
             GroupMessage::Prepare {
                 view_id,
                 first_position,

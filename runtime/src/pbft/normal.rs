@@ -1,0 +1,507 @@
+//! The normal case: requests, the primary's batches, pre-prepare → prepare →
+//! commit with `2t+1` quorums, nested calls' outcomes and retransmission.
+
+use super::messages::{batch_digest, Digest, PbftMessage};
+use super::{Pbft, PbftStatus, PendingCall, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
+use crate::app::{CallOutcome, NestedCallId};
+use crate::group::{GroupMessage, GroupOutput, LogEntry};
+use crate::types::{ClientId, Micros, ReplicaId, RequestId};
+
+/// Most uncommitted sequence numbers retransmitted per tick.
+const RETRANSMIT_MAX: usize = 16;
+
+impl Pbft {
+    pub(super) fn on_request(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        request: RequestId,
+        payload: Vec<u8>,
+        low_water: u64,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if !self.initialized {
+            self.dropped += 1;
+            return;
+        }
+        // A host speaks only for its own clients (the transport authenticated it);
+        // a group's requests were voted by the host core.
+        if let ClientId::Host { host, .. } = request.client {
+            if host != from.host {
+                self.dropped += 1;
+                return;
+            }
+        }
+        if self.is_duplicate(request) {
+            let group = self.config.group;
+            let msg = match self
+                .clients
+                .get(&request.client)
+                .and_then(|r| r.executed.get(&request.seq))
+            {
+                Some(Some(payload)) => GroupMessage::Reply {
+                    group,
+                    request,
+                    payload: payload.clone(),
+                },
+                Some(None) if self.app.running() == Some(request) => {
+                    GroupMessage::Working { group, request }
+                }
+                _ => return,
+            };
+            out.push(GroupOutput::Reply {
+                client: request.client,
+                msg,
+            });
+            return;
+        }
+        let room = self.requests.len() < REQUESTS_MAX;
+        match self.requests.get_mut(&request) {
+            Some(r) => r.low_water = r.low_water.max(low_water),
+            None if room => {
+                self.requests.insert(
+                    request,
+                    PendingRequest {
+                        payload,
+                        low_water,
+                        since: now,
+                    },
+                );
+            }
+            None => {
+                self.dropped += 1;
+                return;
+            }
+        }
+        if self.status == PbftStatus::Normal {
+            if self.is_primary() && !self.batching {
+                self.propose(now, out);
+            } else if !self.is_primary() {
+                self.recheck_held(now, out);
+            }
+        }
+    }
+
+    /// Executed already (or executed and forgotten)?
+    pub(super) fn is_duplicate(&self, request: RequestId) -> bool {
+        self.clients.get(&request.client).is_some_and(|r| {
+            request.seq < r.forgotten_below || r.executed.contains_key(&request.seq)
+        })
+    }
+
+    /// A nested call's outcome, voted by the host core by the callee's rule.
+    pub(super) fn on_nested_outcome(
+        &mut self,
+        now: Micros,
+        call: NestedCallId,
+        outcome: CallOutcome,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if !self.calls.contains_key(&call) {
+            self.dropped += 1;
+            return;
+        }
+        self.outcomes.entry(call).or_insert(outcome);
+        if self.status == PbftStatus::Normal {
+            if self.is_primary() && !self.batching {
+                self.propose(now, out);
+            } else if !self.is_primary() {
+                self.recheck_held(now, out);
+            }
+        }
+    }
+
+    pub(super) fn flush_batch(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.status == PbftStatus::Normal && self.is_primary() {
+            self.propose(now, out);
+        }
+    }
+
+    /// Primary: orders what waits (requests, nested outcomes, failed calls,
+    /// due timers) in batches at the next sequence numbers.
+    pub(super) fn propose(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.status != PbftStatus::Normal || !self.is_primary() || !self.initialized {
+            return;
+        }
+        for _ in 0..WINDOW {
+            let seq = self.next_seq + 1;
+            if seq > self.stable + WINDOW {
+                return;
+            }
+            let batch = self.next_batch(now);
+            if batch.is_empty() {
+                return;
+            }
+            for entry in &batch {
+                match entry {
+                    LogEntry::Command { request, .. } => {
+                        self.proposed.insert(*request);
+                    }
+                    LogEntry::NestedReply { call, .. } => {
+                        self.proposed_calls.insert(*call);
+                    }
+                    LogEntry::TimerFired { timer } => {
+                        self.proposed_timers.insert(*timer);
+                    }
+                }
+            }
+            self.next_seq = seq;
+            let digest = batch_digest(&batch);
+            let view = self.pview;
+            self.slots
+                .entry(seq)
+                .or_default()
+                .accept(view, digest, batch.clone());
+            self.broadcast(PbftMessage::PrePrepare { view, seq, batch }, out);
+            self.check_progress(now, seq, out);
+        }
+    }
+
+    fn next_batch(&self, now: Micros) -> Vec<LogEntry> {
+        let mut batch = Vec::new();
+        for (request, r) in &self.requests {
+            if batch.len() >= BATCH_MAX {
+                return batch;
+            }
+            if !self.proposed.contains(request) && !self.is_duplicate(*request) {
+                batch.push(LogEntry::Command {
+                    request: *request,
+                    payload: r.payload.clone(),
+                    low_water: r.low_water,
+                });
+            }
+        }
+        for (call, pending) in &self.calls {
+            if batch.len() >= BATCH_MAX {
+                return batch;
+            }
+            if self.proposed_calls.contains(call) {
+                continue;
+            }
+            let outcome = match self.outcomes.get(call) {
+                Some(o) => o.clone(),
+                None if self.failed_targets.contains(&pending.target) => {
+                    CallOutcome::ServerFailure(format!(
+                        "server {} failed: every replica is gone",
+                        pending.target.0
+                    ))
+                }
+                None if now >= pending.deadline => {
+                    CallOutcome::ServerFailure("no reply within the call deadline".to_string())
+                }
+                None => continue,
+            };
+            batch.push(LogEntry::NestedReply {
+                call: *call,
+                outcome,
+            });
+        }
+        for (timer, at) in &self.timers {
+            if batch.len() >= BATCH_MAX {
+                return batch;
+            }
+            if now >= *at && !self.proposed_timers.contains(timer) {
+                batch.push(LogEntry::TimerFired { timer: *timer });
+            }
+        }
+        batch
+    }
+
+    /// Whether a backup can vouch for `entry`: it holds the request itself,
+    /// received the same nested outcome, or sees the call's deadline or the
+    /// timer due on its own clock.
+    fn acceptable(&self, now: Micros, entry: &LogEntry) -> bool {
+        match entry {
+            LogEntry::Command {
+                request,
+                payload,
+                low_water,
+            } => {
+                self.is_duplicate(*request)
+                    || self
+                        .requests
+                        .get(request)
+                        .is_some_and(|r| r.payload == *payload && *low_water <= r.low_water)
+            }
+            LogEntry::NestedReply { call, outcome } => match outcome {
+                CallOutcome::Reply(_) => self.outcomes.get(call) == Some(outcome),
+                CallOutcome::ServerFailure(_) => self
+                    .calls
+                    .get(call)
+                    .is_some_and(|p| self.failed_targets.contains(&p.target) || now >= p.deadline),
+            },
+            LogEntry::TimerFired { timer } => self.timers.get(timer).is_some_and(|at| now >= *at),
+        }
+    }
+
+    pub(super) fn on_pre_prepare(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        view: u64,
+        seq: u64,
+        batch: Vec<LogEntry>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let expected = self.status == PbftStatus::Normal
+            && view == self.pview
+            && Some(from) == self.primary_of(view)
+            && seq > self.stable
+            && seq <= self.stable + WINDOW
+            && batch.len() <= BATCH_MAX;
+        if !expected {
+            self.dropped += 1;
+            return;
+        }
+        self.highest_seen = self.highest_seen.max(seq);
+        let digest = batch_digest(&batch);
+        let slot = self.slots.entry(seq).or_default();
+        match slot.accepted {
+            Some((v, d)) if v == view && d == digest => {
+                // A retransmission: our prepare may have been lost.
+                if slot.committed.is_none() {
+                    self.send(from, PbftMessage::Prepare { view, seq, digest }, out);
+                }
+                return;
+            }
+            Some((v, _)) if v == view => {
+                // The primary equivocates: the first pre-prepare stands.
+                self.dropped += 1;
+                return;
+            }
+            _ => {}
+        }
+        slot.held = Some((view, batch));
+        self.try_accept_held(now, seq, out);
+    }
+
+    /// Accepts the held pre-prepare at `seq` once every entry checks out.
+    fn try_accept_held(&mut self, now: Micros, seq: u64, out: &mut Vec<GroupOutput>) {
+        let Some((view, batch)) = self.slots.get(&seq).and_then(|s| s.held.clone()) else {
+            return;
+        };
+        if view != self.pview || !batch.iter().all(|e| self.acceptable(now, e)) {
+            return;
+        }
+        let digest = batch_digest(&batch);
+        let me = self.config.me;
+        let slot = self.slots.entry(seq).or_default();
+        slot.accept(view, digest, batch);
+        slot.prepares.entry((view, digest)).or_default().insert(me);
+        self.broadcast(PbftMessage::Prepare { view, seq, digest }, out);
+        self.check_progress(now, seq, out);
+    }
+
+    /// Held pre-prepares whose entries may check out now.
+    pub(super) fn recheck_held(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        let held: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.held.is_some())
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in held {
+            self.try_accept_held(now, seq, out);
+        }
+    }
+
+    pub(super) fn on_prepare(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        view: u64,
+        seq: u64,
+        digest: Digest,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if view != self.pview
+            || Some(from) == self.primary_of(view)
+            || seq <= self.stable
+            || seq > self.stable + WINDOW
+        {
+            self.dropped += 1;
+            return;
+        }
+        self.highest_seen = self.highest_seen.max(seq);
+        let slot = self.slots.entry(seq).or_default();
+        if slot.prepares.len() < 2 * super::log_votes_max(self.view.members.len())
+            || slot.prepares.contains_key(&(view, digest))
+        {
+            slot.prepares
+                .entry((view, digest))
+                .or_default()
+                .insert(from);
+        }
+        self.check_progress(now, seq, out);
+    }
+
+    pub(super) fn on_commit(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        view: u64,
+        seq: u64,
+        digest: Digest,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if view != self.pview || seq <= self.stable || seq > self.stable + WINDOW {
+            self.dropped += 1;
+            return;
+        }
+        self.highest_seen = self.highest_seen.max(seq);
+        let slot = self.slots.entry(seq).or_default();
+        if slot.commits.len() < 2 * super::log_votes_max(self.view.members.len())
+            || slot.commits.contains_key(&(view, digest))
+        {
+            slot.commits.entry((view, digest)).or_default().insert(from);
+        }
+        self.check_progress(now, seq, out);
+    }
+
+    /// Prepared → send the commit; committed → execute.
+    pub(super) fn check_progress(&mut self, now: Micros, seq: u64, out: &mut Vec<GroupOutput>) {
+        let quorum = self.quorum();
+        let me = self.config.me;
+        let Some(primary) = self.primary_of(self.pview) else {
+            return;
+        };
+        let no_quorum = self.bugs.commit_without_prepare_quorum;
+        let Some(slot) = self.slots.get_mut(&seq) else {
+            return;
+        };
+        let Some((view, digest)) = slot.accepted else {
+            return;
+        };
+        if !slot.is_prepared(quorum, primary, no_quorum) {
+            return;
+        }
+        if !slot.commit_sent {
+            slot.commit_sent = true;
+            slot.prepared = Some((view, digest));
+            slot.commits.entry((view, digest)).or_default().insert(me);
+            let msg = PbftMessage::Commit { view, seq, digest };
+            self.broadcast(msg, out);
+        }
+        let Some(slot) = self.slots.get_mut(&seq) else {
+            return;
+        };
+        if slot.commit_quorum(quorum) || no_quorum {
+            // Never two different batches committed at one sequence number.
+            debug_assert!(
+                slot.committed.is_none_or(|d| d == digest) || cfg!(feature = "planted-bugs"),
+                "seq {seq}: committed two different batches"
+            );
+            if slot.committed.is_none() {
+                slot.committed = Some(digest);
+            }
+            self.execute_ready(now, out);
+        }
+    }
+
+    /// Retransmits this view's unfinished steps (lossy links).
+    pub(super) fn retransmit(&mut self, _now: Micros, out: &mut Vec<GroupOutput>) {
+        let primary = self.is_primary();
+        let pending: Vec<(u64, u64, Digest, bool)> = self
+            .slots
+            .iter()
+            .filter(|(seq, s)| s.committed.is_none() || **seq > self.last_exec)
+            .filter_map(|(seq, s)| {
+                let (v, d) = s.accepted?;
+                (v == self.pview).then_some((*seq, v, d, s.commit_sent))
+            })
+            .take(RETRANSMIT_MAX)
+            .collect();
+        for (seq, view, digest, commit_sent) in pending {
+            if primary {
+                if let Some(batch) = self.slots.get(&seq).and_then(|s| s.batch(&digest)) {
+                    let msg = PbftMessage::PrePrepare {
+                        view,
+                        seq,
+                        batch: batch.clone(),
+                    };
+                    self.broadcast(msg, out);
+                }
+            } else {
+                self.broadcast(PbftMessage::Prepare { view, seq, digest }, out);
+            }
+            if commit_sent {
+                self.broadcast(PbftMessage::Commit { view, seq, digest }, out);
+            }
+        }
+        if let Some((seq, (digest, _))) = self.own_checkpoints.iter().next_back() {
+            self.broadcast(
+                PbftMessage::Checkpoint {
+                    seq: *seq,
+                    digest: *digest,
+                },
+                out,
+            );
+        }
+    }
+
+    /// Every replica sends its group's outstanding nested calls (the callee
+    /// counts `t+1` matching copies) and resends them every retry period.
+    pub(super) fn resend_calls(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        let due: Vec<NestedCallId> = self
+            .calls
+            .iter()
+            .filter(|(c, p)| {
+                !self.outcomes.contains_key(c)
+                    && p.last_sent.is_none_or(|t| now >= t + self.config.retry_us)
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for call in due {
+            self.send_call(now, call, out);
+        }
+    }
+
+    pub(super) fn send_call(
+        &mut self,
+        now: Micros,
+        call: NestedCallId,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let group = self.config.group;
+        let Some(target) = self.calls.get(&call).map(|p| p.target) else {
+            return;
+        };
+        let low_water = self
+            .calls
+            .iter()
+            .find(|(_, p)| p.target == target)
+            .map_or(call.0, |(id, _)| id.0);
+        let Some(pending) = self.calls.get_mut(&call) else {
+            return;
+        };
+        pending.last_sent = Some(now);
+        let msg = GroupMessage::Request {
+            group: target,
+            request: RequestId {
+                client: ClientId::Group(group),
+                seq: call.0,
+            },
+            payload: pending.payload.clone(),
+            low_water,
+        };
+        out.push(GroupOutput::Call { target, msg });
+    }
+
+    pub(super) fn new_call(
+        &mut self,
+        now: Micros,
+        call: NestedCallId,
+        target: crate::types::GroupId,
+        payload: Vec<u8>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let pending = PendingCall {
+            target,
+            payload,
+            deadline: now + self.config.call_deadline_us,
+            last_sent: None,
+        };
+        self.calls.insert(call, pending);
+        self.send_call(now, call, out);
+    }
+}
