@@ -1161,7 +1161,8 @@ impl CoreDriver {
             match output {
                 Output::Send { to, mut msg } => {
                     if let Some(lie) = &self.lie {
-                        if lie.active.load(Ordering::Relaxed) && !lie.behaviour.apply(to, &mut msg) {
+                        if lie.active.load(Ordering::Relaxed) && !lie.behaviour.apply(to, &mut msg)
+                        {
                             continue;
                         }
                     }
@@ -1321,7 +1322,7 @@ pub struct KernelArgs {
     /// gone (used by the local launcher).
     #[arg(long)]
     pub exit_on_stdin_eof: bool,
-    /// Fault injection: lie this way (wrong-replies, silent) from the first
+    /// Fault injection: lie this way (see `lie::Behaviour::ALL`) from the first
     /// SIGUSR1 on ([`crate::lie`]).
     #[arg(long, value_name = "BEHAVIOUR", value_parser = parse_behaviour)]
     pub byzantine: Option<Behaviour>,

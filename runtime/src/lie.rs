@@ -90,9 +90,7 @@ impl Behaviour {
                     };
                     match msg {
                         PbftMessage::PrePrepare { batch, .. } => twist(batch),
-                        PbftMessage::NewView { batches, .. } => {
-                            batches.iter_mut().for_each(twist)
-                        }
+                        PbftMessage::NewView { batches, .. } => batches.iter_mut().for_each(twist),
                         _ => {}
                     }
                 }

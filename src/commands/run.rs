@@ -57,7 +57,8 @@ pub(crate) struct RunArgs {
     #[arg(long = "data-dir", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Make a host's replicas lie from this time on: `h2@0.5` (wrong replies)
-    /// or `h2@0.5=silent`; behaviours: wrong-replies, silent.
+    /// or `h2@0.5=silent`; behaviours: wrong-replies, silent, equivocate,
+    /// mute, wrong-nested, corrupt-state.
     #[arg(long = "byzantine", value_name = "HOST@SECONDS[=BEHAVIOUR]")]
     liars: Vec<String>,
     /// Build the program optimized (cargo's release profile).

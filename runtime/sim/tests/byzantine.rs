@@ -66,9 +66,14 @@ fn lying_primary(seed: u64, behaviour: Behaviour) -> KvConfig {
 /// change replaces it, and every correct replica executes the same sequence.
 #[test]
 fn an_equivocating_primary_is_survived() {
-    let outcome = sweep_kv(62_000..62_150, |seed| lying_primary(seed, Behaviour::Equivocate));
+    let outcome = sweep_kv(62_000..62_150, |seed| {
+        lying_primary(seed, Behaviour::Equivocate)
+    });
     outcome.assert_clean("byzantine", "an_equivocating_primary_is_survived");
-    assert!(outcome.ok_ops > 0, "operations completed after the view change");
+    assert!(
+        outcome.ok_ops > 0,
+        "operations completed after the view change"
+    );
 }
 
 /// A mute primary heartbeats (the view service keeps it) but sends no
@@ -77,7 +82,10 @@ fn an_equivocating_primary_is_survived() {
 fn a_mute_primary_is_replaced() {
     let outcome = sweep_kv(63_000..63_150, |seed| lying_primary(seed, Behaviour::Mute));
     outcome.assert_clean("byzantine", "a_mute_primary_is_replaced");
-    assert!(outcome.ok_ops > 0, "operations completed after the view change");
+    assert!(
+        outcome.ok_ops > 0,
+        "operations completed after the view change"
+    );
 }
 
 /// An equivocating primary under chaos (crashes, partitions, loss).
@@ -89,7 +97,10 @@ fn an_equivocating_primary_is_survived_under_chaos() {
         config.behaviour = Some(Behaviour::Equivocate);
         config
     });
-    outcome.assert_clean("byzantine", "an_equivocating_primary_is_survived_under_chaos");
+    outcome.assert_clean(
+        "byzantine",
+        "an_equivocating_primary_is_survived_under_chaos",
+    );
 }
 
 /// A member that sends altered states to recruits, under chaos (crashes
@@ -133,8 +144,8 @@ fn corrupt_state_donor(seed: u64) -> KvConfig {
     config
 }
 
-/// `tolerate (2)`: seven replicas, the primary equivocates and another
-/// member is mute.
+/// `tolerate (2)`: seven replicas, two equivocating liars, one of them the
+/// primary.
 #[test]
 fn two_liars_are_survived_with_t_2() {
     let outcome = sweep_kv(65_000..65_040, |seed| {
@@ -230,9 +241,11 @@ fn first_nested_reply_for_byzantine_is_caught() {
         first_reply_for_byzantine: true,
         ..PlantedBugs::default()
     };
-    nested_caught("first_nested_reply_for_byzantine_is_caught", bugs, |config| {
-        run_nested_byzantine(config, 10, 1)
-    });
+    nested_caught(
+        "first_nested_reply_for_byzantine_is_caught",
+        bugs,
+        |config| run_nested_byzantine(config, 10, 1),
+    );
 }
 
 /// A byzantine forwarder (four replicas) one of whose members sends `dec`
@@ -259,7 +272,11 @@ fn nested_command_on_one_copy_is_caught() {
 }
 
 /// Every seed of `range` runs `run` without a violation.
-fn nested_clean(test: &str, range: std::ops::Range<u64>, run: impl Fn(&ClusterConfig) -> NestedReport) {
+fn nested_clean(
+    test: &str,
+    range: std::ops::Range<u64>,
+    run: impl Fn(&ClusterConfig) -> NestedReport,
+) {
     for seed in seeds(range) {
         let mut config = ClusterConfig::new(seed);
         config.verbose = replay_seed().is_some();

@@ -152,7 +152,11 @@ impl Pbft {
         if !self.initialized || self.status != PbftStatus::ViewChange {
             return;
         }
-        if self.my_view_change.as_ref().is_some_and(|vc| vc.view == self.pview) {
+        if self
+            .my_view_change
+            .as_ref()
+            .is_some_and(|vc| vc.view == self.pview)
+        {
             return;
         }
         let view = self.pview;
@@ -256,9 +260,6 @@ impl Pbft {
             return;
         }
         let Some(decision) = decide_new_view(vcs, self.t) else {
-            if std::env::var_os("PBFT_DEBUG").is_some() {
-                eprintln!("DEBUG {:?} view {} undecided from {:?}", self.config.me, self.pview, vcs.values().map(|vc| (vc.stable, vc.amnesiac, vc.slots.iter().map(|s| (s.seq, s.prepared.map(|p| (p.0, p.1[0])), s.pre_prepared.iter().map(|p| (p.0, p.1[0])).collect::<Vec<_>>())).collect::<Vec<_>>())).collect::<Vec<_>>());
-            }
             return;
         };
         let msg = PbftMessage::NewView {

@@ -188,7 +188,7 @@ struct ProgramCommandLine {
     /// Stop when standard input closes (used by the local launcher).
     #[arg(long)]
     exit_on_stdin_eof: bool,
-    /// Fault injection for a kernel: lie this way (wrong-replies, silent) from
+    /// Fault injection for a kernel: lie this way (see `lie::Behaviour::ALL`) from
     /// the first SIGUSR1 on.
     #[arg(long, value_name = "BEHAVIOUR", value_parser = crate::kernel::parse_behaviour, requires = "kernel")]
     byzantine: Option<crate::lie::Behaviour>,
