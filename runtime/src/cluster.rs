@@ -388,6 +388,10 @@ pub struct LocalClusterOptions {
     /// Pass `--data-dir ROOT/hN`: each kernel keeps its stable storage (and
     /// its incarnation file) there, across restarts.
     pub data_root: Option<PathBuf>,
+    /// The cluster file's `[timing]`: the defaults ([`Timing::default`]) if
+    /// `None`. A cluster moving tens of MiB per message on a loaded machine
+    /// wants a longer suspicion time than the loopback default.
+    pub timing: Option<Timing>,
 }
 
 impl Default for LocalClusterOptions {
@@ -399,6 +403,7 @@ impl Default for LocalClusterOptions {
             extra_args: Vec::new(),
             traces: false,
             data_root: None,
+            timing: None,
         }
     }
 }
@@ -457,7 +462,10 @@ impl LocalCluster {
             .zip(ports)
             .map(|(h, p)| (*h, SocketAddr::from(([127, 0, 0, 1], p))))
             .collect();
-        let (config, private) = ClusterConfig::with_fresh_keys(hosts)?;
+        let (mut config, private) = ClusterConfig::with_fresh_keys(hosts)?;
+        if let Some(timing) = options.timing.clone() {
+            config.timing = timing;
+        }
         let cluster_file = config.write_with_keys(dir.path(), &private)?;
         Ok(LocalCluster {
             binary: binary.to_path_buf(),

@@ -20,7 +20,9 @@
 //! [`claim_incarnation`] keeps the last one in a small file to tell the two apart.
 //!
 //! Scheduling and `priority`: the core works in rounds. A round handles the
-//! messages the host sent to itself, then the due timers, then every event that
+//! messages the host sent to itself, then the events already queued (so a
+//! core that stalled hears the heartbeats that wait for it before its
+//! suspicion timers fire), then the due timers, then every event that
 //! is ready (up to [`EVENTS_PER_ROUND_MAX`]); at its end the replicas send
 //! what they held back ([`Host::set_batching`] is on: every command appended
 //! in the round goes to the members in one `Prepare`) and each peer is handed
@@ -997,6 +999,12 @@ impl CoreDriver {
                 self.handle(input);
                 handled += 1;
             }
+            // What arrived while the core was busy goes before due timers: a
+            // core that stalled (a large state, a slow machine) must not
+            // suspect peers whose heartbeats wait in its queue.
+            if !self.take_pending() {
+                break;
+            }
             let now = self.now_us();
             self.log_long_methods(now);
             while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
@@ -1063,6 +1071,25 @@ impl CoreDriver {
         for line in watch.due(now, self.host.busy_replicas()) {
             eprintln!("{}: {line}", host_name(self.me));
         }
+    }
+
+    /// Handles the events already queued (bounded), without waiting; `false`
+    /// means stop.
+    fn take_pending(&mut self) -> bool {
+        for _ in 0..EVENTS_PER_ROUND_MAX {
+            match self.events.try_recv() {
+                Ok(e) => {
+                    if !self.take(e) {
+                        return false;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if !self.ready.is_empty() {
+            self.handle_ready();
+        }
+        true
     }
 
     /// Adds an event's work to the round; `false` means stop.

@@ -115,15 +115,12 @@ impl StateMachine for KvStore {
     }
 
     fn digest(&self) -> u64 {
-        // FNV-1a over the entries, in key order.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut h = crate::digest::Fnv::new();
         for (k, v) in &self.map {
-            for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
+            h.bytes(k.as_bytes());
+            h.bytes(v.as_bytes());
         }
-        h
+        h.finish()
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod client;
+pub(crate) mod digest;
 pub mod failure_detector;
 pub mod group;
 pub mod host;

@@ -16,6 +16,7 @@ mod tests;
 pub use replica::{Replica, ReplicaConfig, ReplicaStatus};
 
 use crate::app::{AppTimerId, CallOutcome, NestedCallId};
+use crate::digest::Fnv;
 use crate::types::HostId;
 use crate::types::{ClientId, GroupId, Micros, ReplicaId, RequestId};
 use serde::{Deserialize, Serialize};
@@ -206,7 +207,7 @@ impl LogEntry {
                 low_water,
             } => {
                 h.byte(1);
-                h.request(request);
+                hash_request(&mut h, request);
                 h.bytes(payload);
                 h.u64(*low_water);
             }
@@ -253,49 +254,24 @@ impl LogEntry {
     }
 }
 
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn byte(&mut self, b: u8) {
-        self.0 ^= u64::from(b);
-        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    fn u64(&mut self, v: u64) {
-        for b in v.to_le_bytes() {
-            self.byte(b);
+fn hash_request(h: &mut Fnv, r: &RequestId) {
+    match r.client {
+        ClientId::Host {
+            host,
+            incarnation,
+            local,
+        } => {
+            h.byte(1);
+            h.u64(u64::from(host.0));
+            h.u64(incarnation.0);
+            h.u64(u64::from(local));
+        }
+        ClientId::Group(g) => {
+            h.byte(2);
+            h.u64(g.0);
         }
     }
-    fn bytes(&mut self, bs: &[u8]) {
-        self.u64(bs.len() as u64);
-        for &b in bs {
-            self.byte(b);
-        }
-    }
-    fn request(&mut self, r: &RequestId) {
-        match r.client {
-            ClientId::Host {
-                host,
-                incarnation,
-                local,
-            } => {
-                self.byte(1);
-                self.u64(u64::from(host.0));
-                self.u64(incarnation.0);
-                self.u64(u64::from(local));
-            }
-            ClientId::Group(g) => {
-                self.byte(2);
-                self.u64(g.0);
-            }
-        }
-        self.u64(r.seq);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    h.u64(r.seq);
 }
 
 /// Duplicate suppression for one client of a group: part of the replicated state.

@@ -6,7 +6,7 @@
 
 use ftc_judge::Operation;
 use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
-use ftc_runtime::host::Trace;
+use ftc_runtime::host::{Timing, Trace};
 use ftc_runtime::identity::HostKey;
 use ftc_runtime::kernel::{CallError, Kernel, KernelHandle, TraceSink};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
@@ -36,12 +36,18 @@ pub fn kvnode() -> PathBuf {
 /// `kernels` kernel processes (h1..=hN, traces on) plus the test's own kernel
 /// as h0, which boots first, with the cluster.
 pub fn start_cluster(kernels: u32) -> (LocalCluster, Driver) {
+    start_cluster_with(kernels, None)
+}
+
+/// [`start_cluster`] with the cluster file's `[timing]`.
+pub fn start_cluster_with(kernels: u32, timing: Option<Timing>) -> (LocalCluster, Driver) {
     let mut cluster = LocalCluster::prepare(
         &kvnode(),
         LocalClusterOptions {
             kernels,
             main_host: true,
             traces: true,
+            timing,
             ..LocalClusterOptions::default()
         },
     )
@@ -51,10 +57,12 @@ pub fn start_cluster(kernels: u32) -> (LocalCluster, Driver) {
     (cluster, driver)
 }
 
-/// The test's own kernel (host h0) and the views it learns.
+/// The test's own kernel (host h0), the views it learns and what its replicas execute.
 pub struct Driver {
     pub kernel: Kernel,
     pub views: Arc<Mutex<Vec<GroupView>>>,
+    /// `(group, position, state_digest)` of every entry h0's replicas executed.
+    pub executed: Arc<Mutex<Vec<(GroupId, u64, u64)>>>,
 }
 
 impl Driver {
@@ -78,18 +86,36 @@ impl Driver {
         config.data_dir = data_dir;
         let kernel = Kernel::start(config, Arc::new(KvFactory)).expect("start the driver kernel");
         let views = Arc::new(Mutex::new(Vec::new()));
-        let v = views.clone();
+        let executed = Arc::new(Mutex::new(Vec::new()));
+        let (v, e) = (views.clone(), executed.clone());
         std::thread::spawn(move || {
             // Ends when the kernel drops its sender.
             for t in rx {
-                if let Trace::ViewInstalled { view, .. } = t {
-                    if let Ok(mut views) = v.lock() {
-                        views.push(view);
+                match t {
+                    Trace::ViewInstalled { view, .. } => {
+                        if let Ok(mut views) = v.lock() {
+                            views.push(view);
+                        }
                     }
+                    Trace::Executed {
+                        group,
+                        position,
+                        state_digest,
+                        ..
+                    } => {
+                        if let Ok(mut executed) = e.lock() {
+                            executed.push((group, position, state_digest));
+                        }
+                    }
+                    _ => {}
                 }
             }
         });
-        Driver { kernel, views }
+        Driver {
+            kernel,
+            views,
+            executed,
+        }
     }
 
     pub fn handle(&self) -> KernelHandle {
@@ -130,6 +156,16 @@ impl Driver {
             .filter(|v| v.group == group)
             .max_by_key(|v| v.view_id)
             .cloned()
+    }
+
+    /// The highest `(position, state_digest)` h0's replica of `group` executed.
+    pub fn tip(&self, group: GroupId) -> Option<(u64, u64)> {
+        let executed = self.executed.lock().ok()?;
+        executed
+            .iter()
+            .filter(|(g, _, _)| *g == group)
+            .map(|&(_, position, digest)| (position, digest))
+            .max()
     }
 
     /// Waits (bounded) for a view of `group` satisfying `pred`.
