@@ -344,12 +344,14 @@ fn atc_survives_a_track_database_replica_crash() {
         crash.transcript()
     );
 
-    // The byzantine track database (four replicas) with the replica on h2
-    // answering wrongly from the crash time on: the same summary.
+    // The byzantine track database (four replicas) with the replica on h2,
+    // its first primary, answering wrongly and ordering differently for
+    // different backups from the crash time on: the same summary.
+    let lie = format!("{CRASH_AT}=wrong-replies,equivocate");
     let lying = run_program(
         lying_dir.path(),
         "atc_byzantine.cmsl",
-        &["--byzantine", CRASH_AT],
+        &["--byzantine", &lie],
     );
     let (lying_summary, _) = check_run("lying run", &lying, lying_dir.path());
     assert_eq!(
@@ -357,10 +359,9 @@ fn atc_survives_a_track_database_replica_crash() {
         "a lying replica changed the summary"
     );
     assert!(
-        lying
-            .lines
-            .iter()
-            .any(|l| l.stderr && l.text.ends_with("from now on lying: h2 (wrong-replies)")),
+        lying.lines.iter().any(|l| l.stderr
+            && l.text
+                .ends_with("from now on lying: h2 (wrong-replies,equivocate)")),
         "ftc run reports the lie\n{}",
         lying.transcript()
     );

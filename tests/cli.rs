@@ -89,8 +89,13 @@ fn bad_fault_flags_exit_2_before_building() {
     let p = file("faults.cmsl", OK.as_bytes());
     let p = p.to_str().unwrap();
     for (flag, value, says) in [
-        ("--byzantine", "h2@1=lol", "unknown behaviour `lol`"),
-        ("--byzantine", "h2", "expected HOST@SECONDS[=BEHAVIOUR]"),
+        ("--byzantine", "h2@1=lol", "`lol` is not a behaviour"),
+        (
+            "--byzantine",
+            "h2@1=silent,silent",
+            "`silent` is given twice",
+        ),
+        ("--byzantine", "h2", "expected HOST@SECONDS[=BEHAVIOURS]"),
         ("--crash", "h2@soon", "is not a number of seconds"),
         ("--pause", "h2@1", "expected HOST@SECONDS+SECONDS"),
     ] {

@@ -61,7 +61,7 @@ use crate::app::AppFactory;
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
 use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
 use crate::identity::HostKey;
-use crate::lie::Behaviour;
+use crate::lie::Behaviours;
 use crate::message::Message;
 use crate::storage::{
     open_store, DurableLog, FsDisk, HostStorage, Recovered, StorageError, StorageOp, Store,
@@ -147,11 +147,11 @@ fn others<V: Copy>(map: &BTreeMap<HostId, V>, me: HostId) -> BTreeMap<HostId, V>
         .collect()
 }
 
-/// A host that lies with `behaviour` once `active` is set (on SIGUSR1 in a
+/// A host that lies with `behaviours` once `active` is set (on SIGUSR1 in a
 /// kernel process).
 #[derive(Clone, Debug)]
 pub struct Lying {
-    pub behaviour: Behaviour,
+    pub behaviours: Behaviours,
     pub active: Arc<AtomicBool>,
 }
 
@@ -1188,7 +1188,7 @@ impl CoreDriver {
             match output {
                 Output::Send { to, mut msg } => {
                     if let Some(lie) = &self.lie {
-                        if lie.active.load(Ordering::Relaxed) && !lie.behaviour.apply(to, &mut msg)
+                        if lie.active.load(Ordering::Relaxed) && !lie.behaviours.apply(to, &mut msg)
                         {
                             continue;
                         }
@@ -1349,24 +1349,19 @@ pub struct KernelArgs {
     /// gone (used by the local launcher).
     #[arg(long)]
     pub exit_on_stdin_eof: bool,
-    /// Fault injection: lie this way (see `lie::Behaviour::ALL`) from the first
-    /// SIGUSR1 on ([`crate::lie`]).
-    #[arg(long, value_name = "BEHAVIOUR", value_parser = parse_behaviour)]
-    pub byzantine: Option<Behaviour>,
+    /// Fault injection: lie these ways (comma-separated names of
+    /// `lie::Behaviour::ALL`) from the first SIGUSR1 on ([`crate::lie`]).
+    #[arg(long, value_name = "BEHAVIOURS", value_parser = parse_behaviours)]
+    pub byzantine: Option<Behaviours>,
     /// Keep the host's stable storage in DIR (created if missing), so a
     /// restart resumes the view service's decisions.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }
 
-/// A `--byzantine` behaviour name.
-pub fn parse_behaviour(text: &str) -> Result<Behaviour, String> {
-    Behaviour::parse(text).ok_or_else(|| {
-        format!(
-            "`{text}` is not a behaviour (one of {})",
-            Behaviour::names()
-        )
-    })
+/// A `--byzantine` argument: comma-separated behaviour names.
+pub fn parse_behaviours(text: &str) -> Result<Behaviours, String> {
+    Behaviours::parse(text)
 }
 
 /// A host name argument: `h` followed by a number.
@@ -1449,11 +1444,11 @@ pub fn serve_until_terminated(args: &KernelArgs, apps: Arc<dyn AppFactory>) -> R
             .map_err(|e| format!("cannot open trace file {}: {e}", path.display()))?;
         config.trace = TraceSink::Writer(Box::new(std::io::BufWriter::new(file)));
     }
-    if let Some(behaviour) = args.byzantine {
+    if let Some(behaviours) = args.byzantine.clone() {
         let active = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGUSR1, active.clone())
             .map_err(|e| format!("cannot handle SIGUSR1: {e}"))?;
-        config.lie = Some(Lying { behaviour, active });
+        config.lie = Some(Lying { behaviours, active });
     }
     let terminate = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -1,6 +1,6 @@
 //! Byzantine behaviours for fault injection: what a lying host does to the
-//! messages its replicas send (`ftc run --byzantine hN@S=behaviour`, a kernel's
-//! `--byzantine BEHAVIOUR`). A lying kernel starts lying when it receives
+//! messages its replicas send (`ftc run --byzantine hN@S=behaviour[,behaviour…]`,
+//! a kernel's `--byzantine BEHAVIOURS`). A lying kernel starts lying when it receives
 //! SIGUSR1; until then it is correct. The protocols never call this module.
 //!
 //! ```
@@ -136,6 +136,53 @@ impl Behaviour {
             ) => false,
             _ => true,
         }
+    }
+}
+
+/// The behaviours one lying host combines (`wrong-replies,equivocate`), in
+/// the order given: each may alter a message, and one that drops it ends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Behaviours(Vec<Behaviour>);
+
+impl Behaviours {
+    /// Comma-separated behaviour names, at least one, none twice.
+    pub fn parse(text: &str) -> Result<Behaviours, String> {
+        let mut out = Vec::new();
+        for name in text.split(',') {
+            let name = name.trim();
+            let Some(b) = Behaviour::parse(name) else {
+                return Err(format!(
+                    "`{name}` is not a behaviour (one of {})",
+                    Behaviour::names()
+                ));
+            };
+            if out.contains(&b) {
+                return Err(format!("`{name}` is given twice"));
+            }
+            out.push(b);
+        }
+        Ok(Behaviours(out))
+    }
+
+    /// Applies every behaviour to a message for host `to`; false when it is not sent.
+    pub fn apply(&self, to: HostId, msg: &mut Message) -> bool {
+        self.0.iter().all(|b| b.apply(to, msg))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Behaviour> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl std::fmt::Display for Behaviours {
+    /// The names as `--byzantine` takes them: `wrong-replies,equivocate`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .0
+            .iter()
+            .filter_map(|b| Behaviour::ALL.iter().find(|(_, x)| x == b).map(|(n, _)| *n))
+            .collect();
+        f.write_str(&names.join(","))
     }
 }
 

@@ -18,7 +18,7 @@ use ftc_runtime::cluster::{
     host_name, key_path_beside, parse_host_name, ClusterConfig, READY_PREFIX,
 };
 use ftc_runtime::identity::HostKey;
-use ftc_runtime::lie::Behaviour;
+use ftc_runtime::lie::Behaviours;
 use ftc_runtime::timeline::{self, Disruption, Timeline};
 use ftc_runtime::types::HostId;
 use nix::sys::signal::{kill, Signal};
@@ -56,10 +56,11 @@ pub(crate) struct RunArgs {
     /// nothing does.
     #[arg(long = "data-dir", value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Make a host's replicas lie from this time on: `h2@0.5` (wrong replies)
-    /// or `h2@0.5=silent`; behaviours: wrong-replies, silent, equivocate,
-    /// mute, wrong-nested, corrupt-state.
-    #[arg(long = "byzantine", value_name = "HOST@SECONDS[=BEHAVIOUR]")]
+    /// Make a host's replicas lie from this time on: `h2@0.5` (wrong replies),
+    /// `h2@0.5=silent` or several at once, `h2@0.5=wrong-replies,equivocate`;
+    /// behaviours: wrong-replies, silent, equivocate, mute, wrong-nested,
+    /// corrupt-state.
+    #[arg(long = "byzantine", value_name = "HOST@SECONDS[=BEHAVIOURS]")]
     liars: Vec<String>,
     /// Build the program optimized (cargo's release profile).
     #[arg(long)]
@@ -108,23 +109,20 @@ fn schedule(faults: &[(Duration, Fault)]) -> Vec<(HostId, Disruption, u64)> {
         .collect()
 }
 
-/// Each lying host's behaviour (`--byzantine hN@S=B`, default wrong-replies);
-/// a host lies one way only.
-fn behaviours(args: &RunArgs) -> anyhow::Result<BTreeMap<HostId, &'static str>> {
+/// Each lying host's behaviours (`--byzantine hN@S=B[,B…]`, default
+/// wrong-replies), as the kernel's `--byzantine` takes them; a host lies one
+/// way (one set of behaviours) only.
+fn behaviours(args: &RunArgs) -> anyhow::Result<BTreeMap<HostId, String>> {
     let mut out = BTreeMap::new();
     for l in &args.liars {
         let (h, rest) = l.split_once('@').unwrap_or((l, ""));
-        let name = rest.split_once('=').map_or("wrong-replies", |(_, b)| b);
-        let Some((name, _)) = Behaviour::ALL.iter().find(|(n, _)| *n == name) else {
-            bail!(
-                "--byzantine {l}: unknown behaviour `{name}` (expected one of {})",
-                Behaviour::names()
-            );
-        };
+        let names = rest.split_once('=').map_or("wrong-replies", |(_, b)| b);
+        let set = Behaviours::parse(names).map_err(|e| anyhow::anyhow!("--byzantine {l}: {e}"))?;
         let host = parse_host_name(h).with_context(|| format!("--byzantine {l}: bad host name"))?;
+        let set = set.to_string();
         if out
-            .insert(host, *name)
-            .is_some_and(|earlier| earlier != *name)
+            .insert(host, set.clone())
+            .is_some_and(|earlier| earlier != set)
         {
             bail!("--byzantine: {} lies one way only", host_name(host));
         }
@@ -150,7 +148,7 @@ fn faults(args: &RunArgs) -> anyhow::Result<Vec<(Duration, Fault)>> {
     for l in &args.liars {
         let (h, rest) = l
             .split_once('@')
-            .with_context(|| format!("--byzantine {l}: expected HOST@SECONDS[=BEHAVIOUR]"))?;
+            .with_context(|| format!("--byzantine {l}: expected HOST@SECONDS[=BEHAVIOURS]"))?;
         let (at, _) = rest.split_once('=').unwrap_or((rest, ""));
         let host = parse_host_name(h).with_context(|| format!("--byzantine {l}: bad host name"))?;
         out.push((seconds(at, "--byzantine")?, Fault::Lie(host)));
@@ -341,7 +339,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .args(
                 behaviours
                     .get(&h)
-                    .map(|b| ["--byzantine", b])
+                    .map(|b| ["--byzantine", b.as_str()])
                     .into_iter()
                     .flatten(),
             )
@@ -464,10 +462,13 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 };
                 let at = started.elapsed().as_secs_f64();
                 let behaviour = match f {
-                    Fault::Lie(_) => behaviours.get(&h).copied(),
+                    Fault::Lie(_) => behaviours.get(&h).cloned(),
                     _ => None,
                 };
-                let how = behaviour.map(|b| format!(" ({b})")).unwrap_or_default();
+                let how = behaviour
+                    .as_ref()
+                    .map(|b| format!(" ({b})"))
+                    .unwrap_or_default();
                 messages::say(
                     format_args!("ftc run: {at:>6.3} s  {verb} {}{how}", host_name(h)),
                     || {

@@ -188,10 +188,10 @@ struct ProgramCommandLine {
     /// Stop when standard input closes (used by the local launcher).
     #[arg(long)]
     exit_on_stdin_eof: bool,
-    /// Fault injection for a kernel: lie this way (see `lie::Behaviour::ALL`) from
-    /// the first SIGUSR1 on.
-    #[arg(long, value_name = "BEHAVIOUR", value_parser = crate::kernel::parse_behaviour, requires = "kernel")]
-    byzantine: Option<crate::lie::Behaviour>,
+    /// Fault injection for a kernel: lie these ways (comma-separated names of
+    /// `lie::Behaviour::ALL`) from the first SIGUSR1 on.
+    #[arg(long, value_name = "BEHAVIOURS", value_parser = crate::kernel::parse_behaviours, requires = "kernel")]
+    byzantine: Option<crate::lie::Behaviours>,
     /// Keep the host's stable storage in DIR (created if missing).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,

@@ -1,19 +1,22 @@
 //! Benchmark over real kernel processes on loopback: single-client latency,
 //! saturated throughput and failover time of the replicated key-value server
-//! under `correct` and `crash tolerate (1..=4)`, every latency also as a
+//! under `correct`, `crash tolerate (1..=4)` and `byzantine tolerate (1)`
+//! (PBFT agreement among 4 replicas), every latency also as a
 //! multiple of the floor (a bare echo between this process's kernel and the
 //! sequencer's, [`measure::floor`]), and many small servers at once
 //! ([`scale`]).
 //!
 //! ```text
 //! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 5 --seconds 3 --clients 16 --window 32
-//!     --latency-calls 500 --max-tolerate 4 --groups 1000 --svg ftbench.svg]
+//!     --latency-calls 500 --max-tolerate 4 --max-byzantine 1 --groups 1000 --svg ftbench.svg]
 //! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
 //! cargo run --release -p ftc-runtime --bin ftbench -- --soak [--minutes 10]   # see soak.rs
 //! ```
 //!
 //! `--max-tolerate T`: rows for `crash tolerate (1..=T)`; a row whose `T + 1`
 //! replicas do not fit on the kernels is skipped with a line saying so.
+//! `--max-byzantine T`: rows for `byzantine tolerate (1..=T)` (`3T + 1`
+//! replicas; 0: none), each also compared with `crash tolerate (T)`.
 //! `--groups N`: after the failover, `N` small `crash tolerate (1)` servers
 //! spread over the surviving kernels, their aggregate throughput and the
 //! kernels' memory per group (0: skip).
@@ -51,6 +54,8 @@ struct Options {
     latency_calls: u64,
     /// Rows for `crash tolerate (1..=max_tolerate)`.
     max_tolerate: u32,
+    /// Rows for `byzantine tolerate (1..=max_byzantine)`.
+    max_byzantine: u32,
     /// Small servers of the scale row (0: no scale row).
     groups: u64,
     /// Where to write the picture of the run, if anywhere.
@@ -65,6 +70,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         window: 32,
         latency_calls: 500,
         max_tolerate: 4,
+        max_byzantine: 1,
         groups: 1000,
         svg: None,
     };
@@ -83,6 +89,10 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--max-tolerate" => {
                 o.max_tolerate = u32::try_from(value("--max-tolerate")?)
                     .map_err(|_| "--max-tolerate: too large".to_string())?
+            }
+            "--max-byzantine" => {
+                o.max_byzantine = u32::try_from(value("--max-byzantine")?)
+                    .map_err(|_| "--max-byzantine: too large".to_string())?
             }
             "--groups" => o.groups = value("--groups")?,
             "--svg" => o.svg = Some(it.next().ok_or("--svg needs a file name")?.into()),
@@ -146,7 +156,8 @@ impl Bench {
 
     fn start_kv(&self, model: Model, tolerate: u32) -> Result<GroupId, String> {
         // Replicas on kernel processes, not on the benchmark's own host.
-        let hosts = (1..=tolerate + 1).map(HostId).collect();
+        let replicas = ServerSpec::new(KV_CLASS, model, tolerate).replica_count();
+        let hosts = (1..=replicas).map(HostId).collect();
         self.start_kv_on(model, tolerate, hosts)
     }
 
@@ -220,7 +231,8 @@ fn process_rss_kib(pid: u32) -> Option<u64> {
 /// One row of the main table.
 struct ModelResult {
     name: String,
-    tolerate: Option<u32>,
+    model: Model,
+    tolerate: u32,
     calls: Samples,
     ops: f64,
 }
@@ -242,6 +254,17 @@ fn run(o: &Options) -> Result<(), String> {
             continue;
         }
         configs.push((format!("crash tolerate({t})"), Model::Crash, t));
+    }
+    for t in 1..=o.max_byzantine {
+        let replicas = ServerSpec::new(KV_CLASS, Model::Byzantine, t).replica_count();
+        if replicas > o.kernels {
+            println!(
+                "byzantine tolerate({t}) skipped: needs {replicas} kernels (--kernels {})",
+                o.kernels
+            );
+            continue;
+        }
+        configs.push((format!("byzantine tolerate({t})"), Model::Byzantine, t));
     }
     // Every model's sequencer is h1: the floor is the echo h0 -> h1 -> h0.
     let floor_host = HostId(1);
@@ -266,10 +289,10 @@ fn run(o: &Options) -> Result<(), String> {
             calls.p50(),
             calls.p99()
         );
-        let tolerate = (model == Model::Crash).then_some(t);
         results.push(ModelResult {
             name,
-            tolerate,
+            model,
+            tolerate: t,
             calls,
             ops,
         });
@@ -297,13 +320,24 @@ fn run(o: &Options) -> Result<(), String> {
                 ratio(r.ops, base_ops)
             );
         }
-        let previous = r.tolerate.and_then(|t| {
-            results
-                .iter()
-                .find(|p| p.tolerate.is_some_and(|pt| pt + 1 == t))
+        // A crash row against the one tolerating one failure less; a
+        // byzantine row against the crash row tolerating as many.
+        let previous = results.iter().find(|p| match r.model {
+            Model::Crash => p.model == Model::Crash && p.tolerate + 1 == r.tolerate,
+            Model::Byzantine => p.model == Model::Crash && p.tolerate == r.tolerate,
+            Model::Correct => false,
         });
         if let Some(p) = previous {
-            line += &format!("; vs {}: throughput x{:.2}", p.name, ratio(r.ops, p.ops));
+            if r.model == Model::Byzantine {
+                line += &format!(
+                    "; vs {}: latency x{:.2}, throughput x{:.2}",
+                    p.name,
+                    ratio(r.calls.p50() as f64, p.calls.p50() as f64),
+                    ratio(r.ops, p.ops)
+                );
+            } else {
+                line += &format!("; vs {}: throughput x{:.2}", p.name, ratio(r.ops, p.ops));
+            }
         }
         println!("{line}");
     }
