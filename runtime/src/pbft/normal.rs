@@ -277,12 +277,15 @@ impl Pbft {
 
     /// Accepts the held pre-prepare at `seq` once every entry checks out.
     fn try_accept_held(&mut self, now: Micros, seq: u64, out: &mut Vec<GroupOutput>) {
-        let Some((view, batch)) = self.slots.get(&seq).and_then(|s| s.held.clone()) else {
+        let Some((view, batch)) = self.slots.get(&seq).and_then(|s| s.held.as_ref()) else {
             return;
         };
-        if view != self.pview || !batch.iter().all(|e| self.acceptable(now, e)) {
+        if *view != self.pview || !batch.iter().all(|e| self.acceptable(now, e)) {
             return;
         }
+        let Some((view, batch)) = self.slots.get_mut(&seq).and_then(|s| s.held.take()) else {
+            unreachable!("the held pre-prepare was just read");
+        };
         let digest = batch_digest(&batch);
         let me = self.config.me;
         let slot = self.slots.entry(seq).or_default();
