@@ -49,9 +49,24 @@ fn a_liar_is_outvoted_under_chaos() {
     outcome.assert_clean("byzantine", "a_liar_is_outvoted_under_chaos");
 }
 
+/// Known liveness failures, kept replayable: a recruit that has not yet
+/// healed (it abstains in view changes until it executed a new view decided
+/// by `2t+1` members that kept their logs) when a second member is replaced
+/// leaves two amnesiac members of four, no new view can gather `2t+1` such
+/// reports, and the group stops answering after the heal. Safety holds in
+/// both (no wrong answer, no divergence). Run with `--ignored`.
+#[test]
+#[ignore = "known liveness failure: two unhealed recruits in a group of four"]
+fn two_unhealed_recruits_known_liveness_failures() {
+    let chaos = sweep_kv(60_381..60_382, one_liar);
+    let donor = sweep_kv(66_199..66_200, corrupt_state_donor);
+    chaos.assert_clean("byzantine", "two_unhealed_recruits (seed 60381)");
+    donor.assert_clean("byzantine", "two_unhealed_recruits (seed 66199)");
+}
+
 #[test]
 fn a_liar_is_outvoted_on_calm_links() {
-    let outcome = sweep_kv(61_000..61_100, one_liar_calm);
+    let outcome = sweep_kv(61_000..61_300, one_liar_calm);
     outcome.assert_clean("byzantine", "a_liar_is_outvoted_on_calm_links");
     assert!(outcome.ok_ops > 0, "the calm runs completed operations");
 }
@@ -69,7 +84,7 @@ fn lying_primary(seed: u64, behaviour: Behaviour) -> KvConfig {
 /// change replaces it, and every correct replica executes the same sequence.
 #[test]
 fn an_equivocating_primary_is_survived() {
-    let outcome = sweep_kv(62_000..62_150, |seed| {
+    let outcome = sweep_kv(62_000..62_300, |seed| {
         lying_primary(seed, Behaviour::Equivocate)
     });
     outcome.assert_clean("byzantine", "an_equivocating_primary_is_survived");
@@ -83,7 +98,7 @@ fn an_equivocating_primary_is_survived() {
 /// protocol message: the backups' request timers replace it.
 #[test]
 fn a_mute_primary_is_replaced() {
-    let outcome = sweep_kv(63_000..63_150, |seed| lying_primary(seed, Behaviour::Mute));
+    let outcome = sweep_kv(63_000..63_300, |seed| lying_primary(seed, Behaviour::Mute));
     outcome.assert_clean("byzantine", "a_mute_primary_is_replaced");
     assert!(
         outcome.ok_ops > 0,
@@ -94,7 +109,7 @@ fn a_mute_primary_is_replaced() {
 /// An equivocating primary under chaos (crashes, partitions, loss).
 #[test]
 fn an_equivocating_primary_is_survived_under_chaos() {
-    let outcome = sweep_kv(64_000..64_100, |seed| {
+    let outcome = sweep_kv(64_000..64_250, |seed| {
         let mut config = one_liar(seed);
         config.liar_is_primary = true;
         config.behaviour = Some(Behaviour::Equivocate);
@@ -151,7 +166,7 @@ fn corrupt_state_donor(seed: u64) -> KvConfig {
 /// primary.
 #[test]
 fn two_liars_are_survived_with_t_2() {
-    let outcome = sweep_kv(65_000..65_040, |seed| {
+    let outcome = sweep_kv(65_000..65_100, |seed| {
         let mut config = lying_primary(seed, Behaviour::Equivocate);
         config.tolerate = 2;
         config.liars = 2;
