@@ -52,9 +52,10 @@ fn a_liar_is_outvoted_under_chaos() {
 /// Known liveness failures, kept replayable: a recruit that has not yet
 /// healed (it abstains in view changes until it executed a new view decided
 /// by `2t+1` members that kept their logs) when a second member is replaced
-/// leaves two amnesiac members of four, no new view can gather `2t+1` such
-/// reports, and the group stops answering after the heal. Safety holds in
-/// both (no wrong answer, no divergence). Run with `--ignored`.
+/// leaves two amnesiac members of four (with the liar, three of four faulty:
+/// beyond `t = 1`), no new view can gather `2t+1` such reports, and the
+/// group stops answering after the heal. Safety holds in both (no wrong
+/// answer, no divergence). Run with `--ignored`.
 #[test]
 #[ignore = "known liveness failure: two unhealed recruits in a group of four"]
 fn two_unhealed_recruits_known_liveness_failures() {
