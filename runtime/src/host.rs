@@ -406,6 +406,15 @@ impl Host {
             .collect()
     }
 
+    /// How many of this host's replicas are unhealed recruits
+    /// ([`GroupProtocol::is_unhealed_recruit`]).
+    pub fn unhealed_recruits(&self) -> usize {
+        self.replicas
+            .values()
+            .filter(|r| r.is_unhealed_recruit())
+            .count()
+    }
+
     /// This host's replica of `group`, if it runs one.
     pub fn replica(&self, group: GroupId) -> Option<&dyn GroupProtocol> {
         self.replicas.get(&group).map(|r| r.as_ref())

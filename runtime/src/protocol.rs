@@ -50,6 +50,13 @@ pub trait GroupProtocol: Send {
     /// Since when the application has been running an input off the core's
     /// time, and what it runs.
     fn busy(&self) -> Option<(Micros, String)>;
+    /// A recruit that cannot yet speak for the log of the member it replaced
+    /// (a byzantine group's amnesiac recruit, until it heals): the protocol
+    /// counts it among the `t` faulty members, and so does the simulator's
+    /// nemesis before it disrupts another host.
+    fn is_unhealed_recruit(&self) -> bool {
+        false
+    }
 }
 
 impl GroupProtocol for Replica {

@@ -34,6 +34,11 @@ pub struct FaultConfig {
     /// Probability that the victim is one of the favoured hosts (see
     /// [`crate::sim::Simulator::set_favored`], e.g. the replicas of a group) when one is eligible.
     pub favor: f64,
+    /// No new disruption while a live host runs an unhealed recruit
+    /// ([`crate::node::Node::has_unhealed_recruit`]): a byzantine group counts
+    /// a recruit among its `t` faulty members until it heals, so disrupting
+    /// another member before then exceeds the bound the run means to test.
+    pub wait_for_recruits: bool,
 }
 
 impl FaultConfig {
@@ -52,6 +57,7 @@ impl FaultConfig {
             one_way_weight: 2,
             protected: Vec::new(),
             favor: 0.6,
+            wait_for_recruits: false,
         }
     }
 

@@ -60,6 +60,12 @@ pub trait Node {
 
     /// The incarnation stamped on messages sent now.
     fn incarnation(&self) -> u64;
+
+    /// The node runs a replica that still counts as faulty after it was
+    /// recruited (see [`crate::faults::FaultConfig::wait_for_recruits`]).
+    fn has_unhealed_recruit(&self) -> bool {
+        false
+    }
 }
 
 /// The runtime's [`Host`] as a simulated node.
@@ -205,6 +211,10 @@ impl Node for HostNode {
 
     fn incarnation(&self) -> u64 {
         self.host.incarnation().0
+    }
+
+    fn has_unhealed_recruit(&self) -> bool {
+        self.host.unhealed_recruits() > 0
     }
 }
 

@@ -743,6 +743,12 @@ impl<N: Node> Simulator<N> {
         if self.now < self.last_disruption_change + faults.cooldown_us {
             return;
         }
+        if faults.wait_for_recruits
+            && (0..self.hosts.len())
+                .any(|h| self.is_up(h) && self.node(h).is_some_and(|n| n.has_unhealed_recruit()))
+        {
+            return;
+        }
         let disrupted = self.disrupted();
         let room = faults.max_disrupted.saturating_sub(disrupted.len());
         let total = faults.total_weight();

@@ -26,6 +26,8 @@ fn one_liar(seed: u64) -> KvConfig {
     // One host disrupted at a time: a split can cut two hosts off at once,
     // and two replaced members plus a liar are more faults than `t = 1`.
     config.faults.split_weight = 0;
+    // A recruit counts as faulty until it heals: the next disruption waits.
+    config.faults.wait_for_recruits = true;
     // Hosts with odd seeds batch as kernels do (the primary orders a round's
     // requests at its end, a backup rechecks held pre-prepares there).
     config.cluster.batching = true;
@@ -49,18 +51,31 @@ fn a_liar_is_outvoted_under_chaos() {
     outcome.assert_clean("byzantine", "a_liar_is_outvoted_under_chaos");
 }
 
-/// Known liveness failures, kept replayable: a recruit that has not yet
-/// healed (it abstains in view changes until it executed a new view decided
-/// by `2t+1` members that kept their logs) when a second member is replaced
-/// leaves two amnesiac members of four (with the liar, three of four faulty:
-/// beyond `t = 1`), no new view can gather `2t+1` such reports, and the
-/// group stops answering after the heal. Safety holds in both (no wrong
-/// answer, no divergence). Run with `--ignored`.
+/// Known liveness failures, kept replayable. In both, two members of four
+/// are recruits that have not healed (a recruit abstains in view changes
+/// until it executed a new view decided by `2t+1` members that kept their
+/// logs); with the liar, three of four are faulty, beyond `t = 1`, no new
+/// view gathers `2t+1` such reports, and the group stops answering after
+/// the heal. Safety holds in both (no wrong answer, no divergence).
+/// - 66199: two crashes, the second before the first recruit healed (it
+///   spent about 0.9 s getting a state past the lying donor). The nemesis
+///   now waits for recruits to heal (`wait_for_recruits`), which this test
+///   turns off.
+/// - 60381: after a 163 ms isolation of h4 healed, the view service
+///   replaced h0, h1 and h2 within 3 ms, with `wait_for_recruits` or
+///   without: one disruption, several members replaced. Not yet explained.
+/// Run with `--ignored`.
 #[test]
 #[ignore = "known liveness failure: two unhealed recruits in a group of four"]
 fn two_unhealed_recruits_known_liveness_failures() {
-    let chaos = sweep_kv(60_381..60_382, one_liar);
-    let donor = sweep_kv(66_199..66_200, corrupt_state_donor);
+    let without_waiting = |mut config: KvConfig| {
+        config.faults.wait_for_recruits = false;
+        config
+    };
+    let chaos = sweep_kv(60_381..60_382, |seed| without_waiting(one_liar(seed)));
+    let donor = sweep_kv(66_199..66_200, |seed| {
+        without_waiting(corrupt_state_donor(seed))
+    });
     chaos.assert_clean("byzantine", "two_unhealed_recruits (seed 60381)");
     donor.assert_clean("byzantine", "two_unhealed_recruits (seed 66199)");
 }
@@ -127,7 +142,7 @@ fn an_equivocating_primary_is_survived_under_chaos() {
 /// `t+1` members vouched for, so the altered ones are refused.
 #[test]
 fn a_corrupt_state_donor_is_refused() {
-    let outcome = sweep_kv(66_000..66_100, corrupt_state_donor);
+    let outcome = sweep_kv(66_000..66_200, corrupt_state_donor);
     outcome.assert_clean("byzantine", "a_corrupt_state_donor_is_refused");
 }
 

@@ -503,6 +503,9 @@ impl GroupProtocol for Pbft {
     fn flush(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         self.flush_batch(now, out);
     }
+    fn is_unhealed_recruit(&self) -> bool {
+        self.amnesiac
+    }
     fn holds_state(&self) -> bool {
         self.initialized
     }
