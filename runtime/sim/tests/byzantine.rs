@@ -64,6 +64,7 @@ fn a_liar_is_outvoted_under_chaos() {
 /// - 60381: after a 163 ms isolation of h4 healed, the view service
 ///   replaced h0, h1 and h2 within 3 ms, with `wait_for_recruits` or
 ///   without: one disruption, several members replaced. Not yet explained.
+///
 /// Run with `--ignored`.
 #[test]
 #[ignore = "known liveness failure: two unhealed recruits in a group of four"]
