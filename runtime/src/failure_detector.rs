@@ -45,7 +45,8 @@ pub enum FdOutput {
         host: HostId,
         incarnation: Incarnation,
     },
-    /// First heartbeat from this incarnation of the host.
+    /// First heartbeat from this incarnation of the host, or the first one
+    /// after suspecting it.
     HeardFrom {
         host: HostId,
         incarnation: Incarnation,
@@ -121,7 +122,10 @@ impl FailureDetector {
         if incarnation < peer.incarnation {
             return;
         }
-        if incarnation > peer.incarnation || !peer.heard {
+        // A new incarnation, the first word, or a suspected host speaking
+        // again: the view service learns it (a suspicion it holds of this
+        // incarnation is withdrawn).
+        if incarnation > peer.incarnation || !peer.heard || peer.suspected {
             peer.incarnation = incarnation;
             peer.heard = true;
             out.push(FdOutput::HeardFrom { host, incarnation });
@@ -290,9 +294,18 @@ mod tests {
                 },
             ]
         );
-        // Heard again: a later silence is suspected again, once.
+        // Heard again: the view service learns it (withdrawing its
+        // suspicion), once; a later silence is suspected again, once.
         out.clear();
         fd.on_heartbeat(65, HostId(1), Incarnation(3), &mut out);
+        fd.on_heartbeat(66, HostId(1), Incarnation(3), &mut out);
+        assert_eq!(
+            out,
+            vec![FdOutput::HeardFrom {
+                host: HostId(1),
+                incarnation: Incarnation(3)
+            }]
+        );
         for at in [70, 80, 90] {
             fd.on_timer(at, tick_timer(), &mut out);
         }

@@ -679,8 +679,9 @@ impl ViewService {
         self.forward_pending(now, out);
     }
 
-    /// The local failure detector heard from `host` in this incarnation (a new
-    /// incarnation asks to join through this).
+    /// The local failure detector heard from `host` in this incarnation: the
+    /// first time, a new incarnation (which asks to join through this), or
+    /// again after suspecting it (which withdraws the suspicion).
     pub fn heard_from(
         &mut self,
         now: Micros,
@@ -688,8 +689,18 @@ impl ViewService {
         incarnation: Incarnation,
         out: &mut Vec<VsOutput>,
     ) {
-        if host == self.me || !self.is_configured(host) || !self.note_incarnation(host, incarnation)
-        {
+        if host == self.me || !self.is_configured(host) {
+            return;
+        }
+        // Direct evidence that this incarnation lives (its heartbeat after a
+        // suspicion): withdraw the suspicion, as a message from it would. A
+        // probe lost while this host was cut off must not confirm a
+        // suspicion of a host it hears again once healed.
+        if self.pending_failures.get(&host) == Some(&incarnation) {
+            self.pending_failures.remove(&host);
+            self.probes.remove(&host);
+        }
+        if !self.note_incarnation(host, incarnation) {
             return;
         }
         let known = self

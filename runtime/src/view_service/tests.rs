@@ -660,6 +660,24 @@ fn a_suspicion_is_withdrawn_when_the_probed_host_answers() {
     assert!(a.pending_failures.is_empty());
 }
 
+/// A probe lost while this host was cut off stays unanswered; the suspected
+/// host's heartbeat after the heal withdraws the suspicion before the probe
+/// round would confirm it.
+#[test]
+fn a_suspicion_is_withdrawn_when_the_host_is_heard_again() {
+    let (mut a, now) = elect_first(3);
+    deliver(&mut a, 1, F, ack(1), now);
+    let mut out = Vec::new();
+    a.suspect(now, HostId(2), F, &mut out);
+    assert_eq!(out, vec![send(2, VsMessage::Probe)]);
+    // The probe is lost; a heartbeat of the same incarnation arrives.
+    a.heard_from(now + 1, HostId(2), F, &mut Vec::new());
+    let last = a.last_index();
+    a.on_timer(now + 60, tick(), &mut Vec::new());
+    assert_eq!(a.last_index(), last);
+    assert!(a.pending_failures.is_empty());
+}
+
 #[test]
 fn a_declared_failure_excludes_the_host_and_its_messages_are_shunned() {
     let (mut a, now) = elect_first(3);
