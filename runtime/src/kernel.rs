@@ -1002,7 +1002,7 @@ impl CoreDriver {
             // What arrived while the core was busy goes before due timers: a
             // core that stalled (a large state, a slow machine) must not
             // suspect peers whose heartbeats wait in its queue.
-            if !self.take_pending() {
+            if !self.take_pending(EVENTS_PER_ROUND_MAX) {
                 break;
             }
             let now = self.now_us();
@@ -1038,20 +1038,9 @@ impl CoreDriver {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            let mut stop = !self.take(first);
-            for _ in 1..EVENTS_PER_ROUND_MAX {
-                if stop {
-                    break;
-                }
-                match self.events.try_recv() {
-                    Ok(e) => stop = !self.take(e),
-                    Err(_) => break,
-                }
-            }
-            if stop {
+            if !self.take(first) || !self.take_pending(EVENTS_PER_ROUND_MAX - 1) {
                 break;
             }
-            self.handle_ready();
         }
         self.flush_host();
         self.flush_outbox();
@@ -1073,10 +1062,10 @@ impl CoreDriver {
         }
     }
 
-    /// Handles the events already queued (bounded), without waiting; `false`
-    /// means stop.
-    fn take_pending(&mut self) -> bool {
-        for _ in 0..EVENTS_PER_ROUND_MAX {
+    /// Takes up to `budget` more events already queued, without waiting, and
+    /// handles the round's ready work; `false` means stop.
+    fn take_pending(&mut self, budget: usize) -> bool {
+        for _ in 0..budget {
             match self.events.try_recv() {
                 Ok(e) => {
                     if !self.take(e) {
@@ -1351,17 +1340,12 @@ pub struct KernelArgs {
     pub exit_on_stdin_eof: bool,
     /// Fault injection: lie these ways (comma-separated names of
     /// `lie::Behaviour::ALL`) from the first SIGUSR1 on ([`crate::lie`]).
-    #[arg(long, value_name = "BEHAVIOURS", value_parser = parse_behaviours)]
+    #[arg(long, value_name = "BEHAVIOURS", value_parser = Behaviours::parse)]
     pub byzantine: Option<Behaviours>,
     /// Keep the host's stable storage in DIR (created if missing), so a
     /// restart resumes the view service's decisions.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-}
-
-/// A `--byzantine` argument: comma-separated behaviour names.
-pub fn parse_behaviours(text: &str) -> Result<Behaviours, String> {
-    Behaviours::parse(text)
 }
 
 /// A host name argument: `h` followed by a number.

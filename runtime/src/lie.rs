@@ -168,10 +168,6 @@ impl Behaviours {
     pub fn apply(&self, to: HostId, msg: &mut Message) -> bool {
         self.0.iter().all(|b| b.apply(to, msg))
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = Behaviour> + '_ {
-        self.0.iter().copied()
-    }
 }
 
 impl std::fmt::Display for Behaviours {

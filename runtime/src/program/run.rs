@@ -190,7 +190,7 @@ struct ProgramCommandLine {
     exit_on_stdin_eof: bool,
     /// Fault injection for a kernel: lie these ways (comma-separated names of
     /// `lie::Behaviour::ALL`) from the first SIGUSR1 on.
-    #[arg(long, value_name = "BEHAVIOURS", value_parser = crate::kernel::parse_behaviours, requires = "kernel")]
+    #[arg(long, value_name = "BEHAVIOURS", value_parser = crate::lie::Behaviours::parse, requires = "kernel")]
     byzantine: Option<crate::lie::Behaviours>,
     /// Keep the host's stable storage in DIR (created if missing).
     #[arg(long, value_name = "DIR")]

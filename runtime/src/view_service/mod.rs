@@ -545,13 +545,7 @@ impl ViewService {
             });
             return;
         }
-        // Direct evidence that the sender lives: withdraw a suspicion of it (the
-        // failure detector re-arms on the same message and suspects it again if
-        // it falls silent).
-        if self.pending_failures.get(&from) == Some(&from_incarnation) {
-            self.pending_failures.remove(&from);
-            self.probes.remove(&from);
-        }
+        self.withdraw_suspicion(from, from_incarnation);
         let sender = ReplicaId {
             host: from,
             incarnation: from_incarnation,
@@ -679,6 +673,16 @@ impl ViewService {
         self.forward_pending(now, out);
     }
 
+    /// Direct evidence that this incarnation of `host` lives (a message or a
+    /// heartbeat from it): withdraw a suspicion of it and its probe round (the
+    /// failure detector re-arms and suspects it again if it falls silent).
+    fn withdraw_suspicion(&mut self, host: HostId, incarnation: Incarnation) {
+        if self.pending_failures.get(&host) == Some(&incarnation) {
+            self.pending_failures.remove(&host);
+            self.probes.remove(&host);
+        }
+    }
+
     /// The local failure detector heard from `host` in this incarnation: the
     /// first time, a new incarnation (which asks to join through this), or
     /// again after suspecting it (which withdraws the suspicion).
@@ -692,14 +696,9 @@ impl ViewService {
         if host == self.me || !self.is_configured(host) {
             return;
         }
-        // Direct evidence that this incarnation lives (its heartbeat after a
-        // suspicion): withdraw the suspicion, as a message from it would. A
-        // probe lost while this host was cut off must not confirm a
-        // suspicion of a host it hears again once healed.
-        if self.pending_failures.get(&host) == Some(&incarnation) {
-            self.pending_failures.remove(&host);
-            self.probes.remove(&host);
-        }
+        // Its heartbeat after a suspicion: a probe lost while this host was
+        // cut off must not confirm a suspicion of a host it hears once healed.
+        self.withdraw_suspicion(host, incarnation);
         if !self.note_incarnation(host, incarnation) {
             return;
         }
