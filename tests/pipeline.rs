@@ -298,3 +298,38 @@ fn a_second_run_on_a_data_directory_resumes_the_first_runs_cluster() {
         "the second run's hosts are later incarnations: {incarnations:?}"
     );
 }
+
+/// A durable server outlives its run: the second `ftc run` on the same
+/// data directories starts the same name and finds the first run's state
+/// (every kernel was stopped in between: a whole-cluster stop).
+#[test]
+fn a_durable_server_outlives_its_run() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/durable_tally.cmsl");
+    for (run, expected) in [(1, "tally: 5\n"), (2, "tally: 10\n")] {
+        let out = ftc()
+            .arg("run")
+            .arg(&src)
+            .args(["--hosts", "3", "--data-dir"])
+            .arg(data.path())
+            .output()
+            .expect("run ftc");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "run {run}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "run {run}: {stderr}"
+        );
+    }
+    let durable_dirs = (1..=3)
+        .filter_map(|h| std::fs::read_dir(data.path().join(format!("h{h}"))).ok())
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("group-"))
+        .count();
+    assert!(
+        durable_dirs >= 2,
+        "the server's two replicas keep their state on disk"
+    );
+}

@@ -1207,8 +1207,14 @@ impl<'a> Body<'a> {
         if spec.disjoint {
             props.extend(quote!(.disjoint()));
         }
+        let durable = spec.durable.and_then(|id| find_in(e, id));
+        if let Some(name) = durable {
+            let name = self.value_as(name, &Ty::Str);
+            props.extend(quote!(.durable(#name)));
+        }
         let root = ident(self.ir.type_name(spec.class));
         let same = self.ir.class(spec.class).root == spec.class;
+        // An array's elements are named `name[i]` by the runtime.
         match (spec.count.as_ref().and_then(|c| self.operand(c)), same) {
             (Some(n), true) => self.q(quote!(Server::<#class>::start_array(#n, &#props)), e.span),
             (Some(n), false) => self.q(
@@ -1266,6 +1272,18 @@ pub(crate) fn coerce(v: TokenStream, have: &Ty, want: &Ty) -> TokenStream {
 fn syn_lifetime(label: &str) -> TokenStream {
     let l = syn::Lifetime::new(&format!("'{label}"), Span::call_site());
     quote!(#l)
+}
+
+/// The expression with id `id` inside `root` (a `server` expression's own
+/// properties: no walk over the whole program).
+fn find_in(root: &Expr, id: ftc_grammar::ExprId) -> Option<&Expr> {
+    let mut found = None;
+    ftc_transforms::walk::expr(root, &mut |e| {
+        if e.id == id && found.is_none() {
+            found = Some(e);
+        }
+    });
+    found
 }
 
 /// The expression with id `id`.

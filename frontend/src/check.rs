@@ -1780,9 +1780,10 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let mut seen: [Option<Span>; 6] = [None; 6];
+        let mut seen: [Option<Span>; 7] = [None; 7];
         let mut replicas: Option<(Option<i64>, Span)> = None;
         let mut tolerate: Option<(Option<i64>, Span)> = None;
+        let mut durable: Option<Span> = None;
         let mut model = Model::Correct;
         for p in props {
             let slot = match p.kind {
@@ -1792,6 +1793,7 @@ impl<'a> Checker<'a> {
                 ServerPropKind::Model(_) => 3,
                 ServerPropKind::Hosts(_) => 4,
                 ServerPropKind::Disjoint => 5,
+                ServerPropKind::Durable(_) => 6,
             };
             if let Some(prev) = seen[slot] {
                 self.diags.push(
@@ -1854,6 +1856,10 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
+                ServerPropKind::Durable(name) => {
+                    self.durable_name(name);
+                    durable = Some(p.span);
+                }
                 ServerPropKind::Disjoint => {
                     if count.is_none() {
                         self.diags.push(
@@ -1871,6 +1877,18 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
+        }
+        if let (Model::Byzantine, Some(span)) = (model, durable) {
+            self.diags.push(
+                Diagnostic::error(
+                    "E0404",
+                    "durable byzantine servers are not supported yet",
+                    span,
+                )
+                .with_label("`durable` on a `model byzantine` server")
+                .with_note("ftc keeps the state of `model crash` and `model correct` servers on stable storage, not yet that of byzantine ones")
+                .with_help("use `model crash` for a durable server, or drop `durable`"),
+            );
         }
         let t = match tolerate {
             Some((v, _)) => v,
@@ -1945,6 +1963,21 @@ impl<'a> Checker<'a> {
             Ty::Class(c)
         } else {
             Ty::Unknown
+        }
+    }
+
+    /// Checks the name of `durable (name)`: any expression of type `string`.
+    fn durable_name(&mut self, name: &'a Expr) {
+        let got = self.value(name);
+        if !self.coerce(&Ty::Str, &got, name.span) {
+            self.diags.push(
+                Diagnostic::error("E0200", "mismatched types", name.span)
+                    .with_label(format!(
+                        "a durable server's name must be `string`, found `{}`",
+                        self.show(&got)
+                    ))
+                    .with_help("name the server with a string, such as `durable (\"accounts\")`"),
+            );
         }
     }
 

@@ -3,7 +3,8 @@
 //! Ranges: `E00xx` input and syntax, `E01xx` names and declarations, `E02xx`
 //! types and statements, `E03xx` CMSL server rules, `E04xx` constructs ftc
 //! does not support yet (`E0402`–`E0403` reported by `ftc-transforms` and
-//! checked by `ftc check`, `E0404` by the front end), `W0xxx` warnings.
+//! checked by `ftc check`, `E0404` (a durable byzantine server) by the front
+//! end), `W0xxx` warnings.
 //! A code, once published, keeps its meaning: a code no longer reported
 //! (`E0401`) stays registered, its title saying it is retired, and
 //! `frontend/tests/fixtures.rs` lists it among the codes no fixture reaches.
@@ -742,21 +743,22 @@ Fix: start the server in the client and pass its handle to the method:
 
     server class boss { public: int go (worker w) { return w->one (); } }
 ";
-"E0404", "durable servers are not supported yet",
-"LANGUAGE.md lets a server keep its state on stable storage with the
-property `durable (\"name\")`, so that it survives the crash of all its
-replicas. ftc keeps the view service on stable storage (`--data-dir`) but
-not yet a server's state, and refuses the property rather than run the
+"E0404", "durable byzantine servers are not supported yet",
+"The property `durable (\"name\")` keeps a server's state on stable storage
+under that name, so that it survives the crash of all its replicas and
+outlives the run. ftc keeps the state of `model crash` and `model correct`
+servers on stable storage; its byzantine protocol does not yet, so ftc
+refuses the property on a `model byzantine` server rather than run the
 server without it.
 
 Erroneous example:
 
+    bank b = server bank model byzantine tolerate (1) durable (\"accounts\");
+
+Fix: use `model crash` for a durable server, or drop `durable`:
+
     bank b = server bank model crash tolerate (1) durable (\"accounts\");
-
-Fix: remove the property (the server then survives as long as one of its
-replicas does), or raise the tolerance:
-
-    bank b = server bank model crash tolerate (2);
+    bank c = server bank model byzantine tolerate (1);
 ";
 "W0001", "replica count raised to what the model needs",
 "`replicas (r)` was written explicitly, but the failure model and tolerance

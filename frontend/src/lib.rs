@@ -94,6 +94,9 @@
 //!   is not a visible variable, meaning `host("name")`.
 //! - `disjoint` without an array count is a warning (`W0003`): no effect;
 //!   so is a constant host named twice in `hosts (…)` (`W0004`).
+//! - `durable (name)` takes any `string` expression (`E0200` otherwise); on
+//!   a `model byzantine` server it is refused (`E0404`), on `model crash`
+//!   and `model correct` accepted, with or without an array count.
 //! - `server S [n]` has the type `S` (a handle naming the array); indexing a
 //!   server handle yields a handle of the same class.
 //! - Lists and maps are not indexed with `[]`; use `get`.

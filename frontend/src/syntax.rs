@@ -1,5 +1,4 @@
-//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0014`,
-//! and `E0404` for the `durable` property ftc does not support yet).
+//! Syntax errors from the parser turned into diagnostics (codes `E0001`–`E0014`).
 
 use crate::diagnostic::Diagnostic;
 use ftc_grammar::{SyntaxError, SyntaxErrorKind};
@@ -16,22 +15,6 @@ fn expected_note(kind: &SyntaxErrorKind) -> Option<String> {
 pub fn syntax_diagnostic(error: &SyntaxError) -> Diagnostic {
     // Exhaustive on purpose: a new kind of syntax error must get its own code.
     match &error.kind {
-        // `durable ("name")` is a server property of the language that ftc
-        // does not implement yet (no stable storage): said plainly, not as
-        // an unknown word.
-        SyntaxErrorKind::UnexpectedToken { found, .. }
-            if found == "identifier `durable`"
-                && expected_note(&error.kind).is_some_and(|n| n.contains("`disjoint`")) =>
-        {
-            Diagnostic::error(
-                "E0404",
-                "durable servers are not supported yet",
-                error.span,
-            )
-            .with_label("`durable` is not supported yet")
-            .with_note("ftc keeps no server state on stable storage yet, so the server would not survive the crash of all its replicas")
-            .with_help("remove `durable (…)`; the server then lives as long as one of its replicas does")
-        }
         SyntaxErrorKind::UnexpectedToken { found, .. } => {
             let d = Diagnostic::error("E0001", format!("unexpected {found}"), error.span)
                 .with_label("unexpected token");

@@ -25,7 +25,7 @@ const VOCABULARY: &[&str] = &[
     "for", "break", "continue", "this", "true", "false", "null", "void", "int", "real", "float",
     "double", "boolean", "bool", "string", "list", "map", "requires", "ensures", "invariant",
     "assert", "try", "catch", "raise", "server", "invoke", "accept", "timeout", "priority",
-    "replicas", "tolerance", "tolerate", "hosts", "disjoint", "model", "correct", "crash",
+    "replicas", "tolerance", "tolerate", "hosts", "disjoint", "durable", "model", "correct", "crash",
     "byzantine", "host", "future", "every", "main", "result", "message", "failure", "x", "y", "db",
     "print", "{", "}", "(", ")", "[", "]", ";", ",", ":", "::", "->", "+", "-", "*", "/", "%", "=",
     "+=", "-=", "*=", "/=", "++", "--", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!", "0",

@@ -338,6 +338,9 @@ pub enum ServerPropKind {
     /// `hosts (h1, h2)`: each is an expression of type `host` or a bare host name.
     Hosts(Vec<Expr>),
     Disjoint,
+    /// `durable (name)`: the server keeps its state on stable storage under
+    /// the name, an expression of type `string`.
+    Durable(Expr),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -243,6 +243,7 @@ impl<'src> Ctx<'src> {
                     depth = depth.max(match &prop.kind {
                         ServerPropKind::Priority(e)
                         | ServerPropKind::Replicas(e)
+                        | ServerPropKind::Durable(e)
                         | ServerPropKind::Tolerate(e) => self.d(e),
                         ServerPropKind::Hosts(hosts) => self.max_d(hosts),
                         ServerPropKind::Model(_) | ServerPropKind::Disjoint => 0,
@@ -707,9 +708,13 @@ fn precedence(op: BinaryOp) -> u8 {
 
 /// lalrpop names terminals as quoted strings (`"\";\""`); messages want
 /// keywords and punctuation in backquotes and token classes plainly.
+/// `durable` is left out where an identifier is expected: there it is just
+/// one more name, not the server property.
 fn expected_names(expected: &[String]) -> Vec<String> {
+    let identifier = expected.iter().any(|name| name == "\"identifier\"");
     expected
         .iter()
+        .filter(|name| !(identifier && *name == "\"durable\""))
         .map(|name| {
             let bare = name
                 .strip_prefix('"')

@@ -194,6 +194,7 @@ fn push_expr_children<'a>(stack: &mut Vec<(Node<'a>, usize)>, expr: &'a Expr, d:
                 match &prop.kind {
                     ServerPropKind::Priority(e)
                     | ServerPropKind::Replicas(e)
+                    | ServerPropKind::Durable(e)
                     | ServerPropKind::Tolerate(e) => stack.push((Node::Expr(e), d)),
                     ServerPropKind::Hosts(hosts) => {
                         stack.extend(hosts.iter().map(|h| (Node::Expr(h), d)));

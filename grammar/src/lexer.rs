@@ -123,6 +123,10 @@ pub enum Token<'src> {
     Hosts,
     #[token("disjoint")]
     Disjoint,
+    /// `durable`: a server property, but not reserved: the grammar also takes
+    /// it as a name wherever an identifier may stand.
+    #[token("durable")]
+    Durable,
     #[token("model")]
     Model,
     #[token("correct")]

@@ -145,6 +145,37 @@ fn new_server_invoke_accept() {
     );
 }
 
+#[test]
+fn durable_is_a_property_after_server_and_a_name_elsewhere() {
+    let source = "server class durable { public: int durable (int durable) { return durable; } }\n\
+                  void main () { string durable = \"a\"; \
+                  durable d = server durable [2] durable (durable + \"-x\") model crash; }";
+    let parsed = parse(source);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let Some(Item::Class(class)) = parsed.program.items.first() else {
+        panic!("no class");
+    };
+    assert_eq!(class.name.name, "durable");
+    let Some(Item::Function(main)) = parsed.program.items.get(1) else {
+        panic!("no main");
+    };
+    let stmts = &main.body.as_ref().expect("a body").stmts;
+    let StmtKind::VarDecl(decl) = &stmts[1].kind else {
+        panic!("not a declaration");
+    };
+    let init = decl.vars[0].1.as_ref().expect("an initializer");
+    let ExprKind::Server { class, props, .. } = &init.kind else {
+        panic!("not a server expression");
+    };
+    assert_eq!(class.name, "durable");
+    let ServerPropKind::Durable(name) = &props[0].kind else {
+        panic!("not durable: {:?}", props[0].kind);
+    };
+    assert_eq!(sexp(name), "(Add durable \"-x\")");
+    assert_eq!(&source[props[0].span.range()], "durable (durable + \"-x\")");
+    assert_eq!(props[1].kind, ServerPropKind::Model(Model::Crash));
+}
+
 fn main_body(body: &str) -> Vec<Stmt> {
     let source = format!("void main () {{ {body} }}");
     let parsed = parse(&source);

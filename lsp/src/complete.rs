@@ -346,6 +346,7 @@ fn server_properties(context: &str) -> Option<Vec<CompletionItem>> {
             ("priority", "priority (level)"),
             ("hosts", "hosts (h1, h2, …)"),
             ("disjoint", "one host per server of an array"),
+            ("durable", "durable (\"name\"): state on stable storage"),
         ]
         .iter()
         .map(|(n, d)| item(n, keyword, d.to_string()))

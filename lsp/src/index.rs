@@ -90,8 +90,11 @@ impl SymbolIndex {
         let mut classes = Vec::new();
         let mut taken = out.iter().map(|o| o.span.start).peekable();
         for (token, range) in Token::lexer(text).spanned() {
-            let Ok(Token::Ident(name)) = token else {
-                continue;
+            let name = match token {
+                Ok(Token::Ident(name)) => name,
+                // Not reserved: a class may be named `durable`.
+                Ok(Token::Durable) => "durable",
+                _ => continue,
             };
             let Some(class) = program.class_by_name(name) else {
                 continue;

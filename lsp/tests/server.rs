@@ -290,7 +290,7 @@ fn completion_of_members_and_server_properties() {
     c.change(7, FIXTURE);
     assert_eq!(
         labels(c.at("textDocument/completion", line, col)),
-        ["model", "tolerate", "replicas", "priority", "hosts", "disjoint"]
+        ["model", "tolerate", "replicas", "priority", "hosts", "disjoint", "durable"]
     );
     assert_eq!(
         labels(c.at("textDocument/completion", line, col + 6)),

@@ -15,7 +15,7 @@
 use crate::app::AppFactory;
 use crate::client::{Client, ClientOutput};
 use crate::failure_detector::{FailureDetector, FdOutput};
-use crate::group::{GroupMessage, GroupOutput, ReplicaConfig};
+use crate::group::{DiskMirror, DurableCopy, GroupMessage, GroupOutput, ReplicaConfig};
 use crate::message::Message;
 use crate::protocol::{new_engine, EngineContext, GroupProtocol};
 use crate::storage::{Recovered, StorageOp, Store};
@@ -89,6 +89,9 @@ pub struct PlantedBugs {
     pub state_transfer_skips_digest_check: bool,
     /// A byzantine callee executes a byzantine caller's nested command on one copy.
     pub nested_command_on_one_copy: bool,
+    /// A durable server's replica keeps only its snapshots on disk, not the
+    /// log entries it acknowledges.
+    pub durable_log_not_persisted: bool,
 }
 
 /// Everything a host core needs to start (see [`HostConfig::new`] for the defaults).
@@ -310,6 +313,14 @@ pub struct Host {
     echoes: BTreeMap<u64, HostId>,
     /// Set: replicas' applications run inputs off the core's time.
     app_waker: Option<GroupWaker>,
+    /// The driver keeps this host's stable storage ([`Host::restore_view_service`]):
+    /// replicas of durable servers keep their state on it.
+    stable: bool,
+    /// What this host's disk held at start for durable servers' replicas
+    /// ([`Host::restore_durable`]), until a replica of the group is created
+    /// here: it then starts from the copy if it brings a dormant group
+    /// back, and otherwise only learns what its disk holds.
+    durable_copies: BTreeMap<GroupId, (DiskMirror, Option<DurableCopy>)>,
 }
 
 /// Most echoes ([`ClientRequest::Echo`]) outstanding at once; beyond, the
@@ -362,6 +373,8 @@ impl Host {
             nested_passed: BTreeSet::new(),
             echoes: BTreeMap::new(),
             app_waker: None,
+            stable: false,
+            durable_copies: BTreeMap::new(),
             next_group_timer: 0,
             dropped: 0,
             batching: false,
@@ -377,7 +390,41 @@ impl Host {
     /// call before [`Input::Start`]. From then on the core emits
     /// [`Output::Persist`].
     pub fn restore_view_service(&mut self, recovered: Recovered) -> Result<(), String> {
+        self.stable = true;
         self.vs.restore(recovered)
+    }
+
+    /// What this host's disk held for its replica of the durable server
+    /// `group` ([`crate::storage::Store::Group`]); call after
+    /// [`Host::restore_view_service`] and before [`Input::Start`]. When the
+    /// view service finds the group dormant (every state holder gone) and
+    /// this host ran one of its last holders, the host brings it back from
+    /// this copy. An unreadable copy is refused.
+    pub fn restore_durable(&mut self, group: GroupId, recovered: &Recovered) -> Result<(), String> {
+        assert!(self.stable, "durable copies need stable storage");
+        let copy = DurableCopy::decode(recovered)?;
+        let disk = DiskMirror::found(copy.base(), copy.end());
+        self.durable_copies.insert(group, (disk, Some(copy)));
+        Ok(())
+    }
+
+    /// Offers the view service every durable copy it could bring back.
+    fn offer_durable_copies(&mut self, now: Micros, out: &mut Vec<Output>) {
+        let revivable: Vec<GroupId> = self
+            .durable_copies
+            .iter()
+            .filter(|(g, (_, copy))| copy.is_some() && self.vs.may_revive(**g))
+            .map(|(g, _)| *g)
+            .collect();
+        for group in revivable {
+            let mut vs_out = Vec::new();
+            self.vs.state_held(now, group, &mut vs_out);
+            // Only a first offer has outputs (then it is pending): handling
+            // them offers again, and that stops here.
+            if !vs_out.is_empty() {
+                self.on_vs_outputs(now, vs_out, out);
+            }
+        }
     }
 
     /// The current incarnation. Drivers stamp every sent message with it at send
@@ -548,6 +595,10 @@ impl Host {
                 self.on_fd_outputs(now, fd_out, out);
                 let mut vs_out = Vec::new();
                 self.vs.on_start(now, &mut vs_out);
+                // Restored from stable storage, the view service already knows
+                // views: the clients and replicas learn them now, not only when
+                // a group changes again.
+                vs_out.extend(self.vs.views().cloned().map(VsOutput::View));
                 self.on_vs_outputs(now, vs_out, out);
             }
             Input::Message {
@@ -884,6 +935,9 @@ impl Host {
                 VsOutput::Excluded => self.on_excluded(now, out),
             }
         }
+        if !self.durable_copies.is_empty() {
+            self.offer_durable_copies(now, out);
+        }
     }
 
     /// A committed view: create, update or drop the local replica, tell the clients.
@@ -919,7 +973,7 @@ impl Host {
             return;
         }
         if !view.members.contains(&me) {
-            self.replicas.remove(&group);
+            self.drop_replica(now, group);
             return;
         }
         let mut group_out = Vec::new();
@@ -943,9 +997,22 @@ impl Host {
                 #[cfg(feature = "planted-bugs")]
                 bugs: self.config.bugs.clone(),
             };
+            let durable = (self.stable && view.spec.durable.is_some()).then(|| {
+                let (disk, found) = self
+                    .durable_copies
+                    .remove(&group)
+                    .unwrap_or_else(|| (DiskMirror::default(), None));
+                // The view service counts a member that did not join as a state
+                // holder at once only when it brought the group back.
+                let revives = !view.joining.contains(&me)
+                    && !is_first_view(&view)
+                    && self.vs.counts_state_holder(group);
+                (disk, found.filter(|_| revives))
+            });
             let ctx = EngineContext {
                 config,
                 fresh: is_first_view(&view),
+                durable,
             };
             let mut replica = new_engine(now, ctx, app, view, &mut group_out);
             replica.set_batching(self.batching, now, &mut group_out);
@@ -958,11 +1025,26 @@ impl Host {
         self.note_state_held(now, group, out);
     }
 
+    /// Drops this host's replica of `group`. A durable server's state stays
+    /// on this host's disk: its copy is kept, so that a later incarnation of
+    /// this host can bring the server back from it (or, recruited again,
+    /// knows what the disk holds).
+    fn drop_replica(&mut self, now: Micros, group: GroupId) {
+        if let Some(replica) = self.replicas.remove(&group) {
+            if let Some(copy) = replica.durable_copy(now) {
+                self.durable_copies.insert(group, copy);
+            }
+        }
+    }
+
     /// The view service declared this incarnation failed: drop every replica, keep
     /// pending calls and server starts, and continue as a new incarnation, which
     /// the view-service participant asks to join.
     fn on_excluded(&mut self, now: Micros, out: &mut Vec<Output>) {
-        self.replicas.clear();
+        let groups: Vec<GroupId> = self.replicas.keys().copied().collect();
+        for group in groups {
+            self.drop_replica(now, group);
+        }
         self.group_timers.clear();
         // Pending calls survive the exclusion: they keep their request ids and go on
         // retrying from the new incarnation. Duplicate suppression makes the retries
@@ -980,9 +1062,26 @@ impl Host {
     fn on_group_outputs(
         &mut self,
         group: GroupId,
-        group_out: Vec<GroupOutput>,
+        mut group_out: Vec<GroupOutput>,
         out: &mut Vec<Output>,
     ) {
+        // What a durable replica persists in a step goes before the step's
+        // sends: the driver makes it durable before they leave.
+        if group_out
+            .iter()
+            .any(|o| matches!(o, GroupOutput::Persist(_)))
+        {
+            let (ops, rest): (Vec<GroupOutput>, Vec<GroupOutput>) = group_out
+                .into_iter()
+                .partition(|o| matches!(o, GroupOutput::Persist(_)));
+            for o in ops {
+                if let GroupOutput::Persist(op) = o {
+                    let store = Store::Group(group);
+                    out.push(Output::Persist { store, op });
+                }
+            }
+            group_out = rest;
+        }
         for o in group_out {
             match o {
                 GroupOutput::Send { to, msg } => out.push(Output::Send {
@@ -1036,6 +1135,7 @@ impl Host {
                     out.push(Output::SetTimer { timer, at });
                 }
                 GroupOutput::Trace(trace) => out.push(Output::Trace(trace)),
+                GroupOutput::Persist(_) => unreachable!("taken out first"),
             }
         }
     }

@@ -615,7 +615,7 @@ impl Kernel {
             .map_err(|e| KernelError::Start(e.to_string()))?;
         // Read before anything starts: an unreadable data directory stops here.
         let stored = match &config.data_dir {
-            Some(dir) => Some((dir.clone(), open_view_service_store(host, dir)?)),
+            Some(dir) => Some((dir.clone(), open_host_stores(host, dir)?)),
             None => None,
         };
         let (events_tx, events_rx) = mpsc::sync_channel(EVENT_QUEUE_CAPACITY);
@@ -643,13 +643,23 @@ impl Kernel {
         let heartbeat = Duration::from_micros(host_config.timing.heartbeat_us.max(1));
         let mut core = Host::new(host_config, apps);
         let storage = match stored {
-            Some((dir, (log, recovered))) => {
-                core.restore_view_service(recovered).map_err(|e| {
+            Some((dir, stores)) => {
+                let refused = |e: String| {
                     KernelError::Start(format!("data directory {}: {e}", dir.display()))
-                })?;
+                };
                 let mut storage = HostStorage::new();
-                storage.insert(Store::ViewService, log);
-                Some(storage)
+                for (store, log, recovered) in stores {
+                    match store {
+                        Store::ViewService => {
+                            core.restore_view_service(recovered).map_err(refused)?
+                        }
+                        Store::Group(group) => core
+                            .restore_durable(group, &recovered)
+                            .map_err(|e| refused(format!("{}: {e}", store.dir_name())))?,
+                    }
+                    storage.insert(store, log);
+                }
+                Some((dir, storage))
             }
             None => None,
         };
@@ -876,24 +886,40 @@ struct CoreDriver {
     lie: Option<Lying>,
     long_methods: LongMethods,
     /// `--data-dir`: the logs the core's [`Output::Persist`]s go to.
-    storage: Option<HostStorage<FsDisk>>,
+    storage: Option<(std::path::PathBuf, HostStorage<FsDisk>)>,
     /// Stable storage failed: the core stops without sending anything that
     /// may depend on what it could not keep.
     storage_failed: bool,
 }
 
-/// Opens the view service's store under the data directory `dir` (an
-/// empty directory is a first start).
-fn open_view_service_store(
-    host: HostId,
-    dir: &std::path::Path,
-) -> Result<(DurableLog<FsDisk>, Recovered), KernelError> {
-    let (log, recovered) = open_store(dir, Store::ViewService)
-        .map_err(|e| KernelError::Start(format!("data directory {}: {e}", dir.display())))?;
-    if recovered.cut_bytes > 0 {
-        tracing::warn!(target: "ftc::kernel", "{}: cut {} bytes of a torn write from the view service's log", host_name(host), recovered.cut_bytes);
+/// Opens every store under the data directory `dir`: the view service's
+/// first (an empty directory is a first start), then one per durable
+/// server whose replica ran on this host.
+type OpenedStore = (Store, DurableLog<FsDisk>, Recovered);
+fn open_host_stores(host: HostId, dir: &std::path::Path) -> Result<Vec<OpenedStore>, KernelError> {
+    let refused = |e: String| KernelError::Start(format!("data directory {}: {e}", dir.display()));
+    let mut stores = vec![Store::ViewService];
+    if dir.is_dir() {
+        let entries = std::fs::read_dir(dir).map_err(|e| refused(e.to_string()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| refused(e.to_string()))?;
+            let name = entry.file_name();
+            match name.to_str().and_then(Store::from_dir_name) {
+                Some(store @ Store::Group(_)) if entry.path().is_dir() => stores.push(store),
+                _ => {}
+            }
+        }
     }
-    Ok((log, recovered))
+    stores[1..].sort();
+    let mut opened = Vec::with_capacity(stores.len());
+    for store in stores {
+        let (log, recovered) = open_store(dir, store).map_err(|e| refused(e.to_string()))?;
+        if recovered.cut_bytes > 0 {
+            tracing::warn!(target: "ftc::kernel", "{}: cut {} bytes of a torn write from {}", host_name(host), recovered.cut_bytes, store.dir_name());
+        }
+        opened.push((store, log, recovered));
+    }
+    Ok(opened)
 }
 
 /// Wakes the core when a server thread has outputs ready: the thread itself
@@ -1233,7 +1259,14 @@ impl CoreDriver {
             return;
         }
         let result = match &mut self.storage {
-            Some(storage) => storage.apply(store, op),
+            Some((dir, storage)) => {
+                // A durable server's first replica on this host opens its store.
+                let opened = match storage.contains(store) {
+                    true => Ok(()),
+                    false => open_store(dir, store).map(|(log, _)| storage.insert(store, log)),
+                };
+                opened.and_then(|()| storage.apply(store, op))
+            }
             None => Err(StorageError::Broken),
         };
         if let Err(e) = result {
@@ -1247,7 +1280,7 @@ impl CoreDriver {
             return false;
         }
         let result = match &mut self.storage {
-            Some(storage) if storage.needs_sync() => storage.sync(),
+            Some((_, storage)) if storage.needs_sync() => storage.sync(),
             _ => Ok(()),
         };
         match result {

@@ -10,7 +10,7 @@
 //! is one new module plus one arm of [`new_engine`].
 
 use crate::app::StateMachine;
-use crate::group::{GroupMessage, GroupOutput, Replica, ReplicaConfig};
+use crate::group::{DiskMirror, DurableCopy, GroupMessage, GroupOutput, Replica, ReplicaConfig};
 use crate::pbft::Pbft;
 use crate::types::{GroupId, GroupView, Micros, Model, ReplicaId};
 
@@ -57,9 +57,20 @@ pub trait GroupProtocol: Send {
     fn is_unhealed_recruit(&self) -> bool {
         false
     }
+    /// A durable server's replica: what its disk holds, and — once it
+    /// holds the state — that as a copy (taken when the host drops the
+    /// replica without restarting, so that a later replica on this host
+    /// knows its disk and a next incarnation can bring the server back from
+    /// it). `None` for replicas of servers that are not durable.
+    fn durable_copy(&self, _now: Micros) -> Option<(DiskMirror, Option<DurableCopy>)> {
+        None
+    }
 }
 
 impl GroupProtocol for Replica {
+    fn durable_copy(&self, now: Micros) -> Option<(DiskMirror, Option<DurableCopy>)> {
+        Replica::durable_copy(self, now)
+    }
     fn on_view(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>) {
         Replica::on_view(self, now, view, out)
     }
@@ -109,6 +120,10 @@ pub struct EngineContext {
     pub config: ReplicaConfig,
     /// The group's first view: every member starts from the initial state.
     pub fresh: bool,
+    /// A durable server on a host with stable storage: what the host's disk
+    /// holds for the group, and the copy the replica starts from when it
+    /// brings a dormant group back (see `group/durable.rs`).
+    pub durable: Option<(DiskMirror, Option<DurableCopy>)>,
 }
 
 /// Creates the engine of `view.spec.model` for this host's replica of the group.
@@ -120,9 +135,16 @@ pub fn new_engine(
     out: &mut Vec<GroupOutput>,
 ) -> Box<dyn GroupProtocol> {
     match view.spec.model {
-        Model::Correct | Model::Crash => {
-            Box::new(Replica::new(now, ctx.config, app, view, ctx.fresh, out))
+        Model::Correct | Model::Crash => match ctx.durable {
+            Some((disk, copy)) => Box::new(Replica::new_durable(
+                now, ctx.config, app, view, ctx.fresh, disk, copy, out,
+            )),
+            None => Box::new(Replica::new(now, ctx.config, app, view, ctx.fresh, out)),
+        },
+        // The view service refuses durable byzantine servers.
+        Model::Byzantine => {
+            assert!(ctx.durable.is_none(), "no durable byzantine servers");
+            Box::new(Pbft::new(now, ctx.config, app, view, ctx.fresh, out))
         }
-        Model::Byzantine => Box::new(Pbft::new(now, ctx.config, app, view, ctx.fresh, out)),
     }
 }

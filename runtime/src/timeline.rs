@@ -161,6 +161,7 @@ impl Timeline {
         Some(Change {
             since_us: since,
             first: previous.is_none(),
+            revived: previous.is_some_and(|p| p.is_empty()),
             members,
             left,
         })
@@ -172,6 +173,8 @@ struct Change {
     since_us: u64,
     /// The server's first view printed.
     first: bool,
+    /// A durable server had no members (dormant) and is back.
+    revived: bool,
     members: Vec<HostId>,
     /// Hosts that left, each with the disruption before it and how many ms later.
     left: Vec<(HostId, Option<(Disruption, u64)>)>,
@@ -200,7 +203,20 @@ impl Change {
         for joining in &view.joining {
             notes.push(format!("{} joins", host_name(joining.host)));
         }
-        let _ = write!(line, "continues on {on} ({})", notes.join("; "));
+        let notes = notes.join("; ");
+        let _ = match (self.members.first(), self.revived) {
+            // A durable server whose every replica is down waits for a disk.
+            (None, _) => write!(
+                line,
+                "is dormant: every replica is down, it waits for one to restart with its disk ({notes})"
+            ),
+            (Some(first), true) => write!(
+                line,
+                "is back on {on}, from {}'s disk ({notes})",
+                host_name(*first)
+            ),
+            (Some(_), false) => write!(line, "continues on {on} ({notes})"),
+        };
         line
     }
 
@@ -276,6 +292,48 @@ mod tests {
             serde_json::json!([{ "host": "h2", "after": "killed", "after_ms": 240 }])
         );
         assert_eq!(v["joined"], serde_json::json!(["h4"]));
+    }
+
+    #[test]
+    fn a_durable_server_is_dormant_then_back_from_a_disk() {
+        use crate::types::{GroupView, Incarnation, Model, ReplicaId, ServerSpec};
+        let origin = 1_000_000_000;
+        let schedule = Timeline::encode(
+            origin,
+            &[
+                (HostId(2), Disruption::Killed, 1_000_000),
+                (HostId(3), Disruption::Killed, 1_000_000),
+            ],
+        );
+        let mut t = Timeline::parse(&schedule).expect("parses");
+        let r = |h| ReplicaId {
+            host: HostId(h),
+            incarnation: Incarnation(1),
+        };
+        let view = |id, members: Vec<ReplicaId>, joining| GroupView {
+            group: GroupId(1),
+            view_id: id,
+            members,
+            joining,
+            spec: ServerSpec::new("bank", Model::Crash, 1),
+            failed: false,
+        };
+        t.line(origin + 20_000, &view(1, vec![r(2), r(3)], vec![]))
+            .expect("first view");
+        let dormant = t
+            .line(origin + 1_250_000, &view(2, vec![], vec![]))
+            .expect("a change");
+        assert_eq!(
+            dormant,
+            "ftc run:  1.250 s  bank (server 1) is dormant: every replica is down, it waits for one to restart with its disk (view 2; h2 left, 250 ms after it was killed; h3 left, 250 ms after it was killed)"
+        );
+        let back = t
+            .line(origin + 2_100_000, &view(3, vec![r(3), r(1)], vec![r(1)]))
+            .expect("a change");
+        assert_eq!(
+            back,
+            "ftc run:  2.100 s  bank (server 1) is back on h3, h1, from h3's disk (view 3; h1 joins)"
+        );
     }
 
     #[test]

@@ -116,3 +116,111 @@ fn a_whole_cluster_killed_and_restarted_from_its_data_directories_resumes_the_vi
         "{outcome:?}"
     );
 }
+
+/// A durable server on real processes: concurrent clients append, every
+/// kernel is killed at once while appends are in flight, the cluster is
+/// started again from its data directories, and a second start of the
+/// server's name gets the same server with every acknowledged append,
+/// each exactly once.
+#[test]
+fn a_durable_server_keeps_every_acknowledged_write_when_every_kernel_is_killed() {
+    let _serial = real_support::serial();
+    let data = tempfile::tempdir().expect("data root");
+    let mut cluster = LocalCluster::prepare(
+        &kvnode(),
+        LocalClusterOptions {
+            kernels: 3,
+            main_host: true,
+            data_root: Some(data.path().to_path_buf()),
+            ..LocalClusterOptions::default()
+        },
+    )
+    .expect("prepare the local cluster");
+    let h0_data = data.path().join("h0");
+    let driver = Driver::start_with(
+        &cluster,
+        ftc_runtime::kernel::FIRST_INCARNATION,
+        Some(h0_data.clone()),
+    );
+    cluster.start_kernels().expect("start the kernels");
+    let mut spec = real_support::kv_spec(1, vec![HostId(1), HostId(2)]);
+    spec.durable = Some("ledger".into());
+    let group = driver.start_spec(spec.clone());
+    // Four clients append until the kill; each records what was acknowledged.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4u32)
+        .map(|w| {
+            let h = driver.handle();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let me = h.new_client_id();
+                let mut acked = Vec::new();
+                for i in 0..10_000u32 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let append = KvCommand::Append {
+                        key: "ledger".into(),
+                        value: format!("|{w}.{i}|"),
+                    };
+                    let ticket = h.call_async(me, group, append.encode());
+                    match ticket.wait_timeout(Duration::from_secs(2)) {
+                        Some(Ok(_)) => acked.push(format!("{w}.{i}")),
+                        _ => break,
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_500));
+    // Power failure: every kernel at once, appends in flight.
+    for host in 1..=3 {
+        cluster.kill(HostId(host));
+    }
+    driver.kernel.shutdown();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<String> = writers
+        .into_iter()
+        .flat_map(|w| w.join().expect("a writer"))
+        .collect();
+    assert!(
+        !acked.is_empty(),
+        "appends were acknowledged before the kill"
+    );
+    for host in [3, 1, 2] {
+        cluster.restart(HostId(host)).expect("restart a kernel");
+    }
+    let driver = Driver::start_with(&cluster, Incarnation(2), Some(h0_data));
+    let started = Instant::now();
+    let again = driver.start_spec(spec);
+    assert_eq!(again, group, "the name re-attaches to the durable server");
+    let h = driver.handle();
+    let me = h.new_client_id();
+    let get = KvCommand::Get {
+        key: "ledger".into(),
+    };
+    let reply = h
+        .call(me, group, get.encode())
+        .expect("a read after the restart");
+    eprintln!(
+        "{} appends acknowledged before the kill; the server answered {:.1} s after the restart",
+        acked.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let Ok(KvReply::Value(Some(value))) = KvReply::decode(&reply) else {
+        panic!("the durable server lost its value: {reply:?}");
+    };
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+    for item in value.split('|').filter(|s| !s.is_empty()) {
+        *seen.entry(item).or_default() += 1;
+    }
+    for a in &acked {
+        assert_eq!(
+            seen.get(a.as_str()),
+            Some(&1),
+            "append {a}: acknowledged, so kept exactly once"
+        );
+    }
+    assert!(seen.values().all(|n| *n == 1), "no append executed twice");
+}

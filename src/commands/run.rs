@@ -8,7 +8,8 @@
 //! `hN.log` in a run directory that is kept, and whose path is printed first.
 //! With `--data-dir DIR` every host keeps its stable storage (and its
 //! incarnation file) in `DIR/hN`, so a later run on the same directory
-//! resumes the view service's decisions.
+//! resumes the view service's decisions and its durable servers; without it,
+//! in the run directory's `data/`, which only this run uses.
 
 use super::build::build_programs;
 use super::messages;
@@ -314,15 +315,12 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut kernels = Kernels {
         children: BTreeMap::new(),
     };
-    if let Some(data) = &args.data_dir {
-        std::fs::create_dir_all(data)
-            .with_context(|| format!("cannot create {}", data.display()))?;
-    }
+    // Without --data-dir the hosts' storage is the run directory's: durable
+    // servers then survive crashes and restarts within this run only.
+    let data = args.data_dir.clone().unwrap_or_else(|| dir.join("data"));
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let storage_args = |h: HostId| -> Vec<std::ffi::OsString> {
-        match &args.data_dir {
-            Some(data) => vec!["--data-dir".into(), data.join(host_name(h)).into()],
-            None => Vec::new(),
-        }
+        vec!["--data-dir".into(), data.join(host_name(h)).into()]
     };
     let (ready_tx, ready_rx) = mpsc::channel();
     let spawn_kernel = |h: HostId| -> anyhow::Result<Child> {

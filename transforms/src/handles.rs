@@ -8,7 +8,7 @@ use crate::ProgramIr;
 use ftc_frontend::program::Resolution;
 use ftc_frontend::types::{Ty, VarId};
 use ftc_frontend::CheckedProgram;
-use ftc_grammar::{Block, Expr, ExprKind, Item, MemberKind, Stmt, StmtKind};
+use ftc_grammar::{Block, Expr, ExprKind, Item, MemberKind, ServerPropKind, Stmt, StmtKind};
 
 struct Finder<'a> {
     program: &'a CheckedProgram,
@@ -64,8 +64,20 @@ impl Finder<'_> {
             }
             ExprKind::New {
                 array_len: Some(n), ..
+            } => self.expr(n),
+            ExprKind::Server { count, props, .. } => {
+                count.iter().for_each(|n| self.expr(n));
+                for p in props {
+                    match &p.kind {
+                        ServerPropKind::Priority(x)
+                        | ServerPropKind::Replicas(x)
+                        | ServerPropKind::Tolerate(x)
+                        | ServerPropKind::Durable(x) => self.expr(x),
+                        ServerPropKind::Hosts(hosts) => hosts.iter().for_each(|h| self.expr(h)),
+                        ServerPropKind::Model(_) | ServerPropKind::Disjoint => {}
+                    }
+                }
             }
-            | ExprKind::Server { count: Some(n), .. } => self.expr(n),
             ExprKind::Invoke { call } => self.expr(call),
             ExprKind::Accept {
                 futures,

@@ -179,6 +179,8 @@ pub struct ServerSpec {
     pub hosts: Vec<ExprId>,
     /// `disjoint`.
     pub disjoint: bool,
+    /// `durable (name)`: the name, an expression of type `string`.
+    pub durable: Option<ExprId>,
     /// Replicas per server when known at compile time (the front end's arithmetic).
     pub replicas_used: Option<i64>,
 }

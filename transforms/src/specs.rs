@@ -3,7 +3,8 @@
 //! After it: every `server C [n] props…` expression of the program has a
 //! spec in [`ProgramIr::specs`]; integer properties that are compile-time
 //! constants (literals, negation and arithmetic on them) are folded to
-//! [`Operand::Const`], the others stay expressions evaluated at run time.
+//! [`Operand::Const`], the others stay expressions evaluated at run time, as
+//! do `hosts` entries and a `durable` name.
 
 use crate::{Operand, ProgramIr, ServerSpec};
 use ftc_frontend::{const_int, CheckedProgram};
@@ -39,6 +40,7 @@ pub(crate) fn fold_all(program: &CheckedProgram, ir: &mut ProgramIr) {
             priority: Operand::Default,
             hosts: Vec::new(),
             disjoint: false,
+            durable: None,
             replicas_used: site.replicas,
         };
         for p in props {
@@ -49,6 +51,7 @@ pub(crate) fn fold_all(program: &CheckedProgram, ir: &mut ProgramIr) {
                 ServerPropKind::Model(m) => spec.model = *m,
                 ServerPropKind::Hosts(hs) => spec.hosts = hs.iter().map(|h| h.id).collect(),
                 ServerPropKind::Disjoint => spec.disjoint = true,
+                ServerPropKind::Durable(e) => spec.durable = Some(e.id),
             }
         }
         spec.model = site.model;

@@ -131,7 +131,8 @@ pub fn expr<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
                 match &p.kind {
                     ftc_grammar::ServerPropKind::Priority(e)
                     | ftc_grammar::ServerPropKind::Replicas(e)
-                    | ftc_grammar::ServerPropKind::Tolerate(e) => expr(e, f),
+                    | ftc_grammar::ServerPropKind::Tolerate(e)
+                    | ftc_grammar::ServerPropKind::Durable(e) => expr(e, f),
                     ftc_grammar::ServerPropKind::Hosts(hs) => hs.iter().for_each(|h| expr(h, f)),
                     _ => {}
                 }

@@ -18,7 +18,7 @@ int counter::add (item it, int times) { sum += it->qty * times; return sum; }
 void main () {
   int t = 1;
   counter c = server counter model crash tolerate (2 - 1) replicas (3);
-  counter d = server counter model crash tolerate (t);
+  counter d = server counter model crash tolerate (t) durable ("d-" + t);
   counter arr = server counter [1 + 2] disjoint;
   arr[0]->reset();
   int type = 3;
@@ -59,9 +59,19 @@ fn commands_specs_and_names() {
         .find(|s| s.replicas == Operand::Const(3))
         .expect("constant spec");
     assert_eq!(constant.tolerate, Operand::Const(1), "2 - 1 is folded");
+    let variable = specs
+        .iter()
+        .find(|s| matches!(s.tolerate, Operand::Expr(_)))
+        .expect("a variable stays an expression");
+    let name = variable.durable.expect("`durable` is recorded");
+    assert_eq!(
+        program.type_of(name),
+        Some(&Ty::Str),
+        "the name is a string"
+    );
     assert!(
-        specs.iter().any(|s| matches!(s.tolerate, Operand::Expr(_))),
-        "a variable stays an expression"
+        specs.iter().filter(|s| s.durable.is_none()).count() == 2,
+        "not durable without the property"
     );
     let array = specs
         .iter()

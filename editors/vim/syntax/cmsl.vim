@@ -12,7 +12,7 @@ syn keyword cmslStatement   break continue return new
 syn keyword cmslException   try catch raise assert
 syn keyword cmslStorage     public private attribute relation class
 syn keyword cmslContract    requires ensures invariant
-syn keyword cmslReplication server invoke accept timeout priority replicas tolerance tolerate hosts disjoint model correct crash byzantine
+syn keyword cmslReplication server invoke accept timeout priority replicas tolerance tolerate hosts disjoint durable model correct crash byzantine
 syn keyword cmslType        void int real float double boolean bool string list map host future
 syn keyword cmslConstant    true false null this
 

@@ -55,6 +55,9 @@ pub struct KvConfig {
     pub client_hosts: Vec<usize>,
     /// Scripted faults, at times measured from the server's start (scenario tests).
     pub script: Vec<(Micros, Action)>,
+    /// `durable ("name")`: the server keeps its state on its hosts' disks
+    /// (with `cluster.stable_storage`).
+    pub durable: Option<String>,
 }
 
 /// A scripted fault of a scenario.
@@ -106,6 +109,7 @@ impl KvConfig {
             check_liveness: true,
             class: "kv".to_string(),
             preferred_hosts: Vec::new(),
+            durable: None,
             client_hosts: Vec::new(),
             script: Vec::new(),
         }
@@ -225,6 +229,7 @@ pub fn run_kv(config: &KvConfig) -> KvReport {
     let mut cluster = Cluster::new(&config.cluster);
     let setup_deadline = 10_000_000;
     let mut spec = ServerSpec::new(&config.class, config.model, config.tolerate);
+    spec.durable = config.durable.clone();
     spec.hosts = config
         .preferred_hosts
         .iter()

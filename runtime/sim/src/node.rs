@@ -78,7 +78,7 @@ pub trait Node {
 pub struct HostNode {
     host: Host,
     /// With stable storage: the host's logs on its simulated disk.
-    storage: Option<HostStorage<SharedDisk>>,
+    storage: Option<(SharedDisk, HostStorage<SharedDisk>)>,
     /// The planted bug `sync_after_send`.
     sync_late: bool,
     scratch: Vec<Output>,
@@ -121,11 +121,19 @@ impl HostNode {
         disk: SharedDisk,
     ) -> Result<HostNode, String> {
         let mut node = HostNode::new(config, apps, batching);
-        let (log, recovered) = DurableLog::open(disk).map_err(|e| e.to_string())?;
+        let open = |store: Store| DurableLog::open(disk.store(store)).map_err(|e| e.to_string());
+        let (log, recovered) = open(Store::ViewService)?;
         node.host.restore_view_service(recovered)?;
         let mut storage = HostStorage::new();
         storage.insert(Store::ViewService, log);
-        node.storage = Some(storage);
+        for store in disk.stores().map_err(|e| e.to_string())? {
+            if let Store::Group(group) = store {
+                let (log, recovered) = open(store)?;
+                node.host.restore_durable(group, &recovered)?;
+                storage.insert(store, log);
+            }
+        }
+        node.storage = Some((disk, storage));
         Ok(node)
     }
 
@@ -144,7 +152,7 @@ impl Node for HostNode {
 
     fn handle(&mut self, now: Micros, input: NodeInput<Self>, out: &mut Vec<NodeOutput<Self>>) {
         if self.sync_late {
-            if let Some(storage) = &mut self.storage {
+            if let Some((_, storage)) = &mut self.storage {
                 storage.sync().expect("simulated disk sync");
             }
         }
@@ -192,17 +200,22 @@ impl Node for HostNode {
                 }
                 Output::Trace(trace) => NodeOutput::Trace(trace),
                 Output::Persist { store, op } => {
-                    let storage = self
+                    let (disk, storage) = self
                         .storage
                         .as_mut()
                         .expect("the core persists only with stable storage");
+                    if !storage.contains(store) {
+                        // A durable server's first replica on this host.
+                        let (log, _) = DurableLog::open(disk.store(store)).expect("a new store");
+                        storage.insert(store, log);
+                    }
                     // A simulated disk does not fail.
                     storage.apply(store, op).expect("simulated disk write");
                     continue;
                 }
             });
         }
-        if let Some(storage) = &mut self.storage {
+        if let Some((_, storage)) = &mut self.storage {
             if leaves && storage.needs_sync() && !self.sync_late {
                 storage.sync().expect("simulated disk sync");
             }

@@ -7,12 +7,14 @@
 //! recruited or lagging replica is given ([`ReplicaState`]). The protocol itself
 //! is described in `docs/replication.md`, "Group protocol".
 
+mod durable;
 #[cfg(test)]
 mod fuzz;
 mod replica;
 #[cfg(test)]
 mod tests;
 
+pub use durable::{DiskMirror, DurableCopy};
 pub use replica::{Replica, ReplicaConfig, ReplicaStatus};
 
 use crate::app::{AppTimerId, CallOutcome, NestedCallId};
@@ -340,4 +342,7 @@ pub enum GroupOutput {
         at: Micros,
     },
     Trace(crate::host::Trace),
+    /// A durable server's replica keeps this on its host's disk; the host
+    /// carries it out before every send of the same step.
+    Persist(crate::storage::StorageOp),
 }

@@ -1,7 +1,10 @@
 //! One member's engine of the crash-model group protocol: ordering, uniform
 //! delivery, view-change flush, state transfer, nested calls and timers.
 
-use super::{ClientRecord, GroupMessage, GroupOutput, LogEntry, NestedCall, ReplicaState};
+use super::{
+    ClientRecord, DiskMirror, DurableCopy, GroupMessage, GroupOutput, LogEntry, NestedCall,
+    ReplicaState,
+};
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::host::Trace;
 use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
@@ -189,6 +192,14 @@ pub struct Replica {
     unsent_from: Option<u64>,
     commit_unsent: bool,
     ack_unsent: bool,
+    /// A durable server's replica: what its host's disk holds (see
+    /// `group/durable.rs`); `None` for servers that are not durable.
+    disk: Option<DiskMirror>,
+    /// A replica that brought a dormant durable group back from its disk:
+    /// its log is the group's log (it is the only state holder), so the view
+    /// it starts commits all of it at once, and recruits get the state after
+    /// it rather than replaying it.
+    revived_up_to: u64,
 }
 
 impl Replica {
@@ -203,9 +214,69 @@ impl Replica {
         fresh: bool,
         out: &mut Vec<GroupOutput>,
     ) -> Replica {
+        let mut replica = Replica::build(config, app, &view, fresh);
+        replica.install(now, view, out);
+        replica.finish_step(now, out);
+        replica
+    }
+
+    /// Creates the replica of a durable server's `view` on this host, whose
+    /// disk `disk` describes. With `recovered` (what that disk held), the
+    /// replica starts from it: it brings a dormant durable group back, so it
+    /// is the sequencer of `view` and its only member with state. Otherwise
+    /// as [`Replica::new`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_durable(
+        now: Micros,
+        config: ReplicaConfig,
+        app: Box<dyn StateMachine>,
+        view: GroupView,
+        fresh: bool,
+        disk: DiskMirror,
+        recovered: Option<DurableCopy>,
+        out: &mut Vec<GroupOutput>,
+    ) -> Replica {
+        let mut replica = Replica::build(config, app, &view, fresh);
+        replica.disk = Some(disk);
+        if let Some(copy) = recovered {
+            assert!(
+                view.members.first() == Some(&replica.config.me)
+                    && !view.joining.contains(&replica.config.me),
+                "a replica recovered from disk starts as its view's sequencer"
+            );
+            let restored = match copy.state {
+                Some(state) => replica.restore(now, state, copy.entries),
+                None => {
+                    // No snapshot: the initial state, and the log from position 1.
+                    replica.entries = copy.entries.into();
+                    replica.initialized = true;
+                    true
+                }
+            };
+            if let Some(disk) = &mut replica.disk {
+                disk.matches_disk();
+            }
+            replica.revived_up_to = replica.log_end();
+            // The host decoded the copy; only an application that cannot read
+            // its own snapshot fails here, and then the replica has no state.
+            if !restored {
+                replica.initialized = false;
+            }
+        }
+        replica.install(now, view, out);
+        replica.finish_step(now, out);
+        replica
+    }
+
+    fn build(
+        config: ReplicaConfig,
+        app: Box<dyn StateMachine>,
+        view: &GroupView,
+        fresh: bool,
+    ) -> Replica {
         let mut placeholder = view.clone();
         placeholder.view_id = 0;
-        let mut replica = Replica {
+        Replica {
             config,
             app,
             view: placeholder,
@@ -236,9 +307,9 @@ impl Replica {
             unsent_from: None,
             commit_unsent: false,
             ack_unsent: false,
-        };
-        replica.install(now, view, out);
-        replica
+            disk: None,
+            revived_up_to: 0,
+        }
     }
 
     pub fn view(&self) -> &GroupView {
@@ -293,7 +364,7 @@ impl Replica {
             return;
         }
         self.install(now, view, out);
-        self.check_invariants();
+        self.finish_step(now, out);
     }
 
     fn install(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>) {
@@ -343,7 +414,7 @@ impl Replica {
     }
 
     /// Sends what batching held back (see [`Replica::set_batching`]).
-    pub fn flush(&mut self, _now: Micros, out: &mut Vec<GroupOutput>) {
+    pub fn flush(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         let from = self.unsent_from.take();
         let commit = std::mem::take(&mut self.commit_unsent);
         let ack = std::mem::take(&mut self.ack_unsent);
@@ -382,7 +453,7 @@ impl Replica {
                 self.send_commit(m, out);
             }
         }
-        self.check_invariants();
+        self.finish_step(now, out);
     }
 
     /// The view service declared `group` failed: outstanding and later nested calls
@@ -394,7 +465,7 @@ impl Replica {
         {
             self.sequencer_tick(now, out);
         }
-        self.check_invariants();
+        self.finish_step(now, out);
     }
 
     /// A timer set through [`GroupOutput::SetTimer`] is due.
@@ -426,7 +497,7 @@ impl Replica {
             ReplicaStatus::Normal => {}
         }
         self.arm_tick(now, out);
-        self.check_invariants();
+        self.finish_step(now, out);
     }
 
     fn sequencer_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
@@ -634,7 +705,7 @@ impl Replica {
                 }
             }
         }
-        self.check_invariants();
+        self.finish_step(now, out);
     }
 
     /// Sent by the sequencer of the current view to this member (not to itself).
@@ -1006,7 +1077,7 @@ impl Replica {
             self.execute(now, running, app_out, out);
             self.execute_committed(now, out);
         }
-        self.check_invariants();
+        self.finish_step(now, out);
     }
 
     /// Since when the application has been running an entry off the core's
@@ -1200,6 +1271,9 @@ impl Replica {
     fn truncate(&mut self, position: u64) {
         let keep = usize::try_from(position.saturating_sub(self.log_base)).unwrap_or(usize::MAX);
         self.entries.truncate(keep);
+        if let Some(disk) = &mut self.disk {
+            disk.invalidate_after(position);
+        }
     }
 
     /// Entries after `position` (which must be at least `log_base`).
@@ -1270,6 +1344,10 @@ impl Replica {
         }
         // The application was replaced: what it was running is gone with it.
         self.running = None;
+        if let Some(disk) = &mut self.disk {
+            // Only the disk's snapshot (a committed state) still holds.
+            disk.invalidate_after(0);
+        }
         self.log_base = state.position;
         self.entries = entries.into();
         self.executed_position = state.position;
@@ -1354,12 +1432,13 @@ impl Replica {
             self.stuck = true;
             return;
         };
+        let revived = std::mem::take(&mut self.revived_up_to);
         let committed = self
             .reports
             .values()
             .filter(|r| r.holds_state())
             .map(|r| r.executed_position)
-            .fold(self.started_position(), u64::max);
+            .fold(self.started_position().max(revived), u64::max);
         if chosen_id != me {
             let Some(report) = self.reports.get(&chosen_id).cloned() else {
                 return;
@@ -1537,6 +1616,44 @@ impl Replica {
         self.running
             .as_ref()
             .map_or(self.executed_position, |r| r.position)
+    }
+
+    /// A durable replica: what its disk holds (everything persisted so far,
+    /// which its driver syncs before anything leaves) — always the disk's
+    /// description, and, once the replica holds the state, the copy a later
+    /// incarnation on this host can start from.
+    pub fn durable_copy(&self, now: Micros) -> Option<(DiskMirror, Option<DurableCopy>)> {
+        let disk = self.disk.clone()?;
+        let copy = self.initialized.then(|| DurableCopy {
+            state: Some(self.package(now)),
+            entries: self.entries_after(self.executed_position),
+        });
+        Some((disk, copy))
+    }
+
+    /// The end of every step: a durable replica's disk is brought in line
+    /// with its log (the host puts these operations before the step's sends),
+    /// then the invariants are checked.
+    fn finish_step(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        if self.initialized {
+            if let Some(mut disk) = self.disk.take() {
+                let mut ops = Vec::new();
+                disk.persist(
+                    self.log_base,
+                    self.executed_position,
+                    &self.entries,
+                    || self.package(now),
+                    &mut ops,
+                );
+                #[cfg(feature = "planted-bugs")]
+                if self.config.bugs.durable_log_not_persisted {
+                    ops.retain(|op| !matches!(op, crate::storage::StorageOp::Append(_)));
+                }
+                out.extend(ops.into_iter().map(GroupOutput::Persist));
+                self.disk = Some(disk);
+            }
+        }
+        self.check_invariants();
     }
 
     fn check_invariants(&self) {

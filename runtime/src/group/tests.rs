@@ -337,6 +337,7 @@ impl Cluster {
                     .executed
                     .push((host, position, entry_digest, state_digest, request)),
                 GroupOutput::Trace(_) => {}
+                GroupOutput::Persist(_) => unreachable!("no durable replicas in these tests"),
             }
         }
     }

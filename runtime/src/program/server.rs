@@ -167,7 +167,8 @@ impl<C: ServerClass> Server<C> {
     }
 
     /// `server C [n] props…`: starts `n` servers, one after another; with
-    /// `disjoint` they use pairwise disjoint host sets where the cluster allows it.
+    /// `disjoint` they use pairwise disjoint host sets where the cluster allows
+    /// it; with `durable ("name")` element `i` is the durable server `name[i]`.
     pub fn start_array(size: i64, props: &Props) -> Res<Array<Server<C>>> {
         Server::<C>::start_array_as(size, props)
     }
@@ -184,8 +185,13 @@ impl<C: ServerClass> Server<C> {
         };
         let spec = props.spec(C::NAME, key)?;
         let mut servers = Vec::with_capacity(n);
-        for _ in 0..n {
-            servers.push(Server::from_group(context::start_server(spec.clone())?));
+        for index in 0..n {
+            let mut spec = spec.clone();
+            // `durable ("name")` on an array names its elements `name[i]`.
+            if let Some(name) = &props.durable {
+                spec.durable = Some(format!("{name}[{index}]"));
+            }
+            servers.push(Server::from_group(context::start_server(spec)?));
         }
         Ok(Array::from_vec(servers))
     }

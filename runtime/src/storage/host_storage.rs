@@ -38,6 +38,11 @@ impl<D: Disk> HostStorage<D> {
         self.logs.insert(store, log);
     }
 
+    /// Whether the log of `store` is open.
+    pub fn contains(&self, store: Store) -> bool {
+        self.logs.contains_key(&store)
+    }
+
     /// Takes the log of `store` out (the simulator crashes its disk).
     pub fn remove(&mut self, store: Store) -> Option<DurableLog<D>> {
         self.logs.remove(&store)

@@ -34,19 +34,38 @@ pub use host_storage::{open_store, HostStorage};
 pub use log::{DurableLog, Recovered, StorageError, RECORD_BYTES_MAX};
 pub use mem_disk::{DiskStats, MemDisk};
 
+use crate::types::GroupId;
+
 /// Which log of a host an operation is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Store {
     /// The view service's participant (directory `view-service`).
     ViewService,
+    /// This host's replica of a durable server (directory `group-<id>`):
+    /// a snapshot of its state and the log entries it holds after it.
+    Group(GroupId),
 }
+
+/// The prefix of a durable group's directory name.
+const GROUP_DIR_PREFIX: &str = "group-";
 
 impl Store {
     /// The directory of this store under a host's data directory.
-    pub fn dir_name(&self) -> &'static str {
+    pub fn dir_name(&self) -> String {
         match self {
-            Store::ViewService => "view-service",
+            Store::ViewService => "view-service".to_string(),
+            Store::Group(group) => format!("{GROUP_DIR_PREFIX}{}", group.0),
         }
+    }
+
+    /// The store a directory name under a data directory belongs to, if any.
+    pub fn from_dir_name(name: &str) -> Option<Store> {
+        if name == "view-service" {
+            return Some(Store::ViewService);
+        }
+        let id: u64 = name.strip_prefix(GROUP_DIR_PREFIX)?.parse().ok()?;
+        let store = Store::Group(GroupId(id));
+        (store.dir_name() == name).then_some(store)
     }
 }
 

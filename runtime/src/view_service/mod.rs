@@ -754,7 +754,8 @@ impl ViewService {
     }
 
     /// This host's replica of `group` holds the group's state (it was
-    /// recruited and its state transfer completed). Retried through the leader
+    /// recruited and its state transfer completed, or — for a dormant durable
+    /// group it may revive — it recovered the state from its disk). Retried through the leader
     /// until the committed log counts it as a state holder; idempotent and
     /// cheap when already counted or pending, so a host core may call it after
     /// every step of a replica that holds state.
@@ -762,12 +763,25 @@ impl ViewService {
         let me = self.replica_id();
         if self.pending_held.contains(&group)
             || self.state.holds_state(group, me)
-            || !self.state.is_member(group, me)
+            || !self.state.may_hold(group, me)
         {
             return;
         }
         self.pending_held.insert(group);
         self.forward_pending(now, out);
+    }
+
+    /// Whether `group` is a dormant durable group this host's current
+    /// incarnation may bring back with the state on its disk (it ran one of
+    /// the group's last state holders): then [`ViewService::state_held`]
+    /// proposes it.
+    pub fn may_revive(&self, group: GroupId) -> bool {
+        self.state.may_revive(group, self.replica_id())
+    }
+
+    /// The dormant durable groups (see [`ViewService::may_revive`]).
+    pub fn dormant_groups(&self) -> impl Iterator<Item = GroupId> + '_ {
+        self.state.dormant.keys().copied()
     }
 
     /// Whether the committed log counts this host's replica of `group` as a
@@ -1855,7 +1869,7 @@ impl ViewService {
             incarnation: self.incarnation,
         };
         self.pending_held
-            .retain(|&group| state.is_member(group, me) && !state.holds_state(group, me));
+            .retain(|&group| state.may_hold(group, me) && !state.holds_state(group, me));
     }
 
     /// Pending requests ready to be proposed: suspicions only once confirmed by

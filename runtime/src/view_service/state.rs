@@ -2,7 +2,7 @@
 //! alive hosts, group views and placement. Pure and deterministic.
 
 use super::{Decision, FIRST_INCARNATION};
-use crate::types::{GroupId, GroupView, HostId, Incarnation, ReplicaId, ServerSpec};
+use crate::types::{GroupId, GroupView, HostId, Incarnation, Model, ReplicaId, ServerSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +45,14 @@ pub(crate) struct ClusterState {
     /// `StateHeld` says its state transfer completed. A group none of whose
     /// state holders survives is failed, whatever recruits survive.
     pub holders: BTreeMap<GroupId, BTreeSet<ReplicaId>>,
+    /// Durable groups none of whose state holders survives: they are not
+    /// failed but *dormant* (a view with no members) until a replica on one
+    /// of these hosts — the hosts of the last state holders, whose disks hold
+    /// every committed entry — recovers the state from its disk and says so
+    /// with `StateHeld`.
+    pub dormant: BTreeMap<GroupId, BTreeSet<HostId>>,
+    /// Durable groups by their `durable ("name")`.
+    pub durable_names: BTreeMap<String, GroupId>,
     pub next_group_id: u64,
     /// Decided creations, for idempotence by `(origin, token)`.
     pub creations: BTreeMap<(ReplicaId, u64), Result<GroupId, String>>,
@@ -73,6 +81,8 @@ impl ClusterState {
             voters,
             groups: BTreeMap::new(),
             holders: BTreeMap::new(),
+            dormant: BTreeMap::new(),
+            durable_names: BTreeMap::new(),
             next_group_id: 1,
             creations: BTreeMap::new(),
             quorum,
@@ -143,9 +153,60 @@ impl ClusterState {
             Decision::StateHeld { group, replica } => {
                 if self.is_member(*group, *replica) {
                     self.holders.entry(*group).or_default().insert(*replica);
+                } else if self.may_revive(*group, *replica) {
+                    self.revive(*group, *replica, events);
                 }
             }
         }
+    }
+
+    /// Whether `replica` may say it holds `group`'s state: a member of its
+    /// newest view, or an admitted replica on one of a dormant durable
+    /// group's last holders' hosts (it recovered the state from its disk).
+    pub fn may_hold(&self, group: GroupId, replica: ReplicaId) -> bool {
+        self.is_member(group, replica) || self.may_revive(group, replica)
+    }
+
+    /// Whether `replica` could bring the dormant durable `group` back.
+    pub fn may_revive(&self, group: GroupId, replica: ReplicaId) -> bool {
+        self.is_alive(replica)
+            && self
+                .dormant
+                .get(&group)
+                .is_some_and(|hosts| hosts.contains(&replica.host))
+    }
+
+    /// A dormant durable group comes back: `replica`, which recovered its
+    /// state from its disk, is the sequencer and only state holder of a new
+    /// view; the other replicas are recruited (they get a state transfer).
+    fn revive(&mut self, group: GroupId, replica: ReplicaId, events: &mut Vec<ApplyEvent>) {
+        let Some(old) = self.groups.get(&group) else {
+            return;
+        };
+        assert!(
+            old.members.is_empty() && !old.failed,
+            "a dormant group has no members and is not failed"
+        );
+        let mut next = old.clone();
+        next.view_id += 1;
+        let used: BTreeSet<HostId> = [replica.host].into();
+        let wanted = old.spec.replica_count() as usize;
+        let recruits = place(
+            &old.spec,
+            &self.alive_hosts(),
+            &self.load(Some(group)),
+            &used,
+            &self.disjoint_hosts(old.spec.disjoint_key, Some(group)),
+            wanted.saturating_sub(1),
+        );
+        let joining: Vec<ReplicaId> = recruits.iter().map(|&h| self.replica(h)).collect();
+        next.members = vec![replica];
+        next.members.extend(joining.iter().copied());
+        next.joining = joining;
+        self.dormant.remove(&group);
+        self.holders.insert(group, [replica].into());
+        self.groups.insert(group, next.clone());
+        events.push(ApplyEvent::View(next));
     }
 
     /// Whether `replica` is a member of `group`'s newest view (and the group lives).
@@ -167,6 +228,22 @@ impl ClusterState {
         spec: &ServerSpec,
         events: &mut Vec<ApplyEvent>,
     ) -> Result<GroupId, String> {
+        if let Some(name) = &spec.durable {
+            if spec.model == Model::Byzantine {
+                return Err(format!(
+                    "server {}: durable byzantine servers are not supported",
+                    spec.class
+                ));
+            }
+            if let Some(&group) = self.durable_names.get(name) {
+                // A durable server is known by its name: this start re-attaches.
+                let existing = &self.groups[&group].spec;
+                return match durable_mismatch(existing, spec) {
+                    None => Ok(group),
+                    Some(why) => Err(format!("durable server \"{name}\" exists {why}")),
+                };
+            }
+        }
         let needed = spec.replica_count() as usize;
         let alive = self.alive_hosts();
         if needed > alive.len() {
@@ -198,6 +275,9 @@ impl ClusterState {
         };
         self.holders
             .insert(group, view.members.iter().copied().collect());
+        if let Some(name) = &spec.durable {
+            self.durable_names.insert(name.clone(), group);
+        }
         self.groups.insert(group, view.clone());
         events.push(ApplyEvent::View(view));
         Ok(group)
@@ -253,7 +333,7 @@ impl ClusterState {
             let Some(old) = self.groups.get(&id) else {
                 continue;
             };
-            if old.failed {
+            if old.failed || self.dormant.contains_key(&id) {
                 continue;
             }
             let survivors: Vec<ReplicaId> = old
@@ -275,8 +355,14 @@ impl ClusterState {
             if holders.is_empty() {
                 next.members = Vec::new();
                 next.joining = Vec::new();
-                next.failed = true;
-                self.holders.remove(&id);
+                let last = self.holders.remove(&id).unwrap_or_default();
+                if old.spec.durable.is_some() {
+                    // Every committed entry is on the disks of the last holders.
+                    self.dormant
+                        .insert(id, last.iter().map(|m| m.host).collect());
+                } else {
+                    next.failed = true;
+                }
             } else {
                 self.holders.insert(id, holders);
                 let wanted = old.spec.replica_count() as usize;
@@ -305,6 +391,32 @@ impl ClusterState {
             events.push(ApplyEvent::View(next));
         }
     }
+}
+
+/// What differs between a durable server's spec and a new start of its name
+/// (class, model or tolerance), said for a `server_failure`.
+fn durable_mismatch(existing: &ServerSpec, asked: &ServerSpec) -> Option<String> {
+    let describe = |s: &ServerSpec| {
+        let model = match s.model {
+            Model::Correct => "correct",
+            Model::Crash => "crash",
+            Model::Byzantine => "byzantine",
+        };
+        format!(
+            "server class {} model {model} tolerate ({})",
+            s.class, s.tolerate
+        )
+    };
+    let same = existing.class == asked.class
+        && existing.model == asked.model
+        && existing.tolerate == asked.tolerate;
+    (!same).then(|| {
+        format!(
+            "as {}; this start asks for {}",
+            describe(existing),
+            describe(asked)
+        )
+    })
 }
 
 /// Chooses up to `count` hosts for replicas of one group.

@@ -65,6 +65,17 @@ pub struct Driver {
     pub executed: Arc<Mutex<Vec<(GroupId, u64, u64)>>>,
 }
 
+/// The key-value server's spec: `model crash tolerate (t)` (`correct` for
+/// 0) on the preferred `hosts`.
+pub fn kv_spec(tolerate: u32, hosts: Vec<HostId>) -> ServerSpec {
+    let model = if tolerate == 0 {
+        Model::Correct
+    } else {
+        Model::Crash
+    };
+    ServerSpec::new(KV_CLASS, model, tolerate).on_hosts(hosts)
+}
+
 impl Driver {
     pub fn start(cluster: &LocalCluster) -> Driver {
         Driver::start_with(cluster, ftc_runtime::kernel::FIRST_INCARNATION, None)
@@ -125,12 +136,11 @@ impl Driver {
     /// Starts the key-value server, retrying (bounded) while this host is still
     /// being admitted to the cluster.
     pub fn start_kv(&self, tolerate: u32, hosts: Vec<HostId>) -> GroupId {
-        let model = if tolerate == 0 {
-            Model::Correct
-        } else {
-            Model::Crash
-        };
-        let spec = ServerSpec::new(KV_CLASS, model, tolerate).on_hosts(hosts);
+        self.start_spec(kv_spec(tolerate, hosts))
+    }
+
+    /// Starts a server of `spec`, retrying (bounded) like [`Driver::start_kv`].
+    pub fn start_spec(&self, spec: ServerSpec) -> GroupId {
         let mut last = String::new();
         let until = Instant::now() + Duration::from_secs(30);
         for _ in 0..20 {

@@ -109,16 +109,21 @@ struct Bench {
     cluster: LocalCluster,
     kernel: Kernel,
     views: Arc<Mutex<Vec<GroupView>>>,
+    /// Every host's data directory (the durable row's disks; removed at the end).
+    _data: tempfile::TempDir,
+    next_durable: std::sync::atomic::AtomicU32,
 }
 
 impl Bench {
     fn start(kernels: u32) -> Result<Bench, String> {
         let binary = std::env::current_exe().map_err(|e| e.to_string())?;
+        let data = tempfile::tempdir().map_err(|e| format!("data directories: {e}"))?;
         let mut cluster = LocalCluster::prepare(
             &binary,
             LocalClusterOptions {
                 kernels,
                 main_host: true,
+                data_root: Some(data.path().to_path_buf()),
                 ..LocalClusterOptions::default()
             },
         )
@@ -129,6 +134,7 @@ impl Bench {
             .map_err(|e| e.to_string())?;
         config.trace = TraceSink::Views(tx);
         config.incarnation = Some(FIRST_INCARNATION);
+        config.data_dir = Some(data.path().join("h0"));
         let kernel = Kernel::start(config, Arc::new(KvFactory)).map_err(|e| e.to_string())?;
         // This process's kernel (h0) boots with the kernel processes.
         cluster.start_kernels().map_err(|e| e.to_string())?;
@@ -147,6 +153,8 @@ impl Bench {
             cluster,
             kernel,
             views,
+            _data: data,
+            next_durable: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -159,6 +167,18 @@ impl Bench {
         let replicas = ServerSpec::new(KV_CLASS, model, tolerate).replica_count();
         let hosts = (1..=replicas).map(HostId).collect();
         self.start_kv_on(model, tolerate, hosts)
+    }
+
+    /// Like [`Bench::start_kv`], a durable server (its replicas keep every
+    /// command on their hosts' disks, one fsync per batch).
+    fn start_durable_kv(&self, model: Model, tolerate: u32) -> Result<GroupId, String> {
+        let n = self
+            .next_durable
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut spec = ServerSpec::new(KV_CLASS, model, tolerate);
+        spec.hosts = (1..=spec.replica_count()).map(HostId).collect();
+        spec.durable = Some(format!("ftbench-{n}"));
+        self.handle().start_server(spec)
     }
 
     /// A key-value server with its replicas on `hosts`, the first its sequencer.
@@ -233,6 +253,7 @@ struct ModelResult {
     name: String,
     model: Model,
     tolerate: u32,
+    durable: bool,
     calls: Samples,
     ops: f64,
 }
@@ -243,7 +264,7 @@ fn run(o: &Options) -> Result<(), String> {
         o.kernels, o.seconds, o.clients, o.window
     );
     let mut bench = Bench::start(o.kernels)?;
-    let mut configs = vec![("correct".to_string(), Model::Correct, 0)];
+    let mut configs = vec![("correct".to_string(), Model::Correct, 0, false)];
     for t in 1..=o.max_tolerate {
         if t + 1 > o.kernels {
             println!(
@@ -253,7 +274,11 @@ fn run(o: &Options) -> Result<(), String> {
             );
             continue;
         }
-        configs.push((format!("crash tolerate({t})"), Model::Crash, t));
+        configs.push((format!("crash tolerate({t})"), Model::Crash, t, false));
+        if t == 1 {
+            // The same server keeping its log on disk.
+            configs.push(("durable tolerate(1)".to_string(), Model::Crash, t, true));
+        }
     }
     for t in 1..=o.max_byzantine {
         let replicas = ServerSpec::new(KV_CLASS, Model::Byzantine, t).replica_count();
@@ -264,14 +289,22 @@ fn run(o: &Options) -> Result<(), String> {
             );
             continue;
         }
-        configs.push((format!("byzantine tolerate({t})"), Model::Byzantine, t));
+        configs.push((
+            format!("byzantine tolerate({t})"),
+            Model::Byzantine,
+            t,
+            false,
+        ));
     }
     // Every model's sequencer is h1: the floor is the echo h0 -> h1 -> h0.
     let floor_host = HostId(1);
     let mut floor = Samples::default();
     let mut results: Vec<ModelResult> = Vec::new();
-    for (name, model, t) in configs {
-        let group = bench.start_kv(model, t)?;
+    for (name, model, t, durable) in configs {
+        let group = match durable {
+            true => bench.start_durable_kv(model, t)?,
+            false => bench.start_kv(model, t)?,
+        };
         let h = bench.handle();
         // The floor in a block of its own just before the model's calls, so
         // that both see the same machine load.
@@ -293,6 +326,7 @@ fn run(o: &Options) -> Result<(), String> {
             name,
             model,
             tolerate: t,
+            durable,
             calls,
             ops,
         });
@@ -321,14 +355,16 @@ fn run(o: &Options) -> Result<(), String> {
             );
         }
         // A crash row against the one tolerating one failure less; a
-        // byzantine row against the crash row tolerating as many.
+        // byzantine or durable row against the crash row tolerating as many.
         let previous = results.iter().find(|p| match r.model {
+            _ if p.durable => false,
+            Model::Crash if r.durable => p.model == Model::Crash && p.tolerate == r.tolerate,
             Model::Crash => p.model == Model::Crash && p.tolerate + 1 == r.tolerate,
             Model::Byzantine => p.model == Model::Crash && p.tolerate == r.tolerate,
             Model::Correct => false,
         });
         if let Some(p) = previous {
-            if r.model == Model::Byzantine {
+            if r.model == Model::Byzantine || r.durable {
                 line += &format!(
                     "; vs {}: latency x{:.2}, throughput x{:.2}",
                     p.name,
