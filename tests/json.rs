@@ -93,6 +93,22 @@ fn every_command_prints_documented_json() {
     assert_eq!(seen, ["emitted"]);
 
     let out = ftc()
+        .arg("emit")
+        .arg(fixture("parallel_calls.cmsl"))
+        .arg("-o")
+        .arg(dir.path().join("parallel"))
+        .arg("--report-optimizations")
+        .args(json)
+        .output()
+        .expect("emit");
+    assert!(out.status.success());
+    let seen = check_lines(&String::from_utf8_lossy(&out.stderr), &schema);
+    assert_eq!(
+        seen,
+        ["parallelized", "parallelized", "parallelized", "emitted"]
+    );
+
+    let out = ftc()
         .arg("build")
         .arg(&counter)
         .args(json)

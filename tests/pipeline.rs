@@ -333,3 +333,59 @@ fn a_durable_server_outlives_its_run() {
         "the server's two replicas keep their state on disk"
     );
 }
+
+/// The call-parallelizing optimization changes nothing a program shows:
+/// `tests/run/parallel_calls.cmsl` prints the same with and without it
+/// (`-O0`), `--report-optimizations` names its runs, and `-O0` turns them
+/// off in the emitted code.
+#[test]
+fn parallel_calls_show_exactly_what_sequential_ones_do() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/parallel_calls.cmsl");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut emitted = Vec::new();
+    for level in ["-O1", "-O0"] {
+        let out = ftc()
+            .arg("emit")
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.path().join(level))
+            .args([level, "--report-optimizations"])
+            .output()
+            .expect("emit");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let notes = String::from_utf8_lossy(&out.stderr).to_string();
+        let code =
+            std::fs::read_to_string(dir.path().join(level).join("src/main.rs")).expect("main.rs");
+        emitted.push((notes, code));
+    }
+    let (notes, code) = &emitted[0];
+    assert!(
+        notes.contains("parallel_calls.cmsl:26: note: 3 calls on servers are made in parallel (lines 26, 27, 28)"),
+        "{notes}"
+    );
+    assert!(code.contains(".invoke::<"), "the optimized program invokes");
+    let (notes, code) = &emitted[1];
+    assert!(notes.is_empty(), "-O0 makes nothing parallel: {notes}");
+    assert!(!code.contains(".invoke::<"), "-O0 calls one after another");
+    let mut outputs = Vec::new();
+    for level in ["-O1", "-O0"] {
+        let out = ftc()
+            .arg("run")
+            .arg(&src)
+            .arg(level)
+            .output()
+            .expect("run ftc");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{level}: {stderr}");
+        outputs.push(String::from_utf8_lossy(&out.stdout).to_string());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(
+        outputs[0],
+        "5 7 owner of 7\nraised: over 1\nthen: program_error\n"
+    );
+}

@@ -199,8 +199,23 @@ impl<'a> Body<'a> {
     // ---- statements ----
 
     pub fn block(&mut self, b: &'a Block) -> TokenStream {
-        let stmts: Vec<TokenStream> = b.stmts.iter().map(|s| self.stmt(s)).collect();
-        quote!(#(#stmts)*)
+        let mut out = TokenStream::new();
+        let mut i = 0;
+        while let Some(s) = b.stmts.get(i) {
+            match self.ir.parallel.run_at(s.span) {
+                Some(n) => {
+                    let run = b.stmts.get(i..i + n);
+                    let run = run.expect("internal error: a parallel run past its block's end");
+                    out.extend(self.parallel_run(run));
+                    i += n;
+                }
+                None => {
+                    out.extend(self.stmt(s));
+                    i += 1;
+                }
+            }
+        }
+        out
     }
 
     /// A statement as a braced block (for branches and loop bodies).
@@ -1015,6 +1030,94 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// `r.call::<R>(command)` (or `r.invoke::<R>(command)`) for a command of
+    /// method `f` sent to the server `receiver` names: a `Res`, not raised.
+    fn server_command(
+        &mut self,
+        receiver: &'a Expr,
+        args: &'a [Expr],
+        f: FnId,
+        invoke: bool,
+    ) -> Option<TokenStream> {
+        let r = self.borrowed(receiver);
+        // The command of the receiver's class (a subclass's command enum
+        // begins with its base's: the server named may be of any subclass).
+        let class = match self.ty_of(receiver) {
+            Ty::Class(c) => Some(c),
+            _ => self.program.function(f).owner,
+        };
+        let (class_ir, server, cmd) = class.and_then(|c| self.ir.command(c, f))?;
+        let r = if class_ir.root == class_ir.id {
+            r
+        } else {
+            let c = ident(&class_ir.rust_name);
+            quote!(#r.cast::<#c>())
+        };
+        let enum_name = ident(&server.command_enum);
+        let variant = ident(&cmd.variant);
+        let params = self.program.function(f).params.clone();
+        let a = self.args_for(args, &params);
+        let fields: Vec<Ident> = cmd.params.iter().map(|(n, _)| ident(n)).collect();
+        let command = quote!(#enum_name::#variant { #(#fields: #a),* });
+        let rt = self.rust_ty(&cmd.result.clone());
+        Some(match invoke {
+            true => quote!(#r.invoke::<#rt>(#command)),
+            false => quote!(#r.call::<#rt>(#command)),
+        })
+    }
+
+    /// A run of statements whose calls are made in parallel
+    /// (`ftc_transforms::parallel`): every call is evaluated and invoked
+    /// first, in program order, keeping what the invoke gave; then each
+    /// statement takes its call's result in program order, raising where
+    /// it would have (the invoke's failure or the method's).
+    fn parallel_run(&mut self, stmts: &'a [Stmt]) -> TokenStream {
+        let mut invokes = TokenStream::new();
+        let mut takes = TokenStream::new();
+        for s in stmts {
+            let found = match &s.kind {
+                StmtKind::VarDecl(d) => match d.vars.as_slice() {
+                    [(decl, Some(init))] => self.ir.var_at(decl.name.span).map(|v| (v, true, init)),
+                    _ => None,
+                },
+                StmtKind::Assign { target, value, .. } => {
+                    match self.program.resolution(target.id) {
+                        Some(Resolution::Var(v)) => Some((*v, false, value)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            // `ftc_transforms::parallel` admits only these shapes.
+            let Some((v, declares, call)) = found else {
+                panic!("internal error: a parallel run holds a statement that assigns no call");
+            };
+            let ExprKind::MethodCall { receiver, args, .. } = &call.kind else {
+                panic!("internal error: a parallel run holds a statement that is not a call");
+            };
+            let Some(Resolution::ServerMethod(f)) = self.program.resolution(call.id).cloned()
+            else {
+                panic!("internal error: a parallel run calls something that is not a server");
+            };
+            let sent = self.server_command(receiver, args, f, true);
+            let sent = sent.expect("internal error: a parallel call's command was lowered");
+            let pending = ident(&self.fresh("parallel"));
+            invokes.extend(quote!(let #pending = #sent;));
+            let value = self.q(quote!(#pending.and_then(|f| f.result())), call.span);
+            let marker = self.marker(s.span);
+            let store = if declares {
+                let (name, ty) = (self.var_name(v), self.var_ty(v));
+                quote!(let mut #name: #ty = #value;)
+            } else {
+                self.store_var(v, value)
+            };
+            takes.extend(quote!(#marker #store));
+        }
+        // The invokes under the first statement's line, each take under its own.
+        let first = stmts.first().map(|s| self.marker(s.span));
+        quote!(#first #invokes #takes)
+    }
+
     fn method_call(
         &mut self,
         e: &'a Expr,
@@ -1022,39 +1125,14 @@ impl<'a> Body<'a> {
         args: &'a [Expr],
         invoke: bool,
     ) -> TokenStream {
+        if let Some(Resolution::ServerMethod(f)) = self.program.resolution(e.id).cloned() {
+            let Some(sent) = self.server_command(receiver, args, f, invoke) else {
+                return quote!(());
+            };
+            return self.q(sent, e.span);
+        }
         let r = self.borrowed(receiver);
         match self.program.resolution(e.id).cloned() {
-            Some(Resolution::ServerMethod(f)) => {
-                // The command of the receiver's class (a subclass's command
-                // enum begins with its base's: the server named may be of
-                // any subclass).
-                let class = match self.ty_of(receiver) {
-                    Ty::Class(c) => Some(c),
-                    _ => self.program.function(f).owner,
-                };
-                let Some((class_ir, server, cmd)) = class.and_then(|c| self.ir.command(c, f))
-                else {
-                    return quote!(());
-                };
-                let r = if class_ir.root == class_ir.id {
-                    r
-                } else {
-                    let c = ident(&class_ir.rust_name);
-                    quote!(#r.cast::<#c>())
-                };
-                let enum_name = ident(&server.command_enum);
-                let variant = ident(&cmd.variant);
-                let params = self.program.function(f).params.clone();
-                let a = self.args_for(args, &params);
-                let fields: Vec<Ident> = cmd.params.iter().map(|(n, _)| ident(n)).collect();
-                let command = quote!(#enum_name::#variant { #(#fields: #a),* });
-                let rt = self.rust_ty(&cmd.result.clone());
-                if invoke {
-                    self.q(quote!(#r.invoke::<#rt>(#command)), e.span)
-                } else {
-                    self.q(quote!(#r.call::<#rt>(#command)), e.span)
-                }
-            }
             Some(Resolution::Method(f)) => {
                 if matches!(receiver.kind, ExprKind::This) && self.this == This::Server {
                     return self.self_call(e, f, args);

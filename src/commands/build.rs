@@ -2,7 +2,7 @@
 //! directory (`target/ftc-programs` of the ftc checkout, or `FTC_PROGRAMS_DIR`),
 //! so the runtime and its dependencies compile once for every program.
 
-use super::{compile, write_if_changed, EXIT_PROGRAM_ERRORS};
+use super::{compile, write_if_changed, OptimizeArg, EXIT_PROGRAM_ERRORS};
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ const WORKSPACE_TOML: &str =
 pub(crate) fn build_programs(
     files: &[PathBuf],
     release: bool,
+    optimize: OptimizeArg,
 ) -> anyhow::Result<Result<Vec<PathBuf>, ExitCode>> {
     let dir = programs_dir();
     write_if_changed(&dir.join("Cargo.toml"), WORKSPACE_TOML)?;
@@ -41,7 +42,7 @@ pub(crate) fn build_programs(
     }
     let mut packages = Vec::new();
     for file in files {
-        let compiled = match compile(file)? {
+        let compiled = match compile(file, optimize)? {
             Ok(c) => c,
             Err(code) => return Ok(Err(code)),
         };
@@ -94,8 +95,12 @@ pub(crate) fn build_programs(
         .collect()))
 }
 
-pub(crate) fn build_command(files: &[PathBuf], release: bool) -> anyhow::Result<ExitCode> {
-    match build_programs(files, release)? {
+pub(crate) fn build_command(
+    files: &[PathBuf],
+    release: bool,
+    optimize: OptimizeArg,
+) -> anyhow::Result<ExitCode> {
+    match build_programs(files, release, optimize)? {
         Ok(binaries) => {
             for b in binaries {
                 super::messages::say(

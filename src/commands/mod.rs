@@ -27,6 +27,8 @@ pub(crate) enum PipelineCommand {
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
         #[command(flatten)]
+        optimize: OptimizeArg,
+        #[command(flatten)]
         format: FormatArg,
     },
     /// Compile CMSL programs to executables (one shared target directory).
@@ -38,6 +40,8 @@ pub(crate) enum PipelineCommand {
         /// runtime in this profile takes minutes).
         #[arg(long)]
         release: bool,
+        #[command(flatten)]
+        optimize: OptimizeArg,
         #[command(flatten)]
         format: FormatArg,
     },
@@ -62,6 +66,21 @@ pub(crate) struct FormatArg {
     pub message_format: MessageFormat,
 }
 
+/// `-O LEVEL` and `--report-optimizations`, shared by `emit`, `build` and `run`.
+#[derive(clap::Args, Clone, Copy)]
+pub(crate) struct OptimizeArg {
+    /// 1 (the default): consecutive independent calls on servers that can
+    /// be made in parallel without any observable difference are made in
+    /// parallel (LANGUAGE.md, "Optimization"); 0 (`-O0`): every call is made
+    /// when its statement runs.
+    #[arg(short = 'O', value_name = "LEVEL", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub level: u8,
+    /// Say which calls are made in parallel (one note per run of calls).
+    #[arg(long)]
+    pub report_optimizations: bool,
+}
+
 /// Runs a pipeline command.
 pub(crate) fn run(command: PipelineCommand) -> ExitCode {
     let format = match &command {
@@ -74,8 +93,18 @@ pub(crate) fn run(command: PipelineCommand) -> ExitCode {
     };
     messages::set(format.message_format);
     let result = match command {
-        PipelineCommand::Emit { file, out, .. } => emit(&file, &out),
-        PipelineCommand::Build { files, release, .. } => build::build_command(&files, release),
+        PipelineCommand::Emit {
+            file,
+            out,
+            optimize,
+            ..
+        } => emit(&file, &out, optimize),
+        PipelineCommand::Build {
+            files,
+            release,
+            optimize,
+            ..
+        } => build::build_command(&files, release, optimize),
         PipelineCommand::Run(args) => run::run(args),
         PipelineCommand::Replicate(args) => replicate::replicate(args),
         PipelineCommand::New { name } => new::new_project(&name),
@@ -100,7 +129,10 @@ fn report(name: &str, text: &str, diagnostics: &[ftc_frontend::Diagnostic]) -> b
 }
 
 /// Reads, checks, lowers and generates; `Err(code)` after printing why not.
-pub(crate) fn compile(path: &Path) -> anyhow::Result<Result<Compiled, ExitCode>> {
+pub(crate) fn compile(
+    path: &Path,
+    optimize: OptimizeArg,
+) -> anyhow::Result<Result<Compiled, ExitCode>> {
     if path.is_dir() {
         anyhow::bail!("`{}` is a directory", path.display());
     }
@@ -118,6 +150,7 @@ pub(crate) fn compile(path: &Path) -> anyhow::Result<Result<Compiled, ExitCode>>
         return Ok(Err(ExitCode::from(EXIT_PROGRAM_ERRORS)));
     };
     let ir = match ftc_transforms::lower(&program) {
+        Ok(ir) if optimize.level == 0 => ir.sequential(),
         Ok(ir) => ir,
         Err(unsupported) => {
             let diagnostics: Vec<_> = unsupported.iter().map(|u| u.diagnostic()).collect();
@@ -141,8 +174,35 @@ pub(crate) fn compile(path: &Path) -> anyhow::Result<Result<Compiled, ExitCode>>
         package: ftc_codegen::package_name(&stem),
         runtime_dir: ftc_codegen::runtime_dir(),
     };
+    if optimize.report_optimizations {
+        report_parallel_runs(&name, &text, &ir);
+    }
     let crate_ = ftc_codegen::generate(&program, &ir, &text, &options)?;
     Ok(Ok(Compiled { crate_ }))
+}
+
+/// `--report-optimizations`: a note per run of calls made in parallel.
+fn report_parallel_runs(name: &str, text: &str, ir: &ftc_transforms::ProgramIr) {
+    let line_of = |offset: u32| {
+        let end = (offset as usize).min(text.len());
+        1 + text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    };
+    for run in &ir.parallel.runs {
+        let lines: Vec<usize> = run.stmts.iter().map(|s| line_of(s.start)).collect();
+        let shown: Vec<String> = lines.iter().map(usize::to_string).collect();
+        messages::say(
+            format_args!(
+                "{name}:{}: note: {} calls on servers are made in parallel (lines {})",
+                lines[0],
+                lines.len(),
+                shown.join(", ")
+            ),
+            || serde_json::json!({ "type": "parallelized", "file": name, "lines": lines }),
+        );
+    }
 }
 
 /// Writes a file only when its content changes (keeps cargo's freshness).
@@ -157,8 +217,8 @@ pub(crate) fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
 }
 
-fn emit(file: &Path, out: &Path) -> anyhow::Result<ExitCode> {
-    let compiled = match compile(file)? {
+fn emit(file: &Path, out: &Path, optimize: OptimizeArg) -> anyhow::Result<ExitCode> {
+    let compiled = match compile(file, optimize)? {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

@@ -63,6 +63,8 @@ pub(crate) struct RunArgs {
     /// corrupt-state.
     #[arg(long = "byzantine", value_name = "HOST@SECONDS[=BEHAVIOURS]")]
     liars: Vec<String>,
+    #[command(flatten)]
+    pub optimize: super::OptimizeArg,
     /// Build the program optimized (cargo's release profile).
     #[arg(long)]
     release: bool,
@@ -259,7 +261,11 @@ impl Drop for Kernels {
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let faults = faults(&args)?;
     let behaviours = behaviours(&args)?;
-    let binary = match build_programs(std::slice::from_ref(&args.file), args.release)? {
+    let binary = match build_programs(
+        std::slice::from_ref(&args.file),
+        args.release,
+        args.optimize,
+    )? {
         Ok(mut b) => b.remove(0),
         Err(code) => return Ok(code),
     };

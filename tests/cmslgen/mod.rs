@@ -91,6 +91,9 @@ struct Server {
     vars: Vec<Var>,
     /// The server classes that extend it (indices into `servers`).
     subclasses: Vec<usize>,
+    /// Its commands without effects (also in `methods`): the calls the
+    /// call-parallelizing optimization may make in parallel.
+    queries: Vec<Sig>,
 }
 
 /// Names that are Rust keywords, prelude items or generated-code names:
@@ -530,6 +533,38 @@ impl Gen {
             own.push(sig.clone());
             methods.push(sig);
         }
+        // Queries (no effect): runs of calls to them are made in parallel.
+        let mut queries = Vec::new();
+        if self.chance(0.8) {
+            let (count, label, log) = (&attrs[0].0, &attrs[2].0, &attrs[3].0);
+            let (peek, k, v) = (self.fresh("peek"), self.fresh("k"), self.fresh("v"));
+            writeln!(
+                public,
+                "    int {peek} (int {k}) {{ int {v} = {count}; if ({k} > 1000) {{ {v} = {k}; }} return {v}; }}"
+            )
+            .unwrap();
+            queries.push(Sig {
+                name: peek,
+                params: vec![(k, Ty::Int)],
+                ret: Ty::Int,
+                requires_nonneg: false,
+            });
+            if self.chance(0.5) {
+                let describe = self.fresh("describe");
+                writeln!(
+                    public,
+                    "    string {describe} () {{ return {label} + \"/\" + to_string(len({log})); }}"
+                )
+                .unwrap();
+                queries.push(Sig {
+                    name: describe,
+                    params: vec![],
+                    ret: Ty::Str,
+                    requires_nonneg: false,
+                });
+            }
+            methods.extend(queries.iter().cloned());
+        }
         // `this` as a value: the server compares a handle with itself.
         if self.chance(0.35) {
             let other = self.fresh("other");
@@ -558,6 +593,7 @@ impl Gen {
             methods,
             vars,
             subclasses: Vec::new(),
+            queries,
         });
     }
 
@@ -621,6 +657,7 @@ impl Gen {
             methods: all,
             vars: Vec::new(),
             subclasses: Vec::new(),
+            queries: Vec::new(),
         });
     }
 
@@ -1391,6 +1428,7 @@ impl Gen {
                     }
                     p
                 }
+                2 if self.chance(0.5) => self.parallel_reads(ctx),
                 2 => self.sync_calls(ctx),
                 3 | 4 => self.invoke_one(ctx),
                 5 => self.invoke_many(ctx),
@@ -1416,6 +1454,46 @@ impl Gen {
         } else {
             Some(all[self.below(all.len())].clone())
         }
+    }
+
+    /// Two to four consecutive reads of servers through their queries, with
+    /// literal or variable arguments: a run the call-parallelizing
+    /// optimization makes parallel (when the handles are variables and no
+    /// subclass overrides a query with effects).
+    fn parallel_reads(&mut self, ctx: &mut Ctx) -> String {
+        let mut pairs = Vec::new();
+        for (h, server) in &ctx.handles {
+            for q in &self.servers[*server].queries {
+                pairs.push((h.clone(), q.clone()));
+            }
+        }
+        if pairs.is_empty() {
+            return String::new();
+        }
+        let mut s = String::new();
+        let mut read = Vec::new();
+        for _ in 0..2 + self.below(3) {
+            let (h, q) = pairs[self.below(pairs.len())].clone();
+            let mut args = Vec::new();
+            for (_, t) in &q.params {
+                let var = self.var_of(ctx, t, false).filter(|_| self.chance(0.5));
+                args.push(var.unwrap_or_else(|| self.literal(t)));
+            }
+            let v = self.fresh("read");
+            let t = self.ty_text(&q.ret);
+            writeln!(s, "{t} {v} = {h}->{}({});", q.name, args.join(", ")).unwrap();
+            read.push((v, q.ret.clone()));
+        }
+        let shown: Vec<&str> = read.iter().map(|(v, _)| v.as_str()).collect();
+        writeln!(s, "println(\"reads \", {});", shown.join(", \" \", ")).unwrap();
+        for (name, ty) in read {
+            ctx.vars.push(Var {
+                name,
+                ty,
+                assignable: true,
+            });
+        }
+        s
     }
 
     fn sync_calls(&mut self, ctx: &mut Ctx) -> String {

@@ -12,6 +12,8 @@
 //!    server handle or an array of them.
 //! 5. [`specs`]: every `server` expression is a [`ServerSpec`] with its
 //!    constant properties folded.
+//! 6. [`parallel`]: the runs of consecutive calls on servers proven safe to
+//!    make in parallel (LANGUAGE.md, "Optimization").
 //!
 //! Bodies are not copied into the IR: code generation walks the checked AST,
 //! reading the decisions recorded here (names, commands, handle arrays, specs)
@@ -19,6 +21,7 @@
 
 mod handles;
 mod names;
+pub mod parallel;
 mod servers;
 mod specs;
 mod support;
@@ -79,6 +82,9 @@ pub struct ProgramIr {
     /// For each server class and each public method it answers (inherited
     /// ones included): the command's position in the class's commands.
     pub commands_by_method: HashMap<(ClassId, FnId), usize>,
+    /// The runs of calls made in parallel (the call-parallelizing
+    /// optimization; empty after [`ProgramIr::sequential`]).
+    pub parallel: parallel::Parallel,
 }
 
 /// One class of the program.
@@ -192,10 +198,18 @@ pub fn lower(program: &CheckedProgram) -> Result<ProgramIr, Vec<Unsupported>> {
     servers::commands(program, &mut ir);
     handles::find_arrays(program, &mut ir);
     specs::fold_all(program, &mut ir);
+    ir.parallel = parallel::find(program, &ir);
     Ok(ir)
 }
 
 impl ProgramIr {
+    /// Turns the call-parallelizing optimization off (`-O0`): every call is
+    /// made when its statement runs.
+    pub fn sequential(mut self) -> ProgramIr {
+        self.parallel = parallel::Parallel::default();
+        self
+    }
+
     /// The IR of class `id` (classes are lowered in id order).
     pub fn class(&self, id: ClassId) -> &ClassIr {
         let found = self.classes.get(id.0 as usize).filter(|c| c.id == id);

@@ -389,6 +389,7 @@ pub(crate) fn assign(program: &CheckedProgram) -> ProgramIr {
             .collect(),
         specs: HashMap::new(),
         commands_by_method: HashMap::new(),
+        parallel: crate::parallel::Parallel::default(),
     }
 }
 
