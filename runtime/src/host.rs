@@ -89,6 +89,9 @@ pub struct PlantedBugs {
     pub state_transfer_skips_digest_check: bool,
     /// A byzantine callee executes a byzantine caller's nested command on one copy.
     pub nested_command_on_one_copy: bool,
+    /// A durable group's sequencer commits while recruits of its view are
+    /// not yet counted as state holders (the commit gate stays open).
+    pub durable_commit_ungated: bool,
     /// A durable server's replica keeps only its snapshots on disk, not the
     /// log entries it acknowledges.
     pub durable_log_not_persisted: bool,
@@ -418,7 +421,7 @@ impl Host {
             .collect();
         for group in revivable {
             let mut vs_out = Vec::new();
-            self.vs.state_held(now, group, &mut vs_out);
+            self.vs.revive(now, group, &mut vs_out);
             // Only a first offer has outputs (then it is pending): handling
             // them offers again, and that stops here.
             if !vs_out.is_empty() {
@@ -937,6 +940,33 @@ impl Host {
         }
         if !self.durable_copies.is_empty() {
             self.offer_durable_copies(now, out);
+        }
+        self.gate_durable_commits(now, out);
+    }
+
+    /// A durable group's sequencer commits only while every member of its
+    /// view counts as a state holder: until then, the holders that died
+    /// before this view still have every committed entry on their disks,
+    /// and the view service counts them for bringing the group back
+    /// (`view_service/state.rs`, `complete_disks`).
+    fn gate_durable_commits(&mut self, now: Micros, out: &mut Vec<Output>) {
+        #[cfg(feature = "planted-bugs")]
+        if self.config.bugs.durable_commit_ungated {
+            return;
+        }
+        let durable: Vec<GroupId> = self
+            .replicas
+            .iter()
+            .filter(|(g, _)| self.views.get(g).is_some_and(|v| v.spec.durable.is_some()))
+            .map(|(g, _)| *g)
+            .collect();
+        for group in durable {
+            let gated = !self.vs.all_members_hold(group);
+            let mut group_out = Vec::new();
+            if let Some(replica) = self.replicas.get_mut(&group) {
+                replica.set_commit_gate(gated, now, &mut group_out);
+            }
+            self.on_group_outputs(group, group_out, out);
         }
     }
 

@@ -65,11 +65,17 @@ pub trait GroupProtocol: Send {
     fn durable_copy(&self, _now: Micros) -> Option<(DiskMirror, Option<DurableCopy>)> {
         None
     }
+    /// A durable server's replica: closes or opens its commit gate (see
+    /// [`Replica::set_commit_gate`]). Others ignore it.
+    fn set_commit_gate(&mut self, _gated: bool, _now: Micros, _out: &mut Vec<GroupOutput>) {}
 }
 
 impl GroupProtocol for Replica {
     fn durable_copy(&self, now: Micros) -> Option<(DiskMirror, Option<DurableCopy>)> {
         Replica::durable_copy(self, now)
+    }
+    fn set_commit_gate(&mut self, gated: bool, now: Micros, out: &mut Vec<GroupOutput>) {
+        Replica::set_commit_gate(self, gated, now, out)
     }
     fn on_view(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>) {
         Replica::on_view(self, now, view, out)

@@ -200,6 +200,10 @@ pub struct Replica {
     /// it starts commits all of it at once, and recruits get the state after
     /// it rather than replaying it.
     revived_up_to: u64,
+    /// A durable group's sequencer commits nothing while a member of its view
+    /// is not yet counted by the view service as holding the state (see
+    /// `view_service/state.rs`, `complete_disks`); its host opens the gate.
+    commit_gated: bool,
 }
 
 impl Replica {
@@ -309,6 +313,7 @@ impl Replica {
             ack_unsent: false,
             disk: None,
             revived_up_to: 0,
+            commit_gated: false,
         }
     }
 
@@ -972,7 +977,7 @@ impl Replica {
 
     /// Sequencer: commits what every member holds (uniform delivery).
     fn advance_commit(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
-        if !self.is_sequencer() || self.status != ReplicaStatus::Normal {
+        if !self.is_sequencer() || self.status != ReplicaStatus::Normal || self.commit_gated {
             return;
         }
         let held_by_all = self
@@ -1616,6 +1621,19 @@ impl Replica {
         self.running
             .as_ref()
             .map_or(self.executed_position, |r| r.position)
+    }
+
+    /// Closes (or opens) the commit gate of a durable group's replica: while
+    /// closed, the sequencer orders and sends but commits nothing. Its host
+    /// keeps it closed while some member of the view is not yet counted as
+    /// a state holder by the view service.
+    pub fn set_commit_gate(&mut self, gated: bool, now: Micros, out: &mut Vec<GroupOutput>) {
+        let opened = self.commit_gated && !gated;
+        self.commit_gated = gated;
+        if opened {
+            self.advance_commit(now, out);
+            self.finish_step(now, out);
+        }
     }
 
     /// A durable replica: what its disk holds (everything persisted so far,

@@ -152,6 +152,11 @@ pub enum Decision {
     /// This member of the group holds the group's state: it is a recruit whose
     /// state transfer completed. Only state holders carry a group on.
     StateHeld { group: GroupId, replica: ReplicaId },
+    /// This replica, on a host whose disk holds every committed entry of the
+    /// dormant durable group, recovered the group's state from its disk: it
+    /// brings the group back (a no-op unless the group is still dormant and
+    /// the replica may revive it when applied).
+    Revive { group: GroupId, replica: ReplicaId },
 }
 
 /// One entry of the view service's log.
@@ -364,6 +369,9 @@ pub struct ViewService {
     /// Groups whose local replica (this incarnation) reported that it holds
     /// the state, until the committed log counts it (or it left the group).
     pending_held: BTreeSet<GroupId>,
+    /// Dormant durable groups this incarnation offers to bring back from its
+    /// disk, until one is brought back (by it or another) or it may not.
+    pending_revive: BTreeSet<GroupId>,
     next_forward_at: Micros,
 
     election_deadline: Micros,
@@ -446,6 +454,7 @@ impl ViewService {
             pending_joins,
             pending_creations: BTreeMap::new(),
             pending_held: BTreeSet::new(),
+            pending_revive: BTreeSet::new(),
             next_forward_at: 0,
             election_deadline: 0,
             election_timer_at: None,
@@ -503,6 +512,7 @@ impl ViewService {
         self.probes.clear();
         // The host dropped its replicas: their state is gone with the old incarnation.
         self.pending_held.clear();
+        self.pending_revive.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
             self.role = Role::Follower;
@@ -754,8 +764,7 @@ impl ViewService {
     }
 
     /// This host's replica of `group` holds the group's state (it was
-    /// recruited and its state transfer completed, or — for a dormant durable
-    /// group it may revive — it recovered the state from its disk). Retried through the leader
+    /// recruited and its state transfer completed). Retried through the leader
     /// until the committed log counts it as a state holder; idempotent and
     /// cheap when already counted or pending, so a host core may call it after
     /// every step of a replica that holds state.
@@ -763,7 +772,7 @@ impl ViewService {
         let me = self.replica_id();
         if self.pending_held.contains(&group)
             || self.state.holds_state(group, me)
-            || !self.state.may_hold(group, me)
+            || !self.state.is_member(group, me)
         {
             return;
         }
@@ -771,12 +780,30 @@ impl ViewService {
         self.forward_pending(now, out);
     }
 
+    /// This host's disk holds `group`'s state and the group is dormant with
+    /// this host among those whose disks are complete: proposes to bring it
+    /// back (`Revive`), retried until the group is back or this incarnation
+    /// may no longer; idempotent.
+    pub fn revive(&mut self, now: Micros, group: GroupId, out: &mut Vec<VsOutput>) {
+        if self.pending_revive.contains(&group) || !self.may_revive(group) {
+            return;
+        }
+        self.pending_revive.insert(group);
+        self.forward_pending(now, out);
+    }
+
     /// Whether `group` is a dormant durable group this host's current
     /// incarnation may bring back with the state on its disk (it ran one of
-    /// the group's last state holders): then [`ViewService::state_held`]
-    /// proposes it.
+    /// the group's last state holders, or a holder whose disk is still
+    /// complete): then [`ViewService::revive`] proposes it.
     pub fn may_revive(&self, group: GroupId) -> bool {
         self.state.may_revive(group, self.replica_id())
+    }
+
+    /// Whether every member of `group`'s newest view counts as holding the
+    /// group's state (a durable group's sequencer may commit only then).
+    pub fn all_members_hold(&self, group: GroupId) -> bool {
+        self.state.all_members_hold(group)
     }
 
     /// The dormant durable groups (see [`ViewService::may_revive`]).
@@ -1869,7 +1896,9 @@ impl ViewService {
             incarnation: self.incarnation,
         };
         self.pending_held
-            .retain(|&group| state.may_hold(group, me) && !state.holds_state(group, me));
+            .retain(|&group| state.is_member(group, me) && !state.holds_state(group, me));
+        self.pending_revive
+            .retain(|&group| state.may_revive(group, me));
     }
 
     /// Pending requests ready to be proposed: suspicions only once confirmed by
@@ -1905,6 +1934,11 @@ impl ViewService {
             self.pending_held
                 .iter()
                 .map(|&group| Decision::StateHeld { group, replica: me }),
+        );
+        decisions.extend(
+            self.pending_revive
+                .iter()
+                .map(|&group| Decision::Revive { group, replica: me }),
         );
         decisions
     }
@@ -2030,6 +2064,14 @@ impl ViewService {
                         matches!(&e.decision, Decision::StateHeld { group: g, replica: r }
                             if g == group && r == replica)
                     })
+            }
+            Decision::Revive { group, replica } => {
+                // Only the replica itself offers, while the group is dormant.
+                from == *replica
+                    && self.state.may_revive(*group, *replica)
+                    && !self.unapplied().iter().any(
+                        |e| matches!(&e.decision, Decision::Revive { group: g, .. } if g == group),
+                    )
             }
         };
         if wanted {

@@ -47,10 +47,18 @@ pub(crate) struct ClusterState {
     pub holders: BTreeMap<GroupId, BTreeSet<ReplicaId>>,
     /// Durable groups none of whose state holders survives: they are not
     /// failed but *dormant* (a view with no members) until a replica on one
-    /// of these hosts — the hosts of the last state holders, whose disks hold
-    /// every committed entry — recovers the state from its disk and says so
-    /// with `StateHeld`.
+    /// of these hosts — hosts whose disks hold every committed entry: the
+    /// last state holders', and those of `complete_disks` — recovers the
+    /// state from its disk and says so with `Revive`.
     pub dormant: BTreeMap<GroupId, BTreeSet<HostId>>,
+    /// Durable groups: hosts of state holders that died whose disks still
+    /// hold every committed entry. A durable group's sequencer commits
+    /// nothing while a member of its view is not a counted state holder
+    /// (the host core gates it), so a holder that dies stays complete while
+    /// every view since has a recruit not yet counted; once every member of
+    /// the newest view is a holder (or a view without recruits is made), the
+    /// group may commit again and these hosts no longer count.
+    pub complete_disks: BTreeMap<GroupId, BTreeSet<HostId>>,
     /// Durable groups by their `durable ("name")`.
     pub durable_names: BTreeMap<String, GroupId>,
     pub next_group_id: u64,
@@ -82,6 +90,7 @@ impl ClusterState {
             groups: BTreeMap::new(),
             holders: BTreeMap::new(),
             dormant: BTreeMap::new(),
+            complete_disks: BTreeMap::new(),
             durable_names: BTreeMap::new(),
             next_group_id: 1,
             creations: BTreeMap::new(),
@@ -153,18 +162,30 @@ impl ClusterState {
             Decision::StateHeld { group, replica } => {
                 if self.is_member(*group, *replica) {
                     self.holders.entry(*group).or_default().insert(*replica);
-                } else if self.may_revive(*group, *replica) {
+                    if self.all_members_hold(*group) {
+                        // The group may commit again: former holders are stale.
+                        self.complete_disks.remove(group);
+                    }
+                }
+            }
+            Decision::Revive { group, replica } => {
+                if self.may_revive(*group, *replica) {
                     self.revive(*group, *replica, events);
                 }
             }
         }
     }
 
-    /// Whether `replica` may say it holds `group`'s state: a member of its
-    /// newest view, or an admitted replica on one of a dormant durable
-    /// group's last holders' hosts (it recovered the state from its disk).
-    pub fn may_hold(&self, group: GroupId, replica: ReplicaId) -> bool {
-        self.is_member(group, replica) || self.may_revive(group, replica)
+    /// Whether every member of `group`'s newest view counts as holding its
+    /// state (then its sequencer may commit, also in a durable group).
+    pub fn all_members_hold(&self, group: GroupId) -> bool {
+        let Some(view) = self.groups.get(&group) else {
+            return false;
+        };
+        let holders = self.holders.get(&group);
+        view.members
+            .iter()
+            .all(|m| holders.is_some_and(|h| h.contains(m)))
     }
 
     /// Whether `replica` could bring the dormant durable `group` back.
@@ -204,6 +225,9 @@ impl ClusterState {
         next.members.extend(joining.iter().copied());
         next.joining = joining;
         self.dormant.remove(&group);
+        // The reviver's log becomes the group's (its uncommitted tail is
+        // committed): no other disk is complete any more.
+        self.complete_disks.remove(&group);
         self.holders.insert(group, [replica].into());
         self.groups.insert(group, next.clone());
         events.push(ApplyEvent::View(next));
@@ -325,8 +349,9 @@ impl ClusterState {
 
     /// After a host change: drop dead members, recruit replacements, mark groups
     /// whose every state holder died as failed (surviving recruits whose state
-    /// transfer is not known to be complete cannot carry the state on). Groups
-    /// in id order.
+    /// transfer is not known to be complete cannot carry the state on) or, if
+    /// durable, dormant (see `dormant` and `complete_disks`). Groups in id
+    /// order.
     fn reconfigure(&mut self, events: &mut Vec<ApplyEvent>) {
         let ids: Vec<GroupId> = self.groups.keys().copied().collect();
         for id in ids {
@@ -344,22 +369,27 @@ impl ClusterState {
                 .collect();
             let mut next = old.clone();
             next.view_id += 1;
-            let holders: BTreeSet<ReplicaId> = self
+            let durable = old.spec.durable.is_some();
+            let (holders, dead): (BTreeSet<ReplicaId>, BTreeSet<ReplicaId>) = self
                 .holders
                 .get(&id)
                 .into_iter()
                 .flatten()
-                .copied()
-                .filter(|&m| self.is_alive(m))
-                .collect();
+                .partition(|&&m| self.is_alive(m));
+            if durable && !dead.is_empty() {
+                // Nothing commits until every member of the next view holds
+                // the state: these disks stay complete until then.
+                let hosts = dead.iter().map(|m| m.host);
+                self.complete_disks.entry(id).or_default().extend(hosts);
+            }
             if holders.is_empty() {
                 next.members = Vec::new();
                 next.joining = Vec::new();
-                let last = self.holders.remove(&id).unwrap_or_default();
-                if old.spec.durable.is_some() {
-                    // Every committed entry is on the disks of the last holders.
-                    self.dormant
-                        .insert(id, last.iter().map(|m| m.host).collect());
+                self.holders.remove(&id);
+                if durable {
+                    // Every committed entry is on these disks.
+                    let complete = self.complete_disks.remove(&id).unwrap_or_default();
+                    self.dormant.insert(id, complete);
                 } else {
                     next.failed = true;
                 }
@@ -388,6 +418,10 @@ impl ClusterState {
                 next.joining = joining;
             }
             self.groups.insert(id, next.clone());
+            if durable && self.all_members_hold(id) {
+                // A view of holders only may commit at once.
+                self.complete_disks.remove(&id);
+            }
             events.push(ApplyEvent::View(next));
         }
     }
