@@ -12,6 +12,8 @@
 //! The programs are built optimized (`ftc build --release`; the first such
 //! build of the runtime takes minutes).
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -87,21 +89,11 @@ fn run(dir: &Path, program: &Path) -> Result<Replay, String> {
     parse_replay(&line).ok_or_else(|| format!("cannot read {line:?}"))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 fn main() -> Result<(), String> {
-    // `cargo test --benches` runs bench targets without `--bench`: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !support::asked() {
         return Ok(());
     }
-    let rounds: usize = std::env::var("ATC_BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3)
-        .clamp(1, 50);
+    let rounds = support::rounds("ATC_BENCH_ROUNDS", 3);
     let source = std::fs::read_to_string(root().join("examples/air_traffic/atc.cmsl"))
         .map_err(|e| format!("cannot read atc.cmsl: {e}"))?;
     if source.matches(REPLICATED).count() != 1 {
@@ -141,8 +133,8 @@ fn main() -> Result<(), String> {
         }
     }
     let summary = |rs: &[Replay]| {
-        let replay = median(rs.iter().map(|r| r.replay_ms).collect());
-        let busy = median(rs.iter().map(|r| r.busy_ms).collect());
+        let replay = support::median(rs.iter().map(|r| r.replay_ms).collect());
+        let busy = support::median(rs.iter().map(|r| r.busy_ms).collect());
         let plots = rs.first().map_or(f64::NAN, |r| r.plots);
         (replay, busy, plots * 1000.0 / replay, plots * 1000.0 / busy)
     };

@@ -6,6 +6,8 @@
 //! invocation. The programs are built optimized (`ftc run --release`; the
 //! first such build of the runtime takes minutes).
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -39,21 +41,11 @@ fn run(program: &PathBuf, level: &str) -> Result<(f64, f64), String> {
         .ok_or_else(|| format!("no reads line in {stdout:?}"))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 fn main() -> Result<(), String> {
-    // `cargo test --benches` runs bench targets without `--bench`: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !support::asked() {
         return Ok(());
     }
-    let rounds: usize = std::env::var("PARALLEL_BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5)
-        .clamp(1, 50);
+    let rounds = support::rounds("PARALLEL_BENCH_ROUNDS", 5);
     let program = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/parallel_reads.cmsl");
     let mut per_round: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
@@ -67,7 +59,7 @@ fn main() -> Result<(), String> {
             per_round[i].push(each);
         }
     }
-    let [parallel, sequential] = per_round.map(median);
+    let [parallel, sequential] = per_round.map(support::median);
     println!(
         "median per round of four reads: parallel {parallel:.0} us, sequential (-O0) {sequential:.0} us: {:.2}x faster",
         sequential / parallel

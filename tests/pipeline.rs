@@ -251,6 +251,17 @@ fn a_new_project_checks_and_runs_through_a_crash() {
     assert!(stderr.contains("killing h2"), "{stderr}");
 }
 
+/// `ftc run FILE --hosts 3 --data-dir DIR`.
+fn run_on_data_dir(src: &Path, data: &Path) -> std::process::Output {
+    ftc()
+        .arg("run")
+        .arg(src)
+        .args(["--hosts", "3", "--data-dir"])
+        .arg(data)
+        .output()
+        .expect("run ftc")
+}
+
 /// `ftc run --data-dir DIR` twice: every host keeps its stable storage and
 /// incarnation file in `DIR/hN`, and the second run's kernels, later
 /// incarnations restored from it, form the cluster again and serve.
@@ -260,13 +271,7 @@ fn a_second_run_on_a_data_directory_resumes_the_first_runs_cluster() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/counter.cmsl");
     let mut incarnations = Vec::new();
     for run in 1..=2 {
-        let out = ftc()
-            .arg("run")
-            .arg(&src)
-            .args(["--hosts", "3", "--data-dir"])
-            .arg(data.path())
-            .output()
-            .expect("run ftc");
+        let out = run_on_data_dir(&src, data.path());
         assert!(
             out.status.success(),
             "run {run}: {}",
@@ -307,13 +312,7 @@ fn a_durable_server_outlives_its_run() {
     let data = tempfile::tempdir().expect("temp dir");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/durable_tally.cmsl");
     for (run, expected) in [(1, "tally: 5\n"), (2, "tally: 10\n")] {
-        let out = ftc()
-            .arg("run")
-            .arg(&src)
-            .args(["--hosts", "3", "--data-dir"])
-            .arg(data.path())
-            .output()
-            .expect("run ftc");
+        let out = run_on_data_dir(&src, data.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "run {run}: {stderr}");
         assert_eq!(

@@ -260,24 +260,36 @@ fn names(hosts: &[HostId]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn json_lines_carry_the_same_facts() {
-        use crate::types::{GroupView, Incarnation, Model, ReplicaId, ServerSpec};
-        let origin = 1_000_000_000;
-        let schedule = Timeline::encode(origin, &[(HostId(2), Disruption::Killed, 1_000_000)]);
-        let mut t = Timeline::parse(&schedule).expect("parses").json();
-        let r = |h| ReplicaId {
+    use crate::types::{GroupView, Incarnation, Model, ReplicaId, ServerSpec};
+
+    const ORIGIN: u64 = 1_000_000_000;
+
+    /// Replica of host `h`, first incarnation.
+    fn r(h: u32) -> ReplicaId {
+        ReplicaId {
             host: HostId(h),
             incarnation: Incarnation(1),
-        };
-        let view = |id, members: Vec<ReplicaId>, joining| GroupView {
+        }
+    }
+
+    /// View `id` of server 1 of class `class`.
+    fn view(class: &str, id: u64, members: Vec<ReplicaId>, joining: Vec<ReplicaId>) -> GroupView {
+        GroupView {
             group: GroupId(1),
             view_id: id,
             members,
             joining,
-            spec: ServerSpec::new("track_db", Model::Crash, 1),
+            spec: ServerSpec::new(class, Model::Crash, 1),
             failed: false,
-        };
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_the_same_facts() {
+        let origin = ORIGIN;
+        let schedule = Timeline::encode(origin, &[(HostId(2), Disruption::Killed, 1_000_000)]);
+        let mut t = Timeline::parse(&schedule).expect("parses").json();
+        let view = |id, members, joining| view("track_db", id, members, joining);
         t.line(origin + 20_000, &view(1, vec![r(2), r(3)], vec![]))
             .expect("first view");
         let line = t
@@ -296,8 +308,7 @@ mod tests {
 
     #[test]
     fn a_durable_server_is_dormant_then_back_from_a_disk() {
-        use crate::types::{GroupView, Incarnation, Model, ReplicaId, ServerSpec};
-        let origin = 1_000_000_000;
+        let origin = ORIGIN;
         let schedule = Timeline::encode(
             origin,
             &[
@@ -306,18 +317,7 @@ mod tests {
             ],
         );
         let mut t = Timeline::parse(&schedule).expect("parses");
-        let r = |h| ReplicaId {
-            host: HostId(h),
-            incarnation: Incarnation(1),
-        };
-        let view = |id, members: Vec<ReplicaId>, joining| GroupView {
-            group: GroupId(1),
-            view_id: id,
-            members,
-            joining,
-            spec: ServerSpec::new("bank", Model::Crash, 1),
-            failed: false,
-        };
+        let view = |id, members, joining| view("bank", id, members, joining);
         t.line(origin + 20_000, &view(1, vec![r(2), r(3)], vec![]))
             .expect("first view");
         let dormant = t

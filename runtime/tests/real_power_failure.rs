@@ -13,12 +13,9 @@ use ftc_runtime::types::{HostId, Incarnation};
 use real_support::{kvnode, Driver};
 use std::time::{Duration, Instant};
 
-/// Servers started after the restart to time the view service's decisions.
-const MEASURED_STARTS: u32 = 20;
-
-#[test]
-fn a_whole_cluster_killed_and_restarted_from_its_data_directories_resumes_the_view_service() {
-    let _serial = real_support::serial();
+/// Three kernel processes and this test's own kernel (h0), each with a data
+/// directory under the returned one.
+fn start_on_disk() -> (tempfile::TempDir, LocalCluster, Driver) {
     let data = tempfile::tempdir().expect("data root");
     let mut cluster = LocalCluster::prepare(
         &kvnode(),
@@ -30,13 +27,23 @@ fn a_whole_cluster_killed_and_restarted_from_its_data_directories_resumes_the_vi
         },
     )
     .expect("prepare the local cluster");
-    let h0_data = data.path().join("h0");
     let driver = Driver::start_with(
         &cluster,
         ftc_runtime::kernel::FIRST_INCARNATION,
-        Some(h0_data.clone()),
+        Some(data.path().join("h0")),
     );
     cluster.start_kernels().expect("start the kernels");
+    (data, cluster, driver)
+}
+
+/// Servers started after the restart to time the view service's decisions.
+const MEASURED_STARTS: u32 = 20;
+
+#[test]
+fn a_whole_cluster_killed_and_restarted_from_its_data_directories_resumes_the_view_service() {
+    let _serial = real_support::serial();
+    let (data, mut cluster, driver) = start_on_disk();
+    let h0_data = data.path().join("h0");
     let first = driver.start_kv(1, vec![HostId(1), HostId(2)]);
     let second = driver.start_kv(1, vec![HostId(2), HostId(3)]);
     let h = driver.handle();
@@ -125,24 +132,8 @@ fn a_whole_cluster_killed_and_restarted_from_its_data_directories_resumes_the_vi
 #[test]
 fn a_durable_server_keeps_every_acknowledged_write_when_every_kernel_is_killed() {
     let _serial = real_support::serial();
-    let data = tempfile::tempdir().expect("data root");
-    let mut cluster = LocalCluster::prepare(
-        &kvnode(),
-        LocalClusterOptions {
-            kernels: 3,
-            main_host: true,
-            data_root: Some(data.path().to_path_buf()),
-            ..LocalClusterOptions::default()
-        },
-    )
-    .expect("prepare the local cluster");
+    let (data, mut cluster, driver) = start_on_disk();
     let h0_data = data.path().join("h0");
-    let driver = Driver::start_with(
-        &cluster,
-        ftc_runtime::kernel::FIRST_INCARNATION,
-        Some(h0_data.clone()),
-    );
-    cluster.start_kernels().expect("start the kernels");
     let mut spec = real_support::kv_spec(1, vec![HostId(1), HostId(2)]);
     spec.durable = Some("ledger".into());
     let group = driver.start_spec(spec.clone());
