@@ -84,16 +84,6 @@ fn emit_refusal(file: &str, source: &str) -> String {
 }
 
 #[test]
-fn unsupported_constructs_are_diagnostics() {
-    let err = emit_refusal(
-        "self_at_start.cmsl",
-        "server class node {\n  public:\n    attribute node me = this;\n}\nvoid main () { node n = server node; }\n",
-    );
-    assert!(err.contains("E0402"), "{err}");
-    assert!(err.contains("self_at_start.cmsl:3"), "{err}");
-}
-
-#[test]
 fn a_server_starting_a_server_is_refused_at_compile_time() {
     let err = emit_refusal(
         "starter.cmsl",

@@ -2,7 +2,7 @@
 //!
 //! Ranges: `E00xx` input and syntax, `E01xx` names and declarations, `E02xx`
 //! types and statements, `E03xx` CMSL server rules, `E04xx` constructs ftc
-//! does not support yet (`E0402`–`E0403` reported by `ftc-transforms` and
+//! does not support yet (`E0403` reported by `ftc-transforms` and
 //! checked by `ftc check`, `E0404` (a durable byzantine server) by the front
 //! end), `W0xxx` warnings.
 //! A code, once published, keeps its meaning: a code no longer reported
@@ -714,21 +714,19 @@ Example that earlier versions refused and `ftc` now builds:
 
 Fix: none needed; a program refused with E0401 builds with this version.
 ";
-"E0402", "a server's `this` used as a value in a state initializer or invariant is not supported by code generation yet",
-"Inside a server method, `this` used as a value (stored, passed to another
-server, returned) is the handle of the server itself. State initializers and
-invariants also run while a replica is being constructed, before it knows
-which server it belongs to, so there code generation cannot make that handle
-yet; there `this` may only reach the server's own members (`this->x`,
-`this->m()`).
+"E0402", "a server's `this` as a value in a state initializer or invariant was not supported by code generation (retired: no longer reported)",
+"Earlier versions of `ftc` refused a server's `this` used as a value in a
+state initializer or invariant, because those ran while a replica was
+constructed, before it knew which server it belonged to. A replica is now
+constructed once its server is known, so `this` there is the server's own
+handle, as in its methods; this code is no longer reported and stays
+registered so that its number keeps its meaning.
 
-Erroneous example:
+Example that earlier versions refused and `ftc` now builds:
 
     server class node { public: attribute node me = this; }
 
-Fix: take the handle in a method:
-
-    server class node { public: void init () { me = this; } private: attribute node me; }
+Fix: none needed; a program refused with E0402 builds with this version.
 ";
 "E0403", "a server starting servers is not supported by code generation yet",
 "A `server` expression inside a server class (a method, an invariant or a

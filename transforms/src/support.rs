@@ -1,12 +1,8 @@
 //! Pass 1: rejects what code generation does not support yet.
 //!
-//! After it: a server's `this` is used as a value only in its methods (state
-//! initializers and invariants also run while a replica is constructed,
-//! before it knows its group, so there `this` only reaches the server's own
-//! members, `this->x`, `this->m()`); no method, invariant or initializer of
-//! a server class contains a `server` expression (a replicated server
-//! starting servers needs the start ordered through its log, which the
-//! runtime does not offer yet).
+//! After it: no method, invariant or initializer of a server class contains
+//! a `server` expression (a replicated server starting servers needs the
+//! start ordered through its log, which the runtime does not offer yet).
 
 use crate::Unsupported;
 use ftc_frontend::CheckedProgram;
@@ -15,15 +11,6 @@ use std::collections::HashSet;
 
 pub(crate) fn check(program: &CheckedProgram) -> Result<(), Vec<Unsupported>> {
     let mut errors = Vec::new();
-    for span in server_this_at_construction(program) {
-        errors.push(Unsupported {
-            code: "E0402",
-            message: "code generation does not support a server's `this` as a value in a state initializer or invariant yet"
-                .into(),
-            span,
-            help: "use `this` as a value inside a method; in initializers and invariants only before `->` (`this->x`)",
-        });
-    }
     for span in server_starts_in_servers(program) {
         errors.push(Unsupported {
             code: "E0403",
@@ -37,45 +24,6 @@ pub(crate) fn check(program: &CheckedProgram) -> Result<(), Vec<Unsupported>> {
     } else {
         Err(errors)
     }
-}
-
-/// The spans of a server's `this` used as a value (not before `->`) in its
-/// class's state initializers and invariants, which run while the replica is
-/// constructed, before it knows its group.
-fn server_this_at_construction(program: &CheckedProgram) -> Vec<ftc_grammar::Span> {
-    let mut spans = Vec::new();
-    for item in &program.ast.items {
-        let Item::Class(c) = item else { continue };
-        if !c.is_server {
-            continue;
-        }
-        for member in &c.members {
-            let e = match &member.kind {
-                MemberKind::State(s) => s.init.as_ref(),
-                MemberKind::Invariant(e) => Some(e),
-                _ => None,
-            };
-            let Some(e) = e else { continue };
-            let mut as_base = HashSet::new();
-            let mut values = Vec::new();
-            crate::walk::expr(e, &mut |x| match &x.kind {
-                ExprKind::Member { base, .. } | ExprKind::MethodCall { receiver: base, .. }
-                    if matches!(base.kind, ExprKind::This) =>
-                {
-                    as_base.insert(base.id);
-                }
-                ExprKind::This => values.push((x.id, x.span)),
-                _ => {}
-            });
-            spans.extend(
-                values
-                    .into_iter()
-                    .filter(|(id, _)| !as_base.contains(id))
-                    .map(|(_, span)| span),
-            );
-        }
-    }
-    spans
 }
 
 /// The spans of `server` expressions written inside server classes (their

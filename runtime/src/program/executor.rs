@@ -655,6 +655,11 @@ pub struct Executor {
     waker: Option<AppWaker>,
     /// The replica's group, once known ([`StateMachine::set_group`]).
     group: Arc<AtomicU64>,
+    /// A thread was started (constructing or restoring the server). The first
+    /// waits for the group ([`StateMachine::set_group`], which the host calls
+    /// right after creating the replica) or for the first input, so that
+    /// state initializers and invariants may use `this` as a value.
+    started: bool,
 }
 
 fn spawn<C: ServerClass>(restore: Option<ExecSnapshot>, wake: Arc<Wake>) -> Result<Link, String> {
@@ -775,7 +780,7 @@ impl Executor {
     /// assert!(!state.is_empty());
     /// ```
     pub fn new<C: ServerClass>() -> Executor {
-        let mut executor = Executor {
+        Executor {
             class: C::NAME,
             methods: variant_names::<C::Command>(),
             spawn: spawn::<C>,
@@ -787,10 +792,17 @@ impl Executor {
             in_flight: None,
             waker: None,
             group: Arc::new(AtomicU64::new(NO_GROUP)),
-        };
-        // On failure `crashed` says why, and every command is answered with it.
-        let _ = executor.connect(None);
-        executor
+            started: false,
+        }
+    }
+
+    /// Constructs the server on its thread, unless a thread was started
+    /// already. On failure `crashed` says why, and every command is answered
+    /// with it.
+    fn start(&mut self) {
+        if !self.started {
+            let _ = self.connect(None);
+        }
     }
 
     /// [`Executor::new`], boxed for an application factory.
@@ -807,6 +819,7 @@ impl Executor {
     /// restored and the record replayed). An input in flight on the old
     /// thread is abandoned with it.
     fn connect(&mut self, restore: Option<ExecSnapshot>) -> Result<(), String> {
+        self.started = true;
         self.link = None;
         self.in_flight = None;
         self.record = match &restore {
@@ -985,6 +998,7 @@ impl StateMachine for Executor {
             self.in_flight.is_none(),
             "an input was given while another one is running"
         );
+        self.start();
         let input = OwnedInput::of(input);
         if let OwnedInput::Command { request, payload } = &input {
             self.unanswered
@@ -1016,6 +1030,8 @@ impl StateMachine for Executor {
 
     fn set_group(&mut self, group: GroupId) {
         self.group.store(group.0, Ordering::SeqCst);
+        // Now `this` is known: the server may be constructed.
+        self.start();
     }
 
     fn set_waker(&mut self, waker: AppWaker) {
