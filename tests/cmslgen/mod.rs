@@ -2,10 +2,11 @@
 //! (globals, functions, a plain class and maybe a subclass overriding one of
 //! its methods, server classes started with every property and maybe a
 //! server subclass overriding a command (started through base-typed handles
-//! too), a server's `this` as a value, synchronous calls,
-//! invoke/accept/futures, exceptions, arrays, lists, maps, strings and the
-//! built-ins), for `tests/generated.rs`: every program must pass `ftc
-//! check`, build and run.
+//! too), a server's `this` as a value (in methods, state initializers and
+//! invariants), synchronous calls, runs of reads the call-parallelizing
+//! optimization makes parallel, invoke/accept/futures, exceptions, arrays,
+//! lists, maps, strings and the built-ins), for `tests/generated.rs`: every
+//! program must pass `ftc check`, build and run.
 //!
 //! Runtime errors are allowed but always expected: main's work is split into
 //! segments, each inside a `try` that catches `program_error` (overflow,
@@ -565,7 +566,9 @@ impl Gen {
             }
             methods.extend(queries.iter().cloned());
         }
-        // `this` as a value: the server compares a handle with itself.
+        // `this` as a value: the server compares a handle with itself, taken
+        // in the method or kept in a state variable its initializer sets
+        // (checked by an invariant too).
         if self.chance(0.35) {
             let other = self.fresh("other");
             let me = self.fresh("me");
@@ -575,12 +578,23 @@ impl Gen {
                 ret: Ty::Bool,
                 requires_nonneg: false,
             };
-            writeln!(
-                public,
-                "    boolean {} ({name} {other}) {{ {name} {me} = this; return {me} == {other} && {other} == this; }}",
-                sig.name
-            )
-            .unwrap();
+            if self.chance(0.5) {
+                writeln!(private, "    attribute {name} {me} = this;").unwrap();
+                writeln!(private, "    invariant {me} == this;").unwrap();
+                writeln!(
+                    public,
+                    "    boolean {} ({name} {other}) {{ return {me} == {other} && {other} == this; }}",
+                    sig.name
+                )
+                .unwrap();
+            } else {
+                writeln!(
+                    public,
+                    "    boolean {} ({name} {other}) {{ {name} {me} = this; return {me} == {other} && {other} == this; }}",
+                    sig.name
+                )
+                .unwrap();
+            }
             methods.push(sig);
         }
         writeln!(
