@@ -353,22 +353,46 @@ pub fn key_path_beside(cluster_file: &Path, host: HostId) -> PathBuf {
         .join(format!("{}.key", host_name(host)))
 }
 
-/// Free TCP ports on 127.0.0.1 (free when probed; the kernels bind them right after).
-fn free_loopback_ports(count: usize) -> Result<Vec<u16>, ClusterError> {
-    let mut listeners = Vec::new();
-    for _ in 0..count {
-        let l = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| ClusterError::Launch(format!("cannot probe a free port: {e}")))?;
-        listeners.push(l);
+/// Free TCP ports on 127.0.0.1 for kernels that bind them right after (free
+/// when probed). They are taken below the system's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`), which outgoing connections
+/// draw from: a port the system hands out with `bind(…:0)` can be taken by
+/// any connection between the probe and the kernel's bind, and was (a kernel
+/// of a generated program's cluster once found its port in use). Starts at
+/// a random port of that range so that launchers running at once rarely
+/// probe the same ones; falls back to system-chosen ports if none is free.
+pub fn free_loopback_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    use rand::Rng;
+    const LOWEST: u16 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let mut ports = Vec::with_capacity(count);
+    // Each probed port is held until all are found, so none is found twice;
+    // all are released on return, for the kernels to bind.
+    let mut held = Vec::with_capacity(count);
+    if ephemeral_low > LOWEST + 1_000 {
+        let span = u32::from(ephemeral_low - LOWEST);
+        let start = rand::rng().random_range(0..span);
+        for k in 0..span {
+            if held.len() == count {
+                break;
+            }
+            let port = LOWEST + ((start + k) % span) as u16;
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                held.push(l);
+                ports.push(port);
+            }
+        }
     }
-    listeners
-        .iter()
-        .map(|l| {
-            l.local_addr()
-                .map(|a| a.port())
-                .map_err(|e| ClusterError::Launch(e.to_string()))
-        })
-        .collect()
+    while ports.len() < count {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        ports.push(l.local_addr()?.port());
+        held.push(l);
+    }
+    drop(held);
+    Ok(ports)
 }
 
 /// How to launch a [`LocalCluster`].
@@ -456,7 +480,8 @@ impl LocalCluster {
             .map_err(|e| ClusterError::Launch(format!("cannot create a temp dir: {e}")))?;
         let first = if options.main_host { 0 } else { 1 };
         let ids: Vec<HostId> = (first..=options.kernels).map(HostId).collect();
-        let ports = free_loopback_ports(ids.len())?;
+        let ports = free_loopback_ports(ids.len())
+            .map_err(|e| ClusterError::Launch(format!("cannot probe a free port: {e}")))?;
         let hosts = ids
             .iter()
             .zip(ports)
@@ -740,6 +765,27 @@ impl Drop for LocalCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ports for kernels: distinct, below the ephemeral range that outgoing
+    /// connections take, and free again once returned.
+    #[test]
+    fn loopback_ports_are_distinct_free_and_not_ephemeral() {
+        let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok());
+        let ports = free_loopback_ports(8).expect("free ports");
+        assert_eq!(ports.len(), 8);
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), 8, "{ports:?}");
+        if let Some(low) = low.filter(|l| *l > 11_000) {
+            assert!(ports.iter().all(|p| *p < low), "{ports:?} below {low}");
+        }
+        let bound: Vec<TcpListener> = ports
+            .iter()
+            .map(|p| TcpListener::bind(("127.0.0.1", *p)).expect("released"))
+            .collect();
+        assert_eq!(bound.len(), 8);
+    }
 
     const K1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
     const K2: &str = "2222222222222222222222222222222222222222222222222222222222222222";

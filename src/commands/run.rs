@@ -26,7 +26,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
@@ -181,13 +181,10 @@ fn local_cluster(hosts: u32) -> anyhow::Result<(ClusterConfig, BTreeMap<HostId, 
     if hosts == 0 || hosts > 64 {
         bail!("--hosts {hosts}: expected 1 to 64 hosts");
     }
-    let listeners = (0..hosts)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
+    let ports = ftc_runtime::cluster::free_loopback_ports(hosts as usize)
         .context("cannot find free ports on 127.0.0.1")?;
     let mut map = BTreeMap::new();
-    for (i, l) in listeners.iter().enumerate() {
-        let port = l.local_addr()?.port();
+    for (i, port) in ports.into_iter().enumerate() {
         map.insert(
             HostId(i as u32 + 1),
             SocketAddr::from(([127, 0, 0, 1], port)),
