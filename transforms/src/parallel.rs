@@ -58,10 +58,10 @@ impl Parallel {
 
 /// Finds every run of the program (`ir`: its variables by declaration).
 pub fn find(program: &CheckedProgram, ir: &ProgramIr) -> Parallel {
-    let queries = Queries::new(program);
+    let mut queries = Queries::new(program);
     let mut found = Parallel::default();
     crate::walk::blocks(&program.ast, &mut |b| {
-        runs_in(program, ir, &queries, b, &mut found)
+        runs_in(program, ir, &mut queries, b, &mut found)
     });
     for run in &found.runs {
         let first = run.stmts[0];
@@ -81,7 +81,7 @@ struct Candidate<'a> {
 fn runs_in(
     program: &CheckedProgram,
     ir: &ProgramIr,
-    queries: &Queries,
+    queries: &mut Queries,
     b: &Block,
     found: &mut Parallel,
 ) {
@@ -117,7 +117,7 @@ fn runs_in(
 fn candidate<'a>(
     program: &CheckedProgram,
     ir: &ProgramIr,
-    queries: &Queries,
+    queries: &mut Queries,
     s: &'a Stmt,
 ) -> Option<Candidate<'a>> {
     let (target, call) = match &s.kind {
@@ -187,6 +187,9 @@ fn reads_of(program: &CheckedProgram, call: &Expr) -> Vec<VarId> {
 struct Queries {
     /// Per method, whether its own definition has no effect.
     own: HashMap<FnId, bool>,
+    /// Per method asked about, whether it is a query (overrides included):
+    /// asked once per call site, computed once per method.
+    known: HashMap<FnId, bool>,
 }
 
 impl Queries {
@@ -197,22 +200,29 @@ impl Queries {
                 own.entry(f).or_insert_with(|| effect_free(program, f));
             }
         }
-        Queries { own }
+        Queries {
+            own,
+            known: HashMap::new(),
+        }
     }
 
     /// `f` and every override of it in a subclass of its class (the server a
     /// handle names may be of any subclass) have no effect.
-    fn is_query(&self, program: &CheckedProgram, f: FnId) -> bool {
+    fn is_query(&mut self, program: &CheckedProgram, f: FnId) -> bool {
+        if let Some(&known) = self.known.get(&f) {
+            return known;
+        }
         let info = program.function(f);
-        let Some(owner) = info.owner else {
-            return false;
-        };
-        program
-            .server_classes()
-            .filter(|d| program.is_subclass(*d, owner))
-            .flat_map(|d| program.all_methods(d))
-            .filter(|m| program.function(*m).name == info.name)
-            .all(|m| self.own.get(&m).copied().unwrap_or(false))
+        let query = info.owner.is_some_and(|owner| {
+            program
+                .server_classes()
+                .filter(|d| program.is_subclass(*d, owner))
+                .flat_map(|d| program.all_methods(d))
+                .filter(|m| program.function(*m).name == info.name)
+                .all(|m| self.own.get(&m).copied().unwrap_or(false))
+        });
+        self.known.insert(f, query);
+        query
     }
 }
 

@@ -248,24 +248,23 @@ impl Replica {
                     && !view.joining.contains(&replica.config.me),
                 "a replica recovered from disk starts as its view's sequencer"
             );
-            let restored = match copy.state {
-                Some(state) => replica.restore(now, state, copy.entries),
+            match copy.state {
+                // The host decoded the copy; only an application that cannot
+                // read its own snapshot fails here, and then the replica has
+                // no state (it is not fresh: `initialized` stays false).
+                Some(state) => {
+                    let _ = replica.restore(now, state, copy.entries);
+                }
                 None => {
                     // No snapshot: the initial state, and the log from position 1.
                     replica.entries = copy.entries.into();
                     replica.initialized = true;
-                    true
                 }
-            };
+            }
             if let Some(disk) = &mut replica.disk {
                 disk.matches_disk();
             }
             replica.revived_up_to = replica.log_end();
-            // The host decoded the copy; only an application that cannot read
-            // its own snapshot fails here, and then the replica has no state.
-            if !restored {
-                replica.initialized = false;
-            }
         }
         replica.install(now, view, out);
         replica.finish_step(now, out);

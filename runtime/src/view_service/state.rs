@@ -212,14 +212,7 @@ impl ClusterState {
         next.view_id += 1;
         let used: BTreeSet<HostId> = [replica.host].into();
         let wanted = old.spec.replica_count() as usize;
-        let recruits = place(
-            &old.spec,
-            &self.alive_hosts(),
-            &self.load(Some(group)),
-            &used,
-            &self.disjoint_hosts(old.spec.disjoint_key, Some(group)),
-            wanted.saturating_sub(1),
-        );
+        let recruits = self.recruits(group, &old.spec, &used, wanted.saturating_sub(1));
         let joining: Vec<ReplicaId> = recruits.iter().map(|&h| self.replica(h)).collect();
         next.members = vec![replica];
         next.members.extend(joining.iter().copied());
@@ -335,6 +328,25 @@ impl ClusterState {
         load
     }
 
+    /// Up to `count` alive hosts to recruit replicas of the live `group` on,
+    /// none of `used` (the hosts its members already run on).
+    fn recruits(
+        &self,
+        group: GroupId,
+        spec: &ServerSpec,
+        used: &BTreeSet<HostId>,
+        count: usize,
+    ) -> Vec<HostId> {
+        place(
+            spec,
+            &self.alive_hosts(),
+            &self.load(Some(group)),
+            used,
+            &self.disjoint_hosts(spec.disjoint_key, Some(group)),
+            count,
+        )
+    }
+
     /// Hosts used by live groups sharing `key`, optionally ignoring one group.
     fn disjoint_hosts(&self, key: Option<u64>, except: Option<GroupId>) -> BTreeSet<HostId> {
         let Some(key) = key else {
@@ -398,14 +410,7 @@ impl ClusterState {
                 let wanted = old.spec.replica_count() as usize;
                 let recruits = if survivors.len() < wanted {
                     let used: BTreeSet<HostId> = survivors.iter().map(|m| m.host).collect();
-                    place(
-                        &old.spec,
-                        &self.alive_hosts(),
-                        &self.load(Some(id)),
-                        &used,
-                        &self.disjoint_hosts(old.spec.disjoint_key, Some(id)),
-                        wanted - survivors.len(),
-                    )
+                    self.recruits(id, &old.spec, &used, wanted - survivors.len())
                 } else {
                     Vec::new()
                 };
