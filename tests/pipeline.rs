@@ -84,14 +84,17 @@ fn emit_refusal(file: &str, source: &str) -> String {
 }
 
 #[test]
-fn a_server_starting_a_server_is_refused_at_compile_time() {
+fn a_byzantine_server_starting_a_server_is_refused_at_compile_time() {
     let err = emit_refusal(
         "starter.cmsl",
         "server class worker { public: int one () { return 1; } }\n\
          server class boss {\n  public:\n    int go () { worker w = server worker; return w->one (); }\n}\n\
-         void main () { boss b = server boss; println (b->go ()); }\n",
+         void main () { boss b = server boss model byzantine tolerate (1); println (b->go ()); }\n",
     );
-    assert!(err.contains("a server starting servers"), "{err}");
+    assert!(
+        err.contains("`model byzantine` cannot start servers"),
+        "{err}"
+    );
     assert!(err.contains("starter.cmsl:4"), "{err}");
 }
 

@@ -95,6 +95,18 @@ fn run_fixtures() {
                 ));
             }
         }
+        for unwanted in program
+            .lines()
+            .filter_map(|l| l.strip_prefix("// reject-stderr:"))
+            .map(str::trim)
+        {
+            if stderr.contains(unwanted) {
+                failures.push(format!(
+                    "{}: stderr has {unwanted:?}:\n{stderr}",
+                    file.display()
+                ));
+            }
+        }
         let actual = format!("{}exit: {code}\n*/\n", String::from_utf8_lossy(&out.stdout));
         if update {
             std::fs::write(file, format!("{program}{MARK}{actual}")).expect("update fixture");

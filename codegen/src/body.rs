@@ -927,6 +927,12 @@ impl<'a> Body<'a> {
             Builtin::Print | Builtin::Println => {
                 let f = ident(b.name());
                 let refs: Vec<TokenStream> = args.iter().map(|a| self.borrowed(a)).collect();
+                // An argument calling one of the server's own methods takes
+                // `&mut self`: the others are copied into temporaries then,
+                // not borrowed from `self` (`&{ self.count }`).
+                if args.iter().any(|a| self.calls_own_method(a)) {
+                    return quote!(#f(&[#(&{ #refs }),*]));
+                }
                 quote!(#f(&[#(&#refs),*]))
             }
             Builtin::Sqrt

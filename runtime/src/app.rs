@@ -6,7 +6,7 @@
 //! [`AppOutput`]. Nested replies and timer firings come back as inputs *ordered
 //! through the group's log*, so every replica sees them at the same position.
 
-use crate::types::{GroupId, Micros, RequestId};
+use crate::types::{GroupId, Micros, RequestId, ServerSpec};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -70,10 +70,38 @@ pub enum AppOutput {
         group: GroupId,
         payload: Vec<u8>,
     },
+    /// Start a server (`server C …` in a server method): the view service
+    /// decides it once for the whole group, however many replicas and
+    /// retries ask (the call id is the key), and the outcome arrives as a
+    /// `NestedReply` with the same id: [`start_outcome`] made it, and
+    /// [`started_group`] reads it.
+    StartServer {
+        call: NestedCallId,
+        spec: ServerSpec,
+    },
     /// Deliver `TimerFired { timer }` after `after` microseconds (ordered through the log).
     ArmTimer { timer: AppTimerId, after: Micros },
     /// The timer is no longer wanted; a firing that is already ordered is still delivered.
     CancelTimer { timer: AppTimerId },
+}
+
+/// The outcome of a decided [`AppOutput::StartServer`]: the new group's id
+/// (8 little-endian bytes), or why it was not started.
+pub fn start_outcome(result: Result<GroupId, String>) -> CallOutcome {
+    match result {
+        Ok(group) => CallOutcome::Reply(group.0.to_le_bytes().to_vec()),
+        Err(reason) => CallOutcome::ServerFailure(reason),
+    }
+}
+
+/// Reads an outcome [`start_outcome`] made: the started group, or why not.
+pub fn started_group(outcome: &CallOutcome) -> Result<GroupId, String> {
+    match outcome {
+        CallOutcome::Reply(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+            .map(|b| GroupId(u64::from_le_bytes(b)))
+            .map_err(|_| format!("a start's outcome of {} bytes", bytes.len())),
+        CallOutcome::ServerFailure(reason) => Err(reason.clone()),
+    }
 }
 
 /// The snapshot could not be restored.

@@ -129,6 +129,15 @@ impl TimingSection {
         Ok(t)
     }
 
+    /// The defaults with another suspicion time, checked like a file's.
+    fn suspect_after(ms: u64) -> Result<Timing, ClusterError> {
+        TimingSection {
+            suspect_after_ms: Some(ms),
+            ..TimingSection::default()
+        }
+        .timing()
+    }
+
     fn of(t: &Timing) -> Option<TimingSection> {
         if *t == Timing::default() {
             return None;
@@ -276,6 +285,15 @@ impl ClusterConfig {
             timing: TimingSection::of(&self.timing),
         };
         toml::to_string(&file).map_err(|e| ClusterError::Invalid(e.to_string()))
+    }
+
+    /// Sets the suspicion time (`[timing] suspect_after_ms`) over the other
+    /// timeouts' defaults, checked as a cluster file's would be: a local
+    /// cluster moving tens of MiB per message on a loaded machine wants a
+    /// longer one than the loopback default.
+    pub fn set_suspect_after_ms(&mut self, ms: u64) -> Result<(), ClusterError> {
+        self.timing = TimingSection::suspect_after(ms)?;
+        Ok(())
     }
 
     /// A cluster of `hosts` with a fresh key pair for each: the configuration
@@ -867,6 +885,15 @@ mod tests {
         ] {
             let text = format!("{hosts}[timing]\n{bad}\n");
             assert!(ClusterConfig::parse(&text).is_err(), "accepted {bad:?}");
+        }
+        let mut c = ClusterConfig::parse(&hosts).expect("defaults");
+        c.set_suspect_after_ms(1_000).expect("a second");
+        assert_eq!(c.timing.suspect_after_us, 1_000_000);
+        assert_eq!(c.timing.heartbeat_us, Timing::default().heartbeat_us);
+        let again = ClusterConfig::parse(&c.to_toml().expect("toml")).expect("round trip");
+        assert_eq!(again, c);
+        for bad in [0, 50, 9_800] {
+            assert!(c.set_suspect_after_ms(bad).is_err(), "accepted {bad} ms");
         }
     }
 

@@ -12,7 +12,7 @@
 //! incarnation ([`Host::incarnation`]) and hands both to the receiver; timers are never cancelled (the
 //! core ignores a timer it no longer wants).
 
-use crate::app::AppFactory;
+use crate::app::{AppFactory, NestedCallId};
 use crate::client::{Client, ClientOutput};
 use crate::failure_detector::{FailureDetector, FdOutput};
 use crate::group::{DiskMirror, DurableCopy, GroupMessage, GroupOutput, ReplicaConfig};
@@ -23,7 +23,7 @@ use crate::types::{
     ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
     TimerId, TimerSpace,
 };
-use crate::view_service::{ViewService, VsOutput};
+use crate::view_service::{Starter, ViewService, VsOutput};
 use crate::vote::{Notices, ReplyRule, Tally};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -565,7 +565,7 @@ impl Host {
             if let Some(replica) = self.replicas.get_mut(&group) {
                 replica.set_batching(on, now, &mut group_out);
             }
-            self.on_group_outputs(group, group_out, out);
+            self.on_group_outputs(now, group, group_out, out);
         }
     }
 
@@ -585,7 +585,7 @@ impl Host {
             if let Some(replica) = self.replicas.get_mut(&group) {
                 replica.flush(now, &mut group_out);
             }
-            self.on_group_outputs(group, group_out, out);
+            self.on_group_outputs(now, group, group_out, out);
         }
     }
 
@@ -653,7 +653,7 @@ impl Host {
                         if let Some(replica) = self.replicas.get_mut(&group) {
                             let mut group_out = Vec::new();
                             replica.on_tick(now, &mut group_out);
-                            self.on_group_outputs(group, group_out, out);
+                            self.on_group_outputs(now, group, group_out, out);
                             self.note_state_held(now, group, out);
                         }
                     }
@@ -690,7 +690,7 @@ impl Host {
                 if let Some(replica) = self.replicas.get_mut(&group) {
                     let mut group_out = Vec::new();
                     replica.on_app_ready(now, &mut group_out);
-                    self.on_group_outputs(group, group_out, out);
+                    self.on_group_outputs(now, group, group_out, out);
                     self.note_state_held(now, group, out);
                 }
             }
@@ -767,7 +767,7 @@ impl Host {
                 Some(replica) => {
                     let mut group_out = Vec::new();
                     replica.on_message(now, from, msg, &mut group_out);
-                    self.on_group_outputs(group, group_out, out);
+                    self.on_group_outputs(now, group, group_out, out);
                     self.note_state_held(now, group, out);
                 }
                 None => self.dropped += 1,
@@ -929,11 +929,25 @@ impl Host {
                 }),
                 VsOutput::SetTimer { timer, at } => out.push(Output::SetTimer { timer, at }),
                 VsOutput::View(view) => self.on_view(now, view, out),
-                VsOutput::StartDecided { token, result } => {
+                VsOutput::StartDecided {
+                    starter: Starter::Client { token, .. },
+                    result,
+                } => {
                     let mut client_out = Vec::new();
                     self.client
                         .on_start_decided(now, token, result, &mut client_out);
                     self.on_client_outputs(client_out, out);
+                }
+                VsOutput::StartDecided {
+                    starter: Starter::Group { group, call },
+                    result,
+                } => {
+                    // The replica that asked may be gone (excluded, moved).
+                    if let Some(replica) = self.replicas.get_mut(&group) {
+                        let mut group_out = Vec::new();
+                        replica.on_start_decided(now, NestedCallId(call), result, &mut group_out);
+                        self.on_group_outputs(now, group, group_out, out);
+                    }
                 }
                 VsOutput::Excluded => self.on_excluded(now, out),
             }
@@ -966,7 +980,7 @@ impl Host {
             if let Some(replica) = self.replicas.get_mut(&group) {
                 replica.set_commit_gate(gated, now, &mut group_out);
             }
-            self.on_group_outputs(group, group_out, out);
+            self.on_group_outputs(now, group, group_out, out);
         }
     }
 
@@ -998,7 +1012,7 @@ impl Host {
                 if let Some(replica) = self.replicas.get_mut(&caller) {
                     replica.on_group_failed(now, group, &mut group_out);
                 }
-                self.on_group_outputs(caller, group_out, out);
+                self.on_group_outputs(now, caller, group_out, out);
             }
             return;
         }
@@ -1051,7 +1065,7 @@ impl Host {
             }
             self.replicas.insert(group, replica);
         }
-        self.on_group_outputs(group, group_out, out);
+        self.on_group_outputs(now, group, group_out, out);
         self.note_state_held(now, group, out);
     }
 
@@ -1091,6 +1105,7 @@ impl Host {
 
     fn on_group_outputs(
         &mut self,
+        now: Micros,
         group: GroupId,
         mut group_out: Vec<GroupOutput>,
         out: &mut Vec<Output>,
@@ -1112,6 +1127,7 @@ impl Host {
             }
             group_out = rest;
         }
+        let mut starts = Vec::new();
         for o in group_out {
             match o {
                 GroupOutput::Send { to, msg } => out.push(Output::Send {
@@ -1164,9 +1180,19 @@ impl Host {
                     let timer = TimerId::new(TimerSpace::Group, self.next_group_timer);
                     out.push(Output::SetTimer { timer, at });
                 }
+                // Asked after this step's other outputs: a start decided
+                // already is answered at once, and the replica's next step
+                // must not come before this one's sends.
+                GroupOutput::StartServer { call, spec } => starts.push((call, spec)),
                 GroupOutput::Trace(trace) => out.push(Output::Trace(trace)),
                 GroupOutput::Persist(_) => unreachable!("taken out first"),
             }
+        }
+        for (call, spec) in starts {
+            let mut vs_out = Vec::new();
+            self.vs
+                .start_server_for(now, group, call.0, spec, &mut vs_out);
+            self.on_vs_outputs(now, vs_out, out);
         }
     }
 

@@ -562,8 +562,9 @@ impl Kernel {
 
     /// Like [`Kernel::start`], with the incarnation kept in the file at
     /// `incarnation_file` (`config.incarnation` is ignored): the new one is
-    /// claimed only once the host is known to the cluster file and its port
-    /// is bound, so a start refused by those checks leaves the file as it was.
+    /// claimed only once the host is known to the cluster file, its port is
+    /// bound and its data directory's format is this version's, so a start
+    /// refused by those checks leaves the file as it was.
     pub fn start_claiming(
         mut config: KernelConfig,
         apps: Arc<dyn AppFactory>,
@@ -579,9 +580,13 @@ impl Kernel {
         let listener =
             TcpListener::bind(addr).map_err(|source| KernelError::Listen { addr, source })?;
         if let Some(dir) = &config.data_dir {
-            // The incarnation file may live in it.
+            // The incarnation file may live in it; a directory of another
+            // format is refused before an incarnation is claimed.
             std::fs::create_dir_all(dir)
                 .map_err(|e| KernelError::Start(format!("cannot create {}: {e}", dir.display())))?;
+            crate::storage::format::check_or_mark(dir).map_err(|e| {
+                KernelError::Start(format!("data directory {}: {e}", dir.display()))
+            })?;
         }
         config.incarnation = Some(claim.commit().map_err(KernelError::Start)?);
         Kernel::start_on(config, apps, listener)
@@ -898,6 +903,7 @@ struct CoreDriver {
 type OpenedStore = (Store, DurableLog<FsDisk>, Recovered);
 fn open_host_stores(host: HostId, dir: &std::path::Path) -> Result<Vec<OpenedStore>, KernelError> {
     let refused = |e: String| KernelError::Start(format!("data directory {}: {e}", dir.display()));
+    crate::storage::format::check_or_mark(dir).map_err(refused)?;
     let mut stores = vec![Store::ViewService];
     if dir.is_dir() {
         let entries = std::fs::read_dir(dir).map_err(|e| refused(e.to_string()))?;

@@ -9,7 +9,7 @@
 //! [`new_engine`] from the group's first view of this host. A third protocol
 //! is one new module plus one arm of [`new_engine`].
 
-use crate::app::StateMachine;
+use crate::app::{NestedCallId, StateMachine};
 use crate::group::{DiskMirror, DurableCopy, GroupMessage, GroupOutput, Replica, ReplicaConfig};
 use crate::pbft::Pbft;
 use crate::types::{GroupId, GroupView, Micros, Model, ReplicaId};
@@ -68,9 +68,29 @@ pub trait GroupProtocol: Send {
     /// A durable server's replica: closes or opens its commit gate (see
     /// [`Replica::set_commit_gate`]). Others ignore it.
     fn set_commit_gate(&mut self, _gated: bool, _now: Micros, _out: &mut Vec<GroupOutput>) {}
+    /// The view service decided the start this replica asked for with
+    /// [`GroupOutput::StartServer`] (nested call `call`). An engine that never
+    /// asks (a byzantine group refuses starts itself) ignores it.
+    fn on_start_decided(
+        &mut self,
+        _now: Micros,
+        _call: NestedCallId,
+        _result: Result<GroupId, String>,
+        _out: &mut Vec<GroupOutput>,
+    ) {
+    }
 }
 
 impl GroupProtocol for Replica {
+    fn on_start_decided(
+        &mut self,
+        now: Micros,
+        call: NestedCallId,
+        result: Result<GroupId, String>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        Replica::on_start_decided(self, now, call, result, out)
+    }
     fn durable_copy(&self, now: Micros) -> Option<(DiskMirror, Option<DurableCopy>)> {
         Replica::durable_copy(self, now)
     }

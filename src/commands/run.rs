@@ -42,6 +42,12 @@ pub(crate) struct RunArgs {
     /// A cluster file: kernels are started for its hosts, `main` on the first.
     #[arg(long)]
     cluster: Option<PathBuf>,
+    /// Silence after which a local cluster's host is suspected, in
+    /// milliseconds (default 150, loopback's): raise it on a loaded machine or
+    /// for programs moving tens of MiB per call. A cluster file sets it in its
+    /// `[timing]` instead.
+    #[arg(long = "suspect-after", value_name = "MS", conflicts_with = "cluster")]
+    suspect_after: Option<u64>,
     /// SIGKILL a host's kernel this long after `main` starts: `h2@1.5`.
     #[arg(long = "crash", value_name = "HOST@SECONDS")]
     crashes: Vec<String>,
@@ -274,7 +280,12 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             None,
         ),
         None => {
-            let (config, keys) = local_cluster(args.hosts)?;
+            let (mut config, keys) = local_cluster(args.hosts)?;
+            if let Some(ms) = args.suspect_after {
+                config
+                    .set_suspect_after_ms(ms)
+                    .map_err(|e| anyhow::anyhow!("--suspect-after: {e}"))?;
+            }
             (config, Some(keys))
         }
     };

@@ -95,6 +95,9 @@ struct Server {
     /// Its commands without effects (also in `methods`): the calls the
     /// call-parallelizing optimization may make in parallel.
     queries: Vec<Sig>,
+    /// A command of it starts a server (so `main` never starts it with
+    /// `model byzantine`, E0403).
+    starts_servers: bool,
 }
 
 /// Names that are Rust keywords, prelude items or generated-code names:
@@ -597,6 +600,32 @@ impl Gen {
             }
             methods.push(sig);
         }
+        // A server starting a server: an earlier class, once for all the
+        // replicas, its handle kept in the state and called.
+        let starts_servers = index > 0 && self.chance(0.35);
+        if starts_servers {
+            let j = self.below(index);
+            let started = self.servers[j].name.clone();
+            let kept = self.fresh("started");
+            let k = self.fresh("k");
+            let sig = Sig {
+                name: self.fresh("spawn"),
+                params: vec![(k.clone(), Ty::Int)],
+                ret: Ty::Int,
+                requires_nonneg: false,
+            };
+            let props = self
+                .pick(&[" model crash tolerate (1)", "", " model crash tolerate (0)"])
+                .to_string();
+            writeln!(private, "    attribute {started} {kept};").unwrap();
+            writeln!(
+                public,
+                "    int {} (int {k}) {{\n      if ({kept} == null || {k} % 2 == 0) {{ {kept} = server {started}{props}; }}\n      return {k} + 1;\n    }}",
+                sig.name
+            )
+            .unwrap();
+            methods.push(sig);
+        }
         writeln!(
             self.out,
             "server class {name} {{\n  public:\n{public}  private:\n{private}}}\n"
@@ -608,6 +637,7 @@ impl Gen {
             vars,
             subclasses: Vec::new(),
             queries,
+            starts_servers,
         });
     }
 
@@ -666,12 +696,14 @@ impl Gen {
         .unwrap();
         let index = self.servers.len();
         self.servers[base].subclasses.push(index);
+        let starts_servers = self.servers[base].starts_servers;
         self.servers.push(Server {
             name,
             methods: all,
             vars: Vec::new(),
             subclasses: Vec::new(),
             queries: Vec::new(),
+            starts_servers,
         });
     }
 
@@ -1246,7 +1278,15 @@ impl Gen {
     /// `server C …` with random properties that `self.hosts` hosts can place.
     fn start(&mut self, class: &str, array: Option<usize>) -> String {
         let mut props: Vec<String> = Vec::new();
-        let roll = self.below(10);
+        let mut roll = self.below(10);
+        if roll == 9
+            && self
+                .servers
+                .iter()
+                .any(|s| s.name == class && s.starts_servers)
+        {
+            roll = 8; // a byzantine server cannot start servers (E0403)
+        }
         let tol = if self.chance(0.5) {
             "tolerate"
         } else {

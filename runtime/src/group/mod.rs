@@ -20,7 +20,7 @@ pub use replica::{Replica, ReplicaConfig, ReplicaStatus};
 use crate::app::{AppTimerId, CallOutcome, NestedCallId};
 use crate::digest::Fnv;
 use crate::types::HostId;
-use crate::types::{ClientId, GroupId, Micros, ReplicaId, RequestId};
+use crate::types::{ClientId, GroupId, Micros, ReplicaId, RequestId, ServerSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -286,11 +286,33 @@ pub struct ClientRecord {
     pub executed: BTreeMap<u64, Option<Vec<u8>>>,
 }
 
+/// What a nested call of the application asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Callee {
+    /// A command of another server (the call's payload).
+    Group(GroupId),
+    /// Starting a server through the view service ([`AppOutput::StartServer`]);
+    /// the call's payload is empty.
+    ///
+    /// [`AppOutput::StartServer`]: crate::app::AppOutput::StartServer
+    Start(ServerSpec),
+}
+
+impl Callee {
+    /// The server called, for a command.
+    pub fn server(&self) -> Option<GroupId> {
+        match self {
+            Callee::Group(group) => Some(*group),
+            Callee::Start(_) => None,
+        }
+    }
+}
+
 /// A nested call the group's application issued and has not yet seen the outcome of.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NestedCall {
     pub call: NestedCallId,
-    pub target: GroupId,
+    pub target: Callee,
     #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
     /// Time left before it fails with `ServerFailure` (relative, so it survives
@@ -336,6 +358,14 @@ pub enum GroupOutput {
     Call {
         target: GroupId,
         msg: GroupMessage,
+    },
+    /// Ask the view service to start a server for the application's call
+    /// `call` (the sequencer asks, again after each retry interval until the
+    /// outcome is in the log); the host answers with
+    /// [`crate::protocol::GroupProtocol::on_start_decided`].
+    StartServer {
+        call: NestedCallId,
+        spec: ServerSpec,
     },
     /// Call [`Replica::on_tick`] at `at` (timers are never cancelled).
     SetTimer {

@@ -2,7 +2,7 @@
 //! delivery, view-change flush, state transfer, nested calls and timers.
 
 use super::{
-    ClientRecord, DiskMirror, DurableCopy, GroupMessage, GroupOutput, LogEntry, NestedCall,
+    Callee, ClientRecord, DiskMirror, DurableCopy, GroupMessage, GroupOutput, LogEntry, NestedCall,
     ReplicaState,
 };
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
@@ -94,7 +94,7 @@ struct Running {
 
 #[derive(Clone, Debug)]
 struct PendingCall {
-    target: GroupId,
+    target: Callee,
     payload: Vec<u8>,
     deadline: Micros,
     last_sent: Option<Micros>,
@@ -472,6 +472,31 @@ impl Replica {
         self.finish_step(now, out);
     }
 
+    /// The view service decided the start this group's application asked for
+    /// as nested call `call` ([`GroupOutput::StartServer`]): the sequencer
+    /// orders its outcome; other members ignore it (a sequencer asks again,
+    /// and a decided start is answered at once).
+    pub fn on_start_decided(
+        &mut self,
+        now: Micros,
+        call: NestedCallId,
+        result: Result<GroupId, String>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let wanted = self.is_sequencer()
+            && self.status == ReplicaStatus::Normal
+            && !self.calls_in_log.contains(&call)
+            && self
+                .calls
+                .get(&call)
+                .is_some_and(|p| matches!(p.target, Callee::Start(_)));
+        if wanted {
+            let outcome = crate::app::start_outcome(result);
+            self.append(now, LogEntry::NestedReply { call, outcome }, out);
+        }
+        self.finish_step(now, out);
+    }
+
     /// A timer set through [`GroupOutput::SetTimer`] is due.
     pub fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         if self.next_tick.is_some_and(|at| now >= at) {
@@ -538,12 +563,18 @@ impl Replica {
             let Some(pending) = self.calls.get(&call) else {
                 continue;
             };
-            let failed = self.failed_targets.contains(&pending.target);
-            if failed || now >= pending.deadline {
-                let reason = if failed {
-                    format!("server {} failed: every replica is gone", pending.target.0)
-                } else {
-                    "no reply within the call deadline".to_string()
+            let failed = pending
+                .target
+                .server()
+                .filter(|g| self.failed_targets.contains(g));
+            if failed.is_some() || now >= pending.deadline {
+                let reason = match (failed, &pending.target) {
+                    (Some(g), _) => format!("server {} failed: every replica is gone", g.0),
+                    (None, Callee::Start(spec)) => format!(
+                        "server {} was not started: the view service decided nothing within the call deadline",
+                        spec.class
+                    ),
+                    (None, Callee::Group(_)) => "no reply within the call deadline".to_string(),
                 };
                 let outcome = CallOutcome::ServerFailure(reason);
                 self.append(now, LogEntry::NestedReply { call, outcome }, out);
@@ -1177,17 +1208,9 @@ impl Replica {
                 call,
                 group,
                 payload,
-            } => {
-                let pending = PendingCall {
-                    target: group,
-                    payload,
-                    deadline: now + self.config.call_deadline_us,
-                    last_sent: None,
-                };
-                self.calls.insert(call, pending);
-                if self.is_sequencer() && self.status == ReplicaStatus::Normal {
-                    self.send_call(now, call, out);
-                }
+            } => self.new_call(now, call, Callee::Group(group), payload, out),
+            AppOutput::StartServer { call, spec } => {
+                self.new_call(now, call, Callee::Start(spec), Vec::new(), out)
             }
             AppOutput::ArmTimer { timer, after } => {
                 let at = now.saturating_add(after);
@@ -1202,24 +1225,52 @@ impl Replica {
         }
     }
 
+    fn new_call(
+        &mut self,
+        now: Micros,
+        call: NestedCallId,
+        target: Callee,
+        payload: Vec<u8>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let pending = PendingCall {
+            target,
+            payload,
+            deadline: now + self.config.call_deadline_us,
+            last_sent: None,
+        };
+        self.calls.insert(call, pending);
+        if self.is_sequencer() && self.status == ReplicaStatus::Normal {
+            self.send_call(now, call, out);
+        }
+    }
+
     fn send_call(&mut self, now: Micros, call: NestedCallId, out: &mut Vec<GroupOutput>) {
         let group = self.config.group;
-        let Some(target) = self.calls.get(&call).map(|p| p.target) else {
+        let Some(pending) = self.calls.get_mut(&call) else {
             return;
+        };
+        pending.last_sent = Some(now);
+        let target = match &pending.target {
+            Callee::Group(target) => *target,
+            Callee::Start(spec) => {
+                let spec = spec.clone();
+                out.push(GroupOutput::StartServer { call, spec });
+                return;
+            }
         };
         // The lowest call to this server still outstanding (call ids grow): the
         // callee may forget its replies to the calls below it, as for a client.
         let low_water = self
             .calls
             .iter()
-            .find(|(_, p)| p.target == target)
+            .find(|(_, p)| p.target == Callee::Group(target))
             .map_or(call.0, |(id, _)| id.0);
-        let Some(pending) = self.calls.get_mut(&call) else {
+        let Some(pending) = self.calls.get(&call) else {
             return;
         };
-        pending.last_sent = Some(now);
         let msg = GroupMessage::Request {
-            group: pending.target,
+            group: target,
             request: RequestId {
                 client: ClientId::Group(group),
                 seq: call.0,
@@ -1227,10 +1278,7 @@ impl Replica {
             payload: pending.payload.clone(),
             low_water,
         };
-        out.push(GroupOutput::Call {
-            target: pending.target,
-            msg,
-        });
+        out.push(GroupOutput::Call { target, msg });
     }
 
     fn collect_garbage(&mut self) {
@@ -1327,7 +1375,7 @@ impl Replica {
                 .iter()
                 .map(|(call, p)| NestedCall {
                     call: *call,
-                    target: p.target,
+                    target: p.target.clone(),
                     payload: p.payload.clone(),
                     remaining_us: p.deadline.saturating_sub(now),
                 })

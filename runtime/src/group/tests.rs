@@ -42,6 +42,14 @@ impl StateMachine for Counter {
                         payload: b"inc".to_vec(),
                     });
                 }
+                b"start" => {
+                    self.next_call += 1;
+                    self.waiting.insert(self.next_call, request);
+                    out.push(AppOutput::StartServer {
+                        call: NestedCallId(self.next_call),
+                        spec: spec(),
+                    });
+                }
                 b"arm" => {
                     self.waiting_timer = Some(request);
                     out.push(AppOutput::ArmTimer {
@@ -261,6 +269,8 @@ struct Cluster {
     executed: Vec<(u32, u64, u64, u64, Option<RequestId>)>,
     replies: Vec<(u32, GroupMessage)>,
     calls: Vec<(u32, GroupMessage)>,
+    /// Starts asked of the view service: by which host, for which call.
+    starts: Vec<(u32, NestedCallId)>,
 }
 
 impl Cluster {
@@ -273,6 +283,7 @@ impl Cluster {
             executed: Vec::new(),
             replies: Vec::new(),
             calls: Vec::new(),
+            starts: Vec::new(),
         }
     }
 
@@ -326,6 +337,7 @@ impl Cluster {
                     self.replies.push((host, msg))
                 }
                 GroupOutput::Call { msg, .. } => self.calls.push((host, msg)),
+                GroupOutput::StartServer { call, .. } => self.starts.push((host, call)),
                 GroupOutput::SetTimer { .. } => {}
                 GroupOutput::Trace(Trace::Executed {
                     position,
@@ -881,6 +893,63 @@ fn new_sequencer_reissues_outstanding_nested_calls() {
     }
     assert_eq!(c.replies_to(0, 1), vec![b"failed".to_vec(); 2]);
     assert_eq!(c.sequence(1), c.sequence(2));
+}
+
+#[test]
+fn a_start_is_asked_by_the_sequencer_and_decided_once_through_the_log() {
+    let mut c = Cluster::booted();
+    c.client_request(0, request(0, 1, b"start"));
+    c.run();
+    // Every replica executed the command; only the sequencer asks.
+    assert_eq!(c.executed.len(), 3);
+    assert_eq!(c.starts, vec![(0, NestedCallId(1))]);
+    // The sequencer's host crashes before the decision arrives; its
+    // successor asks again (the view service answers a decided start at once).
+    c.starts.clear();
+    c.cut.insert(0);
+    c.install(&view(2, &[1, 2], &[]));
+    c.run();
+    assert_eq!(c.starts, vec![(1, NestedCallId(1))]);
+    // A member that is not the sequencer ignores a decision.
+    let started = GroupId(9);
+    let mut out = Vec::new();
+    let r2 = c.replicas.get_mut(&2).unwrap();
+    r2.on_start_decided(c.now, NestedCallId(1), Ok(started), &mut out);
+    assert_eq!(out, vec![]);
+    // The sequencer orders it; every replica gets the same group.
+    let r1 = c.replicas.get_mut(&1).unwrap();
+    r1.on_start_decided(c.now, NestedCallId(1), Ok(started), &mut out);
+    c.absorb(1, out);
+    c.run();
+    let id = started.0.to_le_bytes().to_vec();
+    assert_eq!(c.replies_to(0, 1), vec![id.clone(), id]);
+    // A second decision (a retry's answer) is not ordered again.
+    let executed = c.executed.len();
+    let mut out = Vec::new();
+    let r1 = c.replicas.get_mut(&1).unwrap();
+    r1.on_start_decided(c.now, NestedCallId(1), Ok(started), &mut out);
+    c.absorb(1, out);
+    c.run();
+    assert_eq!(c.executed.len(), executed);
+    assert_eq!(c.sequence(1), c.sequence(2));
+}
+
+#[test]
+fn an_undecided_start_fails_at_the_call_deadline_through_the_log() {
+    let mut c = Cluster::booted();
+    c.client_request(0, request(0, 1, b"start"));
+    c.run();
+    for _ in 0..(DEADLINE_US / RETRY_US + 2) {
+        c.tick();
+        c.run();
+    }
+    // Asked again every retry interval, then failed for every replica alike.
+    assert!(c.starts.len() > 10, "{} asks", c.starts.len());
+    assert!(c
+        .starts
+        .iter()
+        .all(|&(host, call)| host == 0 && call == NestedCallId(1)));
+    assert_eq!(c.replies_to(0, 1), vec![b"failed".to_vec(); 3]);
 }
 
 #[test]

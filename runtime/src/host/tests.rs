@@ -221,7 +221,13 @@ fn started_world_with(spec: ServerSpec) -> World {
     w.decide(
         &[0],
         vec![VsOutput::StartDecided {
-            token: 1,
+            starter: Starter::Client {
+                origin: ReplicaId {
+                    host: HostId(0),
+                    incarnation: Incarnation(1),
+                },
+                token: 1,
+            },
             result: Ok(GROUP),
         }],
     );
@@ -361,7 +367,13 @@ fn recruited_host_receives_state_and_serves() {
     w.decide(
         &[0],
         vec![VsOutput::StartDecided {
-            token: 1,
+            starter: Starter::Client {
+                origin: ReplicaId {
+                    host: HostId(0),
+                    incarnation: Incarnation(1),
+                },
+                token: 1,
+            },
             result: Ok(GROUP),
         }],
     );

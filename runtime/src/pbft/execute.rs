@@ -4,7 +4,7 @@
 use super::messages::CheckpointState;
 use super::{Pbft, Running, BATCH_MAX, CHECKPOINT_INTERVAL, WINDOW};
 use crate::app::{AppInput, AppOutput, NestedCallId};
-use crate::group::{GroupMessage, GroupOutput, LogEntry};
+use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry};
 use crate::host::Trace;
 use crate::types::Micros;
 
@@ -168,7 +168,10 @@ impl Pbft {
                     call,
                     group,
                     payload,
-                } => self.new_call(now, call, group, payload, out),
+                } => self.new_call(now, call, Callee::Group(group), payload, out),
+                AppOutput::StartServer { call, spec } => {
+                    self.new_call(now, call, Callee::Start(spec), Vec::new(), out)
+                }
                 AppOutput::ArmTimer { timer, after } => {
                     let at = now.saturating_add(after);
                     self.timers.insert(timer, at);
@@ -191,7 +194,7 @@ impl Pbft {
             calls: self
                 .calls
                 .iter()
-                .map(|(c, p)| (c.0, p.target, p.payload.clone()))
+                .map(|(c, p)| (c.0, p.target.clone(), p.payload.clone()))
                 .collect(),
             timers: self.timers.keys().map(|t| t.0).collect(),
         }
@@ -213,7 +216,7 @@ impl Pbft {
             .iter()
             .map(|(c, target, payload)| {
                 let pending = super::PendingCall {
-                    target: *target,
+                    target: target.clone(),
                     payload: payload.clone(),
                     deadline: now.saturating_add(self.config.call_deadline_us),
                     last_sent: None,

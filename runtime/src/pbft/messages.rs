@@ -63,7 +63,7 @@ pub struct CheckpointState {
     pub snapshot: Vec<u8>,
     pub clients: Vec<(crate::types::ClientId, crate::group::ClientRecord)>,
     /// Outstanding nested calls: id, target, payload.
-    pub calls: Vec<(u64, crate::types::GroupId, Vec<u8>)>,
+    pub calls: Vec<(u64, crate::group::Callee, Vec<u8>)>,
     /// Armed application timers.
     pub timers: Vec<u64>,
 }

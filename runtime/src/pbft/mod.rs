@@ -69,7 +69,7 @@ struct PendingRequest {
 
 #[derive(Clone, Debug)]
 struct PendingCall {
-    target: GroupId,
+    target: crate::group::Callee,
     payload: Vec<u8>,
     deadline: Micros,
     last_sent: Option<Micros>,

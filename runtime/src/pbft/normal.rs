@@ -4,13 +4,28 @@
 use super::messages::{batch_digest, Digest, PbftMessage};
 use super::{Pbft, PbftStatus, PendingCall, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
 use crate::app::{CallOutcome, NestedCallId};
-use crate::group::{GroupMessage, GroupOutput, LogEntry};
+use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry};
 use crate::types::{ClientId, Micros, ReplicaId, RequestId};
 
 /// Most uncommitted sequence numbers retransmitted per tick.
 const RETRANSMIT_MAX: usize = 16;
 
+/// The outcome of a start asked by a byzantine server: refused by the group
+/// itself, so every correct replica vouches for it. (The view service would
+/// have to count `t+1` matching requests from the group's hosts before
+/// deciding; `ftc check` refuses such programs with `E0403`.)
+const START_REFUSED: &str =
+    "a byzantine server cannot start servers in this version (start it in main and pass its handle)";
+
 impl Pbft {
+    /// Whether the call's server was declared failed.
+    fn fails_at_target(&self, pending: &PendingCall) -> bool {
+        pending
+            .target
+            .server()
+            .is_some_and(|g| self.failed_targets.contains(&g))
+    }
+
     pub(super) fn on_request(
         &mut self,
         now: Micros,
@@ -180,12 +195,13 @@ impl Pbft {
             }
             let outcome = match self.outcomes.get(call) {
                 Some(o) => o.clone(),
-                None if self.failed_targets.contains(&pending.target) => {
-                    CallOutcome::ServerFailure(format!(
-                        "server {} failed: every replica is gone",
-                        pending.target.0
-                    ))
+                None if matches!(pending.target, Callee::Start(_)) => {
+                    CallOutcome::ServerFailure(START_REFUSED.to_string())
                 }
+                None if self.fails_at_target(pending) => CallOutcome::ServerFailure(format!(
+                    "server {} failed: every replica is gone",
+                    pending.target.server().map_or(0, |g| g.0)
+                )),
                 None if now >= pending.deadline => {
                     CallOutcome::ServerFailure("no reply within the call deadline".to_string())
                 }
@@ -225,10 +241,11 @@ impl Pbft {
             }
             LogEntry::NestedReply { call, outcome } => match outcome {
                 CallOutcome::Reply(_) => self.outcomes.get(call) == Some(outcome),
-                CallOutcome::ServerFailure(_) => self
-                    .calls
-                    .get(call)
-                    .is_some_and(|p| self.failed_targets.contains(&p.target) || now >= p.deadline),
+                CallOutcome::ServerFailure(_) => self.calls.get(call).is_some_and(|p| {
+                    matches!(p.target, Callee::Start(_))
+                        || self.fails_at_target(p)
+                        || now >= p.deadline
+                }),
             },
             LogEntry::TimerFired { timer } => self.timers.get(timer).is_some_and(|at| now >= *at),
         }
@@ -466,13 +483,14 @@ impl Pbft {
         out: &mut Vec<GroupOutput>,
     ) {
         let group = self.config.group;
-        let Some(target) = self.calls.get(&call).map(|p| p.target) else {
+        // A start is refused by the group itself (its outcome is proposed).
+        let Some(target) = self.calls.get(&call).and_then(|p| p.target.server()) else {
             return;
         };
         let low_water = self
             .calls
             .iter()
-            .find(|(_, p)| p.target == target)
+            .find(|(_, p)| p.target == Callee::Group(target))
             .map_or(call.0, |(id, _)| id.0);
         let Some(pending) = self.calls.get_mut(&call) else {
             return;
@@ -494,7 +512,7 @@ impl Pbft {
         &mut self,
         now: Micros,
         call: NestedCallId,
-        target: crate::types::GroupId,
+        target: Callee,
         payload: Vec<u8>,
         out: &mut Vec<GroupOutput>,
     ) {

@@ -68,9 +68,7 @@ fn call_failure(e: CallError) -> Failure {
 pub(crate) fn start_server(spec: ServerSpec) -> Res<GroupId> {
     match current()? {
         Context::Main(m) => m.kernel.start_server(spec).map_err(Failure::server_failure),
-        Context::Server(_) => Err(Failure::program_error(
-            "a server method cannot start servers (not supported in this version)",
-        )),
+        Context::Server(s) => s.start_server(spec),
     }
 }
 
@@ -96,9 +94,7 @@ pub(crate) fn fresh_key() -> Res<u64> {
             h.write(format!("{:?}/{n}", m.client).as_bytes());
             Ok(h.finish())
         }
-        Context::Server(_) => Err(Failure::program_error(
-            "a server method cannot start servers (not supported in this version)",
-        )),
+        Context::Server(s) => Ok(s.fresh_key()),
     }
 }
 

@@ -48,11 +48,11 @@
 use super::context::{self, Context, WireReply};
 use super::server::ServerClass;
 use crate::app::{
-    AppInput, AppOutput, AppTimerId, AppWaker, CallOutcome, NestedCallId, RestoreError,
-    StateMachine,
+    started_group, AppInput, AppOutput, AppTimerId, AppWaker, CallOutcome, NestedCallId,
+    RestoreError, StateMachine,
 };
 use crate::lang::{decode, encode, Encoded, Failure, Res};
-use crate::types::{GroupId, RequestId};
+use crate::types::{GroupId, RequestId, ServerSpec};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -213,6 +213,9 @@ struct ThreadState {
     /// Inputs still to replay after a restore.
     replay: VecDeque<OwnedInput>,
     replaying: bool,
+    /// The object is being constructed (its state initializers run), which
+    /// is not an input of the log: nothing may be started then.
+    constructing: bool,
     /// Commands waiting for the running method to return.
     queue: VecDeque<(RequestId, Vec<u8>)>,
     /// Nested replies not yet taken, with their arrival number.
@@ -238,6 +241,11 @@ fn hash_output(h: &mut Fnv, output: &AppOutput) {
             h.write(&call.0.to_le_bytes());
             h.write(&group.0.to_le_bytes());
             h.write(payload);
+        }
+        AppOutput::StartServer { call, spec } => {
+            h.write(b"start");
+            h.write(&call.0.to_le_bytes());
+            h.write(&encode(spec).unwrap_or_default());
         }
         AppOutput::ArmTimer { timer, after } => {
             h.write(b"arm");
@@ -342,17 +350,55 @@ impl ServerCtx {
     }
 
     pub(crate) fn issue_call(&self, group: GroupId, payload: Vec<u8>) -> NestedCallId {
-        let call = {
-            let mut st = self.st.borrow_mut();
-            st.meta.next_call += 1;
-            NestedCallId(st.meta.next_call)
-        };
+        let call = self.next_call_id();
         self.emit(AppOutput::Call {
             call,
             group,
             payload,
         });
         call
+    }
+
+    /// The next nested call id, from the replicated counter.
+    fn next_call_id(&self) -> NestedCallId {
+        let mut st = self.st.borrow_mut();
+        st.meta.next_call += 1;
+        NestedCallId(st.meta.next_call)
+    }
+
+    /// `server C …` in a server method: the view service starts the server
+    /// once for the whole group (the start's call id is the same on every
+    /// replica) and every replica gets the same group, through the log.
+    pub(crate) fn start_server(&self, spec: ServerSpec) -> Res<GroupId> {
+        if self.st.borrow().constructing {
+            // Each replica constructs on its own, outside the log (`ftc
+            // check` refuses the direct cases with E0403).
+            return Err(Failure::program_error(format!(
+                "server {} cannot be started while a server is constructed (in a state \
+                 initializer): start it in a method",
+                spec.class
+            )));
+        }
+        let call = self.next_call_id();
+        self.emit(AppOutput::StartServer { call, spec });
+        self.wait_until(|st| st.arrived.contains_key(&call));
+        let outcome = self.st.borrow_mut().arrived.remove(&call);
+        match outcome {
+            Some((_, outcome)) => started_group(&outcome).map_err(Failure::server_failure),
+            None => Err(Failure::program_error("nested reply lost")),
+        }
+    }
+
+    /// A key for a `disjoint` server array started in a server method: the
+    /// same on every replica (it comes from the replicated call counter and
+    /// the group), and no other start's.
+    pub(crate) fn fresh_key(&self) -> u64 {
+        let call = self.next_call_id();
+        let mut h = Fnv::new();
+        h.write(b"disjoint");
+        h.write(&self.own_group().map_or(0, |g| g.0).to_le_bytes());
+        h.write(&call.0.to_le_bytes());
+        h.finish()
     }
 
     fn new_timer(&self, after: Duration) -> AppTimerId {
@@ -525,8 +571,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn construct<C: ServerClass>() -> Res<C> {
-    let object = C::construct()?;
+fn construct<C: ServerClass>(ctx: &ServerCtx) -> Res<C> {
+    ctx.st.borrow_mut().constructing = true;
+    let object = C::construct();
+    ctx.st.borrow_mut().constructing = false;
+    let object = object?;
     object.invariant()?;
     Ok(object)
 }
@@ -551,7 +600,7 @@ fn run_command<C: ServerClass>(object: &mut Res<C>, payload: &[u8]) -> WireReply
 /// The server thread: construct or restore, then serve inputs until abandoned.
 fn serve<C: ServerClass>(ctx: &ServerCtx, restore: Option<ExecSnapshot>) -> Result<(), String> {
     let mut object: Res<C> = match restore {
-        None => construct::<C>(),
+        None => construct::<C>(ctx),
         Some(snapshot) => {
             let object = match &snapshot.base {
                 Some(bytes) => Ok(decode::<C>(bytes)
@@ -559,7 +608,7 @@ fn serve<C: ServerClass>(ctx: &ServerCtx, restore: Option<ExecSnapshot>) -> Resu
                 None => {
                     // Output of the construction was produced before, by the original.
                     ctx.st.borrow_mut().replaying = true;
-                    construct::<C>()
+                    construct::<C>(ctx)
                 }
             };
             let mut st = ctx.st.borrow_mut();

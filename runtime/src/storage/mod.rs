@@ -22,6 +22,7 @@
 
 mod crc;
 mod disk;
+pub mod format;
 mod host_storage;
 mod log;
 mod mem_disk;

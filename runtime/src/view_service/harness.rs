@@ -275,7 +275,7 @@ impl Sim {
                     let skips = self.nodes[h as usize].vs.snapshots_installed > 0;
                     self.check_view(life, view, skips)
                 }
-                VsOutput::StartDecided { token, result } => {
+                VsOutput::StartDecided { starter, result } => {
                     if let Ok(group) = result {
                         if !self.views.contains_key(&(group, 1)) {
                             self.errors
@@ -284,17 +284,22 @@ impl Sim {
                     }
                     if std::env::var("VS_TRACE").is_ok() {
                         println!(
-                            "{} host {h} life {life} decided {token} {result:?}",
+                            "{} host {h} life {life} decided {starter:?} {result:?}",
                             self.now
                         );
                     }
+                    // Only clients start servers here, one token at a time.
+                    let super::Starter::Client { token, .. } = starter else {
+                        self.errors.push(format!("host {h}: {starter:?} decided"));
+                        continue;
+                    };
                     if self.nodes[h as usize]
                         .decided
                         .insert(token, result)
                         .is_some()
                     {
                         self.errors
-                            .push(format!("host {h} life {life}: token {token} decided twice"));
+                            .push(format!("host {h} life {life}: {starter:?} decided twice"));
                     }
                 }
                 VsOutput::Excluded => {

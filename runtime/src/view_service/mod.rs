@@ -143,12 +143,9 @@ pub enum Decision {
         host: HostId,
         incarnation: Incarnation,
     },
-    /// A client's `server C …` on `origin`, idempotent by `(origin, token)`.
-    CreateGroup {
-        origin: ReplicaId,
-        token: u64,
-        spec: ServerSpec,
-    },
+    /// A `server C …`, idempotent by its starter: decided once however many
+    /// times (and by however many replicas of a starting group) it is asked.
+    CreateGroup { starter: Starter, spec: ServerSpec },
     /// This member of the group holds the group's state: it is a recruit whose
     /// state transfer completed. Only state holders carry a group on.
     StateHeld { group: GroupId, replica: ReplicaId },
@@ -157,6 +154,19 @@ pub enum Decision {
     /// brings the group back (a no-op unless the group is still dormant and
     /// the replica may revive it when applied).
     Revive { group: GroupId, replica: ReplicaId },
+}
+
+/// Who asked for a server start, and which of its starts it is: a
+/// creation's idempotence key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Starter {
+    /// A local client of this host incarnation (`main`), with its token.
+    Client { origin: ReplicaId, token: u64 },
+    /// A replicated server's method, with the start's nested call id: every
+    /// replica of the group asks with the same key (the id comes from the
+    /// replicated state), so the server is started once and every replica
+    /// gets the same group.
+    Group { group: GroupId, call: u64 },
 }
 
 /// One entry of the view service's log.
@@ -287,9 +297,10 @@ pub enum VsOutput {
     /// (it lagged behind a peer's compacted log) skips to each group's newest
     /// view.
     View(GroupView),
-    /// The `start_server` request with this token (made on this host) was decided.
+    /// A start asked on this host ([`ViewService::start_server`] for a
+    /// local client, [`ViewService::start_server_for`] for a replica) was decided.
     StartDecided {
-        token: u64,
+        starter: Starter,
         result: Result<GroupId, String>,
     },
     /// The view service declared this host's current incarnation failed: the host
@@ -365,7 +376,7 @@ pub struct ViewService {
     leader_heard_at: Option<Micros>,
     pending_joins: BTreeMap<HostId, Incarnation>,
     /// By token: the requesting incarnation (the decision's origin) and the spec.
-    pending_creations: BTreeMap<u64, (ReplicaId, ServerSpec)>,
+    pending_creations: BTreeMap<Starter, ServerSpec>,
     /// Groups whose local replica (this incarnation) reported that it holds
     /// the state, until the committed log counts it (or it left the group).
     pending_held: BTreeSet<GroupId>,
@@ -510,8 +521,11 @@ impl ViewService {
         // it could not hear the others, which is also why it suspected them.
         self.pending_failures.clear();
         self.probes.clear();
-        // The host dropped its replicas: their state is gone with the old incarnation.
+        // The host dropped its replicas: their state is gone with the old
+        // incarnation, and so are their starts (other replicas ask the same).
         self.pending_held.clear();
+        self.pending_creations
+            .retain(|s, _| matches!(s, Starter::Client { .. }));
         self.pending_revive.clear();
         self.pending_joins.insert(self.me, incarnation);
         if self.role != Role::Follower {
@@ -738,28 +752,68 @@ impl ViewService {
         spec: ServerSpec,
         out: &mut Vec<VsOutput>,
     ) {
-        if self.pending_creations.contains_key(&token) {
+        let pending = self
+            .pending_creations
+            .keys()
+            .any(|s| matches!(s, Starter::Client { token: t, .. } if *t == token));
+        if pending {
             self.forward_pending(now, out);
             return;
         }
-        if let Some(result) = self.state.creations.get(&(self.replica_id(), token)) {
+        let starter = Starter::Client {
+            origin: self.replica_id(),
+            token,
+        };
+        self.request_creation(now, starter, spec, out);
+    }
+
+    /// A replicated server's `server C …` (the start with nested call id
+    /// `call` of this host's replica of `group`): idempotent by `(group,
+    /// call)` across every replica of the group and every retry, so the
+    /// server is started once and every replica is answered with the same
+    /// group, by [`VsOutput::StartDecided`] (at once when already decided).
+    pub fn start_server_for(
+        &mut self,
+        now: Micros,
+        group: GroupId,
+        call: u64,
+        spec: ServerSpec,
+        out: &mut Vec<VsOutput>,
+    ) {
+        let starter = Starter::Group { group, call };
+        if self.pending_creations.contains_key(&starter) {
+            self.forward_pending(now, out);
+            return;
+        }
+        self.request_creation(now, starter, spec, out);
+    }
+
+    /// Answers a start already decided, refuses one beyond
+    /// [`PENDING_CREATIONS_MAX`], or makes it pending (proposed through the leader).
+    fn request_creation(
+        &mut self,
+        now: Micros,
+        starter: Starter,
+        spec: ServerSpec,
+        out: &mut Vec<VsOutput>,
+    ) {
+        if let Some(result) = self.state.creations.get(&starter) {
             out.push(VsOutput::StartDecided {
-                token,
+                starter,
                 result: result.clone(),
             });
             return;
         }
         if self.pending_creations.len() >= PENDING_CREATIONS_MAX {
             out.push(VsOutput::StartDecided {
-                token,
+                starter,
                 result: Err(format!(
                     "too many server creations in flight on this host (at most {PENDING_CREATIONS_MAX})"
                 )),
             });
             return;
         }
-        self.pending_creations
-            .insert(token, (self.replica_id(), spec));
+        self.pending_creations.insert(starter, spec);
         self.forward_pending(now, out);
     }
 
@@ -1685,18 +1739,9 @@ impl ViewService {
             for event in events.drain(..) {
                 match event {
                     ApplyEvent::View(view) => out.push(VsOutput::View(view)),
-                    ApplyEvent::Decided {
-                        origin,
-                        token,
-                        result,
-                    } => {
-                        let mine = self
-                            .pending_creations
-                            .get(&token)
-                            .is_some_and(|(o, _)| *o == origin);
-                        if mine {
-                            self.pending_creations.remove(&token);
-                            out.push(VsOutput::StartDecided { token, result });
+                    ApplyEvent::Decided { starter, result } => {
+                        if self.pending_creations.remove(&starter).is_some() {
+                            out.push(VsOutput::StartDecided { starter, result });
                         }
                     }
                 }
@@ -1850,19 +1895,19 @@ impl ViewService {
                 out.push(VsOutput::View(view.clone()));
             }
         }
-        let decided: Vec<(u64, Result<GroupId, String>)> = self
+        let decided: Vec<(Starter, Result<GroupId, String>)> = self
             .pending_creations
-            .iter()
-            .filter_map(|(&token, (origin, _))| {
+            .keys()
+            .filter_map(|starter| {
                 self.state
                     .creations
-                    .get(&(*origin, token))
-                    .map(|r| (token, r.clone()))
+                    .get(starter)
+                    .map(|r| (*starter, r.clone()))
             })
             .collect();
-        for (token, result) in decided {
-            self.pending_creations.remove(&token);
-            out.push(VsOutput::StartDecided { token, result });
+        for (starter, result) in decided {
+            self.pending_creations.remove(&starter);
+            out.push(VsOutput::StartDecided { starter, result });
         }
         self.after_state_change(out);
         self.snapshots_installed += 1;
@@ -1890,7 +1935,7 @@ impl ViewService {
         self.pending_joins
             .retain(|host, inc| state.hosts.get(host).is_some_and(|r| r.incarnation < *inc));
         self.pending_creations
-            .retain(|token, (origin, _)| !state.creations.contains_key(&(*origin, *token)));
+            .retain(|starter, _| !state.creations.contains_key(starter));
         let me = ReplicaId {
             host: self.me,
             incarnation: self.incarnation,
@@ -1920,15 +1965,12 @@ impl ViewService {
                 })
                 .map(|(&host, &incarnation)| Decision::HostFailed { host, incarnation }),
         );
-        decisions.extend(
-            self.pending_creations
-                .iter()
-                .map(|(&token, (origin, spec))| Decision::CreateGroup {
-                    origin: *origin,
-                    token,
-                    spec: spec.clone(),
-                }),
-        );
+        decisions.extend(self.pending_creations.iter().map(|(&starter, spec)| {
+            Decision::CreateGroup {
+                starter,
+                spec: spec.clone(),
+            }
+        }));
         let me = self.replica_id();
         decisions.extend(
             self.pending_held
@@ -2048,11 +2090,10 @@ impl ViewService {
             Decision::HostJoined { host, incarnation } => self
                 .projected_host(*host)
                 .is_some_and(|p| p.0 < *incarnation),
-            Decision::CreateGroup { origin, token, .. } => {
-                !self.state.creations.contains_key(&(*origin, *token))
+            Decision::CreateGroup { starter, .. } => {
+                !self.state.creations.contains_key(starter)
                     && !self.unapplied().iter().any(|e| {
-                        matches!(&e.decision, Decision::CreateGroup { origin: o, token: t, .. }
-                            if o == origin && t == token)
+                        matches!(&e.decision, Decision::CreateGroup { starter: s, .. } if s == starter)
                     })
             }
             Decision::StateHeld { group, replica } => {

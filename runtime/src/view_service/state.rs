@@ -1,7 +1,7 @@
 //! The cluster state every participant derives by applying the committed log:
 //! alive hosts, group views and placement. Pure and deterministic.
 
-use super::{Decision, FIRST_INCARNATION};
+use super::{Decision, Starter, FIRST_INCARNATION};
 use crate::types::{GroupId, GroupView, HostId, Incarnation, Model, ReplicaId, ServerSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,8 +20,7 @@ pub(crate) struct HostRecord {
 pub(crate) enum ApplyEvent {
     View(GroupView),
     Decided {
-        origin: ReplicaId,
-        token: u64,
+        starter: Starter,
         result: Result<GroupId, String>,
     },
 }
@@ -62,8 +61,8 @@ pub(crate) struct ClusterState {
     /// Durable groups by their `durable ("name")`.
     pub durable_names: BTreeMap<String, GroupId>,
     pub next_group_id: u64,
-    /// Decided creations, for idempotence by `(origin, token)`.
-    pub creations: BTreeMap<(ReplicaId, u64), Result<GroupId, String>>,
+    /// Decided creations, for idempotence by their starter.
+    pub creations: BTreeMap<Starter, Result<GroupId, String>>,
     /// Majority of the configured cluster.
     pub quorum: usize,
 }
@@ -143,19 +142,14 @@ impl ClusterState {
                     self.reconfigure(events);
                 }
             }
-            Decision::CreateGroup {
-                origin,
-                token,
-                spec,
-            } => {
-                if self.creations.contains_key(&(*origin, *token)) {
+            Decision::CreateGroup { starter, spec } => {
+                if self.creations.contains_key(starter) {
                     return;
                 }
                 let result = self.create(spec, events);
-                self.creations.insert((*origin, *token), result.clone());
+                self.creations.insert(*starter, result.clone());
                 events.push(ApplyEvent::Decided {
-                    origin: *origin,
-                    token: *token,
+                    starter: *starter,
                     result,
                 });
             }

@@ -312,8 +312,10 @@ fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
     let mut out = Vec::new();
     a.start_server(now, 7, spec("Counter", 1), &mut out);
     let create = entry(Decision::CreateGroup {
-        origin: replica(0, F),
-        token: 7,
+        starter: Starter::Client {
+            origin: replica(0, F),
+            token: 7,
+        },
         spec: spec("Counter", 1),
     });
     let msg = append(1, 1, vec![create.clone()], 1);
@@ -341,7 +343,10 @@ fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
         vec![
             VsOutput::View(view.clone()),
             VsOutput::StartDecided {
-                token: 7,
+                starter: Starter::Client {
+                    origin: replica(0, F),
+                    token: 7,
+                },
                 result: Ok(GroupId(1)),
             },
         ]
@@ -368,8 +373,10 @@ fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
                     vec![
                         entry(Decision::Noop),
                         entry(Decision::CreateGroup {
-                            origin: replica(0, F),
-                            token: 7,
+                            starter: Starter::Client {
+                                origin: replica(0, F),
+                                token: 7,
+                            },
                             spec: spec("Counter", 1),
                         }),
                     ],
@@ -390,7 +397,10 @@ fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
     assert_eq!(
         out,
         vec![VsOutput::StartDecided {
-            token: 7,
+            starter: Starter::Client {
+                origin: replica(0, F),
+                token: 7,
+            },
             result: Ok(GroupId(1)),
         }]
     );
@@ -579,8 +589,10 @@ fn a_follower_forwards_requests_to_the_leader_until_committed() {
     let mut out = Vec::new();
     b.start_server(now, 3, spec("Log", 0), &mut out);
     let create = Decision::CreateGroup {
-        origin: replica(1, F),
-        token: 3,
+        starter: Starter::Client {
+            origin: replica(1, F),
+            token: 3,
+        },
         spec: spec("Log", 0),
     };
     let propose = VsMessage::Propose {
@@ -619,7 +631,10 @@ fn a_follower_forwards_requests_to_the_leader_until_committed() {
                 failed: false,
             }),
             VsOutput::StartDecided {
-                token: 3,
+                starter: Starter::Client {
+                    origin: replica(1, F),
+                    token: 3,
+                },
                 result: Ok(GroupId(1)),
             },
         ]
@@ -627,6 +642,56 @@ fn a_follower_forwards_requests_to_the_leader_until_committed() {
     let mut out = Vec::new();
     b.on_timer(now + 70, tick(), &mut out);
     assert_eq!(without_timers(out), vec![], "nothing left to forward");
+}
+
+#[test]
+fn a_start_asked_by_every_replica_of_a_group_is_decided_once() {
+    let (mut a, now) = elect_first(3);
+    let mut b = participant(1, F, 3);
+    deliver(
+        &mut b,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    // The replicas of group 5 on hosts 0 (the leader) and 1 both ask for the
+    // start of their call 4.
+    let starter = Starter::Group {
+        group: GroupId(5),
+        call: 4,
+    };
+    let create = Decision::CreateGroup {
+        starter,
+        spec: spec("Log", 0),
+    };
+    let mut out = Vec::new();
+    a.start_server_for(now, GroupId(5), 4, spec("Log", 0), &mut out);
+    let msg = append(1, 1, vec![entry(create.clone())], 1);
+    assert_eq!(without_timers(out)[0], send(1, msg.clone()));
+    let mut out = Vec::new();
+    b.start_server_for(now, GroupId(5), 4, spec("Log", 0), &mut out);
+    let propose = VsMessage::Propose {
+        decision: create.clone(),
+    };
+    assert_eq!(out, vec![send(0, propose.clone())]);
+    // The leader has it in its log already: the second ask appends nothing.
+    assert_eq!(deliver(&mut a, 1, F, propose, now), vec![]);
+    deliver(&mut b, 0, F, msg, now);
+    let out = deliver(&mut a, 1, F, ack(2), now);
+    let decided = VsOutput::StartDecided {
+        starter,
+        result: Ok(GroupId(1)),
+    };
+    assert!(out.contains(&decided), "{out:?}");
+    let out = deliver(&mut b, 0, F, append(2, 1, vec![], 2), now + 10);
+    assert!(out.contains(&decided), "{out:?}");
+    assert_eq!(a.state.groups.len(), 1, "one server started");
+    // A retry (a new sequencer asking again) is answered at once, the same.
+    let mut out = Vec::new();
+    b.start_server_for(now + 20, GroupId(5), 4, spec("Log", 0), &mut out);
+    assert_eq!(out, vec![decided]);
 }
 
 /// `vs` suspects `host`: it probes the host first, and reports the suspicion
@@ -853,8 +918,10 @@ fn created(
     let mut events = Vec::new();
     state.apply(
         &Decision::CreateGroup {
-            origin: replica(origin, F),
-            token,
+            starter: Starter::Client {
+                origin: replica(origin, F),
+                token,
+            },
             spec,
         },
         &mut events,
@@ -896,8 +963,10 @@ fn too_few_alive_hosts_refuse_a_creation_with_the_numbers() {
     assert_eq!(
         events,
         vec![ApplyEvent::Decided {
-            origin: replica(1, F),
-            token: 4,
+            starter: Starter::Client {
+                origin: replica(1, F),
+                token: 4,
+            },
             result: Err("server Bank needs 4 hosts, the cluster has 3 alive".into()),
         }]
     );
@@ -1366,8 +1435,10 @@ fn a_participant_learns_committed_entries_without_a_leader() {
     let mut out = Vec::new();
     a.start_server(now, 1, spec("Log", 0), &mut out);
     let create = entry(Decision::CreateGroup {
-        origin: replica(0, F),
-        token: 1,
+        starter: Starter::Client {
+            origin: replica(0, F),
+            token: 1,
+        },
         spec: spec("Log", 0),
     });
     deliver(&mut b, 0, F, append(1, 1, vec![create.clone()], 2), now);
@@ -1411,8 +1482,10 @@ fn commit_creations(leader: &mut ViewService, now: Micros, tokens: std::ops::Ran
         assert!(leader.propose(
             replica(0, F),
             Decision::CreateGroup {
-                origin: replica(0, F),
-                token,
+                starter: Starter::Client {
+                    origin: replica(0, F),
+                    token,
+                },
                 spec: spec("C", 0),
             },
         ));
