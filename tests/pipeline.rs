@@ -84,18 +84,18 @@ fn emit_refusal(file: &str, source: &str) -> String {
 }
 
 #[test]
-fn a_byzantine_server_starting_a_server_is_refused_at_compile_time() {
+fn a_server_starting_a_server_as_it_is_constructed_is_refused_at_compile_time() {
     let err = emit_refusal(
         "starter.cmsl",
         "server class worker { public: int one () { return 1; } }\n\
-         server class boss {\n  public:\n    int go () { worker w = server worker; return w->one (); }\n}\n\
+         server class boss {\n  public:\n    int go () { return w->one (); }\n  private:\n    attribute worker w = server worker;\n}\n\
          void main () { boss b = server boss model byzantine tolerate (1); println (b->go ()); }\n",
     );
     assert!(
-        err.contains("`model byzantine` cannot start servers"),
+        err.contains("state initializers and invariants cannot start servers"),
         "{err}"
     );
-    assert!(err.contains("starter.cmsl:4"), "{err}");
+    assert!(err.contains("starter.cmsl:6"), "{err}");
 }
 
 #[test]

@@ -5,8 +5,14 @@
 //! `// ftc-run: ARGS` gives extra `ftc run` flags (crashes, pauses), and each
 //! `// expect-stderr: TEXT` line a text the run's stderr must contain (the
 //! fault timeline). Whatever the faults, the kernels' connection notices
-//! stay in their log files: stderr never shows them, and names the files.
+//! stay in their log files: stderr never shows them, and names the files;
+//! each `// reject-stderr: TEXT` line a text it must not contain.
 //! `UPDATE_EXPECT=1` rewrites the blocks.
+//!
+//! The call-parallelizing optimization is checked differentially: every
+//! fixture whose code it changes (its `-O1` and `-O0` emitted Rust differ)
+//! runs again with `-O0` and must print exactly the same (the fixtures'
+//! outputs are deterministic).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,6 +60,7 @@ fn run_fixtures() {
     assert!(built.success(), "ftc build of the fixtures failed");
     let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut failures = Vec::new();
+    let mut differential = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read fixture");
         let (program, expected) = split(&text);
@@ -70,6 +77,26 @@ fn run_fixtures() {
             .output()
             .expect("run ftc run");
         let code = out.status.code().unwrap_or(-1);
+        if optimized(file) {
+            let plain = ftc()
+                .arg("run")
+                .arg(file)
+                .args(&flags)
+                .arg("-O0")
+                .output()
+                .expect("run ftc run -O0");
+            if (plain.status.code(), &plain.stdout) != (out.status.code(), &out.stdout) {
+                failures.push(format!(
+                    "{}: -O0 shows something else:\n--- -O1\n{}exit {code}\n--- -O0\n{}exit {:?}\n--- -O0 stderr\n{}",
+                    file.display(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&plain.stdout),
+                    plain.status.code(),
+                    String::from_utf8_lossy(&plain.stderr)
+                ));
+            }
+            differential += 1;
+        }
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("ftc::transport") || stderr.contains("cannot reach h") {
             failures.push(format!(
@@ -121,4 +148,41 @@ fn run_fixtures() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    eprintln!(
+        "{} fixtures run, {differential} of them again with -O0 (the optimization changes their code)",
+        files.len()
+    );
+    if only.is_none() {
+        assert!(
+            differential > 0,
+            "no fixture is optimized: the differential check checks nothing"
+        );
+    }
+}
+
+/// Whether the call-parallelizing optimization changes `file`'s emitted code.
+fn optimized(file: &Path) -> bool {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let emitted: Vec<String> = ["-O1", "-O0"]
+        .iter()
+        .map(|level| {
+            let out_dir = dir.path().join(level);
+            let out = ftc()
+                .arg("emit")
+                .arg(file)
+                .arg("-o")
+                .arg(&out_dir)
+                .arg(level)
+                .output()
+                .expect("run ftc emit");
+            assert!(
+                out.status.success(),
+                "{}: ftc emit {level}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::fs::read_to_string(out_dir.join("src/main.rs")).expect("main.rs")
+        })
+        .collect();
+    emitted[0] != emitted[1]
 }

@@ -728,40 +728,26 @@ Example that earlier versions refused and `ftc` now builds:
 
 Fix: none needed; a program refused with E0402 builds with this version.
 ";
-"E0403", "a server cannot start servers here",
-"A `server` expression inside a server class is correct CMSL. In a method of
-a crash or correct server it builds: the start goes through the server's log
-to the view service, keyed by the call, so the new server is started once
-for all the replicas and every replica gets the same handle. Two places
-cannot do that yet:
+"E0403", "a server's state initializers and invariants cannot start servers",
+"A `server` expression inside a server class is correct CMSL. In a method it
+builds: the start goes through the server's log to the view service, which
+starts the new server once for all the replicas (for a byzantine server,
+once `t+1` of them asked for the same start) and every replica gets the
+same handle. A state initializer or an invariant cannot do that: they run
+when each replica is constructed or checked, outside the log, so there is
+no single start to share. (A function called from a state initializer that
+starts a server fails at run time with `program_error` for the same reason.)
 
-- A state initializer or an invariant: they run when each replica is
-  constructed or checked, outside the log, so there is no single start to
-  share. (A function called from a state initializer that starts a server
-  fails at run time with `program_error` for the same reason.)
-- Any method of a server class that the program starts with `model
-  byzantine` (or of a base of such a class, whose methods that server runs):
-  the view service would have to count `t+1` matching start requests from
-  the group's hosts, so that one lying replica cannot start a server of its
-  choosing for the group, and it does not do that yet.
-
-Erroneous examples:
-
-    server class boss { public: int go () { worker w = server worker; return w->one (); } }
-    void main () { boss b = server boss model byzantine tolerate (1); }
+Erroneous example:
 
     server class office { private: attribute worker w = server worker; }
 
-Fix: start the server in a method and keep its handle in a state variable,
+Fix: start the server in a method and keep its handle in a state variable:
 
     server class office {
       public: void open () { w = server worker model crash tolerate (1); }
       private: attribute worker w;
     }
-
-or, for a byzantine server, start it in the client and pass its handle:
-
-    server class boss { public: int go (worker w) { return w->one (); } }
 ";
 "E0404", "durable byzantine servers are not supported yet",
 "The property `durable (\"name\")` keeps a server's state on stable storage

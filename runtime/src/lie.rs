@@ -24,6 +24,7 @@ use crate::group::{GroupMessage, LogEntry};
 use crate::message::Message;
 use crate::pbft::PbftMessage;
 use crate::types::{ClientId, HostId};
+use crate::view_service::{Decision, VsMessage};
 
 /// What a lying host does to the messages its replicas send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +42,8 @@ pub enum Behaviour {
     /// not exclude.
     Mute,
     /// Every nested command its replicas send carries other arguments (the
-    /// last byte of the payload changed).
+    /// last byte of the payload changed), and every start its replicas vote
+    /// for asks for another server (one more replica).
     WrongNested,
     /// Every state it sends in a state transfer is altered (its log position
     /// moved by one), while its checkpoint digests stay true, so a recruit
@@ -75,6 +77,16 @@ impl Behaviour {
 
     /// Applies the behaviour to a message for host `to`; false when it is not sent.
     pub fn apply(self, to: HostId, msg: &mut Message) -> bool {
+        if let (
+            Behaviour::WrongNested,
+            Message::View(VsMessage::Propose {
+                decision: Decision::StartVote { spec, .. },
+            }),
+        ) = (self, &mut *msg)
+        {
+            spec.replicas = spec.replicas.saturating_add(1);
+            return true;
+        }
         let Message::Group(group_msg) = msg else {
             return true;
         };

@@ -69,16 +69,14 @@ pub trait GroupProtocol: Send {
     /// [`Replica::set_commit_gate`]). Others ignore it.
     fn set_commit_gate(&mut self, _gated: bool, _now: Micros, _out: &mut Vec<GroupOutput>) {}
     /// The view service decided the start this replica asked for with
-    /// [`GroupOutput::StartServer`] (nested call `call`). An engine that never
-    /// asks (a byzantine group refuses starts itself) ignores it.
+    /// [`GroupOutput::StartServer`] (nested call `call`).
     fn on_start_decided(
         &mut self,
-        _now: Micros,
-        _call: NestedCallId,
-        _result: Result<GroupId, String>,
-        _out: &mut Vec<GroupOutput>,
-    ) {
-    }
+        now: Micros,
+        call: NestedCallId,
+        result: Result<GroupId, String>,
+        out: &mut Vec<GroupOutput>,
+    );
 }
 
 impl GroupProtocol for Replica {

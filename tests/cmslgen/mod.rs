@@ -95,9 +95,6 @@ struct Server {
     /// Its commands without effects (also in `methods`): the calls the
     /// call-parallelizing optimization may make in parallel.
     queries: Vec<Sig>,
-    /// A command of it starts a server (so `main` never starts it with
-    /// `model byzantine`, E0403).
-    starts_servers: bool,
 }
 
 /// Names that are Rust keywords, prelude items or generated-code names:
@@ -602,8 +599,7 @@ impl Gen {
         }
         // A server starting a server: an earlier class, once for all the
         // replicas, its handle kept in the state and called.
-        let starts_servers = index > 0 && self.chance(0.35);
-        if starts_servers {
+        if index > 0 && self.chance(0.35) {
             let j = self.below(index);
             let started = self.servers[j].name.clone();
             let kept = self.fresh("started");
@@ -637,7 +633,6 @@ impl Gen {
             vars,
             subclasses: Vec::new(),
             queries,
-            starts_servers,
         });
     }
 
@@ -696,14 +691,12 @@ impl Gen {
         .unwrap();
         let index = self.servers.len();
         self.servers[base].subclasses.push(index);
-        let starts_servers = self.servers[base].starts_servers;
         self.servers.push(Server {
             name,
             methods: all,
             vars: Vec::new(),
             subclasses: Vec::new(),
             queries: Vec::new(),
-            starts_servers,
         });
     }
 
@@ -1278,15 +1271,7 @@ impl Gen {
     /// `server C …` with random properties that `self.hosts` hosts can place.
     fn start(&mut self, class: &str, array: Option<usize>) -> String {
         let mut props: Vec<String> = Vec::new();
-        let mut roll = self.below(10);
-        if roll == 9
-            && self
-                .servers
-                .iter()
-                .any(|s| s.name == class && s.starts_servers)
-        {
-            roll = 8; // a byzantine server cannot start servers (E0403)
-        }
+        let roll = self.below(10);
         let tol = if self.chance(0.5) {
             "tolerate"
         } else {

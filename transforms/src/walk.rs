@@ -88,18 +88,6 @@ pub fn program<'a>(ast: &'a Program, v: &mut Visit<'_, 'a>) {
     }
 }
 
-/// Calls `f` on every expression of one function (contracts, then body).
-pub(crate) fn function<'a>(func: &'a Function, f: &mut dyn FnMut(&'a Expr)) {
-    function_v(
-        func,
-        &mut Visit {
-            block: &mut |_| {},
-            stmt: &mut |_| {},
-            expr: f,
-        },
-    );
-}
-
 fn function_v<'a>(func: &'a Function, v: &mut Visit<'_, 'a>) {
     func.requires.iter().for_each(|e| expr_v(e, v));
     func.ensures.iter().for_each(|e| expr_v(e, v));

@@ -359,8 +359,9 @@ pub enum GroupOutput {
         target: GroupId,
         msg: GroupMessage,
     },
-    /// Ask the view service to start a server for the application's call
-    /// `call` (the sequencer asks, again after each retry interval until the
+    /// Vote, through the view service, for the start of a server for the
+    /// application's call `call` (a crash group's sequencer, every replica
+    /// of a byzantine group; again after each retry interval until the
     /// outcome is in the log); the host answers with
     /// [`crate::protocol::GroupProtocol::on_start_decided`].
     StartServer {

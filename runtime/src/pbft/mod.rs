@@ -449,6 +449,24 @@ impl Pbft {
 }
 
 impl GroupProtocol for Pbft {
+    /// Every replica asked (its vote); each learns the decision from its own
+    /// host's view service, and the primary orders it as the call's outcome,
+    /// which backups vouch for by their own copy.
+    fn on_start_decided(
+        &mut self,
+        now: Micros,
+        call: NestedCallId,
+        result: Result<GroupId, String>,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let starting = self
+            .calls
+            .get(&call)
+            .is_some_and(|p| matches!(p.target, crate::group::Callee::Start(_)));
+        if starting {
+            self.on_nested_outcome(now, call, crate::app::start_outcome(result), out);
+        }
+    }
     fn on_view(&mut self, now: Micros, view: GroupView, out: &mut Vec<GroupOutput>) {
         if view.group != self.config.group || view.view_id <= self.view.view_id {
             return;

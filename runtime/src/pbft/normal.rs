@@ -10,13 +10,6 @@ use crate::types::{ClientId, Micros, ReplicaId, RequestId};
 /// Most uncommitted sequence numbers retransmitted per tick.
 const RETRANSMIT_MAX: usize = 16;
 
-/// The outcome of a start asked by a byzantine server: refused by the group
-/// itself, so every correct replica vouches for it. (The view service would
-/// have to count `t+1` matching requests from the group's hosts before
-/// deciding; `ftc check` refuses such programs with `E0403`.)
-const START_REFUSED: &str =
-    "a byzantine server cannot start servers in this version (start it in main and pass its handle)";
-
 impl Pbft {
     /// Whether the call's server was declared failed.
     fn fails_at_target(&self, pending: &PendingCall) -> bool {
@@ -195,9 +188,6 @@ impl Pbft {
             }
             let outcome = match self.outcomes.get(call) {
                 Some(o) => o.clone(),
-                None if matches!(pending.target, Callee::Start(_)) => {
-                    CallOutcome::ServerFailure(START_REFUSED.to_string())
-                }
                 None if self.fails_at_target(pending) => CallOutcome::ServerFailure(format!(
                     "server {} failed: every replica is gone",
                     pending.target.server().map_or(0, |g| g.0)
@@ -241,11 +231,15 @@ impl Pbft {
             }
             LogEntry::NestedReply { call, outcome } => match outcome {
                 CallOutcome::Reply(_) => self.outcomes.get(call) == Some(outcome),
-                CallOutcome::ServerFailure(_) => self.calls.get(call).is_some_and(|p| {
-                    matches!(p.target, Callee::Start(_))
-                        || self.fails_at_target(p)
-                        || now >= p.deadline
-                }),
+                // A failure the backup received itself (a start the view
+                // service refused), or sees on its own.
+                CallOutcome::ServerFailure(_) => {
+                    self.outcomes.get(call) == Some(outcome)
+                        || self
+                            .calls
+                            .get(call)
+                            .is_some_and(|p| self.fails_at_target(p) || now >= p.deadline)
+                }
             },
             LogEntry::TimerFired { timer } => self.timers.get(timer).is_some_and(|at| now >= *at),
         }
@@ -483,9 +477,19 @@ impl Pbft {
         out: &mut Vec<GroupOutput>,
     ) {
         let group = self.config.group;
-        // A start is refused by the group itself (its outcome is proposed).
-        let Some(target) = self.calls.get(&call).and_then(|p| p.target.server()) else {
+        let Some(pending) = self.calls.get_mut(&call) else {
             return;
+        };
+        let target = match &pending.target {
+            Callee::Group(target) => *target,
+            Callee::Start(spec) => {
+                // Every replica votes for the start through its host; the
+                // view service starts the server once t+1 asked the same.
+                pending.last_sent = Some(now);
+                let spec = spec.clone();
+                out.push(GroupOutput::StartServer { call, spec });
+                return;
+            }
         };
         let low_water = self
             .calls

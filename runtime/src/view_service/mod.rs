@@ -53,7 +53,7 @@
 //! ```
 //! use ftc_runtime::host::Timing;
 //! use ftc_runtime::types::{HostId, Model, ServerSpec, TimerId, TimerSpace};
-//! use ftc_runtime::view_service::{ViewService, VsOutput, FIRST_INCARNATION};
+//! use ftc_runtime::view_service::{Starter, ViewService, VsOutput, FIRST_INCARNATION};
 //!
 //! let timing = Timing::default();
 //! let mut vs = ViewService::new(HostId(0), FIRST_INCARNATION, &[HostId(0)], &timing, 7);
@@ -82,7 +82,10 @@
 //!     durable: None,
 //! };
 //! vs.start_server(at, 1, spec, &mut out);
-//! assert!(out.iter().any(|o| matches!(o, VsOutput::StartDecided { token: 1, result: Ok(_) })));
+//! let decided = |o: &VsOutput| {
+//!     matches!(o, VsOutput::StartDecided { starter: Starter::Client { token: 1, .. }, result: Ok(_) })
+//! };
+//! assert!(out.iter().any(decided));
 //! ```
 
 #[cfg(test)]
@@ -154,6 +157,17 @@ pub enum Decision {
     /// brings the group back (a no-op unless the group is still dormant and
     /// the replica may revive it when applied).
     Revive { group: GroupId, replica: ReplicaId },
+    /// A member of `group` asks for the start its application issued as
+    /// nested call `call`. The server is created once as many members as its
+    /// callers' reply rule needs (`t+1` of a byzantine group, one of any
+    /// other) asked for the same spec, and never again for that call: a
+    /// lying member alone cannot start a server of its choosing for the group.
+    StartVote {
+        group: GroupId,
+        call: u64,
+        voter: ReplicaId,
+        spec: ServerSpec,
+    },
 }
 
 /// Who asked for a server start, and which of its starts it is: a
@@ -768,10 +782,12 @@ impl ViewService {
     }
 
     /// A replicated server's `server C …` (the start with nested call id
-    /// `call` of this host's replica of `group`): idempotent by `(group,
-    /// call)` across every replica of the group and every retry, so the
-    /// server is started once and every replica is answered with the same
-    /// group, by [`VsOutput::StartDecided`] (at once when already decided).
+    /// `call` of this host's replica of `group`): this host's vote
+    /// ([`Decision::StartVote`]; the server is created once as many members
+    /// as the group's reply rule needs asked for the same spec), idempotent
+    /// by `(group, call)` across every replica and retry, so the server is
+    /// started once and every replica is answered with the same group, by
+    /// [`VsOutput::StartDecided`] (at once when already decided).
     pub fn start_server_for(
         &mut self,
         now: Micros,
@@ -1965,13 +1981,27 @@ impl ViewService {
                 })
                 .map(|(&host, &incarnation)| Decision::HostFailed { host, incarnation }),
         );
-        decisions.extend(self.pending_creations.iter().map(|(&starter, spec)| {
-            Decision::CreateGroup {
-                starter,
-                spec: spec.clone(),
-            }
-        }));
         let me = self.replica_id();
+        decisions.extend(self.pending_creations.iter().filter_map(
+            |(&starter, spec)| match starter {
+                Starter::Client { .. } => Some(Decision::CreateGroup {
+                    starter,
+                    spec: spec.clone(),
+                }),
+                // A replica's start is its vote; once recorded it waits
+                // for the other members' votes.
+                Starter::Group { group, call } => {
+                    (!self.state.has_start_vote(group, call, me.host)).then(|| {
+                        Decision::StartVote {
+                            group,
+                            call,
+                            voter: me,
+                            spec: spec.clone(),
+                        }
+                    })
+                }
+            },
+        ));
         decisions.extend(
             self.pending_held
                 .iter()
@@ -2091,9 +2121,29 @@ impl ViewService {
                 .projected_host(*host)
                 .is_some_and(|p| p.0 < *incarnation),
             Decision::CreateGroup { starter, .. } => {
-                !self.state.creations.contains_key(starter)
+                // Only a client's own host asks for its start (a replicated
+                // server's start is voted: StartVote).
+                matches!(starter, Starter::Client { origin, .. } if origin.host == from.host)
+                    && !self.state.creations.contains_key(starter)
                     && !self.unapplied().iter().any(|e| {
                         matches!(&e.decision, Decision::CreateGroup { starter: s, .. } if s == starter)
+                    })
+            }
+            Decision::StartVote {
+                group, call, voter, ..
+            } => {
+                // Only the member itself votes, once per host and start.
+                from == *voter
+                    && self.state.admitted(from.host) == Some(from.incarnation)
+                    && self.state.is_member(*group, *voter)
+                    && !self.state.creations.contains_key(&Starter::Group {
+                        group: *group,
+                        call: *call,
+                    })
+                    && !self.state.has_start_vote(*group, *call, voter.host)
+                    && !self.unapplied().iter().any(|e| {
+                        matches!(&e.decision, Decision::StartVote { group: g, call: c, voter: v, .. }
+                            if g == group && c == call && v.host == voter.host)
                     })
             }
             Decision::StateHeld { group, replica } => {

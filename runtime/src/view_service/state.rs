@@ -3,8 +3,13 @@
 
 use super::{Decision, Starter, FIRST_INCARNATION};
 use crate::types::{GroupId, GroupView, HostId, Incarnation, Model, ReplicaId, ServerSpec};
+use crate::vote::ReplyRule;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Most starts of one group waiting for its members' votes (a lying member
+/// could otherwise fill the state with starts no one else asks for).
+pub(crate) const START_VOTES_MAX: usize = 64;
 
 /// What the view service knows of one configured host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +68,10 @@ pub(crate) struct ClusterState {
     pub next_group_id: u64,
     /// Decided creations, for idempotence by their starter.
     pub creations: BTreeMap<Starter, Result<GroupId, String>>,
+    /// Votes of members for starts of their group not decided yet, by
+    /// group and call: one per host, with the spec it asked for. At most
+    /// [`START_VOTES_MAX`] starts per group wait (the oldest call goes).
+    pub start_votes: BTreeMap<(GroupId, u64), Vec<(ReplicaId, ServerSpec)>>,
     /// Majority of the configured cluster.
     pub quorum: usize,
 }
@@ -93,6 +102,7 @@ impl ClusterState {
             durable_names: BTreeMap::new(),
             next_group_id: 1,
             creations: BTreeMap::new(),
+            start_votes: BTreeMap::new(),
             quorum,
         }
     }
@@ -167,7 +177,73 @@ impl ClusterState {
                     self.revive(*group, *replica, events);
                 }
             }
+            Decision::StartVote {
+                group,
+                call,
+                voter,
+                spec,
+            } => self.start_vote(*group, *call, *voter, spec, events),
         }
+    }
+
+    /// Whether `host` voted for `group`'s start `call`, not decided yet.
+    pub fn has_start_vote(&self, group: GroupId, call: u64, host: HostId) -> bool {
+        self.start_votes
+            .get(&(group, call))
+            .is_some_and(|votes| votes.iter().any(|(v, _)| v.host == host))
+    }
+
+    /// Counts a member's vote for a start of its group; creates the server
+    /// once enough members (the group's callers' reply rule: `t+1` of a
+    /// byzantine group) asked for the same spec.
+    fn start_vote(
+        &mut self,
+        group: GroupId,
+        call: u64,
+        voter: ReplicaId,
+        spec: &ServerSpec,
+        events: &mut Vec<ApplyEvent>,
+    ) {
+        let starter = Starter::Group { group, call };
+        if self.creations.contains_key(&starter)
+            || !self.is_member(group, voter)
+            || self.has_start_vote(group, call, voter.host)
+        {
+            return;
+        }
+        let Some(view) = self.groups.get(&group) else {
+            return;
+        };
+        let needed = match ReplyRule::of_view(view) {
+            ReplyRule::First => 1,
+            ReplyRule::Matching { needed } => needed,
+        };
+        let waiting = self
+            .start_votes
+            .range((group, 0)..=(group, u64::MAX))
+            .count();
+        if waiting >= START_VOTES_MAX && !self.start_votes.contains_key(&(group, call)) {
+            let oldest = self
+                .start_votes
+                .range((group, 0)..=(group, u64::MAX))
+                .next()
+                .map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                self.start_votes.remove(&oldest);
+            }
+        }
+        let votes = self.start_votes.entry((group, call)).or_default();
+        votes.push((voter, spec.clone()));
+        let agreeing = votes.iter().filter(|(_, s)| s == spec).count();
+        // One vote per host of the cluster.
+        assert!(agreeing <= votes.len() && votes.len() <= self.hosts.len());
+        if agreeing < needed {
+            return;
+        }
+        self.start_votes.remove(&(group, call));
+        let result = self.create(spec, events);
+        self.creations.insert(starter, result.clone());
+        events.push(ApplyEvent::Decided { starter, result });
     }
 
     /// Whether every member of `group`'s newest view counts as holding its

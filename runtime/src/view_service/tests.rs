@@ -644,6 +644,16 @@ fn a_follower_forwards_requests_to_the_leader_until_committed() {
     assert_eq!(without_timers(out), vec![], "nothing left to forward");
 }
 
+/// What `out` sends to host `to` (the first such message).
+fn sent_to(out: &[VsOutput], to: u32) -> VsMessage {
+    out.iter()
+        .find_map(|o| match o {
+            VsOutput::Send { to: h, msg } if *h == HostId(to) => Some(msg.clone()),
+            _ => None,
+        })
+        .expect("a message to the host")
+}
+
 #[test]
 fn a_start_asked_by_every_replica_of_a_group_is_decided_once() {
     let (mut a, now) = elect_first(3);
@@ -656,41 +666,58 @@ fn a_start_asked_by_every_replica_of_a_group_is_decided_once() {
         now,
     );
     deliver(&mut a, 1, F, ack(1), now);
-    // The replicas of group 5 on hosts 0 (the leader) and 1 both ask for the
-    // start of their call 4.
-    let starter = Starter::Group {
-        group: GroupId(5),
+    // Group 1, on every host, started by a client of host 0.
+    let mut out = Vec::new();
+    a.start_server(now, 1, spec("Office", 2), &mut out);
+    deliver(&mut b, 0, F, sent_to(&out, 1), now);
+    deliver(&mut a, 1, F, ack(2), now);
+    let office = GroupId(1);
+    // Its replicas on hosts 0 (the leader) and 1 both vote for the start of
+    // their call 4.
+    let vote = |voter: u32| Decision::StartVote {
+        group: office,
         call: 4,
-    };
-    let create = Decision::CreateGroup {
-        starter,
+        voter: replica(voter, F),
         spec: spec("Log", 0),
     };
     let mut out = Vec::new();
-    a.start_server_for(now, GroupId(5), 4, spec("Log", 0), &mut out);
-    let msg = append(1, 1, vec![entry(create.clone())], 1);
-    assert_eq!(without_timers(out)[0], send(1, msg.clone()));
+    a.start_server_for(now, office, 4, spec("Log", 0), &mut out);
+    assert_eq!(
+        sent_to(&out, 1),
+        append(2, 1, vec![entry(vote(0))], 2),
+        "the leader's vote"
+    );
+    deliver(&mut b, 0, F, sent_to(&out, 1), now);
     let mut out = Vec::new();
-    b.start_server_for(now, GroupId(5), 4, spec("Log", 0), &mut out);
-    let propose = VsMessage::Propose {
-        decision: create.clone(),
-    };
+    b.start_server_for(now, office, 4, spec("Log", 0), &mut out);
+    let propose = VsMessage::Propose { decision: vote(1) };
     assert_eq!(out, vec![send(0, propose.clone())]);
-    // The leader has it in its log already: the second ask appends nothing.
+    // Host 1's own vote is appended (one per host)…
+    let out = deliver(&mut a, 1, F, propose.clone(), now);
+    let to_b = sent_to(&out, 1);
+    assert_eq!(to_b, append(2, 1, vec![entry(vote(0)), entry(vote(1))], 2));
+    // …once: a retry appends nothing more.
     assert_eq!(deliver(&mut a, 1, F, propose, now), vec![]);
-    deliver(&mut b, 0, F, msg, now);
-    let out = deliver(&mut a, 1, F, ack(2), now);
+    // A vote for another host is refused whoever forwards it.
+    let forged = VsMessage::Propose { decision: vote(2) };
+    assert_eq!(deliver(&mut a, 1, F, forged, now), vec![]);
+    deliver(&mut b, 0, F, to_b, now);
+    let out = deliver(&mut a, 1, F, ack(4), now);
+    let starter = Starter::Group {
+        group: office,
+        call: 4,
+    };
     let decided = VsOutput::StartDecided {
         starter,
-        result: Ok(GroupId(1)),
+        result: Ok(GroupId(2)),
     };
     assert!(out.contains(&decided), "{out:?}");
-    let out = deliver(&mut b, 0, F, append(2, 1, vec![], 2), now + 10);
+    let out = deliver(&mut b, 0, F, append(4, 1, vec![], 4), now + 10);
     assert!(out.contains(&decided), "{out:?}");
-    assert_eq!(a.state.groups.len(), 1, "one server started");
+    assert_eq!(a.state.groups.len(), 2, "one server started");
     // A retry (a new sequencer asking again) is answered at once, the same.
     let mut out = Vec::new();
-    b.start_server_for(now + 20, GroupId(5), 4, spec("Log", 0), &mut out);
+    b.start_server_for(now + 20, office, 4, spec("Log", 0), &mut out);
     assert_eq!(out, vec![decided]);
 }
 
@@ -973,6 +1000,87 @@ fn too_few_alive_hosts_refuse_a_creation_with_the_numbers() {
     // Idempotent by (origin, token): a second copy of the entry does nothing.
     assert_eq!(created(&mut state, 1, 4, spec("Bank", 0)).0, vec![]);
     assert_eq!(state.next_group_id, 1);
+}
+
+/// A byzantine group (t = 1, four members) starts a server: created once two
+/// members asked for the same spec; a different spec, a second vote of one
+/// host and a stranger's vote do not count.
+#[test]
+fn a_byzantine_group_start_needs_t_plus_1_matching_votes() {
+    let mut state = ClusterState::new(&hosts(5));
+    let byzantine = ServerSpec {
+        model: Model::Byzantine,
+        ..spec("Judge", 1)
+    };
+    let (_, judge) = created(&mut state, 0, 1, byzantine);
+    let judge = judge.expect("the judge's first view");
+    let members = judge.members.clone();
+    assert_eq!(members.len(), 4);
+    let stranger = (0..5)
+        .map(|h| replica(h, F))
+        .find(|r| !members.contains(r))
+        .expect("a fifth host");
+    let wanted = spec("Tally", 1);
+    let other = ServerSpec {
+        replicas: 3,
+        ..wanted.clone()
+    };
+    let mut vote = |voter: ReplicaId, spec: &ServerSpec| {
+        let mut events = Vec::new();
+        state.apply(
+            &Decision::StartVote {
+                group: judge.group,
+                call: 7,
+                voter,
+                spec: spec.clone(),
+            },
+            &mut events,
+        );
+        events
+    };
+    assert_eq!(vote(members[0], &other), vec![], "a liar's spec");
+    assert_eq!(vote(members[1], &wanted), vec![], "one of two");
+    assert_eq!(vote(members[1], &wanted), vec![], "the same host again");
+    assert_eq!(vote(stranger, &wanted), vec![], "not a member");
+    let events = vote(members[2], &wanted);
+    let starter = Starter::Group {
+        group: judge.group,
+        call: 7,
+    };
+    let tally = GroupId(judge.group.0 + 1);
+    assert!(events.contains(&ApplyEvent::Decided {
+        starter,
+        result: Ok(tally),
+    }));
+    assert_eq!(vote(members[3], &wanted), vec![], "decided once");
+    assert_eq!(state.groups.len(), 2);
+    assert_eq!(state.groups[&tally].spec, wanted);
+    assert!(state.start_votes.is_empty());
+}
+
+/// A crash group's start needs its sequencer's vote alone.
+#[test]
+fn a_crash_group_start_is_created_on_one_vote() {
+    let mut state = ClusterState::new(&hosts(3));
+    let (_, group) = created(&mut state, 0, 1, spec("Office", 1));
+    let group = group.expect("a first view");
+    let mut events = Vec::new();
+    state.apply(
+        &Decision::StartVote {
+            group: group.group,
+            call: 1,
+            voter: group.members[0],
+            spec: spec("Tally", 0),
+        },
+        &mut events,
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        ApplyEvent::Decided {
+            result: Ok(GroupId(2)),
+            ..
+        }
+    )));
 }
 
 #[test]
