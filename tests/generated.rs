@@ -2,7 +2,11 @@
 //! CMSL programs (`cmslgen/`) must pass `ftc check`, build in one `ftc build`
 //! per batch (one shared Cargo workspace) and run on local kernels with the
 //! exit code the program expects, no panic and no hang. A failure prints the
-//! program's seed and source.
+//! program's seed and source. The call-parallelizing optimization is checked
+//! differentially: a program whose code it changes (`-O1` and `-O0` emit
+//! different Rust) and whose output does not depend on timing (no `accept`
+//! among several futures prints in arrival order) is built and run again
+//! with `-O0` and must print the same and exit alike.
 //!
 //! CI runs `CI_COUNT` programs from a fixed seed. Thousands:
 //! `CMSL_GEN_COUNT=2000 CMSL_GEN_SEED=1 cargo test --test generated -- --ignored`
@@ -152,34 +156,136 @@ fn run_batch(programs: &[Generated], jobs: usize) -> Vec<String> {
         }
     }
     // 3. What builds runs, `jobs` at a time, with its kernel logs in `dir`.
+    let shown = run_all(
+        programs,
+        &files,
+        &good,
+        dir.path(),
+        jobs,
+        &[],
+        &mut failures,
+    );
+    // 4. The optimization shows nothing: the programs it changes, again -O0.
+    let again: Vec<usize> = shown
+        .keys()
+        .copied()
+        .filter(|&i| programs[i].deterministic && optimized(&files[i]))
+        .collect();
+    if again.is_empty() {
+        return failures;
+    }
+    let mut cmd = ftc();
+    cmd.arg("build")
+        .arg("-O0")
+        .args(again.iter().map(|&i| &files[i]));
+    match output_within(cmd, Duration::from_secs(3600)) {
+        Ok(out) if out.status.success() => {}
+        other => {
+            let detail = match other {
+                Ok(out) => text(&out.stderr),
+                Err(e) => e,
+            };
+            failures.push(format!("ftc build -O0 of {again:?} failed:\n{detail}"));
+            return failures;
+        }
+    }
+    let plain = run_all(
+        programs,
+        &files,
+        &again,
+        dir.path(),
+        jobs,
+        &["-O0"],
+        &mut failures,
+    );
+    for (i, shows) in plain {
+        if shown.get(&i) != Some(&shows) {
+            failures.push(failure(
+                &programs[i],
+                "-O0 shows something else than -O1",
+                &format!("--- -O1\n{:?}\n--- -O0\n{shows:?}", shown.get(&i)),
+            ));
+        }
+    }
+    DIFFERENTIAL.fetch_add(again.len(), Ordering::SeqCst);
+    failures
+}
+
+/// Programs compared with and without the optimization so far.
+static DIFFERENTIAL: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the call-parallelizing optimization changes `file`'s code.
+fn optimized(file: &Path) -> bool {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let code = |level: &str| {
+        let out_dir = dir.path().join(level);
+        let out = ftc()
+            .args(["emit", "-o"])
+            .arg(&out_dir)
+            .arg(level)
+            .arg(file)
+            .output()
+            .expect("ftc emit");
+        assert!(
+            out.status.success(),
+            "ftc emit {level}: {}",
+            text(&out.stderr)
+        );
+        std::fs::read_to_string(out_dir.join("src/main.rs")).expect("main.rs")
+    };
+    code("-O1") != code("-O0")
+}
+
+/// Runs the programs `which`, `jobs` at a time, with `flags`: what each that
+/// ran as expected printed and its exit code, by index; failures go to `failures`.
+fn run_all(
+    programs: &[Generated],
+    files: &[PathBuf],
+    which: &[usize],
+    tmp: &Path,
+    jobs: usize,
+    flags: &[&str],
+    failures: &mut Vec<String>,
+) -> std::collections::BTreeMap<usize, (i32, String)> {
     let next = AtomicUsize::new(0);
     let found = Mutex::new(Vec::new());
+    let shown = Mutex::new(std::collections::BTreeMap::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&i) = good.get(n) else { break };
-                if let Some(f) = run_one(&programs[i], &files[i], dir.path()) {
-                    found.lock().expect("lock").push(f);
+                let Some(&i) = which.get(n) else { break };
+                match run_one(&programs[i], &files[i], tmp, flags) {
+                    Ok(shows) => {
+                        shown.lock().expect("lock").insert(i, shows);
+                    }
+                    Err(f) => found.lock().expect("lock").push(f),
                 }
             });
         }
     });
     failures.extend(found.into_inner().expect("lock"));
-    failures
+    shown.into_inner().expect("lock")
 }
 
-fn run_one(program: &Generated, file: &Path, tmp: &Path) -> Option<String> {
+/// Runs one program: its exit code and output, or why the run is wrong.
+fn run_one(
+    program: &Generated,
+    file: &Path,
+    tmp: &Path,
+    flags: &[&str],
+) -> Result<(i32, String), String> {
     let mut cmd = ftc();
     cmd.arg("run")
         .arg("--hosts")
         .arg(program.hosts.to_string())
+        .args(flags)
         .arg(file)
         .env("TMPDIR", tmp);
     let started = Instant::now();
     let out = match output_within(cmd, RUN_TIMEOUT) {
         Ok(out) => out,
-        Err(e) => return Some(failure(program, "the run hung", &e)),
+        Err(e) => return Err(failure(program, "the run hung", &e)),
     };
     let code = out.status.code().unwrap_or(-1);
     let stdout = text(&out.stdout);
@@ -202,9 +308,9 @@ fn run_one(program: &Generated, file: &Path, tmp: &Path) -> Option<String> {
         wrong.push("no output".into());
     }
     if wrong.is_empty() {
-        return None;
+        return Ok((code, stdout));
     }
-    Some(failure(
+    Err(failure(
         program,
         &wrong.join("; "),
         &format!(
@@ -223,9 +329,10 @@ fn check_build_run(seed: u64, count: u64) {
     for batch in programs.chunks(BATCH) {
         failures.extend(run_batch(batch, jobs));
         eprintln!(
-            "generated programs: {} of {count} done, {} failures, {:.0} s",
+            "generated programs: {} of {count} done, {} failures, {} also run -O0, {:.0} s",
             (batch.last().expect("a batch").seed - seed + 1),
             failures.len(),
+            DIFFERENTIAL.load(Ordering::SeqCst),
             started.elapsed().as_secs_f64()
         );
     }

@@ -24,8 +24,8 @@ use crate::types::{
     TimerId, TimerSpace,
 };
 use crate::view_service::{Starter, ViewService, VsOutput};
-use crate::vote::{Notices, ReplyRule, Tally};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vote::{content_digest, ContentDigest, Notices, ReplyRule, Tally};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Protocol timeouts. Units are microseconds (`_us`).
@@ -308,10 +308,11 @@ pub struct Host {
     /// Copies of nested commands from byzantine callers, counted until `t+1`
     /// caller members agree (see [`Host::vote_nested_request`]).
     nested_requests: BTreeMap<(GroupId, RequestId), Tally>,
-    /// Nested commands that passed their vote: later copies (from caller
-    /// replicas that lag) go straight to the callee, which answers them from
-    /// its duplicate table.
-    nested_passed: BTreeSet<(GroupId, RequestId)>,
+    /// Nested commands that passed their vote: later copies with the same
+    /// content (retransmissions, caller replicas that lag) go straight to the
+    /// callee, which answers them from its duplicate table; copies of another
+    /// content are dropped.
+    nested_passed: BTreeMap<(GroupId, RequestId), PassedCommand>,
     /// Echoes sent and not answered yet: token → the host asked.
     echoes: BTreeMap<u64, HostId>,
     /// Set: replicas' applications run inputs off the core's time.
@@ -333,6 +334,14 @@ pub const ECHOES_MAX: usize = 1024;
 /// Most nested answers a host counts at once; the oldest is forgotten beyond
 /// (its call retransmits, and the copies come again).
 const NESTED_VOTES_MAX: usize = 4096;
+
+/// A byzantine caller's nested command that passed its vote: what later
+/// copies must carry to pass too.
+#[derive(Clone, Copy, Debug)]
+struct PassedCommand {
+    payload: ContentDigest,
+    low_water: u64,
+}
 
 /// The copies of one nested call's answer received so far.
 #[derive(Default)]
@@ -373,7 +382,7 @@ impl Host {
             group_timers: BTreeMap::new(),
             nested_votes: BTreeMap::new(),
             nested_requests: BTreeMap::new(),
-            nested_passed: BTreeSet::new(),
+            nested_passed: BTreeMap::new(),
             echoes: BTreeMap::new(),
             app_waker: None,
             stable: false,
@@ -782,9 +791,10 @@ impl Host {
 
     /// A nested command from a byzantine caller passes on to the callee's
     /// replica only once `t+1` of the caller's members sent it with the same
-    /// content; a copy from a non-member never counts. Every later copy is
-    /// counted again (retransmissions decide again; the callee's duplicate
-    /// table executes it once). Other messages pass unchanged.
+    /// content; a copy from a non-member never counts. A later copy passes
+    /// only with the content that passed (retransmissions reach the callee,
+    /// whose duplicate table executes the command once; a liar's copy of
+    /// another content is dropped). Other messages pass unchanged.
     fn vote_nested_request(&mut self, from: ReplicaId, msg: GroupMessage) -> Option<GroupMessage> {
         let GroupMessage::Request {
             group: callee,
@@ -815,8 +825,32 @@ impl Host {
             return None;
         }
         let key = (*callee, *request);
-        if self.nested_passed.contains(&key) {
-            return Some(msg);
+        if let Some(passed) = self.nested_passed.get(&key) {
+            // A later copy reaches the callee (whose duplicate table runs it
+            // once) only with the content that passed, and the low-water
+            // mark voted with it: the first copy to pass may have found no
+            // replica here yet (a server just started), and a liar's copy
+            // of another content must not take its place.
+            if content_digest(payload) != passed.payload {
+                self.dropped += 1;
+                return None;
+            }
+            let low_water = passed.low_water;
+            let GroupMessage::Request {
+                group,
+                request,
+                payload,
+                ..
+            } = msg
+            else {
+                unreachable!("matched as a request above");
+            };
+            return Some(GroupMessage::Request {
+                group,
+                request,
+                payload,
+                low_water,
+            });
         }
         if !self.nested_requests.contains_key(&key)
             && self.nested_requests.len() >= NESTED_VOTES_MAX
@@ -831,7 +865,17 @@ impl Host {
         if self.nested_passed.len() >= NESTED_VOTES_MAX {
             self.nested_passed.pop_first();
         }
-        self.nested_passed.insert(key);
+        let GroupMessage::Request {
+            payload, low_water, ..
+        } = &msg
+        else {
+            unreachable!("matched as a request above");
+        };
+        let passed = PassedCommand {
+            payload: content_digest(payload),
+            low_water: *low_water,
+        };
+        self.nested_passed.insert(key, passed);
         Some(msg)
     }
 

@@ -29,6 +29,9 @@ pub struct Generated {
     pub expected_exit: i32,
     /// A text the run's stderr must contain (the uncaught exception's message).
     pub expected_stderr: Option<String>,
+    /// Whether two runs print the same: no `accept` among several futures
+    /// prints in arrival order.
+    pub deterministic: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -141,6 +144,8 @@ struct Gen {
     /// Out-of-class definitions, written after the classes.
     later: String,
     hosts: u32,
+    /// Something prints in the order replies arrive.
+    arrival_order: bool,
 }
 
 /// Generates program `seed`.
@@ -158,6 +163,7 @@ pub fn generate(seed: u64) -> Generated {
         out: String::new(),
         later: String::new(),
         hosts: 3,
+        arrival_order: false,
     };
     let (expected_exit, expected_stderr) = g.program(seed);
     Generated {
@@ -166,6 +172,7 @@ pub fn generate(seed: u64) -> Generated {
         hosts: g.hosts,
         expected_exit,
         expected_stderr,
+        deterministic: !g.arrival_order,
     }
 }
 
@@ -1650,6 +1657,7 @@ impl Gen {
             "for every {j}, 0 <= {j} < {n} {{\n  int {idx} = accept ({fs}, {n}) timeout (30.0) {{ println(\"late\"); break; }}\n  {got} += 1;\n  print(\"\", {fs}[{idx}]->result);\n}}\nprintln();\nprintln(\"{got} \", {got});"
         )
         .unwrap();
+        self.arrival_order = true;
         if m.ret == Ty::Int {
             let sum = self.fresh("sum");
             writeln!(s, "int {sum} = 0;\nfor every {j}, 0 <= {j} < {n} {{ {sum} += {fs}[{j}]->result; }}\nprintln(\"{sum} \", {sum});").unwrap();

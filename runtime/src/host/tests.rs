@@ -745,3 +745,65 @@ fn outstanding_echoes_are_bounded_and_the_oldest_gives_way() {
     assert_eq!(w.events.len(), 1 + ECHOES_MAX);
     assert!(w.hosts[0].echoes.is_empty());
 }
+
+/// A byzantine caller's nested command that passed its vote before this host
+/// had the callee's replica (a server just started): a later copy of other
+/// content (a liar's) is dropped, and a retransmission of the voted content
+/// reaches the replica, which executes it once.
+#[test]
+fn a_passed_nested_command_lets_only_its_own_content_through() {
+    let mut w = World::new(4);
+    let caller = GroupId(7);
+    let byzantine_caller = GroupView {
+        group: caller,
+        view_id: 1,
+        members: vec![replica(1), replica(2), replica(3)],
+        joining: vec![],
+        spec: ServerSpec {
+            model: Model::Byzantine,
+            tolerate: 1,
+            ..spec()
+        },
+        failed: false,
+    };
+    w.decide(&[0], vec![VsOutput::View(byzantine_caller)]);
+    let copy = |from: u32, payload: &[u8]| Input::Message {
+        from: HostId(from),
+        from_incarnation: Incarnation(1),
+        msg: Message::Group(GroupMessage::Request {
+            group: GROUP,
+            request: RequestId {
+                client: ClientId::Group(caller),
+                seq: 1,
+            },
+            payload: payload.to_vec(),
+            low_water: 1,
+        }),
+    };
+    // Two of the caller's members agree: the command passes, but host 0 has
+    // no replica of the callee yet.
+    w.input(0, copy(1, b"inc"));
+    w.input(0, copy(2, b"inc"));
+    let callee = GroupView {
+        spec: ServerSpec {
+            model: Model::Correct,
+            tolerate: 0,
+            replicas: 1,
+            ..spec()
+        },
+        ..view(1, &[0], &[0])
+    };
+    w.decide(&[0], vec![VsOutput::View(callee)]);
+    w.run_until(5_000);
+    assert_eq!(w.executed(0), vec![], "nothing executed yet");
+    // The third member lies: its copy carries another command.
+    w.input(0, copy(3, b"inX"));
+    w.run_until(10_000);
+    assert_eq!(w.executed(0), vec![], "the liar's copy is dropped");
+    // A retransmission of the voted command reaches the replica.
+    w.input(0, copy(1, b"inc"));
+    w.run_until(15_000);
+    let executed = w.executed(0);
+    assert_eq!(executed.len(), 1, "{executed:?}");
+    assert_eq!(executed[0].2, 1, "the counter ran `inc`");
+}
