@@ -14,6 +14,7 @@
 //! `CMSL_GEN_COUNT=1 CMSL_GEN_SEED=<seed>`; its source is printed on failure.
 
 mod cmslgen;
+mod support;
 
 use cmslgen::Generated;
 use nix::sys::signal::{killpg, Signal};
@@ -169,7 +170,7 @@ fn run_batch(programs: &[Generated], jobs: usize) -> Vec<String> {
     let again: Vec<usize> = shown
         .keys()
         .copied()
-        .filter(|&i| programs[i].deterministic && optimized(&files[i]))
+        .filter(|&i| programs[i].deterministic && support::optimized(&files[i]))
         .collect();
     if again.is_empty() {
         return failures;
@@ -213,28 +214,6 @@ fn run_batch(programs: &[Generated], jobs: usize) -> Vec<String> {
 
 /// Programs compared with and without the optimization so far.
 static DIFFERENTIAL: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether the call-parallelizing optimization changes `file`'s code.
-fn optimized(file: &Path) -> bool {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let code = |level: &str| {
-        let out_dir = dir.path().join(level);
-        let out = ftc()
-            .args(["emit", "-o"])
-            .arg(&out_dir)
-            .arg(level)
-            .arg(file)
-            .output()
-            .expect("ftc emit");
-        assert!(
-            out.status.success(),
-            "ftc emit {level}: {}",
-            text(&out.stderr)
-        );
-        std::fs::read_to_string(out_dir.join("src/main.rs")).expect("main.rs")
-    };
-    code("-O1") != code("-O0")
-}
 
 /// Runs the programs `which`, `jobs` at a time, with `flags`: what each that
 /// ran as expected printed and its exit code, by index; failures go to `failures`.

@@ -14,6 +14,8 @@
 //! runs again with `-O0` and must print exactly the same (the fixtures'
 //! outputs are deterministic).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -77,7 +79,7 @@ fn run_fixtures() {
             .output()
             .expect("run ftc run");
         let code = out.status.code().unwrap_or(-1);
-        if optimized(file) {
+        if support::optimized(file) {
             let plain = ftc()
                 .arg("run")
                 .arg(file)
@@ -158,31 +160,4 @@ fn run_fixtures() {
             "no fixture is optimized: the differential check checks nothing"
         );
     }
-}
-
-/// Whether the call-parallelizing optimization changes `file`'s emitted code.
-fn optimized(file: &Path) -> bool {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let emitted: Vec<String> = ["-O1", "-O0"]
-        .iter()
-        .map(|level| {
-            let out_dir = dir.path().join(level);
-            let out = ftc()
-                .arg("emit")
-                .arg(file)
-                .arg("-o")
-                .arg(&out_dir)
-                .arg(level)
-                .output()
-                .expect("run ftc emit");
-            assert!(
-                out.status.success(),
-                "{}: ftc emit {level}: {}",
-                file.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::fs::read_to_string(out_dir.join("src/main.rs")).expect("main.rs")
-        })
-        .collect();
-    emitted[0] != emitted[1]
 }

@@ -308,6 +308,28 @@ impl Callee {
     }
 }
 
+/// An engine's record of a nested call its application issued (the crash
+/// replica's and PBFT's alike): what it asks, until when, last sent when.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingCall {
+    pub(crate) target: Callee,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) deadline: Micros,
+    pub(crate) last_sent: Option<Micros>,
+}
+
+impl PendingCall {
+    /// A call not sent yet that fails with `ServerFailure` at `deadline`.
+    pub(crate) fn new(target: Callee, payload: Vec<u8>, deadline: Micros) -> PendingCall {
+        PendingCall {
+            target,
+            payload,
+            deadline,
+            last_sent: None,
+        }
+    }
+}
+
 /// A nested call the group's application issued and has not yet seen the outcome of.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NestedCall {

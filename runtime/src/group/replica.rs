@@ -3,7 +3,7 @@
 
 use super::{
     Callee, ClientRecord, DiskMirror, DurableCopy, GroupMessage, GroupOutput, LogEntry, NestedCall,
-    ReplicaState,
+    PendingCall, ReplicaState,
 };
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::host::Trace;
@@ -90,14 +90,6 @@ struct Running {
     /// Whether the application was given the entry (false: a duplicate).
     applied: bool,
     since: Micros,
-}
-
-#[derive(Clone, Debug)]
-struct PendingCall {
-    target: Callee,
-    payload: Vec<u8>,
-    deadline: Micros,
-    last_sent: Option<Micros>,
 }
 
 /// One member of a group: the replicated application plus the protocol state.
@@ -1233,13 +1225,9 @@ impl Replica {
         payload: Vec<u8>,
         out: &mut Vec<GroupOutput>,
     ) {
-        let pending = PendingCall {
-            target,
-            payload,
-            deadline: now + self.config.call_deadline_us,
-            last_sent: None,
-        };
-        self.calls.insert(call, pending);
+        let deadline = now + self.config.call_deadline_us;
+        self.calls
+            .insert(call, PendingCall::new(target, payload, deadline));
         if self.is_sequencer() && self.status == ReplicaStatus::Normal {
             self.send_call(now, call, out);
         }
@@ -1409,13 +1397,8 @@ impl Replica {
             .nested_calls
             .into_iter()
             .map(|c| {
-                let pending = PendingCall {
-                    target: c.target,
-                    payload: c.payload,
-                    deadline: now.saturating_add(c.remaining_us),
-                    last_sent: None,
-                };
-                (c.call, pending)
+                let deadline = now.saturating_add(c.remaining_us);
+                (c.call, PendingCall::new(c.target, c.payload, deadline))
             })
             .collect();
         self.timers = state

@@ -4,7 +4,7 @@
 use super::messages::CheckpointState;
 use super::{Pbft, Running, BATCH_MAX, CHECKPOINT_INTERVAL, WINDOW};
 use crate::app::{AppInput, AppOutput, NestedCallId};
-use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry};
+use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry, PendingCall};
 use crate::host::Trace;
 use crate::types::Micros;
 
@@ -215,12 +215,8 @@ impl Pbft {
             .calls
             .iter()
             .map(|(c, target, payload)| {
-                let pending = super::PendingCall {
-                    target: target.clone(),
-                    payload: payload.clone(),
-                    deadline: now.saturating_add(self.config.call_deadline_us),
-                    last_sent: None,
-                };
+                let deadline = now.saturating_add(self.config.call_deadline_us);
+                let pending = PendingCall::new(target.clone(), payload.clone(), deadline);
                 (NestedCallId(*c), pending)
             })
             .collect();

@@ -28,7 +28,7 @@ pub use messages::{batch_digest, CheckpointState, Digest, PbftMessage, ReportedS
 pub use view_change::{decide_new_view, NewViewDecision};
 
 use crate::app::{AppTimerId, CallOutcome, NestedCallId, StateMachine};
-use crate::group::{ClientRecord, GroupMessage, GroupOutput, LogEntry, ReplicaConfig};
+use crate::group::{ClientRecord, GroupMessage, GroupOutput, LogEntry, PendingCall, ReplicaConfig};
 use crate::protocol::GroupProtocol;
 use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
 use log::Slot;
@@ -65,14 +65,6 @@ struct PendingRequest {
     payload: Vec<u8>,
     low_water: u64,
     since: Micros,
-}
-
-#[derive(Clone, Debug)]
-struct PendingCall {
-    target: crate::group::Callee,
-    payload: Vec<u8>,
-    deadline: Micros,
-    last_sent: Option<Micros>,
 }
 
 /// The entry the application runs off the core's time.

@@ -2,9 +2,9 @@
 //! commit with `2t+1` quorums, nested calls' outcomes and retransmission.
 
 use super::messages::{batch_digest, Digest, PbftMessage};
-use super::{Pbft, PbftStatus, PendingCall, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
+use super::{Pbft, PbftStatus, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
 use crate::app::{CallOutcome, NestedCallId};
-use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry};
+use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry, PendingCall};
 use crate::types::{ClientId, Micros, ReplicaId, RequestId};
 
 /// Most uncommitted sequence numbers retransmitted per tick.
@@ -520,13 +520,9 @@ impl Pbft {
         payload: Vec<u8>,
         out: &mut Vec<GroupOutput>,
     ) {
-        let pending = PendingCall {
-            target,
-            payload,
-            deadline: now + self.config.call_deadline_us,
-            last_sent: None,
-        };
-        self.calls.insert(call, pending);
+        let deadline = now + self.config.call_deadline_us;
+        self.calls
+            .insert(call, PendingCall::new(target, payload, deadline));
         self.send_call(now, call, out);
     }
 }
