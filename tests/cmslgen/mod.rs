@@ -29,9 +29,13 @@ pub struct Generated {
     pub expected_exit: i32,
     /// A text the run's stderr must contain (the uncaught exception's message).
     pub expected_stderr: Option<String>,
-    /// Whether two runs print the same: no `accept` among several futures
-    /// prints in arrival order.
+    /// Whether two runs print the same lines: no `accept` among several
+    /// futures prints in arrival order.
     pub deterministic: bool,
+    /// Whether two runs print them in the same order too: only `main`
+    /// prints (a server replica on `main`'s host prints into the same
+    /// output, at a time that depends on scheduling).
+    pub main_prints_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -146,6 +150,8 @@ struct Gen {
     hosts: u32,
     /// Something prints in the order replies arrive.
     arrival_order: bool,
+    /// Something other than `main` prints.
+    others_print: bool,
 }
 
 /// Generates program `seed`.
@@ -164,6 +170,7 @@ pub fn generate(seed: u64) -> Generated {
         later: String::new(),
         hosts: 3,
         arrival_order: false,
+        others_print: false,
     };
     let (expected_exit, expected_stderr) = g.program(seed);
     Generated {
@@ -173,6 +180,7 @@ pub fn generate(seed: u64) -> Generated {
         expected_exit,
         expected_stderr,
         deterministic: !g.arrival_order,
+        main_prints_only: !g.others_print,
     }
 }
 
@@ -1067,6 +1075,7 @@ impl Gen {
             }
             2 | 3 => self.assign(ctx),
             4 => {
+                self.others_print |= ctx.place != Place::Main;
                 let e = self.print_args(ctx);
                 format!("{}({e});\n", self.pick(&["println", "println", "print"]))
                     + if self.chance(0.3) { "println();\n" } else { "" }
@@ -1152,6 +1161,7 @@ impl Gen {
             }
             _ => {
                 // A local try: raise and catch, by kind or as any failure.
+                self.others_print |= ctx.place != Place::Main;
                 let a = self.block(ctx, depth + 1, 2);
                 let m = self.expr(ctx, &Ty::Str, 1);
                 let e = self.fresh("e");
