@@ -127,27 +127,23 @@ fn run_batch(programs: &[Generated], jobs: usize) -> Vec<String> {
         });
     }
     // 2. What check accepts builds: the batch in one invocation.
-    let build = |which: &[usize]| {
+    let build = |which: &[usize], flags: &[&str]| {
         let mut cmd = ftc();
-        cmd.arg("build").args(which.iter().map(|&i| &files[i]));
+        cmd.arg("build")
+            .args(flags)
+            .args(which.iter().map(|&i| &files[i]));
         output_within(cmd, Duration::from_secs(3600))
     };
-    match build(&good) {
+    match build(&good, &[]) {
         Ok(out) if out.status.success() => {}
         whole => {
-            let whole = match whole {
-                Ok(out) => text(&out.stderr),
-                Err(e) => e,
-            };
+            let whole = stderr_of(whole);
             let mut found = false;
-            good.retain(|&i| match build(&[i]) {
+            good.retain(|&i| match build(&[i], &[]) {
                 Ok(out) if out.status.success() => true,
                 one => {
                     found = true;
-                    let detail = match one {
-                        Ok(out) => text(&out.stderr),
-                        Err(e) => e,
-                    };
+                    let detail = stderr_of(one);
                     failures.push(failure(&programs[i], "ftc build failed", &detail));
                     false
                 }
@@ -177,17 +173,10 @@ fn run_batch(programs: &[Generated], jobs: usize) -> Vec<String> {
     if again.is_empty() {
         return failures;
     }
-    let mut cmd = ftc();
-    cmd.arg("build")
-        .arg("-O0")
-        .args(again.iter().map(|&i| &files[i]));
-    match output_within(cmd, Duration::from_secs(3600)) {
+    match build(&again, &["-O0"]) {
         Ok(out) if out.status.success() => {}
         other => {
-            let detail = match other {
-                Ok(out) => text(&out.stderr),
-                Err(e) => e,
-            };
+            let detail = stderr_of(other);
             failures.push(format!("ftc build -O0 of {again:?} failed:\n{detail}"));
             return failures;
         }
@@ -219,6 +208,14 @@ fn run_batch(programs: &[Generated], jobs: usize) -> Vec<String> {
     }
     DIFFERENTIAL.fetch_add(again.len(), Ordering::SeqCst);
     failures
+}
+
+/// What a command printed on stderr, or why it did not finish.
+fn stderr_of(run: Result<Output, String>) -> String {
+    match run {
+        Ok(out) => text(&out.stderr),
+        Err(e) => e,
+    }
 }
 
 fn sorted_lines(text: &str) -> Vec<&str> {

@@ -795,13 +795,17 @@ impl Host {
     /// only with the content that passed (retransmissions reach the callee,
     /// whose duplicate table executes the command once; a liar's copy of
     /// another content is dropped). Other messages pass unchanged.
-    fn vote_nested_request(&mut self, from: ReplicaId, msg: GroupMessage) -> Option<GroupMessage> {
+    fn vote_nested_request(
+        &mut self,
+        from: ReplicaId,
+        mut msg: GroupMessage,
+    ) -> Option<GroupMessage> {
         let GroupMessage::Request {
             group: callee,
             request,
             payload,
             low_water,
-        } = &msg
+        } = &mut msg
         else {
             return Some(msg);
         };
@@ -835,22 +839,8 @@ impl Host {
                 self.dropped += 1;
                 return None;
             }
-            let low_water = passed.low_water;
-            let GroupMessage::Request {
-                group,
-                request,
-                payload,
-                ..
-            } = msg
-            else {
-                unreachable!("matched as a request above");
-            };
-            return Some(GroupMessage::Request {
-                group,
-                request,
-                payload,
-                low_water,
-            });
+            *low_water = passed.low_water;
+            return Some(msg);
         }
         if !self.nested_requests.contains_key(&key)
             && self.nested_requests.len() >= NESTED_VOTES_MAX
@@ -865,12 +855,6 @@ impl Host {
         if self.nested_passed.len() >= NESTED_VOTES_MAX {
             self.nested_passed.pop_first();
         }
-        let GroupMessage::Request {
-            payload, low_water, ..
-        } = &msg
-        else {
-            unreachable!("matched as a request above");
-        };
         let passed = PassedCommand {
             payload: content_digest(payload),
             low_water: *low_water,

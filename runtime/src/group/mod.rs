@@ -22,7 +22,7 @@ use crate::digest::Fnv;
 use crate::types::HostId;
 use crate::types::{ClientId, GroupId, Micros, ReplicaId, RequestId, ServerSpec};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Messages of the group protocol and client requests/replies.
 ///
@@ -298,16 +298,6 @@ pub enum Callee {
     Start(ServerSpec),
 }
 
-impl Callee {
-    /// The server called, for a command.
-    pub fn server(&self) -> Option<GroupId> {
-        match self {
-            Callee::Group(group) => Some(*group),
-            Callee::Start(_) => None,
-        }
-    }
-}
-
 /// An engine's record of a nested call its application issued (the crash
 /// replica's and PBFT's alike): what it asks, until when, last sent when.
 #[derive(Clone, Debug)]
@@ -328,6 +318,66 @@ impl PendingCall {
             last_sent: None,
         }
     }
+
+    /// The `ServerFailure` the call ends with at `now`, if it ends: its
+    /// server is among those declared failed (`failed`), or its deadline
+    /// passed.
+    pub(crate) fn failure(&self, failed: &BTreeSet<GroupId>, now: Micros) -> Option<CallOutcome> {
+        let reason = match &self.target {
+            Callee::Group(g) if failed.contains(g) => {
+                format!("server {} failed: every replica is gone", g.0)
+            }
+            _ if now < self.deadline => return None,
+            Callee::Group(_) => "no reply within the call deadline".to_string(),
+            Callee::Start(spec) => format!(
+                "server {} was not started: the view service decided nothing within the call deadline",
+                spec.class
+            ),
+        };
+        Some(CallOutcome::ServerFailure(reason))
+    }
+}
+
+/// Sends nested call `call` of `caller`'s application, marking it sent at
+/// `now`: a request to its server, with the lowest call to that server still
+/// outstanding as the low-water mark (call ids grow, so the callee may
+/// forget its replies to the calls below it, as for a client), or a start's
+/// vote through the view service. The crash replica's sequencer and every
+/// PBFT replica send with it.
+pub(crate) fn send_call(
+    calls: &mut BTreeMap<NestedCallId, PendingCall>,
+    caller: GroupId,
+    call: NestedCallId,
+    now: Micros,
+    out: &mut Vec<GroupOutput>,
+) {
+    let Some(pending) = calls.get_mut(&call) else {
+        return;
+    };
+    pending.last_sent = Some(now);
+    let target = match &pending.target {
+        Callee::Group(target) => *target,
+        Callee::Start(spec) => {
+            let spec = spec.clone();
+            out.push(GroupOutput::StartServer { call, spec });
+            return;
+        }
+    };
+    let payload = pending.payload.clone();
+    let low_water = calls
+        .iter()
+        .find(|(_, p)| p.target == Callee::Group(target))
+        .map_or(call.0, |(id, _)| id.0);
+    let msg = GroupMessage::Request {
+        group: target,
+        request: RequestId {
+            client: ClientId::Group(caller),
+            seq: call.0,
+        },
+        payload,
+        low_water,
+    };
+    out.push(GroupOutput::Call { target, msg });
 }
 
 /// A nested call the group's application issued and has not yet seen the outcome of.

@@ -555,20 +555,7 @@ impl Replica {
             let Some(pending) = self.calls.get(&call) else {
                 continue;
             };
-            let failed = pending
-                .target
-                .server()
-                .filter(|g| self.failed_targets.contains(g));
-            if failed.is_some() || now >= pending.deadline {
-                let reason = match (failed, &pending.target) {
-                    (Some(g), _) => format!("server {} failed: every replica is gone", g.0),
-                    (None, Callee::Start(spec)) => format!(
-                        "server {} was not started: the view service decided nothing within the call deadline",
-                        spec.class
-                    ),
-                    (None, Callee::Group(_)) => "no reply within the call deadline".to_string(),
-                };
-                let outcome = CallOutcome::ServerFailure(reason);
+            if let Some(outcome) = pending.failure(&self.failed_targets, now) {
                 self.append(now, LogEntry::NestedReply { call, outcome }, out);
             } else if pending.last_sent.is_none_or(|t| now >= t + retry_us) {
                 self.send_call(now, call, out);
@@ -1234,39 +1221,7 @@ impl Replica {
     }
 
     fn send_call(&mut self, now: Micros, call: NestedCallId, out: &mut Vec<GroupOutput>) {
-        let group = self.config.group;
-        let Some(pending) = self.calls.get_mut(&call) else {
-            return;
-        };
-        pending.last_sent = Some(now);
-        let target = match &pending.target {
-            Callee::Group(target) => *target,
-            Callee::Start(spec) => {
-                let spec = spec.clone();
-                out.push(GroupOutput::StartServer { call, spec });
-                return;
-            }
-        };
-        // The lowest call to this server still outstanding (call ids grow): the
-        // callee may forget its replies to the calls below it, as for a client.
-        let low_water = self
-            .calls
-            .iter()
-            .find(|(_, p)| p.target == Callee::Group(target))
-            .map_or(call.0, |(id, _)| id.0);
-        let Some(pending) = self.calls.get(&call) else {
-            return;
-        };
-        let msg = GroupMessage::Request {
-            group: target,
-            request: RequestId {
-                client: ClientId::Group(group),
-                seq: call.0,
-            },
-            payload: pending.payload.clone(),
-            low_water,
-        };
-        out.push(GroupOutput::Call { target, msg });
+        super::send_call(&mut self.calls, self.config.group, call, now, out);
     }
 
     fn collect_garbage(&mut self) {

@@ -11,14 +11,6 @@ use crate::types::{ClientId, Micros, ReplicaId, RequestId};
 const RETRANSMIT_MAX: usize = 16;
 
 impl Pbft {
-    /// Whether the call's server was declared failed.
-    fn fails_at_target(&self, pending: &PendingCall) -> bool {
-        pending
-            .target
-            .server()
-            .is_some_and(|g| self.failed_targets.contains(&g))
-    }
-
     pub(super) fn on_request(
         &mut self,
         now: Micros,
@@ -188,14 +180,10 @@ impl Pbft {
             }
             let outcome = match self.outcomes.get(call) {
                 Some(o) => o.clone(),
-                None if self.fails_at_target(pending) => CallOutcome::ServerFailure(format!(
-                    "server {} failed: every replica is gone",
-                    pending.target.server().map_or(0, |g| g.0)
-                )),
-                None if now >= pending.deadline => {
-                    CallOutcome::ServerFailure("no reply within the call deadline".to_string())
-                }
-                None => continue,
+                None => match pending.failure(&self.failed_targets, now) {
+                    Some(failure) => failure,
+                    None => continue,
+                },
             };
             batch.push(LogEntry::NestedReply {
                 call: *call,
@@ -238,7 +226,7 @@ impl Pbft {
                         || self
                             .calls
                             .get(call)
-                            .is_some_and(|p| self.fails_at_target(p) || now >= p.deadline)
+                            .is_some_and(|p| p.failure(&self.failed_targets, now).is_some())
                 }
             },
             LogEntry::TimerFired { timer } => self.timers.get(timer).is_some_and(|at| now >= *at),
@@ -470,46 +458,15 @@ impl Pbft {
         }
     }
 
+    /// Every replica sends its calls (the callee counts `t+1` matching
+    /// copies) and its votes for starts (the view service counts them).
     pub(super) fn send_call(
         &mut self,
         now: Micros,
         call: NestedCallId,
         out: &mut Vec<GroupOutput>,
     ) {
-        let group = self.config.group;
-        let Some(pending) = self.calls.get_mut(&call) else {
-            return;
-        };
-        let target = match &pending.target {
-            Callee::Group(target) => *target,
-            Callee::Start(spec) => {
-                // Every replica votes for the start through its host; the
-                // view service starts the server once t+1 asked the same.
-                pending.last_sent = Some(now);
-                let spec = spec.clone();
-                out.push(GroupOutput::StartServer { call, spec });
-                return;
-            }
-        };
-        let low_water = self
-            .calls
-            .iter()
-            .find(|(_, p)| p.target == Callee::Group(target))
-            .map_or(call.0, |(id, _)| id.0);
-        let Some(pending) = self.calls.get_mut(&call) else {
-            return;
-        };
-        pending.last_sent = Some(now);
-        let msg = GroupMessage::Request {
-            group: target,
-            request: RequestId {
-                client: ClientId::Group(group),
-                seq: call.0,
-            },
-            payload: pending.payload.clone(),
-            low_water,
-        };
-        out.push(GroupOutput::Call { target, msg });
+        crate::group::send_call(&mut self.calls, self.config.group, call, now, out);
     }
 
     pub(super) fn new_call(

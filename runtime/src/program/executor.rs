@@ -381,12 +381,7 @@ impl ServerCtx {
         }
         let call = self.next_call_id();
         self.emit(AppOutput::StartServer { call, spec });
-        self.wait_until(|st| st.arrived.contains_key(&call));
-        let outcome = self.st.borrow_mut().arrived.remove(&call);
-        match outcome {
-            Some((_, outcome)) => started_group(&outcome).map_err(Failure::server_failure),
-            None => Err(Failure::program_error("nested reply lost")),
-        }
+        started_group(&self.wait_outcome(call)?).map_err(Failure::server_failure)
     }
 
     /// A key for a `disjoint` server array started in a server method: the
@@ -417,12 +412,16 @@ impl ServerCtx {
 
     /// Waits for the reply of `call` and takes it.
     pub(crate) fn wait_reply(&self, call: NestedCallId) -> WireReply {
+        open_outcome(self.wait_outcome(call)?)
+    }
+
+    /// Waits for the outcome of nested call `call` (a reply or a start) and takes it.
+    fn wait_outcome(&self, call: NestedCallId) -> Res<CallOutcome> {
         self.wait_until(|st| st.arrived.contains_key(&call));
         let outcome = self.st.borrow_mut().arrived.remove(&call);
-        match outcome {
-            Some((_, outcome)) => open_outcome(outcome),
-            None => Err(Failure::program_error("nested reply lost")),
-        }
+        outcome
+            .map(|(_, outcome)| outcome)
+            .ok_or_else(|| Failure::program_error("nested reply lost"))
     }
 
     /// A synchronous nested call.

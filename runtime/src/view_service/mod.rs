@@ -389,7 +389,8 @@ pub struct ViewService {
     /// When this participant last heard from the leader of its term.
     leader_heard_at: Option<Micros>,
     pending_joins: BTreeMap<HostId, Incarnation>,
-    /// By token: the requesting incarnation (the decision's origin) and the spec.
+    /// Starts asked on this host and not decided yet, by starter (a local
+    /// client's keeps the incarnation that asked), with their specs.
     pending_creations: BTreeMap<Starter, ServerSpec>,
     /// Groups whose local replica (this incarnation) reported that it holds
     /// the state, until the committed log counts it (or it left the group).

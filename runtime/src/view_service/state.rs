@@ -218,17 +218,10 @@ impl ClusterState {
             ReplyRule::First => 1,
             ReplyRule::Matching { needed } => needed,
         };
-        let waiting = self
-            .start_votes
-            .range((group, 0)..=(group, u64::MAX))
-            .count();
-        if waiting >= START_VOTES_MAX && !self.start_votes.contains_key(&(group, call)) {
-            let oldest = self
-                .start_votes
-                .range((group, 0)..=(group, u64::MAX))
-                .next()
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
+        if !self.start_votes.contains_key(&(group, call)) {
+            let mut waiting = self.start_votes.range((group, 0)..=(group, u64::MAX));
+            let oldest = waiting.next().map(|(k, _)| *k);
+            if let Some(oldest) = oldest.filter(|_| waiting.count() + 1 >= START_VOTES_MAX) {
                 self.start_votes.remove(&oldest);
             }
         }

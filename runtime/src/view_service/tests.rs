@@ -128,6 +128,22 @@ fn elect_first(n: u32) -> (ViewService, Micros) {
     (leader, now)
 }
 
+/// A 3-host cluster's elected leader (host 0) and a follower (host 1) that
+/// holds and acknowledged the leader's first entry, and the time.
+fn leader_and_follower() -> (ViewService, ViewService, Micros) {
+    let (mut a, now) = elect_first(3);
+    let mut b = participant(1, F, 3);
+    deliver(
+        &mut b,
+        0,
+        F,
+        append(0, 0, vec![entry(Decision::Noop)], 0),
+        now,
+    );
+    deliver(&mut a, 1, F, ack(1), now);
+    (a, b, now)
+}
+
 fn append(prev_index: u64, prev_term: u64, entries: Vec<LogEntry>, commit_index: u64) -> VsMessage {
     VsMessage::Append {
         term: 1,
@@ -575,16 +591,7 @@ fn a_restarted_participant_cannot_vote_or_count_before_its_join_commits() {
 
 #[test]
 fn a_follower_forwards_requests_to_the_leader_until_committed() {
-    let (mut a, now) = elect_first(3);
-    let mut b = participant(1, F, 3);
-    deliver(
-        &mut b,
-        0,
-        F,
-        append(0, 0, vec![entry(Decision::Noop)], 0),
-        now,
-    );
-    deliver(&mut a, 1, F, ack(1), now);
+    let (mut a, mut b, now) = leader_and_follower();
 
     let mut out = Vec::new();
     b.start_server(now, 3, spec("Log", 0), &mut out);
@@ -656,16 +663,7 @@ fn sent_to(out: &[VsOutput], to: u32) -> VsMessage {
 
 #[test]
 fn a_start_asked_by_every_replica_of_a_group_is_decided_once() {
-    let (mut a, now) = elect_first(3);
-    let mut b = participant(1, F, 3);
-    deliver(
-        &mut b,
-        0,
-        F,
-        append(0, 0, vec![entry(Decision::Noop)], 0),
-        now,
-    );
-    deliver(&mut a, 1, F, ack(1), now);
+    let (mut a, mut b, now) = leader_and_follower();
     // Group 1, on every host, started by a client of host 0.
     let mut out = Vec::new();
     a.start_server(now, 1, spec("Office", 2), &mut out);
@@ -1530,16 +1528,7 @@ fn an_excluded_participant_rejoins_with_its_memory_and_keeps_its_vote() {
 #[test]
 fn a_participant_learns_committed_entries_without_a_leader() {
     // Host 1 holds a committed creation; host 2 restarted and knows nothing.
-    let (mut a, now) = elect_first(3);
-    let mut b = participant(1, F, 3);
-    deliver(
-        &mut b,
-        0,
-        F,
-        append(0, 0, vec![entry(Decision::Noop)], 0),
-        now,
-    );
-    deliver(&mut a, 1, F, ack(1), now);
+    let (mut a, mut b, now) = leader_and_follower();
     let mut out = Vec::new();
     a.start_server(now, 1, spec("Log", 0), &mut out);
     let create = entry(Decision::CreateGroup {
