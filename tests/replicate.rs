@@ -4,6 +4,7 @@
 //! with `UPDATE_EXPECT=1`. A rewritten program must pass `ftc check` and
 //! print what the original prints under `ftc run`.
 
+use ftc_testkit::{fixtures, Snapshots};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,31 +12,11 @@ fn ftc() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ftc"))
 }
 
-fn check_expect(path: &Path, actual: &str, update: bool) -> Option<String> {
-    if update {
-        std::fs::write(path, actual).expect("write expectation");
-        return None;
-    }
-    let expected = std::fs::read_to_string(path).unwrap_or_default();
-    (expected != actual).then(|| {
-        format!(
-            "{}:\n--- expected\n{expected}\n--- actual\n{actual}",
-            path.display()
-        )
-    })
-}
-
 #[test]
 fn replicate_fixtures() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/replicate");
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/replicate")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "cmsl"))
-        .collect();
-    files.sort();
-    let mut failures = Vec::new();
+    let files = fixtures(&dir, "cmsl");
+    let mut snapshots = Snapshots::new();
     let out_dir = tempfile::tempdir().expect("temp dir");
     let mut to_compare = Vec::new();
     for file in &files {
@@ -55,17 +36,13 @@ fn replicate_fixtures() {
             .expect("run ftc replicate");
         if out.status.success() {
             let rewritten = String::from_utf8_lossy(&out.stdout).to_string();
-            failures.extend(check_expect(
-                &file.with_extension("out"),
-                &rewritten,
-                update,
-            ));
+            snapshots.file(&file.with_extension("out"), &rewritten);
             let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("x");
             let copy = out_dir.path().join(format!("{stem}_replicated.cmsl"));
             std::fs::write(&copy, &rewritten).expect("write rewritten");
             let checked = ftc().arg("check").arg(&copy).status().expect("ftc check");
             if !checked.success() {
-                failures.push(format!(
+                snapshots.fail(format!(
                     "{}: the rewritten program does not check",
                     file.display()
                 ));
@@ -74,7 +51,7 @@ fn replicate_fixtures() {
         } else {
             let err =
                 String::from_utf8_lossy(&out.stderr).replace(&dir.display().to_string(), "DIR");
-            failures.extend(check_expect(&file.with_extension("err"), &err, update));
+            snapshots.file(&file.with_extension("err"), &err);
         }
     }
     let mut all: Vec<&PathBuf> = Vec::new();
@@ -90,7 +67,7 @@ fn replicate_fixtures() {
         let run = |p: &Path| ftc().arg("run").arg(p).output().expect("ftc run").stdout;
         let (a, b) = (run(original), run(rewritten));
         if a != b {
-            failures.push(format!(
+            snapshots.fail(format!(
                 "{}: output differs after replication:\n{}\n---\n{}",
                 original.display(),
                 String::from_utf8_lossy(&a),
@@ -98,5 +75,5 @@ fn replicate_fixtures() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    snapshots.finish();
 }

@@ -16,28 +16,11 @@
 
 mod support;
 
+use ftc_testkit::{fixtures, Block, Snapshots};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const MARK: &str = "/* expected stdout:\n";
-
-fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/run exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "cmsl"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn split(text: &str) -> (&str, Option<&str>) {
-    match text.rfind(MARK) {
-        Some(i) => (&text[..i], Some(&text[i + MARK.len()..])),
-        None => (text, None),
-    }
-}
+const EXPECTED: Block = Block::comment("/* expected stdout:\n");
 
 fn ftc() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ftc"))
@@ -45,7 +28,10 @@ fn ftc() -> Command {
 
 #[test]
 fn run_fixtures() {
-    let files = fixtures();
+    let files = fixtures(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run"),
+        "cmsl",
+    );
     let only = std::env::var("FIXTURE").ok();
     let files: Vec<PathBuf> = files
         .into_iter()
@@ -60,12 +46,12 @@ fn run_fixtures() {
         .status()
         .expect("run ftc build");
     assert!(built.success(), "ftc build of the fixtures failed");
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut failures = Vec::new();
+    let mut snapshots = Snapshots::new();
     let mut differential = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read fixture");
-        let (program, expected) = split(&text);
+        let (program, _) = EXPECTED.split(text.as_bytes());
+        let program = std::str::from_utf8(program).expect("UTF-8 fixture");
         let flags: Vec<String> = program
             .lines()
             .next()
@@ -88,7 +74,7 @@ fn run_fixtures() {
                 .output()
                 .expect("run ftc run -O0");
             if (plain.status.code(), &plain.stdout) != (out.status.code(), &out.stdout) {
-                failures.push(format!(
+                snapshots.fail(format!(
                     "{}: -O0 shows something else:\n--- -O1\n{}exit {code}\n--- -O0\n{}exit {:?}\n--- -O0 stderr\n{}",
                     file.display(),
                     String::from_utf8_lossy(&out.stdout),
@@ -101,13 +87,13 @@ fn run_fixtures() {
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("ftc::transport") || stderr.contains("cannot reach h") {
-            failures.push(format!(
+            snapshots.fail(format!(
                 "{}: transport notices on the terminal:\n{stderr}",
                 file.display()
             ));
         }
         if !stderr.contains("ftc run: kernel logs in ") {
-            failures.push(format!(
+            snapshots.fail(format!(
                 "{}: no log directory named:\n{stderr}",
                 file.display()
             ));
@@ -118,7 +104,7 @@ fn run_fixtures() {
             .map(str::trim)
         {
             if !stderr.contains(wanted) {
-                failures.push(format!(
+                snapshots.fail(format!(
                     "{}: stderr lacks {wanted:?}:\n{stderr}",
                     file.display()
                 ));
@@ -130,26 +116,18 @@ fn run_fixtures() {
             .map(str::trim)
         {
             if stderr.contains(unwanted) {
-                failures.push(format!(
+                snapshots.fail(format!(
                     "{}: stderr has {unwanted:?}:\n{stderr}",
                     file.display()
                 ));
             }
         }
-        let actual = format!("{}exit: {code}\n*/\n", String::from_utf8_lossy(&out.stdout));
-        if update {
-            std::fs::write(file, format!("{program}{MARK}{actual}")).expect("update fixture");
-        } else if expected != Some(actual.as_str()) {
-            failures.push(format!(
-                "{}:\n--- expected\n{}\n--- actual\n{}\n--- stderr\n{}",
-                file.display(),
-                expected.unwrap_or("(none)"),
-                actual,
-                String::from_utf8_lossy(&out.stderr)
-            ));
+        let actual = format!("{}exit: {code}\n", String::from_utf8_lossy(&out.stdout));
+        if !snapshots.block(file, EXPECTED, &actual) {
+            snapshots.fail(format!("{}: its stderr:\n{stderr}", file.display()));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    snapshots.finish();
     eprintln!(
         "{} fixtures run, {differential} of them again with -O0 (the optimization changes their code)",
         files.len()

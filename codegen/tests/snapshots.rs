@@ -3,9 +3,11 @@
 //! `UPDATE_EXPECT=1` regenerates the Rust part. (That generated code
 //! compiles and runs is tested end to end by the ftc crate's `tests/run.rs`.)
 
+use ftc_testkit::{fixtures, Block, Snapshots};
 use std::path::Path;
 
 const SEPARATOR: &str = "// ==== generated src/main.rs ====\n";
+const GENERATED: Block = Block::rest(SEPARATOR);
 
 fn generate(source: &str, name: &str) -> String {
     let out = ftc_frontend::check_source(source);
@@ -24,34 +26,15 @@ fn generate(source: &str, name: &str) -> String {
 #[test]
 fn snapshots() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut failures = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .expect("snapshot directory")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "snap"))
-        .collect();
-    entries.sort();
-    assert!(!entries.is_empty(), "no snapshots found");
-    for path in entries {
-        let text = std::fs::read_to_string(&path).expect("read snapshot");
-        let (source, expected) = match text.find(SEPARATOR) {
-            Some(i) => (&text[..i], Some(&text[i + SEPARATOR.len()..])),
-            None => (text.as_str(), None),
-        };
+    let mut snapshots = Snapshots::new();
+    for path in fixtures(&dir, "snap") {
+        let text = std::fs::read(&path).expect("read snapshot");
+        let (source, _) = GENERATED.split(&text);
+        let source = std::str::from_utf8(source).expect("UTF-8 snapshot");
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("snap");
-        let actual = generate(source, name);
-        if update {
-            std::fs::write(&path, format!("{source}{SEPARATOR}{actual}")).expect("write");
-        } else if expected != Some(actual.as_str()) {
-            failures.push(format!("{}:\n{actual}", path.display()));
-        }
+        snapshots.block(&path, GENERATED, &generate(source, name));
     }
-    assert!(
-        failures.is_empty(),
-        "snapshots differ:\n{}",
-        failures.join("\n")
-    );
+    snapshots.finish();
 }
 
 #[test]

@@ -3,86 +3,51 @@
 //! AFTER THIS POINT every class, function and global has an id and a resolved
 //! signature; bodies are not looked at yet.
 
-use crate::check::Checker;
+use crate::decls::{Declarations, FutureResults, Member};
 use crate::diagnostic::Diagnostic;
 use crate::program::{ClassInfo, FnLoc, FunctionInfo, VarKind};
 use crate::types::{ClassId, FnId, FutureOf, Ty, VarId};
-use ftc_grammar::{Function, Item, MemberKind, Param, TypeExpr, TypeKind, Visibility};
+use ftc_grammar::{Function, Item, MemberKind, Param, Program, TypeExpr, TypeKind, Visibility};
 use std::collections::HashMap;
 
-impl<'a> Checker<'a> {
-    /// Resolves a written type. A plain `future` becomes `Inferred(owner)`
-    /// when the type belongs to a variable, else `Any`.
-    pub(crate) fn resolve_type(&mut self, t: &'a TypeExpr, owner: Option<VarId>) -> Ty {
-        match &t.kind {
-            TypeKind::Int => Ty::Int,
-            TypeKind::Real => Ty::Real,
-            TypeKind::Bool => Ty::Bool,
-            TypeKind::String => Ty::Str,
-            TypeKind::Void => Ty::Void,
-            TypeKind::Host => Ty::Host,
-            TypeKind::List(e) => {
-                let e = self.resolve_value_type(e, owner);
-                Ty::List(Box::new(e))
-            }
-            TypeKind::Map(k, v) => {
-                let k = self.resolve_value_type(k, owner);
-                let v = self.resolve_value_type(v, owner);
-                Ty::Map(Box::new(k), Box::new(v))
-            }
-            TypeKind::Future(None) => Ty::Future(match owner {
-                Some(v) => FutureOf::Inferred(v),
-                None => FutureOf::Any,
-            }),
-            TypeKind::Future(Some(r)) => {
-                let r = self.resolve_type(r, None);
-                Ty::Future(FutureOf::Known(Box::new(r)))
-            }
-            TypeKind::Named(id) => {
-                if let Some(c) = self.class_by_name.get(id.name.as_str()) {
-                    Ty::Class(*c)
-                } else if let Some(k) = crate::types::ExceptionKind::from_name(&id.name) {
-                    Ty::Exception(k)
-                } else {
-                    let mut d = Diagnostic::error(
-                        "E0101",
-                        format!("cannot find type `{}`", id.name),
-                        id.span,
-                    )
-                    .with_label("not a declared class");
-                    if let Some(s) =
-                        crate::suggest::similar(&id.name, self.class_by_name.keys().copied())
-                    {
-                        d = d.with_help(format!("a class with a similar name exists: `{s}`"));
-                    }
-                    self.diags.push(d);
-                    Ty::Unknown
-                }
-            }
-            TypeKind::Error => Ty::Unknown,
-        }
+/// Collects the declarations of `ast`, with the diagnostics about them.
+pub(crate) fn collect(ast: &Program) -> (Declarations<'_>, Vec<Diagnostic>) {
+    let mut collector = Collector {
+        ast,
+        decls: Declarations::default(),
+        diags: Vec::new(),
+    };
+    collector.run();
+    (collector.decls, collector.diags)
+}
+
+/// The collection pass: builds the declaration tables.
+struct Collector<'a> {
+    ast: &'a Program,
+    decls: Declarations<'a>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Collector<'a> {
+    fn resolve_type(&mut self, t: &TypeExpr, owner: Option<VarId>) -> Ty {
+        self.decls.resolve_type(t, owner, &mut self.diags)
     }
 
-    /// A type for an element, variable or parameter: `void` is rejected.
-    pub(crate) fn resolve_value_type(&mut self, t: &'a TypeExpr, owner: Option<VarId>) -> Ty {
-        let ty = self.resolve_type(t, owner);
-        if ty == Ty::Void {
-            self.diags.push(
-                Diagnostic::error("E0213", "`void` is not a value type", t.span)
-                    .with_label("`void` only as a result type"),
-            );
-            return Ty::Unknown;
-        }
-        ty
+    fn resolve_value_type(&mut self, t: &TypeExpr, owner: Option<VarId>) -> Ty {
+        self.decls.resolve_value_type(t, owner, &mut self.diags)
     }
 
-    pub(crate) fn collect(&mut self) {
+    fn show(&self, t: &Ty) -> String {
+        self.decls.show(t, &FutureResults::new())
+    }
+
+    fn run(&mut self) {
         let ast = self.ast;
         // Classes.
         for (item_index, item) in ast.items.iter().enumerate() {
             if let Item::Class(c) = item {
-                if let Some(&prev) = self.class_by_name.get(c.name.name.as_str()) {
-                    let prev_span = self.classes[prev.0 as usize].name_span;
+                if let Some(&prev) = self.decls.class_by_name.get(c.name.name.as_str()) {
+                    let prev_span = self.decls.classes[prev.0 as usize].name_span;
                     self.diags.push(
                         Diagnostic::error(
                             "E0105",
@@ -94,10 +59,10 @@ impl<'a> Checker<'a> {
                     );
                     continue;
                 }
-                let id = ClassId(self.classes.len() as u32);
-                self.class_by_name.insert(&c.name.name, id);
-                self.class_items.push(c);
-                self.classes.push(ClassInfo {
+                let id = ClassId(self.decls.classes.len() as u32);
+                self.decls.class_by_name.insert(&c.name.name, id);
+                self.decls.class_items.push(c);
+                self.decls.classes.push(ClassInfo {
                     name: c.name.name.clone(),
                     name_span: c.name.span,
                     is_server: c.is_server,
@@ -110,10 +75,10 @@ impl<'a> Checker<'a> {
         }
         self.collect_bases();
         // Members.
-        for ci in 0..self.classes.len() {
+        for ci in 0..self.decls.classes.len() {
             let class = ClassId(ci as u32);
-            let decl = self.class_items[ci];
-            let item = self.classes[ci].item;
+            let decl = self.decls.class_items[ci];
+            let item = self.decls.classes[ci].item;
             for (mi, member) in decl.members.iter().enumerate() {
                 match &member.kind {
                     MemberKind::State(s) => {
@@ -121,7 +86,7 @@ impl<'a> Checker<'a> {
                         if self.member_conflict(class, &name.name, name.span) {
                             continue;
                         }
-                        let var = self.new_var(
+                        let var = self.decls.new_var(
                             name,
                             Ty::Unknown,
                             VarKind::State {
@@ -130,9 +95,11 @@ impl<'a> Checker<'a> {
                             },
                         );
                         let ty = self.declarator_type(&s.ty, &s.declarator, var);
-                        self.vars[var.0 as usize].ty = ty;
-                        self.classes[ci].state.push(var);
-                        self.members.insert((class, &name.name), Member::State(var));
+                        self.decls.vars[var.0 as usize].ty = ty;
+                        self.decls.classes[ci].state.push(var);
+                        self.decls
+                            .members
+                            .insert((class, &name.name), Member::State(var));
                     }
                     MemberKind::Method(f) => {
                         if self.member_conflict(class, &f.name.name, f.name.span) {
@@ -140,8 +107,9 @@ impl<'a> Checker<'a> {
                         }
                         let loc = FnLoc::Inline { item, member: mi };
                         let id = self.new_function(f, Some(class), member.visibility, loc);
-                        self.classes[ci].methods.push(id);
-                        self.members
+                        self.decls.classes[ci].methods.push(id);
+                        self.decls
+                            .members
                             .insert((class, &f.name.name), Member::Method(id));
                     }
                     MemberKind::Invariant(_) | MemberKind::Error => {}
@@ -154,7 +122,7 @@ impl<'a> Checker<'a> {
             match item {
                 Item::Function(f) => self.collect_free_function(f, item_index),
                 Item::MethodDef(m) => {
-                    let Some(&class) = self.class_by_name.get(m.class.name.as_str()) else {
+                    let Some(&class) = self.decls.class_by_name.get(m.class.name.as_str()) else {
                         self.diags.push(
                             Diagnostic::error(
                                 "E0115",
@@ -168,7 +136,11 @@ impl<'a> Checker<'a> {
                         );
                         continue;
                     };
-                    let method = match self.members.get(&(class, m.function.name.name.as_str())) {
+                    let method = match self
+                        .decls
+                        .members
+                        .get(&(class, m.function.name.name.as_str()))
+                    {
                         Some(Member::Method(id)) => *id,
                         _ => {
                             self.diags.push(
@@ -182,7 +154,7 @@ impl<'a> Checker<'a> {
                                 )
                                 .with_label("not declared in the class")
                                 .with_secondary(
-                                    self.classes[class.0 as usize].name_span,
+                                    self.decls.classes[class.0 as usize].name_span,
                                     "class declared here",
                                 )
                                 .with_help("declare the method inside the class first"),
@@ -200,8 +172,8 @@ impl<'a> Checker<'a> {
                     let ty_expr = &g.ty;
                     for (decl, _) in &g.vars {
                         let name = &decl.name;
-                        if let Some(&prev) = self.global_by_name.get(name.name.as_str()) {
-                            let prev_span = self.vars[prev.0 as usize].span;
+                        if let Some(&prev) = self.decls.global_by_name.get(name.name.as_str()) {
+                            let prev_span = self.decls.vars[prev.0 as usize].span;
                             self.diags.push(
                                 Diagnostic::error(
                                     "E0110",
@@ -213,21 +185,21 @@ impl<'a> Checker<'a> {
                             );
                             continue;
                         }
-                        let var = self.new_var(name, Ty::Unknown, VarKind::Global);
+                        let var = self.decls.new_var(name, Ty::Unknown, VarKind::Global);
                         let ty = self.declarator_type(ty_expr, decl, var);
-                        self.vars[var.0 as usize].ty = ty;
-                        self.global_by_name.insert(&name.name, var);
-                        self.globals.push(var);
+                        self.decls.vars[var.0 as usize].ty = ty;
+                        self.decls.global_by_name.insert(&name.name, var);
+                        self.decls.globals.push(var);
                     }
                 }
                 Item::Class(_) | Item::Error(_) => {}
             }
         }
         // Globals named like functions.
-        for &g in &self.globals {
-            let v = &self.vars[g.0 as usize];
-            if let Some(&f) = self.fn_by_name.get(v.name.as_str()) {
-                let fspan = self.functions[f.0 as usize].name_span;
+        for &g in &self.decls.globals {
+            let v = &self.decls.vars[g.0 as usize];
+            if let Some(&f) = self.decls.fn_by_name.get(v.name.as_str()) {
+                let fspan = self.decls.functions[f.0 as usize].name_span;
                 self.diags.push(
                     Diagnostic::error(
                         "E0110",
@@ -240,10 +212,13 @@ impl<'a> Checker<'a> {
             }
         }
         // Declared, never defined.
-        for f in &self.functions {
+        for f in &self.decls.functions {
             if f.def.is_none() {
                 let what = match f.owner {
-                    Some(c) => format!("method `{}::{}`", self.classes[c.0 as usize].name, f.name),
+                    Some(c) => format!(
+                        "method `{}::{}`",
+                        self.decls.classes[c.0 as usize].name, f.name
+                    ),
                     None => format!("function `{}`", f.name),
                 };
                 self.diags.push(
@@ -261,11 +236,11 @@ impl<'a> Checker<'a> {
     }
 
     fn collect_bases(&mut self) {
-        let n = self.classes.len();
+        let n = self.decls.classes.len();
         for ci in 0..n {
-            let decl = self.class_items[ci];
+            let decl = self.decls.class_items[ci];
             let Some(base) = &decl.base else { continue };
-            match self.class_by_name.get(base.name.as_str()) {
+            match self.decls.class_by_name.get(base.name.as_str()) {
                 None => self.diags.push(
                     Diagnostic::error(
                         "E0101",
@@ -275,7 +250,7 @@ impl<'a> Checker<'a> {
                     .with_label("not a declared class"),
                 ),
                 Some(&b) => {
-                    if self.classes[b.0 as usize].is_server && !decl.is_server {
+                    if self.decls.classes[b.0 as usize].is_server && !decl.is_server {
                         self.diags.push(
                             Diagnostic::error(
                                 "E0122",
@@ -289,7 +264,7 @@ impl<'a> Checker<'a> {
                             .with_help(format!("declare `server class {}`", decl.name.name)),
                         );
                     }
-                    if !self.classes[b.0 as usize].is_server && decl.is_server {
+                    if !self.decls.classes[b.0 as usize].is_server && decl.is_server {
                         self.diags.push(
                             Diagnostic::error(
                                 "E0124",
@@ -303,17 +278,17 @@ impl<'a> Checker<'a> {
                             .with_help(format!("declare `server class {}`", base.name)),
                         );
                     }
-                    self.classes[ci].base = Some(b);
+                    self.decls.classes[ci].base = Some(b);
                 }
             }
         }
         // Cycles: walk up at most n steps.
         for ci in 0..n {
-            let mut cur = self.classes[ci].base;
+            let mut cur = self.decls.classes[ci].base;
             let mut steps = 0;
             while let Some(c) = cur {
                 if c.0 as usize == ci || steps > n {
-                    let decl = self.class_items[ci];
+                    let decl = self.decls.class_items[ci];
                     let span = decl.base.as_ref().map_or(decl.name.span, |b| b.span);
                     self.diags.push(
                         Diagnostic::error(
@@ -323,10 +298,10 @@ impl<'a> Checker<'a> {
                         )
                         .with_label("this base leads back to the class"),
                     );
-                    self.classes[ci].base = None;
+                    self.decls.classes[ci].base = None;
                     break;
                 }
-                cur = self.classes[c.0 as usize].base;
+                cur = self.decls.classes[c.0 as usize].base;
                 steps += 1;
             }
         }
@@ -334,57 +309,63 @@ impl<'a> Checker<'a> {
 
     /// A method overriding a base class method keeps its signature.
     fn check_overrides(&mut self) {
-        for fi in 0..self.functions.len() {
-            let Some(owner) = self.functions[fi].owner else {
+        for fi in 0..self.decls.functions.len() {
+            let Some(owner) = self.decls.functions[fi].owner else {
                 continue;
             };
-            let Some(base) = self.classes[owner.0 as usize].base else {
+            let Some(base) = self.decls.classes[owner.0 as usize].base else {
                 continue;
             };
-            let name = self.functions[fi].name.clone();
-            let Some(Member::Method(over)) = self.find_member(base, &name) else {
+            let name = self.decls.functions[fi].name.clone();
+            let Some(Member::Method(over)) = self.decls.find_member(base, &name) else {
                 continue;
             };
             let (params, ret) = self.declared_signature(FnId(fi as u32));
             let (bparams, bret) = self.declared_signature(over);
             if params != bparams || ret != bret {
-                let bclass = self.functions[over.0 as usize]
+                let bclass = self.decls.functions[over.0 as usize]
                     .owner
-                    .map_or(String::new(), |c| self.classes[c.0 as usize].name.clone());
+                    .map_or(String::new(), |c| {
+                        self.decls.classes[c.0 as usize].name.clone()
+                    });
                 self.diags.push(
                     Diagnostic::error(
                         "E0116",
                         format!("`{name}` overrides `{bclass}::{name}` with a different signature"),
-                        self.functions[fi].name_span,
+                        self.decls.functions[fi].name_span,
                     )
                     .with_label(format!("`{}`", self.signature_text(&params, &ret)))
                     .with_secondary(
-                        self.functions[over.0 as usize].name_span,
+                        self.decls.functions[over.0 as usize].name_span,
                         format!("overridden method: `{}`", self.signature_text(&bparams, &bret)),
                     )
                     .with_note("CMSL has no overloading: an override has the signature of the method it replaces"),
                 );
-            } else if self.functions[fi].visibility != self.functions[over.0 as usize].visibility {
+            } else if self.decls.functions[fi].visibility
+                != self.decls.functions[over.0 as usize].visibility
+            {
                 let section = |v: Visibility| match v {
                     Visibility::Public => "public",
                     Visibility::Private => "private",
                 };
-                let bclass = self.functions[over.0 as usize]
+                let bclass = self.decls.functions[over.0 as usize]
                     .owner
-                    .map_or(String::new(), |c| self.classes[c.0 as usize].name.clone());
+                    .map_or(String::new(), |c| {
+                        self.decls.classes[c.0 as usize].name.clone()
+                    });
                 let (mine, theirs) = (
-                    section(self.functions[fi].visibility),
-                    section(self.functions[over.0 as usize].visibility),
+                    section(self.decls.functions[fi].visibility),
+                    section(self.decls.functions[over.0 as usize].visibility),
                 );
                 self.diags.push(
                     Diagnostic::error(
                         "E0116",
                         format!("`{name}` overrides {theirs} `{bclass}::{name}` as {mine}"),
-                        self.functions[fi].name_span,
+                        self.decls.functions[fi].name_span,
                     )
                     .with_label(format!("declared {mine}"))
                     .with_secondary(
-                        self.functions[over.0 as usize].name_span,
+                        self.decls.functions[over.0 as usize].name_span,
                         format!("overridden method: {theirs}"),
                     )
                     .with_help(format!("declare `{name}` in the `{theirs}:` section, as the method it overrides"))
@@ -398,18 +379,18 @@ impl<'a> Checker<'a> {
     fn member_conflict(&mut self, class: ClassId, name: &'a str, span: ftc_grammar::Span) -> bool {
         let mut cur = Some(class);
         while let Some(c) = cur {
-            if let Some(m) = self.members.get(&(c, name)) {
+            if let Some(m) = self.decls.members.get(&(c, name)) {
                 let in_base = c != class;
                 // Methods may be overridden in a subclass; state variables may not be redeclared.
                 if !in_base || matches!(m, Member::State(_)) {
                     let prev = match *m {
-                        Member::State(v) => self.vars[v.0 as usize].span,
-                        Member::Method(f) => self.functions[f.0 as usize].name_span,
+                        Member::State(v) => self.decls.vars[v.0 as usize].span,
+                        Member::Method(f) => self.decls.functions[f.0 as usize].name_span,
                     };
                     let label = if in_base {
                         format!(
                             "declared in base class `{}`",
-                            self.classes[c.0 as usize].name
+                            self.decls.classes[c.0 as usize].name
                         )
                     } else {
                         "first declared here".to_string()
@@ -419,7 +400,7 @@ impl<'a> Checker<'a> {
                             "E0106",
                             format!(
                                 "`{name}` is declared twice in class `{}`",
-                                self.classes[class.0 as usize].name
+                                self.decls.classes[class.0 as usize].name
                             ),
                             span,
                         )
@@ -429,7 +410,7 @@ impl<'a> Checker<'a> {
                     return true;
                 }
             }
-            cur = self.classes[c.0 as usize].base;
+            cur = self.decls.classes[c.0 as usize].base;
         }
         false
     }
@@ -448,17 +429,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub(crate) fn new_var(&mut self, name: &'a ftc_grammar::Ident, ty: Ty, kind: VarKind) -> VarId {
-        let id = VarId(self.vars.len() as u32);
-        self.vars.push(crate::program::VarInfo {
-            name: name.name.clone(),
-            ty,
-            span: name.span,
-            kind,
-        });
-        id
-    }
-
     fn new_function(
         &mut self,
         f: &'a Function,
@@ -466,16 +436,18 @@ impl<'a> Checker<'a> {
         visibility: Visibility,
         loc: FnLoc,
     ) -> FnId {
-        let id = FnId(self.functions.len() as u32);
+        let id = FnId(self.decls.functions.len() as u32);
         // A plain `future` result gets a slot of its own, so that the
         // invocations returned fix its result type like a variable's.
-        let slot = contains_plain_future(&f.ret)
-            .then(|| self.new_var(&f.name, Ty::Unknown, VarKind::Result { function: id }));
+        let slot = contains_plain_future(&f.ret).then(|| {
+            self.decls
+                .new_var(&f.name, Ty::Unknown, VarKind::Result { function: id })
+        });
         let ret = self.resolve_type(&f.ret, slot);
         if let Some(slot) = slot {
-            self.vars[slot.0 as usize].ty = ret.clone();
+            self.decls.vars[slot.0 as usize].ty = ret.clone();
         }
-        self.functions.push(FunctionInfo {
+        self.decls.functions.push(FunctionInfo {
             name: f.name.name.clone(),
             owner,
             visibility,
@@ -486,7 +458,7 @@ impl<'a> Checker<'a> {
             def: f.body.as_ref().map(|_| loc),
         });
         let params = self.make_params(id, &f.params);
-        self.functions[id.0 as usize].params = params;
+        self.decls.functions[id.0 as usize].params = params;
         id
     }
 
@@ -496,7 +468,7 @@ impl<'a> Checker<'a> {
         for p in params {
             let name = &p.declarator.name;
             if let Some(prev) = seen.get(name.name.as_str()) {
-                let prev_span = self.vars[prev.0 as usize].span;
+                let prev_span = self.decls.vars[prev.0 as usize].span;
                 self.diags.push(
                     Diagnostic::error(
                         "E0108",
@@ -507,10 +479,12 @@ impl<'a> Checker<'a> {
                     .with_secondary(prev_span, "first declared here"),
                 );
             }
-            let var = self.new_var(name, Ty::Unknown, VarKind::Param { function });
+            let var = self
+                .decls
+                .new_var(name, Ty::Unknown, VarKind::Param { function });
             seen.entry(&name.name).or_insert(var);
             let ty = self.declarator_type(&p.ty, &p.declarator, var);
-            self.vars[var.0 as usize].ty = ty;
+            self.decls.vars[var.0 as usize].ty = ty;
             out.push(var);
         }
         out
@@ -538,23 +512,25 @@ impl<'a> Checker<'a> {
     }
 
     fn declared_signature(&self, id: FnId) -> (Vec<Ty>, Ty) {
-        let info = &self.functions[id.0 as usize];
+        let info = &self.decls.functions[id.0 as usize];
         let params = info
             .params
             .iter()
-            .map(|v| erase_inferred(&self.vars[v.0 as usize].ty))
+            .map(|v| erase_inferred(&self.decls.vars[v.0 as usize].ty))
             .collect();
         (params, erase_inferred(&info.ret))
     }
 
     fn attach_definition(&mut self, id: FnId, f: &'a Function, loc: FnLoc) {
-        if let Some(prev) = self.functions[id.0 as usize].def {
+        if let Some(prev) = self.decls.functions[id.0 as usize].def {
             let prev_span = crate::program::function_at(self.ast, prev)
-                .map_or(self.functions[id.0 as usize].name_span, |p| p.name.span);
-            let main = self.functions[id.0 as usize].owner.is_none() && f.name.name == "main";
+                .map_or(self.decls.functions[id.0 as usize].name_span, |p| {
+                    p.name.span
+                });
+            let main = self.decls.functions[id.0 as usize].owner.is_none() && f.name.name == "main";
             let (code, msg) = if main {
                 ("E0112", "`main` is defined more than once".to_string())
-            } else if self.functions[id.0 as usize].owner.is_none() {
+            } else if self.decls.functions[id.0 as usize].owner.is_none() {
                 (
                     "E0107",
                     format!("function `{}` is defined twice", f.name.name),
@@ -575,7 +551,7 @@ impl<'a> Checker<'a> {
         let (params, ret) = self.signature_types(f);
         let (dparams, dret) = self.declared_signature(id);
         if params != dparams || ret != dret {
-            let decl_span = self.functions[id.0 as usize].name_span;
+            let decl_span = self.decls.functions[id.0 as usize].name_span;
             self.diags.push(
                 Diagnostic::error(
                     "E0116",
@@ -598,9 +574,9 @@ impl<'a> Checker<'a> {
             // "never defined" error follows.
         }
         if f.body.is_some() {
-            self.functions[id.0 as usize].def = Some(loc);
+            self.decls.functions[id.0 as usize].def = Some(loc);
             let new_params = self.make_params(id, &f.params);
-            self.functions[id.0 as usize].params = new_params;
+            self.decls.functions[id.0 as usize].params = new_params;
         }
     }
 
@@ -611,10 +587,10 @@ impl<'a> Checker<'a> {
 
     fn collect_free_function(&mut self, f: &'a Function, item: usize) {
         let loc = FnLoc::Free { item };
-        match self.fn_by_name.get(f.name.name.as_str()) {
+        match self.decls.fn_by_name.get(f.name.name.as_str()) {
             None => {
                 let id = self.new_function(f, None, Visibility::Public, loc);
-                self.fn_by_name.insert(&f.name.name, id);
+                self.decls.fn_by_name.insert(&f.name.name, id);
             }
             Some(&id) => {
                 if f.body.is_none() {
@@ -622,7 +598,7 @@ impl<'a> Checker<'a> {
                     let (params, ret) = self.signature_types(f);
                     let (dparams, dret) = self.declared_signature(id);
                     if params != dparams || ret != dret {
-                        let prev = self.functions[id.0 as usize].name_span;
+                        let prev = self.decls.functions[id.0 as usize].name_span;
                         self.diags.push(
                             Diagnostic::error(
                                 "E0107",
@@ -645,7 +621,7 @@ impl<'a> Checker<'a> {
     }
 
     fn check_main(&mut self) {
-        let Some(&main) = self.fn_by_name.get("main") else {
+        let Some(&main) = self.decls.fn_by_name.get("main") else {
             self.diags.push(
                 Diagnostic::error(
                     "E0111",
@@ -656,8 +632,8 @@ impl<'a> Checker<'a> {
             );
             return;
         };
-        self.main = Some(main);
-        let info = &self.functions[main.0 as usize];
+        self.decls.main = Some(main);
+        let info = &self.decls.functions[main.0 as usize];
         if !info.params.is_empty() || !matches!(info.ret, Ty::Void | Ty::Int | Ty::Unknown) {
             let span = info.name_span;
             self.diags.push(
@@ -667,13 +643,6 @@ impl<'a> Checker<'a> {
             );
         }
     }
-}
-
-/// A class member as found by name.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Member {
-    State(VarId),
-    Method(FnId),
 }
 
 /// Plain futures compare as `Any` in signatures.

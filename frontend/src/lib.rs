@@ -113,6 +113,7 @@ pub mod types;
 
 mod check;
 mod collect;
+mod decls;
 mod rules;
 mod scope;
 mod suggest;
@@ -232,25 +233,28 @@ pub fn analyze_source(source: &str) -> Analysis {
 
 /// Runs the checker's passes; the tables are complete only without errors.
 fn check_tables(ast: ftc_grammar::Program) -> (Vec<Diagnostic>, CheckedProgram) {
-    let mut checker = check::Checker::new(&ast);
-    checker.collect();
-    checker.check_bodies();
-    checker.check_server_rules();
-    let mut diagnostics = std::mem::take(&mut checker.diags);
+    let (mut decls, mut diagnostics) = collect::collect(&ast);
+    let (bodies, found) = check::check_bodies(&ast, &mut decls);
+    diagnostics.extend(found);
+    diagnostics.extend(rules::check_server_rules(&decls, &bodies));
     sort(&mut diagnostics);
-    let parts = checker.into_parts();
+    let class_by_name = decls
+        .class_by_name
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
     let program = CheckedProgram {
+        classes: decls.classes,
+        functions: decls.functions,
+        vars: decls.vars,
+        globals: decls.globals,
+        main: decls.main,
+        class_by_name,
+        expr_types: bodies.expr_types,
+        resolutions: bodies.resolutions,
+        future_results: bodies.future_results,
+        server_sites: bodies.server_sites,
         ast,
-        classes: parts.classes,
-        functions: parts.functions,
-        vars: parts.vars,
-        globals: parts.globals,
-        main: parts.main,
-        expr_types: parts.expr_types,
-        resolutions: parts.resolutions,
-        future_results: parts.future_results,
-        class_by_name: parts.class_by_name,
-        server_sites: parts.server_sites,
     };
     (diagnostics, program)
 }

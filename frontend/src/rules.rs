@@ -4,7 +4,8 @@
 //! AFTER THIS POINT the program obeys every rule of LANGUAGE.md §3 and §5 that
 //! can be checked at compile time.
 
-use crate::check::Checker;
+use crate::check::BodyTables;
+use crate::decls::Declarations;
 use crate::diagnostic::Diagnostic;
 use crate::program::Builtin;
 use crate::types::{ClassId, Ty, VarId};
@@ -21,16 +22,34 @@ struct Reach {
     via: Option<Span>,
 }
 
-impl Checker<'_> {
+/// Checks the server rules over the declarations and the body tables.
+pub(crate) fn check_server_rules(decls: &Declarations<'_>, bodies: &BodyTables) -> Vec<Diagnostic> {
+    let mut rules = Rules {
+        decls,
+        bodies,
+        diags: Vec::new(),
+    };
+    rules.run();
+    rules.diags
+}
+
+/// The server-rules pass: reads the tables, writes only diagnostics.
+struct Rules<'a, 'd> {
+    decls: &'d Declarations<'a>,
+    bodies: &'d BodyTables,
+    diags: Vec<Diagnostic>,
+}
+
+impl Rules<'_, '_> {
     /// The bodies that run inside server class `c`'s objects: its (and its
     /// bases') methods and initializers, and everything they call locally.
     fn reachable(&self, c: ClassId, overrides: &[Vec<usize>]) -> Vec<Reach> {
-        let mut seen = vec![false; self.facts.len()];
+        let mut seen = vec![false; self.bodies.facts.len()];
         let mut out = Vec::new();
         let mut cur = Some(c);
         let mut steps = 0;
         while let Some(k) = cur {
-            let info = &self.classes[k.0 as usize];
+            let info = &self.decls.classes[k.0 as usize];
             for m in &info.methods {
                 let b = m.0 as usize;
                 if !seen[b] {
@@ -38,13 +57,13 @@ impl Checker<'_> {
                     out.push(Reach { body: b, via: None });
                 }
             }
-            let b = self.class_body(k);
+            let b = self.decls.class_body(k);
             if !seen[b] {
                 seen[b] = true;
                 out.push(Reach { body: b, via: None });
             }
             steps += 1;
-            if steps > self.classes.len() {
+            if steps > self.decls.classes.len() {
                 break;
             }
             cur = info.base;
@@ -52,7 +71,7 @@ impl Checker<'_> {
         let mut i = 0;
         while i < out.len() {
             let (body, via) = (out[i].body, out[i].via);
-            for &(callee, span) in &self.facts[body].calls {
+            for &(callee, span) in &self.bodies.facts[body].calls {
                 if callee < seen.len() && !seen[callee] {
                     seen[callee] = true;
                     out.push(Reach {
@@ -75,47 +94,51 @@ impl Checker<'_> {
 
     /// The class whose method or initializers a body is.
     fn body_owner(&self, body: usize) -> Option<ClassId> {
-        if body < self.functions.len() {
-            self.functions[body].owner
+        if body < self.decls.functions.len() {
+            self.decls.functions[body].owner
         } else {
-            let c = body - self.functions.len();
-            (c < self.classes.len()).then_some(ClassId(c as u32))
+            let c = body - self.decls.functions.len();
+            (c < self.decls.classes.len()).then_some(ClassId(c as u32))
         }
     }
 
     /// For each method, the methods that directly override it.
     fn overrides(&self) -> Vec<Vec<usize>> {
-        let mut out: Vec<Vec<usize>> = vec![Vec::new(); self.functions.len()];
-        for (fi, f) in self.functions.iter().enumerate() {
+        let mut out: Vec<Vec<usize>> = vec![Vec::new(); self.decls.functions.len()];
+        for (fi, f) in self.decls.functions.iter().enumerate() {
             // Overrides in server classes run in their own servers, whose
             // methods are roots of their own walk.
-            let Some(owner) = f.owner.filter(|c| !self.classes[c.0 as usize].is_server) else {
+            let Some(owner) = f
+                .owner
+                .filter(|c| !self.decls.classes[c.0 as usize].is_server)
+            else {
                 continue;
             };
-            let Some(base) = self.classes[owner.0 as usize].base else {
+            let Some(base) = self.decls.classes[owner.0 as usize].base else {
                 continue;
             };
-            if let Some(crate::collect::Member::Method(over)) = self.find_member(base, &f.name) {
+            if let Some(crate::decls::Member::Method(over)) = self.decls.find_member(base, &f.name)
+            {
                 out[over.0 as usize].push(fi);
             }
         }
         out
     }
 
-    pub(crate) fn check_server_rules(&mut self) {
+    fn run(&mut self) {
         let overrides = self.overrides();
-        let server_classes: Vec<ClassId> = (0..self.classes.len())
+        let server_classes: Vec<ClassId> = (0..self.decls.classes.len())
             .map(|i| ClassId(i as u32))
-            .filter(|c| self.classes[c.0 as usize].is_server)
+            .filter(|c| self.decls.classes[c.0 as usize].is_server)
             .collect();
         let mut reach_cache: Vec<Option<Vec<Reach>>> =
-            (0..self.classes.len()).map(|_| None).collect();
+            (0..self.decls.classes.len()).map(|_| None).collect();
         for &c in &server_classes {
             let reach = self.reachable(c, &overrides);
-            let cname = self.classes[c.0 as usize].name.clone();
+            let cname = self.decls.classes[c.0 as usize].name.clone();
             for r in &reach {
                 // One error per global per body: the first use, with a count of the others.
-                let uses = &self.facts[r.body].globals;
+                let uses = &self.bodies.facts[r.body].globals;
                 let mut counts: HashMap<VarId, usize> = HashMap::new();
                 for (v, _) in uses {
                     *counts.entry(*v).or_insert(0) += 1;
@@ -126,14 +149,14 @@ impl Checker<'_> {
                         continue;
                     };
                     let more = count - 1;
-                    let gname = self.vars[var.0 as usize].name.clone();
+                    let gname = self.decls.vars[var.0 as usize].name.clone();
                     let mut d = Diagnostic::error(
                         "E0302",
                         format!("server class `{cname}` uses global variable `{gname}`"),
                         span,
                     )
                     .with_label("a variable declared outside the server class")
-                    .with_secondary(self.vars[var.0 as usize].span, "global declared here")
+                    .with_secondary(self.decls.vars[var.0 as usize].span, "global declared here")
                     .with_note(
                         "servers share no state: each server and replica has its own memory",
                     );
@@ -151,7 +174,7 @@ impl Checker<'_> {
                     } else if let Some(owner) = self.body_owner(r.body).filter(|o| *o != c) {
                         d = d.with_note(format!(
                             "`{cname}` inherits this code from `{}`",
-                            self.classes[owner.0 as usize].name
+                            self.decls.classes[owner.0 as usize].name
                         ));
                     }
                     self.diags.push(d.with_help(format!(
@@ -162,15 +185,15 @@ impl Checker<'_> {
             reach_cache[c.0 as usize] = Some(reach);
             self.check_by_value(c);
         }
-        let sites = std::mem::take(&mut self.server_sites);
-        for site in &sites {
+        let bodies = self.bodies;
+        for site in &bodies.server_sites {
             if site.replicas.is_some_and(|r| r <= 1) {
                 continue;
             }
             let Some(reach) = reach_cache[site.class.0 as usize].as_ref() else {
                 continue;
             };
-            let cname = &self.classes[site.class.0 as usize].name;
+            let cname = &self.decls.classes[site.class.0 as usize].name;
             let count = match site.replicas {
                 Some(r) => format!("{r} replicas"),
                 None => "possibly more than one replica".to_string(),
@@ -178,7 +201,7 @@ impl Checker<'_> {
             let mut emitted = 0;
             let mut new = Vec::new();
             'outer: for r in reach {
-                for &(b, span) in &self.facts[r.body].nondet {
+                for &(b, span) in &self.bodies.facts[r.body].nondet {
                     if emitted == NONDET_WARNINGS_PER_SITE_MAX {
                         break 'outer;
                     }
@@ -188,20 +211,19 @@ impl Checker<'_> {
             }
             self.diags.extend(new);
         }
-        self.server_sites = sites;
     }
 
     /// E0304: public methods of a server class take and return values that can be copied.
     fn check_by_value(&mut self, c: ClassId) {
-        let methods = self.classes[c.0 as usize].methods.clone();
+        let methods = self.decls.classes[c.0 as usize].methods.clone();
         for m in methods {
-            let info = &self.functions[m.0 as usize];
+            let info = &self.decls.functions[m.0 as usize];
             if info.visibility != Visibility::Public {
                 continue;
             }
             let mut bad: Vec<(Span, String)> = Vec::new();
             for p in &info.params {
-                let v = &self.vars[p.0 as usize];
+                let v = &self.decls.vars[p.0 as usize];
                 if let Some(why) = self.not_by_value(&v.ty) {
                     bad.push((v.span, format!("parameter `{}` {why}", v.name)));
                 }
@@ -210,7 +232,7 @@ impl Checker<'_> {
                 bad.push((info.name_span, format!("the result {why}")));
             }
             let mname = info.name.clone();
-            let cname = self.classes[c.0 as usize].name.clone();
+            let cname = self.decls.classes[c.0 as usize].name.clone();
             for (span, why) in bad {
                 self.diags.push(
                     Diagnostic::error(
@@ -248,27 +270,27 @@ impl Checker<'_> {
                 .not_by_value_in(k, visiting, depth + 1)
                 .or_else(|| self.not_by_value_in(v, visiting, depth + 1)),
             Ty::Class(c) => {
-                let info = &self.classes[c.0 as usize];
+                let info = &self.decls.classes[c.0 as usize];
                 if info.is_server || !visiting.insert(*c) {
                     return None; // a server handle is a name; cycles are checked at run time
                 }
                 let mut cur = Some(*c);
                 let mut steps = 0;
                 while let Some(k) = cur {
-                    for s in &self.classes[k.0 as usize].state {
-                        let v = &self.vars[s.0 as usize];
+                    for s in &self.decls.classes[k.0 as usize].state {
+                        let v = &self.decls.vars[s.0 as usize];
                         if self.not_by_value_in(&v.ty, visiting, depth + 1).is_some() {
                             return Some(format!(
                                 "contains a future (state variable `{}::{}`)",
-                                self.classes[k.0 as usize].name, v.name
+                                self.decls.classes[k.0 as usize].name, v.name
                             ));
                         }
                     }
                     steps += 1;
-                    if steps > self.classes.len() {
+                    if steps > self.decls.classes.len() {
                         break;
                     }
-                    cur = self.classes[k.0 as usize].base;
+                    cur = self.decls.classes[k.0 as usize].base;
                 }
                 None
             }

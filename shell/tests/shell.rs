@@ -41,15 +41,9 @@ fn counter_shell_matches_the_golden_expansion() {
     );
     let actual = expand(item);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expanded/counter.rs");
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&path, &actual).expect("write the golden expansion");
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "the shell differs from {} (UPDATE_EXPECT=1 rewrites it):\n{actual}",
-        path.display()
-    );
+    let mut snapshots = ftc_testkit::Snapshots::new();
+    snapshots.file(&path, &actual);
+    snapshots.finish();
 }
 
 fn refusal(item: syn::ItemImpl) -> String {
