@@ -928,10 +928,12 @@ impl<'a> Body<'a> {
                 let f = ident(b.name());
                 let refs: Vec<TokenStream> = args.iter().map(|a| self.borrowed(a)).collect();
                 // An argument calling one of the server's own methods takes
-                // `&mut self`: the others are copied into temporaries then,
-                // not borrowed from `self` (`&{ self.count }`).
+                // `&mut self`: the others are cloned into temporaries then,
+                // not borrowed from `self` (a list in a variable, or in a
+                // state variable, is cloned, not moved: the print may be in
+                // a loop).
                 if args.iter().any(|a| self.calls_own_method(a)) {
-                    return quote!(#f(&[#(&{ #refs }),*]));
+                    return quote!(#f(&[#(&{ ::std::clone::Clone::clone(&#refs) }),*]));
                 }
                 quote!(#f(&[#(&#refs),*]))
             }
