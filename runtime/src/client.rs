@@ -38,7 +38,7 @@ use crate::host::{ClientEvent, Trace};
 use crate::message::MAX_CALL_BYTES;
 use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, RequestId, TimerId, TimerSpace};
 use crate::vote::{Notices, ReplyRule, Tally};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the client engine asks its host core to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -288,6 +288,29 @@ impl Client {
             self.send_probe(group, out);
         }
         self.arm(now, out);
+    }
+
+    /// Groups with calls or starts waiting and no view known here (a view
+    /// service that caught up from a snapshot never saw them, nor their stop).
+    pub fn unknown_groups(&self) -> BTreeSet<GroupId> {
+        self.calls
+            .keys()
+            .map(|(g, _)| *g)
+            .chain(self.starts.values().filter_map(|s| s.group))
+            .filter(|g| !self.views.contains_key(g))
+            .collect()
+    }
+
+    /// The view service stopped `group` (its program ended) and forgot it:
+    /// its calls fail, and what this engine kept about it goes.
+    pub fn on_stopped(&mut self, group: GroupId, out: &mut Vec<ClientOutput>) {
+        let reason = format!(
+            "server {} was stopped: the program that started it ended",
+            group.0
+        );
+        self.fail_where(|g| g == group, &reason, out);
+        self.views.remove(&group);
+        self.last_seq.retain(|(_, g), _| *g != group);
     }
 
     /// A reply or ready notice addressed to this host, sent by host `from`

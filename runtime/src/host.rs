@@ -20,8 +20,8 @@ use crate::message::Message;
 use crate::protocol::{new_engine, EngineContext, GroupProtocol};
 use crate::storage::{Recovered, StorageOp, Store};
 use crate::types::{
-    ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
-    TimerId, TimerSpace,
+    ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, Scope,
+    ServerSpec, TimerId, TimerSpace,
 };
 use crate::view_service::{Starter, ViewService, VsOutput};
 use crate::vote::{content_digest, ContentDigest, Notices, ReplyRule, Tally};
@@ -162,7 +162,11 @@ pub type GroupWaker = Arc<dyn Fn(GroupId) + Send + Sync>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientRequest {
     /// `server C …`: start a (replicated) server; answered once every replica runs.
-    StartServer { token: u64, spec: ServerSpec },
+    StartServer {
+        token: u64,
+        spec: ServerSpec,
+        scope: Scope,
+    },
     /// Call a method: answered by the first reply (crash model), retried across
     /// view changes, executed exactly once.
     Call {
@@ -297,6 +301,8 @@ pub struct Host {
     client: Client,
     /// Group timers in flight: local timer number → group.
     group_timers: BTreeMap<u64, GroupId>,
+    /// When the replicas next look for departed clients.
+    next_departure_sweep: Micros,
     next_group_timer: u64,
     /// Inputs dropped because they were malformed or unexpected.
     dropped: u64,
@@ -334,6 +340,10 @@ pub const ECHOES_MAX: usize = 1024;
 /// Most nested answers a host counts at once; the oldest is forgotten beyond
 /// (its call retransmits, and the copies come again).
 const NESTED_VOTES_MAX: usize = 4096;
+
+/// How often every replica looks for departed clients besides when the view
+/// service says more departed (a new sequencer or a recruit catches up).
+pub const DEPARTURE_SWEEP_US: Micros = 1_000_000;
 
 /// A byzantine caller's nested command that passed its vote: what later
 /// copies must carry to pass too.
@@ -380,6 +390,7 @@ impl Host {
             replicas: BTreeMap::new(),
             client,
             group_timers: BTreeMap::new(),
+            next_departure_sweep: 0,
             nested_votes: BTreeMap::new(),
             nested_requests: BTreeMap::new(),
             nested_passed: BTreeMap::new(),
@@ -650,6 +661,9 @@ impl Host {
                     let mut fd_out = Vec::new();
                     self.fd.on_timer(now, timer, &mut fd_out);
                     self.on_fd_outputs(now, fd_out, out);
+                    if now >= self.next_departure_sweep {
+                        self.sweep_all_departures(now, out);
+                    }
                 }
                 Some(TimerSpace::ViewService) => {
                     let mut vs_out = Vec::new();
@@ -674,10 +688,10 @@ impl Host {
                 }
                 None => self.dropped += 1,
             },
-            Input::Client(ClientRequest::StartServer { token, spec }) => {
+            Input::Client(ClientRequest::StartServer { token, spec, scope }) => {
                 self.client.start_requested(token);
                 let mut vs_out = Vec::new();
-                self.vs.start_server(now, token, spec, &mut vs_out);
+                self.vs.start_server(now, token, spec, scope, &mut vs_out);
                 self.on_vs_outputs(now, vs_out, out);
             }
             Input::Client(ClientRequest::Call {
@@ -689,6 +703,10 @@ impl Host {
                 let mut client_out = Vec::new();
                 self.client
                     .call(now, token, client, group, payload, &mut client_out);
+                if self.vs.is_stopped(group) {
+                    // Known only as stopped: it fails now, not at the deadline.
+                    self.client.on_stopped(group, &mut client_out);
+                }
                 self.on_client_outputs(client_out, out);
             }
             Input::Client(ClientRequest::Echo { token, to, payload }) => {
@@ -949,6 +967,7 @@ impl Host {
                 op,
             });
         }
+        let mut departures = false;
         for o in vs_out {
             match o {
                 VsOutput::Send { to, msg } => out.push(Output::Send {
@@ -956,7 +975,10 @@ impl Host {
                     msg: Message::View(msg),
                 }),
                 VsOutput::SetTimer { timer, at } => out.push(Output::SetTimer { timer, at }),
-                VsOutput::View(view) => self.on_view(now, view, out),
+                VsOutput::View(view) => {
+                    departures |= view.failed;
+                    self.on_view(now, view, out);
+                }
                 VsOutput::StartDecided {
                     starter: Starter::Client { token, .. },
                     result,
@@ -978,6 +1000,23 @@ impl Host {
                     }
                 }
                 VsOutput::Excluded => self.on_excluded(now, out),
+                VsOutput::Stopped(group) => {
+                    departures = true;
+                    self.on_stopped(now, group, out);
+                }
+                VsOutput::Departed => departures = true,
+            }
+        }
+        if departures {
+            self.sweep_all_departures(now, out);
+        }
+        // Calls to groups this host never saw a view of, which the view
+        // service (caught up from a snapshot) knows only as stopped.
+        for group in self.client.unknown_groups() {
+            if self.vs.is_stopped(group) {
+                let mut client_out = Vec::new();
+                self.client.on_stopped(group, &mut client_out);
+                self.on_client_outputs(client_out, out);
             }
         }
         if !self.durable_copies.is_empty() {
@@ -1034,14 +1073,7 @@ impl Host {
         let me = self.me();
         if view.failed {
             self.replicas.remove(&group);
-            let callers: Vec<GroupId> = self.replicas.keys().copied().collect();
-            for caller in callers {
-                let mut group_out = Vec::new();
-                if let Some(replica) = self.replicas.get_mut(&caller) {
-                    replica.on_group_failed(now, group, &mut group_out);
-                }
-                self.on_group_outputs(now, caller, group_out, out);
-            }
+            self.callee_failed(now, group, out);
             return;
         }
         if !view.members.contains(&me) {
@@ -1106,6 +1138,56 @@ impl Host {
             if let Some(copy) = replica.durable_copy(now) {
                 self.durable_copies.insert(group, copy);
             }
+        }
+    }
+
+    /// The view service stopped `group` (its program ended): its replica here
+    /// goes, calls to it fail, and replicas calling it see it as failed.
+    fn on_stopped(&mut self, now: Micros, group: GroupId, out: &mut Vec<Output>) {
+        self.views.remove(&group);
+        self.durable_copies.remove(&group);
+        self.replicas.remove(&group);
+        self.group_timers.retain(|_, g| *g != group);
+        let mut client_out = Vec::new();
+        self.client.on_stopped(group, &mut client_out);
+        self.on_client_outputs(client_out, out);
+        self.callee_failed(now, group, out);
+    }
+
+    /// Every replica here learns which of its clients departed: when the
+    /// view service says more did, and every [`DEPARTURE_SWEEP_US`] (a new
+    /// sequencer, or a recruit's transferred table, catches up then).
+    fn sweep_all_departures(&mut self, now: Micros, out: &mut Vec<Output>) {
+        self.next_departure_sweep = now.saturating_add(DEPARTURE_SWEEP_US);
+        let groups: Vec<GroupId> = self.replicas.keys().copied().collect();
+        for group in groups {
+            self.sweep_departures(now, group, out);
+        }
+    }
+
+    /// The replica of `group` here learns which of its clients the view
+    /// service's committed log says departed (its sequencer or primary has
+    /// the group forget them).
+    fn sweep_departures(&mut self, now: Micros, group: GroupId, out: &mut Vec<Output>) {
+        let vs = &self.vs;
+        let Some(replica) = self.replicas.get_mut(&group) else {
+            return;
+        };
+        let mut group_out = Vec::new();
+        replica.on_departures(now, &|client| vs.departed(client), &mut group_out);
+        self.on_group_outputs(now, group, group_out, out);
+    }
+
+    /// `group` failed or was stopped: the nested calls of this host's
+    /// replicas to it fail.
+    fn callee_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<Output>) {
+        let callers: Vec<GroupId> = self.replicas.keys().copied().collect();
+        for caller in callers {
+            let mut group_out = Vec::new();
+            if let Some(replica) = self.replicas.get_mut(&caller) {
+                replica.on_group_failed(now, group, &mut group_out);
+            }
+            self.on_group_outputs(now, caller, group_out, out);
         }
     }
 

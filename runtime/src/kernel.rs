@@ -69,7 +69,7 @@ use crate::storage::{
 use crate::transport::{
     DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
 };
-use crate::types::{ClientId, GroupId, HostId, Incarnation, Micros, ServerSpec, TimerId};
+use crate::types::{ClientId, GroupId, HostId, Incarnation, Micros, Scope, ServerSpec, TimerId};
 pub use crate::view_service::FIRST_INCARNATION;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -217,7 +217,7 @@ pub enum CallError {
 }
 
 enum LocalRequest {
-    StartServer(ServerSpec),
+    StartServer(ServerSpec, Scope),
     Call {
         client: ClientId,
         group: GroupId,
@@ -384,9 +384,16 @@ impl KernelHandle {
         rx
     }
 
-    /// `server C …`: starts a server and returns its group once every replica runs.
+    /// `server C …`: starts a server of the cluster ([`Scope::Cluster`]: it
+    /// lives until it fails) and returns its group once every replica runs.
     pub fn start_server(&self, spec: ServerSpec) -> Result<GroupId, String> {
         self.start_server_timeout(spec, self.answer_bound)
+    }
+
+    /// A program's `server C …` ([`Scope::Program`]): stopped once a newer
+    /// process of this host starts, with every server it started.
+    pub fn start_program_server(&self, spec: ServerSpec) -> Result<GroupId, String> {
+        self.start_scoped(spec, Scope::Program, self.answer_bound)
     }
 
     /// Like [`KernelHandle::start_server`], giving up after `timeout`.
@@ -395,7 +402,16 @@ impl KernelHandle {
         spec: ServerSpec,
         timeout: Duration,
     ) -> Result<GroupId, String> {
-        let rx = self.submit(LocalRequest::StartServer(spec));
+        self.start_scoped(spec, Scope::Cluster, timeout)
+    }
+
+    fn start_scoped(
+        &self,
+        spec: ServerSpec,
+        scope: Scope,
+        timeout: Duration,
+    ) -> Result<GroupId, String> {
+        let rx = self.submit(LocalRequest::StartServer(spec, scope));
         match rx.recv_timeout(timeout) {
             Ok(ClientEvent::ServerStarted { group, .. }) => Ok(group),
             Ok(ClientEvent::ServerStartFailed { reason, .. }) => Err(reason),
@@ -1160,8 +1176,8 @@ impl CoreDriver {
                     self.next_token += 1;
                     self.waiting.insert(token, answer);
                     let request = match request {
-                        LocalRequest::StartServer(spec) => {
-                            ClientRequest::StartServer { token, spec }
+                        LocalRequest::StartServer(spec, scope) => {
+                            ClientRequest::StartServer { token, spec, scope }
                         }
                         LocalRequest::Call {
                             client,

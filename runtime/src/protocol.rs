@@ -12,7 +12,7 @@
 use crate::app::{NestedCallId, StateMachine};
 use crate::group::{DiskMirror, DurableCopy, GroupMessage, GroupOutput, Replica, ReplicaConfig};
 use crate::pbft::Pbft;
-use crate::types::{GroupId, GroupView, Micros, Model, ReplicaId};
+use crate::types::{ClientId, GroupId, GroupView, Micros, Model, ReplicaId};
 
 /// What the host core asks of a group's engine on this host.
 pub trait GroupProtocol: Send {
@@ -31,6 +31,15 @@ pub trait GroupProtocol: Send {
     fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>);
     /// The view service declared `group` (a server this one calls) failed.
     fn on_group_failed(&mut self, now: Micros, group: GroupId, out: &mut Vec<GroupOutput>);
+    /// The view service's committed log, as this host knows it, says the
+    /// clients `gone` accepts departed: the group forgets those it has
+    /// records of, through its log ([`crate::group::LogEntry::Departed`]).
+    fn on_departures(
+        &mut self,
+        now: Micros,
+        gone: &dyn Fn(ClientId) -> bool,
+        out: &mut Vec<GroupOutput>,
+    );
     /// Batching on: normal-operation sends wait for [`GroupProtocol::flush`].
     fn set_batching(&mut self, on: bool, now: Micros, out: &mut Vec<GroupOutput>);
     /// Sends what batching held back.
@@ -106,6 +115,14 @@ impl GroupProtocol for Replica {
         out: &mut Vec<GroupOutput>,
     ) {
         Replica::on_message(self, now, from, msg, out)
+    }
+    fn on_departures(
+        &mut self,
+        now: Micros,
+        gone: &dyn Fn(ClientId) -> bool,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        Replica::on_departures(self, now, gone, out);
     }
     fn on_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         Replica::on_tick(self, now, out)

@@ -92,6 +92,20 @@ pub enum Model {
     Byzantine,
 }
 
+/// How long a server started by a client lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// Until it fails: a service of the cluster, called by whoever holds its
+    /// id (the runtime's own API, benchmarks, tests).
+    #[default]
+    Cluster,
+    /// As long as the program that started it: once the process that ran
+    /// that `main` is gone for good (its host runs a newer process), the
+    /// server — and every server it started, transitively — is stopped and
+    /// the view service forgets it. A durable server is never stopped.
+    Program,
+}
+
 /// What a `server C [n] props…` expression asks for, per server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServerSpec {

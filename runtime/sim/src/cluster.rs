@@ -192,7 +192,14 @@ impl Cluster {
     pub fn start_server(&mut self, host: usize, spec: ServerSpec) -> Option<u64> {
         let token = self.token();
         self.sim
-            .client_request(host, ClientRequest::StartServer { token, spec })
+            .client_request(
+                host,
+                ClientRequest::StartServer {
+                    token,
+                    spec,
+                    scope: ftc_runtime::types::Scope::Cluster,
+                },
+            )
             .then_some(token)
     }
 

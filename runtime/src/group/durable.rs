@@ -255,6 +255,7 @@ mod tests {
             position,
             snapshot: position.to_le_bytes().to_vec(),
             clients: Vec::new(),
+            departed: Default::default(),
             nested_calls: Vec::new(),
             timers: Vec::new(),
         }

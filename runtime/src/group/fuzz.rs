@@ -445,6 +445,7 @@ fn garbage_messages_never_panic() {
                 position: wild(&mut rng),
                 snapshot: (0..rng.random_range(0..20)).map(|_| rng.random()).collect(),
                 clients: vec![],
+                departed: Default::default(),
                 nested_calls: vec![],
                 timers: vec![(crate::app::AppTimerId(1), wild(&mut rng))],
             });

@@ -7,6 +7,7 @@
 //! recruited or lagging replica is given ([`ReplicaState`]). The protocol itself
 //! is described in `docs/replication.md`, "Group protocol".
 
+mod clients;
 mod durable;
 #[cfg(test)]
 mod fuzz;
@@ -14,6 +15,7 @@ mod replica;
 #[cfg(test)]
 mod tests;
 
+pub use clients::{ClientTable, Departed, DEPARTED_PER_ENTRY_MAX};
 pub use durable::{DiskMirror, DurableCopy};
 pub use replica::{Replica, ReplicaConfig, ReplicaStatus};
 
@@ -195,6 +197,10 @@ pub enum LogEntry {
     },
     /// An application timer armed by the group fired (at the sequencer).
     TimerFired { timer: AppTimerId },
+    /// These clients are gone for good (the view service's committed log
+    /// says so): every replica forgets their records here, and refuses
+    /// their requests from here on ([`ClientTable`]).
+    Departed { clients: Vec<ClientId> },
 }
 
 impl LogEntry {
@@ -231,6 +237,13 @@ impl LogEntry {
                 h.byte(3);
                 h.u64(timer.0);
             }
+            LogEntry::Departed { clients } => {
+                h.byte(4);
+                h.u64(clients.len() as u64);
+                for client in clients {
+                    hash_client(&mut h, client);
+                }
+            }
         }
         h.finish()
     }
@@ -243,7 +256,7 @@ impl LogEntry {
                 CallOutcome::Reply(p) => p.len(),
                 CallOutcome::ServerFailure(r) => r.len(),
             },
-            LogEntry::TimerFired { .. } => 0,
+            LogEntry::TimerFired { .. } | LogEntry::Departed { .. } => 0,
         }
     }
 
@@ -257,7 +270,12 @@ impl LogEntry {
 }
 
 fn hash_request(h: &mut Fnv, r: &RequestId) {
-    match r.client {
+    hash_client(h, &r.client);
+    h.u64(r.seq);
+}
+
+fn hash_client(h: &mut Fnv, client: &ClientId) {
+    match *client {
         ClientId::Host {
             host,
             incarnation,
@@ -273,7 +291,6 @@ fn hash_request(h: &mut Fnv, r: &RequestId) {
             h.u64(g.0);
         }
     }
-    h.u64(r.seq);
 }
 
 /// Duplicate suppression for one client of a group: part of the replicated state.
@@ -402,6 +419,8 @@ pub struct ReplicaState {
     #[serde(with = "serde_bytes")]
     pub snapshot: Vec<u8>,
     pub clients: Vec<(ClientId, ClientRecord)>,
+    /// The clients the group forgot ([`ClientTable`]).
+    pub departed: Departed,
     pub nested_calls: Vec<NestedCall>,
     /// Armed application timers with the time left until they fire.
     pub timers: Vec<(AppTimerId, Micros)>,

@@ -2,7 +2,7 @@
 //! delivery, view-change flush, state transfer, nested calls and timers.
 
 use super::{
-    Callee, ClientRecord, DiskMirror, DurableCopy, GroupMessage, GroupOutput, LogEntry, NestedCall,
+    Callee, ClientTable, DiskMirror, DurableCopy, GroupMessage, GroupOutput, LogEntry, NestedCall,
     PendingCall, ReplicaState,
 };
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
@@ -158,9 +158,11 @@ pub struct Replica {
     executed_position: u64,
     /// The entry after `executed_position`, while the application runs it.
     running: Option<Running>,
-    clients: BTreeMap<ClientId, ClientRecord>,
-    /// Requests, nested outcomes and timer firings in the log after `executed_position`.
+    clients: ClientTable,
+    /// Requests, nested outcomes, timer firings and departures in the log
+    /// after `executed_position`.
     requests_in_log: BTreeSet<RequestId>,
+    departing_in_log: BTreeSet<ClientId>,
     calls_in_log: BTreeSet<NestedCallId>,
     timers_in_log: BTreeSet<AppTimerId>,
     calls: BTreeMap<NestedCallId, PendingCall>,
@@ -283,7 +285,8 @@ impl Replica {
             commit_position: 0,
             executed_position: 0,
             running: None,
-            clients: BTreeMap::new(),
+            clients: ClientTable::default(),
+            departing_in_log: BTreeSet::new(),
             requests_in_log: BTreeSet::new(),
             calls_in_log: BTreeSet::new(),
             timers_in_log: BTreeSet::new(),
@@ -754,11 +757,7 @@ impl Replica {
             // member answers a retransmission: a byzantine server's client asks
             // every member and needs t+1 matching copies.
             let group = self.config.group;
-            let msg = match self
-                .clients
-                .get(&request.client)
-                .and_then(|r| r.executed.get(&request.seq))
-            {
+            let msg = match self.clients.reply(request) {
                 Some(Some(payload)) => GroupMessage::Reply {
                     group,
                     request,
@@ -797,15 +796,36 @@ impl Replica {
         self.append(now, entry, out);
     }
 
+    /// The sequencer orders the forgetting of clients `gone` says departed
+    /// (the view service's committed log as this host knows it), one entry
+    /// of at most [`crate::group::DEPARTED_PER_ENTRY_MAX`] at a time.
+    pub fn on_departures(
+        &mut self,
+        now: Micros,
+        gone: &dyn Fn(ClientId) -> bool,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        if !self.is_sequencer()
+            || self.status != ReplicaStatus::Normal
+            || self.log_end() - self.executed_position >= UNCOMMITTED_MAX
+        {
+            return;
+        }
+        let in_log = &self.departing_in_log;
+        let clients = self.clients.departures(gone, &|c| in_log.contains(&c));
+        if !clients.is_empty() {
+            self.append(now, LogEntry::Departed { clients }, out);
+            self.finish_step(now, out);
+        }
+    }
+
     /// Executed already (or executed and forgotten)?
     fn is_duplicate(&self, request: RequestId) -> bool {
         #[cfg(feature = "planted-bugs")]
         if self.config.bugs.no_duplicate_suppression {
             return false;
         }
-        self.clients.get(&request.client).is_some_and(|r| {
-            request.seq < r.forgotten_below || r.executed.contains_key(&request.seq)
-        })
+        self.clients.is_duplicate(request)
     }
 
     fn on_nested_reply(
@@ -1062,6 +1082,7 @@ impl Replica {
                 let input = AppInput::TimerFired { timer: *timer };
                 (true, self.app.start_apply(input, &mut app_out))
             }
+            LogEntry::Departed { .. } => (false, true),
         };
         let running = Running {
             position,
@@ -1131,13 +1152,8 @@ impl Replica {
                 request, low_water, ..
             } => {
                 self.requests_in_log.remove(request);
-                let record = self.clients.entry(request.client).or_default();
-                if *low_water > record.forgotten_below {
-                    record.forgotten_below = *low_water;
-                    record.executed = record.executed.split_off(low_water);
-                }
+                self.clients.executed(*request, *low_water, applied);
                 if applied {
-                    record.executed.insert(request.seq, None);
                     executed_request = Some(*request);
                 }
             }
@@ -1148,6 +1164,12 @@ impl Replica {
             LogEntry::TimerFired { timer } => {
                 self.timers_in_log.remove(timer);
                 self.timers.remove(timer);
+            }
+            LogEntry::Departed { clients } => {
+                for client in clients {
+                    self.departing_in_log.remove(client);
+                }
+                self.clients.depart(clients);
             }
         }
         out.push(GroupOutput::Trace(Trace::Executed {
@@ -1166,13 +1188,7 @@ impl Replica {
     fn on_app_output(&mut self, now: Micros, effect: AppOutput, out: &mut Vec<GroupOutput>) {
         match effect {
             AppOutput::Reply { request, payload } => {
-                if let Some(slot) = self
-                    .clients
-                    .get_mut(&request.client)
-                    .and_then(|r| r.executed.get_mut(&request.seq))
-                {
-                    *slot = Some(payload.clone());
-                }
+                self.clients.set_reply(request, &payload);
                 let msg = GroupMessage::Reply {
                     group: self.config.group,
                     request,
@@ -1247,6 +1263,9 @@ impl Replica {
             LogEntry::TimerFired { timer } => {
                 self.timers_in_log.insert(*timer);
             }
+            LogEntry::Departed { clients } => {
+                self.departing_in_log.extend(clients.iter().copied());
+            }
         }
     }
 
@@ -1254,6 +1273,7 @@ impl Replica {
         self.requests_in_log.clear();
         self.calls_in_log.clear();
         self.timers_in_log.clear();
+        self.departing_in_log.clear();
         let from = self.executed_position + 1;
         for position in from..=self.log_end() {
             if let Some(entry) = self.entry(position).cloned() {
@@ -1309,10 +1329,12 @@ impl Replica {
 
     /// The state at `executed_position`, for a state transfer.
     fn package(&self, now: Micros) -> ReplicaState {
+        let (clients, departed) = self.clients.to_parts();
         ReplicaState {
             position: self.executed_position,
             snapshot: self.app.snapshot(),
-            clients: self.clients.iter().map(|(c, r)| (*c, r.clone())).collect(),
+            clients,
+            departed,
             nested_calls: self
                 .calls
                 .iter()
@@ -1347,7 +1369,7 @@ impl Replica {
         self.entries = entries.into();
         self.executed_position = state.position;
         self.commit_position = state.position;
-        self.clients = state.clients.into_iter().collect();
+        self.clients = ClientTable::from_parts(state.clients, state.departed);
         self.calls = state
             .nested_calls
             .into_iter()

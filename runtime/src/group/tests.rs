@@ -636,6 +636,7 @@ fn sequencer_crash_flushes_the_same_prefix_everywhere() {
                             executed: [(1, Some(b"1".to_vec()))].into_iter().collect(),
                         }
                     )],
+                    departed: Default::default(),
                     nested_calls: vec![],
                     timers: vec![],
                 }),
@@ -728,6 +729,95 @@ fn state_transfer_carries_snapshot_and_duplicate_table() {
     r3.on_message(c.now, replica_id(9), request(0, 2, b"inc"), &mut out);
     assert_eq!(out, vec![reply(0, 2, b"2")]);
     assert_eq!(c.executed.len(), executions);
+}
+
+fn request_from(client: ClientId, seq: u64) -> GroupMessage {
+    GroupMessage::Request {
+        group: GROUP,
+        request: RequestId { client, seq },
+        payload: b"inc".to_vec(),
+        low_water: 1,
+    }
+}
+
+/// A departed client is forgotten through the log: only the sequencer orders
+/// it, for the clients `gone` (the view service, as its host knows it) names;
+/// every replica drops the record at the same position and refuses the
+/// client's requests from then on — a late copy of an executed one is not
+/// executed again — and a recruit's transferred table keeps the mark.
+#[test]
+fn departed_clients_are_forgotten_through_the_log_and_stay_refused() {
+    let mut c = Cluster::booted();
+    let old = ClientId::Host {
+        host: HostId(9),
+        incarnation: Incarnation(1),
+        local: 0,
+    };
+    let new = ClientId::Host {
+        host: HostId(9),
+        incarnation: Incarnation(5),
+        local: 0,
+    };
+    c.client_request(0, request_from(old, 1));
+    c.client_request(0, request_from(new, 1));
+    c.run();
+    let gone = |client: ClientId| matches!(client, ClientId::Host { incarnation, .. } if incarnation < Incarnation(5));
+    let mut out = Vec::new();
+    let r1 = c.replicas.get_mut(&1).unwrap();
+    r1.on_departures(c.now, &gone, &mut out);
+    assert_eq!(out, vec![], "a backup orders nothing");
+    let r0 = c.replicas.get_mut(&0).unwrap();
+    r0.on_departures(c.now, &gone, &mut out);
+    c.absorb(0, std::mem::take(&mut out));
+    c.run();
+    let departed = LogEntry::Departed { clients: vec![old] };
+    for host in 0..3 {
+        assert!(
+            c.sequence(host)
+                .contains(&(3, departed.digest(), c.replicas[&0].state_digest())),
+            "member {host} forgot the client at position 3"
+        );
+    }
+    let r0 = c.replicas.get_mut(&0).unwrap();
+    r0.on_departures(c.now, &gone, &mut out);
+    assert_eq!(out, vec![], "nothing left to forget");
+
+    let executions = c.executed.len();
+    for host in 0..3 {
+        let r = c.replicas.get_mut(&host).unwrap();
+        r.on_message(c.now, replica_id(9), request_from(old, 1), &mut out);
+        assert_eq!(
+            out,
+            vec![],
+            "member {host} neither answers nor orders a late copy"
+        );
+    }
+    c.client_request(0, request_from(old, 2));
+    c.run();
+    assert_eq!(
+        c.executed.len(),
+        executions,
+        "a departed client's request is refused"
+    );
+    c.client_request(0, request_from(new, 2));
+    c.run();
+    assert_eq!(c.executed.len(), executions + 3, "a live client is served");
+
+    // Member 2 crashes, 3 is recruited; then 0 crashes and 3 is sequencer.
+    c.cut.insert(2);
+    let second = view(2, &[0, 1, 3], &[3]);
+    c.create(3, second.clone(), false);
+    c.install(&second);
+    c.run();
+    c.cut.insert(0);
+    c.install(&view(3, &[3, 1], &[]));
+    c.run();
+    let executions = c.executed.len();
+    let r3 = c.replicas.get_mut(&3).unwrap();
+    r3.on_message(c.now, replica_id(9), request_from(old, 1), &mut out);
+    c.absorb(3, out);
+    c.run();
+    assert_eq!(c.executed.len(), executions, "the recruit refuses it too");
 }
 
 #[test]
@@ -1231,6 +1321,7 @@ fn joiner_gets_snapshot_table_and_suffix() {
                 executed: [(1, Some(b"1".to_vec()))].into_iter().collect(),
             },
         )],
+        departed: Default::default(),
         nested_calls: vec![],
         timers: vec![],
     };

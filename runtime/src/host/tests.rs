@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::app::{AppInput, AppOutput, RestoreError, StateMachine};
-use crate::types::Model;
+use crate::types::{Model, Scope};
 use std::collections::VecDeque;
 
 /// `inc` adds one and replies the new value.
@@ -216,6 +216,7 @@ fn started_world_with(spec: ServerSpec) -> World {
         Input::Client(ClientRequest::StartServer {
             token: 1,
             spec: spec.clone(),
+            scope: Scope::Cluster,
         }),
     );
     w.decide(
@@ -362,6 +363,7 @@ fn recruited_host_receives_state_and_serves() {
         Input::Client(ClientRequest::StartServer {
             token: 1,
             spec: spec(),
+            scope: Scope::Cluster,
         }),
     );
     w.decide(
@@ -455,6 +457,33 @@ fn a_failed_group_fails_pending_calls_and_exclusion_keeps_them() {
     assert_eq!(w.hosts[0].incarnation(), Incarnation(2));
 }
 
+/// A group the view service stopped (its program ended) goes from every host:
+/// its replicas are dropped, a pending call fails saying why, and what is
+/// still in flight for it recreates nothing.
+#[test]
+fn a_stopped_group_is_dropped_everywhere_and_its_calls_fail() {
+    let mut w = started_world();
+    let call = ClientRequest::Call {
+        token: 2,
+        client: local_client(0),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    };
+    w.input(0, Input::Client(call));
+    w.decide(&[0, 1, 2], vec![VsOutput::Stopped(GROUP)]);
+    assert!(
+        matches!(w.events.as_slice(),
+            [(0, ClientEvent::CallFailed { token: 2, reason })] if reason.contains("was stopped")),
+        "{:?}",
+        w.events
+    );
+    w.run_until(50_000);
+    for h in 0..3 {
+        assert!(w.hosts[h].replica(GROUP).is_none(), "host {h}");
+    }
+    assert_eq!(w.events.len(), 1);
+}
+
 /// Four hosts with the real failure detector and view service: start a server,
 /// call it, crash its sequencer, and call it again.
 #[test]
@@ -491,6 +520,7 @@ fn with_the_view_service_a_call_survives_a_sequencer_crash() {
         Input::Client(ClientRequest::StartServer {
             token: 1,
             spec: two,
+            scope: Scope::Cluster,
         }),
     );
     w.run_until(2_000_000);
@@ -608,7 +638,8 @@ fn inputs_are_ranked_by_their_groups_priority_and_control_work_first() {
     assert_eq!(
         host.input_priority(&Input::Client(ClientRequest::StartServer {
             token: 2,
-            spec: spec()
+            spec: spec(),
+            scope: Scope::Cluster,
         })),
         None
     );

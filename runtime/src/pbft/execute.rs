@@ -4,7 +4,7 @@
 use super::messages::CheckpointState;
 use super::{Pbft, Running, BATCH_MAX, CHECKPOINT_INTERVAL, WINDOW};
 use crate::app::{AppInput, AppOutput, NestedCallId};
-use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry, PendingCall};
+use crate::group::{Callee, ClientTable, GroupMessage, GroupOutput, LogEntry, PendingCall};
 use crate::host::Trace;
 use crate::types::Micros;
 
@@ -72,6 +72,7 @@ impl Pbft {
                 let input = AppInput::TimerFired { timer: *timer };
                 (true, self.app.start_apply(input, &mut app_out))
             }
+            LogEntry::Departed { .. } => (false, true),
         };
         let running = Running {
             entry,
@@ -116,13 +117,8 @@ impl Pbft {
             } => {
                 self.requests.remove(request);
                 self.proposed.remove(request);
-                let record = self.clients.entry(request.client).or_default();
-                if *low_water > record.forgotten_below {
-                    record.forgotten_below = *low_water;
-                    record.executed = record.executed.split_off(low_water);
-                }
+                self.clients.executed(*request, *low_water, applied);
                 if applied {
-                    record.executed.insert(request.seq, None);
                     executed_request = Some(*request);
                 }
             }
@@ -134,6 +130,13 @@ impl Pbft {
             LogEntry::TimerFired { timer } => {
                 self.timers.remove(timer);
                 self.proposed_timers.remove(timer);
+            }
+            LogEntry::Departed { clients } => {
+                for client in clients {
+                    self.known_departed.remove(client);
+                    self.proposed_departures.remove(client);
+                }
+                self.clients.depart(clients);
             }
         }
         out.push(GroupOutput::Trace(Trace::Executed {
@@ -147,13 +150,7 @@ impl Pbft {
         for effect in app_out {
             match effect {
                 AppOutput::Reply { request, payload } => {
-                    if let Some(slot) = self
-                        .clients
-                        .get_mut(&request.client)
-                        .and_then(|r| r.executed.get_mut(&request.seq))
-                    {
-                        *slot = Some(payload.clone());
-                    }
+                    self.clients.set_reply(request, &payload);
                     let msg = GroupMessage::Reply {
                         group: self.config.group,
                         request,
@@ -186,11 +183,13 @@ impl Pbft {
 
     /// The state after the last executed batch.
     pub(super) fn package(&self, seq: u64) -> CheckpointState {
+        let (clients, departed) = self.clients.to_parts();
         CheckpointState {
             seq,
             position: self.position,
             snapshot: self.app.snapshot(),
-            clients: self.clients.iter().map(|(c, r)| (*c, r.clone())).collect(),
+            clients,
+            departed,
             calls: self
                 .calls
                 .iter()
@@ -210,7 +209,7 @@ impl Pbft {
         self.last_exec = state.seq;
         self.exec_index = 0;
         self.position = state.position;
-        self.clients = state.clients.iter().cloned().collect();
+        self.clients = ClientTable::from_parts(state.clients.clone(), state.departed.clone());
         self.calls = state
             .calls
             .iter()
@@ -229,11 +228,8 @@ impl Pbft {
         let calls = &self.calls;
         self.outcomes.retain(|c, _| calls.contains_key(c));
         let clients = &self.clients;
-        self.requests.retain(|r, _| {
-            !clients
-                .get(&r.client)
-                .is_some_and(|rec| r.seq < rec.forgotten_below || rec.executed.contains_key(&r.seq))
-        });
+        self.requests.retain(|r, _| !clients.is_duplicate(*r));
+        self.known_departed.retain(|c| !clients.has_departed(*c));
         self.initialized = true;
         self.exec_at = now;
         self.maybe_heal();

@@ -62,6 +62,8 @@ pub struct CheckpointState {
     #[serde(with = "serde_bytes")]
     pub snapshot: Vec<u8>,
     pub clients: Vec<(crate::types::ClientId, crate::group::ClientRecord)>,
+    /// The clients the group forgot.
+    pub departed: crate::group::Departed,
     /// Outstanding nested calls: id, target, payload.
     pub calls: Vec<(u64, crate::group::Callee, Vec<u8>)>,
     /// Armed application timers.

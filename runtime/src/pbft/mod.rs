@@ -28,7 +28,7 @@ pub use messages::{batch_digest, CheckpointState, Digest, PbftMessage, ReportedS
 pub use view_change::{decide_new_view, NewViewDecision};
 
 use crate::app::{AppTimerId, CallOutcome, NestedCallId, StateMachine};
-use crate::group::{ClientRecord, GroupMessage, GroupOutput, LogEntry, PendingCall, ReplicaConfig};
+use crate::group::{ClientTable, GroupMessage, GroupOutput, LogEntry, PendingCall, ReplicaConfig};
 use crate::protocol::GroupProtocol;
 use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
 use log::Slot;
@@ -111,7 +111,10 @@ pub struct Pbft {
     stable_state: Option<CheckpointState>,
     own_checkpoints: BTreeMap<u64, (Digest, CheckpointState)>,
     checkpoint_votes: BTreeMap<u64, BTreeMap<ReplicaId, Digest>>,
-    clients: BTreeMap<ClientId, ClientRecord>,
+    clients: ClientTable,
+    /// Clients this host's view service says departed, not yet forgotten
+    /// here: what the primary proposes and a backup vouches for.
+    known_departed: BTreeSet<ClientId>,
     calls: BTreeMap<NestedCallId, PendingCall>,
     timers: BTreeMap<AppTimerId, Micros>,
     /// Voted outcomes of nested calls received and not yet executed.
@@ -123,6 +126,7 @@ pub struct Pbft {
     proposed: BTreeSet<RequestId>,
     proposed_calls: BTreeSet<NestedCallId>,
     proposed_timers: BTreeSet<AppTimerId>,
+    proposed_departures: BTreeSet<ClientId>,
     /// View changes received, per target view.
     view_changes: BTreeMap<u64, BTreeMap<ReplicaId, ViewChange>>,
     my_view_change: Option<ViewChange>,
@@ -186,7 +190,8 @@ impl Pbft {
             stable_state: None,
             own_checkpoints: BTreeMap::new(),
             checkpoint_votes: BTreeMap::new(),
-            clients: BTreeMap::new(),
+            clients: ClientTable::default(),
+            known_departed: BTreeSet::new(),
             calls: BTreeMap::new(),
             timers: BTreeMap::new(),
             outcomes: BTreeMap::new(),
@@ -195,6 +200,7 @@ impl Pbft {
             proposed: BTreeSet::new(),
             proposed_calls: BTreeSet::new(),
             proposed_timers: BTreeSet::new(),
+            proposed_departures: BTreeSet::new(),
             view_changes: BTreeMap::new(),
             my_view_change: None,
             view_since: now,
@@ -441,6 +447,16 @@ impl Pbft {
 }
 
 impl GroupProtocol for Pbft {
+    fn on_departures(
+        &mut self,
+        now: Micros,
+        gone: &dyn Fn(ClientId) -> bool,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        Pbft::on_departures(self, now, gone, out);
+        self.check_invariants();
+    }
+
     /// Every replica asked (its vote); each learns the decision from its own
     /// host's view service, and the primary orders it as the call's outcome,
     /// which backups vouch for by their own copy.

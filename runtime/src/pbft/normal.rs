@@ -34,11 +34,7 @@ impl Pbft {
         }
         if self.is_duplicate(request) {
             let group = self.config.group;
-            let msg = match self
-                .clients
-                .get(&request.client)
-                .and_then(|r| r.executed.get(&request.seq))
-            {
+            let msg = match self.clients.reply(request) {
                 Some(Some(payload)) => GroupMessage::Reply {
                     group,
                     request,
@@ -84,9 +80,7 @@ impl Pbft {
 
     /// Executed already (or executed and forgotten)?
     pub(super) fn is_duplicate(&self, request: RequestId) -> bool {
-        self.clients.get(&request.client).is_some_and(|r| {
-            request.seq < r.forgotten_below || r.executed.contains_key(&request.seq)
-        })
+        self.clients.is_duplicate(request)
     }
 
     /// A nested call's outcome, voted by the host core by the callee's rule.
@@ -132,19 +126,7 @@ impl Pbft {
             if batch.is_empty() {
                 return;
             }
-            for entry in &batch {
-                match entry {
-                    LogEntry::Command { request, .. } => {
-                        self.proposed.insert(*request);
-                    }
-                    LogEntry::NestedReply { call, .. } => {
-                        self.proposed_calls.insert(*call);
-                    }
-                    LogEntry::TimerFired { timer } => {
-                        self.proposed_timers.insert(*timer);
-                    }
-                }
-            }
+            self.mark_proposed(&batch);
             self.next_seq = seq;
             let digest = batch_digest(&batch);
             let view = self.pview;
@@ -154,6 +136,50 @@ impl Pbft {
                 .accept(view, digest, batch.clone());
             self.broadcast(PbftMessage::PrePrepare { view, seq, batch }, out);
             self.check_progress(now, seq, out);
+        }
+    }
+
+    /// Primary: what a batch it proposed carries is not proposed again in
+    /// this view.
+    pub(super) fn mark_proposed(&mut self, batch: &[LogEntry]) {
+        for entry in batch {
+            match entry {
+                LogEntry::Command { request, .. } => {
+                    self.proposed.insert(*request);
+                }
+                LogEntry::NestedReply { call, .. } => {
+                    self.proposed_calls.insert(*call);
+                }
+                LogEntry::TimerFired { timer } => {
+                    self.proposed_timers.insert(*timer);
+                }
+                LogEntry::Departed { clients } => {
+                    self.proposed_departures.extend(clients.iter().copied());
+                }
+            }
+        }
+    }
+
+    /// This host's view service says these clients departed: the primary
+    /// proposes forgetting them, a backup may now vouch for it.
+    pub(super) fn on_departures(
+        &mut self,
+        now: Micros,
+        gone: &dyn Fn(ClientId) -> bool,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let known = &self.known_departed;
+        let new = self.clients.departures(gone, &|c| known.contains(&c));
+        if new.is_empty() {
+            return;
+        }
+        self.known_departed.extend(new);
+        if self.status == PbftStatus::Normal {
+            if self.is_primary() {
+                self.propose(now, out);
+            } else {
+                self.recheck_held(now, out);
+            }
         }
     }
 
@@ -198,6 +224,16 @@ impl Pbft {
                 batch.push(LogEntry::TimerFired { timer: *timer });
             }
         }
+        let departing: Vec<ClientId> = self
+            .known_departed
+            .iter()
+            .filter(|c| !self.proposed_departures.contains(c) && !self.clients.has_departed(**c))
+            .take(crate::group::DEPARTED_PER_ENTRY_MAX)
+            .copied()
+            .collect();
+        if !departing.is_empty() && batch.len() < BATCH_MAX {
+            batch.push(LogEntry::Departed { clients: departing });
+        }
         batch
     }
 
@@ -230,6 +266,15 @@ impl Pbft {
                 }
             },
             LogEntry::TimerFired { timer } => self.timers.get(timer).is_some_and(|at| now >= *at),
+            // Its own view service says so (a lying primary cannot make the
+            // group forget a live client).
+            LogEntry::Departed { clients } => {
+                !clients.is_empty()
+                    && clients.len() <= crate::group::DEPARTED_PER_ENTRY_MAX
+                    && clients
+                        .iter()
+                        .all(|c| self.known_departed.contains(c) || self.clients.has_departed(*c))
+            }
         }
     }
 

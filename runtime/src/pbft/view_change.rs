@@ -137,6 +137,7 @@ impl Pbft {
         self.proposed.clear();
         self.proposed_calls.clear();
         self.proposed_timers.clear();
+        self.proposed_departures.clear();
         for slot in self.slots.values_mut() {
             slot.leave_view();
         }
@@ -404,19 +405,7 @@ impl Pbft {
                 slot.prepares.entry((view, digest)).or_default().insert(me);
                 self.broadcast(PbftMessage::Prepare { view, seq, digest }, out);
             } else {
-                for entry in &batch {
-                    match entry {
-                        LogEntry::Command { request, .. } => {
-                            self.proposed.insert(*request);
-                        }
-                        LogEntry::NestedReply { call, .. } => {
-                            self.proposed_calls.insert(*call);
-                        }
-                        LogEntry::TimerFired { timer } => {
-                            self.proposed_timers.insert(*timer);
-                        }
-                    }
-                }
+                self.mark_proposed(&batch);
             }
         }
         self.next_seq = seq.max(self.last_exec).max(self.stable);

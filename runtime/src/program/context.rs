@@ -67,7 +67,10 @@ fn call_failure(e: CallError) -> Failure {
 
 pub(crate) fn start_server(spec: ServerSpec) -> Res<GroupId> {
     match current()? {
-        Context::Main(m) => m.kernel.start_server(spec).map_err(Failure::server_failure),
+        Context::Main(m) => m
+            .kernel
+            .start_program_server(spec)
+            .map_err(Failure::server_failure),
         Context::Server(s) => s.start_server(spec),
     }
 }

@@ -15,8 +15,9 @@ pub const FORMAT_FILE: &str = "format";
 
 /// The format this version reads and writes. Raised whenever what a store
 /// holds changes its encoding (1: before the mark, with durable servers; 2:
-/// creations keyed by their starter, nested calls that start servers).
-pub const FORMAT: u32 = 2;
+/// creations keyed by their starter, nested calls that start servers; 3:
+/// program-scoped servers and the clients a group forgot).
+pub const FORMAT: u32 = 3;
 
 fn mark() -> String {
     format!("ftc data format {FORMAT}\n")

@@ -18,7 +18,7 @@ use super::{LogEntry, ViewService, VsMessage, VsOutput, FIRST_INCARNATION};
 use crate::failure_detector::{FailureDetector, FdOutput};
 use crate::host::Timing;
 use crate::types::{
-    GroupId, GroupView, HostId, Incarnation, Micros, Model, ServerSpec, TimerId, TimerSpace,
+    GroupId, GroupView, HostId, Incarnation, Micros, Model, Scope, ServerSpec, TimerId, TimerSpace,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -269,6 +269,7 @@ impl Sim {
                         },
                     );
                 }
+                VsOutput::Stopped(_) | VsOutput::Departed => {}
                 VsOutput::View(view) => {
                     // A participant that installed a snapshot skips the views it
                     // compacted away; otherwise view ids are contiguous.
@@ -552,11 +553,18 @@ impl Sim {
                 self.now, self.nodes[h as usize].life
             );
         }
+        // Some chaos starts belong to a program: a restart of their host
+        // stops them (views must stay consistent through that too).
+        let scope = if token != u64::MAX && self.rng.random_bool(0.3) {
+            Scope::Program
+        } else {
+            Scope::Cluster
+        };
         let mut out = Vec::new();
         let now = self.now;
         self.nodes[h as usize]
             .vs
-            .start_server(now, token, spec, &mut out);
+            .start_server(now, token, spec, scope, &mut out);
         self.handle_vs(h, out);
     }
 
@@ -738,6 +746,23 @@ fn run(seed: u64) -> Result<String, String> {
     }
     let group = result.map_err(|e| format!("liveness: creation failed: {e}"))?;
     for (h, node) in sim.nodes.iter().enumerate() {
+        // A restarted process said so: its host's earlier processes are
+        // known gone (their clients departed, their programs stopped).
+        let since = node.vs.state.hosts[&HostId(h as u32)].since;
+        if node.vs.process > FIRST_INCARNATION && since != node.vs.process {
+            return Err(format!(
+                "liveness: host {h}'s process {:?} started, the log says since {since:?}",
+                node.vs.process
+            ));
+        }
+        if node.vs.state.owners.keys().any(|g| {
+            let owner = node.vs.state.owners[g];
+            owner.incarnation < node.vs.state.hosts[&owner.host].since
+        }) {
+            return Err(format!(
+                "liveness: host {h} keeps a group of an ended program"
+            ));
+        }
         if !node.vs.is_admitted() || node.vs.view(group).is_none() {
             return Err(format!(
                 "liveness: host {h} admitted {} knows group {}",

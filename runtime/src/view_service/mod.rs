@@ -97,7 +97,8 @@ mod tests;
 
 use crate::host::Timing;
 use crate::types::{
-    GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, ServerSpec, TimerId, TimerSpace,
+    ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, Scope, ServerSpec,
+    TimerId, TimerSpace,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -148,7 +149,12 @@ pub enum Decision {
     },
     /// A `server C …`, idempotent by its starter: decided once however many
     /// times (and by however many replicas of a starting group) it is asked.
-    CreateGroup { starter: Starter, spec: ServerSpec },
+    /// A program-scoped group belongs to its starter's program.
+    CreateGroup {
+        starter: Starter,
+        spec: ServerSpec,
+        scope: Scope,
+    },
     /// This member of the group holds the group's state: it is a recruit whose
     /// state transfer completed. Only state holders carry a group on.
     StateHeld { group: GroupId, replica: ReplicaId },
@@ -167,6 +173,14 @@ pub enum Decision {
         call: u64,
         voter: ReplicaId,
         spec: ServerSpec,
+    },
+    /// A process of `host` started as `incarnation` (asked by that process
+    /// itself, once its join is applied): every earlier process of the host
+    /// is gone for good, so their programs' groups are stopped and their
+    /// clients count as departed (the groups they called forget them).
+    Restarted {
+        host: HostId,
+        incarnation: Incarnation,
     },
 }
 
@@ -320,6 +334,12 @@ pub enum VsOutput {
     /// The view service declared this host's current incarnation failed: the host
     /// must drop its replicas and rejoin as a new incarnation (see [`ViewService::rejoin`]).
     Excluded,
+    /// The group was stopped (the program that started it ended) and is
+    /// forgotten: its replicas stop, calls to it fail.
+    Stopped(GroupId),
+    /// More clients departed ([`ViewService::departed`]): the host's groups
+    /// may forget them.
+    Departed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,6 +372,9 @@ pub struct ViewService {
     /// The incarnation this participant was created with: every incarnation of
     /// this host from it up to `incarnation` shares this memory.
     created_as: Incarnation,
+    /// The incarnation this process started as (with stable storage the
+    /// memory may be older: `created_as` then comes from the disk).
+    process: Incarnation,
     /// Every configured host, sorted.
     cluster: Vec<HostId>,
     timing: Timing,
@@ -391,7 +414,7 @@ pub struct ViewService {
     pending_joins: BTreeMap<HostId, Incarnation>,
     /// Starts asked on this host and not decided yet, by starter (a local
     /// client's keeps the incarnation that asked), with their specs.
-    pending_creations: BTreeMap<Starter, ServerSpec>,
+    pending_creations: BTreeMap<Starter, (ServerSpec, Scope)>,
     /// Groups whose local replica (this incarnation) reported that it holds
     /// the state, until the committed log counts it (or it left the group).
     pending_held: BTreeSet<GroupId>,
@@ -455,6 +478,7 @@ impl ViewService {
             incarnation,
             voter: incarnation,
             created_as: incarnation,
+            process: incarnation,
             cluster,
             timing: timing.clone(),
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -765,6 +789,7 @@ impl ViewService {
         now: Micros,
         token: u64,
         spec: ServerSpec,
+        scope: Scope,
         out: &mut Vec<VsOutput>,
     ) {
         let pending = self
@@ -779,7 +804,7 @@ impl ViewService {
             origin: self.replica_id(),
             token,
         };
-        self.request_creation(now, starter, spec, out);
+        self.request_creation(now, starter, spec, scope, out);
     }
 
     /// A replicated server's `server C …` (the start with nested call id
@@ -802,7 +827,9 @@ impl ViewService {
             self.forward_pending(now, out);
             return;
         }
-        self.request_creation(now, starter, spec, out);
+        // The started server's scope follows the starting group's (the view
+        // service's owners): the vote carries none.
+        self.request_creation(now, starter, spec, Scope::Cluster, out);
     }
 
     /// Answers a start already decided, refuses one beyond
@@ -812,6 +839,7 @@ impl ViewService {
         now: Micros,
         starter: Starter,
         spec: ServerSpec,
+        scope: Scope,
         out: &mut Vec<VsOutput>,
     ) {
         if let Some(result) = self.state.creations.get(&starter) {
@@ -830,7 +858,7 @@ impl ViewService {
             });
             return;
         }
-        self.pending_creations.insert(starter, spec);
+        self.pending_creations.insert(starter, (spec, scope));
         self.forward_pending(now, out);
     }
 
@@ -1756,6 +1784,8 @@ impl ViewService {
             for event in events.drain(..) {
                 match event {
                     ApplyEvent::View(view) => out.push(VsOutput::View(view)),
+                    ApplyEvent::Stopped(group) => out.push(VsOutput::Stopped(group)),
+                    ApplyEvent::Departed => out.push(VsOutput::Departed),
                     ApplyEvent::Decided { starter, result } => {
                         if self.pending_creations.remove(&starter).is_some() {
                             out.push(VsOutput::StartDecided { starter, result });
@@ -1902,7 +1932,20 @@ impl ViewService {
         let old = std::mem::replace(&mut self.state, snapshot);
         // What applying the skipped entries would have told the host: the
         // newest view of every group that changed (intermediate views are
-        // skipped), decisions of this host's creations, its exclusion.
+        // skipped), the groups stopped, decisions of this host's creations,
+        // its exclusion.
+        for &group in old.groups.keys() {
+            if !self.state.groups.contains_key(&group) {
+                out.push(VsOutput::Stopped(group));
+            }
+        }
+        if old
+            .hosts
+            .iter()
+            .any(|(h, r)| self.state.hosts.get(h).is_some_and(|n| n.since > r.since))
+        {
+            out.push(VsOutput::Departed);
+        }
         for view in self.state.groups.values() {
             if old
                 .groups
@@ -1929,6 +1972,31 @@ impl ViewService {
         self.after_state_change(out);
         self.snapshots_installed += 1;
         self.drop_resolved();
+    }
+
+    /// Whether the committed log says `client` is gone for good (a client of
+    /// an earlier process of its host, or a stopped or failed group): the
+    /// groups it called may forget it ([`crate::group::LogEntry::Departed`]).
+    pub fn departed(&self, client: ClientId) -> bool {
+        self.state.departed(client)
+    }
+
+    /// Whether the committed log stopped `group` (its program ended): the
+    /// id was given out and the group is forgotten.
+    pub fn is_stopped(&self, group: GroupId) -> bool {
+        group.0 < self.state.next_group_id && !self.state.groups.contains_key(&group)
+    }
+
+    /// Whether this process is a restart whose start the committed log does
+    /// not know yet, and may say so: its host's admitted incarnation is this
+    /// process's (or a later one of it).
+    fn restart_unannounced(&self) -> bool {
+        self.process > FIRST_INCARNATION
+            && self
+                .state
+                .hosts
+                .get(&self.me)
+                .is_some_and(|r| r.since < self.process && self.process <= r.incarnation)
     }
 
     /// Whether the committed log ever admitted this incarnation.
@@ -1983,31 +2051,39 @@ impl ViewService {
                 .map(|(&host, &incarnation)| Decision::HostFailed { host, incarnation }),
         );
         let me = self.replica_id();
-        decisions.extend(self.pending_creations.iter().filter_map(
-            |(&starter, spec)| match starter {
-                Starter::Client { .. } => Some(Decision::CreateGroup {
-                    starter,
-                    spec: spec.clone(),
+        decisions.extend(
+            self.pending_creations
+                .iter()
+                .filter_map(|(&starter, (spec, scope))| match starter {
+                    Starter::Client { .. } => Some(Decision::CreateGroup {
+                        starter,
+                        spec: spec.clone(),
+                        scope: *scope,
+                    }),
+                    // A replica's start is its vote; once recorded it waits
+                    // for the other members' votes.
+                    Starter::Group { group, call } => (!self
+                        .state
+                        .has_start_vote(group, call, me.host))
+                    .then(|| Decision::StartVote {
+                        group,
+                        call,
+                        voter: me,
+                        spec: spec.clone(),
+                    }),
                 }),
-                // A replica's start is its vote; once recorded it waits
-                // for the other members' votes.
-                Starter::Group { group, call } => {
-                    (!self.state.has_start_vote(group, call, me.host)).then(|| {
-                        Decision::StartVote {
-                            group,
-                            call,
-                            voter: me,
-                            spec: spec.clone(),
-                        }
-                    })
-                }
-            },
-        ));
+        );
         decisions.extend(
             self.pending_held
                 .iter()
                 .map(|&group| Decision::StateHeld { group, replica: me }),
         );
+        if self.restart_unannounced() {
+            decisions.push(Decision::Restarted {
+                host: self.me,
+                incarnation: self.process,
+            });
+        }
         decisions.extend(
             self.pending_revive
                 .iter()
@@ -2156,6 +2232,18 @@ impl ViewService {
                         matches!(&e.decision, Decision::StateHeld { group: g, replica: r }
                             if g == group && r == replica)
                     })
+            }
+            Decision::Restarted { host, incarnation } => {
+                // Only the process itself says it started, once it was admitted.
+                from.host == *host
+                    && self
+                        .state
+                        .hosts
+                        .get(host)
+                        .is_some_and(|r| r.since < *incarnation && *incarnation <= r.incarnation)
+                    && !self.unapplied().iter().any(
+                        |e| matches!(&e.decision, Decision::Restarted { host: h, .. } if h == host),
+                    )
             }
             Decision::Revive { group, replica } => {
                 // Only the replica itself offers, while the group is dormant.

@@ -2,7 +2,9 @@
 //! alive hosts, group views and placement. Pure and deterministic.
 
 use super::{Decision, Starter, FIRST_INCARNATION};
-use crate::types::{GroupId, GroupView, HostId, Incarnation, Model, ReplicaId, ServerSpec};
+use crate::types::{
+    ClientId, GroupId, GroupView, HostId, Incarnation, Model, ReplicaId, Scope, ServerSpec,
+};
 use crate::vote::ReplyRule;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,12 +20,20 @@ pub(crate) struct HostRecord {
     pub incarnation: Incarnation,
     /// `false` once that incarnation was declared failed.
     pub alive: bool,
+    /// The first incarnation of the host's newest process that said it was
+    /// started ([`Decision::Restarted`]): every process of the host started
+    /// before it is gone for good, with its clients and its programs.
+    pub since: Incarnation,
 }
 
 /// Something applying one entry produced, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ApplyEvent {
     View(GroupView),
+    /// The group was stopped (its program ended) and forgotten.
+    Stopped(GroupId),
+    /// Clients of a host's earlier processes departed.
+    Departed,
     Decided {
         starter: Starter,
         result: Result<GroupId, String>,
@@ -68,6 +78,11 @@ pub(crate) struct ClusterState {
     pub next_group_id: u64,
     /// Decided creations, for idempotence by their starter.
     pub creations: BTreeMap<Starter, Result<GroupId, String>>,
+    /// The program each program-scoped group belongs to: the client (host
+    /// and incarnation) whose `main` started it, or started the server that
+    /// started it. Stopped, with every group of the program, once a newer
+    /// process of that host says it started.
+    pub owners: BTreeMap<GroupId, ReplicaId>,
     /// Votes of members for starts of their group not decided yet, by
     /// group and call: one per host, with the spec it asked for. At most
     /// [`START_VOTES_MAX`] starts per group wait (the oldest call goes).
@@ -86,6 +101,7 @@ impl ClusterState {
                     HostRecord {
                         incarnation: FIRST_INCARNATION,
                         alive: true,
+                        since: FIRST_INCARNATION,
                     },
                 )
             })
@@ -102,6 +118,7 @@ impl ClusterState {
             durable_names: BTreeMap::new(),
             next_group_id: 1,
             creations: BTreeMap::new(),
+            owners: BTreeMap::new(),
             start_votes: BTreeMap::new(),
             quorum,
         }
@@ -147,16 +164,26 @@ impl ClusterState {
                     *record = HostRecord {
                         incarnation: *incarnation,
                         alive: true,
+                        since: record.since,
                     };
                     self.voters.insert(*host, *incarnation);
                     self.reconfigure(events);
                 }
             }
-            Decision::CreateGroup { starter, spec } => {
+            Decision::CreateGroup {
+                starter,
+                spec,
+                scope,
+            } => {
                 if self.creations.contains_key(starter) {
                     return;
                 }
                 let result = self.create(spec, events);
+                if let (Ok(group), Scope::Program, Starter::Client { origin, .. }) =
+                    (&result, scope, starter)
+                {
+                    self.own(*group, *origin);
+                }
                 self.creations.insert(*starter, result.clone());
                 events.push(ApplyEvent::Decided {
                     starter: *starter,
@@ -183,6 +210,90 @@ impl ClusterState {
                 voter,
                 spec,
             } => self.start_vote(*group, *call, *voter, spec, events),
+            Decision::Restarted { host, incarnation } => {
+                self.restarted(*host, *incarnation, events)
+            }
+        }
+    }
+
+    /// Records that `group` belongs to `owner`'s program (a durable group
+    /// belongs to none: it outlives programs).
+    fn own(&mut self, group: GroupId, owner: ReplicaId) {
+        if self
+            .groups
+            .get(&group)
+            .is_some_and(|v| v.spec.durable.is_none())
+        {
+            self.owners.insert(group, owner);
+        }
+    }
+
+    /// A process of `host` that started as `incarnation` said so: every
+    /// earlier process of the host is gone, so its programs end (their
+    /// groups are stopped) and its clients' starts are forgotten.
+    fn restarted(&mut self, host: HostId, incarnation: Incarnation, events: &mut Vec<ApplyEvent>) {
+        let Some(record) = self.hosts.get_mut(&host) else {
+            return;
+        };
+        if incarnation <= record.since || incarnation > record.incarnation {
+            return;
+        }
+        record.since = incarnation;
+        events.push(ApplyEvent::Departed);
+        let ended: Vec<GroupId> = self
+            .owners
+            .iter()
+            .filter(|(_, o)| o.host == host && o.incarnation < incarnation)
+            .map(|(g, _)| *g)
+            .collect();
+        for group in ended {
+            self.stop(group, events);
+        }
+        self.creations.retain(|starter, _| {
+            !matches!(starter, Starter::Client { origin, .. }
+                if origin.host == host && origin.incarnation < incarnation)
+        });
+    }
+
+    /// Stops a program's group and forgets it: its replicas are dropped
+    /// wherever they run, and calls to it fail.
+    fn stop(&mut self, group: GroupId, events: &mut Vec<ApplyEvent>) {
+        assert!(
+            self.groups
+                .get(&group)
+                .is_none_or(|v| v.spec.durable.is_none()),
+            "a durable group belongs to no program"
+        );
+        self.groups.remove(&group);
+        self.holders.remove(&group);
+        self.owners.remove(&group);
+        self.dormant.remove(&group);
+        self.complete_disks.remove(&group);
+        let waiting: Vec<(GroupId, u64)> = self
+            .start_votes
+            .range((group, 0)..=(group, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in waiting {
+            self.start_votes.remove(&key);
+        }
+        self.creations.retain(
+            |starter, _| !matches!(starter, Starter::Group { group: g, .. } if *g == group),
+        );
+        events.push(ApplyEvent::Stopped(group));
+    }
+
+    /// Whether the committed log says `client` is gone for good: a client of
+    /// a host process older than the host's newest started one, or a group
+    /// that was stopped or failed. Such a client never sends again.
+    pub fn departed(&self, client: ClientId) -> bool {
+        match client {
+            ClientId::Host {
+                host, incarnation, ..
+            } => self.hosts.get(&host).is_some_and(|r| incarnation < r.since),
+            ClientId::Group(g) => {
+                g.0 < self.next_group_id && self.groups.get(&g).is_none_or(|v| v.failed)
+            }
         }
     }
 
@@ -235,6 +346,9 @@ impl ClusterState {
         }
         self.start_votes.remove(&(group, call));
         let result = self.create(spec, events);
+        if let (Ok(started), Some(&owner)) = (&result, self.owners.get(&group)) {
+            self.own(*started, owner);
+        }
         self.creations.insert(starter, result.clone());
         events.push(ApplyEvent::Decided { starter, result });
     }

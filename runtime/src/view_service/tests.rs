@@ -3,7 +3,7 @@
 
 use super::state::{place, ApplyEvent, ClusterState};
 use super::*;
-use crate::types::Model;
+use crate::types::{Model, Scope};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -326,13 +326,14 @@ fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
     deliver(&mut a, 1, F, ack(1), now);
 
     let mut out = Vec::new();
-    a.start_server(now, 7, spec("Counter", 1), &mut out);
+    a.start_server(now, 7, spec("Counter", 1), Scope::Cluster, &mut out);
     let create = entry(Decision::CreateGroup {
         starter: Starter::Client {
             origin: replica(0, F),
             token: 7,
         },
         spec: spec("Counter", 1),
+        scope: Scope::Cluster,
     });
     let msg = append(1, 1, vec![create.clone()], 1);
     // Host 2 never acknowledged: it gets the log from the start.
@@ -394,6 +395,7 @@ fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
                                 token: 7,
                             },
                             spec: spec("Counter", 1),
+                            scope: Scope::Cluster,
                         }),
                     ],
                     2,
@@ -409,7 +411,7 @@ fn replication_commits_on_a_majority_and_a_follower_learns_the_commit() {
     assert_eq!(b.view(GroupId(1)), Some(&view));
     // A repeated start on the origin answers from the decision.
     let mut out = Vec::new();
-    a.start_server(now + 20, 7, spec("Counter", 1), &mut out);
+    a.start_server(now + 20, 7, spec("Counter", 1), Scope::Cluster, &mut out);
     assert_eq!(
         out,
         vec![VsOutput::StartDecided {
@@ -428,7 +430,7 @@ fn a_minority_partition_commits_nothing_and_installs_no_view() {
     let (mut a, now) = elect_first(5);
     let mut b = participant(1, F, 5);
     let mut out = Vec::new();
-    a.start_server(now, 1, spec("Counter", 0), &mut out);
+    a.start_server(now, 1, spec("Counter", 0), Scope::Cluster, &mut out);
     let mut seen = Vec::new();
     let mut t = now;
     for _ in 0..50 {
@@ -594,13 +596,14 @@ fn a_follower_forwards_requests_to_the_leader_until_committed() {
     let (mut a, mut b, now) = leader_and_follower();
 
     let mut out = Vec::new();
-    b.start_server(now, 3, spec("Log", 0), &mut out);
+    b.start_server(now, 3, spec("Log", 0), Scope::Cluster, &mut out);
     let create = Decision::CreateGroup {
         starter: Starter::Client {
             origin: replica(1, F),
             token: 3,
         },
         spec: spec("Log", 0),
+        scope: Scope::Cluster,
     };
     let propose = VsMessage::Propose {
         decision: create.clone(),
@@ -666,7 +669,7 @@ fn a_start_asked_by_every_replica_of_a_group_is_decided_once() {
     let (mut a, mut b, now) = leader_and_follower();
     // Group 1, on every host, started by a client of host 0.
     let mut out = Vec::new();
-    a.start_server(now, 1, spec("Office", 2), &mut out);
+    a.start_server(now, 1, spec("Office", 2), Scope::Cluster, &mut out);
     deliver(&mut b, 0, F, sent_to(&out, 1), now);
     deliver(&mut a, 1, F, ack(2), now);
     let office = GroupId(1);
@@ -948,6 +951,7 @@ fn created(
                 token,
             },
             spec,
+            scope: Scope::Cluster,
         },
         &mut events,
     );
@@ -1079,6 +1083,136 @@ fn a_crash_group_start_is_created_on_one_vote() {
             ..
         }
     )));
+}
+
+fn applied(state: &mut ClusterState, decision: Decision) -> Vec<ApplyEvent> {
+    let mut events = Vec::new();
+    state.apply(&decision, &mut events);
+    events
+}
+
+fn program_start(
+    state: &mut ClusterState,
+    origin: ReplicaId,
+    token: u64,
+    spec: ServerSpec,
+    scope: Scope,
+) -> GroupId {
+    let starter = Starter::Client { origin, token };
+    let events = applied(
+        state,
+        Decision::CreateGroup {
+            starter,
+            spec,
+            scope,
+        },
+    );
+    views(&events)[0].group
+}
+
+/// A program's servers end with the process that ran its `main`: once a
+/// newer process of that host says it started, every group the old process
+/// started, and every group those started, is stopped and forgotten, with
+/// the old process's creations; its clients and those groups count as
+/// departed. A cluster server, a durable one and another host's program
+/// stay; the announcement needs the new process admitted and counts once.
+#[test]
+fn a_programs_servers_stop_when_a_newer_process_of_its_host_starts() {
+    let mut state = ClusterState::new(&hosts(4));
+    let h0 = replica(0, F);
+    let program = program_start(&mut state, h0, 1, spec("Office", 1), Scope::Program);
+    let cluster = program_start(&mut state, h0, 2, spec("Kv", 1), Scope::Cluster);
+    let ledger = ServerSpec {
+        durable: Some("ledger".into()),
+        ..spec("Ledger", 1)
+    };
+    let durable = program_start(&mut state, h0, 3, ledger, Scope::Program);
+    let other = program_start(
+        &mut state,
+        replica(1, F),
+        1,
+        spec("Office", 1),
+        Scope::Program,
+    );
+    let voter = state.groups[&program].members[0];
+    let events = applied(
+        &mut state,
+        Decision::StartVote {
+            group: program,
+            call: 1,
+            voter,
+            spec: spec("Tally", 0),
+        },
+    );
+    let tally = views(&events)[0].group;
+    assert_eq!(
+        state.owners.keys().copied().collect::<Vec<_>>(),
+        vec![program, other, tally],
+        "a durable server and a cluster server belong to no program"
+    );
+
+    let old_client = ClientId::Host {
+        host: HostId(0),
+        incarnation: F,
+        local: 3,
+    };
+    let next = Incarnation(F.0 + 1_000);
+    let restarted = Decision::Restarted {
+        host: HostId(0),
+        incarnation: next,
+    };
+    assert_eq!(
+        applied(&mut state, restarted.clone()),
+        vec![],
+        "not admitted yet"
+    );
+    assert!(!state.departed(old_client));
+    applied(
+        &mut state,
+        Decision::HostJoined {
+            host: HostId(0),
+            incarnation: next,
+        },
+    );
+    assert!(!state.departed(old_client), "a join alone may be a rejoin");
+    let events = applied(&mut state, restarted.clone());
+    let stopped: Vec<GroupId> = events
+        .iter()
+        .filter_map(|e| match e {
+            ApplyEvent::Stopped(g) => Some(*g),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped, vec![program, tally]);
+    assert!(events.contains(&ApplyEvent::Departed));
+    assert!(state.departed(old_client));
+    assert!(!state.departed(ClientId::Host {
+        host: HostId(0),
+        incarnation: next,
+        local: 0,
+    }));
+    assert!(state.departed(ClientId::Group(program)) && state.departed(ClientId::Group(tally)));
+    assert!(!state.departed(ClientId::Group(cluster)));
+    assert!(
+        !state.departed(ClientId::Group(GroupId(99))),
+        "never created"
+    );
+    for g in [cluster, durable, other] {
+        assert!(state.groups.contains_key(&g), "{g:?} stays");
+    }
+    assert!(!state.groups.contains_key(&program) && !state.holders.contains_key(&tally));
+    assert_eq!(
+        state.owners.keys().copied().collect::<Vec<_>>(),
+        vec![other]
+    );
+    assert!(
+        !state.creations.keys().any(|s| matches!(s,
+            Starter::Client { origin, .. } if origin.host == HostId(0))
+            || matches!(s, Starter::Group { group, .. } if *group == program)),
+        "{:?}",
+        state.creations
+    );
+    assert_eq!(applied(&mut state, restarted), vec![], "once");
 }
 
 #[test]
@@ -1530,13 +1664,14 @@ fn a_participant_learns_committed_entries_without_a_leader() {
     // Host 1 holds a committed creation; host 2 restarted and knows nothing.
     let (mut a, mut b, now) = leader_and_follower();
     let mut out = Vec::new();
-    a.start_server(now, 1, spec("Log", 0), &mut out);
+    a.start_server(now, 1, spec("Log", 0), Scope::Cluster, &mut out);
     let create = entry(Decision::CreateGroup {
         starter: Starter::Client {
             origin: replica(0, F),
             token: 1,
         },
         spec: spec("Log", 0),
+        scope: Scope::Cluster,
     });
     deliver(&mut b, 0, F, append(1, 1, vec![create.clone()], 2), now);
     assert_eq!(b.commit_index, 2);
@@ -1584,6 +1719,7 @@ fn commit_creations(leader: &mut ViewService, now: Micros, tokens: std::ops::Ran
                     token,
                 },
                 spec: spec("C", 0),
+                scope: Scope::Cluster,
             },
         ));
         leader.replicate_new_entries(&mut out);
