@@ -44,31 +44,14 @@ impl Declarations<'_> {
     /// A type as the user writes it; `inferred` holds the result types of
     /// plain futures known so far.
     pub(crate) fn show(&self, t: &Ty, inferred: &FutureResults) -> String {
-        match t {
-            Ty::Int => "int".into(),
-            Ty::Real => "real".into(),
-            Ty::Bool => "boolean".into(),
-            Ty::Str => "string".into(),
-            Ty::Void => "void".into(),
-            Ty::Host => "host".into(),
-            Ty::Null => "null".into(),
-            Ty::List(e) => format!("list<{}>", self.show(e, inferred)),
-            Ty::Map(k, v) => format!(
-                "map<{}, {}>",
-                self.show(k, inferred),
-                self.show(v, inferred)
-            ),
-            Ty::Array(e) => format!("{}[]", self.show(e, inferred)),
-            Ty::Future(FutureOf::Known(r)) => format!("future<{}>", self.show(r, inferred)),
-            Ty::Future(FutureOf::Inferred(v)) => match inferred.get(v) {
-                Some((r, _)) => format!("future<{}>", self.show(r, inferred)),
-                None => "future".into(),
+        t.display(
+            &|c| self.classes.get(c.0 as usize).map(|c| c.name.clone()),
+            &|f| match f {
+                FutureOf::Known(r) => Some((**r).clone()),
+                FutureOf::Inferred(v) => inferred.get(v).map(|(r, _)| r.clone()),
+                FutureOf::Any => None,
             },
-            Ty::Future(FutureOf::Any) => "future".into(),
-            Ty::Class(c) => self.classes[c.0 as usize].name.clone(),
-            Ty::Exception(k) => k.name().into(),
-            Ty::Unknown => "{unknown}".into(),
-        }
+        )
     }
 
     pub(crate) fn is_subclass(&self, sub: ClassId, base: ClassId) -> bool {

@@ -388,29 +388,10 @@ impl CheckedProgram {
 
     /// A type as the user writes it (plain futures with their inferred result).
     pub fn show_type(&self, t: &Ty) -> String {
-        match t {
-            Ty::Int => "int".into(),
-            Ty::Real => "real".into(),
-            Ty::Bool => "boolean".into(),
-            Ty::Str => "string".into(),
-            Ty::Void => "void".into(),
-            Ty::Host => "host".into(),
-            Ty::Null => "null".into(),
-            Ty::List(e) => format!("list<{}>", self.show_type(e)),
-            Ty::Map(k, v) => format!("map<{}, {}>", self.show_type(k), self.show_type(v)),
-            Ty::Array(e) => format!("{}[]", self.show_type(e)),
-            Ty::Future(f) => match self.result_of(f) {
-                Some(r) => format!("future<{}>", self.show_type(r)),
-                None => "future".into(),
-            },
-            Ty::Class(c) => self
-                .classes
-                .get(c.0 as usize)
-                .map(|c| c.name.clone())
-                .unwrap_or_else(|| "{unknown}".into()),
-            Ty::Exception(k) => k.name().into(),
-            Ty::Unknown => "{unknown}".into(),
-        }
+        t.display(
+            &|c| self.classes.get(c.0 as usize).map(|c| c.name.clone()),
+            &|f| self.result_of(f).cloned(),
+        )
     }
 
     /// The class called `name`.

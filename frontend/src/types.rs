@@ -110,4 +110,33 @@ impl Ty {
     pub fn is_unknown(&self) -> bool {
         matches!(self, Ty::Unknown)
     }
+
+    /// The type as the user writes it: `class` names a class, `result` gives
+    /// a future's result type when known.
+    pub fn display(
+        &self,
+        class: &dyn Fn(ClassId) -> Option<String>,
+        result: &dyn Fn(&FutureOf) -> Option<Ty>,
+    ) -> String {
+        let show = |t: &Ty| t.display(class, result);
+        match self {
+            Ty::Int => "int".into(),
+            Ty::Real => "real".into(),
+            Ty::Bool => "boolean".into(),
+            Ty::Str => "string".into(),
+            Ty::Void => "void".into(),
+            Ty::Host => "host".into(),
+            Ty::Null => "null".into(),
+            Ty::List(e) => format!("list<{}>", show(e)),
+            Ty::Map(k, v) => format!("map<{}, {}>", show(k), show(v)),
+            Ty::Array(e) => format!("{}[]", show(e)),
+            Ty::Future(f) => match result(f) {
+                Some(r) => format!("future<{}>", show(&r)),
+                None => "future".into(),
+            },
+            Ty::Class(c) => class(*c).unwrap_or_else(|| "{unknown}".into()),
+            Ty::Exception(k) => k.name().into(),
+            Ty::Unknown => "{unknown}".into(),
+        }
+    }
 }
