@@ -318,7 +318,12 @@ fn check_build_run(seed: u64, count: u64) {
     let programs: Vec<Generated> = (seed..seed + count).map(cmslgen::generate).collect();
     let mut failures = Vec::new();
     for batch in programs.chunks(BATCH) {
-        failures.extend(run_batch(batch, jobs));
+        let found = run_batch(batch, jobs);
+        // Shown as they happen: a long run keeps its evidence if it is stopped.
+        for failure in &found {
+            eprintln!("{failure}");
+        }
+        failures.extend(found);
         eprintln!(
             "generated programs: {} of {count} done, {} failures, {} also run -O0, {:.0} s",
             (batch.last().expect("a batch").seed - seed + 1),

@@ -434,6 +434,12 @@ pub struct LocalClusterOptions {
     /// `None`. A cluster moving tens of MiB per message on a loaded machine
     /// wants a longer suspicion time than the loopback default.
     pub timing: Option<Timing>,
+    /// Hosts' addresses, where not a free port on 127.0.0.1 (hosts in
+    /// network namespaces a test made).
+    pub addresses: BTreeMap<HostId, SocketAddr>,
+    /// Kernel hosts started inside a network namespace
+    /// (`ip netns exec NAME BINARY …`: the same process, in that namespace).
+    pub namespaces: BTreeMap<HostId, String>,
 }
 
 impl Default for LocalClusterOptions {
@@ -446,6 +452,8 @@ impl Default for LocalClusterOptions {
             traces: false,
             data_root: None,
             timing: None,
+            addresses: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
         }
     }
 }
@@ -503,7 +511,10 @@ impl LocalCluster {
         let hosts = ids
             .iter()
             .zip(ports)
-            .map(|(h, p)| (*h, SocketAddr::from(([127, 0, 0, 1], p))))
+            .map(|(h, p)| {
+                let loopback = SocketAddr::from(([127, 0, 0, 1], p));
+                (*h, options.addresses.get(h).copied().unwrap_or(loopback))
+            })
             .collect();
         let (mut config, private) = ClusterConfig::with_fresh_keys(hosts)?;
         if let Some(timing) = options.timing.clone() {
@@ -615,7 +626,14 @@ impl LocalCluster {
             .append(true)
             .open(self.log_path(host))
             .map_err(|e| ClusterError::Launch(format!("cannot open the kernel log: {e}")))?;
-        let mut cmd = Command::new(&self.binary);
+        let mut cmd = match self.options.namespaces.get(&host) {
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns]).arg(&self.binary);
+                cmd
+            }
+            None => Command::new(&self.binary),
+        };
         cmd.arg("--kernel")
             .arg("--host")
             .arg(host_name(host))
