@@ -52,7 +52,7 @@
 //!
 //! ```
 //! use ftc_runtime::host::Timing;
-//! use ftc_runtime::types::{HostId, Model, ServerSpec, TimerId, TimerSpace};
+//! use ftc_runtime::types::{HostId, Model, Scope, ServerSpec, TimerId, TimerSpace};
 //! use ftc_runtime::view_service::{Starter, ViewService, VsOutput, FIRST_INCARNATION};
 //!
 //! let timing = Timing::default();
@@ -81,7 +81,7 @@
 //!     priority: 0,
 //!     durable: None,
 //! };
-//! vs.start_server(at, 1, spec, &mut out);
+//! vs.start_server(at, 1, spec, Scope::Cluster, &mut out);
 //! let decided = |o: &VsOutput| {
 //!     matches!(o, VsOutput::StartDecided { starter: Starter::Client { token: 1, .. }, result: Ok(_) })
 //! };
