@@ -32,9 +32,9 @@ pub struct Generated {
     /// Whether two runs print the same lines: no `accept` among several
     /// futures prints in arrival order.
     pub deterministic: bool,
-    /// Whether two runs print them in the same order too: only `main`
-    /// prints (a server replica on `main`'s host prints into the same
-    /// output, at a time that depends on scheduling).
+    /// Whether two runs print the same: only `main` prints (a server
+    /// replica on `main`'s host prints into the same output, at a time —
+    /// and, when `main` exits first, at all — set by scheduling).
     pub main_prints_only: bool,
 }
 
