@@ -289,6 +289,17 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             (config, Some(keys))
         }
     };
+    // A local cluster's main host binds its port only once the kernels are
+    // up: until then this process holds it, so that nothing else on the
+    // machine (another `ftc run`, a test) takes it meanwhile.
+    let main_port_guard = match &args.cluster {
+        None => config
+            .host_ids()
+            .first()
+            .and_then(|h| config.hosts.get(h))
+            .and_then(|addr| std::net::TcpListener::bind(addr).ok()),
+        Some(_) => None,
+    };
     let hosts = config.host_ids();
     let Some(&main_host) = hosts.first() else {
         bail!("the cluster has no hosts");
@@ -412,6 +423,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    drop(main_port_guard);
     let origin_us = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));

@@ -60,6 +60,11 @@ struct Sig {
     ret: Ty,
     /// `requires` on the first int parameter: callers may break it.
     requires_nonneg: bool,
+    /// Compares a handle of its own class with `this`: a subclass neither
+    /// overrides nor calls it (its parameter may be the server itself, and
+    /// a server cannot wait for a call to itself). Its name may be any
+    /// fresh one, a Rust keyword included, so this is a flag, not a prefix.
+    is_self: bool,
 }
 
 #[derive(Clone)]
@@ -419,6 +424,7 @@ impl Gen {
             params,
             ret,
             requires_nonneg,
+            is_self: false,
         }
     }
 
@@ -564,6 +570,7 @@ impl Gen {
                 params: vec![(k, Ty::Int)],
                 ret: Ty::Int,
                 requires_nonneg: false,
+                is_self: false,
             });
             if self.chance(0.5) {
                 let describe = self.fresh("describe");
@@ -577,6 +584,7 @@ impl Gen {
                     params: vec![],
                     ret: Ty::Str,
                     requires_nonneg: false,
+                    is_self: false,
                 });
             }
             methods.extend(queries.iter().cloned());
@@ -592,6 +600,7 @@ impl Gen {
                 params: vec![(other.clone(), Ty::Handle(index))],
                 ret: Ty::Bool,
                 requires_nonneg: false,
+                is_self: true,
             };
             if self.chance(0.5) {
                 writeln!(private, "    attribute {name} {me} = this;").unwrap();
@@ -624,6 +633,7 @@ impl Gen {
                 params: vec![(k.clone(), Ty::Int)],
                 ret: Ty::Int,
                 requires_nonneg: false,
+                is_self: false,
             };
             let props = self
                 .pick(&[" model crash tolerate (1)", "", " model crash tolerate (0)"])
@@ -662,7 +672,7 @@ impl Gen {
         // Commands that take a handle of their own class (`this` as a value)
         // are not overridden: their body is fixed.
         let plain: Vec<usize> = (0..methods.len())
-            .filter(|i| !methods[*i].name.starts_with("is_self"))
+            .filter(|i| !methods[*i].is_self)
             .collect();
         let k = plain[self.below(plain.len())];
         let sig = methods[k].clone();
@@ -670,7 +680,7 @@ impl Gen {
         // its private state variables are).
         let own: Vec<Sig> = methods[..k]
             .iter()
-            .filter(|m| !m.name.starts_with("is_self"))
+            .filter(|m| !m.is_self)
             .cloned()
             .collect();
         let mut ctx = Ctx {
