@@ -13,13 +13,19 @@
 //! 1. **parse** (`ftc_grammar::parse`): syntax errors become diagnostics
 //!    `E0001`–`E0014` ([`syntax`]); if there are any, checking stops there,
 //!    so a broken tree never produces follow-on errors.
-//! 2. **collect** (`collect.rs`): every class gets a [`types::ClassId`],
+//! Each pass after parsing is a function whose signature says what it reads
+//! and writes, with its own diagnostics out:
+//!
+//! 2. **collect** (`collect.rs`, `collect(ast) -> Declarations`, the tables
+//!    of `decls.rs`): every class gets a [`types::ClassId`],
 //!    every free function and method a [`types::FnId`], every variable
 //!    (global, state variable, parameter, later every local) a
 //!    [`types::VarId`]. Inheritance is resolved (single, no cycles),
 //!    signatures are resolved to [`types::Ty`], out-of-class definitions are
 //!    attached to their declarations, `main` is found.
-//! 3. **check** (`check.rs`): every body — global initializers, each class's
+//! 3. **check** (`check/`, `check_bodies(ast, &mut Declarations) ->
+//!    BodyTables`: it adds only the local variables to the declarations):
+//!    every body — global initializers, each class's
 //!    state initializers and invariants, each function and method — is walked
 //!    once with a scope stack (`scope.rs`, constant-time look-up). Every
 //!    expression gets a type, every name, call and member access a
@@ -33,7 +39,8 @@
 //!    (free functions, methods of `this` and of plain-class objects, `new C`
 //!    running `C`'s initializers — but not calls on server handles, which run
 //!    elsewhere), and nondeterministic built-ins.
-//! 4. **rules** (`rules.rs`): for each server class, the bodies it can run
+//! 4. **rules** (`rules.rs`, `check_server_rules(&Declarations,
+//!    &BodyTables)`, reading only): for each server class, the bodies it can run
 //!    are found by a breadth-first walk of the local call graph: a global use
 //!    in any of them is an error pointing at the use (and at the call leading
 //!    there); at each `server` expression starting more than one replica, a
