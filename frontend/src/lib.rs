@@ -8,14 +8,13 @@
 //!
 //! # Design
 //!
-//! Checking runs in ordered passes over one parsed [`ftc_grammar::Program`]:
+//! Checking runs in ordered passes over one parsed [`ftc_grammar::Program`];
+//! each pass after parsing is a function whose signature says what it reads
+//! and writes, with its own diagnostics out:
 //!
 //! 1. **parse** (`ftc_grammar::parse`): syntax errors become diagnostics
 //!    `E0001`–`E0014` ([`syntax`]); if there are any, checking stops there,
 //!    so a broken tree never produces follow-on errors.
-//! Each pass after parsing is a function whose signature says what it reads
-//! and writes, with its own diagnostics out:
-//!
 //! 2. **collect** (`collect.rs`, `collect(ast) -> Declarations`, the tables
 //!    of `decls.rs`): every class gets a [`types::ClassId`],
 //!    every free function and method a [`types::FnId`], every variable
