@@ -38,7 +38,7 @@ use crate::host::{ClientEvent, Trace};
 use crate::message::MAX_CALL_BYTES;
 use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, RequestId, TimerId, TimerSpace};
 use crate::vote::{Notices, ReplyRule, Tally};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// What the client engine asks its host core to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -288,17 +288,6 @@ impl Client {
             self.send_probe(group, out);
         }
         self.arm(now, out);
-    }
-
-    /// Groups with calls or starts waiting and no view known here (a view
-    /// service that caught up from a snapshot never saw them, nor their stop).
-    pub fn unknown_groups(&self) -> BTreeSet<GroupId> {
-        self.calls
-            .keys()
-            .map(|(g, _)| *g)
-            .chain(self.starts.values().filter_map(|s| s.group))
-            .filter(|g| !self.views.contains_key(g))
-            .collect()
     }
 
     /// The view service stopped `group` (its program ended) and forgot it:

@@ -1010,15 +1010,6 @@ impl Host {
         if departures {
             self.sweep_all_departures(now, out);
         }
-        // Calls to groups this host never saw a view of, which the view
-        // service (caught up from a snapshot) knows only as stopped.
-        for group in self.client.unknown_groups() {
-            if self.vs.is_stopped(group) {
-                let mut client_out = Vec::new();
-                self.client.on_stopped(group, &mut client_out);
-                self.on_client_outputs(client_out, out);
-            }
-        }
         if !self.durable_copies.is_empty() {
             self.offer_durable_copies(now, out);
         }

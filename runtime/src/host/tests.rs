@@ -78,6 +78,16 @@ fn view(view_id: u64, members: &[u32], joining: &[u32]) -> GroupView {
     }
 }
 
+/// A call of `inc` on `GROUP` with `token`, from host `host`'s local client.
+fn inc(token: u64, host: u32) -> ClientRequest {
+    ClientRequest::Call {
+        token,
+        client: local_client(host),
+        group: GROUP,
+        payload: b"inc".to_vec(),
+    }
+}
+
 fn local_client(host: u32) -> ClientId {
     ClientId::Host {
         host: HostId(host),
@@ -255,12 +265,7 @@ fn started_world_with(spec: ServerSpec) -> World {
 #[test]
 fn start_server_call_and_reply() {
     let mut w = started_world();
-    let call = ClientRequest::Call {
-        token: 2,
-        client: local_client(0),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(2, 0);
     w.input(0, Input::Client(call));
     w.run_until(20_000);
     assert_eq!(
@@ -295,12 +300,7 @@ fn byzantine_start_and_call_are_voted() {
         ..spec()
     };
     let mut w = started_world_with(byzantine);
-    let call = ClientRequest::Call {
-        token: 2,
-        client: local_client(0),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(2, 0);
     w.input(0, Input::Client(call));
     w.run_until(20_000);
     let reply = ClientEvent::Reply {
@@ -314,24 +314,14 @@ fn byzantine_start_and_call_are_voted() {
 #[test]
 fn call_survives_a_sequencer_crash() {
     let mut w = started_world();
-    let call = ClientRequest::Call {
-        token: 2,
-        client: local_client(1),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(2, 1);
     w.input(1, Input::Client(call));
     w.run_until(20_000);
     w.events.clear();
     // Host 0 (the sequencer) crashes; a call from host 1 goes to it and is lost until
     // the view service installs view 2.
     w.crashed.push(0);
-    let call = ClientRequest::Call {
-        token: 3,
-        client: local_client(1),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(3, 1);
     w.input(1, Input::Client(call));
     w.run_until(40_000);
     assert!(w.events.is_empty());
@@ -384,12 +374,7 @@ fn recruited_host_receives_state_and_serves() {
         vec![VsOutput::View(view(1, &[0, 1, 2], &[0, 1, 2]))],
     );
     w.run_until(10_000);
-    let call = ClientRequest::Call {
-        token: 2,
-        client: local_client(3),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(2, 3);
     w.input(3, Input::Client(call));
     w.run_until(20_000);
     w.crashed.push(2);
@@ -398,12 +383,7 @@ fn recruited_host_receives_state_and_serves() {
     let joiner = w.hosts[3].replica(GROUP).expect("host 3 runs a replica");
     assert_eq!(joiner.executed_position(), 1);
     assert_eq!(joiner.state_digest(), 1);
-    let call = ClientRequest::Call {
-        token: 3,
-        client: local_client(3),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(3, 3);
     w.input(3, Input::Client(call));
     w.run_until(40_000);
     assert!(w.events.contains(&(
@@ -420,12 +400,7 @@ fn recruited_host_receives_state_and_serves() {
 fn a_failed_group_fails_pending_calls_and_exclusion_keeps_them() {
     let mut w = started_world();
     w.crashed.extend([0, 1, 2]);
-    let call = ClientRequest::Call {
-        token: 2,
-        client: local_client(0),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(2, 0);
     w.crashed.retain(|h| *h != 0);
     w.input(0, Input::Client(call));
     let mut failed = view(2, &[0], &[]);
@@ -463,12 +438,7 @@ fn a_failed_group_fails_pending_calls_and_exclusion_keeps_them() {
 #[test]
 fn a_stopped_group_is_dropped_everywhere_and_its_calls_fail() {
     let mut w = started_world();
-    let call = ClientRequest::Call {
-        token: 2,
-        client: local_client(0),
-        group: GROUP,
-        payload: b"inc".to_vec(),
-    };
+    let call = inc(2, 0);
     w.input(0, Input::Client(call));
     w.decide(&[0, 1, 2], vec![VsOutput::Stopped(GROUP)]);
     assert!(

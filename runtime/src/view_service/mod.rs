@@ -1934,8 +1934,13 @@ impl ViewService {
         // newest view of every group that changed (intermediate views are
         // skipped), the groups stopped, decisions of this host's creations,
         // its exclusion.
-        for &group in old.groups.keys() {
-            if !self.state.groups.contains_key(&group) {
+        // Stopped: every group it knew that the snapshot lacks, and every
+        // group created and stopped within the skipped entries (this host
+        // may have calls waiting for one it never saw a view of).
+        for id in 1..self.state.next_group_id {
+            let group = GroupId(id);
+            let skipped = id >= old.next_group_id || old.groups.contains_key(&group);
+            if skipped && !self.state.groups.contains_key(&group) {
                 out.push(VsOutput::Stopped(group));
             }
         }
@@ -1991,12 +1996,7 @@ impl ViewService {
     /// not know yet, and may say so: its host's admitted incarnation is this
     /// process's (or a later one of it).
     fn restart_unannounced(&self) -> bool {
-        self.process > FIRST_INCARNATION
-            && self
-                .state
-                .hosts
-                .get(&self.me)
-                .is_some_and(|r| r.since < self.process && self.process <= r.incarnation)
+        self.process > FIRST_INCARNATION && self.state.may_announce_restart(self.me, self.process)
     }
 
     /// Whether the committed log ever admitted this incarnation.
@@ -2236,11 +2236,7 @@ impl ViewService {
             Decision::Restarted { host, incarnation } => {
                 // Only the process itself says it started, once it was admitted.
                 from.host == *host
-                    && self
-                        .state
-                        .hosts
-                        .get(host)
-                        .is_some_and(|r| r.since < *incarnation && *incarnation <= r.incarnation)
+                    && self.state.may_announce_restart(*host, *incarnation)
                     && !self.unapplied().iter().any(
                         |e| matches!(&e.decision, Decision::Restarted { host: h, .. } if h == host),
                     )

@@ -232,12 +232,12 @@ impl ClusterState {
     /// earlier process of the host is gone, so its programs end (their
     /// groups are stopped) and its clients' starts are forgotten.
     fn restarted(&mut self, host: HostId, incarnation: Incarnation, events: &mut Vec<ApplyEvent>) {
+        if !self.may_announce_restart(host, incarnation) {
+            return;
+        }
         let Some(record) = self.hosts.get_mut(&host) else {
             return;
         };
-        if incarnation <= record.since || incarnation > record.incarnation {
-            return;
-        }
         record.since = incarnation;
         events.push(ApplyEvent::Departed);
         let ended: Vec<GroupId> = self
@@ -253,6 +253,15 @@ impl ClusterState {
             !matches!(starter, Starter::Client { origin, .. }
                 if origin.host == host && origin.incarnation < incarnation)
         });
+    }
+
+    /// Whether a process of `host` that started as `incarnation` may say so
+    /// now: it is newer than the host's last announced process, and admitted
+    /// (the host's admitted incarnation is it, or a later one of it).
+    pub fn may_announce_restart(&self, host: HostId, incarnation: Incarnation) -> bool {
+        self.hosts
+            .get(&host)
+            .is_some_and(|r| r.since < incarnation && incarnation <= r.incarnation)
     }
 
     /// Stops a program's group and forgets it: its replicas are dropped

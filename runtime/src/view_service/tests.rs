@@ -1215,6 +1215,44 @@ fn a_programs_servers_stop_when_a_newer_process_of_its_host_starts() {
     assert_eq!(applied(&mut state, restarted), vec![], "once");
 }
 
+/// A participant that catches up from a snapshot learns of the groups
+/// stopped in the entries it skipped, also those it never saw a view of
+/// (its host may have calls waiting for one), and of none that live.
+#[test]
+fn a_snapshot_reports_the_groups_stopped_in_what_it_skipped() {
+    let mut state = ClusterState::new(&hosts(3));
+    let h0 = replica(0, F);
+    let ended = program_start(&mut state, h0, 1, spec("Office", 1), Scope::Program);
+    let live = program_start(&mut state, h0, 2, spec("Kv", 1), Scope::Cluster);
+    let next = Incarnation(F.0 + 1);
+    for decision in [
+        Decision::HostJoined {
+            host: HostId(0),
+            incarnation: next,
+        },
+        Decision::Restarted {
+            host: HostId(0),
+            incarnation: next,
+        },
+    ] {
+        applied(&mut state, decision);
+    }
+    let mut vs = participant(1, F, 3);
+    let mut out = Vec::new();
+    vs.install_snapshot(9, 1, state, &mut out);
+    let stopped: Vec<GroupId> = out
+        .iter()
+        .filter_map(|o| match o {
+            VsOutput::Stopped(g) => Some(*g),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped, vec![ended]);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, VsOutput::View(v) if v.group == live)));
+}
+
 #[test]
 fn disjoint_groups_use_disjoint_hosts_where_possible() {
     let mut state = ClusterState::new(&hosts(5));
