@@ -180,3 +180,146 @@ fn a_killed_kernel_restarts_as_a_new_incarnation_while_the_cluster_serves() {
     judge(&history, cluster.dir(), "restart");
     assert!(cluster.is_running(victim));
 }
+
+/// Reads `stream` until the peer closes it (bounded: 5 s); whether it did.
+fn closed_by_peer(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 4096];
+    for _ in 0..1_000 {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => {
+                return e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn the_wire_hides_call_arguments_and_a_recorded_session_replayed_is_refused() {
+    use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
+    use ftc_runtime::kv_app::{KvCommand, KvReply};
+    use real_support::{probe_host, refusals, Driver, RecordingProxy};
+
+    let _serial = real_support::serial();
+    let mut cluster = LocalCluster::prepare(
+        &real_support::kvnode(),
+        LocalClusterOptions {
+            kernels: 2,
+            main_host: true,
+            traces: true,
+            ..LocalClusterOptions::default()
+        },
+    )
+    .expect("prepare the local cluster");
+    // h0 (this process) reaches both kernel processes through recording proxies.
+    let targets = [HostId(1), HostId(2)];
+    let proxies: Vec<RecordingProxy> = targets
+        .iter()
+        .map(|h| RecordingProxy::start(cluster.config().hosts[h]))
+        .collect();
+    let through = targets
+        .iter()
+        .zip(&proxies)
+        .map(|(h, p)| (*h, p.addr))
+        .collect();
+    let driver = Driver::start_through(&cluster, &through);
+    cluster.start_kernels().expect("start the kernels");
+    let group = driver.start_kv(1, targets.to_vec());
+    driver
+        .wait_view(group, Duration::from_secs(10), |_| true)
+        .expect("the driver learns the group's first view");
+
+    // A call whose argument is a known plaintext, sent in the clear by the
+    // command's encoding: a proxy that saw it would find it.
+    let secret = "flight BA117 cleared to FL350, squawk 7421";
+    let put = KvCommand::Put {
+        key: "clearance".into(),
+        value: secret.into(),
+    };
+    let encoded = put.encode();
+    assert!(encoded
+        .windows(secret.len())
+        .any(|w| w == secret.as_bytes()));
+    let h = driver.handle();
+    let me = h.new_client_id();
+    h.call(me, group, encoded).expect("the put");
+    let read = h
+        .call(
+            me,
+            group,
+            KvCommand::Get {
+                key: "clearance".into(),
+            }
+            .encode(),
+        )
+        .expect("the get");
+    assert_eq!(
+        KvReply::decode(&read),
+        Ok(KvReply::Value(Some(secret.to_string())))
+    );
+
+    let sessions: Vec<Vec<u8>> = proxies.iter().flat_map(|p| p.sessions()).collect();
+    let seen: usize = sessions.iter().map(Vec::len).sum();
+    assert!(
+        seen > 4 * secret.len(),
+        "the proxies saw the traffic ({seen} bytes)"
+    );
+    eprintln!(
+        "{} sessions through the proxies, {seen} bytes, none showing the argument",
+        sessions.len()
+    );
+    for bytes in &sessions {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the plaintext crossed the wire"
+        );
+        assert!(!bytes.windows(8).any(|w| w == b"BA117 cl"));
+    }
+
+    // The first session h0 opened to h1, handshake and calls, replayed
+    // byte for byte straight to h1: refused at the proof, and logged.
+    let recorded = proxies[0].sessions().swap_remove(0);
+    let before = refusals(&cluster, HostId(1));
+    let mut replay =
+        std::net::TcpStream::connect(cluster.config().hosts[&HostId(1)]).expect("connect to h1");
+    use std::io::Write;
+    let _ = replay.write_all(&recorded);
+    assert!(
+        closed_by_peer(&mut replay),
+        "h1 kept a replayed session open"
+    );
+    let until = Instant::now() + Duration::from_secs(5);
+    while refusals(&cluster, HostId(1)) <= before && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(cluster.log_path(HostId(1))).unwrap_or_default();
+    assert!(
+        refusals(&cluster, HostId(1)) > before && log.contains("wrong proof"),
+        "h1's log:\n{log}"
+    );
+    // The cluster still serves h0, and h1 still authenticates a real peer.
+    let read = h
+        .call(
+            me,
+            group,
+            KvCommand::Get {
+                key: "clearance".into(),
+            }
+            .encode(),
+        )
+        .expect("a get after the replay");
+    assert_eq!(
+        KvReply::decode(&read),
+        Ok(KvReply::Value(Some(secret.to_string())))
+    );
+    let tuning = ftc_runtime::transport::TransportTuning {
+        handshake_timeout_ms: 1_000,
+        ..Default::default()
+    };
+    assert!(probe_host(&cluster, HostId(1), &tuning).is_ok());
+}

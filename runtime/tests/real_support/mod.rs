@@ -8,7 +8,7 @@ use ftc_judge::Operation;
 use ftc_runtime::cluster::{LocalCluster, LocalClusterOptions};
 use ftc_runtime::host::{Timing, Trace};
 use ftc_runtime::identity::HostKey;
-use ftc_runtime::kernel::{CallError, Kernel, KernelHandle, TraceSink};
+use ftc_runtime::kernel::{CallError, Kernel, KernelConfig, KernelHandle, TraceSink};
 use ftc_runtime::kv_app::{KvCommand, KvFactory, KvReply, KV_CLASS};
 use ftc_runtime::transport::{
     probe, Dialer, LinkError, PeerIdentity, TransportTuning, PROTOCOL_VERSION,
@@ -16,8 +16,9 @@ use ftc_runtime::transport::{
 use ftc_runtime::types::{GroupId, GroupView, HostId, Incarnation, Model, ServerSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -88,13 +89,29 @@ impl Driver {
         incarnation: Incarnation,
         data_dir: Option<PathBuf>,
     ) -> Driver {
+        Driver::start_configured(cluster, |config| {
+            config.incarnation = Some(incarnation);
+            config.data_dir = data_dir;
+        })
+    }
+
+    /// The driver kernel in the first incarnation, reaching the peers in
+    /// `through` at the given addresses (proxies) instead of the cluster file's.
+    pub fn start_through(cluster: &LocalCluster, through: &BTreeMap<HostId, SocketAddr>) -> Driver {
+        Driver::start_configured(cluster, |config| {
+            config.incarnation = Some(ftc_runtime::kernel::FIRST_INCARNATION);
+            config.cluster.hosts.extend(through);
+        })
+    }
+
+    /// The driver kernel with h0's configuration as `edit` leaves it.
+    fn start_configured(cluster: &LocalCluster, edit: impl FnOnce(&mut KernelConfig)) -> Driver {
         let (tx, rx) = mpsc::channel::<Trace>();
         let mut config = cluster
             .kernel_config(HostId(0))
             .expect("h0's configuration");
         config.trace = TraceSink::Channel(tx);
-        config.incarnation = Some(incarnation);
-        config.data_dir = data_dir;
+        edit(&mut config);
         let kernel = Kernel::start(config, Arc::new(KvFactory)).expect("start the driver kernel");
         let views = Arc::new(Mutex::new(Vec::new()));
         let executed = Arc::new(Mutex::new(Vec::new()));
@@ -551,4 +568,72 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+/// A TCP proxy in front of a kernel: it forwards every connection (at most
+/// [`RecordingProxy::CONNECTIONS`]) both ways and keeps a copy of the bytes
+/// each connection's dialer sent, per connection.
+pub struct RecordingProxy {
+    pub addr: SocketAddr,
+    sessions: Arc<Mutex<Vec<Session>>>,
+}
+
+/// The bytes one proxied connection's dialer sent, growing while it lasts.
+type Session = Arc<Mutex<Vec<u8>>>;
+
+impl RecordingProxy {
+    pub const CONNECTIONS: usize = 32;
+
+    pub fn start(to: SocketAddr) -> RecordingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let sessions = Arc::new(Mutex::new(Vec::new()));
+        let all = sessions.clone();
+        std::thread::spawn(move || {
+            for _ in 0..Self::CONNECTIONS {
+                let Ok((mut inbound, _)) = listener.accept() else {
+                    return;
+                };
+                let Ok(mut outbound) = TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                else {
+                    continue;
+                };
+                let copy = Arc::new(Mutex::new(Vec::new()));
+                if let Ok(mut all) = all.lock() {
+                    all.push(copy.clone());
+                }
+                let (Ok(mut back_in), Ok(mut back_out)) =
+                    (inbound.try_clone(), outbound.try_clone())
+                else {
+                    continue;
+                };
+                // Each copy ends when either side closes.
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut back_out, &mut back_in);
+                });
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 << 10];
+                    while let Ok(n) = inbound.read(&mut buf) {
+                        if n == 0 || outbound.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        if let Ok(mut copy) = copy.lock() {
+                            copy.extend_from_slice(&buf[..n]);
+                        }
+                    }
+                    let _ = outbound.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        RecordingProxy { addr, sessions }
+    }
+
+    /// What the dialer of each connection sent so far, in connection order.
+    pub fn sessions(&self) -> Vec<Vec<u8>> {
+        let sessions = self.sessions.lock().expect("the sessions");
+        sessions
+            .iter()
+            .map(|s| s.lock().expect("a session").clone())
+            .collect()
+    }
 }
