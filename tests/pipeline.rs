@@ -359,10 +359,16 @@ fn parallel_calls_show_exactly_what_sequential_ones_do() {
         notes.contains("parallel_calls.cmsl:26: note: 3 calls on servers are made in parallel (lines 26, 27, 28)"),
         "{notes}"
     );
-    assert!(code.contains(".invoke::<"), "the optimized program invokes");
+    assert!(
+        code.contains(".client().invoke_"),
+        "the optimized program invokes"
+    );
     let (notes, code) = &emitted[1];
     assert!(notes.is_empty(), "-O0 makes nothing parallel: {notes}");
-    assert!(!code.contains(".invoke::<"), "-O0 calls one after another");
+    assert!(
+        !code.contains(".client().invoke_"),
+        "-O0 calls one after another"
+    );
     let mut outputs = Vec::new();
     for level in ["-O1", "-O0"] {
         let out = ftc()

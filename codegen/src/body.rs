@@ -1038,8 +1038,9 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// `r.call::<R>(command)` (or `r.invoke::<R>(command)`) for a command of
-    /// method `f` sent to the server `receiver` names: a `Res`, not raised.
+    /// `r.client().m(args)` (or `r.client().invoke_m(args)`), the typed
+    /// client's stub of method `f` called on the server `receiver` names: a
+    /// `Res`, not raised.
     fn server_command(
         &mut self,
         receiver: &'a Expr,
@@ -1061,17 +1062,20 @@ impl<'a> Body<'a> {
             let c = ident(&class_ir.rust_name);
             quote!(#r.cast::<#c>())
         };
-        let enum_name = ident(&server.command_enum);
-        let variant = ident(&cmd.variant);
         let params = self.program.function(f).params.clone();
         let a = self.args_for(args, &params);
-        let fields: Vec<Ident> = cmd.params.iter().map(|(n, _)| ident(n)).collect();
-        let command = quote!(#enum_name::#variant { #(#fields: #a),* });
-        let rt = self.rust_ty(&cmd.result.clone());
-        Some(match invoke {
-            true => quote!(#r.invoke::<#rt>(#command)),
-            false => quote!(#r.call::<#rt>(#command)),
-        })
+        let method = ident(self.ir.function_name(cmd.method));
+        let stub = match invoke {
+            true => ftc_shell::invoke_stub_named(
+                &method,
+                server
+                    .commands
+                    .iter()
+                    .map(|c| self.ir.function_name(c.method)),
+            ),
+            false => method,
+        };
+        Some(quote!(#r.client().#stub(#(#a),*)))
     }
 
     /// A run of statements whose calls are made in parallel

@@ -331,43 +331,71 @@ fn server_class(
     let name = ident(&class.rust_name);
     let marker = class_marker(program, source, class);
     let fields = fields(program, ir, source, class, false);
-    let cmsl = &class.cmsl_name;
-    let enum_name = ident(&server.command_enum);
-    let b = Body::new(program, ir, source, This::Server);
-    let variants: Vec<TokenStream> = server
-        .commands
-        .iter()
-        .map(|c| {
-            let v = ident(&c.variant);
-            let ps: Vec<TokenStream> = c
-                .params
-                .iter()
-                .zip(&program.function(c.method).params)
-                .map(|((n, _), var)| {
-                    let n = ident(n);
-                    let t = b.var_ty(*var);
-                    quote!(#n: #t)
-                })
-                .collect();
-            quote!(#v { #(#ps),* })
-        })
-        .collect();
-    let arms: Vec<TokenStream> = server
-        .commands
-        .iter()
-        .map(|c| {
-            let v = ident(&c.variant);
-            let m = ident(ir.function_name(c.method));
-            let ps: Vec<_> = c.params.iter().map(|(n, _)| ident(n)).collect();
-            quote!(#enum_name::#v { #(#ps),* } => encode(&self.#m(#(#ps),*)?),)
-        })
-        .collect();
     let methods: Vec<TokenStream> = class
         .methods
         .iter()
         .map(|m| function(program, ir, source, *m, This::Server))
         .collect();
     let inits = init_code(program, ir, source, class, This::Server);
+    let shell = ftc_shell::emit(&server_shell(program, ir, source, class, server));
+    quote! {
+        #marker
+        #[derive(Debug, Default, Serialize, Deserialize)]
+        pub struct #name { #(#fields),* }
+
+        impl #name {
+            /// The state variables' initializers.
+            fn init_state(&mut self) -> Res<()> {
+                #inits
+                Ok(())
+            }
+            #(#methods)*
+        }
+
+        #shell
+    }
+}
+
+/// The shell of server class `class` (command enum, dispatch, typed client),
+/// emitted by `ftc_shell::emit` as for the Rust front end.
+pub(crate) fn server_shell(
+    program: &CheckedProgram,
+    ir: &ProgramIr,
+    source: &Source<'_>,
+    class: &ClassIr,
+    server: &ftc_transforms::ServerIr,
+) -> ftc_shell::ServerShell {
+    let name = ident(&class.rust_name);
+    let b = Body::new(program, ir, source, This::Server);
+    let ty = |tokens: TokenStream| -> syn::Type {
+        syn::parse2(tokens.clone())
+            .unwrap_or_else(|e| panic!("internal error: `{tokens}` is not a Rust type: {e}"))
+    };
+    let commands: Vec<ftc_shell::Command> = server
+        .commands
+        .iter()
+        .map(|c| ftc_shell::Command {
+            method: ident(ir.function_name(c.method)),
+            variant: ident(&c.variant),
+            params: c
+                .params
+                .iter()
+                .zip(&program.function(c.method).params)
+                .map(|((n, _), var)| ftc_shell::Param {
+                    name: ident(n),
+                    ty: ty(b.var_ty(*var)),
+                })
+                .collect(),
+            reply: ty(b.rust_ty(&c.result)),
+            kind: ftc_shell::Kind::Command,
+            returns: ftc_shell::Returns::Res,
+        })
+        .collect();
+    assert_eq!(
+        ftc_shell::command_enum(&name).to_string(),
+        server.command_enum,
+        "the lowering and the shell name the command enum alike"
+    );
     let mut inv = Body::new(program, ir, source, This::Server);
     let mut invariants = TokenStream::new();
     let chain = program.class_chain(class.id);
@@ -386,46 +414,22 @@ fn server_class(
             }
         }
     }
-    let doc = format!("One command per public method of `{cmsl}`.");
-    quote! {
-        #marker
-        #[derive(Debug, Default, Serialize, Deserialize)]
-        pub struct #name { #(#fields),* }
-
-        #[doc = #doc]
-        #[derive(Debug, Serialize, Deserialize)]
-        pub enum #enum_name { #(#variants),* }
-
-        impl #name {
-            /// The state variables' initializers.
-            fn init_state(&mut self) -> Res<()> {
-                #inits
-                Ok(())
-            }
-            #(#methods)*
-        }
-
-        impl ServerClass for #name {
-            const NAME: &'static str = #cmsl;
-            type Command = #enum_name;
-
-            fn construct() -> Res<#name> {
+    ftc_shell::ServerShell {
+        state: name.clone(),
+        class_name: class.cmsl_name.clone(),
+        commands,
+        runtime: ftc_shell::default_runtime(),
+        front_end: ftc_shell::FrontEnd::Cmsl {
+            construct: quote! {
                 let mut state = #name::default();
                 state.init_state()?;
                 Ok(state)
-            }
-
-            fn dispatch(&mut self, command: #enum_name) -> Res<Encoded> {
-                match command {
-                    #(#arms)*
-                }
-            }
-
-            fn invariant(&self) -> Res<()> {
+            },
+            invariant: quote! {
                 #invariants
                 Ok(())
-            }
-        }
+            },
+        },
     }
 }
 

@@ -108,6 +108,24 @@ pub fn generate(
     })
 }
 
+/// The shells of the program's server classes, in class order: what
+/// [`generate`] hands to `ftc_shell::emit` for each (the Rust front end,
+/// `#[ftc_runtime::server]`, hands it the shell of an `impl` block).
+pub fn server_shells(
+    program: &CheckedProgram,
+    ir: &ProgramIr,
+    source: &str,
+) -> Vec<ftc_shell::ServerShell> {
+    let source = source::Source::new(source);
+    ir.classes
+        .iter()
+        .filter_map(|class| {
+            let server = class.server.as_ref()?;
+            Some(items::server_shell(program, ir, &source, class, server))
+        })
+        .collect()
+}
+
 /// Formats tokens with prettyplease and turns line markers into comments
 /// quoting the CMSL source line.
 pub fn format(tokens: &TokenStream, source: &str) -> Result<String, CodegenError> {

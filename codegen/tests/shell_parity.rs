@@ -1,14 +1,9 @@
 //! A CMSL server class and the equivalent annotated Rust type must give clients
-//! the same server: the same command enum (name, variants, fields and their
-//! types, in order) and the same dispatch (each variant runs the same method
-//! with the same arguments, its failure passed on with `?`).
-//!
-//! CMSL code generation does not build a `ftc_shell::ServerShell` yet: it
-//! emits its own shell in the same shape (`items.rs`). So this compares what
-//! the two front ends share today — the replication IR's command list against
-//! the `ServerShell`'s, and the command enum and dispatch arms of the Rust
-//! `ftc` generates against those `ftc_shell::emit` produces — not two copies
-//! of one `ServerShell`. What differs is listed in `known_differences`.
+//! the same server. Both front ends build a `ftc_shell::ServerShell` and emit
+//! it with `ftc_shell::emit`: this compares the two shells (the replication
+//! IR's commands against the Rust `impl` block's), the tokens each emits, and
+//! the command enum, dispatch and client in the Rust `ftc` generates. What
+//! differs on purpose is listed in `known_differences`.
 
 use quote::ToTokens;
 
@@ -50,7 +45,7 @@ fn rust_impl() -> syn::ItemImpl {
     }
 }
 
-fn cmsl_program() -> (ftc_transforms::ProgramIr, syn::File) {
+fn cmsl_program() -> (ftc_transforms::ProgramIr, syn::File, ftc_shell::ServerShell) {
     let out = ftc_frontend::check_source(CMSL);
     let program = out.program.expect("the CMSL program checks");
     let ir = ftc_transforms::lower(&program).expect("the CMSL program is supported");
@@ -63,7 +58,9 @@ fn cmsl_program() -> (ftc_transforms::ProgramIr, syn::File) {
         .expect("generated")
         .main_rs;
     let file = syn::parse_file(&main_rs).expect("the generated Rust parses");
-    (ir, file)
+    let mut shells = ftc_codegen::server_shells(&program, &ir, CMSL);
+    assert_eq!(shells.len(), 1, "one server class");
+    (ir, file, shells.remove(0))
 }
 
 fn rust_shell() -> (ftc_shell::ServerShell, syn::File) {
@@ -154,7 +151,7 @@ fn dispatch_arms(file: &syn::File, state: &str) -> Vec<String> {
 
 #[test]
 fn the_replication_ir_and_the_shell_list_the_same_commands() {
-    let (ir, _) = cmsl_program();
+    let (ir, _, _) = cmsl_program();
     let (shell, _) = rust_shell();
     let class = ir
         .classes
@@ -199,7 +196,7 @@ fn the_replication_ir_and_the_shell_list_the_same_commands() {
 
 #[test]
 fn the_emitted_command_enum_and_dispatch_are_the_same() {
-    let (_, generated) = cmsl_program();
+    let (_, generated, _) = cmsl_program();
     let (_, emitted) = rust_shell();
     let cmsl_enum = command_enum(&generated, "AccountCommand");
     assert_eq!(
@@ -221,20 +218,96 @@ fn the_emitted_command_enum_and_dispatch_are_the_same() {
     assert_eq!(cmsl_arms, dispatch_arms(&emitted, "Account"));
 }
 
-/// What the two shells do not share yet, stated so that a change to either
-/// side shows up here: the class name the kernels know (CMSL's own name; the
-/// Rust type's name), and what only the Rust shell has (the typed client and
-/// `Type::start`, the spanned bound checks).
+/// `Variant { field: Type, … } -> reply (kind, returns)` of every command.
+fn commands(shell: &ftc_shell::ServerShell) -> Vec<String> {
+    shell
+        .commands
+        .iter()
+        .map(|c| {
+            let params: Vec<String> = c
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name, p.ty.to_token_stream()))
+                .collect();
+            format!(
+                "{} {} {{ {} }} -> {} ({:?}, {:?})",
+                c.method,
+                c.variant,
+                params.join(", "),
+                c.reply.to_token_stream(),
+                c.kind,
+                c.returns
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn both_front_ends_build_the_same_shell_and_emit_the_same_tokens() {
+    let (_, _, cmsl) = cmsl_program();
+    let (rust, _) = rust_shell();
+    assert_eq!(cmsl.state.to_string(), rust.state.to_string());
+    assert_eq!(commands(&cmsl), commands(&rust));
+    assert_eq!(
+        commands(&cmsl)[3],
+        "rename Rename { owner: String, times: i64 } -> String (Command, Res)"
+    );
+    // Emitted alike (the front end's own parts aside), token for token.
+    let mut as_rust = cmsl.clone();
+    as_rust.front_end = ftc_shell::FrontEnd::Rust;
+    as_rust.class_name = rust.class_name.clone();
+    assert_eq!(
+        ftc_shell::emit(&as_rust).to_string(),
+        ftc_shell::emit(&rust).to_string()
+    );
+}
+
+#[test]
+fn the_generated_program_holds_the_shell_as_emitted() {
+    let (_, generated, cmsl) = cmsl_program();
+    let emitted: syn::File = syn::parse2(ftc_shell::emit(&cmsl)).expect("the shell parses");
+    // As printed and read back, like the generated file (doc comments).
+    let emitted = syn::parse_file(&prettyplease::unparse(&emitted)).expect("printed shell");
+    let items: Vec<String> = generated
+        .items
+        .iter()
+        .map(|i| i.to_token_stream().to_string())
+        .collect();
+    for item in &emitted.items {
+        let item = item.to_token_stream().to_string();
+        assert!(
+            items.contains(&item),
+            "not in the generated program: {item}"
+        );
+    }
+    // Calls go through the typed client.
+    let main = generated.to_token_stream().to_string();
+    assert!(main.contains("a . client () . deposit (3i64)"), "{main}");
+}
+
+/// What differs on purpose, stated so that a change to either side shows up
+/// here: the class name the kernels know (CMSL's own name; the Rust type's
+/// name), runtime items by prelude name in CMSL, CMSL's construction (its
+/// initializers) and invariant, and what only the Rust shell has
+/// (`Type::start`, the spanned bound checks).
 #[test]
 fn known_differences() {
-    let (_, generated) = cmsl_program();
+    let (_, generated, _) = cmsl_program();
     let (shell, emitted) = rust_shell();
     let generated = generated.to_token_stream().to_string();
     let emitted = emitted.to_token_stream().to_string();
     assert!(generated.contains(r#"const NAME : & 'static str = "account""#));
     assert_eq!(shell.class_name, "Account");
-    assert!(emitted.contains("pub struct AccountClient"));
-    assert!(!generated.contains("AccountClient"));
+    for both in [&generated, &emitted] {
+        assert!(both.contains("pub struct AccountClient"));
+        assert!(both.contains("TypedServer for Account"));
+    }
+    assert!(generated.contains("impl ServerClass for Account"));
+    assert!(emitted.contains("impl :: ftc_runtime :: program :: ServerClass for Account"));
+    assert!(generated.contains("state . init_state () ?"));
+    assert!(generated.contains("fn invariant"));
+    assert!(!emitted.contains("fn invariant"));
     assert!(emitted.contains("macro_support"));
     assert!(!generated.contains("macro_support"));
+    assert!(emitted.contains("pub fn start"));
 }

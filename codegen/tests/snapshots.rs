@@ -37,6 +37,69 @@ fn snapshots() {
     snapshots.finish();
 }
 
+/// `runtime/examples/golden.rs`, the reference the contract and the runtime's
+/// tests use, is the Rust generated for `snapshots/golden.snap`'s program
+/// under a header quoting that program: it cannot drift from code generation.
+#[test]
+fn the_golden_example_is_the_generated_code() {
+    let snap = include_str!("snapshots/golden.snap");
+    let source = &snap[..snap.find(SEPARATOR).expect("golden.snap has its separator")];
+    let mut expected = String::from(
+        "//! The reference for code generation: the Rust `ftc` emits for `golden.cmsl`\n\
+         //! (below), as generated. `cargo test -p ftc-codegen --test snapshots` fails\n\
+         //! when it differs from what code generation emits; `UPDATE_EXPECT=1`\n\
+         //! rewrites it. `docs/codegen-contract.md` explains its shape.\n\
+         //!\n\
+         //! ```text\n",
+    );
+    for (i, line) in source.lines().enumerate() {
+        let quoted = format!("//! {:>2}  {line}", i + 1);
+        expected.push_str(quoted.trim_end());
+        expected.push('\n');
+    }
+    expected.push_str(
+        "//! ```\n\
+         //!\n\
+         //! Run it in one process with `golden --local 4`, or on a cluster file listing\n\
+         //! h1..h4: `golden --kernel --host hN --cluster cluster.toml` for h2, h3 and h4,\n\
+         //! then `golden --host h1 --cluster cluster.toml`, which runs `main` and exits\n\
+         //! with its code.\n\n",
+    );
+    expected.push_str(&generate(source, "golden"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/examples/golden.rs");
+    let mut snapshots = Snapshots::new();
+    if snapshots.updating() {
+        snapshots.file(&path, &expected);
+    } else {
+        // `cargo fmt` formats the example with rustfmt, the generator with
+        // prettyplease: the two must hold the same tokens and the same
+        // comments (the header and every `// line N:`), however laid out.
+        let actual = std::fs::read_to_string(&path).expect("read golden.rs");
+        if layout_free(&actual) != layout_free(&expected) {
+            snapshots.fail(format!(
+                "{} is not the generated code:\n{}",
+                path.display(),
+                ftc_testkit::diff(&expected, &actual)
+            ));
+        }
+    }
+    snapshots.finish();
+}
+
+/// A Rust file as prettyplease prints its syntax tree, and its comment
+/// lines: the code and the comments without the layout (rustfmt also adds
+/// and drops trailing commas).
+fn layout_free(text: &str) -> (String, Vec<String>) {
+    let file = syn::parse_file(text).expect("golden.rs parses");
+    let comments = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("//"))
+        .map(String::from)
+        .collect();
+    (prettyplease::unparse(&file), comments)
+}
+
 #[test]
 fn never_panics_on_fixture_programs_with_edits() {
     // Every prefix-truncated variant of a program either fails to check or

@@ -8,8 +8,8 @@
 //! (`examples/tests/bank.rs`, which also kills a host mid-run).
 
 use ftc_runtime::lang::Res;
-use ftc_runtime::program::{run, sleep, ProgramDef, Props};
-use ftc_runtime::types::Model;
+use ftc_runtime::program::{run, sleep, ProgramDef};
+use ftc_runtime::props;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -85,7 +85,8 @@ impl Branch {
 const ROUNDS: i64 = 60;
 
 fn bank() -> Res<i64> {
-    let crash = Props::new().model(Model::Crash).tolerate(1);
+    // The start properties as in CMSL, checked at compile time.
+    let crash = props!(model crash tolerate (1));
     let north = Branch::start(&crash)?;
     let south = Branch::start(&crash)?;
     north.open("alice".into(), 1000)?.ok();

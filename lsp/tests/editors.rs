@@ -371,3 +371,117 @@ fn the_highlighter_can_fail() {
     let scopes = highlight(&without, "int x; // class");
     assert!(is_keyword_scope(&scopes[10]));
 }
+
+/// Runs `program args…` in `dir` (bounded: `secs`); its output, or why not.
+fn run_in(
+    dir: &std::path::Path,
+    program: &str,
+    args: &[&str],
+    secs: u64,
+) -> Result<String, String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            _ => {
+                let _ = child.kill();
+                break;
+            }
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{program} {args:?}: {:?}\n{text}", out.status))
+    }
+}
+
+/// The extension packaged as users install it: `npm ci` from the committed
+/// lock file, then `vsce package` (a devDependency), on a copy of
+/// `editors/vscode`. The `.vsix` must hold the manifest, the client, the
+/// grammar, the language configuration and the language client library it
+/// loads. Needs Node.js and the npm registry; without `npm` it says so and
+/// passes, as the README's quick start needs only the Rust toolchain.
+#[test]
+fn the_vscode_extension_packages_as_a_vsix() {
+    if run_in(&root(), "npm", &["--version"], 30).is_err() {
+        eprintln!("skipped: npm is not installed, so the extension cannot be packaged here");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = root().join("editors/vscode");
+    let mut stack = vec![std::path::PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in std::fs::read_dir(source.join(&rel)).expect("read editors/vscode") {
+            let entry = entry.expect("entry");
+            let name = entry.file_name();
+            if name == "node_modules" || name.to_string_lossy().ends_with(".vsix") {
+                continue;
+            }
+            let rel = rel.join(&name);
+            if entry.file_type().expect("file type").is_dir() {
+                std::fs::create_dir_all(dir.path().join(&rel)).expect("mkdir");
+                stack.push(rel);
+            } else {
+                std::fs::copy(entry.path(), dir.path().join(&rel)).expect("copy");
+            }
+        }
+    }
+    // One retry: the registry is a network service.
+    let install = ["ci", "--no-audit", "--no-fund", "--ignore-scripts"];
+    let installed = run_in(dir.path(), "npm", &install, 300)
+        .or_else(|_| run_in(dir.path(), "npm", &install, 300));
+    if let Err(e) = installed {
+        panic!("npm ci failed: {e}");
+    }
+    let packaged = run_in(
+        dir.path(),
+        "npx",
+        &[
+            "--no-install",
+            "vsce",
+            "package",
+            "--allow-missing-repository",
+            "-o",
+            "cmsl.vsix",
+        ],
+        300,
+    );
+    let log = packaged.unwrap_or_else(|e| panic!("vsce package failed: {e}"));
+    let vsix = std::fs::read(dir.path().join("cmsl.vsix")).expect("the .vsix");
+    assert!(vsix.starts_with(b"PK\x03\x04"), "a .vsix is a zip archive");
+    // Entry names are stored uncompressed in a zip's headers.
+    for entry in [
+        "extension.vsixmanifest",
+        "extension/package.json",
+        "extension/extension.js",
+        "extension/syntaxes/cmsl.tmLanguage.json",
+        "extension/language-configuration.json",
+        "extension/LICENSE.txt",
+        "extension/node_modules/vscode-languageclient/package.json",
+    ] {
+        assert!(
+            vsix.windows(entry.len()).any(|w| w == entry.as_bytes()),
+            "{entry} is not in the package:\n{log}"
+        );
+    }
+    // The packaging tool and its own dependencies stay out.
+    assert!(!vsix.windows(13).any(|w| w == b"node_modules/@"), "{log}");
+}

@@ -39,3 +39,11 @@ pub fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     quote::quote! { #expansion #attr_error }.into()
 }
+
+/// A server's start properties in CMSL's syntax, checked at compile time
+/// where `ftc check` would refuse them: `props!(model crash tolerate (1))`.
+/// See `ftc_runtime::props`.
+#[proc_macro]
+pub fn props(tokens: TokenStream) -> TokenStream {
+    ftc_shell::props::expand(tokens.into()).into()
+}

@@ -1,5 +1,7 @@
 //! The reference for code generation: the Rust `ftc` emits for `golden.cmsl`
-//! (below), written by hand. Code generation follows this shape exactly.
+//! (below), as generated. `cargo test -p ftc-codegen --test snapshots` fails
+//! when it differs from what code generation emits; `UPDATE_EXPECT=1`
+//! rewrites it. `docs/codegen-contract.md` explains its shape.
 //!
 //! ```text
 //!  1  // golden.cmsl
@@ -76,25 +78,40 @@
 //! then `golden --host h1 --cluster cluster.toml`, which runs `main` and exits
 //! with its code.
 
+#![allow(
+    unused_imports,
+    unused_assignments,
+    while_true,
+    unused_mut,
+    unused_variables,
+    unused_labels,
+    unreachable_code,
+    unused_parens,
+    unused_braces,
+    dead_code,
+    non_snake_case,
+    non_camel_case_types,
+    non_upper_case_globals,
+    clippy::all
+)]
 use ftc_runtime::attempt;
 use ftc_runtime::program::prelude::*;
 use serde::{Deserialize, Serialize};
 
 const SRC: &str = "golden.cmsl";
 
-// cmsl:2 class item
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+// line 2: class item {
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Item {
-    // cmsl:4
     pub name: String,
-    // cmsl:5
     pub qty: i64,
 }
 
 impl Item {
-    /// `new item`: default values, then the initializers (none here).
+    /// `new`: default values, then the initializers (a base's first).
     pub fn construct() -> Res<Obj<Item>> {
-        Ok(Obj::new(Item::default()))
+        let this = &Obj::new(Item::default());
+        Ok(this.clone())
     }
 }
 
@@ -104,188 +121,262 @@ impl Show for Item {
     }
 }
 
-// cmsl:8 server class counter
+// line 8: server class counter {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Counter {
-    // cmsl:15
     sum: i64,
-    // cmsl:16
     items: List<Obj<Item>>,
 }
 
-/// One variant per public method of `counter`.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum CounterCommand {
-    Add { it: Obj<Item> },
-    Total {},
-    Check { limit: i64 },
-    Slow { seconds: f64 },
-}
-
 impl Counter {
-    // cmsl:20 int counter::add (item it)
-    fn add(&mut self, it: Obj<Item>) -> Res<i64> {
-        // cmsl:10 requires it->qty > 0
-        check(it.read(|o| o.qty)? > 0, "requires it->qty > 0").at(SRC, 10)?;
-        // cmsl:21
-        self.items.add(it.clone());
-        // cmsl:22
-        self.sum = int::add(self.sum, it.read(|o| o.qty)?).at(SRC, 22)?;
-        // cmsl:23
-        it.update(|o| o.qty = 0)?;
-        // cmsl:24
-        Ok(self.sum)
+    /// The state variables' initializers.
+    fn init_state(&mut self) -> Res<()> {
+        // line 15: attribute int sum = 0;
+        self.sum = 0i64;
+        Ok(())
     }
 
-    // cmsl:27 int counter::total ()
+    // line 20: int counter::add (item it) {
+    fn add(&mut self, mut it: Obj<Item>) -> Res<i64> {
+        check(
+            (it.read(|o| o.qty.clone()).at(SRC, 10)? > 0i64),
+            "requires it->qty > 0",
+        )
+        .at(SRC, 10)?;
+        // line 21: items->add(it);
+        self.items.clone().add(it.clone());
+        // line 22: sum += it->qty;
+        self.sum = int::add(self.sum, it.read(|o| o.qty.clone()).at(SRC, 22)?).at(SRC, 22)?;
+        // line 23: it->qty = 0;              // the server's copy: the caller's item keeps its qty
+        it.update(|o| o.qty = 0i64).at(SRC, 23)?;
+        // line 24: return sum;
+        return Ok(self.sum);
+    }
+
+    // line 27: int counter::total () { return sum; }
     fn total(&mut self) -> Res<i64> {
-        Ok(self.sum)
+        // line 27: int counter::total () { return sum; }
+        return Ok(self.sum);
     }
 
-    // cmsl:29 void counter::check (int limit)
-    fn check(&mut self, limit: i64) -> Res<()> {
-        // cmsl:30
-        if self.sum > limit {
-            // cmsl:31
-            let message = show_all(&[
-                &"total ",
-                &to_string(&self.sum),
-                &" exceeds ",
+    // line 29: void counter::check (int limit) {
+    fn check_(&mut self, mut limit: i64) -> Res<()> {
+        // line 30: if (sum > limit) {
+        if (self.sum > limit) {
+            // line 31: raise "total " + to_string(sum) + " exceeds " + to_string(limit);
+            return Err(Failure::program_error(to_string(&concat(
+                &concat(&concat(&"total ", &to_string(&self.sum)), &" exceeds "),
                 &to_string(&limit),
-            ]);
-            return Err(Failure::program_error(message).at(SRC, 31));
+            )))
+            .at(SRC, 31));
         }
         Ok(())
     }
 
-    // cmsl:35 int counter::slow (real seconds)
-    fn slow(&mut self, seconds: f64) -> Res<i64> {
-        // cmsl:36
+    // line 35: int counter::slow (real seconds) {
+    fn slow(&mut self, mut seconds: f64) -> Res<i64> {
+        // line 36: sleep(seconds);
         sleep(seconds).at(SRC, 36)?;
-        // cmsl:37
-        Ok(self.sum)
+        // line 37: return sum;
+        return Ok(self.sum);
     }
+}
+
+/// One variant per public method of `counter`.
+#[derive(Serialize, Deserialize)]
+pub enum CounterCommand {
+    /// `add`
+    Add { it: Obj<Item> },
+    /// `total`
+    Total {},
+    /// `check_`
+    Check { limit: i64 },
+    /// `slow`
+    Slow { seconds: f64 },
 }
 
 impl ServerClass for Counter {
     const NAME: &'static str = "counter";
     type Command = CounterCommand;
-
-    fn construct() -> Res<Counter> {
-        Ok(Counter {
-            // cmsl:15
-            sum: 0,
-            items: List::new(),
-        })
+    fn construct() -> Res<Self> {
+        let mut state = Counter::default();
+        state.init_state()?;
+        Ok(state)
     }
 
     fn dispatch(&mut self, command: CounterCommand) -> Res<Encoded> {
         match command {
             CounterCommand::Add { it } => encode(&self.add(it)?),
             CounterCommand::Total {} => encode(&self.total()?),
-            CounterCommand::Check { limit } => encode(&self.check(limit)?),
+            CounterCommand::Check { limit } => encode(&self.check_(limit)?),
             CounterCommand::Slow { seconds } => encode(&self.slow(seconds)?),
         }
     }
 
     fn invariant(&self) -> Res<()> {
-        // cmsl:17
-        check(self.sum >= 0, "invariant sum >= 0").at(SRC, 17)
+        check((self.sum >= 0i64), "invariant sum >= 0").at(SRC, 17)?;
+        Ok(())
     }
 }
 
-// cmsl:40 int main ()
+impl TypedServer for Counter {
+    type Client = CounterClient;
+}
+
+/// A handle on a replicated `counter` server: one method per command, each an exactly-once call answered by the server's reply rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterClient {
+    server: Server<Counter>,
+}
+
+impl ::std::convert::From<Server<Counter>> for CounterClient {
+    fn from(server: Server<Counter>) -> Self {
+        CounterClient { server }
+    }
+}
+
+impl ::std::convert::From<CounterClient> for Server<Counter> {
+    fn from(client: CounterClient) -> Self {
+        client.server
+    }
+}
+
+impl CounterClient {
+    /// Calls the command `add` and waits for its reply.
+    pub fn add(&self, it: Obj<Item>) -> Res<i64> {
+        self.server.call(CounterCommand::Add { it })
+    }
+
+    /// Sends the command `add`; its future holds the reply.
+    pub fn invoke_add(&self, it: Obj<Item>) -> Res<Future<i64>> {
+        self.server.invoke(CounterCommand::Add { it })
+    }
+
+    /// Calls the command `total` and waits for its reply.
+    pub fn total(&self) -> Res<i64> {
+        self.server.call(CounterCommand::Total {})
+    }
+
+    /// Sends the command `total`; its future holds the reply.
+    pub fn invoke_total(&self) -> Res<Future<i64>> {
+        self.server.invoke(CounterCommand::Total {})
+    }
+
+    /// Calls the command `check_` and waits for its reply.
+    pub fn check_(&self, limit: i64) -> Res<()> {
+        self.server.call(CounterCommand::Check { limit })
+    }
+
+    /// Sends the command `check_`; its future holds the reply.
+    pub fn invoke_check_(&self, limit: i64) -> Res<Future<()>> {
+        self.server.invoke(CounterCommand::Check { limit })
+    }
+
+    /// Calls the command `slow` and waits for its reply.
+    pub fn slow(&self, seconds: f64) -> Res<i64> {
+        self.server.call(CounterCommand::Slow { seconds })
+    }
+
+    /// Sends the command `slow`; its future holds the reply.
+    pub fn invoke_slow(&self, seconds: f64) -> Res<Future<i64>> {
+        self.server.invoke(CounterCommand::Slow { seconds })
+    }
+}
+
+// line 40: int main () {
 pub fn cmsl_main() -> Res<i64> {
-    // cmsl:41
-    let c: Server<Counter> =
-        Server::start(&Props::new().model(Model::Crash).tolerate(1)).at(SRC, 41)?;
-    // cmsl:42
-    let a: Obj<Item> = Item::construct()?;
-    // cmsl:43
-    a.update(|o| o.name = "apples".to_string())?;
-    // cmsl:44
-    a.update(|o| o.qty = 3)?;
-    // cmsl:45
-    let t1: i64 = c.call(CounterCommand::Add { it: a.clone() }).at(SRC, 45)?;
-    println(&[&"total: ", &t1]);
-    // cmsl:46
+    // line 41: counter c = server counter model crash tolerate (1);
+    let mut c: Server<Counter> =
+        Server::<Counter>::start(&Props::new().model(Model::Crash).tolerate(1i64)).at(SRC, 41)?;
+    // line 42: item a = new item;
+    let mut a: Obj<Item> = Item::construct().at(SRC, 42)?;
+    // line 43: a->name = "apples";
+    a.update(|o| o.name = "apples".to_string()).at(SRC, 43)?;
+    // line 44: a->qty = 3;
+    a.update(|o| o.qty = 3i64).at(SRC, 44)?;
+    // line 45: println("total: ", c->add(a));
+    println(&[&"total: ", &c.client().add(a.clone()).at(SRC, 45)?]);
+    // line 46: println("kept: ", a);
     println(&[&"kept: ", &a]);
-    // cmsl:47
-    let none: Obj<Item> = Item::construct()?;
-    // cmsl:48
-    none.update(|o| o.name = "nothing".to_string())?;
-    // cmsl:49 try
+    // line 47: item none = new item;
+    let mut none: Obj<Item> = Item::construct().at(SRC, 47)?;
+    // line 48: none->name = "nothing";
+    none.update(|o| o.name = "nothing".to_string())
+        .at(SRC, 48)?;
+    // line 49: try {
     let outcome: Res<()> = 'try_1: {
-        // cmsl:50
-        let _: i64 = attempt!(
-            'try_1,
-            c.call(CounterCommand::Add { it: none.clone() }).at(SRC, 50)
-        );
+        // line 50: c->add(none);
+        attempt!('try_1, c.client().add(none.clone()).at(SRC, 50));
         Ok(())
     };
+    #[allow(unused_variables)]
     match outcome {
         Ok(()) => {}
-        // cmsl:51 catch (assertion_failure f)
         Err(f) if f.is(FailureKind::AssertionFailure) => {
-            // cmsl:52
-            println(&[&"rejected: ", &f.message]);
+            // line 51: } catch (assertion_failure f) {
+            // line 52: println("rejected: ", f->message);
+            println(&[&"rejected: ", &f.clone().message.clone()]);
         }
         Err(e) => return Err(e),
     }
-    // cmsl:54
-    let f: Future<i64> = c
-        .invoke(CounterCommand::Add { it: a.clone() })
-        .at(SRC, 54)?;
-    // cmsl:55
-    let i: i64 = match accept_timeout(&f, 1, 5.0).at(SRC, 55)? {
+
+    // line 54: future f = invoke c->add(a);
+    let mut f: Future<i64> = c.client().invoke_add(a.clone()).at(SRC, 54)?;
+    // line 55: int i = accept (f, 1) timeout (5.0) { println("no reply"); }
+    let mut i: i64 = match accept_timeout(&f, 1i64, 5.0).at(SRC, 55)? {
         Some(index) => index,
         None => {
+            // line 55: int i = accept (f, 1) timeout (5.0) { println("no reply"); }
             println(&[&"no reply"]);
             -1
         }
     };
-    // cmsl:56
-    let t2: i64 = f.result().at(SRC, 56)?;
-    println(&[&"accepted ", &i, &", total ", &t2]);
-    // cmsl:57
-    let s: Future<i64> = c
-        .invoke(CounterCommand::Slow { seconds: 2.0 })
-        .at(SRC, 57)?;
-    // cmsl:58
-    let j: i64 = match accept_timeout(&s, 1, 0.2).at(SRC, 58)? {
+    // line 56: println("accepted ", i, ", total ", f->result);
+    println(&[&"accepted ", &i, &", total ", &f.result().at(SRC, 56)?]);
+    // line 57: future s = invoke c->slow(2.0);
+    let mut s: Future<i64> = c.client().invoke_slow(2.0).at(SRC, 57)?;
+    // line 58: int j = accept (s, 1) timeout (0.2) { println("slow: no reply within 0.2 s"); }
+    let mut j: i64 = match accept_timeout(&s, 1i64, 0.2).at(SRC, 58)? {
         Some(index) => index,
         None => {
+            // line 58: int j = accept (s, 1) timeout (0.2) { println("slow: no reply within 0.2 s"); }
             println(&[&"slow: no reply within 0.2 s"]);
             -1
         }
     };
-    // cmsl:59
+    // line 59: println("slow: ", j);
     println(&[&"slow: ", &j]);
-    // cmsl:60 try
+    // line 60: try {
     let outcome: Res<()> = 'try_2: {
-        // cmsl:61
-        attempt!('try_2, c.call::<()>(CounterCommand::Check { limit: 5 }).at(SRC, 61));
+        // line 61: c->check(5);
+        attempt!('try_2, c.client().check_(5i64).at(SRC, 61));
         Ok(())
     };
+    #[allow(unused_variables)]
     match outcome {
         Ok(()) => {}
-        // cmsl:62 catch (failure e)
         Err(e) => {
-            // cmsl:63
-            println(&[&"caught: ", &e.message]);
+            // line 62: } catch (failure e) {
+            // line 63: println("caught: ", e->message);
+            println(&[&"caught: ", &e.clone().message.clone()]);
         }
     }
-    // cmsl:65
-    let t3: i64 = c.call(CounterCommand::Total {}).at(SRC, 65)?;
-    println(&[&"sqrt(2) = ", &sqrt(2.0), &", done: ", &(t3 == 6)]);
-    // cmsl:66
-    Ok(0)
+
+    // line 65: println("sqrt(2) = ", sqrt(2.0), ", done: ", c->total() == 6);
+    println(&[
+        &"sqrt(2) = ",
+        &sqrt(2.0),
+        &", done: ",
+        &(c.client().total().at(SRC, 65)? == 6i64),
+    ]);
+    // line 66: return 0;
+    return Ok(0i64);
 }
 
 fn main() -> std::process::ExitCode {
     run(ProgramDef {
         name: "golden",
-        servers: vec![ServerClassDef::of::<Counter>()],
+        servers: Vec::from([ServerClassDef::of::<Counter>()]),
         main: cmsl_main,
     })
 }

@@ -117,3 +117,27 @@ pub use serde;
 /// }
 /// ```
 pub use ftc_macros::server;
+
+/// A server's start properties in CMSL's syntax — `model`, `tolerate`,
+/// `replicas`, `hosts`, `priority`, `durable`, `disjoint` — as a
+/// [`program::Props`]. Where `ftc check` refuses the same properties of a
+/// CMSL server, this is a compile-time error: a property given twice, a
+/// negative constant tolerance, a constant replica count that is not
+/// positive, `model correct` with a positive tolerance, `durable` on a
+/// byzantine server, a host named by a string that is not `h` and a number.
+/// Other values are any Rust expressions, checked when the server starts.
+///
+/// ```
+/// use ftc_runtime::props;
+/// use ftc_runtime::types::Model;
+/// let p = props!(model crash tolerate (1) hosts (h1, h2) priority (3));
+/// assert_eq!((p.model, p.tolerate, p.hosts.len(), p.priority), (Model::Crash, 1, 2, 3));
+/// let t = 2;
+/// assert_eq!(props!(model byzantine tolerate (t)).tolerate, 2);
+/// ```
+///
+/// ```compile_fail
+/// // error: `model correct` cannot tolerate failures [E0311]
+/// let p = ftc_runtime::props!(model correct tolerate (1));
+/// ```
+pub use ftc_macros::props;

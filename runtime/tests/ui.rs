@@ -1,4 +1,5 @@
-//! `#[ftc_runtime::server]` as a user meets it, compiled by rustc: every
+//! `#[ftc_runtime::server]` and `ftc_runtime::props!` as a user meets them,
+//! compiled by rustc: every
 //! `tests/ui/pass_*.rs` builds and runs, every `tests/ui/fail_*.rs` fails with
 //! exactly the errors in the `.stderr` file beside it (`TRYBUILD=overwrite`
 //! rewrites them; review the diff). Each failing case also uses the type and its

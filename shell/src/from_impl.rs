@@ -18,7 +18,8 @@
 //! cascade into errors at every use of the type or its client.
 
 use crate::{
-    client_struct, default_runtime, emit, upper_camel, Command, Kind, Param, Returns, ServerShell,
+    client_struct, default_runtime, emit, upper_camel, Command, FrontEnd, Kind, Param, Returns,
+    ServerShell,
 };
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
@@ -155,11 +156,33 @@ pub fn read(item: &ItemImpl) -> Reading {
             }
         }
     }
+    // `invoke_m` is the client's invoke stub of a method `m`: such a method
+    // is refused and left out (its name is the stub's already).
+    let stubs: Vec<String> = commands
+        .iter()
+        .map(|c| format!("invoke_{}", c.method))
+        .collect();
+    commands.retain(|c| {
+        let clash = stubs.contains(&c.method.to_string());
+        if clash {
+            errors.push(refusal(
+                &c.method,
+                format!(
+                    "`{}` is generated on the client: the invoke stub of `{}`",
+                    c.method,
+                    c.method.to_string().trim_start_matches("invoke_")
+                ),
+                "give the method another name",
+            ));
+        }
+        !clash
+    });
     let shell = state.filter(|_| block_ok).map(|state| ServerShell {
         class_name: state.to_string(),
         state,
         commands,
         runtime: default_runtime(),
+        front_end: FrontEnd::Rust,
     });
     Reading {
         shell,

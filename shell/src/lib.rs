@@ -24,6 +24,7 @@
 //! ```
 
 pub mod from_impl;
+pub mod props;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -40,6 +41,25 @@ pub struct ServerShell {
     pub commands: Vec<Command>,
     /// The path of the runtime crate in the emitted code (`::ftc_runtime`).
     pub runtime: syn::Path,
+    /// What differs between the front ends' shells.
+    pub front_end: FrontEnd,
+}
+
+/// What differs between the shells of the two front ends.
+#[derive(Clone)]
+pub enum FrontEnd {
+    /// `#[ftc_runtime::server]`: runtime items by their path (`runtime`), a
+    /// new server is the state's `Default`, the types are checked at the
+    /// user's tokens, and the type gets `start(props)` and `server_class()`.
+    Rust,
+    /// A lowered CMSL server class: runtime items by their prelude names (the
+    /// generated file imports the prelude and serde's derives), and the
+    /// class's own construction (its initializers) and invariant, each the
+    /// body of a function returning `Res`.
+    Cmsl {
+        construct: TokenStream,
+        invariant: TokenStream,
+    },
 }
 
 /// One public method of a server class.
@@ -109,15 +129,76 @@ pub fn upper_camel(name: &str) -> String {
     out
 }
 
-/// The shell of `shell`: command enum, `ServerClass` impl, typed client, and
-/// `State::start(props)`.
+/// The invoke stub's name of `command` (`invoke_add` for `add`), made
+/// unique among the client's methods with trailing `_`s when the class also
+/// has a method of that name (the Rust front end refuses such a pair instead).
+pub fn invoke_stub(shell: &ServerShell, command: &Command) -> Ident {
+    let names: Vec<String> = shell
+        .commands
+        .iter()
+        .map(|c| c.method.to_string())
+        .collect();
+    invoke_stub_named(&command.method, names.iter().map(String::as_str))
+}
+
+/// [`invoke_stub`] of the method `method` among the class's command
+/// methods `methods` (Rust names, `r#` allowed).
+pub fn invoke_stub_named<'a>(method: &Ident, methods: impl Iterator<Item = &'a str>) -> Ident {
+    let methods: Vec<&str> = methods.map(|m| m.trim_start_matches("r#")).collect();
+    let mut name = format!("invoke_{}", method.to_string().trim_start_matches("r#"));
+    while methods.contains(&name.as_str()) {
+        name.push('_');
+    }
+    Ident::new(&name, method.span())
+}
+
+impl ServerShell {
+    /// A runtime item by its path (`::ftc_runtime::program::Server`), or by
+    /// its prelude name in CMSL (the generated file imports the prelude).
+    fn rt(&self, module: &str, item: &str) -> TokenStream {
+        let item = Ident::new(item, Span::call_site());
+        match self.front_end {
+            FrontEnd::Rust => {
+                let rt = &self.runtime;
+                let module = Ident::new(module, Span::call_site());
+                quote!(#rt::#module::#item)
+            }
+            FrontEnd::Cmsl { .. } => quote!(#item),
+        }
+    }
+
+    /// `#[derive(…, Serialize, Deserialize)]` with `more` first, and serde's
+    /// path where the user's crate may not depend on serde itself.
+    fn derive_wire(&self, more: TokenStream) -> TokenStream {
+        match self.front_end {
+            FrontEnd::Rust => {
+                let rt = &self.runtime;
+                let serde_crate = format!("{}::serde", path_text(rt));
+                quote! {
+                    #[derive(#more #rt::serde::Serialize, #rt::serde::Deserialize)]
+                    #[serde(crate = #serde_crate)]
+                }
+            }
+            FrontEnd::Cmsl { .. } => quote!(#[derive(#more Serialize, Deserialize)]),
+        }
+    }
+}
+
+/// The shell of `shell`: command enum, `ServerClass` and `TypedServer`
+/// impls, and the typed client; for the Rust front end also compile-time
+/// checks at the user's tokens and `State::start(props)`.
 pub fn emit(shell: &ServerShell) -> TokenStream {
-    let rt = &shell.runtime;
     let state = &shell.state;
     let command = command_enum(state);
     let client = client_struct(state);
     let name = &shell.class_name;
-    let serde_crate = format!("{}::serde", path_text(rt));
+    let res = shell.rt("lang", "Res");
+    let encoded = shell.rt("lang", "Encoded");
+    let encode = shell.rt("lang", "encode");
+    let server = shell.rt("program", "Server");
+    let future = shell.rt("program", "Future");
+    let server_class = shell.rt("program", "ServerClass");
+    let typed_server = shell.rt("program", "TypedServer");
 
     let variants = shell.commands.iter().map(|c| {
         let variant = &c.variant;
@@ -135,11 +216,11 @@ pub fn emit(shell: &ServerShell) -> TokenStream {
             Returns::Value => quote! { self.#method(#(#names),*) },
             Returns::Res => quote! { self.#method(#(#names),*)? },
         };
-        quote! { #command::#variant { #(#names),* } => #rt::lang::encode(&#call), }
+        quote! { #command::#variant { #(#names),* } => #encode(&#call), }
     });
     let stubs = shell.commands.iter().map(|c| {
         let (variant, method) = (&c.variant, &c.method);
-        let invoke = format_ident!("invoke_{}", method.to_string().trim_start_matches("r#"));
+        let invoke = invoke_stub(shell, c);
         let reply = &c.reply;
         let params = c.params.iter().map(|p| {
             let (n, t) = (&p.name, &p.ty);
@@ -155,95 +236,132 @@ pub fn emit(shell: &ServerShell) -> TokenStream {
         let doc_invoke = format!(" Sends the {what} `{method}`; its future holds the reply.");
         quote! {
             #[doc = #doc]
-            pub fn #method(&self, #(#params),*) -> #rt::lang::Res<#reply> {
+            pub fn #method(&self, #(#params),*) -> #res<#reply> {
                 self.server.call(#command::#variant { #(#names),* })
             }
             #[doc = #doc_invoke]
-            pub fn #invoke(&self, #(#params2),*) -> #rt::lang::Res<#rt::program::Future<#reply>> {
+            pub fn #invoke(&self, #(#params2),*) -> #res<#future<#reply>> {
                 self.server.invoke(#command::#variant { #(#names),* })
             }
         }
     });
-    let enum_doc = format!(" One variant per public method of `{state}`.");
+    let (construct, invariant) = match &shell.front_end {
+        FrontEnd::Rust => (
+            quote!(::std::result::Result::Ok(
+                <Self as ::std::default::Default>::default()
+            )),
+            TokenStream::new(),
+        ),
+        FrontEnd::Cmsl {
+            construct,
+            invariant,
+        } => (
+            construct.clone(),
+            quote! {
+                fn invariant(&self) -> #res<()> {
+                    #invariant
+                }
+            },
+        ),
+    };
+    let enum_doc = format!(" One variant per public method of `{name}`.");
     let client_doc = format!(
-        " A handle on a replicated `{state}` server: one method per command, each \
+        " A handle on a replicated `{name}` server: one method per command, each \
          an exactly-once call answered by the server's reply rule."
     );
-    // What only the type checker can tell, asserted at the user's tokens so the
-    // error names the type and the fix (`ftc_runtime::macro_support`).
-    let snapshot = quote_spanned! {state.span()=>
-        #rt::macro_support::snapshot::<#state>();
-        #rt::macro_support::initial::<#state>();
-    };
-    let wire = shell.commands.iter().flat_map(|c| {
-        c.params
-            .iter()
-            .map(|p| &p.ty)
-            .chain(std::iter::once(&c.reply))
-            .map(|ty| quote_spanned! {ty.span()=> #rt::macro_support::wire::<#ty>(); })
-    });
-    quote! {
-        const _: () = {
-            #[allow(dead_code)]
-            fn checks() {
-                #snapshot
-                #(#wire)*
-            }
-        };
-
+    let enum_derive = shell.derive_wire(TokenStream::new());
+    let client_derive = shell.derive_wire(quote!(Clone, Copy, Debug, PartialEq, Eq,));
+    let shared = quote! {
         #[doc = #enum_doc]
-        #[derive(#rt::serde::Serialize, #rt::serde::Deserialize)]
-        #[serde(crate = #serde_crate)]
+        #enum_derive
         pub enum #command {
             #(#variants),*
         }
 
-        impl #rt::program::ServerClass for #state {
+        impl #server_class for #state {
             const NAME: &'static str = #name;
             type Command = #command;
 
-            fn construct() -> #rt::lang::Res<Self> {
-                ::std::result::Result::Ok(<Self as ::std::default::Default>::default())
+            fn construct() -> #res<Self> {
+                #construct
             }
 
-            fn dispatch(&mut self, command: #command) -> #rt::lang::Res<#rt::lang::Encoded> {
+            fn dispatch(&mut self, command: #command) -> #res<#encoded> {
                 match command {
                     #(#arms)*
                 }
             }
+
+            #invariant
+        }
+
+        impl #typed_server for #state {
+            type Client = #client;
         }
 
         #[doc = #client_doc]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, #rt::serde::Serialize, #rt::serde::Deserialize)]
-        #[serde(crate = #serde_crate)]
+        #client_derive
         pub struct #client {
-            server: #rt::program::Server<#state>,
+            server: #server<#state>,
+        }
+
+        impl ::std::convert::From<#server<#state>> for #client {
+            fn from(server: #server<#state>) -> Self {
+                #client { server }
+            }
+        }
+
+        impl ::std::convert::From<#client> for #server<#state> {
+            fn from(client: #client) -> Self {
+                client.server
+            }
         }
 
         impl #client {
-            /// The client of an already started server.
-            pub fn from_server(server: #rt::program::Server<#state>) -> Self {
-                #client { server }
-            }
-
-            /// The server handle (to pass it on, compare it, or register it).
-            pub fn server(&self) -> #rt::program::Server<#state> {
-                self.server
-            }
-
             #(#stubs)*
         }
+    };
+    match shell.front_end {
+        FrontEnd::Cmsl { .. } => shared,
+        FrontEnd::Rust => {
+            let rt = &shell.runtime;
+            // What only the type checker can tell, asserted at the user's
+            // tokens so the error names the type and the fix
+            // (`ftc_runtime::macro_support`).
+            let snapshot = quote_spanned! {state.span()=>
+                #rt::macro_support::snapshot::<#state>();
+                #rt::macro_support::initial::<#state>();
+            };
+            let wire = shell.commands.iter().flat_map(|c| {
+                c.params
+                    .iter()
+                    .map(|p| &p.ty)
+                    .chain(std::iter::once(&c.reply))
+                    .map(|ty| quote_spanned! {ty.span()=> #rt::macro_support::wire::<#ty>(); })
+            });
+            quote! {
+                const _: () = {
+                    #[allow(dead_code)]
+                    fn checks() {
+                        #snapshot
+                        #(#wire)*
+                    }
+                };
 
-        impl #state {
-            /// Starts a replicated server of this type with `props` (model,
-            /// tolerance, replicas, hosts) and returns its client.
-            pub fn start(props: &#rt::program::Props) -> #rt::lang::Res<#client> {
-                #rt::program::Server::<#state>::start(props).map(#client::from_server)
-            }
+                #shared
 
-            /// What the kernels need to create replicas of this type.
-            pub fn server_class() -> #rt::program::ServerClassDef {
-                #rt::program::ServerClassDef::of::<#state>()
+                impl #state {
+                    /// Starts a replicated server of this type with `props` (model,
+                    /// tolerance, replicas, hosts) and returns its client.
+                    pub fn start(props: &#rt::program::Props) -> #res<#client> {
+                        #server::<#state>::start(props).map(#client::from)
+                    }
+
+                    /// What the kernels need to create replicas of this type.
+                    pub fn server_class() -> #rt::program::ServerClassDef {
+                        #rt::program::ServerClassDef::of::<#state>()
+                    }
+                }
             }
         }
     }

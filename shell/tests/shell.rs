@@ -105,6 +105,10 @@ fn what_cannot_be_replicated_is_refused_with_a_reason() {
             "would both be the command `GetX`",
         ),
         (
+            syn::parse_quote! { impl Counter { pub fn add(&mut self) {} pub fn invoke_add(&self) {} } },
+            "the invoke stub of `add`",
+        ),
+        (
             syn::parse_quote! { impl<T> Holder<T> { pub fn f(&self) {} } },
             "cannot be generic",
         ),
@@ -256,4 +260,76 @@ fn every_error_of_a_block_is_reported() {
         message.contains("reference") && message.contains("&mut self"),
         "{message}"
     );
+}
+
+#[test]
+fn props_take_cmsl_syntax_and_refuse_what_ftc_check_refuses() {
+    let expand = |text: &str| -> String {
+        let tokens: proc_macro2::TokenStream = text.parse().expect("tokens");
+        ftc_shell::props::expand(tokens).to_string()
+    };
+    let ok = expand(
+        "model byzantine tolerate (1) replicas (4) hosts (h1, \"h2\", h) priority (2) disjoint",
+    );
+    assert!(!ok.contains("compile_error"), "{ok}");
+    for part in [
+        "Model :: Byzantine",
+        ". tolerate (1)",
+        ". replicas (4)",
+        "HostId (1u32)",
+        "HostId (2u32)",
+        ". priority (2)",
+        ". disjoint ()",
+    ] {
+        assert!(ok.contains(part), "{part} in {ok}");
+    }
+    let cases = [
+        (
+            "model crash model crash",
+            "server property given twice [E0312]",
+        ),
+        (
+            "tolerate (1) tolerance (2)",
+            "server property given twice [E0312]",
+        ),
+        (
+            "model crash tolerate (-1)",
+            "the tolerance cannot be negative [E0309]",
+        ),
+        (
+            "replicas (0)",
+            "the replica count must be positive (this is 0) [E0310]",
+        ),
+        (
+            "tolerate (1)",
+            "`model correct` cannot tolerate failures [E0311]",
+        ),
+        (
+            "model correct tolerate (2)",
+            "cannot tolerate failures [E0311]",
+        ),
+        (
+            "model byzantine tolerate (1) durable (\"x\")",
+            "durable byzantine servers are not supported yet [E0404]",
+        ),
+        (
+            "hosts (h1, \"server2\")",
+            "`server2` is not a host name [E0313]",
+        ),
+        ("model sturdy", "unknown failure model `sturdy`"),
+        ("colour (3)", "unknown server property `colour`"),
+        ("model crash 3", "expected a server property"),
+    ];
+    for (text, expected) in cases {
+        let out = expand(text);
+        assert!(out.contains("compile_error"), "{text}: {out}");
+        assert!(
+            out.contains(expected),
+            "{text}: expected {expected:?} in {out}"
+        );
+    }
+    // A mistake still gives a `Props`, so it does not cascade.
+    assert!(expand("replicas (0)").contains("Props :: new ()"));
+    // Values known only at run time are left to the start.
+    assert!(!expand("model crash tolerate (t) replicas (n - 1)").contains("compile_error"));
 }

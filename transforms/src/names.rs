@@ -34,6 +34,7 @@ const TYPE_NAMES: &[&str] = &[
     "Server",
     "ServerClass",
     "ServerClassDef",
+    "TypedServer",
     "Model",
     "Deserialize",
     "Serialize",
@@ -284,7 +285,9 @@ pub(crate) fn assign(program: &CheckedProgram) -> ProgramIr {
     let mut classes = Vec::new();
     for (i, class) in program.classes.iter().enumerate() {
         let mut rust = camel(&class.name);
-        while used.contains(&rust) || rust.ends_with("Command") {
+        // `…Command` and `…Client` are the names of a server class's command
+        // enum and typed client.
+        while used.contains(&rust) || rust.ends_with("Command") || rust.ends_with("Client") {
             rust.push_str("Class");
         }
         used.insert(rust.clone());

@@ -25,13 +25,13 @@ pub use run::{
     exit_code, install_panic_hook, run, run_main, ProgramDef, ProgramFactory, EXIT_USAGE,
     MAIN_STACK_BYTES,
 };
-pub use server::{Props, Server, ServerClass, ServerClassDef};
+pub use server::{Props, Server, ServerClass, ServerClassDef, TypedServer};
 
 /// Everything generated code uses: `use ftc_runtime::program::prelude::*;`.
 pub mod prelude {
     pub use super::{
         accept, accept_or_timeout, accept_timeout, args, host, my_host, print, println, run, sleep,
-        Future, ProgramDef, Props, Server, ServerClass, ServerClassDef,
+        Future, ProgramDef, Props, Server, ServerClass, ServerClassDef, TypedServer,
     };
     pub use crate::lang::builtins::{
         abs_int, abs_real, atan2, ceil, char_at, concat, cos, floor, index_of, max_int, max_real,

@@ -67,6 +67,16 @@ pub trait ServerClass: Serialize + DeserializeOwned + 'static {
     }
 }
 
+/// A server class with a typed client: one method per command, each an
+/// exactly-once call (`c.client().add(2)` instead of
+/// `c.call::<i64>(CounterCommand::Add { by: 2 })`). `ftc_shell::emit`
+/// implements it for the server classes of both front ends, CMSL and
+/// `#[ftc_runtime::server]`.
+pub trait TypedServer: Sized {
+    /// The typed client (`CounterClient` for `Counter`).
+    type Client: From<Server<Self>>;
+}
+
 /// A server handle (a CMSL variable of a server class `C`): names a server, or
 /// is `null`. Every copy names the same server; passing it to or from a server
 /// passes the name. `Default` is `null`.
@@ -148,6 +158,13 @@ impl<C> Server<C> {
     fn target(&self) -> Res<GroupId> {
         self.group
             .ok_or_else(|| Failure::program_error("null dereference (server handle)"))
+    }
+}
+
+impl<C: TypedServer> Server<C> {
+    /// The typed client of this server: its methods are the class's commands.
+    pub fn client(self) -> C::Client {
+        C::Client::from(self)
     }
 }
 

@@ -51,6 +51,9 @@ impl ::ftc_runtime::program::ServerClass for Counter {
         }
     }
 }
+impl ::ftc_runtime::program::TypedServer for Counter {
+    type Client = CounterClient;
+}
 /// A handle on a replicated `Counter` server: one method per command, each an exactly-once call answered by the server's reply rule.
 #[derive(
     Clone,
@@ -65,15 +68,17 @@ impl ::ftc_runtime::program::ServerClass for Counter {
 pub struct CounterClient {
     server: ::ftc_runtime::program::Server<Counter>,
 }
-impl CounterClient {
-    /// The client of an already started server.
-    pub fn from_server(server: ::ftc_runtime::program::Server<Counter>) -> Self {
+impl ::std::convert::From<::ftc_runtime::program::Server<Counter>> for CounterClient {
+    fn from(server: ::ftc_runtime::program::Server<Counter>) -> Self {
         CounterClient { server }
     }
-    /// The server handle (to pass it on, compare it, or register it).
-    pub fn server(&self) -> ::ftc_runtime::program::Server<Counter> {
-        self.server
+}
+impl ::std::convert::From<CounterClient> for ::ftc_runtime::program::Server<Counter> {
+    fn from(client: CounterClient) -> Self {
+        client.server
     }
+}
+impl CounterClient {
     /// Calls the command `add` and waits for its reply.
     pub fn add(&self, by: i64) -> ::ftc_runtime::lang::Res<i64> {
         self.server.call(CounterCommand::Add { by })
@@ -134,8 +139,7 @@ impl Counter {
     pub fn start(
         props: &::ftc_runtime::program::Props,
     ) -> ::ftc_runtime::lang::Res<CounterClient> {
-        ::ftc_runtime::program::Server::<Counter>::start(props)
-            .map(CounterClient::from_server)
+        ::ftc_runtime::program::Server::<Counter>::start(props).map(CounterClient::from)
     }
     /// What the kernels need to create replicas of this type.
     pub fn server_class() -> ::ftc_runtime::program::ServerClassDef {
