@@ -2,15 +2,23 @@
 //! sockets and local clients, in one OS process per host.
 //!
 //! ```text
-//!  transport readers ──┐  (one event per received frame: a batch of messages)
-//!  KernelHandle calls ─┼─▶ bounded event channel ─▶ core thread (owns Host, timer heap)
-//!  shutdown ───────────┘                               │ Output::Send    → per-peer outbox, handed to the
-//!                                                      │                   transport once per round
-//!                                                      │                   (to itself: straight back in)
-//!                                                      │ Output::SetTimer → heap; recv_timeout until the next
-//!                                                      │ Output::Client  → the waiting caller's channel
-//!                                                      └ Output::Trace   → the trace sink
+//!  peers' sockets ─────────────────────────────┐ (epoll: the core reads the frames itself)
+//!  KernelHandle calls ─┐                        ├─▶ core thread (owns Host, timer heap, Inbound)
+//!  server threads ─────┼─▶ bounded event channel┘ │ Output::Send    → per-peer outbox, handed to the
+//!  shutdown ───────────┘   (+ a wake-up of the     │                   transport once per round
+//!                           core's poll)           │                   (to itself: straight back in)
+//!                                                  │ Output::SetTimer → heap; the poll waits until the next
+//!                                                  │ Output::Client  → the waiting caller's channel
+//!                                                  └ Output::Trace   → the trace sink
 //! ```
+//!
+//! The core waits in one place, [`Inbound::wait`] (epoll through `mio`): for
+//! bytes on an authenticated inbound connection, for an event on its channel
+//! (whose senders wake the poll) or for the next timer. A received message
+//! reaches the protocol on the thread that waited for it, with no reader
+//! thread and queue in between; sends to an idle peer are written by the
+//! core too ([`Transport::send_batch`]), so at low load a request and its
+//! reply cross no thread but the two cores.
 //!
 //! Time is monotonic microseconds since the kernel started. Incarnations: at the
 //! cluster's first boot every host is [`FIRST_INCARNATION`] (the view service's
@@ -20,9 +28,9 @@
 //! [`claim_incarnation`] keeps the last one in a small file to tell the two apart.
 //!
 //! Scheduling and `priority`: the core works in rounds. A round handles the
-//! messages the host sent to itself, then the events already queued (so a
-//! core that stalled hears the heartbeats that wait for it before its
-//! suspicion timers fire), then the due timers, then every event that
+//! messages the host sent to itself, then the events already queued and the
+//! bytes already received (so a core that stalled hears the heartbeats that
+//! wait for it before its suspicion timers fire), then the due timers, then every event that
 //! is ready (up to [`EVENTS_PER_ROUND_MAX`]); at its end the replicas send
 //! what they held back ([`Host::set_batching`] is on: every command appended
 //! in the round goes to the members in one `Prepare`) and each peer is handed
@@ -41,7 +49,7 @@
 //! [`crate::program::executor::SLICE`]; a method that has not yielded by then
 //! keeps running on its own thread while the core serves everything else, and
 //! its outputs come back as an [`Input::AppReady`] event (the thread wakes the
-//! core through the event channel). Only its own group waits for it. A method
+//! core through the event channel and its poll). Only its own group waits for it. A method
 //! that runs longer than [`LONG_METHOD_WARN_MS`] without yielding is named in
 //! the kernel log (then again each time its running time doubles); it is not
 //! reported as "working", so past the call deadline its callers get
@@ -67,7 +75,7 @@ use crate::storage::{
     open_store, DurableLog, FsDisk, HostStorage, Recovered, StorageError, StorageOp, Store,
 };
 use crate::transport::{
-    DeliverFn, Delivery, Transport, TransportConfig, TransportStats, TransportTuning,
+    Delivery, Inbound, Transport, TransportConfig, TransportStats, TransportTuning, Wake,
 };
 use crate::types::{ClientId, GroupId, HostId, Incarnation, Micros, Scope, ServerSpec, TimerId};
 pub use crate::view_service::FIRST_INCARNATION;
@@ -89,6 +97,9 @@ const EVENT_QUEUE_CAPACITY: usize = 65_536;
 pub const EVENTS_PER_ROUND_MAX: usize = 1_024;
 /// The longest the core sleeps without looking at the clock.
 const IDLE_WAIT_MS_MAX: u64 = 1_000;
+/// A round that starts this long after the core last waited for input first
+/// looks (without waiting) for what arrived meanwhile.
+const STALL_POLL_AFTER: Duration = Duration::from_millis(1);
 /// A server method running this long without yielding is named in the kernel
 /// log (and again each time its running time doubles).
 pub const LONG_METHOD_WARN_MS: u64 = 1_000;
@@ -261,8 +272,6 @@ impl Answer {
 }
 
 enum Event {
-    /// The messages of one received frame.
-    Net(Vec<Delivery>),
     Client {
         request: LocalRequest,
         answer: Answer,
@@ -350,7 +359,7 @@ impl CallTicket {
 /// The local-client API of a running kernel; cheap to clone, usable from any thread.
 #[derive(Clone)]
 pub struct KernelHandle {
-    events: SyncSender<Event>,
+    events: CoreQueue,
     host: HostId,
     incarnation: Incarnation,
     next_local_client: Arc<AtomicU32>,
@@ -380,7 +389,7 @@ impl KernelHandle {
         let (answer, rx) = mpsc::channel();
         // If the core is gone, `answer` is dropped and the receiver reports it.
         let answer = Answer::One(answer);
-        let _ = self.events.send(Event::Client { request, answer });
+        self.events.send(Event::Client { request, answer });
         rx
     }
 
@@ -466,12 +475,12 @@ impl KernelHandle {
             return;
         }
         let answers = answers.clone();
-        let _ = self.events.send(Event::Calls { calls, answers });
+        self.events.send(Event::Calls { calls, answers });
     }
 
     /// Asks the kernel to stop; pending calls end with [`CallError::KernelStopped`].
     pub fn shutdown(&self) {
-        let _ = self.events.send(Event::Shutdown);
+        self.events.send(Event::Shutdown);
     }
 }
 
@@ -639,24 +648,24 @@ impl Kernel {
             Some(dir) => Some((dir.clone(), open_host_stores(host, dir)?)),
             None => None,
         };
+        let (transport, inbound) = Transport::start_polled(
+            TransportConfig {
+                me: host,
+                incarnation,
+                peers: others(&config.cluster.hosts, host),
+                identity: config.identity.clone(),
+                peer_keys: others(&config.cluster.keys, host),
+                tuning: config.transport.clone(),
+            },
+            listener,
+        )
+        .map_err(|e| KernelError::Start(format!("transport: {e}")))?;
+        let transport = Arc::new(transport);
         let (events_tx, events_rx) = mpsc::sync_channel(EVENT_QUEUE_CAPACITY);
-        let net_tx = events_tx.clone();
-        let deliver: DeliverFn = Arc::new(move |batch| net_tx.send(Event::Net(batch)).is_ok());
-        let transport = Arc::new(
-            Transport::start(
-                TransportConfig {
-                    me: host,
-                    incarnation,
-                    peers: others(&config.cluster.hosts, host),
-                    identity: config.identity.clone(),
-                    peer_keys: others(&config.cluster.keys, host),
-                    tuning: config.transport.clone(),
-                },
-                listener,
-                deliver,
-            )
-            .map_err(|e| KernelError::Start(format!("transport: {e}")))?,
-        );
+        let events_tx = CoreQueue {
+            tx: events_tx,
+            wake: inbound.wake_handle(),
+        };
         let answer_bound = Duration::from_micros(config.timing.call_deadline_us)
             + Duration::from_millis(config.answer_margin_ms);
         let mut host_config = HostConfig::new(host, incarnation, config.cluster.host_ids(), seed);
@@ -707,6 +716,8 @@ impl Kernel {
             host: core,
             me: host,
             transport: transport.clone(),
+            inbound,
+            waited: Instant::now(),
             events: events_rx,
             trace: config.trace,
             started: Instant::now(),
@@ -884,6 +895,12 @@ struct CoreDriver {
     host: Host,
     me: HostId,
     transport: Arc<Transport>,
+    /// The authenticated inbound connections, which the core waits on and
+    /// reads itself.
+    inbound: Inbound,
+    /// When the core last waited (or polled) for input.
+    waited: Instant,
+    /// Local requests and server threads' wake-ups (each also wakes `inbound`).
     events: Receiver<Event>,
     trace: TraceSink,
     started: Instant,
@@ -946,10 +963,29 @@ fn open_host_stores(host: HostId, dir: &std::path::Path) -> Result<Vec<OpenedSto
 
 /// Wakes the core when a server thread has outputs ready: the thread itself
 /// puts the event in the core's queue (waiting when it is full).
-fn app_waker(events: SyncSender<Event>) -> crate::host::GroupWaker {
+fn app_waker(events: CoreQueue) -> crate::host::GroupWaker {
     Arc::new(move |group| {
-        let _ = events.send(Event::AppReady(group));
+        events.send(Event::AppReady(group));
     })
+}
+
+/// The core's queue of local work: each event also wakes the core, which
+/// waits on its sockets and this queue in one `Inbound::wait`.
+#[derive(Clone)]
+struct CoreQueue {
+    tx: SyncSender<Event>,
+    wake: Wake,
+}
+
+impl CoreQueue {
+    /// Queues `event` (waiting while the queue is full); `false` if the core is gone.
+    fn send(&self, event: Event) -> bool {
+        let sent = self.tx.send(event).is_ok();
+        if sent {
+            self.wake.wake();
+        }
+        sent
+    }
 }
 
 /// The kernel log's record of methods running without yielding.
@@ -1049,7 +1085,10 @@ impl CoreDriver {
             }
             // What arrived while the core was busy goes before due timers: a
             // core that stalled (a large state, a slow machine) must not
-            // suspect peers whose heartbeats wait in its queue.
+            // suspect peers whose heartbeats wait in its sockets or queue.
+            if self.waited.elapsed() >= STALL_POLL_AFTER {
+                self.inbound.wait(Duration::ZERO);
+            }
             if !self.take_pending(EVENTS_PER_ROUND_MAX) {
                 break;
             }
@@ -1081,12 +1120,10 @@ impl CoreDriver {
                 .min(Duration::from_millis(IDLE_WAIT_MS_MAX))
             };
             self.flush_trace();
-            let first = match self.events.recv_timeout(wait) {
-                Ok(e) => e,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            if !self.take(first) || !self.take_pending(EVENTS_PER_ROUND_MAX - 1) {
+            // Sockets, local requests and server threads wake this one wait.
+            self.inbound.wait(wait);
+            self.waited = Instant::now();
+            if !self.take_pending(EVENTS_PER_ROUND_MAX) {
                 break;
             }
         }
@@ -1110,9 +1147,13 @@ impl CoreDriver {
         }
     }
 
-    /// Takes up to `budget` more events already queued, without waiting, and
-    /// handles the round's ready work; `false` means stop.
+    /// Reads what the inbound connections hold, takes up to `budget` more
+    /// events already queued, without waiting, and handles the round's ready
+    /// work; `false` means stop.
     fn take_pending(&mut self, budget: usize) -> bool {
+        let ready = &mut self.ready;
+        self.inbound
+            .read(&mut |batch| ready.extend(batch.into_iter().map(Ready::Net)));
         for _ in 0..budget {
             match self.events.try_recv() {
                 Ok(e) => {
@@ -1132,7 +1173,6 @@ impl CoreDriver {
     /// Adds an event's work to the round; `false` means stop.
     fn take(&mut self, event: Event) -> bool {
         match event {
-            Event::Net(batch) => self.ready.extend(batch.into_iter().map(Ready::Net)),
             Event::Client { request, answer } => self.ready.push(Ready::Client { request, answer }),
             Event::Calls { calls, answers } => {
                 self.ready.extend(calls.into_iter().map(|c| Ready::Client {

@@ -56,22 +56,28 @@
 //! kernel's one call per peer per round) while the peer's connection is idle (nothing queued, the writer not writing) is written by
 //! the sending thread itself, without blocking, and the writer finishes what
 //! the socket did not take: one thread hop less per message at low load.
-//! After the handshake a reader sets its socket's read timeout once, not per
-//! read. After a
+//! After the handshake an inbound connection belongs to the endpoint's
+//! [`Inbound`] (`inbound.rs`), which its owner waits on and reads itself: the
+//! kernel's core, so that a received message reaches the protocol with no
+//! reader thread in between ([`Transport::start`] runs one thread for it
+//! instead, for users without a core loop). After a
 //! connection fails, the writer reconnects with exponential backoff; messages
 //! queued while the peer is unreachable are dropped (the protocols retransmit).
 
 mod budget;
+mod inbound;
 mod refusals;
 
 use crate::identity::{HostKey, PublicKey};
 use crate::message::Message;
 use crate::types::{HostId, Incarnation};
 use budget::{NoSlot, PreAuthBudget, PreAuthSlot};
+use inbound::{Adopted, Handoff};
+pub use inbound::{Inbound, Wake};
 use refusals::RefusalLog;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
@@ -108,7 +114,6 @@ const HANDSHAKE_MESSAGE_MAX: usize = 128;
 const BATCH_BYTES_MAX: usize = 256 << 10;
 /// A writer stops adding frames to one write once it holds this many frames.
 const BATCH_FRAMES_MAX: usize = 4096;
-const READ_BUFFER_BYTES: usize = 64 << 10;
 
 /// What travels in one frame.
 #[derive(Debug, Serialize, Deserialize)]
@@ -265,7 +270,8 @@ struct Shared {
     /// Open authenticated connections per peer, by direction.
     inbound_from: Mutex<BTreeMap<HostId, usize>>,
     outbound_to: Mutex<BTreeMap<HostId, usize>>,
-    deliver: DeliverFn,
+    /// Where authenticated inbound connections go: the endpoint's [`Inbound`].
+    handoff: Handoff,
 }
 
 /// Why a connection was closed.
@@ -317,7 +323,8 @@ impl LinkError {
     }
 }
 
-/// One endpoint: the acceptor, per-peer writers and per-connection readers.
+/// One endpoint: the acceptor (and a handshake thread per new connection) and
+/// per-peer writers; the inbound connections are read through its [`Inbound`].
 pub struct Transport {
     shared: Arc<Shared>,
     queues: Mutex<BTreeMap<HostId, SyncSender<QueuedBatch>>>,
@@ -398,12 +405,39 @@ fn is_large(msgs: &[Message]) -> bool {
 }
 
 impl Transport {
-    /// Starts accepting on `listener` and one writer per configured peer.
+    /// Starts accepting on `listener` and one writer per configured peer, and
+    /// a thread that reads the inbound connections and hands each frame's
+    /// messages to `deliver` (the kernel reads them itself: [`Transport::start_polled`]).
     pub fn start(
         config: TransportConfig,
         listener: TcpListener,
         deliver: DeliverFn,
     ) -> io::Result<Transport> {
+        let (transport, mut inbound) = Transport::start_polled(config, listener)?;
+        let shared = transport.shared.clone();
+        let reader = std::thread::Builder::new()
+            .name("ftc-inbound".into())
+            .spawn(move || {
+                let mut open = true;
+                while open && !shared.stop.load(Ordering::SeqCst) {
+                    inbound.wait(Duration::from_millis(100));
+                    inbound.read(&mut |batch| open = open && deliver(batch));
+                }
+            })?;
+        if let Ok(mut threads) = transport.threads.lock() {
+            threads.push(reader);
+        }
+        Ok(transport)
+    }
+
+    /// Starts the endpoint like [`Transport::start`], leaving the reading of
+    /// inbound connections to the caller: it waits on them with
+    /// [`Inbound::wait`] and reads them with [`Inbound::read`], on its own
+    /// thread (the kernel's core), with no reader thread in between.
+    pub fn start_polled(
+        config: TransportConfig,
+        listener: TcpListener,
+    ) -> io::Result<(Transport, Inbound)> {
         let local_addr = listener.local_addr()?;
         if let Some(peer) = config
             .peers
@@ -415,6 +449,9 @@ impl Transport {
                 format!("no public key for h{}", peer.0),
             ));
         }
+        let poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0))?);
+        let (handoff_tx, handoff_rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             local_addr,
             stop: AtomicBool::new(false),
@@ -429,9 +466,13 @@ impl Transport {
             refusals: RefusalLog::new(),
             inbound_from: Mutex::new(BTreeMap::new()),
             outbound_to: Mutex::new(BTreeMap::new()),
-            deliver,
+            handoff: Handoff {
+                tx: handoff_tx,
+                waker: waker.clone(),
+            },
             config,
         });
+        let inbound = Inbound::new(shared.clone(), poll, waker, handoff_rx);
         let mut threads = Vec::new();
         let mut queues = BTreeMap::new();
         let mut links = BTreeMap::new();
@@ -456,12 +497,15 @@ impl Transport {
                 .name("ftc-acceptor".into())
                 .spawn(move || run_acceptor(s, listener))?,
         );
-        Ok(Transport {
-            shared,
-            queues: Mutex::new(queues),
-            links,
-            threads: Mutex::new(threads),
-        })
+        Ok((
+            Transport {
+                shared,
+                queues: Mutex::new(queues),
+                links,
+                threads: Mutex::new(threads),
+            },
+            inbound,
+        ))
     }
 
     /// Where this endpoint accepts connections.
@@ -694,8 +738,9 @@ impl Transport {
             Ok(mut q) => q.clear(),
             Err(poisoned) => poisoned.into_inner().clear(),
         }
-        // Wake the acceptor, which blocks in `accept`.
+        // Wake the acceptor, which blocks in `accept`, and the inbound reader.
         let _ = TcpStream::connect_timeout(&self.shared.local_addr, Duration::from_millis(200));
+        let _ = self.shared.handoff.waker.wake();
         close_all_streams(&self.shared);
         if let Some(line) = self.shared.refusals.flush(Instant::now()) {
             log_line(self.shared.config.me, format_args!("{line}"));
@@ -1283,33 +1328,37 @@ fn run_acceptor(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-fn run_reader(shared: &Shared, stream: TcpStream, peer: SocketAddr, slot: PreAuthSlot) {
+fn run_reader(shared: &Shared, stream: TcpStream, addr: SocketAddr, slot: PreAuthSlot) {
     let Some(id) = register_stream(shared, &stream) else {
         return;
     };
-    if let Err(e) = read_connection(shared, &stream, slot) {
-        if !shared.stop.load(Ordering::SeqCst) {
-            match e {
-                // A peer that goes away (restart, crash) is routine, not an attack.
-                LinkError::Closed => {}
-                LinkError::Io(ref io)
-                    if io.kind() == io::ErrorKind::ConnectionReset
-                        || io.kind() == io::ErrorKind::BrokenPipe => {}
-                e => reject(shared, peer, &e),
+    let authenticated = authenticate(shared, &stream, slot);
+    unregister_stream(shared, id);
+    match authenticated {
+        Ok((peer, seal)) => hand_over(shared, stream, addr, peer, seal),
+        Err(e) => {
+            if !shared.stop.load(Ordering::SeqCst) {
+                match e {
+                    // A peer that goes away (restart, crash) is routine, not an attack.
+                    LinkError::Closed => {}
+                    LinkError::Io(ref io)
+                        if io.kind() == io::ErrorKind::ConnectionReset
+                            || io.kind() == io::ErrorKind::BrokenPipe => {}
+                    e => reject(shared, addr, &e),
+                }
             }
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
-    let _ = stream.shutdown(Shutdown::Both);
-    unregister_stream(shared, id);
 }
 
-/// Runs the handshake holding `slot`, then (authenticated, the slot returned)
-/// reads the connection's frames.
-fn read_connection(
+/// Runs the handshake holding `slot`; the authenticated peer (the slot
+/// returned, a slot of the authenticated connections taken), or why not.
+fn authenticate(
     shared: &Shared,
     stream: &TcpStream,
     slot: PreAuthSlot,
-) -> Result<(), LinkError> {
+) -> Result<(PeerIdentity, Seal), LinkError> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(Duration::from_millis(
         shared.config.tuning.write_timeout_ms.max(1),
@@ -1334,82 +1383,28 @@ fn read_connection(
         shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
         return Err(LinkError::Refused("authenticated connections in all"));
     }
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.try_clone()?);
     set_link(&shared.inbound_from, peer.host, 1);
-    let result = read_frames(shared, &mut reader, stream, &mut payload, peer, seal);
-    set_link(&shared.inbound_from, peer.host, -1);
-    shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
-    result
+    Ok((peer, seal))
 }
 
-fn read_frames(
-    shared: &Shared,
-    reader: &mut BufReader<TcpStream>,
-    stream: &TcpStream,
-    payload: &mut Vec<u8>,
-    peer: PeerIdentity,
-    mut seal: Seal,
-) -> Result<(), LinkError> {
-    let idle = Duration::from_millis(shared.config.tuning.idle_timeout_ms.max(1));
-    // One timeout for the whole data phase: a peer silent for `idle` (its writer
-    // pings every `keepalive_ms`) is cut off.
-    stream.set_read_timeout(Some(idle))?;
-    // The chunks of a large message received so far.
-    let mut reassembly: Vec<u8> = Vec::new();
-    loop {
-        let mut frame = read_frame(
-            reader,
-            stream,
-            None,
-            payload,
-            Some(&mut seal),
-            MAX_FRAME_BYTES,
-        )?;
-        if let Frame::Part { last, bytes } = frame {
-            let len = reassembly.len() + bytes.len();
-            if len > MAX_MESSAGE_BYTES {
-                return Err(LinkError::Oversized(len, MAX_MESSAGE_BYTES));
-            }
-            reassembly.extend_from_slice(&bytes);
-            if !last {
-                continue;
-            }
-            let body = std::mem::take(&mut reassembly);
-            frame = match postcard::from_bytes::<Frame>(&body) {
-                Ok(f @ Frame::Data { .. }) => f,
-                Ok(_) => return Err(LinkError::Unexpected("chunks of a frame other than data")),
-                Err(e) => return Err(LinkError::Malformed(e.to_string())),
-            };
+/// Gives an authenticated connection to the endpoint's [`Inbound`], which
+/// reads it from now on (and gives back its counts when it closes).
+fn hand_over(shared: &Shared, stream: TcpStream, addr: SocketAddr, peer: PeerIdentity, seal: Seal) {
+    let adopted = Adopted {
+        stream,
+        addr,
+        peer,
+        seal,
+    };
+    match shared.handoff.tx.send(adopted) {
+        Ok(()) => {
+            let _ = shared.handoff.waker.wake();
         }
-        match frame {
-            Frame::Data { incarnation, msgs } => {
-                if incarnation < peer.incarnation {
-                    return Err(LinkError::Auth("data stamped with an older incarnation"));
-                }
-                if msgs.is_empty() {
-                    continue;
-                }
-                shared
-                    .counters
-                    .messages_received
-                    .fetch_add(msgs.len() as u64, Ordering::Relaxed);
-                let batch = msgs
-                    .into_iter()
-                    .map(|msg| Delivery {
-                        from: peer.host,
-                        from_incarnation: incarnation,
-                        msg,
-                    })
-                    .collect();
-                if !(shared.deliver)(batch) {
-                    return Ok(());
-                }
-            }
-            Frame::Ping => {}
-            _ => return Err(LinkError::Unexpected("handshake frame after the handshake")),
-        }
-        if shared.stop.load(Ordering::SeqCst) {
-            return Ok(());
+        Err(mpsc::SendError(adopted)) => {
+            // Nobody reads any more: the endpoint is stopping.
+            set_link(&shared.inbound_from, adopted.peer.host, -1);
+            shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
+            let _ = adopted.stream.shutdown(Shutdown::Both);
         }
     }
 }

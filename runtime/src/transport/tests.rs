@@ -780,3 +780,38 @@ fn a_message_larger_than_a_frame_arrives_in_chunks_with_other_traffic_going_on()
     assert!(sent, "the large-message slot was released");
     assert_eq!(recv(&b).msg, next);
 }
+
+#[test]
+fn frames_dribbled_a_byte_at_a_time_or_many_in_one_write_arrive_whole_and_in_order() {
+    let (_a, b) = pair();
+    let addr = b.transport.local_addr();
+    let (mut stream, _, mut seal) = dial_as(0, 10, key(0), 1, addr).expect("handshake");
+    let data = |n| Frame::Data {
+        incarnation: Incarnation(10),
+        msgs: vec![heartbeat(n)],
+    };
+    // One frame split over many writes (and so over many non-blocking reads).
+    let one = encode_frame(&data(1), Vec::new(), Some(&mut seal)).expect("encode");
+    for byte in &one {
+        stream.write_all(std::slice::from_ref(byte)).expect("write");
+        stream.flush().expect("flush");
+    }
+    assert_eq!(recv(&b).msg, heartbeat(1));
+    // Many frames, the last one cut in two, in one write, then its rest.
+    let mut many = Vec::new();
+    for n in 2..200 {
+        many = encode_frame(&data(n), many, Some(&mut seal)).expect("encode");
+    }
+    let last = encode_frame(&data(200), Vec::new(), Some(&mut seal)).expect("encode");
+    many.extend_from_slice(&last[..7]);
+    stream.write_all(&many).expect("write");
+    std::thread::sleep(Duration::from_millis(50));
+    stream.write_all(&last[7..]).expect("write");
+    for n in 2..=200 {
+        assert_eq!(recv(&b).msg, heartbeat(n));
+    }
+    // The connection stays open and authenticated.
+    let more = encode_frame(&data(201), Vec::new(), Some(&mut seal)).expect("encode");
+    stream.write_all(&more).expect("write");
+    assert_eq!(recv(&b).msg, heartbeat(201));
+}
