@@ -950,6 +950,20 @@ fn read_frame(
 ) -> Result<Frame, LinkError> {
     let mut header = [0u8; 5];
     read_exact_by(reader, socket, &mut header, deadline)?;
+    let len = header_len(&header, max_len)?;
+    payload.clear();
+    payload.resize(len - 1, 0);
+    read_exact_by(reader, socket, payload, deadline)?;
+    let body = match seal {
+        Some(seal) => seal.open(payload)?,
+        None => &payload[..],
+    };
+    decode_frame(body)
+}
+
+/// The length a frame header (`[u32 length][u8 version]`) announces, refused
+/// when it is 0, above `max_len` or of another protocol version.
+fn header_len(header: &[u8; 5], max_len: usize) -> Result<usize, LinkError> {
     let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
     if len > max_len {
         return Err(LinkError::Oversized(len, max_len));
@@ -960,13 +974,11 @@ fn read_frame(
     if header[4] != PROTOCOL_VERSION {
         return Err(LinkError::WrongVersion(header[4]));
     }
-    payload.clear();
-    payload.resize(len - 1, 0);
-    read_exact_by(reader, socket, payload, deadline)?;
-    let body = match seal {
-        Some(seal) => seal.open(payload)?,
-        None => &payload[..],
-    };
+    Ok(len)
+}
+
+/// A frame's (decrypted) payload, which must decode whole.
+fn decode_frame(body: &[u8]) -> Result<Frame, LinkError> {
     let (frame, rest) = postcard::take_from_bytes::<Frame>(body)
         .map_err(|e| LinkError::Malformed(e.to_string()))?;
     if !rest.is_empty() {

@@ -248,20 +248,17 @@ fn the_wire_hides_call_arguments_and_a_recorded_session_replayed_is_refused() {
     let h = driver.handle();
     let me = h.new_client_id();
     h.call(me, group, encoded).expect("the put");
-    let read = h
-        .call(
-            me,
-            group,
-            KvCommand::Get {
-                key: "clearance".into(),
-            }
-            .encode(),
-        )
-        .expect("the get");
-    assert_eq!(
-        KvReply::decode(&read),
-        Ok(KvReply::Value(Some(secret.to_string())))
-    );
+    let read_back = || {
+        let get = KvCommand::Get {
+            key: "clearance".into(),
+        };
+        let read = h.call(me, group, get.encode()).expect("the get");
+        assert_eq!(
+            KvReply::decode(&read),
+            Ok(KvReply::Value(Some(secret.to_string())))
+        );
+    };
+    read_back();
 
     let sessions: Vec<Vec<u8>> = proxies.iter().flat_map(|p| p.sessions()).collect();
     let seen: usize = sessions.iter().map(Vec::len).sum();
@@ -303,20 +300,7 @@ fn the_wire_hides_call_arguments_and_a_recorded_session_replayed_is_refused() {
         "h1's log:\n{log}"
     );
     // The cluster still serves h0, and h1 still authenticates a real peer.
-    let read = h
-        .call(
-            me,
-            group,
-            KvCommand::Get {
-                key: "clearance".into(),
-            }
-            .encode(),
-        )
-        .expect("a get after the replay");
-    assert_eq!(
-        KvReply::decode(&read),
-        Ok(KvReply::Value(Some(secret.to_string())))
-    );
+    read_back();
     let tuning = ftc_runtime::transport::TransportTuning {
         handshake_timeout_ms: 1_000,
         ..Default::default()

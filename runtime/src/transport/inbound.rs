@@ -18,8 +18,8 @@
 //! when it has nothing to send) is closed.
 
 use super::{
-    reject, set_link, Frame, LinkError, PeerIdentity, Seal, Shared, MAX_FRAME_BYTES,
-    MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
+    decode_frame, header_len, reject, set_link, Frame, LinkError, PeerIdentity, Seal, Shared,
+    MAX_FRAME_BYTES, MAX_MESSAGE_BYTES,
 };
 use crate::transport::Delivery;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -324,20 +324,10 @@ fn make_room(conn: &mut Conn) -> Result<(), LinkError> {
 /// The length a frame header at the start of `bytes` announces, once the
 /// header is there; refuses what no frame may be.
 fn frame_len(bytes: &[u8]) -> Result<Option<usize>, LinkError> {
-    if bytes.len() < 5 {
-        return Ok(None);
+    match bytes.first_chunk::<5>() {
+        Some(header) => header_len(header, MAX_FRAME_BYTES).map(Some),
+        None => Ok(None),
     }
-    let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(LinkError::Oversized(len, MAX_FRAME_BYTES));
-    }
-    if len == 0 {
-        return Err(LinkError::Empty);
-    }
-    if bytes[4] != PROTOCOL_VERSION {
-        return Err(LinkError::WrongVersion(bytes[4]));
-    }
-    Ok(Some(len))
 }
 
 /// Handles every complete frame in `conn.buf[conn.start..]`.
@@ -352,15 +342,7 @@ fn frames(
             return Ok(());
         }
         let sealed = &conn.buf[conn.start + 5..end];
-        let body = conn.seal.open(sealed)?;
-        let (frame, rest) = postcard::take_from_bytes::<Frame>(body)
-            .map_err(|e| LinkError::Malformed(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(LinkError::Malformed(format!(
-                "{} trailing bytes",
-                rest.len()
-            )));
-        }
+        let frame = decode_frame(conn.seal.open(sealed)?)?;
         conn.start = end;
         on_frame(shared, conn, frame, deliver)?;
     }
