@@ -180,11 +180,6 @@ impl Inbound {
         }
     }
 
-    /// How many authenticated inbound connections are open.
-    pub fn connections(&self) -> usize {
-        self.conns.len()
-    }
-
     /// Takes over the connections handshake threads handed over.
     fn adopt(&mut self) {
         while let Ok(adopted) = self.handoff.try_recv() {

@@ -815,3 +815,23 @@ fn frames_dribbled_a_byte_at_a_time_or_many_in_one_write_arrive_whole_and_in_ord
     stream.write_all(&more).expect("write");
     assert_eq!(recv(&b).msg, heartbeat(201));
 }
+
+#[test]
+fn an_authenticated_connection_that_falls_silent_is_closed_after_the_idle_timeout() {
+    let (a, b) = pair();
+    let addr = b.transport.local_addr();
+    let (mut stream, _, _) = dial_as(0, 10, key(0), 1, addr).expect("handshake");
+    let started = Instant::now();
+    // `tuning().idle_timeout_ms` is 2 s; `closed_by_peer` waits up to 3 s.
+    assert!(
+        closed_by_peer(&mut stream),
+        "a silent connection stays open"
+    );
+    let after = started.elapsed();
+    assert!(
+        after >= Duration::from_millis(1_900) && after < Duration::from_secs(3),
+        "closed after {after:?}"
+    );
+    // The peer's own (pinging) connection is not affected.
+    still_serves(&a, &b, 5);
+}
