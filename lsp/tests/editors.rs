@@ -417,8 +417,9 @@ fn run_in(
 /// lock file, then `vsce package` (a devDependency), on a copy of
 /// `editors/vscode`. The `.vsix` must hold the manifest, the client, the
 /// grammar, the language configuration and the language client library it
-/// loads. Needs Node.js and the npm registry; without `npm` it says so and
-/// passes, as the README's quick start needs only the Rust toolchain.
+/// loads. Needs Node.js and the npm registry; without `npm`, or with the
+/// registry unreachable, it says so and passes, as the README's quick start
+/// needs only the Rust toolchain.
 #[test]
 fn the_vscode_extension_packages_as_a_vsix() {
     if run_in(&root(), "npm", &["--version"], 30).is_err() {
@@ -449,6 +450,19 @@ fn the_vscode_extension_packages_as_a_vsix() {
     let installed = run_in(dir.path(), "npm", &install, 300)
         .or_else(|_| run_in(dir.path(), "npm", &install, 300));
     if let Err(e) = installed {
+        // A machine that cannot reach the registry cannot package; anything
+        // else (a broken lock file, a missing package) is a failure.
+        let offline = [
+            "ENOTFOUND",
+            "EAI_AGAIN",
+            "ECONNREFUSED",
+            "ETIMEDOUT",
+            "ENETUNREACH",
+        ];
+        if offline.iter().any(|code| e.contains(code)) {
+            eprintln!("skipped: the npm registry is unreachable here:\n{e}");
+            return;
+        }
         panic!("npm ci failed: {e}");
     }
     let packaged = run_in(
