@@ -30,8 +30,8 @@
 //! Scheduling and `priority`: the core works in rounds. A round handles the
 //! messages the host sent to itself, then the events already queued and the
 //! bytes already received (so a core that stalled hears the heartbeats that
-//! wait for it before its suspicion timers fire), then the due timers, then every event that
-//! is ready (up to [`EVENTS_PER_ROUND_MAX`]); at its end the replicas send
+//! wait for it before its suspicion timers fire), then the due timers, then
+//! every event that is ready (up to [`EVENTS_PER_ROUND_MAX`]); at its end the replicas send
 //! what they held back ([`Host::set_batching`] is on: every command appended
 //! in the round goes to the members in one `Prepare`) and each peer is handed
 //! everything the round produced for it as one batch (one queue entry, one
@@ -49,7 +49,8 @@
 //! [`crate::program::executor::SLICE`]; a method that has not yielded by then
 //! keeps running on its own thread while the core serves everything else, and
 //! its outputs come back as an [`Input::AppReady`] event (the thread wakes the
-//! core through the event channel and its poll). Only its own group waits for it. A method
+//! core through the event channel and its poll). Only its own group waits
+//! for it. A method
 //! that runs longer than [`LONG_METHOD_WARN_MS`] without yielding is named in
 //! the kernel log (then again each time its running time doubles); it is not
 //! reported as "working", so past the call deadline its callers get
@@ -978,13 +979,13 @@ struct CoreQueue {
 }
 
 impl CoreQueue {
-    /// Queues `event` (waiting while the queue is full); `false` if the core is gone.
-    fn send(&self, event: Event) -> bool {
-        let sent = self.tx.send(event).is_ok();
-        if sent {
+    /// Queues `event` (waiting while the queue is full) and wakes the core;
+    /// a core that is gone drops it, and its callers see their answer
+    /// channels close.
+    fn send(&self, event: Event) {
+        if self.tx.send(event).is_ok() {
             self.wake.wake();
         }
-        sent
     }
 }
 
