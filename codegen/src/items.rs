@@ -325,7 +325,7 @@ fn server_class(
     source: &Source<'_>,
     class: &ClassIr,
 ) -> TokenStream {
-    let Some(server) = &class.server else {
+    let Some(shell) = server_shell(program, ir, source, class) else {
         return TokenStream::new();
     };
     let name = ident(&class.rust_name);
@@ -337,7 +337,7 @@ fn server_class(
         .map(|m| function(program, ir, source, *m, This::Server))
         .collect();
     let inits = init_code(program, ir, source, class, This::Server);
-    let shell = ftc_shell::emit(&server_shell(program, ir, source, class, server));
+    let shell = ftc_shell::emit(&shell);
     quote! {
         #marker
         #[derive(Debug, Default, Serialize, Deserialize)]
@@ -356,15 +356,15 @@ fn server_class(
     }
 }
 
-/// The shell of server class `class` (command enum, dispatch, typed client),
-/// emitted by `ftc_shell::emit` as for the Rust front end.
+/// The shell of `class` if it is a server class (command enum, dispatch,
+/// typed client), emitted by `ftc_shell::emit` as for the Rust front end.
 pub(crate) fn server_shell(
     program: &CheckedProgram,
     ir: &ProgramIr,
     source: &Source<'_>,
     class: &ClassIr,
-    server: &ftc_transforms::ServerIr,
-) -> ftc_shell::ServerShell {
+) -> Option<ftc_shell::ServerShell> {
+    let server = class.server.as_ref()?;
     let name = ident(&class.rust_name);
     let b = Body::new(program, ir, source, This::Server);
     let ty = |tokens: TokenStream| -> syn::Type {
@@ -414,7 +414,7 @@ pub(crate) fn server_shell(
             }
         }
     }
-    ftc_shell::ServerShell {
+    Some(ftc_shell::ServerShell {
         state: name.clone(),
         class_name: class.cmsl_name.clone(),
         commands,
@@ -430,7 +430,7 @@ pub(crate) fn server_shell(
                 Ok(())
             },
         },
-    }
+    })
 }
 
 fn function_at(program: &CheckedProgram, loc: FnLoc) -> Option<&Function> {

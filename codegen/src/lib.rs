@@ -119,10 +119,7 @@ pub fn server_shells(
     let source = source::Source::new(source);
     ir.classes
         .iter()
-        .filter_map(|class| {
-            let server = class.server.as_ref()?;
-            Some(items::server_shell(program, ir, &source, class, server))
-        })
+        .filter_map(|class| items::server_shell(program, ir, &source, class))
         .collect()
 }
 

@@ -1414,8 +1414,7 @@ fn hand_over(shared: &Shared, stream: TcpStream, addr: SocketAddr, peer: PeerIde
         }
         Err(mpsc::SendError(adopted)) => {
             // Nobody reads any more: the endpoint is stopping.
-            set_link(&shared.inbound_from, adopted.peer.host, -1);
-            shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
+            inbound::release(shared, adopted.peer);
             let _ = adopted.stream.shutdown(Shutdown::Both);
         }
     }

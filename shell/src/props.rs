@@ -16,7 +16,7 @@
 //! ```
 
 use crate::default_runtime;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -137,8 +137,8 @@ pub fn expand(tokens: TokenStream) -> TokenStream {
     };
     let rt = default_runtime();
     let mut errors: Vec<syn::Error> = Vec::new();
-    let mut seen: Vec<(String, Span)> = Vec::new();
-    let mut model: Option<(String, Span)> = None;
+    let mut seen: Vec<String> = Vec::new();
+    let mut model: Option<String> = None;
     let mut tolerate: Option<(i64, &Expr)> = None;
     let mut durable: Option<&Ident> = None;
     let mut calls = Vec::new();
@@ -147,7 +147,7 @@ pub fn expand(tokens: TokenStream) -> TokenStream {
             "tolerance" => "tolerate".to_string(),
             k => k.to_string(),
         };
-        if seen.iter().any(|(s, _)| *s == slot) {
+        if seen.contains(&slot) {
             errors.push(error(
                 keyword,
                 "E0312",
@@ -156,7 +156,7 @@ pub fn expand(tokens: TokenStream) -> TokenStream {
             ));
             continue;
         }
-        seen.push((slot, keyword.span()));
+        seen.push(slot);
         let span = keyword.span();
         match prop {
             Prop::Model(m) => {
@@ -175,7 +175,7 @@ pub fn expand(tokens: TokenStream) -> TokenStream {
                         continue;
                     }
                 };
-                model = Some((m.to_string(), m.span()));
+                model = Some(m.to_string());
                 calls.push(quote_spanned!(span=> .model(#rt::types::Model::#variant)));
             }
             Prop::Tolerate(e) => {
@@ -229,7 +229,7 @@ pub fn expand(tokens: TokenStream) -> TokenStream {
             }
         }
     }
-    let model_name = model.as_ref().map(|(m, _)| m.as_str()).unwrap_or("correct");
+    let model_name = model.as_deref().unwrap_or("correct");
     if let (Some((t, e)), "correct") = (tolerate, model_name) {
         if t > 0 {
             errors.push(error(

@@ -150,11 +150,13 @@ impl Inbound {
     /// budget, handing each `Data` frame's messages to `deliver` in order.
     pub fn read(&mut self, deliver: &mut impl FnMut(Vec<Delivery>)) {
         self.adopt();
+        // `readable` is taken for the loop and given back empty, so the
+        // round allocates nothing.
         let mut ready = std::mem::take(&mut self.readable);
         ready.append(&mut self.hot);
         ready.sort_unstable();
         ready.dedup();
-        for token in ready {
+        for &token in &ready {
             let Some(conn) = self.conns.get_mut(&token) else {
                 continue;
             };
@@ -164,6 +166,8 @@ impl Inbound {
                 Err(e) => self.close(token, Some(e)),
             }
         }
+        ready.clear();
+        self.readable = ready;
         let now = Instant::now();
         if now.duration_since(self.idle_checked) >= IDLE_CHECK_EVERY {
             self.idle_checked = now;
@@ -255,8 +259,9 @@ impl Drop for Inbound {
     }
 }
 
-/// A closed connection's share of the counts its handshake thread took.
-fn release(shared: &Shared, peer: PeerIdentity) {
+/// A closed (or never adopted) connection's share of the counts its
+/// handshake thread took.
+pub(super) fn release(shared: &Shared, peer: PeerIdentity) {
     set_link(&shared.inbound_from, peer.host, -1);
     shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
 }
