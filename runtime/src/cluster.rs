@@ -154,14 +154,24 @@ impl TimingSection {
     }
 }
 
-/// `[cluster]`: nothing is settable there yet; it is read only to explain a
-/// file of the older format, which held a shared `key`.
-#[derive(Serialize, Deserialize)]
+/// `[cluster]`: settings of every kernel that are not protocol timing. Its
+/// `key` is read only to explain a file of the older format, which held a
+/// shared key.
+#[derive(Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ClusterSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    busy_poll_us: Option<u64>,
 }
+
+/// How long, by default, a kernel's core and a waiting caller keep looking
+/// for the next message before they sleep ([`ClusterConfig::busy_poll_us`]).
+pub const DEFAULT_BUSY_POLL_US: u64 = 50;
+/// The largest busy-poll a cluster file may set: beyond a millisecond a
+/// spinning core costs more CPU than the wake-up it saves.
+pub const MAX_BUSY_POLL_US: u64 = 1_000;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +189,13 @@ pub struct ClusterConfig {
     pub keys: BTreeMap<HostId, PublicKey>,
     /// The protocol timeouts every kernel of the cluster uses (`[timing]`).
     pub timing: Timing,
+    /// `[cluster] busy_poll_us`: after a round of work, a kernel's core polls
+    /// its sockets without sleeping for up to this many microseconds before
+    /// it waits in the kernel, and a caller waiting for an answer does the same
+    /// with its channel. A wake-up from sleep costs tens of microseconds on a
+    /// virtual machine, several per call; 0 turns polling off (a machine
+    /// shared with other work).
+    pub busy_poll_us: u64,
 }
 
 /// `h3` → `HostId(3)`.
@@ -205,7 +222,8 @@ impl ClusterConfig {
             }
             ClusterError::Invalid(why)
         })?;
-        if file.cluster.is_some_and(|c| c.key.is_some()) {
+        let section = file.cluster.unwrap_or_default();
+        if section.key.is_some() {
             return Err(ClusterError::Invalid(format!(
                 "[cluster] key: a shared key is no longer accepted{OLD_FORMAT_HINT}"
             )));
@@ -249,10 +267,18 @@ impl ClusterConfig {
             keys.insert(host, key);
         }
         let timing = file.timing.unwrap_or_default().timing()?;
+        let busy_poll_us = section.busy_poll_us.unwrap_or(DEFAULT_BUSY_POLL_US);
+        if busy_poll_us > MAX_BUSY_POLL_US {
+            return Err(ClusterError::Invalid(format!(
+                "[cluster] busy_poll_us = {busy_poll_us}: at most {MAX_BUSY_POLL_US} \
+                 (0 turns busy polling off)"
+            )));
+        }
         Ok(ClusterConfig {
             hosts,
             keys,
             timing,
+            busy_poll_us,
         })
     }
 
@@ -280,7 +306,10 @@ impl ClusterConfig {
             );
         }
         let file = ClusterFile {
-            cluster: None,
+            cluster: (self.busy_poll_us != DEFAULT_BUSY_POLL_US).then_some(ClusterSection {
+                key: None,
+                busy_poll_us: Some(self.busy_poll_us),
+            }),
             hosts,
             timing: TimingSection::of(&self.timing),
         };
@@ -311,6 +340,7 @@ impl ClusterConfig {
             hosts,
             keys,
             timing: Timing::default(),
+            busy_poll_us: DEFAULT_BUSY_POLL_US,
         };
         Ok((config, private))
     }
@@ -434,6 +464,9 @@ pub struct LocalClusterOptions {
     /// `None`. A cluster moving tens of MiB per message on a loaded machine
     /// wants a longer suspicion time than the loopback default.
     pub timing: Option<Timing>,
+    /// The cluster file's `[cluster] busy_poll_us`: [`DEFAULT_BUSY_POLL_US`]
+    /// if `None`.
+    pub busy_poll_us: Option<u64>,
     /// Hosts' addresses, where not a free port on 127.0.0.1 (hosts in
     /// network namespaces a test made).
     pub addresses: BTreeMap<HostId, SocketAddr>,
@@ -452,6 +485,7 @@ impl Default for LocalClusterOptions {
             traces: false,
             data_root: None,
             timing: None,
+            busy_poll_us: None,
             addresses: BTreeMap::new(),
             namespaces: BTreeMap::new(),
         }
@@ -519,6 +553,9 @@ impl LocalCluster {
         let (mut config, private) = ClusterConfig::with_fresh_keys(hosts)?;
         if let Some(timing) = options.timing.clone() {
             config.timing = timing;
+        }
+        if let Some(us) = options.busy_poll_us {
+            config.busy_poll_us = us.min(MAX_BUSY_POLL_US);
         }
         let cluster_file = config.write_with_keys(dir.path(), &private)?;
         Ok(LocalCluster {
@@ -913,6 +950,32 @@ mod tests {
         for bad in [0, 50, 9_800] {
             assert!(c.set_suspect_after_ms(bad).is_err(), "accepted {bad} ms");
         }
+    }
+
+    #[test]
+    fn busy_polling_is_settable_within_bounds_and_round_trips() {
+        let hosts = hosts_file(&[("h1", "127.0.0.1:1", K1)]);
+        let c = ClusterConfig::parse(&hosts).expect("parses");
+        assert_eq!(c.busy_poll_us, DEFAULT_BUSY_POLL_US);
+        assert!(!c.to_toml().expect("toml").contains("busy_poll_us"));
+        for us in [0, 7, MAX_BUSY_POLL_US] {
+            let c = ClusterConfig::parse(&format!("[cluster]\nbusy_poll_us = {us}\n{hosts}"))
+                .expect("parses");
+            assert_eq!(c.busy_poll_us, us);
+            let again = ClusterConfig::parse(&c.to_toml().expect("toml")).expect("round trip");
+            assert_eq!(again, c);
+        }
+        let too_long = format!(
+            "[cluster]\nbusy_poll_us = {}\n{hosts}",
+            MAX_BUSY_POLL_US + 1
+        );
+        let err = ClusterConfig::parse(&too_long)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("busy_poll_us") && err.contains("at most"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,7 +18,12 @@
 //! reaches the protocol on the thread that waited for it, with no reader
 //! thread and queue in between; sends to an idle peer are written by the
 //! core too ([`Transport::send_batch`]), so at low load a request and its
-//! reply cross no thread but the two cores.
+//! reply cross no thread but the two cores. While an exchange is in progress
+//! (a round of work within a millisecond of the last, or a local call taken)
+//! the core polls for up to the cluster's `busy_poll_us` before it sleeps,
+//! and so does a caller waiting on a [`CallTicket`] ([`crate::busy_poll`]):
+//! the next message of a call usually comes within microseconds, and a
+//! wake-up from sleep costs more than that.
 //!
 //! Time is monotonic microseconds since the kernel started. Incarnations: at the
 //! cluster's first boot every host is [`FIRST_INCARNATION`] (the view service's
@@ -67,6 +72,7 @@
 //! stall as its peers' silence.
 
 use crate::app::AppFactory;
+use crate::busy_poll::{recv_polling, CorePolling};
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
 use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
 use crate::identity::HostKey;
@@ -318,6 +324,8 @@ pub fn schedule<T>(ready: &mut [T], rank: impl Fn(&T) -> Option<i64>) {
 /// A pending answer from the kernel: the asynchronous form of a call (futures, `accept`).
 pub struct CallTicket {
     answer: Receiver<ClientEvent>,
+    /// How long a wait polls before it sleeps (`crate::busy_poll`).
+    busy_poll: Duration,
 }
 
 fn call_result(event: ClientEvent) -> Result<Vec<u8>, CallError> {
@@ -332,7 +340,7 @@ impl CallTicket {
     /// Waits up to `timeout`; `None` if the answer has not come yet. Answers once:
     /// after it returned `Some`, later waits return `Some(Err(KernelStopped))`.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<Vec<u8>, CallError>> {
-        match self.answer.recv_timeout(timeout) {
+        match recv_polling(&self.answer, self.busy_poll, Some(timeout)) {
             Ok(e) => Some(call_result(e)),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => Some(Err(CallError::KernelStopped)),
@@ -350,7 +358,7 @@ impl CallTicket {
     /// [`CallError::KernelStopped`] when the kernel stops. So a call waits as
     /// long as its method runs, like a local call.
     pub fn wait(self) -> Result<Vec<u8>, CallError> {
-        match self.answer.recv() {
+        match recv_polling(&self.answer, self.busy_poll, None) {
             Ok(e) => call_result(e),
             Err(_) => Err(CallError::KernelStopped),
         }
@@ -365,6 +373,8 @@ pub struct KernelHandle {
     incarnation: Incarnation,
     next_local_client: Arc<AtomicU32>,
     answer_bound: Duration,
+    /// The cluster's busy-poll budget, for callers waiting on a [`CallTicket`].
+    busy_poll: Duration,
 }
 
 impl KernelHandle {
@@ -451,6 +461,7 @@ impl KernelHandle {
                 group,
                 payload,
             }),
+            busy_poll: self.busy_poll,
         }
     }
 
@@ -462,6 +473,7 @@ impl KernelHandle {
     pub fn echo(&self, to: HostId, payload: Vec<u8>) -> CallTicket {
         CallTicket {
             answer: self.submit(LocalRequest::Echo { to, payload }),
+            busy_poll: self.busy_poll,
         }
     }
 
@@ -667,6 +679,7 @@ impl Kernel {
             tx: events_tx,
             wake: inbound.wake_handle(),
         };
+        let busy_poll = Duration::from_micros(config.cluster.busy_poll_us);
         let answer_bound = Duration::from_micros(config.timing.call_deadline_us)
             + Duration::from_millis(config.answer_margin_ms);
         let mut host_config = HostConfig::new(host, incarnation, config.cluster.host_ids(), seed);
@@ -728,6 +741,9 @@ impl Kernel {
             outbox: BTreeMap::new(),
             outbox_incarnation: incarnation,
             ready: Vec::new(),
+            polling: CorePolling::new(busy_poll),
+            round_worked: false,
+            round_took_call: false,
             next_token: 1,
             waiting: HashMap::new(),
             outputs: Vec::new(),
@@ -750,6 +766,7 @@ impl Kernel {
                 incarnation,
                 next_local_client: Arc::new(AtomicU32::new(0)),
                 answer_bound,
+                busy_poll,
             },
             transport,
             core: Some(core_thread),
@@ -915,6 +932,11 @@ struct CoreDriver {
     outbox_incarnation: Incarnation,
     /// The round's ready work, in the order [`schedule`] gives.
     ready: Vec<Ready>,
+    /// Whether to poll before sleeping, decided after every round from
+    /// whether it handled work (`round_worked`) and took a local call.
+    polling: CorePolling,
+    round_worked: bool,
+    round_took_call: bool,
     next_token: u64,
     waiting: HashMap<u64, Answer>,
     outputs: Vec<Output>,
@@ -1083,12 +1105,13 @@ impl CoreDriver {
                 };
                 self.handle(input);
                 handled += 1;
+                self.round_worked = true;
             }
             // What arrived while the core was busy goes before due timers: a
             // core that stalled (a large state, a slow machine) must not
             // suspect peers whose heartbeats wait in its sockets or queue.
             if self.waited.elapsed() >= STALL_POLL_AFTER {
-                self.inbound.wait(Duration::ZERO);
+                self.inbound.wait(Duration::ZERO, Duration::ZERO);
             }
             if !self.take_pending(EVENTS_PER_ROUND_MAX) {
                 break;
@@ -1122,7 +1145,12 @@ impl CoreDriver {
             };
             self.flush_trace();
             // Sockets, local requests and server threads wake this one wait.
-            self.inbound.wait(wait);
+            let spin = self.polling.after_round(
+                Instant::now(),
+                std::mem::take(&mut self.round_worked),
+                std::mem::take(&mut self.round_took_call),
+            );
+            self.inbound.wait(wait, spin);
             self.waited = Instant::now();
             if !self.take_pending(EVENTS_PER_ROUND_MAX) {
                 break;
@@ -1174,8 +1202,12 @@ impl CoreDriver {
     /// Adds an event's work to the round; `false` means stop.
     fn take(&mut self, event: Event) -> bool {
         match event {
-            Event::Client { request, answer } => self.ready.push(Ready::Client { request, answer }),
+            Event::Client { request, answer } => {
+                self.round_took_call = true;
+                self.ready.push(Ready::Client { request, answer })
+            }
             Event::Calls { calls, answers } => {
+                self.round_took_call = true;
                 self.ready.extend(calls.into_iter().map(|c| Ready::Client {
                     request: LocalRequest::Call {
                         client: c.client,
@@ -1194,6 +1226,7 @@ impl CoreDriver {
     /// Handles the round's ready work in [`schedule`] order.
     fn handle_ready(&mut self) {
         let mut ready = std::mem::take(&mut self.ready);
+        self.round_worked = true;
         let host = &self.host;
         schedule(&mut ready, |r| match r {
             Ready::Net(d) => host.message_priority(&d.msg),

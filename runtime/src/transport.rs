@@ -420,7 +420,7 @@ impl Transport {
             .spawn(move || {
                 let mut open = true;
                 while open && !shared.stop.load(Ordering::SeqCst) {
-                    inbound.wait(Duration::from_millis(100));
+                    inbound.wait(Duration::from_millis(100), Duration::ZERO);
                     inbound.read(&mut |batch| open = open && deliver(batch));
                 }
             })?;

@@ -123,13 +123,28 @@ impl Inbound {
     }
 
     /// Waits at most `timeout` for a connection with bytes to read, a new
-    /// connection or a wake-up; at once when a connection is hot.
-    pub fn wait(&mut self, timeout: Duration) {
+    /// connection or a wake-up; at once when a connection is hot. For the
+    /// first `spin` of it, it polls without sleeping, yielding the CPU between
+    /// looks (`crate::busy_poll`).
+    pub fn wait(&mut self, timeout: Duration, spin: Duration) {
         let timeout = if self.hot.is_empty() {
             timeout
         } else {
             Duration::ZERO
         };
+        let start = Instant::now();
+        let spin = spin.min(timeout);
+        while !spin.is_zero() && start.elapsed() < spin {
+            if self.poll_once(Duration::ZERO) > 0 {
+                return;
+            }
+            std::thread::yield_now();
+        }
+        self.poll_once(timeout.saturating_sub(start.elapsed()));
+    }
+
+    /// One `epoll_wait` of at most `timeout`; the number of events it gave.
+    fn poll_once(&mut self, timeout: Duration) -> usize {
         match self.poll.poll(&mut self.events, Some(timeout)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -139,11 +154,14 @@ impl Inbound {
                 std::thread::sleep(timeout.min(Duration::from_millis(10)));
             }
         }
+        let mut count = 0;
         for event in self.events.iter() {
+            count += 1;
             if event.token() != WAKE {
                 self.readable.push(event.token());
             }
         }
+        count
     }
 
     /// Reads every connection that is ready (new ones included) within its

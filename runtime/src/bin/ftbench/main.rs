@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! cargo run --release -p ftc-runtime --bin ftbench [-- --kernels 5 --seconds 3 --clients 16 --window 32
-//!     --latency-calls 500 --max-tolerate 4 --max-byzantine 1 --groups 1000 --svg ftbench.svg]
+//!     --latency-calls 500 --max-tolerate 4 --max-byzantine 1 --groups 1000 --svg ftbench.svg
+//!     --busy-poll-us 50]
 //! cargo run --release -p ftc-runtime --bin ftbench -- --transport   # the transport alone
 //! cargo run --release -p ftc-runtime --bin ftbench -- --soak [--minutes 10]   # see soak.rs
 //! ```
@@ -22,6 +23,9 @@
 //! kernels' memory per group (0: skip).
 //! `--svg FILE`: also draws the latency distributions and the failover's
 //! completions over time ([`plot`]).
+//! `--busy-poll-us N`: the cluster file's `[cluster] busy_poll_us` (0: every
+//! core and caller sleeps as soon as it has nothing to do; the default is
+//! `ftc_runtime::cluster::DEFAULT_BUSY_POLL_US`).
 //!
 //! The binary is also its own kernel: the launcher runs `ftbench --kernel …`.
 
@@ -60,6 +64,8 @@ struct Options {
     groups: u64,
     /// Where to write the picture of the run, if anywhere.
     svg: Option<std::path::PathBuf>,
+    /// The cluster file's `[cluster] busy_poll_us` (`None`: the default).
+    busy_poll_us: Option<u64>,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -73,6 +79,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         max_byzantine: 1,
         groups: 1000,
         svg: None,
+        busy_poll_us: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -95,6 +102,16 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                     .map_err(|_| "--max-byzantine: too large".to_string())?
             }
             "--groups" => o.groups = value("--groups")?,
+            "--busy-poll-us" => {
+                let us = value("--busy-poll-us")?;
+                if us > ftc_runtime::cluster::MAX_BUSY_POLL_US {
+                    return Err(format!(
+                        "--busy-poll-us: at most {}",
+                        ftc_runtime::cluster::MAX_BUSY_POLL_US
+                    ));
+                }
+                o.busy_poll_us = Some(us);
+            }
             "--svg" => o.svg = Some(it.next().ok_or("--svg needs a file name")?.into()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -115,7 +132,7 @@ struct Bench {
 }
 
 impl Bench {
-    fn start(kernels: u32) -> Result<Bench, String> {
+    fn start(kernels: u32, busy_poll_us: Option<u64>) -> Result<Bench, String> {
         let binary = std::env::current_exe().map_err(|e| e.to_string())?;
         let data = tempfile::tempdir().map_err(|e| format!("data directories: {e}"))?;
         let mut cluster = LocalCluster::prepare(
@@ -124,6 +141,7 @@ impl Bench {
                 kernels,
                 main_host: true,
                 data_root: Some(data.path().to_path_buf()),
+                busy_poll_us,
                 ..LocalClusterOptions::default()
             },
         )
@@ -263,7 +281,7 @@ fn run(o: &Options) -> Result<(), String> {
         "ftbench: {} kernel processes + this process on 127.0.0.1, {} s per throughput run, {} clients x {} outstanding calls",
         o.kernels, o.seconds, o.clients, o.window
     );
-    let mut bench = Bench::start(o.kernels)?;
+    let mut bench = Bench::start(o.kernels, o.busy_poll_us)?;
     let mut configs = vec![("correct".to_string(), Model::Correct, 0, false)];
     for t in 1..=o.max_tolerate {
         if t + 1 > o.kernels {
