@@ -860,8 +860,8 @@ mod tests {
         assert_eq!(bound.len(), 8);
     }
 
-    const K1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
-    const K2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+    const K1: &str = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"; // seed [1; 32]
+    const K2: &str = "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"; // seed [2; 32]
 
     fn hosts_file(entries: &[(&str, &str, &str)]) -> String {
         let mut text = String::from("[hosts]\n");

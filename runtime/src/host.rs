@@ -16,6 +16,7 @@ use crate::app::{AppFactory, NestedCallId};
 use crate::client::{Client, ClientOutput};
 use crate::failure_detector::{FailureDetector, FdOutput};
 use crate::group::{DiskMirror, DurableCopy, GroupMessage, GroupOutput, ReplicaConfig};
+use crate::identity::ProofKeys;
 use crate::message::Message;
 use crate::protocol::{new_engine, EngineContext, GroupProtocol};
 use crate::storage::{Recovered, StorageOp, Store};
@@ -87,6 +88,9 @@ pub struct PlantedBugs {
     pub commit_without_prepare_quorum: bool,
     /// A byzantine replica installs a transferred state without checking its digest.
     pub state_transfer_skips_digest_check: bool,
+    /// A byzantine backup follows a new view without checking the signatures
+    /// of the reports it was decided from (a lying primary's forged reports).
+    pub new_view_reports_unchecked: bool,
     /// A byzantine callee executes a byzantine caller's nested command on one copy.
     pub nested_command_on_one_copy: bool,
     /// A durable group's sequencer commits while recruits of its view are
@@ -108,6 +112,9 @@ pub struct HostConfig {
     pub timing: Timing,
     /// Seeds the core's only source of randomness.
     pub seed: u64,
+    /// This host's signing key and every host's public key (byzantine groups
+    /// sign their view changes with it).
+    pub proofs: Arc<ProofKeys>,
     #[cfg(feature = "planted-bugs")]
     pub bugs: PlantedBugs,
 }
@@ -119,13 +126,16 @@ impl HostConfig {
         incarnation: Incarnation,
         cluster: Vec<HostId>,
         seed: u64,
+        proofs: Arc<ProofKeys>,
     ) -> HostConfig {
+        assert_eq!(proofs.me(), host, "a host signs with its own key");
         HostConfig {
             host,
             incarnation,
             cluster,
             timing: Timing::default(),
             seed,
+            proofs,
             #[cfg(feature = "planted-bugs")]
             bugs: PlantedBugs::default(),
         }
@@ -262,6 +272,7 @@ pub enum Output {
 /// ```
 /// use ftc_runtime::app::{AppFactory, StateMachine};
 /// use ftc_runtime::host::{Host, HostConfig, Input, Output};
+/// use ftc_runtime::identity::ProofKeys;
 /// use ftc_runtime::types::{HostId, Incarnation};
 /// use std::sync::Arc;
 ///
@@ -273,7 +284,9 @@ pub enum Output {
 /// }
 ///
 /// let cluster = vec![HostId(0), HostId(1), HostId(2)];
-/// let config = HostConfig::new(HostId(0), Incarnation(1), cluster, 7);
+/// // A real kernel's keys come from its key file and the cluster file.
+/// let proofs = Arc::new(ProofKeys::simulated(HostId(0), &cluster, 7));
+/// let config = HostConfig::new(HostId(0), Incarnation(1), cluster, 7, proofs);
 /// let mut host = Host::new(config, Arc::new(NoClasses));
 /// let mut out = Vec::new();
 /// host.handle(0, Input::Start, &mut out);
@@ -1108,6 +1121,7 @@ impl Host {
                 config,
                 fresh: is_first_view(&view),
                 durable,
+                proofs: self.config.proofs.clone(),
             };
             let mut replica = new_engine(now, ctx, app, view, &mut group_out);
             replica.set_batching(self.batching, now, &mut group_out);

@@ -1,9 +1,10 @@
-//! Host identities: every host's static X25519 key pair, its private key file,
-//! and pairwise message authenticators for proving to third parties what a
-//! peer said.
+//! Host identities: every host's static Ed25519 key pair, its private key
+//! file, the X25519 keys derived from it for the transport, and signatures
+//! that prove to third parties what a host said.
 //!
-//! A host's **public key** is listed next to its address in the cluster file; its
-//! **private key** lives only in its own key file (`hN.key`, mode 0600):
+//! A host's **public key** (Ed25519) is listed next to its address in the
+//! cluster file; its **private key** (the 32-byte Ed25519 seed) lives only in
+//! its own key file (`hN.key`, mode 0600):
 //!
 //! ```toml
 //! # ftc host key: keep this file private (mode 0600).
@@ -11,20 +12,18 @@
 //! private_key = "64 hex digits"
 //! ```
 //!
-//! The transport authenticates links with these keys (the Noise `KK`
-//! handshake, `transport.rs`). For protocols that must convince a *third*
-//! host of what a peer sent (Byzantine agreement), [`Authenticator`] gives
-//! every pair of hosts a MAC key derived from their static–static
-//! Diffie–Hellman secret, which only those two hosts can compute: a sender
-//! attaches a [`MacVector`] (one tag per receiver) and each receiver checks its
-//! own entry. A lying host cannot produce a tag that another correct host
-//! accepts as coming from a third one.
+//! The transport authenticates links with the X25519 form of the same key
+//! pair (the Noise `KK` handshake, `transport.rs`): the private scalar of the
+//! Ed25519 key and the Montgomery form of the public key, the conversion
+//! libsodium and age use. For protocols that must convince a *third* host of
+//! what a peer sent (a byzantine group's view change), a host signs the bytes
+//! with its Ed25519 key ([`HostKey::sign`]) and anyone holding the cluster
+//! file checks them ([`ProofKeys::verify`]). A lying host cannot produce a
+//! signature that a correct host accepts as another host's.
 
 use crate::cluster::host_name;
 use crate::types::HostId;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -32,10 +31,8 @@ use std::str::FromStr;
 
 /// Bytes of a public or private key.
 pub const KEY_BYTES: usize = 32;
-/// Bytes of one pairwise message tag (truncated HMAC-SHA256).
-pub const TAG_BYTES: usize = 16;
-
-type HmacSha256 = Hmac<Sha256>;
+/// Bytes of a signature.
+pub const SIGNATURE_BYTES: usize = 64;
 
 /// A problem with a key or a key file.
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +60,30 @@ pub enum IdentityError {
     Random(String),
 }
 
-/// A host's public key: 32 bytes, written as 64 lowercase hex digits.
+/// A host's public key: a compressed Ed25519 point, written as 64 lowercase
+/// hex digits. Parsing checks that it is a point.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PublicKey(pub [u8; KEY_BYTES]);
+
+impl PublicKey {
+    /// The X25519 public key of the same key pair (for the Noise handshake);
+    /// `None` when the bytes are not an Ed25519 point.
+    pub fn dh_public(&self) -> Option<[u8; KEY_BYTES]> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0).ok()?;
+        Some(key.to_montgomery().to_bytes())
+    }
+
+    /// True when `signature` is this key's signature of `body`.
+    pub fn verify(&self, body: &[u8], signature: &[u8]) -> bool {
+        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.0) else {
+            return false;
+        };
+        let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else {
+            return false;
+        };
+        key.verify_strict(body, &signature).is_ok()
+    }
+}
 
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -85,7 +103,13 @@ impl fmt::Debug for PublicKey {
 impl FromStr for PublicKey {
     type Err = IdentityError;
     fn from_str(text: &str) -> Result<PublicKey, IdentityError> {
-        parse_hex_key(text).map(PublicKey)
+        let key = PublicKey(parse_hex_key(text)?);
+        match key.dh_public() {
+            Some(_) => Ok(key),
+            None => Err(IdentityError::BadKey(
+                "not an Ed25519 public key (made by an older `keygen`? make a new one)".into(),
+            )),
+        }
     }
 }
 
@@ -111,7 +135,7 @@ fn parse_hex_key(text: &str) -> Result<[u8; KEY_BYTES], IdentityError> {
 /// through [`HostKey::write_file`]; `Debug` shows only the public half.
 #[derive(Clone)]
 pub struct HostKey {
-    secret: x25519_dalek::StaticSecret,
+    signing: ed25519_dalek::SigningKey,
     public: PublicKey,
 }
 
@@ -140,27 +164,27 @@ impl HostKey {
         Ok(HostKey::from_private(bytes))
     }
 
-    /// The key pair whose private key is `bytes` (clamped as X25519 does).
+    /// The key pair whose private key (Ed25519 seed) is `bytes`.
     pub fn from_private(bytes: [u8; KEY_BYTES]) -> HostKey {
-        let secret = x25519_dalek::StaticSecret::from(bytes);
-        let public = PublicKey(x25519_dalek::PublicKey::from(&secret).to_bytes());
-        HostKey { secret, public }
+        let signing = ed25519_dalek::SigningKey::from_bytes(&bytes);
+        let public = PublicKey(signing.verifying_key().to_bytes());
+        HostKey { signing, public }
     }
 
     pub fn public(&self) -> PublicKey {
         self.public
     }
 
-    /// The private key, for the Noise handshake.
-    pub(crate) fn private_bytes(&self) -> [u8; KEY_BYTES] {
-        self.secret.to_bytes()
+    /// The X25519 private key of the same pair, for the Noise handshake (the
+    /// Ed25519 secret scalar; X25519 clamps it as Ed25519 does).
+    pub(crate) fn dh_private(&self) -> [u8; KEY_BYTES] {
+        self.signing.to_scalar_bytes()
     }
 
-    /// The static–static Diffie–Hellman secret with `peer`.
-    fn shared_secret(&self, peer: &PublicKey) -> [u8; KEY_BYTES] {
-        self.secret
-            .diffie_hellman(&x25519_dalek::PublicKey::from(peer.0))
-            .to_bytes()
+    /// This host's signature of `body`.
+    pub fn sign(&self, body: &[u8]) -> [u8; SIGNATURE_BYTES] {
+        use ed25519_dalek::Signer;
+        self.signing.sign(body).to_bytes()
     }
 
     /// Writes `host`'s key file at `path`, created with mode 0600; an existing
@@ -173,7 +197,8 @@ impl HostKey {
             toml::to_string(&KeyFile {
                 host: host_name(host),
                 private_key: self
-                    .private_bytes()
+                    .signing
+                    .to_bytes()
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect(),
@@ -238,89 +263,54 @@ pub fn keygen(host: HostId, path: &Path) -> Result<PublicKey, IdentityError> {
     Ok(key.public())
 }
 
-/// One tag per receiving host: a message authenticated to every one of them.
-pub type MacVector = BTreeMap<HostId, [u8; TAG_BYTES]>;
-
-/// Pairwise message authentication between this host and every peer.
-///
-/// The key of the pair `{a, b}` is `HMAC-SHA256(DH(a, b), "ftc-pairwise" ‖ a ‖ b)`
-/// with `a < b`; the tag of `body` sent from `s` to `r` is
-/// `HMAC-SHA256(key, s ‖ r ‖ body)` truncated to [`TAG_BYTES`], so a tag is
-/// bound to its direction as well as to its pair.
-#[derive(Clone)]
-pub struct Authenticator {
+/// What a host needs to sign its own statements and check other hosts':
+/// its key pair and every host's public key (the cluster file's).
+#[derive(Clone, Debug)]
+pub struct ProofKeys {
     me: HostId,
-    keys: BTreeMap<HostId, HmacSha256>,
+    key: HostKey,
+    hosts: BTreeMap<HostId, PublicKey>,
 }
 
-impl fmt::Debug for Authenticator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Authenticator({}, peers {:?})",
-            host_name(self.me),
-            self.keys.keys().collect::<Vec<_>>()
-        )
-    }
-}
-
-impl Authenticator {
-    /// Pairwise keys between `me` (holding `key`) and every other host of `peers`.
-    pub fn new(me: HostId, key: &HostKey, peers: &BTreeMap<HostId, PublicKey>) -> Authenticator {
-        let keys = peers
-            .iter()
-            .filter(|(h, _)| **h != me)
-            .map(|(peer, public)| {
-                let (low, high) = if me < *peer { (me, *peer) } else { (*peer, me) };
-                let mut kdf = <HmacSha256 as Mac>::new_from_slice(&key.shared_secret(public))
-                    .expect("HMAC takes a key of any length");
-                kdf.update(b"ftc-pairwise");
-                kdf.update(&low.0.to_be_bytes());
-                kdf.update(&high.0.to_be_bytes());
-                let pair_key = kdf.finalize().into_bytes();
-                let mac = <HmacSha256 as Mac>::new_from_slice(&pair_key)
-                    .expect("HMAC takes a key of any length");
-                (*peer, mac)
-            })
-            .collect();
-        Authenticator { me, keys }
+impl ProofKeys {
+    /// `me`, holding `key`, in a cluster whose hosts' public keys are `hosts`.
+    pub fn new(me: HostId, key: HostKey, hosts: BTreeMap<HostId, PublicKey>) -> ProofKeys {
+        ProofKeys { me, key, hosts }
     }
 
-    fn mac(&self, pair: HostId, from: HostId, to: HostId, body: &[u8]) -> Option<HmacSha256> {
-        let mut mac = self.keys.get(&pair)?.clone();
-        mac.update(&from.0.to_be_bytes());
-        mac.update(&to.0.to_be_bytes());
-        mac.update(body);
-        Some(mac)
+    /// Keys for simulated or test hosts, derived from `seed` and the host
+    /// number, so every host of one run computes every other's. Never for a
+    /// real cluster: anyone who knows the seed holds every private key.
+    pub fn simulated(me: HostId, hosts: &[HostId], seed: u64) -> ProofKeys {
+        let key_of = |h: HostId| {
+            let mut bytes = [0u8; KEY_BYTES];
+            bytes[..8].copy_from_slice(&seed.to_le_bytes());
+            bytes[8..12].copy_from_slice(&h.0.to_le_bytes());
+            bytes[12..].copy_from_slice(&b"ftc-simulated-host-key"[..KEY_BYTES - 12]);
+            HostKey::from_private(bytes)
+        };
+        ProofKeys {
+            me,
+            key: key_of(me),
+            hosts: hosts.iter().map(|h| (*h, key_of(*h).public())).collect(),
+        }
     }
 
-    /// The tag of `body` from this host to `to`; `None` for an unknown host.
-    pub fn tag(&self, to: HostId, body: &[u8]) -> Option<[u8; TAG_BYTES]> {
-        let full = self.mac(to, self.me, to, body)?.finalize().into_bytes();
-        let mut tag = [0u8; TAG_BYTES];
-        tag.copy_from_slice(&full[..TAG_BYTES]);
-        Some(tag)
+    pub fn me(&self) -> HostId {
+        self.me
     }
 
-    /// Tags of `body` for every peer.
-    pub fn vector(&self, body: &[u8]) -> MacVector {
-        self.keys
-            .keys()
-            .filter_map(|peer| Some((*peer, self.tag(*peer, body)?)))
-            .collect()
+    /// This host's signature of `body`.
+    pub fn sign(&self, body: &[u8]) -> [u8; SIGNATURE_BYTES] {
+        self.key.sign(body)
     }
 
-    /// True when `tag` proves that `from` sent `body` to this host.
-    pub fn verify(&self, from: HostId, body: &[u8], tag: &[u8]) -> bool {
-        self.mac(from, from, self.me, body)
-            .is_some_and(|mac| mac.verify_truncated_left(tag).is_ok())
-    }
-
-    /// True when this host's entry of `vector` proves that `from` sent `body`.
-    pub fn verify_vector(&self, from: HostId, body: &[u8], vector: &MacVector) -> bool {
-        vector
-            .get(&self.me)
-            .is_some_and(|tag| self.verify(from, body, tag))
+    /// True when `signature` proves that host `from` signed `body`; false for
+    /// a host outside the cluster.
+    pub fn verify(&self, from: HostId, body: &[u8], signature: &[u8]) -> bool {
+        self.hosts
+            .get(&from)
+            .is_some_and(|key| key.verify(body, signature))
     }
 }
 
@@ -348,7 +338,8 @@ mod tests {
         assert!("zz".repeat(32).parse::<PublicKey>().is_err());
         // Debug never shows the private key (any 8 of its bytes in a row).
         let private: String = key
-            .private_bytes()
+            .signing
+            .to_bytes()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
@@ -389,33 +380,64 @@ mod tests {
     }
 
     #[test]
-    fn pairwise_tags_verify_only_at_their_receiver_from_their_sender() {
+    fn signatures_verify_only_as_their_signer_and_for_their_bytes() {
         let (keys, publics) = keys(4);
-        let auth: Vec<Authenticator> = (0..4)
-            .map(|i| Authenticator::new(HostId(i), &keys[i as usize], &publics))
+        let proofs: Vec<ProofKeys> = (0..4)
+            .map(|i| ProofKeys::new(HostId(i), keys[i as usize].clone(), publics.clone()))
             .collect();
-        let body = b"prepare view 3 seq 17 digest abc";
-        let vector = auth[1].vector(body);
-        assert_eq!(vector.len(), 3);
-        for r in [0, 2, 3] {
-            assert!(auth[r].verify_vector(HostId(1), body, &vector), "h{r}");
-            assert!(!auth[r].verify_vector(HostId(1), b"prepare view 3 seq 18", &vector));
-            // The tag says h1 sent it, not anyone else.
-            assert!(!auth[r].verify_vector(HostId(2), body, &vector));
+        let body = b"view change to view 3 from h1";
+        let signature = proofs[1].sign(body);
+        for (r, p) in proofs.iter().enumerate() {
+            assert!(p.verify(HostId(1), body, &signature), "h{r}");
+            assert!(!p.verify(HostId(1), b"view change to view 4", &signature));
+            // It says h1 signed, not anyone else.
+            assert!(!p.verify(HostId(2), body, &signature));
         }
-        // h2's tag for h0 does not verify at h3 (bound to its receiver).
-        let to_h0 = auth[2].tag(HostId(0), body).expect("tag");
-        assert!(!auth[3].verify(HostId(2), body, &to_h0));
-        // A host with another key (a lying h3 posing as h1) cannot make h1's tags.
+        let mut flipped = signature;
+        flipped[5] ^= 1;
+        assert!(!proofs[0].verify(HostId(1), body, &flipped));
+        assert!(!proofs[0].verify(HostId(1), body, &signature[..63]));
+        assert!(
+            !proofs[0].verify(HostId(9), body, &signature),
+            "not in the cluster"
+        );
+        // A host with another key (a lying h3 posing as h1) cannot sign as h1.
         let (other, _) = keys_one();
-        let mut forged_publics = publics.clone();
-        forged_publics.insert(HostId(1), other.public());
-        let impostor = Authenticator::new(HostId(1), &other, &forged_publics);
-        let forged = impostor.vector(body);
-        for r in [0, 2, 3] {
-            assert!(!auth[r].verify_vector(HostId(1), body, &forged));
-        }
-        assert!(auth[0].tag(HostId(9), body).is_none());
+        let forged = ProofKeys::new(HostId(1), other, publics.clone()).sign(body);
+        assert!(!proofs[0].verify(HostId(1), body, &forged));
+    }
+
+    #[test]
+    fn the_transport_key_is_the_x25519_form_of_the_same_pair() {
+        let (keys, _) = keys(2);
+        let dh = |k: &HostKey| x25519_dalek::StaticSecret::from(k.dh_private());
+        let a_public = keys[0].public().dh_public().expect("a point");
+        let b_public = keys[1].public().dh_public().expect("a point");
+        assert_eq!(
+            x25519_dalek::PublicKey::from(&dh(&keys[0])).to_bytes(),
+            a_public
+        );
+        // Both sides compute one shared secret from the public keys alone.
+        let ab = dh(&keys[0]).diffie_hellman(&x25519_dalek::PublicKey::from(b_public));
+        let ba = dh(&keys[1]).diffie_hellman(&x25519_dalek::PublicKey::from(a_public));
+        assert_eq!(ab.to_bytes(), ba.to_bytes());
+        // 32 bytes that are not an Ed25519 point are refused.
+        let not_a_point = (0u8..=255)
+            .map(|b| PublicKey([b; KEY_BYTES]))
+            .find(|k| k.dh_public().is_none())
+            .expect("some repeated byte is not a point");
+        assert!(not_a_point.to_string().parse::<PublicKey>().is_err());
+    }
+
+    #[test]
+    fn simulated_keys_agree_across_hosts_and_differ_by_seed() {
+        let hosts = [HostId(1), HostId(2)];
+        let a = ProofKeys::simulated(HostId(1), &hosts, 7);
+        let b = ProofKeys::simulated(HostId(2), &hosts, 7);
+        let signature = a.sign(b"x");
+        assert!(b.verify(HostId(1), b"x", &signature));
+        let other_run = ProofKeys::simulated(HostId(2), &hosts, 8);
+        assert!(!other_run.verify(HostId(1), b"x", &signature));
     }
 
     fn keys_one() -> (HostKey, PublicKey) {

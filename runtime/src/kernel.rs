@@ -75,7 +75,7 @@ use crate::app::AppFactory;
 use crate::busy_poll::{recv_polling, CorePolling};
 use crate::cluster::{host_name, ClusterConfig, ClusterError};
 use crate::host::{ClientEvent, ClientRequest, Host, HostConfig, Input, Output, Timing, Trace};
-use crate::identity::HostKey;
+use crate::identity::{HostKey, ProofKeys};
 use crate::lie::Behaviours;
 use crate::message::Message;
 use crate::storage::{
@@ -682,7 +682,14 @@ impl Kernel {
         let busy_poll = Duration::from_micros(config.cluster.busy_poll_us);
         let answer_bound = Duration::from_micros(config.timing.call_deadline_us)
             + Duration::from_millis(config.answer_margin_ms);
-        let mut host_config = HostConfig::new(host, incarnation, config.cluster.host_ids(), seed);
+        let proofs = ProofKeys::new(host, config.identity.clone(), config.cluster.keys.clone());
+        let mut host_config = HostConfig::new(
+            host,
+            incarnation,
+            config.cluster.host_ids(),
+            seed,
+            Arc::new(proofs),
+        );
         host_config.timing = config.timing;
         let heartbeat = Duration::from_micros(host_config.timing.heartbeat_us.max(1));
         let mut core = Host::new(host_config, apps);
@@ -1299,7 +1306,10 @@ impl CoreDriver {
             match output {
                 Output::Send { to, mut msg } => {
                     if let Some(lie) = &self.lie {
-                        if lie.active.load(Ordering::Relaxed) && !lie.behaviours.apply(to, &mut msg)
+                        if lie.active.load(Ordering::Relaxed)
+                            && !lie
+                                .behaviours
+                                .apply(to, &mut msg, &self.host.config().proofs)
                         {
                             continue;
                         }

@@ -5,24 +5,27 @@
 //!
 //! ```
 //! use ftc_runtime::group::GroupMessage;
+//! use ftc_runtime::identity::ProofKeys;
 //! use ftc_runtime::lie::Behaviour;
 //! use ftc_runtime::message::Message;
 //! use ftc_runtime::types::{ClientId, GroupId, HostId, Incarnation, RequestId};
 //!
+//! let keys = ProofKeys::simulated(HostId(3), &[HostId(3)], 1);
 //! let request = RequestId {
 //!     client: ClientId::Host { host: HostId(1), incarnation: Incarnation(1), local: 0 },
 //!     seq: 1,
 //! };
 //! let mut msg = Message::Group(GroupMessage::Reply { group: GroupId(1), request, payload: vec![0, 42] });
-//! assert!(Behaviour::WrongReplies.apply(HostId(2), &mut msg), "sent, but changed");
+//! assert!(Behaviour::WrongReplies.apply(HostId(2), &mut msg, &keys), "sent, but changed");
 //! let Message::Group(GroupMessage::Reply { payload, .. }) = &msg else { unreachable!() };
 //! assert_ne!(payload, &vec![0, 42]);
-//! assert!(!Behaviour::Silent.apply(HostId(2), &mut msg), "not sent at all");
+//! assert!(!Behaviour::Silent.apply(HostId(2), &mut msg, &keys), "not sent at all");
 //! ```
 
 use crate::group::{GroupMessage, LogEntry};
+use crate::identity::ProofKeys;
 use crate::message::Message;
-use crate::pbft::PbftMessage;
+use crate::pbft::{decide_new_view, PbftMessage, SignedViewChange};
 use crate::types::{ClientId, HostId};
 use crate::view_service::{Decision, VsMessage};
 
@@ -49,17 +52,29 @@ pub enum Behaviour {
     /// moved by one), while its checkpoint digests stay true, so a recruit
     /// picks it as a donor.
     CorruptState,
+    /// Its view-change reports to hosts with an odd number claim that it
+    /// prepared and pre-prepared nothing, signed with its key like the true
+    /// ones the others get: two validly signed, contradicting reports.
+    EquivocateReports,
+    /// As a new primary, it sends a new view decided from forged reports:
+    /// every report's prepared batches removed (so the batches the old
+    /// primary's view may have committed become null requests), its own
+    /// report signed again, the others' keeping their now false signatures.
+    /// (It takes the group's `t` to be `(reports − 1) / 2`, exact for `t = 1`.)
+    ForgeReports,
 }
 
 impl Behaviour {
     /// Every behaviour with its name, as `--byzantine` takes it.
-    pub const ALL: [(&'static str, Behaviour); 6] = [
+    pub const ALL: [(&'static str, Behaviour); 8] = [
         ("wrong-replies", Behaviour::WrongReplies),
         ("silent", Behaviour::Silent),
         ("equivocate", Behaviour::Equivocate),
         ("mute", Behaviour::Mute),
         ("wrong-nested", Behaviour::WrongNested),
         ("corrupt-state", Behaviour::CorruptState),
+        ("equivocate-reports", Behaviour::EquivocateReports),
+        ("forge-reports", Behaviour::ForgeReports),
     ];
 
     /// The behaviour called `name`.
@@ -75,8 +90,10 @@ impl Behaviour {
         Behaviour::ALL.map(|(n, _)| n).join(", ")
     }
 
-    /// Applies the behaviour to a message for host `to`; false when it is not sent.
-    pub fn apply(self, to: HostId, msg: &mut Message) -> bool {
+    /// Applies the behaviour to a message for host `to`; false when it is not
+    /// sent. `keys` are the lying host's own: what it alters and signs again
+    /// carries a valid signature of its host, never of another.
+    pub fn apply(self, to: HostId, msg: &mut Message, keys: &ProofKeys) -> bool {
         if let (
             Behaviour::WrongNested,
             Message::View(VsMessage::Propose {
@@ -91,6 +108,54 @@ impl Behaviour {
             return true;
         };
         match (self, group_msg) {
+            (
+                Behaviour::EquivocateReports,
+                GroupMessage::Pbft {
+                    group,
+                    msg: PbftMessage::ViewChange(vc) | PbftMessage::ViewChangeAnswer(vc),
+                },
+            ) => {
+                if to.0 % 2 == 1 && vc.sender.host == keys.me() {
+                    let mut report = vc.report.clone();
+                    report.slots.clear();
+                    *vc = SignedViewChange::sign(keys, *group, vc.sender, report);
+                }
+                true
+            }
+            (
+                Behaviour::ForgeReports,
+                GroupMessage::Pbft {
+                    group,
+                    msg:
+                        PbftMessage::NewView {
+                            reports,
+                            stable,
+                            stable_digest,
+                            batches,
+                            ..
+                        },
+                },
+            ) => {
+                for vc in reports.iter_mut() {
+                    for slot in &mut vc.report.slots {
+                        slot.prepared = None;
+                    }
+                    if vc.sender.host == keys.me() {
+                        *vc = SignedViewChange::sign(keys, *group, vc.sender, vc.report.clone());
+                    }
+                }
+                let forged = reports
+                    .iter()
+                    .map(|vc| (vc.sender, vc.report.clone()))
+                    .collect();
+                let t = reports.len().saturating_sub(1) / 2;
+                if let Some(decision) = decide_new_view(&forged, t) {
+                    *stable = decision.stable;
+                    *stable_digest = decision.stable_digest;
+                    *batches = decision.batches;
+                }
+                true
+            }
             (Behaviour::Equivocate, GroupMessage::Pbft { msg, .. }) => {
                 if to.0 % 2 == 1 {
                     let twist = |batch: &mut Vec<LogEntry>| {
@@ -176,9 +241,10 @@ impl Behaviours {
         Ok(Behaviours(out))
     }
 
-    /// Applies every behaviour to a message for host `to`; false when it is not sent.
-    pub fn apply(&self, to: HostId, msg: &mut Message) -> bool {
-        self.0.iter().all(|b| b.apply(to, msg))
+    /// Applies every behaviour to a message for host `to`; false when it is
+    /// not sent. `keys`: the lying host's own.
+    pub fn apply(&self, to: HostId, msg: &mut Message, keys: &ProofKeys) -> bool {
+        self.0.iter().all(|b| b.apply(to, msg, keys))
     }
 }
 

@@ -11,8 +11,10 @@
 
 use crate::app::{NestedCallId, StateMachine};
 use crate::group::{DiskMirror, DurableCopy, GroupMessage, GroupOutput, Replica, ReplicaConfig};
+use crate::identity::ProofKeys;
 use crate::pbft::Pbft;
 use crate::types::{ClientId, GroupId, GroupView, Micros, Model, ReplicaId};
+use std::sync::Arc;
 
 /// What the host core asks of a group's engine on this host.
 pub trait GroupProtocol: Send {
@@ -165,6 +167,9 @@ pub struct EngineContext {
     /// holds for the group, and the copy the replica starts from when it
     /// brings a dormant group back (see `group/durable.rs`).
     pub durable: Option<(DiskMirror, Option<DurableCopy>)>,
+    /// The host's signing key and every host's public key (byzantine groups
+    /// sign their view changes).
+    pub proofs: Arc<ProofKeys>,
 }
 
 /// Creates the engine of `view.spec.model` for this host's replica of the group.
@@ -185,7 +190,9 @@ pub fn new_engine(
         // The view service refuses durable byzantine servers.
         Model::Byzantine => {
             assert!(ctx.durable.is_none(), "no durable byzantine servers");
-            Box::new(Pbft::new(now, ctx.config, app, view, ctx.fresh, out))
+            Box::new(Pbft::new(
+                now, ctx.config, ctx.proofs, app, view, ctx.fresh, out,
+            ))
         }
     }
 }

@@ -1088,11 +1088,14 @@ fn handshake_state(
 ) -> Result<snow::HandshakeState, LinkError> {
     let noise = |e: snow::Error| LinkError::Noise(e.to_string());
     let params: snow::params::NoiseParams = NOISE_PARAMS.parse().map_err(noise)?;
-    let private = identity.private_bytes();
+    let private = identity.dh_private();
+    let remote = remote.dh_public().ok_or(LinkError::Auth(
+        "the peer's public key is not an Ed25519 point",
+    ))?;
     let builder = snow::Builder::new(params)
         .local_private_key(&private)
         .map_err(noise)?
-        .remote_public_key(&remote.0)
+        .remote_public_key(&remote)
         .map_err(noise)?
         .prologue(prologue)
         .map_err(noise)?;

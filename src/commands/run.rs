@@ -66,7 +66,7 @@ pub(crate) struct RunArgs {
     /// Make a host's replicas lie from this time on: `h2@0.5` (wrong replies),
     /// `h2@0.5=silent` or several at once, `h2@0.5=wrong-replies,equivocate`;
     /// behaviours: wrong-replies, silent, equivocate, mute, wrong-nested,
-    /// corrupt-state.
+    /// corrupt-state, equivocate-reports, forge-reports.
     #[arg(long = "byzantine", value_name = "HOST@SECONDS[=BEHAVIOURS]")]
     liars: Vec<String>,
     #[command(flatten)]

@@ -10,6 +10,7 @@ use crate::net::LinkConfig;
 use crate::node::{host_index_u32, HostNode};
 use crate::sim::{Observed, SimConfig, Simulator};
 use ftc_runtime::host::{ClientEvent, ClientRequest, HostConfig, PlantedBugs, Timing, Trace};
+use ftc_runtime::identity::ProofKeys;
 use ftc_runtime::types::{
     ClientId, GroupId, GroupView, HostId, Incarnation, Micros, ReplicaId, RequestId, ServerSpec,
 };
@@ -17,6 +18,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
+
+/// What every simulated host's key pair is derived from
+/// ([`ProofKeys::simulated`]); a lying host's tamper signs with it too.
+pub const SIMULATED_KEY_SEED: u64 = 0x5eed_6e75;
 
 /// Everything a simulated cluster of runtime hosts needs.
 #[derive(Clone, Debug)]
@@ -111,6 +116,11 @@ impl Cluster {
             .stable_storage
             // One disk per host (not clones of one handle).
             .then(|| (0..config.hosts).map(|_| SharedDisk::default()).collect());
+        // Every host's keys, derived from one seed: a host restarts with its own.
+        let proofs: Vec<Arc<ProofKeys>> = cluster_ids
+            .iter()
+            .map(|h| Arc::new(ProofKeys::simulated(*h, &cluster_ids, SIMULATED_KEY_SEED)))
+            .collect();
         let factory = Box::new(move |host: usize, incarnation: u64, seed: u64| {
             let host_config = HostConfig {
                 host: HostId(host_index_u32(host)),
@@ -118,6 +128,7 @@ impl Cluster {
                 cluster: cluster_ids.clone(),
                 timing: timing.clone(),
                 seed,
+                proofs: proofs[host].clone(),
                 bugs: bugs.clone(),
             };
             match &disks {

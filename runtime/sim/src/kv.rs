@@ -320,17 +320,17 @@ fn plant_liars(cluster: &mut Cluster, config: &KvConfig, group: GroupId) -> Vec<
         liars.push(members.swap_remove(i));
     }
     if !liars.is_empty() {
-        let who = liars.clone();
+        let keys = crate::nested::liars_keys(&liars);
         let behaviour = config.behaviour;
         cluster
             .sim_mut()
             .set_tamper(Some(Box::new(move |from, to, msg| {
-                if !who.contains(&from) {
+                let Some(keys) = keys.get(&from) else {
                     return;
-                }
+                };
                 lie(msg);
                 if let Some(b) = behaviour {
-                    crate::nested::behave(b, to, msg);
+                    crate::nested::behave(b, keys, to, msg);
                 }
             })));
     }

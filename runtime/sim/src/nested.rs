@@ -8,9 +8,11 @@ use crate::cluster::{crash_spec, Cluster, ClusterConfig};
 use crate::faults::FaultConfig;
 use ftc_runtime::group::GroupMessage;
 use ftc_runtime::host::ClientEvent;
+use ftc_runtime::identity::ProofKeys;
 use ftc_runtime::lie::Behaviour;
 use ftc_runtime::message::Message;
 use ftc_runtime::types::{GroupId, Micros, Model, ServerSpec};
+use std::collections::BTreeMap;
 
 /// What the nested run saw.
 #[derive(Clone, Debug)]
@@ -224,18 +226,31 @@ fn plant_liars(cluster: &mut Cluster, counter: GroupId, liars: usize) {
 
 /// A tamper that makes the hosts `who` lie with `behaviour`.
 fn lie_tamper(who: Vec<usize>, behaviour: Behaviour) -> crate::sim::Tamper<crate::node::HostNode> {
+    let keys = liars_keys(&who);
     Box::new(move |from, to, msg| {
-        if who.contains(&from) {
-            behave(behaviour, to, msg);
+        if let Some(keys) = keys.get(&from) {
+            behave(behaviour, keys, to, msg);
         }
     })
 }
 
+/// Each liar's own key pair (`ProofKeys::simulated`): what it alters and signs
+/// again carries its signature.
+pub(crate) fn liars_keys(who: &[usize]) -> BTreeMap<usize, ProofKeys> {
+    who.iter()
+        .map(|h| {
+            let host = ftc_runtime::types::HostId(crate::node::host_index_u32(*h));
+            let keys = ProofKeys::simulated(host, &[host], crate::cluster::SIMULATED_KEY_SEED);
+            (*h, keys)
+        })
+        .collect()
+}
+
 /// Applies `behaviour` to a message for host `to`; a message the behaviour
 /// does not send becomes a notice about no group, which every receiver drops.
-pub(crate) fn behave(behaviour: Behaviour, to: usize, msg: &mut Message) {
+pub(crate) fn behave(behaviour: Behaviour, keys: &ProofKeys, to: usize, msg: &mut Message) {
     let to = ftc_runtime::types::HostId(crate::node::host_index_u32(to));
-    if !behaviour.apply(to, msg) {
+    if !behaviour.apply(to, msg, keys) {
         *msg = Message::Group(GroupMessage::Ready {
             group: GroupId(u64::MAX),
             view_id: 0,

@@ -155,6 +155,61 @@ fn state_transfer_skips_digest_check_is_caught() {
     }
 }
 
+/// A liar whose view-change reports differ by receiver (both versions
+/// signed with its key), under chaos: view changes happen and the new
+/// primary's decision is checked by every backup against the signed reports
+/// it forwards, so the two versions cannot make the members disagree.
+#[test]
+fn a_liar_equivocating_its_reports_is_survived_under_chaos() {
+    let outcome = sweep_kv(67_000..67_200, |seed| {
+        let mut config = one_liar(seed);
+        config.behaviour = Some(Behaviour::EquivocateReports);
+        config
+    });
+    outcome.assert_clean(
+        "byzantine",
+        "a_liar_equivocating_its_reports_is_survived_under_chaos",
+    );
+    assert!(outcome.ok_ops > 0);
+}
+
+/// A liar that, whenever it is the new primary, decides from forged reports
+/// (everyone's prepared batches removed): backups refuse the new view (the
+/// forged reports' signatures do not verify) and the next primary takes over.
+fn forging_primary(seed: u64) -> KvConfig {
+    let mut config = one_liar(seed);
+    config.behaviour = Some(Behaviour::ForgeReports);
+    config
+}
+
+#[test]
+fn a_primary_forging_reports_is_refused() {
+    let outcome = sweep_kv(68_000..68_200, forging_primary);
+    outcome.assert_clean("byzantine", "a_primary_forging_reports_is_refused");
+    assert!(outcome.ok_ops > 0);
+}
+
+#[test]
+fn new_view_reports_unchecked_is_caught() {
+    let test = "new_view_reports_unchecked_is_caught";
+    let planted = |seed| {
+        let mut config = forging_primary(seed);
+        config.cluster.bugs = PlantedBugs {
+            new_view_reports_unchecked: true,
+            ..PlantedBugs::default()
+        };
+        config
+    };
+    match first_safety_failure(68_000..68_400, planted) {
+        Some((seed, violations)) => eprintln!(
+            "{test}: caught at {} by {}",
+            replay_command(seed, "byzantine", test),
+            violations[0]
+        ),
+        None => panic!("{test}: no check caught the planted bug in seeds 68000..68400"),
+    }
+}
+
 /// One liar that corrupts the states it sends, crashes only (so replicas
 /// are recruited and fetch states).
 fn corrupt_state_donor(seed: u64) -> KvConfig {

@@ -120,7 +120,8 @@ impl World {
             traces: Vec::new(),
         };
         for h in 0..size {
-            let mut config = HostConfig::new(HostId(h), Incarnation(1), cluster.clone(), 7);
+            let proofs = Arc::new(ProofKeys::simulated(HostId(h), &cluster, 7));
+            let mut config = HostConfig::new(HostId(h), Incarnation(1), cluster.clone(), 7, proofs);
             config.timing.retry_us = 1_000;
             config.timing.call_deadline_us = 1_000_000;
             world.hosts.push(Host::new(config, Arc::new(Counters)));
@@ -475,6 +476,7 @@ fn with_the_view_service_a_call_survives_a_sequencer_crash() {
             FIRST_INCARNATION,
             cluster.clone(),
             7 + u64::from(h),
+            Arc::new(ProofKeys::simulated(HostId(h), &cluster, 7)),
         );
         w.hosts.push(Host::new(config, Arc::new(Counters)));
     }

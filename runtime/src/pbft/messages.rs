@@ -2,7 +2,8 @@
 //! digests they name batches and states by, and what a view change reports.
 
 use crate::group::LogEntry;
-use crate::types::ReplicaId;
+use crate::identity::ProofKeys;
+use crate::types::{GroupId, ReplicaId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -52,6 +53,50 @@ pub struct ViewChange {
     pub amnesiac: bool,
 }
 
+/// A view change signed with its sender's host key: a new primary forwards
+/// the reports it decided from, and every backup checks them itself, so what
+/// a replica reported is proven to all, not only to those it sent it to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedViewChange {
+    pub sender: ReplicaId,
+    pub report: ViewChange,
+    /// The sender's host's signature of [`SignedViewChange::signed_bytes`].
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+impl SignedViewChange {
+    /// What is signed: the report bound to its group and its sender, so a
+    /// signature proves nothing about another group or replica.
+    pub fn signed_bytes(group: GroupId, sender: ReplicaId, report: &ViewChange) -> Vec<u8> {
+        // Postcard of these types cannot fail; an empty encoding would only
+        // make every signature check fail.
+        postcard::to_allocvec(&(b"ftc-pbft-view-change", group, sender, report)).unwrap_or_default()
+    }
+
+    /// `sender`'s report, signed with its host's key in `keys`.
+    pub fn sign(keys: &ProofKeys, group: GroupId, sender: ReplicaId, report: ViewChange) -> Self {
+        debug_assert_eq!(keys.me(), sender.host, "a replica signs as its own host");
+        let signature = keys
+            .sign(&Self::signed_bytes(group, sender, &report))
+            .to_vec();
+        SignedViewChange {
+            sender,
+            report,
+            signature,
+        }
+    }
+
+    /// True when the sender's host signed this report for `group`.
+    pub fn verify(&self, keys: &ProofKeys, group: GroupId) -> bool {
+        keys.verify(
+            self.sender.host,
+            &Self::signed_bytes(group, self.sender, &self.report),
+            &self.signature,
+        )
+    }
+}
+
 /// The state of a replica after executing sequence number `seq`: what a
 /// checkpoint's digest covers, and what a state transfer carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,16 +141,16 @@ pub enum PbftMessage {
     /// Replica → all: its state after executing `seq` has digest `digest`.
     Checkpoint { seq: u64, digest: Digest },
     /// Replica → all: moving to a view.
-    ViewChange(ViewChange),
+    ViewChange(SignedViewChange),
     /// A replica already in the view → one still moving to it: its own view
     /// change again (never answered, so two replicas do not echo forever).
-    ViewChangeAnswer(ViewChange),
-    /// New primary → all: the view starts from the view changes of `senders`,
-    /// from checkpoint `(stable, stable_digest)`, with `batches` re-proposed
-    /// at `stable + 1 ..` (an empty batch is the null request).
+    ViewChangeAnswer(SignedViewChange),
+    /// New primary → all: the view starts from the signed view changes in
+    /// `reports`, from checkpoint `(stable, stable_digest)`, with `batches`
+    /// re-proposed at `stable + 1 ..` (an empty batch is the null request).
     NewView {
         view: u64,
-        senders: Vec<ReplicaId>,
+        reports: Vec<SignedViewChange>,
         stable: u64,
         stable_digest: Digest,
         batches: Vec<Vec<LogEntry>>,
@@ -124,17 +169,24 @@ impl PbftMessage {
     /// The lengths of the byte payloads carried (a lower bound of the size).
     pub fn bulk_bytes(&self) -> usize {
         let batch = |b: &[LogEntry]| -> usize { b.iter().map(LogEntry::bulk_bytes).sum() };
+        let report = |vc: &ViewChange| -> usize {
+            vc.slots
+                .iter()
+                .flat_map(|s| s.batches.iter())
+                .map(|b| batch(b))
+                .sum()
+        };
         match self {
             PbftMessage::PrePrepare { batch: b, .. } | PbftMessage::Executed { batch: b, .. } => {
                 batch(b)
             }
-            PbftMessage::NewView { batches, .. } => batches.iter().map(|b| batch(b)).sum(),
-            PbftMessage::ViewChange(vc) | PbftMessage::ViewChangeAnswer(vc) => vc
-                .slots
-                .iter()
-                .flat_map(|s| s.batches.iter())
-                .map(|b| batch(b))
-                .sum(),
+            PbftMessage::NewView {
+                batches, reports, ..
+            } => {
+                batches.iter().map(|b| batch(b)).sum::<usize>()
+                    + reports.iter().map(|r| report(&r.report)).sum::<usize>()
+            }
+            PbftMessage::ViewChange(vc) | PbftMessage::ViewChangeAnswer(vc) => report(&vc.report),
             PbftMessage::State { state } => state.snapshot.len(),
             _ => 0,
         }

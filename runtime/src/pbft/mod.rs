@@ -24,15 +24,19 @@ mod normal;
 mod tests;
 mod view_change;
 
-pub use messages::{batch_digest, CheckpointState, Digest, PbftMessage, ReportedSlot, ViewChange};
+pub use messages::{
+    batch_digest, CheckpointState, Digest, PbftMessage, ReportedSlot, SignedViewChange, ViewChange,
+};
 pub use view_change::{decide_new_view, NewViewDecision};
 
 use crate::app::{AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::group::{ClientTable, GroupMessage, GroupOutput, LogEntry, PendingCall, ReplicaConfig};
+use crate::identity::ProofKeys;
 use crate::protocol::GroupProtocol;
 use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
 use log::Slot;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Sequence numbers between two checkpoints.
 pub const CHECKPOINT_INTERVAL: u64 = 32;
@@ -79,11 +83,16 @@ struct Running {
 #[derive(Clone, Copy, Debug, Default)]
 struct Bugs {
     commit_without_prepare_quorum: bool,
+    /// A backup follows a new view without checking its reports' signatures.
+    new_view_reports_unchecked: bool,
 }
 
 /// One member of a byzantine group. See the module documentation.
 pub struct Pbft {
     config: ReplicaConfig,
+    /// This host's signing key and every host's public key: view changes are
+    /// signed, so a new primary can prove to every backup what was reported.
+    proofs: Arc<ProofKeys>,
     app: Box<dyn StateMachine>,
     view: GroupView,
     /// `t`: the group tolerates this many lying members.
@@ -127,9 +136,9 @@ pub struct Pbft {
     proposed_calls: BTreeSet<NestedCallId>,
     proposed_timers: BTreeSet<AppTimerId>,
     proposed_departures: BTreeSet<ClientId>,
-    /// View changes received, per target view.
-    view_changes: BTreeMap<u64, BTreeMap<ReplicaId, ViewChange>>,
-    my_view_change: Option<ViewChange>,
+    /// View changes received (their signatures checked), per target view.
+    view_changes: BTreeMap<u64, BTreeMap<ReplicaId, SignedViewChange>>,
+    my_view_change: Option<SignedViewChange>,
     /// When the current view (or view change) started.
     view_since: Micros,
     /// View changes since the last view that made progress.
@@ -157,6 +166,7 @@ impl Pbft {
     pub fn new(
         now: Micros,
         config: ReplicaConfig,
+        proofs: Arc<ProofKeys>,
         app: Box<dyn StateMachine>,
         view: GroupView,
         fresh: bool,
@@ -165,12 +175,14 @@ impl Pbft {
         #[cfg(feature = "planted-bugs")]
         let bugs = Bugs {
             commit_without_prepare_quorum: config.bugs.commit_without_prepare_quorum,
+            new_view_reports_unchecked: config.bugs.new_view_reports_unchecked,
         };
         #[cfg(not(feature = "planted-bugs"))]
         let bugs = Bugs::default();
         let t = usize::try_from(view.spec.tolerate).unwrap_or(usize::MAX / 4);
         let mut engine = Pbft {
             config,
+            proofs,
             app,
             t,
             view,

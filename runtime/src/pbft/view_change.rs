@@ -1,10 +1,13 @@
 //! The view change: replicas that suspect the primary report what they
-//! prepared and pre-prepared; the next primary decides, from `2t+1` reports,
-//! the checkpoint to start from and the batch of every sequence number above
-//! it, and every backup recomputes that decision from the reports it received
-//! itself before it follows (no proof is taken on the new primary's word).
+//! prepared and pre-prepared, each report signed with its sender's host key;
+//! the next primary decides, from `2t+1` reports, the checkpoint to start
+//! from and the batch of every sequence number above it, and sends the
+//! signed reports with its decision. Every backup checks the signatures and
+//! recomputes the decision from exactly those reports before it follows (no
+//! proof is taken on the new primary's word), so a replica that reports
+//! differently to different members cannot make them disagree.
 
-use super::messages::{batch_digest, Digest, PbftMessage, ViewChange};
+use super::messages::{batch_digest, Digest, PbftMessage, SignedViewChange, ViewChange};
 use super::{Pbft, PbftStatus, WINDOW};
 use crate::group::{GroupOutput, LogEntry};
 use crate::types::{Micros, ReplicaId};
@@ -124,6 +127,14 @@ pub fn decide_new_view(vcs: &BTreeMap<ReplicaId, ViewChange>, t: usize) -> Optio
     })
 }
 
+/// The reports of signed view changes, for [`decide_new_view`].
+fn reports_of(signed: &BTreeMap<ReplicaId, SignedViewChange>) -> BTreeMap<ReplicaId, ViewChange> {
+    signed
+        .iter()
+        .map(|(r, vc)| (*r, vc.report.clone()))
+        .collect()
+}
+
 impl Pbft {
     /// Suspects the primary: moves to view `view` and reports.
     pub(super) fn start_view_change(&mut self, now: Micros, view: u64, out: &mut Vec<GroupOutput>) {
@@ -156,14 +167,14 @@ impl Pbft {
         if self
             .my_view_change
             .as_ref()
-            .is_some_and(|vc| vc.view == self.pview)
+            .is_some_and(|vc| vc.report.view == self.pview)
         {
             return;
         }
         let view = self.pview;
         let mut checkpoints = vec![(self.stable, self.stable_digest)];
         checkpoints.extend(self.own_checkpoints.iter().map(|(s, (d, _))| (*s, *d)));
-        let vc = ViewChange {
+        let report = ViewChange {
             view,
             stable: self.stable,
             checkpoints,
@@ -178,33 +189,45 @@ impl Pbft {
                 .collect(),
             amnesiac: self.amnesiac,
         };
+        let signed =
+            SignedViewChange::sign(&self.proofs, self.config.group, self.config.me, report);
         self.view_changes
             .entry(view)
             .or_default()
-            .insert(self.config.me, vc.clone());
-        self.broadcast(PbftMessage::ViewChange(vc.clone()), out);
-        self.my_view_change = Some(vc);
+            .insert(self.config.me, signed.clone());
+        self.broadcast(PbftMessage::ViewChange(signed.clone()), out);
+        self.my_view_change = Some(signed);
     }
 
-    pub(super) fn on_view_change(
-        &mut self,
-        now: Micros,
-        from: ReplicaId,
-        vc: ViewChange,
-        answer: bool,
-        out: &mut Vec<GroupOutput>,
-    ) {
+    /// True when `report` is a well-formed report from `from`, signed by its
+    /// host for this group.
+    fn proven_report(&self, from: ReplicaId, report: &SignedViewChange) -> bool {
+        let vc = &report.report;
         let sane = vc
             .slots
             .iter()
             .all(|s| s.seq > vc.stable && s.seq <= vc.stable + WINDOW)
             && vc.slots.len() as u64 <= WINDOW
             && vc.checkpoints.len() as u64 <= WINDOW;
-        if !sane || vc.view + 1 < self.pview || vc.view > self.pview + VIEWS_AHEAD_MAX {
+        sane && report.sender == from && report.verify(&self.proofs, self.config.group)
+    }
+
+    pub(super) fn on_view_change(
+        &mut self,
+        now: Micros,
+        from: ReplicaId,
+        vc: SignedViewChange,
+        answer: bool,
+        out: &mut Vec<GroupOutput>,
+    ) {
+        let view = vc.report.view;
+        if view + 1 < self.pview
+            || view > self.pview + VIEWS_AHEAD_MAX
+            || !self.proven_report(from, &vc)
+        {
             self.dropped += 1;
             return;
         }
-        let view = vc.view;
         if view < self.pview {
             return;
         }
@@ -219,7 +242,11 @@ impl Pbft {
                     self.send(from, nv, out);
                 }
             }
-            if let Some(mine) = self.my_view_change.clone().filter(|m| m.view == view) {
+            if let Some(mine) = self
+                .my_view_change
+                .clone()
+                .filter(|m| m.report.view == view)
+            {
                 self.send(from, PbftMessage::ViewChangeAnswer(mine), out);
             }
             return;
@@ -260,12 +287,12 @@ impl Pbft {
         if vcs.len() < self.quorum() {
             return;
         }
-        let Some(decision) = decide_new_view(vcs, self.t) else {
+        let Some(decision) = decide_new_view(&reports_of(vcs), self.t) else {
             return;
         };
         let msg = PbftMessage::NewView {
             view: self.pview,
-            senders: vcs.keys().copied().collect(),
+            reports: vcs.values().cloned().collect(),
             stable: decision.stable,
             stable_digest: decision.stable_digest,
             batches: decision.batches.clone(),
@@ -306,7 +333,7 @@ impl Pbft {
     fn try_accept_new_view(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         let Some(PbftMessage::NewView {
             view,
-            senders,
+            reports,
             stable,
             stable_digest,
             batches,
@@ -317,27 +344,25 @@ impl Pbft {
         if view != self.pview || self.status != PbftStatus::ViewChange {
             return;
         }
-        let mut distinct = senders.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() != senders.len()
-            || senders.len() < self.quorum()
-            || !senders.iter().all(|s| self.is_member(*s))
-        {
+        // Every report the primary decided from is checked here: a member's,
+        // for this view, once, and signed by its sender's host.
+        let used: BTreeMap<ReplicaId, ViewChange> = reports
+            .iter()
+            .map(|vc| (vc.sender, vc.report.clone()))
+            .collect();
+        let proven = used.len() == reports.len()
+            && used.len() >= self.quorum()
+            && reports.iter().all(|vc| {
+                self.is_member(vc.sender)
+                    && vc.report.view == view
+                    && (self.bugs.new_view_reports_unchecked || self.proven_report(vc.sender, vc))
+            });
+        if !proven {
+            // The primary forged or left out proofs: wait for the next view.
             self.dropped += 1;
             self.new_view = None;
             return;
         }
-        let Some(held) = self.view_changes.get(&view) else {
-            return;
-        };
-        if !senders.iter().all(|s| held.contains_key(s)) {
-            return; // wait for the reports (their senders resend them)
-        }
-        let used: BTreeMap<ReplicaId, ViewChange> = senders
-            .iter()
-            .filter_map(|s| held.get(s).map(|vc| (*s, vc.clone())))
-            .collect();
         let expected = decide_new_view(&used, self.t);
         let claimed = NewViewDecision {
             stable,
