@@ -145,14 +145,7 @@ fn state_transfer_skips_digest_check_is_caught() {
         };
         config
     };
-    match first_safety_failure(66_000..66_300, planted) {
-        Some((seed, violations)) => eprintln!(
-            "{test}: caught at {} by {}",
-            replay_command(seed, "byzantine", test),
-            violations[0]
-        ),
-        None => panic!("{test}: no check caught the planted bug in seeds 66000..66300"),
-    }
+    assert_caught(test, "caught the planted bug", 66_000..66_300, planted);
 }
 
 /// A liar whose view-change reports differ by receiver (both versions
@@ -200,14 +193,7 @@ fn new_view_reports_unchecked_is_caught() {
         };
         config
     };
-    match first_safety_failure(68_000..68_400, planted) {
-        Some((seed, violations)) => eprintln!(
-            "{test}: caught at {} by {}",
-            replay_command(seed, "byzantine", test),
-            violations[0]
-        ),
-        None => panic!("{test}: no check caught the planted bug in seeds 68000..68400"),
-    }
+    assert_caught(test, "caught the planted bug", 68_000..68_400, planted);
 }
 
 /// One liar that corrupts the states it sends, crashes only (so replicas
@@ -246,14 +232,7 @@ fn t_plus_1_liars_are_detected() {
         config.liars = 2;
         config
     };
-    match first_safety_failure(0..200, two) {
-        Some((seed, violations)) => eprintln!(
-            "{test}: caught at {} by {}",
-            replay_command(seed, "byzantine", test),
-            violations[0]
-        ),
-        None => panic!("{test}: no check saw two agreeing liars in seeds 0..200"),
-    }
+    assert_caught(test, "saw two agreeing liars", 0..200, two);
 }
 
 #[test]
@@ -269,14 +248,7 @@ fn commit_without_prepare_quorum_is_caught() {
         };
         config
     };
-    match first_safety_failure(0..300, planted) {
-        Some((seed, violations)) => eprintln!(
-            "{test}: caught at {} by {}",
-            replay_command(seed, "byzantine", test),
-            violations[0]
-        ),
-        None => panic!("{test}: no check caught the planted bug in seeds 0..300"),
-    }
+    assert_caught(test, "caught the planted bug", 0..300, planted);
 }
 
 #[test]
@@ -290,14 +262,7 @@ fn first_reply_for_byzantine_is_caught() {
         };
         config
     };
-    match first_safety_failure(0..1_000, planted) {
-        Some((seed, violations)) => eprintln!(
-            "{test}: caught at {} by {}",
-            replay_command(seed, "byzantine", test),
-            violations[0]
-        ),
-        None => panic!("{test}: no check caught the planted bug in seeds 0..1000"),
-    }
+    assert_caught(test, "caught the planted bug", 0..1_000, planted);
 }
 
 /// A crash-model forwarder calls a byzantine counter whose sequencer lies in
@@ -382,6 +347,25 @@ fn nested_caught(test: &str, bugs: PlantedBugs, run: impl Fn(&ClusterConfig) -> 
             replay_command(seed, "byzantine", test)
         ),
         None => panic!("{test}: no check caught the planted bug in seeds 0..50"),
+    }
+}
+
+/// Some seed of `range` makes a check see a violation under `config` (a
+/// planted bug, or more liars than the bound); prints its replay command.
+fn assert_caught(
+    test: &str,
+    what: &str,
+    range: std::ops::Range<u64>,
+    config: impl Fn(u64) -> KvConfig,
+) {
+    let (start, end) = (range.start, range.end);
+    match first_safety_failure(range, config) {
+        Some((seed, violations)) => eprintln!(
+            "{test}: caught at {} by {}",
+            replay_command(seed, "byzantine", test),
+            violations[0]
+        ),
+        None => panic!("{test}: no check {what} in seeds {start}..{end}"),
     }
 }
 
