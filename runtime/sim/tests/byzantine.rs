@@ -182,6 +182,20 @@ fn a_primary_forging_reports_is_refused() {
     assert!(outcome.ok_ops > 0);
 }
 
+/// The same with `t = 2` (seven replicas) and one other host disrupted at a
+/// time: at most two faulty members, the forger among them.
+#[test]
+fn a_primary_forging_reports_is_refused_with_t_2() {
+    let outcome = sweep_kv(69_000..69_080, |seed| {
+        let mut config = forging_primary(seed);
+        config.tolerate = 2;
+        config.cluster.hosts = 8;
+        config
+    });
+    outcome.assert_clean("byzantine", "a_primary_forging_reports_is_refused_with_t_2");
+    assert!(outcome.ok_ops > 0);
+}
+
 #[test]
 fn new_view_reports_unchecked_is_caught() {
     let test = "new_view_reports_unchecked_is_caught";
