@@ -835,3 +835,58 @@ fn an_authenticated_connection_that_falls_silent_is_closed_after_the_idle_timeou
     // The peer's own (pinging) connection is not affected.
     still_serves(&a, &b, 5);
 }
+
+/// `Inbound::wait` with a busy-poll budget: it still waits the whole timeout
+/// when nothing comes, and it returns for a wake-up or a frame that arrives
+/// while it polls, or after it has gone to sleep.
+#[test]
+fn a_polling_wait_returns_for_wakes_and_frames_and_otherwise_waits_its_timeout() {
+    let (mut ls, addrs) = listeners(2);
+    let config = TransportConfig {
+        me: HostId(1),
+        incarnation: Incarnation(20),
+        peers: addrs.clone(),
+        identity: key(1).clone(),
+        peer_keys: public_keys(),
+        tuning: tuning(),
+    };
+    let (_b, mut inbound) =
+        Transport::start_polled(config, ls.pop().expect("listener")).expect("start polled");
+    let spin = Duration::from_millis(5);
+    // No peer yet, nothing to read: the whole timeout passes, the polling
+    // included.
+    let start = Instant::now();
+    inbound.wait(Duration::from_millis(30), spin);
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    // Woken during the polling, then after it (asleep in epoll): both return
+    // long before the timeout.
+    for after in [Duration::from_millis(1), Duration::from_millis(40)] {
+        let wake = inbound.wake_handle();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(after);
+            wake.wake();
+        });
+        let start = Instant::now();
+        inbound.wait(Duration::from_secs(20), spin);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "woken after {after:?}"
+        );
+        waker.join().expect("waker");
+    }
+    let a = start_node(0, 10, ls.pop().expect("listener"), &addrs, key(0));
+    // A frame from a peer ends the wait and is read (bounded attempts: the
+    // first frame also brings the new connection, handed over by its
+    // handshake thread).
+    assert!(a.transport.send(HostId(1), Incarnation(20), heartbeat(7)));
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        inbound.wait(Duration::from_millis(50), spin);
+        inbound.read(&mut |batch| got.extend(batch));
+        if !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got.len(), 1, "the heartbeat arrived");
+    assert_eq!(got[0].from, HostId(0));
+}
