@@ -144,10 +144,7 @@ impl Behaviour {
                         *vc = SignedViewChange::sign(keys, *group, vc.sender, vc.report.clone());
                     }
                 }
-                let forged = reports
-                    .iter()
-                    .map(|vc| (vc.sender, vc.report.clone()))
-                    .collect();
+                let forged = SignedViewChange::reports(reports.iter());
                 let t = reports.len().saturating_sub(1) / 2;
                 if let Some(decision) = decide_new_view(&forged, t) {
                     *stable = decision.stable;

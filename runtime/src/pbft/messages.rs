@@ -87,6 +87,16 @@ impl SignedViewChange {
         }
     }
 
+    /// The reports of `signed`, by sender: what [`super::decide_new_view`] decides from.
+    pub fn reports<'a>(
+        signed: impl IntoIterator<Item = &'a SignedViewChange>,
+    ) -> std::collections::BTreeMap<ReplicaId, ViewChange> {
+        signed
+            .into_iter()
+            .map(|vc| (vc.sender, vc.report.clone()))
+            .collect()
+    }
+
     /// True when the sender's host signed this report for `group`.
     pub fn verify(&self, keys: &ProofKeys, group: GroupId) -> bool {
         keys.verify(

@@ -127,14 +127,6 @@ pub fn decide_new_view(vcs: &BTreeMap<ReplicaId, ViewChange>, t: usize) -> Optio
     })
 }
 
-/// The reports of signed view changes, for [`decide_new_view`].
-fn reports_of(signed: &BTreeMap<ReplicaId, SignedViewChange>) -> BTreeMap<ReplicaId, ViewChange> {
-    signed
-        .iter()
-        .map(|(r, vc)| (*r, vc.report.clone()))
-        .collect()
-}
-
 impl Pbft {
     /// Suspects the primary: moves to view `view` and reports.
     pub(super) fn start_view_change(&mut self, now: Micros, view: u64, out: &mut Vec<GroupOutput>) {
@@ -287,7 +279,9 @@ impl Pbft {
         if vcs.len() < self.quorum() {
             return;
         }
-        let Some(decision) = decide_new_view(&reports_of(vcs), self.t) else {
+        // Held reports are keyed by their checked sender (`proven_report`).
+        let Some(decision) = decide_new_view(&SignedViewChange::reports(vcs.values()), self.t)
+        else {
             return;
         };
         let msg = PbftMessage::NewView {
@@ -346,10 +340,7 @@ impl Pbft {
         }
         // Every report the primary decided from is checked here: a member's,
         // for this view, once, and signed by its sender's host.
-        let used: BTreeMap<ReplicaId, ViewChange> = reports
-            .iter()
-            .map(|vc| (vc.sender, vc.report.clone()))
-            .collect();
+        let used = SignedViewChange::reports(&reports);
         let proven = used.len() == reports.len()
             && used.len() >= self.quorum()
             && reports.iter().all(|vc| {
