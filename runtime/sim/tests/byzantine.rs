@@ -136,16 +136,16 @@ fn a_corrupt_state_donor_is_refused() {
 
 #[test]
 fn state_transfer_skips_digest_check_is_caught() {
-    let test = "state_transfer_skips_digest_check_is_caught";
-    let planted = |seed| {
-        let mut config = corrupt_state_donor(seed);
-        config.cluster.bugs = PlantedBugs {
-            state_transfer_skips_digest_check: true,
-            ..PlantedBugs::default()
-        };
-        config
+    let bugs = PlantedBugs {
+        state_transfer_skips_digest_check: true,
+        ..PlantedBugs::default()
     };
-    assert_caught(test, "caught the planted bug", 66_000..66_300, planted);
+    assert_bug_caught(
+        "state_transfer_skips_digest_check_is_caught",
+        66_000..66_300,
+        corrupt_state_donor,
+        bugs,
+    );
 }
 
 /// A liar whose view-change reports differ by receiver (both versions
@@ -186,28 +186,23 @@ fn a_primary_forging_reports_is_refused() {
 /// time: at most two faulty members, the forger among them.
 #[test]
 fn a_primary_forging_reports_is_refused_with_t_2() {
-    let outcome = sweep_kv(69_000..69_080, |seed| {
-        let mut config = forging_primary(seed);
-        config.tolerate = 2;
-        config.cluster.hosts = 8;
-        config
-    });
+    let outcome = sweep_kv(69_000..69_080, |seed| tolerating_two(forging_primary(seed)));
     outcome.assert_clean("byzantine", "a_primary_forging_reports_is_refused_with_t_2");
     assert!(outcome.ok_ops > 0);
 }
 
 #[test]
 fn new_view_reports_unchecked_is_caught() {
-    let test = "new_view_reports_unchecked_is_caught";
-    let planted = |seed| {
-        let mut config = forging_primary(seed);
-        config.cluster.bugs = PlantedBugs {
-            new_view_reports_unchecked: true,
-            ..PlantedBugs::default()
-        };
-        config
+    let bugs = PlantedBugs {
+        new_view_reports_unchecked: true,
+        ..PlantedBugs::default()
     };
-    assert_caught(test, "caught the planted bug", 68_000..68_400, planted);
+    assert_bug_caught(
+        "new_view_reports_unchecked_is_caught",
+        68_000..68_400,
+        forging_primary,
+        bugs,
+    );
 }
 
 /// One liar that corrupts the states it sends, crashes only (so replicas
@@ -226,10 +221,8 @@ fn corrupt_state_donor(seed: u64) -> KvConfig {
 #[test]
 fn two_liars_are_survived_with_t_2() {
     let outcome = sweep_kv(65_000..65_100, |seed| {
-        let mut config = lying_primary(seed, Behaviour::Equivocate);
-        config.tolerate = 2;
+        let mut config = tolerating_two(lying_primary(seed, Behaviour::Equivocate));
         config.liars = 2;
-        config.cluster.hosts = 8;
         config
     });
     outcome.assert_clean("byzantine", "two_liars_are_survived_with_t_2");
@@ -251,32 +244,36 @@ fn t_plus_1_liars_are_detected() {
 
 #[test]
 fn commit_without_prepare_quorum_is_caught() {
-    let test = "commit_without_prepare_quorum_is_caught";
-    let planted = |seed| {
+    let batching_liar = |seed| {
         let mut config = lying_primary(seed, Behaviour::Equivocate);
         // Batches of several requests, which the liar reverses for odd hosts.
         config.cluster.batching = true;
-        config.cluster.bugs = PlantedBugs {
-            commit_without_prepare_quorum: true,
-            ..PlantedBugs::default()
-        };
         config
     };
-    assert_caught(test, "caught the planted bug", 0..300, planted);
+    let bugs = PlantedBugs {
+        commit_without_prepare_quorum: true,
+        ..PlantedBugs::default()
+    };
+    assert_bug_caught(
+        "commit_without_prepare_quorum_is_caught",
+        0..300,
+        batching_liar,
+        bugs,
+    );
 }
 
 #[test]
 fn first_reply_for_byzantine_is_caught() {
-    let test = "first_reply_for_byzantine_is_caught";
-    let planted = |seed| {
-        let mut config = one_liar_calm(seed);
-        config.cluster.bugs = PlantedBugs {
-            first_reply_for_byzantine: true,
-            ..PlantedBugs::default()
-        };
-        config
+    let bugs = PlantedBugs {
+        first_reply_for_byzantine: true,
+        ..PlantedBugs::default()
     };
-    assert_caught(test, "caught the planted bug", 0..1_000, planted);
+    assert_bug_caught(
+        "first_reply_for_byzantine_is_caught",
+        0..1_000,
+        one_liar_calm,
+        bugs,
+    );
 }
 
 /// A crash-model forwarder calls a byzantine counter whose sequencer lies in
@@ -362,6 +359,28 @@ fn nested_caught(test: &str, bugs: PlantedBugs, run: impl Fn(&ClusterConfig) -> 
         ),
         None => panic!("{test}: no check caught the planted bug in seeds 0..50"),
     }
+}
+
+/// `config` with `t = 2`: seven replicas on eight hosts.
+fn tolerating_two(mut config: KvConfig) -> KvConfig {
+    config.tolerate = 2;
+    config.cluster.hosts = 8;
+    config
+}
+
+/// Some seed of `range` makes a check catch the planted `bugs` in `config`.
+fn assert_bug_caught(
+    test: &str,
+    range: std::ops::Range<u64>,
+    config: impl Fn(u64) -> KvConfig,
+    bugs: PlantedBugs,
+) {
+    let planted = |seed| {
+        let mut planted = config(seed);
+        planted.cluster.bugs = bugs.clone();
+        planted
+    };
+    assert_caught(test, "caught the planted bug", range, planted);
 }
 
 /// Some seed of `range` makes a check see a violation under `config` (a
