@@ -873,24 +873,30 @@ fn encode_frame(
     }
 }
 
-/// Writes what the socket takes without waiting; returns how many bytes it took.
-fn write_nonblocking(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
-    stream.set_nonblocking(true)?;
+/// Writes what the socket takes without waiting; returns how many bytes it
+/// took. `MSG_DONTWAIT` makes this one call non-blocking while the socket
+/// stays blocking for its writer thread: one system call per write, where
+/// switching the socket's mode would take three.
+fn write_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    use nix::errno::Errno;
+    use nix::sys::socket::{send, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
     let mut written = 0;
-    let result = loop {
-        if written == buf.len() {
-            break Ok(written);
-        }
-        match stream.write(&buf[written..]) {
-            Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+    while written < buf.len() {
+        match send(
+            fd,
+            &buf[written..],
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        ) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
             Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(written),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
+            Err(Errno::EAGAIN) => break,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(io::Error::from(e)),
         }
-    };
-    stream.set_nonblocking(false)?;
-    result
+    }
+    Ok(written)
 }
 
 fn write_frame(stream: &mut TcpStream, frame: &Frame) -> Result<(), LinkError> {

@@ -78,6 +78,9 @@ struct Conn {
     /// The chunks of a large message received so far.
     reassembly: Vec<u8>,
     heard: Instant,
+    /// The poll reported the peer's end closed (or an error): read to the
+    /// end, past short reads, to see it.
+    closing: bool,
 }
 
 /// The authenticated inbound connections of one transport endpoint.
@@ -164,6 +167,11 @@ impl Inbound {
             count += 1;
             if event.token() != WAKE {
                 self.readable.push(event.token());
+                if event.is_read_closed() || event.is_error() {
+                    if let Some(conn) = self.conns.get_mut(&event.token()) {
+                        conn.closing = true;
+                    }
+                }
             }
         }
         count
@@ -245,6 +253,7 @@ impl Inbound {
                     end: 0,
                     reassembly: Vec::new(),
                     heard: Instant::now(),
+                    closing: false,
                 },
             );
             // Bytes may have arrived before the registration: read it now.
@@ -289,8 +298,9 @@ pub(super) fn release(shared: &Shared, peer: PeerIdentity) {
     shared.inbound_open.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Reads `conn` until it would block or its budget is spent, handling every
-/// complete frame; `Ok(true)` when it stopped at the budget (still readable).
+/// Reads `conn` until it is empty (a short read, or `WouldBlock`) or its
+/// budget is spent, handling every complete frame; `Ok(true)` when it stopped
+/// at the budget (still readable).
 fn read_conn(
     shared: &Shared,
     conn: &mut Conn,
@@ -309,6 +319,14 @@ fn read_conn(
                 frames(shared, conn, deliver)?;
                 if budget == 0 {
                     return Ok(true);
+                }
+                // A short read emptied the socket: the edge-triggered poll
+                // reports whatever arrives next, so the read that would only
+                // say `WouldBlock` is skipped (one system call less per
+                // delivery). An end of stream is read to, though: its event
+                // came with the bytes just read and will not come again.
+                if n < want && !conn.closing {
+                    return Ok(false);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),

@@ -890,3 +890,44 @@ fn a_polling_wait_returns_for_wakes_and_frames_and_otherwise_waits_its_timeout()
     assert_eq!(got.len(), 1, "the heartbeat arrived");
     assert_eq!(got[0].from, HostId(0));
 }
+
+/// A peer that sends and closes is seen to close at once, not at the idle
+/// timeout, whether its end of stream comes with its last frame (one poll
+/// event for both, after which reads stop at a short read) or after it.
+#[test]
+fn a_peer_that_sends_and_closes_is_released_at_once() {
+    let b = lone_b();
+    let addr = b.transport.local_addr();
+    let open = || b.transport.shared.inbound_open.load(Ordering::SeqCst);
+    let released_within = |limit: Duration| {
+        let until = Instant::now() + limit;
+        while open() > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        open() == 0
+    };
+    for pause in [Duration::ZERO, Duration::from_millis(100)] {
+        let (mut stream, _, mut seal) = dial_as(0, 10, key(0), 1, addr).expect("handshake");
+        let mut send = |n| {
+            let frame = Frame::Data {
+                incarnation: Incarnation(10),
+                msgs: vec![heartbeat(n)],
+            };
+            let sealed = encode_frame(&frame, Vec::new(), Some(&mut seal)).expect("encode");
+            stream.write_all(&sealed).expect("write");
+        };
+        // The first frame is read once the connection is handed over; the
+        // second reaches a connection the reader already waits on.
+        send(1);
+        assert_eq!(recv(&b).msg, heartbeat(1));
+        send(2);
+        std::thread::sleep(pause);
+        drop(stream);
+        assert_eq!(recv(&b).msg, heartbeat(2));
+        // `tuning().idle_timeout_ms` is 2 s.
+        assert!(
+            released_within(Duration::from_millis(1_000)),
+            "the closed connection (pause {pause:?}) is still open"
+        );
+    }
+}
