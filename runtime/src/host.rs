@@ -174,7 +174,8 @@ pub enum ClientRequest {
     /// `server C …`: start a (replicated) server; answered once every replica runs.
     StartServer {
         token: u64,
-        spec: ServerSpec,
+        /// Boxed: rare and large (see [`crate::message::Message::View`]).
+        spec: Box<ServerSpec>,
         scope: Scope,
     },
     /// Call a method: answered by the first reply (crash model), retried across
@@ -238,8 +239,9 @@ pub enum Trace {
         /// The application's state digest after applying it.
         state_digest: u64,
     },
-    /// This host learned a committed view.
-    ViewInstalled { host: HostId, view: GroupView },
+    /// This host learned a committed view (boxed: rare and large, see
+    /// [`crate::message::Message::View`]).
+    ViewInstalled { host: HostId, view: Box<GroupView> },
 }
 
 /// Something the driver must do.
@@ -652,7 +654,7 @@ impl Host {
                     Message::View(vs_msg) => {
                         let mut vs_out = Vec::new();
                         self.vs
-                            .on_message(now, from, from_incarnation, vs_msg, &mut vs_out);
+                            .on_message(now, from, from_incarnation, *vs_msg, &mut vs_out);
                         self.on_vs_outputs(now, vs_out, out);
                     }
                     Message::Group(group_msg) => {
@@ -704,7 +706,7 @@ impl Host {
             Input::Client(ClientRequest::StartServer { token, spec, scope }) => {
                 self.client.start_requested(token);
                 let mut vs_out = Vec::new();
-                self.vs.start_server(now, token, spec, scope, &mut vs_out);
+                self.vs.start_server(now, token, *spec, scope, &mut vs_out);
                 self.on_vs_outputs(now, vs_out, out);
             }
             Input::Client(ClientRequest::Call {
@@ -985,7 +987,7 @@ impl Host {
             match o {
                 VsOutput::Send { to, msg } => out.push(Output::Send {
                     to,
-                    msg: Message::View(msg),
+                    msg: Message::View(Box::new(msg)),
                 }),
                 VsOutput::SetTimer { timer, at } => out.push(Output::SetTimer { timer, at }),
                 VsOutput::View(view) => {
@@ -1068,7 +1070,7 @@ impl Host {
         self.views.insert(group, view.clone());
         out.push(Output::Trace(Trace::ViewInstalled {
             host: self.config.host,
-            view: view.clone(),
+            view: Box::new(view.clone()),
         }));
         let mut client_out = Vec::new();
         self.client.on_view(now, &view, &mut client_out);
@@ -1306,7 +1308,7 @@ impl Host {
         for (call, spec) in starts {
             let mut vs_out = Vec::new();
             self.vs
-                .start_server_for(now, group, call.0, spec, &mut vs_out);
+                .start_server_for(now, group, call.0, *spec, &mut vs_out);
             self.on_vs_outputs(now, vs_out, out);
         }
     }

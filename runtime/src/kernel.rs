@@ -235,7 +235,7 @@ pub enum CallError {
 }
 
 enum LocalRequest {
-    StartServer(ServerSpec, Scope),
+    StartServer(Box<ServerSpec>, Scope),
     Call {
         client: ClientId,
         group: GroupId,
@@ -431,7 +431,7 @@ impl KernelHandle {
         scope: Scope,
         timeout: Duration,
     ) -> Result<GroupId, String> {
-        let rx = self.submit(LocalRequest::StartServer(spec, scope));
+        let rx = self.submit(LocalRequest::StartServer(Box::new(spec), scope));
         match rx.recv_timeout(timeout) {
             Ok(ClientEvent::ServerStarted { group, .. }) => Ok(group),
             Ok(ClientEvent::ServerStartFailed { reason, .. }) => Err(reason),

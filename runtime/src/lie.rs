@@ -94,62 +94,55 @@ impl Behaviour {
     /// sent. `keys` are the lying host's own: what it alters and signs again
     /// carries a valid signature of its host, never of another.
     pub fn apply(self, to: HostId, msg: &mut Message, keys: &ProofKeys) -> bool {
-        if let (
-            Behaviour::WrongNested,
-            Message::View(VsMessage::Propose {
+        if let (Behaviour::WrongNested, Message::View(vs)) = (self, &mut *msg) {
+            if let VsMessage::Propose {
                 decision: Decision::StartVote { spec, .. },
-            }),
-        ) = (self, &mut *msg)
-        {
-            spec.replicas = spec.replicas.saturating_add(1);
+            } = &mut **vs
+            {
+                spec.replicas = spec.replicas.saturating_add(1);
+            }
             return true;
         }
         let Message::Group(group_msg) = msg else {
             return true;
         };
         match (self, group_msg) {
-            (
-                Behaviour::EquivocateReports,
-                GroupMessage::Pbft {
-                    group,
-                    msg: PbftMessage::ViewChange(vc) | PbftMessage::ViewChangeAnswer(vc),
-                },
-            ) => {
-                if to.0 % 2 == 1 && vc.sender.host == keys.me() {
-                    let mut report = vc.report.clone();
-                    report.slots.clear();
-                    *vc = SignedViewChange::sign(keys, *group, vc.sender, report);
+            (Behaviour::EquivocateReports, GroupMessage::Pbft { group, msg }) => {
+                if let PbftMessage::ViewChange(vc) | PbftMessage::ViewChangeAnswer(vc) = &mut **msg
+                {
+                    if to.0 % 2 == 1 && vc.sender.host == keys.me() {
+                        let mut report = vc.report.clone();
+                        report.slots.clear();
+                        *vc = SignedViewChange::sign(keys, *group, vc.sender, report);
+                    }
                 }
                 true
             }
-            (
-                Behaviour::ForgeReports,
-                GroupMessage::Pbft {
-                    group,
-                    msg:
-                        PbftMessage::NewView {
-                            reports,
-                            stable,
-                            stable_digest,
-                            batches,
-                            ..
-                        },
-                },
-            ) => {
-                for vc in reports.iter_mut() {
-                    for slot in &mut vc.report.slots {
-                        slot.prepared = None;
+            (Behaviour::ForgeReports, GroupMessage::Pbft { group, msg }) => {
+                if let PbftMessage::NewView {
+                    reports,
+                    stable,
+                    stable_digest,
+                    batches,
+                    ..
+                } = &mut **msg
+                {
+                    for vc in reports.iter_mut() {
+                        for slot in &mut vc.report.slots {
+                            slot.prepared = None;
+                        }
+                        if vc.sender.host == keys.me() {
+                            *vc =
+                                SignedViewChange::sign(keys, *group, vc.sender, vc.report.clone());
+                        }
                     }
-                    if vc.sender.host == keys.me() {
-                        *vc = SignedViewChange::sign(keys, *group, vc.sender, vc.report.clone());
+                    let forged = SignedViewChange::reports(reports.iter());
+                    let t = reports.len().saturating_sub(1) / 2;
+                    if let Some(decision) = decide_new_view(&forged, t) {
+                        *stable = decision.stable;
+                        *stable_digest = decision.stable_digest;
+                        *batches = decision.batches;
                     }
-                }
-                let forged = SignedViewChange::reports(reports.iter());
-                let t = reports.len().saturating_sub(1) / 2;
-                if let Some(decision) = decide_new_view(&forged, t) {
-                    *stable = decision.stable;
-                    *stable_digest = decision.stable_digest;
-                    *batches = decision.batches;
                 }
                 true
             }
@@ -162,7 +155,7 @@ impl Behaviour {
                             batch.clear();
                         }
                     };
-                    match msg {
+                    match &mut **msg {
                         PbftMessage::PrePrepare { batch, .. } => twist(batch),
                         PbftMessage::NewView { batches, .. } => batches.iter_mut().for_each(twist),
                         _ => {}
@@ -192,14 +185,10 @@ impl Behaviour {
                 }
                 true
             }
-            (
-                Behaviour::CorruptState,
-                GroupMessage::Pbft {
-                    msg: PbftMessage::State { state },
-                    ..
-                },
-            ) => {
-                state.position = state.position.wrapping_add(1);
+            (Behaviour::CorruptState, GroupMessage::Pbft { msg, .. }) => {
+                if let PbftMessage::State { state } = &mut **msg {
+                    state.position = state.position.wrapping_add(1);
+                }
                 true
             }
             (

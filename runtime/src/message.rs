@@ -18,7 +18,9 @@ pub enum Message {
     /// Failure detection: "I am alive in this incarnation".
     Heartbeat { incarnation: Incarnation },
     /// The view service's consensus protocol.
-    View(crate::view_service::VsMessage),
+    /// Boxed: view-service messages are rare and large, and every message
+    /// pays for the largest variant each time it is moved.
+    View(Box<crate::view_service::VsMessage>),
     /// A server group's replication protocol (sequencer, flush, state transfer) and
     /// client requests and replies.
     Group(crate::group::GroupMessage),

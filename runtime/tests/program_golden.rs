@@ -106,7 +106,7 @@ fn golden_output_is_unchanged_when_a_kernel_stops_mid_run() {
     let views: Vec<GroupView> = traces
         .iter()
         .filter_map(|t| match t {
-            Trace::ViewInstalled { view, .. } => Some(view.clone()),
+            Trace::ViewInstalled { view, .. } => Some((**view).clone()),
             _ => None,
         })
         .collect();

@@ -207,7 +207,7 @@ impl Cluster {
                 host,
                 ClientRequest::StartServer {
                     token,
-                    spec,
+                    spec: Box::new(spec),
                     scope: ftc_runtime::types::Scope::Cluster,
                 },
             )
@@ -346,7 +346,7 @@ impl Cluster {
                     state_digest,
                 ),
                 Observed::Trace(Trace::ViewInstalled { host: _, view }) => {
-                    self.on_view(o.time, o.host, o.incarnation, view);
+                    self.on_view(o.time, o.host, o.incarnation, *view);
                 }
             }
         }

@@ -481,11 +481,14 @@ fn former_holder_alone(seed: u64, bugs: PlantedBugs) -> Result<bool, String> {
 
 /// A view-service message carrying a `StateHeld` decision.
 fn holds_state_held(m: &Message) -> bool {
-    match m {
-        Message::View(VsMessage::Propose {
+    let Message::View(vs) = m else {
+        return false;
+    };
+    match &**vs {
+        VsMessage::Propose {
             decision: Decision::StateHeld { .. },
-        }) => true,
-        Message::View(VsMessage::Append { entries, .. }) => entries
+        } => true,
+        VsMessage::Append { entries, .. } => entries
             .iter()
             .any(|e| matches!(e.decision, Decision::StateHeld { .. })),
         _ => false,

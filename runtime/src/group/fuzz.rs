@@ -475,7 +475,7 @@ fn garbage_messages_never_panic() {
                     last_normal_view: rng.random_bool(0.5).then(|| wild(&mut rng)),
                     executed_position: wild(&mut rng),
                     entries,
-                    state,
+                    state: state.map(Box::new),
                 },
                 4 => GroupMessage::StartView {
                     group,
@@ -483,7 +483,7 @@ fn garbage_messages_never_panic() {
                     base_position: wild(&mut rng),
                     entries,
                     commit_position: wild(&mut rng),
-                    state,
+                    state: state.map(Box::new),
                 },
                 5 => GroupMessage::StartViewOk {
                     group,

@@ -93,7 +93,10 @@ pub enum GroupMessage {
         entries: Vec<LogEntry>,
         /// The sender's state at `executed_position`, so that a new sequencer that
         /// holds no state (or less) can adopt it. `None` when it holds none.
-        state: Option<ReplicaState>,
+        /// Boxed, like every rare large variant's bulk: a message is moved
+        /// several times on its way (outputs, outbox, frames), so the enum's
+        /// size is paid by every message.
+        state: Option<Box<ReplicaState>>,
     },
     /// New sequencer → member: the log of the new view from `base_position + 1`.
     /// `state` is present for a state transfer (the receiver restores it first; it
@@ -104,7 +107,7 @@ pub enum GroupMessage {
         base_position: u64,
         entries: Vec<LogEntry>,
         commit_position: u64,
-        state: Option<ReplicaState>,
+        state: Option<Box<ReplicaState>>,
     },
     /// Member → new sequencer: installed the view; holds up to `position`.
     StartViewOk {
@@ -115,7 +118,7 @@ pub enum GroupMessage {
     /// The byzantine model's agreement protocol (see [`crate::pbft`]).
     Pbft {
         group: GroupId,
-        msg: crate::pbft::PbftMessage,
+        msg: Box<crate::pbft::PbftMessage>,
     },
 }
 
@@ -125,7 +128,7 @@ impl GroupMessage {
     pub fn bulk_bytes(&self) -> usize {
         let entries =
             |entries: &[LogEntry]| -> usize { entries.iter().map(LogEntry::bulk_bytes).sum() };
-        let state = |state: &Option<ReplicaState>| -> usize {
+        let state = |state: &Option<Box<ReplicaState>>| -> usize {
             state.as_ref().map_or(0, |s| {
                 s.snapshot.len()
                     + s.clients
@@ -375,7 +378,7 @@ pub(crate) fn send_call(
     let target = match &pending.target {
         Callee::Group(target) => *target,
         Callee::Start(spec) => {
-            let spec = spec.clone();
+            let spec = Box::new(spec.clone());
             out.push(GroupOutput::StartServer { call, spec });
             return;
         }
@@ -457,7 +460,7 @@ pub enum GroupOutput {
     /// [`crate::protocol::GroupProtocol::on_start_decided`].
     StartServer {
         call: NestedCallId,
-        spec: ServerSpec,
+        spec: Box<ServerSpec>,
     },
     /// Call [`Replica::on_tick`] at `at` (timers are never cancelled).
     SetTimer {

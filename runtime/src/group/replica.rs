@@ -675,7 +675,7 @@ impl Replica {
                         last_normal_view,
                         executed_position,
                         entries,
-                        state,
+                        state: state.map(|s| *s),
                     };
                     self.reports.insert(from, report);
                     self.try_start_view(now, out);
@@ -694,7 +694,14 @@ impl Replica {
                 ..
             } => {
                 if self.sent_by_sequencer(from, view_id) {
-                    self.on_start_view(now, base_position, entries, commit_position, state, out);
+                    self.on_start_view(
+                        now,
+                        base_position,
+                        entries,
+                        commit_position,
+                        state.map(|s| *s),
+                        out,
+                    );
                 } else {
                     self.dropped_messages += 1;
                 }
@@ -1319,7 +1326,7 @@ impl Replica {
             last_normal_view: self.last_normal_view.filter(|_| self.initialized),
             executed_position: self.executed_position,
             entries: self.entries_after(self.executed_position),
-            state,
+            state: state.map(Box::new),
         };
         out.push(GroupOutput::Send {
             to: self.view.members[0],
@@ -1522,7 +1529,7 @@ impl Replica {
             base_position,
             entries: self.entries_after(base_position),
             commit_position: self.commit_position,
-            state,
+            state: state.map(Box::new),
         };
         out.push(GroupOutput::Send { to, msg });
     }

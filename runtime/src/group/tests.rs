@@ -622,7 +622,7 @@ fn sequencer_crash_flushes_the_same_prefix_everywhere() {
                 last_normal_view: Some(1),
                 executed_position: 1,
                 entries: vec![],
-                state: Some(ReplicaState {
+                state: Some(Box::new(ReplicaState {
                     position: 1,
                     snapshot: Counter {
                         value: 1,
@@ -639,7 +639,7 @@ fn sequencer_crash_flushes_the_same_prefix_everywhere() {
                     departed: Default::default(),
                     nested_calls: vec![],
                     timers: vec![],
-                }),
+                })),
             }
         )]
     );
@@ -1335,11 +1335,14 @@ fn joiner_gets_snapshot_table_and_suffix() {
     };
     assert_eq!(
         out,
-        vec![send(1, start(None)), send(3, start(Some(state.clone())))]
+        vec![
+            send(1, start(None)),
+            send(3, start(Some(Box::new(state.clone()))))
+        ]
     );
     out.clear();
     let r3 = c.replicas.get_mut(&3).unwrap();
-    r3.on_message(c.now, replica_id(0), start(Some(state)), &mut out);
+    r3.on_message(c.now, replica_id(0), start(Some(Box::new(state))), &mut out);
     let ok = GroupMessage::StartViewOk {
         group: GROUP,
         view_id: 2,

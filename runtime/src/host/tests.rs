@@ -226,7 +226,7 @@ fn started_world_with(spec: ServerSpec) -> World {
         0,
         Input::Client(ClientRequest::StartServer {
             token: 1,
-            spec: spec.clone(),
+            spec: Box::new(spec.clone()),
             scope: Scope::Cluster,
         }),
     );
@@ -353,7 +353,7 @@ fn recruited_host_receives_state_and_serves() {
         0,
         Input::Client(ClientRequest::StartServer {
             token: 1,
-            spec: spec(),
+            spec: Box::new(spec()),
             scope: Scope::Cluster,
         }),
     );
@@ -491,7 +491,7 @@ fn with_the_view_service_a_call_survives_a_sequencer_crash() {
         3,
         Input::Client(ClientRequest::StartServer {
             token: 1,
-            spec: two,
+            spec: Box::new(two),
             scope: Scope::Cluster,
         }),
     );
@@ -610,7 +610,7 @@ fn inputs_are_ranked_by_their_groups_priority_and_control_work_first() {
     assert_eq!(
         host.input_priority(&Input::Client(ClientRequest::StartServer {
             token: 2,
-            spec: spec(),
+            spec: Box::new(spec()),
             scope: Scope::Cluster,
         })),
         None

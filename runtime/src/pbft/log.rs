@@ -10,13 +10,28 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Most batches per digest kept for one slot (a lying primary may offer many).
 const PRE_PREPARED_MAX: usize = 8;
 
+/// A pre-prepare a backup cannot vouch for yet: it waits until the backup
+/// holds what its entries carry (the requests, the nested outcomes).
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub view: u64,
+    pub digest: Digest,
+    pub batch: Vec<LogEntry>,
+    /// The entries before this index were found acceptable already, so a
+    /// recheck starts here: what a backup received, it keeps having received
+    /// (and a request executed since counts as a duplicate, which is
+    /// acceptable too). A batch waiting for many requests is so checked once
+    /// per arriving request, not once per entry per arriving request.
+    pub checked: usize,
+}
+
 /// What a replica knows about one sequence number.
 #[derive(Clone, Debug, Default)]
 pub struct Slot {
     /// The pre-prepare accepted in the current view: (view, digest).
     pub accepted: Option<(u64, Digest)>,
     /// A pre-prepare of the current view waiting until its entries can be checked.
-    pub held: Option<(u64, Vec<LogEntry>)>,
+    pub held: Option<Held>,
     /// Batch contents by digest.
     pub batches: BTreeMap<Digest, Vec<LogEntry>>,
     /// Per digest the highest view this replica accepted a pre-prepare for it.

@@ -107,6 +107,9 @@ pub struct Pbft {
     amnesiac: bool,
     heal_at: Option<u64>,
     slots: BTreeMap<u64, Slot>,
+    /// Every slot holding a pre-prepare it cannot vouch for yet (and maybe
+    /// some that no longer do: `Pbft::recheck_held` forgets those).
+    held_seqs: BTreeSet<u64>,
     /// Primary: the last sequence number assigned.
     next_seq: u64,
     /// Every batch up to here is executed; of the next one, `exec_index` entries.
@@ -192,6 +195,7 @@ impl Pbft {
             amnesiac: !fresh,
             heal_at: None,
             slots: BTreeMap::new(),
+            held_seqs: BTreeSet::new(),
             next_seq: 0,
             last_exec: 0,
             exec_index: 0,
@@ -285,7 +289,7 @@ impl Pbft {
     fn send(&self, to: ReplicaId, msg: PbftMessage, out: &mut Vec<GroupOutput>) {
         let msg = GroupMessage::Pbft {
             group: self.config.group,
-            msg,
+            msg: Box::new(msg),
         };
         out.push(GroupOutput::Send { to, msg });
     }
@@ -364,7 +368,7 @@ impl Pbft {
                     self.dropped += 1;
                     return;
                 }
-                self.on_pbft(now, from, msg, out);
+                self.on_pbft(now, from, *msg, out);
             }
             _ => self.dropped += 1,
         }
@@ -453,6 +457,10 @@ impl Pbft {
     fn check_invariants(&self) {
         debug_assert!(self.stable <= self.last_exec || !self.initialized);
         debug_assert!(self.slots.keys().all(|s| *s > self.stable));
+        debug_assert!(self
+            .slots
+            .iter()
+            .all(|(seq, s)| s.held.is_none() || self.held_seqs.contains(seq)));
         debug_assert!(self.running.is_none() || self.initialized);
         debug_assert!(self.heal_at.is_none() || self.amnesiac);
     }

@@ -1,6 +1,7 @@
 //! The normal case: requests, the primary's batches, pre-prepare → prepare →
 //! commit with `2t+1` quorums, nested calls' outcomes and retransmission.
 
+use super::log::Held;
 use super::messages::{batch_digest, Digest, PbftMessage};
 use super::{Pbft, PbftStatus, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
 use crate::app::{CallOutcome, NestedCallId};
@@ -315,41 +316,70 @@ impl Pbft {
             }
             _ => {}
         }
-        slot.held = Some((view, batch));
+        slot.held = Some(Held {
+            view,
+            digest,
+            batch,
+            checked: 0,
+        });
+        self.held_seqs.insert(seq);
         self.try_accept_held(now, seq, out);
     }
 
     /// Accepts the held pre-prepare at `seq` once every entry checks out.
     fn try_accept_held(&mut self, now: Micros, seq: u64, out: &mut Vec<GroupOutput>) {
-        let Some((view, batch)) = self.slots.get(&seq).and_then(|s| s.held.as_ref()) else {
+        let Some(held) = self.slots.get(&seq).and_then(|s| s.held.as_ref()) else {
             return;
         };
-        if *view != self.pview || !batch.iter().all(|e| self.acceptable(now, e)) {
+        if held.view != self.pview {
             return;
         }
-        let Some((view, batch)) = self.slots.get_mut(&seq).and_then(|s| s.held.take()) else {
+        let checked = held.checked
+            + held.batch[held.checked..]
+                .iter()
+                .take_while(|e| self.acceptable(now, e))
+                .count();
+        let complete = checked == held.batch.len();
+        let Some(slot) = self.slots.get_mut(&seq) else {
             unreachable!("the held pre-prepare was just read");
         };
-        let digest = batch_digest(&batch);
+        if !complete {
+            if let Some(held) = slot.held.as_mut() {
+                held.checked = checked;
+            }
+            return;
+        }
+        let Some(Held {
+            view,
+            digest,
+            batch,
+            ..
+        }) = slot.held.take()
+        else {
+            unreachable!("the held pre-prepare was just read");
+        };
+        debug_assert_eq!(
+            digest,
+            batch_digest(&batch),
+            "seq {seq}: a held batch's digest"
+        );
         let me = self.config.me;
-        let slot = self.slots.entry(seq).or_default();
         slot.accept(view, digest, batch);
         slot.prepares.entry((view, digest)).or_default().insert(me);
         self.broadcast(PbftMessage::Prepare { view, seq, digest }, out);
         self.check_progress(now, seq, out);
     }
 
-    /// Held pre-prepares whose entries may check out now.
+    /// Held pre-prepares whose entries may check out now. `held_seqs` names
+    /// every slot that may hold one (a slot may have dropped it since: a new
+    /// view, a checkpoint; such names go here).
     pub(super) fn recheck_held(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
-        let held: Vec<u64> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.held.is_some())
-            .map(|(seq, _)| *seq)
-            .collect();
-        for seq in held {
+        let mut held = std::mem::take(&mut self.held_seqs);
+        held.retain(|&seq| {
             self.try_accept_held(now, seq, out);
-        }
+            self.slots.get(&seq).is_some_and(|s| s.held.is_some())
+        });
+        self.held_seqs.append(&mut held);
     }
 
     pub(super) fn on_prepare(

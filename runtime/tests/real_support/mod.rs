@@ -122,7 +122,7 @@ impl Driver {
                 match t {
                     Trace::ViewInstalled { view, .. } => {
                         if let Ok(mut views) = v.lock() {
-                            views.push(view);
+                            views.push(*view);
                         }
                     }
                     Trace::Executed {

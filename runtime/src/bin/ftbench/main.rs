@@ -162,7 +162,7 @@ impl Bench {
             for t in rx {
                 if let Trace::ViewInstalled { view, .. } = t {
                     if let Ok(mut views) = v.lock() {
-                        views.push(view);
+                        views.push(*view);
                     }
                 }
             }

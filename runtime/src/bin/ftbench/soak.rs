@@ -844,7 +844,7 @@ pub fn run(o: &SoakOptions) -> Result<bool, String> {
                             .get(&view.group)
                             .is_none_or(|v| v.view_id < view.view_id);
                         if newer {
-                            views.insert(view.group, view);
+                            views.insert(view.group, *view);
                         }
                     }
                 }
