@@ -41,7 +41,8 @@ pub enum GroupMessage {
         payload: Vec<u8>,
         low_water: u64,
     },
-    /// Replica → client (every replica sends one after executing; the first wins).
+    /// Sequencer → client, after executing (backups record the reply but do not
+    /// send it; a retransmission reaches the next sequencer, which answers).
     Reply {
         group: GroupId,
         request: RequestId,

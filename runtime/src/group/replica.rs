@@ -1196,6 +1196,15 @@ impl Replica {
         match effect {
             AppOutput::Reply { request, payload } => {
                 self.clients.set_reply(request, &payload);
+                // Only the sequencer answers: a backup's copy would reach the
+                // client after the sequencer's (it executes once it learns of
+                // the commit) and cost every call a message. If the sequencer
+                // fails before its reply arrives, the client asks the next
+                // view's sequencer, which answers from its reply table (or
+                // once it has executed the request).
+                if !self.is_sequencer() {
+                    return;
+                }
                 let msg = GroupMessage::Reply {
                     group: self.config.group,
                     request,
