@@ -26,7 +26,7 @@ use crate::types::{
 };
 use crate::view_service::{Starter, ViewService, VsOutput};
 use crate::vote::{content_digest, ContentDigest, Notices, ReplyRule, Tally};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Protocol timeouts. Units are microseconds (`_us`).
@@ -313,6 +313,10 @@ pub struct Host {
     /// The replicas of the current incarnation, one per group at most, each
     /// the engine of its group's model.
     replicas: BTreeMap<GroupId, Box<dyn GroupProtocol>>,
+    /// The groups of `replicas` whose server is durable: the ones whose
+    /// commit gate follows the view service (`gate_durable_commits`, which
+    /// runs after every view-service step and so must not visit every replica).
+    durable_replicas: BTreeSet<GroupId>,
     client: Client,
     /// Group timers in flight: local timer number → group.
     group_timers: BTreeMap<u64, GroupId>,
@@ -403,6 +407,7 @@ impl Host {
             vs,
             views: BTreeMap::new(),
             replicas: BTreeMap::new(),
+            durable_replicas: BTreeSet::new(),
             client,
             group_timers: BTreeMap::new(),
             next_departure_sweep: 0,
@@ -1041,13 +1046,16 @@ impl Host {
         if self.config.bugs.durable_commit_ungated {
             return;
         }
-        let durable: Vec<GroupId> = self
-            .replicas
-            .iter()
-            .filter(|(g, _)| self.views.get(g).is_some_and(|v| v.spec.durable.is_some()))
-            .map(|(g, _)| *g)
-            .collect();
+        let durable: Vec<GroupId> = self.durable_replicas.iter().copied().collect();
         for group in durable {
+            debug_assert!(
+                self.replicas.contains_key(&group)
+                    && self
+                        .views
+                        .get(&group)
+                        .is_some_and(|v| v.spec.durable.is_some()),
+                "{group:?} is marked durable without a durable replica here"
+            );
             let gated = !self.vs.all_members_hold(group);
             let mut group_out = Vec::new();
             if let Some(replica) = self.replicas.get_mut(&group) {
@@ -1078,7 +1086,7 @@ impl Host {
 
         let me = self.me();
         if view.failed {
-            self.replicas.remove(&group);
+            self.remove_replica(group);
             self.callee_failed(now, group, out);
             return;
         }
@@ -1125,10 +1133,14 @@ impl Host {
                 durable,
                 proofs: self.config.proofs.clone(),
             };
+            let is_durable = view.spec.durable.is_some();
             let mut replica = new_engine(now, ctx, app, view, &mut group_out);
             replica.set_batching(self.batching, now, &mut group_out);
             for failed in self.views.values().filter(|v| v.failed) {
                 replica.on_group_failed(now, failed.group, &mut group_out);
+            }
+            if is_durable {
+                self.durable_replicas.insert(group);
             }
             self.replicas.insert(group, replica);
         }
@@ -1141,11 +1153,17 @@ impl Host {
     /// this host can bring the server back from it (or, recruited again,
     /// knows what the disk holds).
     fn drop_replica(&mut self, now: Micros, group: GroupId) {
-        if let Some(replica) = self.replicas.remove(&group) {
+        if let Some(replica) = self.remove_replica(group) {
             if let Some(copy) = replica.durable_copy(now) {
                 self.durable_copies.insert(group, copy);
             }
         }
+    }
+
+    /// Removes this host's replica of `group`, if any.
+    fn remove_replica(&mut self, group: GroupId) -> Option<Box<dyn GroupProtocol>> {
+        self.durable_replicas.remove(&group);
+        self.replicas.remove(&group)
     }
 
     /// The view service stopped `group` (its program ended): its replica here
@@ -1153,7 +1171,7 @@ impl Host {
     fn on_stopped(&mut self, now: Micros, group: GroupId, out: &mut Vec<Output>) {
         self.views.remove(&group);
         self.durable_copies.remove(&group);
-        self.replicas.remove(&group);
+        self.remove_replica(group);
         self.group_timers.retain(|_, g| *g != group);
         let mut client_out = Vec::new();
         self.client.on_stopped(group, &mut client_out);
