@@ -68,6 +68,29 @@ struct Options {
     busy_poll_us: Option<u64>,
 }
 
+/// What `ftbench --help` prints: every flag of the benchmark, the soak's and
+/// the transport's (the module documentation says what each measures).
+const USAGE: &str = "\
+usage: ftbench [--kernels N] [--seconds S] [--clients N] [--window N]
+               [--latency-calls N] [--max-tolerate T] [--max-byzantine T]
+               [--groups N] [--svg FILE] [--busy-poll-us US]
+       ftbench --transport
+       ftbench --soak [--minutes M | --seconds S] [--kernels N] [--clients N]
+               [--rate CALLS_PER_S] [--fault-every S] [--down S]
+               [--sample-every S] [--session-calls N] [--seed N]
+
+  --kernels N          kernel processes besides the benchmark's own (default 5, at least 3)
+  --seconds S          seconds per throughput run (default 3)
+  --clients N          clients of a throughput run (default 16)
+  --window N           calls each client keeps outstanding (default 32)
+  --latency-calls N    sequential calls (and echoes) per latency row (default 500)
+  --max-tolerate T     rows for crash tolerate (1..=T) (default 4)
+  --max-byzantine T    rows for byzantine tolerate (1..=T) (default 1; 0: none)
+  --groups N           small crash tolerate (1) servers after the failover (default 1000; 0: none)
+  --svg FILE           also draw the latency distributions and the failover
+  --busy-poll-us US    the cluster's busy_poll_us (0: cores sleep at once)
+";
+
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         kernels: 5,
@@ -113,7 +136,11 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                 o.busy_poll_us = Some(us);
             }
             "--svg" => o.svg = Some(it.next().ok_or("--svg needs a file name")?.into()),
-            other => return Err(format!("unknown argument {other}")),
+            other => {
+                return Err(format!(
+                    "unknown argument {other} (ftbench --help lists them)"
+                ))
+            }
         }
     }
     if o.kernels < 3 {
@@ -513,6 +540,10 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     // The benchmark's own kernel logs to stderr.
     let _ = ftc_runtime::logging::init(None);
     if args.iter().any(|a| a == "--soak") {
@@ -540,5 +571,50 @@ fn main() -> ExitCode {
             eprintln!("ftbench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_options, USAGE};
+
+    /// Every benchmark flag `--help` describes is one `parse_options` takes,
+    /// and the defaults it states are the parser's (the soak's flags, in the
+    /// usage lines only, are parsed by `soak.rs`).
+    #[test]
+    fn the_usage_names_the_flags_the_parser_takes() {
+        let flags: Vec<&str> = USAGE
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("--"))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert!(flags.len() >= 10, "{flags:?}");
+        for flag in flags {
+            let value = if flag == "svg" { "x.svg" } else { "3" };
+            let args = vec![format!("--{flag}"), value.to_string()];
+            assert!(
+                parse_options(&args).is_ok(),
+                "--{flag} is in the usage but refused"
+            );
+        }
+        let o = parse_options(&[]).expect("no flags");
+        for (flag, default) in [
+            ("--seconds S ", o.seconds),
+            ("--clients N ", o.clients),
+            ("--window N ", o.window),
+            ("--latency-calls N ", o.latency_calls),
+            ("--max-tolerate T ", u64::from(o.max_tolerate)),
+            ("--max-byzantine T ", u64::from(o.max_byzantine)),
+            ("--groups N ", o.groups),
+            ("--kernels N ", u64::from(o.kernels)),
+        ] {
+            let line = USAGE.lines().find(|l| l.trim_start().starts_with(flag));
+            let says = format!("(default {default}");
+            assert!(
+                line.is_some_and(|l| l.contains(&says)),
+                "{flag}: the usage should say {says}"
+            );
+        }
+        assert!(parse_options(&["--nope".to_string()]).is_err());
     }
 }
