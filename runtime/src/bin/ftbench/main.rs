@@ -576,11 +576,11 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_options, USAGE};
+    use super::{parse_options, soak, USAGE};
 
     /// Every benchmark flag `--help` describes is one `parse_options` takes,
-    /// and the defaults it states are the parser's (the soak's flags, in the
-    /// usage lines only, are parsed by `soak.rs`).
+    /// and the defaults it states are the parser's; every flag of its soak
+    /// usage lines is one `soak::parse_options` takes.
     #[test]
     fn the_usage_names_the_flags_the_parser_takes() {
         let flags: Vec<&str> = USAGE
@@ -616,5 +616,23 @@ mod tests {
             );
         }
         assert!(parse_options(&["--nope".to_string()]).is_err());
+
+        let soak_lines = USAGE
+            .lines()
+            .skip_while(|l| !l.contains("ftbench --soak"))
+            .take_while(|l| !l.trim().is_empty());
+        let soak_flags: Vec<&str> = soak_lines
+            .flat_map(str::split_whitespace)
+            .map(|w| w.trim_matches(|c| c == '[' || c == ']'))
+            .filter(|w| w.starts_with("--") && *w != "--soak")
+            .collect();
+        assert!(soak_flags.len() >= 10, "{soak_flags:?}");
+        for flag in soak_flags {
+            let args = ["--soak", flag, "5"].map(String::from);
+            assert!(
+                soak::parse_options(&args).is_ok(),
+                "{flag} is in the soak's usage but refused"
+            );
+        }
     }
 }
