@@ -350,6 +350,9 @@ pub struct Host {
     /// here: it then starts from the copy if it brings a dormant group
     /// back, and otherwise only learns what its disk holds.
     durable_copies: BTreeMap<GroupId, (DiskMirror, Option<DurableCopy>)>,
+    /// Group messages that arrived before this host's replica of their group
+    /// existed, handed to it when it is created (see [`early`]).
+    early: early::EarlyMessages,
 }
 
 /// Most echoes ([`ClientRequest::Echo`]) outstanding at once; beyond, the
@@ -418,6 +421,7 @@ impl Host {
             app_waker: None,
             stable: false,
             durable_copies: BTreeMap::new(),
+            early: early::EarlyMessages::default(),
             next_group_timer: 0,
             dropped: 0,
             batching: false,
@@ -817,7 +821,11 @@ impl Host {
                     self.on_group_outputs(now, group, group_out, out);
                     self.note_state_held(now, group, out);
                 }
-                None => self.dropped += 1,
+                // Its view may be on its way here: kept for a retry period.
+                None => {
+                    let max_age = self.config.timing.retry_us;
+                    self.dropped += self.early.keep(now, max_age, from, msg);
+                }
             },
             None => {
                 let mut client_out = Vec::new();
@@ -1142,6 +1150,12 @@ impl Host {
             if is_durable {
                 self.durable_replicas.insert(group);
             }
+            let max_age = self.config.timing.retry_us;
+            let (early, expired) = self.early.take(now, max_age, group);
+            self.dropped += expired;
+            for (from, msg) in early {
+                replica.on_message(now, from, msg, &mut group_out);
+            }
             self.replicas.insert(group, replica);
         }
         self.on_group_outputs(now, group, group_out, out);
@@ -1372,5 +1386,6 @@ impl Host {
     }
 }
 
+mod early;
 #[cfg(test)]
 mod tests;

@@ -132,5 +132,8 @@ pub use checks::{Check, Violation};
 pub use cluster::{Cluster, ClusterConfig, Happening};
 pub use faults::FaultConfig;
 pub use kv::{run_kv, KvConfig, KvReport};
-pub use nested::{run_nested, run_nested_byzantine, run_nested_lying_caller, NestedReport};
+pub use nested::{
+    run_nested, run_nested_byzantine, run_nested_deaf_lying_primary, run_nested_lying_caller,
+    NestedReport,
+};
 pub use sim::{SimConfig, Simulator};

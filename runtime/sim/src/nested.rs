@@ -69,6 +69,15 @@ pub fn run_nested_lying_caller(config: &ClusterConfig, calls: u64) -> NestedRepo
     run_nested_with(config, calls, false, None, specs, Liars::Caller)
 }
 
+/// [`run_nested_lying_caller`] where the lying member, the forwarder's first
+/// primary, also never receives the counter's answers: it cannot order them,
+/// so the other members must replace it (they hold the answers it leaves out).
+pub fn run_nested_deaf_lying_primary(config: &ClusterConfig, calls: u64) -> NestedReport {
+    let forwarder = ServerSpec::new("forwarder", Model::Byzantine, 1);
+    let specs = (crash_spec("counter", 1), forwarder);
+    run_nested_with(config, calls, false, None, specs, Liars::DeafCaller)
+}
+
 /// Who lies in a nested run.
 enum Liars {
     None,
@@ -76,6 +85,8 @@ enum Liars {
     Counter(usize),
     /// The first member of the forwarder sends wrong nested commands.
     Caller,
+    /// Like `Caller`, and every answer of the counter to it is lost.
+    DeafCaller,
 }
 
 fn run_nested_with(
@@ -103,8 +114,20 @@ fn run_nested_with(
         let until = cluster.now() + 10_000_000;
         cluster.start_group(0, forwarder_spec, until)
     });
-    if let (Some(forwarder), Liars::Caller) = (forwarder, &liars) {
-        let who = cluster.members(forwarder).into_iter().take(1).collect();
+    if let (Some(forwarder), Liars::Caller | Liars::DeafCaller) = (forwarder, &liars) {
+        let who: Vec<usize> = cluster.members(forwarder).into_iter().take(1).collect();
+        if let (Liars::DeafCaller, Some(counter), Some(&deaf)) = (&liars, counter, who.first()) {
+            let answers_to_deaf = move |_: usize, to: usize, msg: &Message| {
+                to == deaf
+                    && matches!(
+                        msg,
+                        Message::Group(GroupMessage::Reply { group, .. }) if *group == counter
+                    )
+            };
+            cluster
+                .sim_mut()
+                .set_drop_filter(Some(Box::new(answers_to_deaf)));
+        }
         cluster
             .sim_mut()
             .set_tamper(Some(lie_tamper(who, Behaviour::WrongNested)));

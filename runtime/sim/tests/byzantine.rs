@@ -12,8 +12,8 @@ use ftc_runtime::lie::Behaviour;
 use ftc_runtime::types::Model;
 use ftc_sim::report::{first_safety_failure, replay_command, replay_seed, sweep_kv};
 use ftc_sim::{
-    run_nested_byzantine, run_nested_lying_caller, ClusterConfig, FaultConfig, KvConfig,
-    NestedReport,
+    run_nested_byzantine, run_nested_deaf_lying_primary, run_nested_lying_caller, ClusterConfig,
+    FaultConfig, KvConfig, NestedReport,
 };
 
 /// A byzantine server tolerating one failure, with one liar among its members.
@@ -310,6 +310,19 @@ fn nested_commands_from_a_lying_caller_are_voted() {
         "nested_commands_from_a_lying_caller_are_voted",
         0..20,
         |config| run_nested_lying_caller(config, 10),
+    );
+}
+
+/// The lying forwarder member is its first primary and never receives the
+/// counter's answers (its own commands are refused, and every answer sent to
+/// it is lost): the backups hold answers it cannot order, so they replace it,
+/// and every call completes.
+#[test]
+fn a_lying_primary_that_lacks_the_answers_is_replaced() {
+    nested_clean(
+        "a_lying_primary_that_lacks_the_answers_is_replaced",
+        0..10,
+        |config| run_nested_deaf_lying_primary(config, 5),
     );
 }
 

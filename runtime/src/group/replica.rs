@@ -7,11 +7,14 @@ use super::{
 };
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::host::Trace;
-use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
+use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, ReplicaId, RequestId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most entries one `Prepare` carries.
 const PREPARE_ENTRIES_MAX: usize = 64;
+/// Most hosts a replica that is not normal yet remembers as waiting for
+/// [`GroupMessage::Ready`]; a probe beyond is answered at its retransmission.
+const READY_WAITERS_MAX: usize = 64;
 /// Most positions the sequencer keeps uncommitted; requests beyond are dropped
 /// (the client retransmits).
 const UNCOMMITTED_MAX: u64 = 1024;
@@ -173,6 +176,11 @@ pub struct Replica {
     progress: BTreeMap<ReplicaId, Progress>,
     reports: BTreeMap<ReplicaId, ViewChangeReport>,
     start_acks: BTreeMap<ReplicaId, u64>,
+    /// Hosts that probed while the view was not normal yet: answered
+    /// [`GroupMessage::Ready`] when it becomes normal (a new server's starter
+    /// probes as soon as it learned the view, usually before the backups
+    /// acknowledged it), instead of at their next retransmission.
+    ready_waiters: BTreeSet<HostId>,
     start_sent: BTreeMap<ReplicaId, Micros>,
     report_sent: Option<Micros>,
     next_tick: Option<Micros>,
@@ -296,6 +304,7 @@ impl Replica {
             progress: BTreeMap::new(),
             reports: BTreeMap::new(),
             start_acks: BTreeMap::new(),
+            ready_waiters: BTreeSet::new(),
             start_sent: BTreeMap::new(),
             report_sent: None,
             next_tick: None,
@@ -621,6 +630,8 @@ impl Replica {
                         view_id: self.view.view_id,
                     };
                     out.push(GroupOutput::SendHost { to: from.host, msg });
+                } else if self.ready_waiters.len() < READY_WAITERS_MAX {
+                    self.ready_waiters.insert(from.host);
                 }
             }
             GroupMessage::Ready { .. } | GroupMessage::Pbft { .. } => self.dropped_messages += 1,
@@ -1582,9 +1593,22 @@ impl Replica {
         }
         self.last_normal_view = Some(self.view.view_id);
         self.status = ReplicaStatus::Normal;
+        self.answer_ready_waiters(out);
         self.reindex();
         self.learn_commit(now, commit_position, out);
         self.send_start_view_ok(out);
+    }
+
+    /// The view is normal here: every host that probed meanwhile hears so.
+    fn answer_ready_waiters(&mut self, out: &mut Vec<GroupOutput>) {
+        debug_assert_eq!(self.status, ReplicaStatus::Normal);
+        for to in std::mem::take(&mut self.ready_waiters) {
+            let msg = GroupMessage::Ready {
+                group: self.config.group,
+                view_id: self.view.view_id,
+            };
+            out.push(GroupOutput::SendHost { to, msg });
+        }
     }
 
     fn send_start_view_ok(&mut self, out: &mut Vec<GroupOutput>) {
@@ -1602,6 +1626,7 @@ impl Replica {
     /// Sequencer: every member acknowledged `StartView`.
     fn become_normal(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
         self.status = ReplicaStatus::Normal;
+        self.answer_ready_waiters(out);
         let acks = std::mem::take(&mut self.start_acks);
         for m in self.other_members().collect::<Vec<_>>() {
             let held = acks.get(&m).copied().unwrap_or(0);

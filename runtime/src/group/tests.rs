@@ -560,6 +560,42 @@ fn retried_request_is_answered_from_the_reply_table() {
     assert!(c.replies_to(0, 2).is_empty());
 }
 
+/// A starter probes a new server as soon as its host learned the view,
+/// usually before the backups acknowledged it: the sequencer answers when
+/// the view becomes normal, not at the probe's retransmission.
+#[test]
+fn a_probe_before_the_view_is_normal_is_answered_when_it_is() {
+    let mut c = Cluster::new();
+    let first = view(1, &[0, 1, 2], &[0, 1, 2]);
+    for host in 0..3 {
+        c.create(host, first.clone(), true);
+    }
+    assert_ne!(c.replicas[&0].status(), ReplicaStatus::Normal);
+    let mut out = Vec::new();
+    let probe = GroupMessage::ReadyProbe { group: GroupId(1) };
+    let r0 = c.replicas.get_mut(&0).unwrap();
+    r0.on_message(c.now, replica_id(9), probe.clone(), &mut out);
+    r0.on_message(c.now, replica_id(9), probe, &mut out);
+    assert_eq!(out, vec![], "not normal yet: no answer");
+    c.run();
+    assert_eq!(c.replicas[&0].status(), ReplicaStatus::Normal);
+    let ready = GroupMessage::Ready {
+        group: GroupId(1),
+        view_id: 1,
+    };
+    let answers: Vec<_> = c
+        .replies
+        .iter()
+        .filter(|(h, m)| *h == 0 && *m == ready)
+        .collect();
+    assert_eq!(
+        answers.len(),
+        1,
+        "answered once when normal: {:?}",
+        c.replies
+    );
+}
+
 #[test]
 fn low_water_mark_forgets_replies_everywhere() {
     let mut c = Cluster::booted();

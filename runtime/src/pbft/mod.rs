@@ -71,6 +71,15 @@ struct PendingRequest {
     since: Micros,
 }
 
+/// A nested call's voted outcome this replica holds, and since when (the
+/// current view's start, if later): an outcome the primary does not order
+/// within the view timeout replaces it, like a request.
+#[derive(Clone, Debug)]
+struct HeldOutcome {
+    outcome: CallOutcome,
+    since: Micros,
+}
+
 /// The entry the application runs off the core's time.
 #[derive(Clone, Debug)]
 struct Running {
@@ -130,7 +139,7 @@ pub struct Pbft {
     calls: BTreeMap<NestedCallId, PendingCall>,
     timers: BTreeMap<AppTimerId, Micros>,
     /// Voted outcomes of nested calls received and not yet executed.
-    outcomes: BTreeMap<NestedCallId, CallOutcome>,
+    outcomes: BTreeMap<NestedCallId, HeldOutcome>,
     failed_targets: BTreeSet<GroupId>,
     /// Requests received and not yet executed.
     requests: BTreeMap<RequestId, PendingRequest>,
@@ -418,10 +427,11 @@ impl Pbft {
                     self.propose(now, out);
                 }
                 self.retransmit(now, out);
-                let stalled = self
-                    .requests
-                    .values()
-                    .any(|r| now >= r.since + self.view_timeout());
+                let timeout = self.view_timeout();
+                // A lying primary may leave out what it alone lacks (a
+                // callee's answer it never received): outcomes count too.
+                let stalled = self.requests.values().any(|r| now >= r.since + timeout)
+                    || self.outcomes.values().any(|o| now >= o.since + timeout);
                 if stalled && self.initialized {
                     self.start_view_change(now, self.pview + 1, out);
                 }

@@ -3,7 +3,7 @@
 
 use super::log::Held;
 use super::messages::{batch_digest, Digest, PbftMessage};
-use super::{Pbft, PbftStatus, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
+use super::{HeldOutcome, Pbft, PbftStatus, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
 use crate::app::{CallOutcome, NestedCallId};
 use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry, PendingCall};
 use crate::types::{ClientId, Micros, ReplicaId, RequestId};
@@ -79,6 +79,11 @@ impl Pbft {
         }
     }
 
+    /// The voted outcome of `call` this replica holds.
+    fn held_outcome(&self, call: NestedCallId) -> Option<&CallOutcome> {
+        self.outcomes.get(&call).map(|o| &o.outcome)
+    }
+
     /// Executed already (or executed and forgotten)?
     pub(super) fn is_duplicate(&self, request: RequestId) -> bool {
         self.clients.is_duplicate(request)
@@ -96,7 +101,10 @@ impl Pbft {
             self.dropped += 1;
             return;
         }
-        self.outcomes.entry(call).or_insert(outcome);
+        self.outcomes.entry(call).or_insert(HeldOutcome {
+            outcome,
+            since: now,
+        });
         if self.status == PbftStatus::Normal {
             if self.is_primary() && !self.batching {
                 self.propose(now, out);
@@ -206,7 +214,7 @@ impl Pbft {
                 continue;
             }
             let outcome = match self.outcomes.get(call) {
-                Some(o) => o.clone(),
+                Some(o) => o.outcome.clone(),
                 None => match pending.failure(&self.failed_targets, now) {
                     Some(failure) => failure,
                     None => continue,
@@ -255,11 +263,11 @@ impl Pbft {
                         .is_some_and(|r| r.payload == *payload && *low_water <= r.low_water)
             }
             LogEntry::NestedReply { call, outcome } => match outcome {
-                CallOutcome::Reply(_) => self.outcomes.get(call) == Some(outcome),
+                CallOutcome::Reply(_) => self.held_outcome(*call) == Some(outcome),
                 // A failure the backup received itself (a start the view
                 // service refused), or sees on its own.
                 CallOutcome::ServerFailure(_) => {
-                    self.outcomes.get(call) == Some(outcome)
+                    self.held_outcome(*call) == Some(outcome)
                         || self
                             .calls
                             .get(call)

@@ -429,6 +429,9 @@ impl Pbft {
         for r in self.requests.values_mut() {
             r.since = now;
         }
+        for o in self.outcomes.values_mut() {
+            o.since = now;
+        }
         let seqs: Vec<u64> = self.slots.keys().copied().collect();
         for s in seqs {
             self.check_progress(now, s, out);

@@ -1728,12 +1728,19 @@ impl ViewService {
         progress.acked_at = now;
         if success {
             let matched = match_index.min(last_index);
+            let before = progress.match_index;
             progress.match_index = progress.match_index.max(matched);
             progress.next_index = progress.next_index.max(matched + 1);
             let behind = progress.next_index <= last_index;
+            let committed = self.commit_index;
             self.advance_commit(out);
             if behind {
                 self.send_append(peer.host, out);
+            } else if matched > before && committed > before {
+                // It acknowledged entries that had committed before its answer
+                // came (the announcement could not cover them): tell it now.
+                // A commit this answer made was announced to it already.
+                self.send_append_batch(peer.host, false, out);
             }
         } else {
             // The follower's log ends at `match_index`. If that is below what it
@@ -1766,9 +1773,22 @@ impl ViewService {
             if holders >= self.quorum() {
                 self.commit_index = candidate;
                 self.apply_committed(out);
+                self.announce_commit(out);
                 return;
             }
             candidate -= 1;
+        }
+    }
+
+    /// Leader, its commit index just advanced: tells every peer at once (an
+    /// append without entries), so that members create a new server's
+    /// replicas and starters hear of it now, not at the next heartbeat.
+    fn announce_commit(&mut self, out: &mut Vec<VsOutput>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        for peer in self.peers() {
+            self.send_append_batch(peer, false, out);
         }
     }
 

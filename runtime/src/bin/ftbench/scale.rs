@@ -1,6 +1,7 @@
 //! Many small servers at once: `--groups N` key-value servers under `crash
 //! tolerate (1)`, spread round-robin over the running kernel processes, their
-//! aggregate throughput (one client per server, one call outstanding each) and
+//! aggregate throughput (one client per server, one call outstanding each),
+//! the time one start takes (the first few are started one at a time) and
 //! the memory they cost (the kernels' resident memory before and after
 //! creating them, divided by `N`).
 
@@ -11,6 +12,8 @@ use std::time::Instant;
 
 /// Threads that start the servers (each start waits for the view service).
 const STARTERS: usize = 8;
+/// Servers started one after another (each timed) before the others.
+const SEQUENTIAL_STARTS: usize = 20;
 
 pub fn many_groups(bench: &mut Bench, o: &Options) -> Result<(), String> {
     let hosts = bench.live_kernels();
@@ -20,7 +23,16 @@ pub fn many_groups(bench: &mut Bench, o: &Options) -> Result<(), String> {
     }
     let rss_before = bench.rss_kib(&hosts);
     let started = Instant::now();
-    let groups = start_spread(bench, &hosts, o.groups)?;
+    let mut groups = Vec::with_capacity(o.groups as usize);
+    let mut one_at_a_time = Vec::new();
+    let placed = placement(&hosts, o.groups);
+    let (first, rest) = placed.split_at(placed.len().min(SEQUENTIAL_STARTS));
+    for members in first {
+        let t = Instant::now();
+        groups.push(bench.start_kv_on(Model::Crash, 1, members.clone())?);
+        one_at_a_time.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    groups.extend(start_spread(bench, rest)?);
     let start_s = started.elapsed().as_secs_f64();
     // Let the last starts settle (replicas allocate as they see their views).
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -35,6 +47,14 @@ pub fn many_groups(bench: &mut Bench, o: &Options) -> Result<(), String> {
         names.join(","),
         groups.len() as f64 / start_s.max(1e-9)
     );
+    one_at_a_time.sort_by(f64::total_cmp);
+    if let (Some(min), Some(max)) = (one_at_a_time.first(), one_at_a_time.last()) {
+        println!(
+            "{} servers started one at a time first: {min:.1} ms to {max:.1} ms each (median {:.1} ms), from the call to the first member's ready notice",
+            one_at_a_time.len(),
+            one_at_a_time[one_at_a_time.len() / 2]
+        );
+    }
     let per_group = |after: Option<u64>| -> String {
         match (rss_before, after) {
             (Some(b), Some(a)) => format!(
@@ -56,12 +76,16 @@ pub fn many_groups(bench: &mut Bench, o: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts `count` servers, server `i` on `hosts[i]` and `hosts[i + 1]`
-/// (round-robin), from [`STARTERS`] threads.
-fn start_spread(bench: &Bench, hosts: &[HostId], count: u64) -> Result<Vec<GroupId>, String> {
-    let placed: Vec<Vec<HostId>> = (0..count as usize)
+/// Where `count` servers go: server `i` on `hosts[i]` and `hosts[i + 1]`
+/// (round-robin).
+fn placement(hosts: &[HostId], count: u64) -> Vec<Vec<HostId>> {
+    (0..count as usize)
         .map(|i| vec![hosts[i % hosts.len()], hosts[(i + 1) % hosts.len()]])
-        .collect();
+        .collect()
+}
+
+/// Starts a server on each of `placed` from [`STARTERS`] threads.
+fn start_spread(bench: &Bench, placed: &[Vec<HostId>]) -> Result<Vec<GroupId>, String> {
     let groups = Mutex::new(Vec::with_capacity(placed.len()));
     let failure = Mutex::new(None);
     std::thread::scope(|s| {
