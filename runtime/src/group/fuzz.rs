@@ -395,7 +395,13 @@ fn randomized_runs_catch_every_planted_bug() {
         },
     ];
     for bug in bugs {
-        let caught = (0..40).any(|seed| {
+        // Most bugs show within a few seeds; `state_transfer_without_dedup`
+        // needs a late copy of an answered request to reach a recruit that
+        // became sequencer, which only 4 of the first 300 seeds produce
+        // (38, 55, 239, 256): the range is wide so that a schedule change
+        // does not blind the check (the scripted engine test and the
+        // simulator's planted-bug test catch that bug directly).
+        let caught = (0..300).any(|seed| {
             let bug = bug.clone();
             std::panic::catch_unwind(move || run(seed, bug)).is_err()
         });
