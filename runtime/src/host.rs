@@ -402,6 +402,7 @@ impl Host {
         let client = Client::new(config.host, timing.retry_us, timing.call_deadline_us);
         #[cfg(feature = "planted-bugs")]
         let client = client.with_first_reply_only(config.bugs.first_reply_for_byzantine);
+        let early = early::EarlyMessages::new(config.timing.retry_us);
         Host {
             incarnation: config.incarnation,
             config,
@@ -421,7 +422,7 @@ impl Host {
             app_waker: None,
             stable: false,
             durable_copies: BTreeMap::new(),
-            early: early::EarlyMessages::default(),
+            early,
             next_group_timer: 0,
             dropped: 0,
             batching: false,
@@ -822,10 +823,7 @@ impl Host {
                     self.note_state_held(now, group, out);
                 }
                 // Its view may be on its way here: kept for a retry period.
-                None => {
-                    let max_age = self.config.timing.retry_us;
-                    self.dropped += self.early.keep(now, max_age, from, msg);
-                }
+                None => self.dropped += self.early.keep(now, from, msg),
             },
             None => {
                 let mut client_out = Vec::new();
@@ -1150,8 +1148,7 @@ impl Host {
             if is_durable {
                 self.durable_replicas.insert(group);
             }
-            let max_age = self.config.timing.retry_us;
-            let (early, expired) = self.early.take(now, max_age, group);
+            let (early, expired) = self.early.take(now, group);
             self.dropped += expired;
             for (from, msg) in early {
                 replica.on_message(now, from, msg, &mut group_out);

@@ -26,25 +26,28 @@ struct Early {
     bytes: usize,
 }
 
-/// The messages kept, oldest first.
-#[derive(Default)]
+/// The messages kept, oldest first, each for at most `max_age`.
 pub struct EarlyMessages {
+    max_age: Micros,
     queue: VecDeque<Early>,
     bytes: usize,
 }
 
 impl EarlyMessages {
-    /// Keeps `msg` from `from` (received at `now`) for at most `max_age`.
-    /// Returns how many messages were dropped to stay within the bounds
-    /// (`msg` itself when it alone is over the byte bound).
-    pub fn keep(
-        &mut self,
-        now: Micros,
-        max_age: Micros,
-        from: ReplicaId,
-        msg: GroupMessage,
-    ) -> u64 {
-        let mut dropped = self.expire(now, max_age);
+    /// Keeps messages for at most `max_age` (a sender's retry period).
+    pub fn new(max_age: Micros) -> EarlyMessages {
+        EarlyMessages {
+            max_age,
+            queue: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Keeps `msg` from `from` (received at `now`). Returns how many
+    /// messages were dropped to stay within the bounds (`msg` itself when it
+    /// alone is over the byte bound).
+    pub fn keep(&mut self, now: Micros, from: ReplicaId, msg: GroupMessage) -> u64 {
+        let mut dropped = self.expire(now);
         let bytes = msg.bulk_bytes();
         if bytes > EARLY_BYTES_MAX {
             return dropped + 1;
@@ -68,14 +71,9 @@ impl EarlyMessages {
     }
 
     /// Removes and returns the messages kept for `group`, oldest first, and
-    /// how many older than `max_age` were dropped on the way.
-    pub fn take(
-        &mut self,
-        now: Micros,
-        max_age: Micros,
-        group: GroupId,
-    ) -> (Vec<(ReplicaId, GroupMessage)>, u64) {
-        let dropped = self.expire(now, max_age);
+    /// how many too old were dropped on the way.
+    pub fn take(&mut self, now: Micros, group: GroupId) -> (Vec<(ReplicaId, GroupMessage)>, u64) {
+        let dropped = self.expire(now);
         if self.queue.is_empty() {
             return (Vec::new(), dropped);
         }
@@ -94,8 +92,9 @@ impl EarlyMessages {
     }
 
     /// Drops the messages older than `max_age`; returns how many.
-    fn expire(&mut self, now: Micros, max_age: Micros) -> u64 {
+    fn expire(&mut self, now: Micros) -> u64 {
         let mut dropped = 0;
+        let max_age = self.max_age;
         while self
             .queue
             .front()
@@ -136,35 +135,35 @@ mod tests {
 
     #[test]
     fn a_group_gets_its_messages_in_order_and_the_others_stay() {
-        let mut early = EarlyMessages::default();
-        assert_eq!(early.keep(0, 100, from(1), probe(7)), 0);
-        assert_eq!(early.keep(1, 100, from(2), probe(8)), 0);
-        assert_eq!(early.keep(2, 100, from(3), probe(7)), 0);
-        let (taken, dropped) = early.take(3, 100, GroupId(7));
+        let mut early = EarlyMessages::new(100);
+        assert_eq!(early.keep(0, from(1), probe(7)), 0);
+        assert_eq!(early.keep(1, from(2), probe(8)), 0);
+        assert_eq!(early.keep(2, from(3), probe(7)), 0);
+        let (taken, dropped) = early.take(3, GroupId(7));
         assert_eq!(dropped, 0);
         let senders: Vec<HostId> = taken.iter().map(|(f, _)| f.host).collect();
         assert_eq!(senders, vec![HostId(1), HostId(3)]);
         assert_eq!(early.len(), 1);
-        assert_eq!(early.take(4, 100, GroupId(7)).0.len(), 0);
-        assert_eq!(early.take(4, 100, GroupId(8)).0.len(), 1);
+        assert_eq!(early.take(4, GroupId(7)).0.len(), 0);
+        assert_eq!(early.take(4, GroupId(8)).0.len(), 1);
     }
 
     #[test]
     fn old_messages_expire_and_the_bounds_hold() {
-        let mut early = EarlyMessages::default();
-        early.keep(0, 100, from(1), probe(7));
+        let mut early = EarlyMessages::new(100);
+        early.keep(0, from(1), probe(7));
         // At 101 the first message is older than the age bound.
-        let (taken, dropped) = early.take(101, 100, GroupId(7));
+        let (taken, dropped) = early.take(101, GroupId(7));
         assert!(taken.is_empty());
         assert_eq!(dropped, 1);
         let mut evicted = 0;
         for i in 0..EARLY_MESSAGES_MAX as u64 + 10 {
-            evicted += early.keep(200, 100, from(1), probe(i));
+            evicted += early.keep(200, from(1), probe(i));
         }
         assert_eq!(evicted, 10);
         assert_eq!(early.len(), EARLY_MESSAGES_MAX);
         // The oldest went first.
-        assert!(early.take(200, 100, GroupId(0)).0.is_empty());
+        assert!(early.take(200, GroupId(0)).0.is_empty());
         let big = GroupMessage::Request {
             group: GroupId(1),
             request: crate::types::RequestId {
@@ -179,7 +178,7 @@ mod tests {
             low_water: 1,
         };
         assert_eq!(
-            early.keep(200, 100, from(1), big),
+            early.keep(200, from(1), big),
             1,
             "over the byte bound alone"
         );

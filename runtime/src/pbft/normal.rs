@@ -213,8 +213,8 @@ impl Pbft {
             if self.proposed_calls.contains(call) {
                 continue;
             }
-            let outcome = match self.outcomes.get(call) {
-                Some(o) => o.outcome.clone(),
+            let outcome = match self.held_outcome(*call) {
+                Some(o) => o.clone(),
                 None => match pending.failure(&self.failed_targets, now) {
                     Some(failure) => failure,
                     None => continue,
