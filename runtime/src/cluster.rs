@@ -684,7 +684,7 @@ impl LocalCluster {
         if let Some(root) = &self.options.data_root {
             cmd.arg("--data-dir").arg(root.join(host_name(host)));
         }
-        crate::allocator::configure_kernel(&mut cmd);
+        crate::allocator::configure_child(&mut cmd);
         cmd.args(&self.options.extra_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

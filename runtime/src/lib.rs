@@ -21,7 +21,7 @@ pub mod view_service;
 pub mod vote;
 
 // Running the protocols across OS processes: transport, kernel, cluster launcher.
-mod allocator;
+pub mod allocator;
 pub mod busy_poll;
 pub mod cluster;
 pub mod identity;
