@@ -17,13 +17,13 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc's setting that the processes a launcher starts (kernels, and the
-/// program's `main` under `ftc run`) get unless the user's environment sets it: with its default (eager commit of arenas on Linux),
-/// mimalloc hardly returns freed memory to the system, and a kernel that
-/// served a burst kept about 16 MB more resident than with glibc's malloc;
-/// with 0 it returns it (the README has the measurements). mimalloc reads it
-/// at its first allocation, before `main`, so a process cannot set it for
-/// itself: the launchers (`cluster.rs`, `ftc run`) set it for the processes
-/// they start.
+/// program's `main` under `ftc run`) get unless the user's environment sets
+/// it: with its default (eager commit of arenas on Linux), mimalloc hardly
+/// returns freed memory to the system, and a kernel that served a burst kept
+/// about 16 MB more resident than with glibc's malloc; with 0 it returns it
+/// (the README has the measurements). mimalloc reads it at its first
+/// allocation, before `main`, so a process cannot set it for itself: the
+/// launchers (`cluster.rs`, `ftc run`) set it for the processes they start.
 const EAGER_COMMIT: (&str, &str) = ("MIMALLOC_ARENA_EAGER_COMMIT", "0");
 
 /// Gives a kernel or program about to be started the allocator settings above.

@@ -353,9 +353,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .create(true)
             .append(true)
             .open(dir.as_path().join(format!("{}.log", host_name(h))))?;
-        let mut child = Command::new(&binary);
-        ftc_runtime::allocator::configure_child(&mut child);
-        let mut child = child
+        let mut cmd = Command::new(&binary);
+        ftc_runtime::allocator::configure_child(&mut cmd);
+        let mut child = cmd
             .args(["--kernel", "--host", &host_name(h), "--cluster"])
             .arg(&cluster_file)
             .arg("--key-file")
@@ -429,9 +429,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let origin_us = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-    let mut main = Command::new(&binary);
-    ftc_runtime::allocator::configure_child(&mut main);
-    let mut main = main
+    let mut cmd = Command::new(&binary);
+    ftc_runtime::allocator::configure_child(&mut cmd);
+    let mut main = cmd
         .env(
             timeline::ENV,
             Timeline::encode(origin_us, &schedule(&faults)),
