@@ -116,7 +116,6 @@ impl Pbft {
                 request, low_water, ..
             } => {
                 self.requests.remove(request);
-                self.proposed.remove(request);
                 self.clients.executed(*request, *low_water, applied);
                 if applied {
                     executed_request = Some(*request);
@@ -228,7 +227,7 @@ impl Pbft {
         let calls = &self.calls;
         self.outcomes.retain(|c, _| calls.contains_key(c));
         let clients = &self.clients;
-        self.requests.retain(|r, _| !clients.is_duplicate(*r));
+        self.requests.retain(|r| !clients.is_duplicate(r));
         self.known_departed.retain(|c| !clients.has_departed(*c));
         self.initialized = true;
         self.exec_at = now;

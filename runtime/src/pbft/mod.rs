@@ -20,6 +20,7 @@ mod execute;
 mod log;
 pub mod messages;
 mod normal;
+mod pending;
 #[cfg(test)]
 mod tests;
 mod view_change;
@@ -33,8 +34,9 @@ use crate::app::{AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::group::{ClientTable, GroupMessage, GroupOutput, LogEntry, PendingCall, ReplicaConfig};
 use crate::identity::ProofKeys;
 use crate::protocol::GroupProtocol;
-use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
+use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId};
 use log::Slot;
+use pending::{PendingRequest, PendingRequests};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -62,13 +64,6 @@ pub enum PbftStatus {
     Normal,
     /// Moving to view `view_number()`: waiting for its new-view message.
     ViewChange,
-}
-
-#[derive(Clone, Debug)]
-struct PendingRequest {
-    payload: Vec<u8>,
-    low_water: u64,
-    since: Micros,
 }
 
 /// A nested call's voted outcome this replica holds, and since when (the
@@ -141,10 +136,9 @@ pub struct Pbft {
     /// Voted outcomes of nested calls received and not yet executed.
     outcomes: BTreeMap<NestedCallId, HeldOutcome>,
     failed_targets: BTreeSet<GroupId>,
-    /// Requests received and not yet executed.
-    requests: BTreeMap<RequestId, PendingRequest>,
-    /// Primary: what batches of this view carry and is not executed yet.
-    proposed: BTreeSet<RequestId>,
+    /// Requests received and not yet executed; at the primary, which of
+    /// them batches of this view carry.
+    requests: PendingRequests,
     proposed_calls: BTreeSet<NestedCallId>,
     proposed_timers: BTreeSet<AppTimerId>,
     proposed_departures: BTreeSet<ClientId>,
@@ -221,8 +215,7 @@ impl Pbft {
             timers: BTreeMap::new(),
             outcomes: BTreeMap::new(),
             failed_targets: BTreeSet::new(),
-            requests: BTreeMap::new(),
-            proposed: BTreeSet::new(),
+            requests: PendingRequests::default(),
             proposed_calls: BTreeSet::new(),
             proposed_timers: BTreeSet::new(),
             proposed_departures: BTreeSet::new(),
@@ -473,6 +466,7 @@ impl Pbft {
             .all(|(seq, s)| s.held.is_none() || self.held_seqs.contains(seq)));
         debug_assert!(self.running.is_none() || self.initialized);
         debug_assert!(self.heal_at.is_none() || self.amnesiac);
+        self.requests.check();
     }
 }
 

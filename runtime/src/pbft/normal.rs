@@ -154,7 +154,7 @@ impl Pbft {
         for entry in batch {
             match entry {
                 LogEntry::Command { request, .. } => {
-                    self.proposed.insert(*request);
+                    self.requests.mark_proposed(*request);
                 }
                 LogEntry::NestedReply { call, .. } => {
                     self.proposed_calls.insert(*call);
@@ -194,13 +194,13 @@ impl Pbft {
 
     fn next_batch(&self, now: Micros) -> Vec<LogEntry> {
         let mut batch = Vec::new();
-        for (request, r) in &self.requests {
+        for (request, r) in self.requests.unproposed() {
             if batch.len() >= BATCH_MAX {
                 return batch;
             }
-            if !self.proposed.contains(request) && !self.is_duplicate(*request) {
+            if !self.is_duplicate(request) {
                 batch.push(LogEntry::Command {
-                    request: *request,
+                    request,
                     payload: r.payload.clone(),
                     low_water: r.low_water,
                 });

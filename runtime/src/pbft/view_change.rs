@@ -137,7 +137,7 @@ impl Pbft {
         self.status = PbftStatus::ViewChange;
         self.view_since = now;
         self.new_view = None;
-        self.proposed.clear();
+        self.requests.clear_proposed();
         self.proposed_calls.clear();
         self.proposed_timers.clear();
         self.proposed_departures.clear();

@@ -1,0 +1,146 @@
+//! A replica's requests received and not yet executed, and — at the primary —
+//! which of them a batch of this view already carries: the primary finds the
+//! next batch's requests without scanning the ones it proposed.
+
+use crate::types::{Micros, RequestId};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug)]
+pub(super) struct PendingRequest {
+    pub payload: Vec<u8>,
+    pub low_water: u64,
+    pub since: Micros,
+}
+
+/// Invariant: `unproposed` is exactly the keys of `requests` not in `proposed`.
+/// `proposed` may name requests this replica does not hold (a new view's
+/// batches re-propose what others held).
+#[derive(Debug, Default)]
+pub(super) struct PendingRequests {
+    requests: BTreeMap<RequestId, PendingRequest>,
+    proposed: BTreeSet<RequestId>,
+    unproposed: BTreeSet<RequestId>,
+}
+
+impl PendingRequests {
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn get(&self, request: &RequestId) -> Option<&PendingRequest> {
+        self.requests.get(request)
+    }
+
+    pub fn get_mut(&mut self, request: &RequestId) -> Option<&mut PendingRequest> {
+        self.requests.get_mut(request)
+    }
+
+    /// Holds a request not held yet.
+    pub fn insert(&mut self, request: RequestId, pending: PendingRequest) {
+        let old = self.requests.insert(request, pending);
+        assert!(old.is_none(), "{request:?} was held already");
+        if !self.proposed.contains(&request) {
+            self.unproposed.insert(request);
+        }
+    }
+
+    /// The request was executed (or found a duplicate): forgotten here.
+    pub fn remove(&mut self, request: &RequestId) {
+        self.requests.remove(request);
+        self.proposed.remove(request);
+        self.unproposed.remove(request);
+    }
+
+    /// Keeps the requests `keep` says.
+    pub fn retain(&mut self, mut keep: impl FnMut(RequestId) -> bool) {
+        self.requests.retain(|r, _| keep(*r));
+        let requests = &self.requests;
+        self.unproposed.retain(|r| requests.contains_key(r));
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &PendingRequest> {
+        self.requests.values()
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut PendingRequest> {
+        self.requests.values_mut()
+    }
+
+    /// Primary: a batch of this view carries `request`.
+    pub fn mark_proposed(&mut self, request: RequestId) {
+        self.proposed.insert(request);
+        self.unproposed.remove(&request);
+    }
+
+    /// A new view: nothing is proposed in it yet.
+    pub fn clear_proposed(&mut self) {
+        self.proposed.clear();
+        self.unproposed = self.requests.keys().copied().collect();
+    }
+
+    /// The requests held and not proposed in this view, in request order.
+    pub fn unproposed(&self) -> impl Iterator<Item = (RequestId, &PendingRequest)> {
+        self.unproposed.iter().map(|r| {
+            let Some(pending) = self.requests.get(r) else {
+                unreachable!("{r:?} is unproposed but not held");
+            };
+            (*r, pending)
+        })
+    }
+
+    /// Checks the invariant (linear: debug builds only).
+    pub fn check(&self) {
+        debug_assert!(self
+            .requests
+            .keys()
+            .filter(|r| !self.proposed.contains(r))
+            .eq(self.unproposed.iter()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ClientId, GroupId};
+
+    fn request(seq: u64) -> RequestId {
+        RequestId {
+            client: ClientId::Group(GroupId(7)),
+            seq,
+        }
+    }
+
+    fn pending() -> PendingRequest {
+        PendingRequest {
+            payload: vec![1],
+            low_water: 0,
+            since: 0,
+        }
+    }
+
+    fn unproposed(p: &PendingRequests) -> Vec<u64> {
+        p.unproposed().map(|(r, _)| r.seq).collect()
+    }
+
+    #[test]
+    fn unproposed_follows_holding_proposing_executing_and_new_views() {
+        let mut p = PendingRequests::default();
+        for seq in [3, 1, 2] {
+            p.insert(request(seq), pending());
+        }
+        assert_eq!(unproposed(&p), [1, 2, 3]);
+        p.mark_proposed(request(2));
+        // A re-proposed request this replica does not hold yet.
+        p.mark_proposed(request(9));
+        assert_eq!(unproposed(&p), [1, 3]);
+        p.insert(request(9), pending());
+        assert_eq!(unproposed(&p), [1, 3]);
+        p.remove(&request(1));
+        p.retain(|r| r.seq != 3);
+        assert_eq!(unproposed(&p), Vec::<u64>::new());
+        assert_eq!(p.len(), 2);
+        p.clear_proposed();
+        assert_eq!(unproposed(&p), [2, 9]);
+        p.check();
+    }
+}
