@@ -8,7 +8,7 @@ use super::{
 use crate::app::{AppInput, AppOutput, AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::host::Trace;
 use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, ReplicaId, RequestId};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 /// Most entries one `Prepare` carries.
 const PREPARE_ENTRIES_MAX: usize = 64;
@@ -163,8 +163,10 @@ pub struct Replica {
     running: Option<Running>,
     clients: ClientTable,
     /// Requests, nested outcomes, timer firings and departures in the log
-    /// after `executed_position`.
-    requests_in_log: BTreeSet<RequestId>,
+    /// after `executed_position`. The requests (up to a window of them, one
+    /// insert and one removal per command) are only looked up, never
+    /// iterated: a hash set.
+    requests_in_log: HashSet<RequestId>,
     departing_in_log: BTreeSet<ClientId>,
     calls_in_log: BTreeSet<NestedCallId>,
     timers_in_log: BTreeSet<AppTimerId>,
@@ -295,7 +297,7 @@ impl Replica {
             running: None,
             clients: ClientTable::default(),
             departing_in_log: BTreeSet::new(),
-            requests_in_log: BTreeSet::new(),
+            requests_in_log: HashSet::new(),
             calls_in_log: BTreeSet::new(),
             timers_in_log: BTreeSet::new(),
             calls: BTreeMap::new(),
