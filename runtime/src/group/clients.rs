@@ -137,7 +137,7 @@ impl ClientTable {
         let record = self.records.entry(request.client).or_default();
         if low_water > record.forgotten_below {
             record.forgotten_below = low_water;
-            record.executed = record.executed.split_off(&low_water);
+            record.executed.forget_below(low_water);
         }
         if applied {
             record.executed.insert(request.seq, None);

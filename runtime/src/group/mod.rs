@@ -12,12 +12,14 @@ mod durable;
 #[cfg(test)]
 mod fuzz;
 mod replica;
+mod replies;
 #[cfg(test)]
 mod tests;
 
 pub use clients::{ClientTable, Departed, DEPARTED_PER_ENTRY_MAX};
 pub use durable::{DiskMirror, DurableCopy};
 pub use replica::{Replica, ReplicaConfig, ReplicaStatus};
+pub use replies::ExecutedReplies;
 
 use crate::app::{AppTimerId, CallOutcome, NestedCallId};
 use crate::digest::Fnv;
@@ -304,7 +306,7 @@ pub struct ClientRecord {
     /// a late copy of one is dropped, never executed again.
     pub forgotten_below: u64,
     /// Executed requests: `Some(reply)` once the application replied.
-    pub executed: BTreeMap<u64, Option<Vec<u8>>>,
+    pub executed: ExecutedReplies,
 }
 
 /// What a nested call of the application asks for.
