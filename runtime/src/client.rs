@@ -38,7 +38,10 @@ use crate::host::{ClientEvent, Trace};
 use crate::message::MAX_CALL_BYTES;
 use crate::types::{ClientId, GroupId, GroupView, HostId, Micros, RequestId, TimerId, TimerSpace};
 use crate::vote::{Notices, ReplyRule, Tally};
+use calls::PendingCalls;
 use std::collections::BTreeMap;
+
+mod calls;
 
 /// What the client engine asks its host core to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,7 +111,7 @@ pub struct Client {
     call_deadline_us: Micros,
     /// Last request number used, per client and server.
     last_seq: BTreeMap<(ClientId, GroupId), u64>,
-    calls: BTreeMap<(GroupId, RequestId), PendingCall>,
+    calls: PendingCalls<PendingCall>,
     starts: BTreeMap<u64, PendingStart>,
     views: BTreeMap<GroupId, KnownView>,
     next_timer: u64,
@@ -126,7 +129,7 @@ impl Client {
             retry_us,
             call_deadline_us,
             last_seq: BTreeMap::new(),
-            calls: BTreeMap::new(),
+            calls: PendingCalls::default(),
             starts: BTreeMap::new(),
             views: BTreeMap::new(),
             next_timer: 0,
@@ -198,7 +201,7 @@ impl Client {
             working: Notices::default(),
         };
         let at = call.next_retry.min(call.deadline);
-        self.calls.insert((group, request), call);
+        self.calls.insert(group, request, call);
         self.send_request(group, request, out);
         self.arm_for(at, out);
     }
@@ -272,14 +275,8 @@ impl Client {
             self.fail_where(|g| g == group, &reason, out);
             return;
         }
-        let requests: Vec<RequestId> = self
-            .calls
-            .keys()
-            .filter(|(g, _)| *g == group)
-            .map(|(_, r)| *r)
-            .collect();
-        for request in requests {
-            if let Some(call) = self.calls.get_mut(&(group, request)) {
+        for (_, request) in self.calls.keys_where(|g| g == group) {
+            if let Some(call) = self.calls.get_mut(group, request) {
                 call.next_retry = now + self.retry_us;
             }
             self.send_request(group, request, out);
@@ -324,18 +321,18 @@ impl Client {
                 payload,
             } => {
                 let Some(rule) = rule(group) else { return };
-                let Some(call) = self.calls.get_mut(&(group, request)) else {
+                let Some(call) = self.calls.get_mut(group, request) else {
                     return;
                 };
                 if let Some(payload) = call.replies.add(rule, from, &payload) {
                     let token = call.token;
-                    self.calls.remove(&(group, request));
+                    self.calls.remove(group, request);
                     out.push(ClientOutput::Event(ClientEvent::Reply { token, payload }));
                 }
             }
             GroupMessage::Working { group, request } => {
                 let Some(rule) = rule(group) else { return };
-                if let Some(call) = self.calls.get_mut(&(group, request)) {
+                if let Some(call) = self.calls.get_mut(group, request) {
                     if call.working.add(rule, from) {
                         call.deadline = call.deadline.max(now + self.call_deadline_us);
                     }
@@ -366,9 +363,8 @@ impl Client {
         if self.armed_at.is_some_and(|at| now >= at) {
             self.armed_at = None;
         }
-        let keys: Vec<(GroupId, RequestId)> = self.calls.keys().copied().collect();
-        for key in keys {
-            let Some(call) = self.calls.get_mut(&key) else {
+        for key in self.calls.keys() {
+            let Some(call) = self.calls.get_mut(key.0, key.1) else {
                 continue;
             };
             if now >= call.deadline {
@@ -381,7 +377,7 @@ impl Client {
                 } else {
                     format!("server {} gave no reply within the call deadline", key.0 .0)
                 };
-                self.calls.remove(&key);
+                self.calls.remove(key.0, key.1);
                 out.push(ClientOutput::Event(ClientEvent::CallFailed {
                     token,
                     reason,
@@ -423,14 +419,8 @@ impl Client {
         reason: &str,
         out: &mut Vec<ClientOutput>,
     ) {
-        let keys: Vec<(GroupId, RequestId)> = self
-            .calls
-            .keys()
-            .filter(|(g, _)| which(*g))
-            .copied()
-            .collect();
-        for key in keys {
-            if let Some(call) = self.calls.remove(&key) {
+        for (group, request) in self.calls.keys_where(&which) {
+            if let Some(call) = self.calls.remove(group, request) {
                 let event = ClientEvent::CallFailed {
                     token: call.token,
                     reason: reason.to_string(),
@@ -458,22 +448,11 @@ impl Client {
         let Some(view) = self.views.get(&group) else {
             return;
         };
-        let Some(call) = self.calls.get(&(group, request)) else {
+        // The oldest request of this client to this server still waiting:
+        // replicas may forget the replies below it.
+        let Some((call, low_water)) = self.calls.get_with_oldest(group, request) else {
             return;
         };
-        // The lowest request of this client to this server still waiting: replicas may
-        // forget the replies below it.
-        // Calls are keyed (group, client, seq): the first one from (group, client, 0).
-        let first = RequestId {
-            client: request.client,
-            seq: 0,
-        };
-        let low_water = self
-            .calls
-            .range((group, first)..)
-            .next()
-            .filter(|((g, r), _)| *g == group && r.client == request.client)
-            .map_or(request.seq, |((_, r), _)| r.seq);
         let msg = GroupMessage::Request {
             group,
             request,

@@ -1244,14 +1244,18 @@ impl CoreDriver {
             Ready::Client { .. } => None,
             Ready::AppOutputs(group) => host.group_priority(*group),
         });
+        let now = self.now_us();
         for r in ready.drain(..) {
             match r {
-                Ready::Net(d) => self.handle(Input::Message {
-                    from: d.from,
-                    from_incarnation: d.from_incarnation,
-                    msg: d.msg,
-                }),
-                Ready::AppOutputs(group) => self.handle(Input::AppReady { group }),
+                Ready::Net(d) => self.handle_at(
+                    now,
+                    Input::Message {
+                        from: d.from,
+                        from_incarnation: d.from_incarnation,
+                        msg: d.msg,
+                    },
+                ),
+                Ready::AppOutputs(group) => self.handle_at(now, Input::AppReady { group }),
                 Ready::Client { request, answer } => {
                     let token = self.next_token;
                     self.next_token += 1;
@@ -1274,7 +1278,7 @@ impl CoreDriver {
                             ClientRequest::Echo { token, to, payload }
                         }
                     };
-                    self.handle(Input::Client(request));
+                    self.handle_at(now, Input::Client(request));
                 }
             }
         }
@@ -1282,7 +1286,11 @@ impl CoreDriver {
     }
 
     fn handle(&mut self, input: Input) {
-        let now = self.now_us();
+        self.handle_at(self.now_us(), input);
+    }
+
+    /// Handles `input` at `now` (a round reads the clock once for all its inputs).
+    fn handle_at(&mut self, now: Micros, input: Input) {
         let mut outputs = std::mem::take(&mut self.outputs);
         self.host.handle(now, input, &mut outputs);
         self.carry_out(now, outputs);
