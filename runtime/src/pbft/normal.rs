@@ -126,6 +126,7 @@ impl Pbft {
         if self.status != PbftStatus::Normal || !self.is_primary() || !self.initialized {
             return;
         }
+        self.requests.track_unproposed();
         for _ in 0..WINDOW {
             let seq = self.next_seq + 1;
             if seq > self.stable + WINDOW {

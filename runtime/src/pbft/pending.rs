@@ -3,7 +3,7 @@
 //! next batch's requests without scanning the ones it proposed.
 
 use crate::types::{Micros, RequestId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Clone, Debug)]
 pub(super) struct PendingRequest {
@@ -12,14 +12,22 @@ pub(super) struct PendingRequest {
     pub since: Micros,
 }
 
-/// Invariant: `unproposed` is exactly the keys of `requests` not in `proposed`.
-/// `proposed` may name requests this replica does not hold (a new view's
-/// batches re-propose what others held).
+/// Looked up by request (hash tables: every request is inserted, looked up
+/// and removed once per replica; nothing here depends on their iteration
+/// order). Only a primary proposes, so only a primary keeps the ordered
+/// set of unproposed requests: it is built the first time a replica asks
+/// for it in a view and dropped at every new view.
+///
+/// Invariant: while `tracking`, `unproposed` is exactly the keys of
+/// `requests` not in `proposed`; otherwise it is empty. `proposed` may name
+/// requests this replica does not hold (a new view's batches re-propose
+/// what others held).
 #[derive(Debug, Default)]
 pub(super) struct PendingRequests {
-    requests: BTreeMap<RequestId, PendingRequest>,
-    proposed: BTreeSet<RequestId>,
+    requests: HashMap<RequestId, PendingRequest>,
+    proposed: HashSet<RequestId>,
     unproposed: BTreeSet<RequestId>,
+    tracking: bool,
 }
 
 impl PendingRequests {
@@ -39,7 +47,7 @@ impl PendingRequests {
     pub fn insert(&mut self, request: RequestId, pending: PendingRequest) {
         let old = self.requests.insert(request, pending);
         assert!(old.is_none(), "{request:?} was held already");
-        if !self.proposed.contains(&request) {
+        if self.tracking && !self.proposed.contains(&request) {
             self.unproposed.insert(request);
         }
     }
@@ -48,7 +56,9 @@ impl PendingRequests {
     pub fn remove(&mut self, request: &RequestId) {
         self.requests.remove(request);
         self.proposed.remove(request);
-        self.unproposed.remove(request);
+        if self.tracking {
+            self.unproposed.remove(request);
+        }
     }
 
     /// Keeps the requests `keep` says.
@@ -58,10 +68,12 @@ impl PendingRequests {
         self.unproposed.retain(|r| requests.contains_key(r));
     }
 
+    /// In no particular order.
     pub fn values(&self) -> impl Iterator<Item = &PendingRequest> {
         self.requests.values()
     }
 
+    /// In no particular order.
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut PendingRequest> {
         self.requests.values_mut()
     }
@@ -72,14 +84,37 @@ impl PendingRequests {
         self.unproposed.remove(&request);
     }
 
-    /// A new view: nothing is proposed in it yet.
+    /// A new view: nothing is proposed in it yet, and whoever is its primary
+    /// starts tracking what to propose when it first proposes.
     pub fn clear_proposed(&mut self) {
         self.proposed.clear();
-        self.unproposed = self.requests.keys().copied().collect();
+        self.unproposed.clear();
+        self.tracking = false;
     }
 
-    /// The requests held and not proposed in this view, in request order.
+    /// Primary, before reading `unproposed`: tracks the unproposed requests
+    /// from now on in this view (built once, by request order).
+    pub fn track_unproposed(&mut self) {
+        if self.tracking {
+            return;
+        }
+        self.tracking = true;
+        let proposed = &self.proposed;
+        self.unproposed = self
+            .requests
+            .keys()
+            .filter(|r| !proposed.contains(r))
+            .copied()
+            .collect();
+    }
+
+    /// The requests held and not proposed in this view, in request order
+    /// (after `track_unproposed`).
     pub fn unproposed(&self) -> impl Iterator<Item = (RequestId, &PendingRequest)> {
+        assert!(
+            self.tracking,
+            "unproposed requests read without tracking them"
+        );
         self.unproposed.iter().map(|r| {
             let Some(pending) = self.requests.get(r) else {
                 unreachable!("{r:?} is unproposed but not held");
@@ -90,11 +125,21 @@ impl PendingRequests {
 
     /// Checks the invariant (linear: debug builds only).
     pub fn check(&self) {
-        debug_assert!(self
-            .requests
-            .keys()
-            .filter(|r| !self.proposed.contains(r))
-            .eq(self.unproposed.iter()));
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        if self.tracking {
+            let mut expected: Vec<RequestId> = self
+                .requests
+                .keys()
+                .filter(|r| !self.proposed.contains(r))
+                .copied()
+                .collect();
+            expected.sort_unstable();
+            assert!(expected.iter().eq(self.unproposed.iter()));
+        } else {
+            assert!(self.unproposed.is_empty());
+        }
     }
 }
 
@@ -125,6 +170,7 @@ mod tests {
     #[test]
     fn unproposed_follows_holding_proposing_executing_and_new_views() {
         let mut p = PendingRequests::default();
+        p.track_unproposed();
         for seq in [3, 1, 2] {
             p.insert(request(seq), pending());
         }
@@ -140,7 +186,21 @@ mod tests {
         assert_eq!(unproposed(&p), Vec::<u64>::new());
         assert_eq!(p.len(), 2);
         p.clear_proposed();
-        assert_eq!(unproposed(&p), [2, 9]);
         p.check();
+        // A backup of the new view holds without tracking.
+        p.insert(request(5), pending());
+        p.check();
+        p.mark_proposed(request(2));
+        p.track_unproposed();
+        assert_eq!(unproposed(&p), [5, 9]);
+        p.check();
+    }
+
+    #[test]
+    #[should_panic(expected = "without tracking")]
+    fn unproposed_is_read_only_while_tracked() {
+        let mut p = PendingRequests::default();
+        p.insert(request(1), pending());
+        let _ = unproposed(&p).len();
     }
 }
