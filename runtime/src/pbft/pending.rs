@@ -99,13 +99,16 @@ impl PendingRequests {
             return;
         }
         self.tracking = true;
-        let proposed = &self.proposed;
-        self.unproposed = self
-            .requests
+        self.unproposed = self.held_unproposed();
+    }
+
+    /// The requests held and not proposed, computed from scratch.
+    fn held_unproposed(&self) -> BTreeSet<RequestId> {
+        self.requests
             .keys()
-            .filter(|r| !proposed.contains(r))
+            .filter(|r| !self.proposed.contains(r))
             .copied()
-            .collect();
+            .collect()
     }
 
     /// The requests held and not proposed in this view, in request order
@@ -123,20 +126,13 @@ impl PendingRequests {
         })
     }
 
-    /// Checks the invariant (linear: debug builds only).
+    /// Checks the invariant (rebuilds the set: debug builds only).
     pub fn check(&self) {
         if !cfg!(debug_assertions) {
             return;
         }
         if self.tracking {
-            let mut expected: Vec<RequestId> = self
-                .requests
-                .keys()
-                .filter(|r| !self.proposed.contains(r))
-                .copied()
-                .collect();
-            expected.sort_unstable();
-            assert!(expected.iter().eq(self.unproposed.iter()));
+            assert_eq!(self.unproposed, self.held_unproposed());
         } else {
             assert!(self.unproposed.is_empty());
         }
