@@ -8,8 +8,8 @@
 //! client ([`crate::client`]) counts replies, "working" and "ready" notices
 //! with it, and the host core counts the answers to a replicated caller's
 //! nested calls the same way before its replica sees them
-//! ([`crate::host`]). Not voted yet: the nested *requests* a byzantine
-//! server's replicas make (its sequencer sends them).
+//! ([`crate::host`]), and a byzantine caller's nested commands before the
+//! callee sees them (`Host::vote_nested_request`).
 //!
 //! ```
 //! use ftc_runtime::types::HostId;
@@ -68,12 +68,14 @@ pub fn content_digest(content: &[u8]) -> ContentDigest {
     Sha256::digest(content).into()
 }
 
-/// The copies of one answer received so far: one vote per sender, the content
-/// kept once per distinct digest.
+/// The copies of one answer received so far: one vote per sender, each
+/// distinct content kept once. Copies are compared byte for byte: cheaper than
+/// hashing them, and a group has few members, so few distinct contents.
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
-    votes: Vec<(HostId, ContentDigest)>,
-    contents: Vec<(ContentDigest, Vec<u8>)>,
+    /// Per sender, the index of its copy's content in `contents`.
+    votes: Vec<(HostId, usize)>,
+    contents: Vec<Vec<u8>>,
 }
 
 /// Most distinct senders one tally keeps (a group has at most this many members).
@@ -90,20 +92,17 @@ impl Tally {
         if self.votes.iter().any(|(h, _)| *h == from) || self.votes.len() >= TALLY_VOTERS_MAX {
             return None;
         }
-        let digest = content_digest(content);
-        self.votes.push((from, digest));
-        if !self.contents.iter().any(|(d, _)| *d == digest) {
-            self.contents.push((digest, content.to_vec()));
-        }
-        let matching = self.votes.iter().filter(|(_, d)| *d == digest).count();
-        if matching >= needed {
-            self.contents
-                .iter()
-                .find(|(d, _)| *d == digest)
-                .map(|(_, c)| c.clone())
-        } else {
-            None
-        }
+        let index = match self.contents.iter().position(|c| c.as_slice() == content) {
+            Some(index) => index,
+            None => {
+                self.contents.push(content.to_vec());
+                self.contents.len() - 1
+            }
+        };
+        self.votes.push((from, index));
+        debug_assert!(self.contents.len() <= self.votes.len());
+        let matching = self.votes.iter().filter(|(_, i)| *i == index).count();
+        (matching >= needed).then(|| self.contents[index].clone())
     }
 
     /// Whether copies with different contents arrived.

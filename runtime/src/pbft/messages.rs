@@ -14,10 +14,12 @@ pub type Digest = [u8; 32];
 pub fn batch_digest(batch: &[LogEntry]) -> Digest {
     let mut h = Sha256::new();
     h.update(b"ftc-pbft-batch");
+    let mut bytes = Vec::new();
     for entry in batch {
         // Postcard of a log entry cannot fail (no maps with non-string keys, no
         // unsupported types); an empty encoding would still be hashed with the count.
-        let bytes = postcard::to_allocvec(entry).unwrap_or_default();
+        bytes.clear();
+        bytes = postcard::to_extend(entry, bytes).unwrap_or_default();
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }

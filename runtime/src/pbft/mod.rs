@@ -34,7 +34,7 @@ use crate::app::{AppTimerId, CallOutcome, NestedCallId, StateMachine};
 use crate::group::{ClientTable, GroupMessage, GroupOutput, LogEntry, PendingCall, ReplicaConfig};
 use crate::identity::ProofKeys;
 use crate::protocol::GroupProtocol;
-use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId};
+use crate::types::{ClientId, GroupId, GroupView, Micros, ReplicaId, RequestId};
 use log::Slot;
 use pending::{PendingRequest, PendingRequests};
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +48,10 @@ pub const WINDOW: u64 = 4 * CHECKPOINT_INTERVAL;
 const BATCH_MAX: usize = 64;
 /// Most requests a replica keeps waiting for their order.
 const REQUESTS_MAX: usize = 4096;
+/// Most names of blocking requests a backup keeps between two ticks (a
+/// held slot names one at a time; stale names are what a lying primary's
+/// replaced pre-prepares leave).
+const BLOCKED_MAX: usize = 2 * WINDOW as usize;
 /// The view-change timeout is this many retry periods, doubled with every
 /// view change that did not complete.
 const VIEW_TIMEOUT_RETRIES: u64 = 6;
@@ -114,6 +118,13 @@ pub struct Pbft {
     /// Every slot holding a pre-prepare it cannot vouch for yet (and maybe
     /// some that no longer do: `Pbft::recheck_held` forgets those).
     held_seqs: BTreeSet<u64>,
+    /// Backup: the held pre-prepare each missing request blocks (the first
+    /// entry it cannot vouch for names it), so an arriving request rechecks
+    /// that one slot, not every held one. A hint only: a name may be stale,
+    /// and a request two held batches name (a lying primary's doing) wakes
+    /// only the later one; the tick's full recheck covers both, and rebuilds
+    /// it (at most [`BLOCKED_MAX`] names between two ticks).
+    blocked: foldhash::HashMap<RequestId, u64>,
     /// Primary: the last sequence number assigned.
     next_seq: u64,
     /// Every batch up to here is executed; of the next one, `exec_index` entries.
@@ -199,6 +210,7 @@ impl Pbft {
             heal_at: None,
             slots: BTreeMap::new(),
             held_seqs: BTreeSet::new(),
+            blocked: foldhash::HashMap::default(),
             next_seq: 0,
             last_exec: 0,
             exec_index: 0,
@@ -297,10 +309,18 @@ impl Pbft {
     }
 
     fn broadcast(&self, msg: PbftMessage, out: &mut Vec<GroupOutput>) {
-        for m in self.members() {
-            if *m != self.config.me {
-                self.send(*m, msg.clone(), out);
+        // The last peer gets `msg` itself: one copy fewer of a pre-prepare's batch.
+        let mut peers = self
+            .members()
+            .iter()
+            .filter(|m| **m != self.config.me)
+            .peekable();
+        while let Some(&m) = peers.next() {
+            if peers.peek().is_none() {
+                self.send(m, msg, out);
+                break;
             }
+            self.send(m, msg.clone(), out);
         }
     }
 
@@ -464,6 +484,7 @@ impl Pbft {
             .slots
             .iter()
             .all(|(seq, s)| s.held.is_none() || self.held_seqs.contains(seq)));
+        debug_assert!(self.blocked.len() <= BLOCKED_MAX);
         debug_assert!(self.running.is_none() || self.initialized);
         debug_assert!(self.heal_at.is_none() || self.amnesiac);
         self.requests.check();

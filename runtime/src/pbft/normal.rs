@@ -3,7 +3,9 @@
 
 use super::log::Held;
 use super::messages::{batch_digest, Digest, PbftMessage};
-use super::{HeldOutcome, Pbft, PbftStatus, PendingRequest, BATCH_MAX, REQUESTS_MAX, WINDOW};
+use super::{
+    HeldOutcome, Pbft, PbftStatus, PendingRequest, BATCH_MAX, BLOCKED_MAX, REQUESTS_MAX, WINDOW,
+};
 use crate::app::{CallOutcome, NestedCallId};
 use crate::group::{Callee, GroupMessage, GroupOutput, LogEntry, PendingCall};
 use crate::types::{ClientId, Micros, ReplicaId, RequestId};
@@ -74,7 +76,9 @@ impl Pbft {
             if self.is_primary() && !self.batching {
                 self.propose(now, out);
             } else if !self.is_primary() {
-                self.recheck_held(now, out);
+                if let Some(seq) = self.blocked.remove(&request) {
+                    self.try_accept_held(now, seq, out);
+                }
             }
         }
     }
@@ -257,11 +261,10 @@ impl Pbft {
                 payload,
                 low_water,
             } => {
-                self.is_duplicate(*request)
-                    || self
-                        .requests
-                        .get(request)
-                        .is_some_and(|r| r.payload == *payload && *low_water <= r.low_water)
+                self.requests
+                    .get(request)
+                    .is_some_and(|r| r.payload == *payload && *low_water <= r.low_water)
+                    || self.is_duplicate(*request)
             }
             LogEntry::NestedReply { call, outcome } => match outcome {
                 CallOutcome::Reply(_) => self.held_outcome(*call) == Some(outcome),
@@ -353,8 +356,15 @@ impl Pbft {
             unreachable!("the held pre-prepare was just read");
         };
         if !complete {
-            if let Some(held) = slot.held.as_mut() {
-                held.checked = checked;
+            let Some(held) = slot.held.as_mut() else {
+                unreachable!("the held pre-prepare was just read");
+            };
+            held.checked = checked;
+            if let LogEntry::Command { request, .. } = &held.batch[checked] {
+                if self.blocked.len() >= BLOCKED_MAX {
+                    self.blocked.clear();
+                }
+                self.blocked.insert(*request, seq);
             }
             return;
         }
@@ -383,6 +393,7 @@ impl Pbft {
     /// every slot that may hold one (a slot may have dropped it since: a new
     /// view, a checkpoint; such names go here).
     pub(super) fn recheck_held(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
+        self.blocked.clear();
         let mut held = std::mem::take(&mut self.held_seqs);
         held.retain(|&seq| {
             self.try_accept_held(now, seq, out);

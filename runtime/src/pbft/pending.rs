@@ -3,7 +3,8 @@
 //! next batch's requests without scanning the ones it proposed.
 
 use crate::types::{Micros, RequestId};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
+use std::collections::BTreeSet;
 
 #[derive(Clone, Debug)]
 pub(super) struct PendingRequest {
@@ -12,9 +13,9 @@ pub(super) struct PendingRequest {
     pub since: Micros,
 }
 
-/// Looked up by request (hash tables: every request is inserted, looked up
-/// and removed once per replica; nothing here depends on their iteration
-/// order). Only a primary proposes, so only a primary keeps the ordered
+/// Looked up by request (hash tables, seeded at random per process: every
+/// request is inserted, looked up and removed once per replica; nothing
+/// here depends on their iteration order). Only a primary proposes, so only a primary keeps the ordered
 /// set of unproposed requests: it is built the first time a replica asks
 /// for it in a view and dropped at every new view.
 ///

@@ -1,12 +1,19 @@
 //! Exact tests of the byzantine engine's new-view decision: which batch a
 //! sequence number gets from a set of view-change reports, and when the
-//! reports do not settle it (recruits' amnesiac reports included).
+//! reports do not settle it (recruits' amnesiac reports included); and of a
+//! backup vouching for a pre-prepare whose requests arrive after it.
 
-use super::messages::{batch_digest, Digest, ReportedSlot, ViewChange};
+use super::messages::{batch_digest, Digest, PbftMessage, ReportedSlot, ViewChange};
 use super::view_change::decide_new_view;
-use crate::group::LogEntry;
-use crate::types::{ClientId, HostId, Incarnation, ReplicaId, RequestId};
+use super::Pbft;
+use crate::group::{GroupMessage, GroupOutput, LogEntry, ReplicaConfig};
+use crate::identity::ProofKeys;
+use crate::protocol::GroupProtocol;
+use crate::types::{
+    ClientId, GroupId, GroupView, HostId, Incarnation, Model, ReplicaId, RequestId, ServerSpec,
+};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 fn replica(host: u32) -> ReplicaId {
     ReplicaId {
@@ -154,4 +161,95 @@ fn the_checkpoint_needs_t_plus_1_holders() {
         (0, CHECKPOINT),
         "one holder is not enough"
     );
+}
+
+/// A backup (host 2) of a fresh 4-member group (hosts 1-4, primary host 1).
+fn backup() -> Pbft {
+    let hosts: Vec<HostId> = (1..=4).map(HostId).collect();
+    let view = GroupView {
+        group: GroupId(1),
+        view_id: 1,
+        members: (1..=4).map(replica).collect(),
+        joining: vec![],
+        spec: ServerSpec {
+            class: crate::kv_app::KV_CLASS.into(),
+            model: Model::Byzantine,
+            tolerate: 1,
+            replicas: 4,
+            hosts: vec![],
+            disjoint_key: None,
+            priority: 0,
+            durable: None,
+        },
+        failed: false,
+    };
+    let config = ReplicaConfig {
+        group: GroupId(1),
+        me: replica(2),
+        retry_us: 1_000,
+        call_deadline_us: 1_000_000,
+        #[cfg(feature = "planted-bugs")]
+        bugs: Default::default(),
+    };
+    let proofs = Arc::new(ProofKeys::simulated(HostId(2), &hosts, 1));
+    let app = Box::new(crate::kv_app::KvStore::default());
+    Pbft::new(0, config, proofs, app, view, true, &mut Vec::new())
+}
+
+/// Whether `out` holds this backup's prepare for sequence number `seq`.
+fn prepares(out: &[GroupOutput], seq: u64) -> bool {
+    out.iter().any(|o| match o {
+        GroupOutput::Send {
+            msg: GroupMessage::Pbft { msg, .. },
+            ..
+        } => matches!(**msg, PbftMessage::Prepare { seq: s, .. } if s == seq),
+        _ => false,
+    })
+}
+
+#[test]
+fn a_held_pre_prepare_is_accepted_when_its_last_request_arrives() {
+    let mut b = backup();
+    let (first, second) = (batch(9).remove(0), batch(8).remove(0));
+    let pre_prepare = PbftMessage::PrePrepare {
+        view: 0,
+        seq: 1,
+        batch: vec![first.clone(), second.clone()],
+    };
+    let mut out = Vec::new();
+    let group = GroupId(1);
+    b.on_message(
+        10,
+        replica(1),
+        GroupMessage::Pbft {
+            group,
+            msg: Box::new(pre_prepare),
+        },
+        &mut out,
+    );
+    assert!(!prepares(&out, 1), "no request held yet");
+    // The requests come straight from their clients' hosts, the batch's
+    // last entry first; no tick runs in between.
+    for (i, entry) in [second, first].into_iter().enumerate() {
+        let LogEntry::Command {
+            request,
+            payload,
+            low_water,
+        } = entry
+        else {
+            unreachable!("the test's batches hold commands");
+        };
+        let ClientId::Host { host, .. } = request.client else {
+            unreachable!("the test's clients are hosts' clients");
+        };
+        let msg = GroupMessage::Request {
+            group,
+            request,
+            payload,
+            low_water,
+        };
+        let mut out = Vec::new();
+        b.on_message(11 + i as u64, replica(host.0), msg, &mut out);
+        assert_eq!(prepares(&out, 1), i == 1, "after request {i}");
+    }
 }
