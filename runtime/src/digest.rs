@@ -10,6 +10,7 @@ const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// The running digest.
+#[derive(Clone)]
 pub(crate) struct Fnv(u64);
 
 impl Fnv {

@@ -67,10 +67,19 @@ pub struct KvStore {
 }
 
 fn entry_digest(key: &str, value: &str) -> u64 {
+    value_digest(key_digest(key), value)
+}
+
+/// The digest of `key` alone, which [`value_digest`] continues.
+fn key_digest(key: &str) -> crate::digest::Fnv {
     let mut h = crate::digest::Fnv::new();
     h.bytes(key.as_bytes());
-    h.bytes(value.as_bytes());
-    h.finish()
+    h
+}
+
+fn value_digest(mut key: crate::digest::Fnv, value: &str) -> u64 {
+    key.bytes(value.as_bytes());
+    key.finish()
 }
 
 impl KvStore {
@@ -79,11 +88,11 @@ impl KvStore {
     }
 
     fn set(&mut self, key: String, value: String) {
-        if let Some(old) = self.map.get(&key) {
-            self.sum = self.sum.wrapping_sub(entry_digest(&key, old));
+        let k = key_digest(&key);
+        self.sum = self.sum.wrapping_add(value_digest(k.clone(), &value));
+        if let Some(old) = self.map.insert(key, value) {
+            self.sum = self.sum.wrapping_sub(value_digest(k, &old));
         }
-        self.sum = self.sum.wrapping_add(entry_digest(&key, &value));
-        self.map.insert(key, value);
     }
 
     /// Applies a command and returns the reply.

@@ -89,9 +89,12 @@ impl Departed {
 }
 
 /// The duplicate table: records of live clients and marks of departed ones.
+/// Records are found by hashing (every request is looked up several times on
+/// its way to execution); whatever leaves the table in a list (its parts, the
+/// next departures) is sorted, so replicas and replays agree.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientTable {
-    records: BTreeMap<ClientId, ClientRecord>,
+    records: foldhash::HashMap<ClientId, ClientRecord>,
     departed: Departed,
 }
 
@@ -104,9 +107,11 @@ impl ClientTable {
         }
     }
 
-    /// Its parts, for a state transfer or checkpoint.
+    /// Its parts, for a state transfer or checkpoint: records by client.
     pub fn to_parts(&self) -> (Vec<(ClientId, ClientRecord)>, Departed) {
-        let records = self.records.iter().map(|(c, r)| (*c, r.clone())).collect();
+        let mut records: Vec<(ClientId, ClientRecord)> =
+            self.records.iter().map(|(c, r)| (*c, r.clone())).collect();
+        records.sort_unstable_by_key(|(c, _)| *c);
         (records, self.departed.clone())
     }
 
@@ -163,20 +168,24 @@ impl ClientTable {
         }
     }
 
-    /// Up to [`DEPARTED_PER_ENTRY_MAX`] clients with a record here that
-    /// `gone` (the view service's committed log, as this host knows it)
-    /// says departed, skipping `skip`: what the next `Departed` entry forgets.
+    /// The first [`DEPARTED_PER_ENTRY_MAX`] clients (in client order) with a
+    /// record here that `gone` (the view service's committed log, as this
+    /// host knows it) says departed, skipping `skip`: what the next
+    /// `Departed` entry forgets.
     pub fn departures(
         &self,
         gone: &dyn Fn(ClientId) -> bool,
         skip: &dyn Fn(ClientId) -> bool,
     ) -> Vec<ClientId> {
-        self.records
+        let mut leaving: Vec<ClientId> = self
+            .records
             .keys()
             .copied()
             .filter(|&c| !skip(c) && gone(c))
-            .take(DEPARTED_PER_ENTRY_MAX)
-            .collect()
+            .collect();
+        leaving.sort_unstable();
+        leaving.truncate(DEPARTED_PER_ENTRY_MAX);
+        leaving
     }
 
     /// Whether the table forgot `client` already.
