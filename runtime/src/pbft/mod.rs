@@ -121,9 +121,9 @@ pub struct Pbft {
     /// Backup: the held pre-prepare each missing request blocks (the first
     /// entry it cannot vouch for names it), so an arriving request rechecks
     /// that one slot, not every held one. A hint only: a name may be stale,
-    /// and a request two held batches name (a lying primary's doing) wakes
-    /// only the later one; the tick's full recheck covers both, and rebuilds
-    /// it (at most [`BLOCKED_MAX`] names between two ticks).
+    /// and a request two held batches wait for (a lying primary's doing)
+    /// wakes only the one that named it last; the tick's full recheck covers
+    /// both, and rebuilds it (at most [`BLOCKED_MAX`] names between two ticks).
     blocked: foldhash::HashMap<RequestId, u64>,
     /// Primary: the last sequence number assigned.
     next_seq: u64,

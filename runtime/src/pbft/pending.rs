@@ -15,9 +15,9 @@ pub(super) struct PendingRequest {
 
 /// Looked up by request (hash tables, seeded at random per process: every
 /// request is inserted, looked up and removed once per replica; nothing
-/// here depends on their iteration order). Only a primary proposes, so only a primary keeps the ordered
-/// set of unproposed requests: it is built the first time a replica asks
-/// for it in a view and dropped at every new view.
+/// here depends on their iteration order). Only a primary proposes, so only
+/// a primary keeps the ordered set of unproposed requests: it is built the
+/// first time a replica asks for it in a view and dropped at every new view.
 ///
 /// Invariant: while `tracking`, `unproposed` is exactly the keys of
 /// `requests` not in `proposed`; otherwise it is empty. `proposed` may name
