@@ -509,18 +509,11 @@ impl Client {
     }
 }
 
-/// One copy of `msg` to each of `to` (the last one moved, not cloned).
+/// One copy of `msg` to each of `to`.
 fn send_to_all(to: &[HostId], msg: GroupMessage, out: &mut Vec<ClientOutput>) {
-    let Some((last, rest)) = to.split_last() else {
-        return;
-    };
-    for &to in rest {
-        out.push(ClientOutput::Send {
-            to,
-            msg: msg.clone(),
-        });
-    }
-    out.push(ClientOutput::Send { to: *last, msg });
+    crate::message::one_copy_each(to.iter().copied(), msg, |to, msg| {
+        out.push(ClientOutput::Send { to, msg })
+    });
 }
 
 #[cfg(test)]

@@ -12,6 +12,24 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
 /// request. A larger call fails at once with `server_failure`.
 pub const MAX_CALL_BYTES: usize = MAX_MESSAGE_BYTES - (1 << 20);
 
+/// Hands `send` one copy of `msg` for each of `to`, in order; the last one
+/// gets `msg` itself (one clone fewer than a copy for each: a message may
+/// carry a whole batch).
+pub(crate) fn one_copy_each<K, T: Clone>(
+    to: impl IntoIterator<Item = K>,
+    msg: T,
+    mut send: impl FnMut(K, T),
+) {
+    let mut to = to.into_iter().peekable();
+    while let Some(k) = to.next() {
+        if to.peek().is_none() {
+            send(k, msg);
+            return;
+        }
+        send(k, msg.clone());
+    }
+}
+
 /// A message between host cores (the driver adds sender id and incarnation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
@@ -51,5 +69,20 @@ impl Message {
             Message::Group(g) => g.bulk_bytes(),
             Message::Echo { payload, .. } | Message::Echoed { payload, .. } => payload.len(),
         }
+    }
+}
+
+#[cfg(test)]
+mod copies_tests {
+    use super::one_copy_each;
+
+    #[test]
+    fn every_target_gets_one_copy_in_order() {
+        let mut got = Vec::new();
+        one_copy_each([3, 1, 2], "m".to_string(), |k, m| got.push((k, m)));
+        assert_eq!(got, [(3, "m".into()), (1, "m".into()), (2, "m".into())]);
+        let mut none: Vec<(u8, String)> = Vec::new();
+        one_copy_each([], "m".to_string(), |k, m| none.push((k, m)));
+        assert!(none.is_empty());
     }
 }

@@ -309,19 +309,9 @@ impl Pbft {
     }
 
     fn broadcast(&self, msg: PbftMessage, out: &mut Vec<GroupOutput>) {
-        // The last peer gets `msg` itself: one copy fewer of a pre-prepare's batch.
-        let mut peers = self
-            .members()
-            .iter()
-            .filter(|m| **m != self.config.me)
-            .peekable();
-        while let Some(&m) = peers.next() {
-            if peers.peek().is_none() {
-                self.send(m, msg, out);
-                break;
-            }
-            self.send(m, msg.clone(), out);
-        }
+        let me = self.config.me;
+        let peers = self.members().iter().copied().filter(|m| *m != me);
+        crate::message::one_copy_each(peers, msg, |m, msg| self.send(m, msg, out));
     }
 
     fn arm_tick(&mut self, now: Micros, out: &mut Vec<GroupOutput>) {
