@@ -1344,12 +1344,16 @@ impl Host {
 
     /// A replica that holds its group's state (a finished transfer) tells the
     /// view service, which counts only state holders as carrying the group on.
-    /// Idempotent: once counted or pending this is a lookup.
+    /// Idempotent: once counted or pending this is a lookup (it runs after
+    /// every message to a replica, so nothing more: no storage check).
     fn note_state_held(&mut self, now: Micros, group: GroupId, out: &mut Vec<Output>) {
         if self.replicas.get(&group).is_some_and(|r| r.holds_state()) {
             let mut vs_out = Vec::new();
-            self.vs.state_held(now, group, &mut vs_out);
-            self.on_vs_outputs(now, vs_out, out);
+            if self.vs.state_held(now, group, &mut vs_out) {
+                self.on_vs_outputs(now, vs_out, out);
+            } else {
+                debug_assert!(vs_out.is_empty(), "state_held did nothing but output");
+            }
         }
     }
 

@@ -866,17 +866,19 @@ impl ViewService {
     /// recruited and its state transfer completed). Retried through the leader
     /// until the committed log counts it as a state holder; idempotent and
     /// cheap when already counted or pending, so a host core may call it after
-    /// every step of a replica that holds state.
-    pub fn state_held(&mut self, now: Micros, group: GroupId, out: &mut Vec<VsOutput>) {
+    /// every step of a replica that holds state. `false` when it had nothing
+    /// to do: then nothing changed (no output, nothing to persist).
+    pub fn state_held(&mut self, now: Micros, group: GroupId, out: &mut Vec<VsOutput>) -> bool {
         let me = self.replica_id();
         if self.pending_held.contains(&group)
             || self.state.holds_state(group, me)
             || !self.state.is_member(group, me)
         {
-            return;
+            return false;
         }
         self.pending_held.insert(group);
         self.forward_pending(now, out);
+        true
     }
 
     /// This host's disk holds `group`'s state and the group is dormant with
