@@ -21,6 +21,10 @@
 //! `--groups N`: after the failover, `N` small `crash tolerate (1)` servers
 //! spread over the surviving kernels, their aggregate throughput and the
 //! kernels' memory per group (0: skip).
+//! Under each throughput row, the CPU time per completed call of each host
+//! (h0, the clients' host, also runs this driver), from [`cpu`]; a byzantine
+//! row also says what its busiest replica's and the client host's time per
+//! call would allow against the crash row with a machine per host.
 //! `--svg FILE`: also draws the latency distributions and the failover's
 //! completions over time ([`plot`]).
 //! `--busy-poll-us N`: the cluster file's `[cluster] busy_poll_us` (0: every
@@ -29,6 +33,7 @@
 //!
 //! The binary is also its own kernel: the launcher runs `ftbench --kernel …`.
 
+mod cpu;
 mod measure;
 mod plot;
 mod scale;
@@ -301,6 +306,10 @@ struct ModelResult {
     durable: bool,
     calls: Samples,
     ops: f64,
+    /// The group's hosts, sequencer first.
+    members: Vec<HostId>,
+    /// CPU time per call by host during the throughput run.
+    cpu: Option<cpu::PerCall>,
 }
 
 fn run(o: &Options) -> Result<(), String> {
@@ -309,6 +318,16 @@ fn run(o: &Options) -> Result<(), String> {
         o.kernels, o.seconds, o.clients, o.window
     );
     let mut bench = Bench::start(o.kernels, o.busy_poll_us)?;
+    let pids = std::iter::once((HostId(0), std::process::id()))
+        .chain(
+            bench
+                .cluster
+                .kernel_hosts()
+                .into_iter()
+                .filter_map(|h| Some((h, bench.cluster.pid(h)?))),
+        )
+        .collect();
+    let meter = cpu::Meter::new(pids);
     let mut configs = vec![("correct".to_string(), Model::Correct, 0, false)];
     for t in 1..=o.max_tolerate {
         if t + 1 > o.kernels {
@@ -355,18 +374,26 @@ fn run(o: &Options) -> Result<(), String> {
         // that both see the same machine load.
         floor.extend(measure::floor(&h, floor_host, o.latency_calls)?);
         let calls = measure::latency(&h, group, o.latency_calls)?;
-        let ops = measure::throughput(&h, &[group], o.clients, o.window, o.seconds);
-        let hosts: Vec<String> = bench
-            .members(group)
-            .iter()
-            .map(|h| format!("h{}", h.0))
-            .collect();
+        let (ops, cpu) =
+            measure::throughput(&h, &[group], o.clients, o.window, o.seconds, meter.as_ref());
+        let members = bench.members(group);
+        let hosts: Vec<String> = members.iter().map(|h| format!("h{}", h.0)).collect();
         println!(
             "{name:<18} on [{}]: latency p50 {:>6} us  p99 {:>6} us  throughput {ops:>9.0} calls/s",
             hosts.join(","),
             calls.p50(),
             calls.p99()
         );
+        if let Some(cpu) = &cpu {
+            let client_and_members: Vec<HostId> = std::iter::once(HostId(0))
+                .chain(members.iter().copied())
+                .collect();
+            println!(
+                "{:<18} cpu per call: {} (h0: the clients' host and this driver)",
+                "",
+                cpu.describe(&client_and_members)
+            );
+        }
         results.push(ModelResult {
             name,
             model,
@@ -374,6 +401,8 @@ fn run(o: &Options) -> Result<(), String> {
             durable,
             calls,
             ops,
+            members,
+            cpu,
         });
     }
     println!(
@@ -416,6 +445,9 @@ fn run(o: &Options) -> Result<(), String> {
                     ratio(r.calls.p50() as f64, p.calls.p50() as f64),
                     ratio(r.ops, p.ops)
                 );
+                if let Some(bound) = machine_per_host(r, p).filter(|_| !r.durable) {
+                    line += &bound;
+                }
             } else {
                 line += &format!("; vs {}: throughput x{:.2}", p.name, ratio(r.ops, p.ops));
             }
@@ -439,6 +471,25 @@ fn run(o: &Options) -> Result<(), String> {
         scale::many_groups(&mut bench, o)?;
     }
     Ok(())
+}
+
+/// What `r` could do against `p` with a machine per host instead of every
+/// host on this one: each one's calls/s would be bounded by its busiest
+/// replica's CPU time per call (many client hosts) or by the one client
+/// host's. `None` without CPU readings. (Not for a durable row: its calls
+/// wait for the disk, not for the CPU.)
+fn machine_per_host(r: &ModelResult, p: &ModelResult) -> Option<String> {
+    let (r_cpu, p_cpu) = (r.cpu.as_ref()?, p.cpu.as_ref()?);
+    let (rh, r_us) = r_cpu.busiest(&r.members)?;
+    let (ph, p_us) = p_cpu.busiest(&p.members)?;
+    let (r_client, p_client) = (r_cpu.of(HostId(0))?, p_cpu.of(HostId(0))?);
+    Some(format!(
+        "; a machine per host: busiest replica (h{} {r_us:.2} us/call vs h{} {p_us:.2}) x{:.2}, client host x{:.2}",
+        rh.0,
+        ph.0,
+        p_us / r_us.max(1e-9),
+        p_client / r_client.max(1e-9)
+    ))
 }
 
 /// One-way message rate between two transports in this process.

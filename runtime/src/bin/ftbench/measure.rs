@@ -2,7 +2,7 @@
 //! floor (a bare echo between two kernels), saturated throughput and failover
 //! time.
 
-use crate::Bench;
+use crate::{cpu, Bench};
 use ftc_runtime::kernel::{KernelHandle, TaggedCall};
 use ftc_runtime::kv_app::KvCommand;
 use ftc_runtime::types::{GroupId, HostId};
@@ -112,16 +112,19 @@ pub fn floor(h: &KernelHandle, to: HostId, echoes: u64) -> Result<Samples, Strin
 /// calls outstanding (pipelined; `window` 1 is a closed loop), spread over
 /// `groups` (client `c` calls `groups[c % len]`). One thread drives them all
 /// through [`KernelHandle::call_batch`]: it takes every answer that has
-/// arrived and submits as many new calls in one batch.
+/// arrived and submits as many new calls in one batch. With a `meter`, also
+/// the CPU time per completed call of each host it reads, over the same
+/// interval.
 pub fn throughput(
     h: &KernelHandle,
     groups: &[GroupId],
     clients: u64,
     window: u64,
     seconds: u64,
-) -> f64 {
+    meter: Option<&cpu::Meter>,
+) -> (f64, Option<cpu::PerCall>) {
     if groups.is_empty() {
-        return 0.0;
+        return (0.0, None);
     }
     let (tx, rx) = mpsc::channel();
     let ids: Vec<_> = (0..clients).map(|_| h.new_client_id()).collect();
@@ -135,6 +138,7 @@ pub fn throughput(
             tag: c as u64,
         }
     };
+    let cpu_start = meter.and_then(|m| m.read());
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
     let first: Vec<_> = (0..ids.len())
@@ -157,6 +161,10 @@ pub fn throughput(
         h.call_batch(std::mem::take(&mut batch), &tx);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = match (meter, cpu_start, meter.and_then(|m| m.read())) {
+        (Some(m), Some(start), Some(end)) => Some(m.per_call(&start, &end, done)),
+        _ => None,
+    };
     // Let the outstanding calls finish before the next measurement.
     let drain_until = Instant::now() + Duration::from_secs(10);
     let mut outstanding = ids.len() as u64 * window;
@@ -165,7 +173,7 @@ pub fn throughput(
             outstanding -= 1;
         }
     }
-    done as f64 / elapsed
+    (done as f64 / elapsed, cpu)
 }
 
 /// Kills the sequencer's kernel under load; returns when service resumed (the

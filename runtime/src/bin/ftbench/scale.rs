@@ -38,7 +38,7 @@ pub fn many_groups(bench: &mut Bench, o: &Options) -> Result<(), String> {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let rss_started = bench.rss_kib(&hosts);
     let h = bench.handle();
-    let ops = measure::throughput(&h, &groups, groups.len() as u64, 1, o.seconds);
+    let (ops, _) = measure::throughput(&h, &groups, groups.len() as u64, 1, o.seconds, None);
     let rss_loaded = bench.rss_kib(&hosts);
     let names: Vec<String> = hosts.iter().map(|h| format!("h{}", h.0)).collect();
     println!(
