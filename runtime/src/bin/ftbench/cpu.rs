@@ -1,11 +1,15 @@
 //! CPU time per call, host by host: what each kernel process (and this one,
 //! h0, the clients' host) spent on the CPU during a throughput run, read from
-//! `/proc/PID/stat` (user + system time of every thread of the process).
+//! `/proc/PID/stat` (user + system time of every thread of the process), and
+//! of that what its core thread (`ftc-core-…`, `/proc/PID/task/TID/stat`)
+//! spent.
 //!
 //! The run's throughput is what the whole machine does with every host of the
 //! cluster on it; the time per call per host says what one host costs, so
 //! what a deployment with a machine per host could do: its busiest host
-//! bounds it.
+//! bounds it, on one core by its whole time, on several by its core
+//! thread's (the protocol runs on that one thread; the writers and the
+//! clients' threads run beside it).
 
 use ftc_runtime::types::HostId;
 use std::collections::BTreeMap;
@@ -17,11 +21,25 @@ pub struct Meter {
     tick_us: f64,
 }
 
-/// CPU time so far, by host, in clock ticks.
-pub struct Reading(BTreeMap<HostId, u64>);
+/// CPU time so far, by host, in clock ticks: the whole process's and its
+/// core thread's (0 when the thread is not found).
+pub struct Reading(BTreeMap<HostId, Ticks>);
 
-/// Microseconds of CPU per completed call, by host.
-pub struct PerCall(pub BTreeMap<HostId, f64>);
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ticks {
+    process: u64,
+    core: u64,
+}
+
+/// Microseconds of CPU per completed call, by host: the whole process's and
+/// its core thread's.
+pub struct PerCall(BTreeMap<HostId, Cost>);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cost {
+    pub process_us: f64,
+    pub core_us: f64,
+}
 
 impl Meter {
     /// `None` where the clock tick or a process cannot be read (not Linux).
@@ -41,7 +59,13 @@ impl Meter {
     pub fn read(&self) -> Option<Reading> {
         self.pids
             .iter()
-            .map(|(h, pid)| Some((*h, process_ticks(*pid)?)))
+            .map(|(h, pid)| {
+                let ticks = Ticks {
+                    process: process_ticks(*pid)?,
+                    core: core_thread_ticks(*pid).unwrap_or(0),
+                };
+                Some((*h, ticks))
+            })
             .collect::<Option<_>>()
             .map(Reading)
     }
@@ -55,7 +79,13 @@ impl Meter {
             .iter()
             .filter_map(|(h, e)| {
                 let s = start.0.get(h)?;
-                Some((*h, e.saturating_sub(*s) as f64 * self.tick_us / calls))
+                let us =
+                    |end: u64, start: u64| end.saturating_sub(start) as f64 * self.tick_us / calls;
+                let cost = Cost {
+                    process_us: us(e.process, s.process),
+                    core_us: us(e.core, s.core),
+                };
+                Some((*h, cost))
             })
             .collect();
         PerCall(per_host)
@@ -63,27 +93,33 @@ impl Meter {
 }
 
 impl PerCall {
-    /// The busiest of `hosts`: its time per call.
-    pub fn busiest(&self, hosts: &[HostId]) -> Option<(HostId, f64)> {
+    /// The one of `hosts` with the largest `by` per call, and that.
+    pub fn busiest(&self, hosts: &[HostId], by: fn(&Cost) -> f64) -> Option<(HostId, f64)> {
         hosts
             .iter()
-            .filter_map(|h| Some((*h, *self.0.get(h)?)))
+            .filter_map(|h| Some((*h, by(self.0.get(h)?))))
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
-    pub fn of(&self, host: HostId) -> Option<f64> {
+    pub fn of(&self, host: HostId) -> Option<Cost> {
         self.0.get(&host).copied()
     }
 
-    /// `h0 3.01 us, h1 1.83, …; all 9.40 us`.
+    /// `h0 3.01 us (core 2.10), h1 1.83 (1.52), …; all 9.40 us`.
     pub fn describe(&self, hosts: &[HostId]) -> String {
         let mut parts = Vec::new();
         let mut all = 0.0;
         for h in hosts {
-            if let Some(us) = self.of(*h) {
-                all += us;
-                let unit = if parts.is_empty() { " us" } else { "" };
-                parts.push(format!("h{} {us:.2}{unit}", h.0));
+            if let Some(c) = self.of(*h) {
+                all += c.process_us;
+                let (unit, core) = match parts.is_empty() {
+                    true => (" us", "core "),
+                    false => ("", ""),
+                };
+                parts.push(format!(
+                    "h{} {:.2}{unit} ({core}{:.2})",
+                    h.0, c.process_us, c.core_us
+                ));
             }
         }
         format!("{}; all {all:.2} us", parts.join(", "))
@@ -96,6 +132,20 @@ impl PerCall {
 fn process_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_ticks(&stat)
+}
+
+/// The same of the process's core thread, the one named `ftc-core-…`.
+fn core_thread_ticks(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let is_core = std::fs::read_to_string(path.join("comm"))
+            .is_ok_and(|name| name.starts_with("ftc-core"));
+        if is_core {
+            return parse_ticks(&std::fs::read_to_string(path.join("stat")).ok()?);
+        }
+    }
+    None
 }
 
 fn parse_ticks(stat: &str) -> Option<u64> {
@@ -125,6 +175,10 @@ mod tests {
         let a = meter.read().expect("a reading");
         let b = meter.read().expect("a reading");
         let per = meter.per_call(&a, &b, 10);
-        assert!(per.of(HostId(0)).is_some_and(|us| us >= 0.0));
+        let cost = per.of(HostId(0)).expect("this process's cost");
+        assert!(cost.process_us >= 0.0);
+        // No core thread in a test binary: counted as none.
+        assert_eq!(cost.core_us, 0.0);
+        assert_eq!(core_thread_ticks(std::process::id()), None);
     }
 }

@@ -389,7 +389,7 @@ fn run(o: &Options) -> Result<(), String> {
                 .chain(members.iter().copied())
                 .collect();
             println!(
-                "{:<18} cpu per call: {} (h0: the clients' host and this driver)",
+                "{:<18} cpu per call: {} (h0: the clients' host and this driver; in brackets each host's core thread)",
                 "",
                 cpu.describe(&client_and_members)
             );
@@ -476,19 +476,28 @@ fn run(o: &Options) -> Result<(), String> {
 /// What `r` could do against `p` with a machine per host instead of every
 /// host on this one: each one's calls/s would be bounded by its busiest
 /// replica's CPU time per call (many client hosts) or by the one client
-/// host's. `None` without CPU readings. (Not for a durable row: its calls
+/// host's: on one core per host by the process's time, on several by its
+/// core thread's. `None` without CPU readings. (Not for a durable row: its calls
 /// wait for the disk, not for the CPU.)
 fn machine_per_host(r: &ModelResult, p: &ModelResult) -> Option<String> {
     let (r_cpu, p_cpu) = (r.cpu.as_ref()?, p.cpu.as_ref()?);
-    let (rh, r_us) = r_cpu.busiest(&r.members)?;
-    let (ph, p_us) = p_cpu.busiest(&p.members)?;
+    let process = |c: &cpu::Cost| c.process_us;
+    let core = |c: &cpu::Cost| c.core_us;
+    let (rh, r_us) = r_cpu.busiest(&r.members, process)?;
+    let (ph, p_us) = p_cpu.busiest(&p.members, process)?;
+    let (_, r_core) = r_cpu.busiest(&r.members, core)?;
+    let (_, p_core) = p_cpu.busiest(&p.members, core)?;
     let (r_client, p_client) = (r_cpu.of(HostId(0))?, p_cpu.of(HostId(0))?);
+    let x = |p: f64, r: f64| p / r.max(1e-9);
     Some(format!(
-        "; a machine per host: busiest replica (h{} {r_us:.2} us/call vs h{} {p_us:.2}) x{:.2}, client host x{:.2}",
+        "; a machine per host: busiest replica (h{} {r_us:.2} us/call vs h{} {p_us:.2}) x{:.2} \
+         (busiest core thread x{:.2}), client host x{:.2} (its core thread x{:.2})",
         rh.0,
         ph.0,
-        p_us / r_us.max(1e-9),
-        p_client / r_client.max(1e-9)
+        x(p_us, r_us),
+        x(p_core, r_core),
+        x(p_client.process_us, r_client.process_us),
+        x(p_client.core_us, r_client.core_us),
     ))
 }
 
